@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from evidence.bias import (
+    EggerResult,
+    TrimFillResult,
+    egger_test,
+    funnel_data,
+    leave_one_out,
+    trim_and_fill,
+)
+from evidence.datasets import bundled_bib_path, bundled_path, list_datasets, load_dataset
+from evidence.dictionary import data_dictionary, template_frame
+from evidence.effects import effect_sizes, effects_from_ci
 from evidence.errors import (
     ConvergenceError,
     ConvergenceWarning,
@@ -12,6 +23,19 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
+from evidence.export import write_csv
+from evidence.ingest import IngestResult, read_studies
+from evidence.moderators import (
+    ClusteredPoolResult,
+    MetaRegressionResult,
+    SubgroupResult,
+    meta_regression,
+    pool_clustered,
+    subgroup_analysis,
+)
+from evidence.pooling import PoolResult, pool, pool_groups
+from evidence.references import Bibliography, Reference, read_bib, read_ris
+from evidence.study_effects import study_effects
 
 try:
     __version__ = version("evigap")
@@ -26,4 +50,35 @@ __all__ = [
     "InvalidParameterError",
     "StatisticalWarning",
     "ValidationError",
+    "Bibliography",
+    "IngestResult",
+    "Reference",
+    "bundled_bib_path",
+    "bundled_path",
+    "data_dictionary",
+    "list_datasets",
+    "load_dataset",
+    "read_bib",
+    "read_ris",
+    "read_studies",
+    "template_frame",
+    "write_csv",
+    "effect_sizes",
+    "effects_from_ci",
+    "study_effects",
+    "PoolResult",
+    "pool",
+    "pool_groups",
+    "EggerResult",
+    "TrimFillResult",
+    "egger_test",
+    "funnel_data",
+    "leave_one_out",
+    "trim_and_fill",
+    "ClusteredPoolResult",
+    "MetaRegressionResult",
+    "SubgroupResult",
+    "meta_regression",
+    "pool_clustered",
+    "subgroup_analysis",
 ]

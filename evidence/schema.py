@@ -54,6 +54,9 @@ HUMAN_MODELS: tuple[str, ...] = (
     "case_series",
     "case_report",
     "adverse_event_report",
+    # an interventional trial whose phase the source does not state (design in the
+    # randomised/controlled/blinded columns), e.g. split-face cosmetic RCTs
+    "clinical_trial",
 )
 
 #: Model tag -> the streams it may be used with.  ``meta_analysis`` marks an

@@ -1,5 +1,27 @@
-"""Publication figures: forest, translational forest, gap map, risk of bias, funnel."""
+"""Publication figures: forest, translational forest, gap map, risk of bias, funnel.
+
+Every function takes its data first, options as keywords, ``ax=None`` and returns the
+matplotlib Axes it drew on; :func:`save_figure` writes PNG, SVG or PDF by suffix.
+matplotlib is imported only when a figure is drawn.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from grading.plots._style import save_figure
+from grading.plots.forest import forest_plot
+from grading.plots.funnel import funnel_plot
+from grading.plots.gap_map import GAP_COLUMNS, gap_map
+from grading.plots.rob import ROB_PALETTES, rob_summary, rob_traffic_light
+from grading.plots.translational import translational_forest
+
+__all__ = [
+    "GAP_COLUMNS",
+    "ROB_PALETTES",
+    "forest_plot",
+    "funnel_plot",
+    "gap_map",
+    "rob_summary",
+    "rob_traffic_light",
+    "save_figure",
+    "translational_forest",
+]

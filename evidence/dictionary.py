@@ -1,0 +1,155 @@
+"""The data dictionary of the study sheet, generated from :mod:`evidence.schema`.
+
+``data/SCHEMA.md`` is the output of :func:`data_dictionary` (a test keeps the
+shipped file equal to the generated text), and ``evigap template`` writes
+:func:`template_frame`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evidence.schema import COLUMNS, MODEL_STREAM, Column
+
+__all__ = ["data_dictionary", "template_frame", "schema_dtypes"]
+
+#: How the numeric result of each ``data_type`` must be given (checked by
+#: :func:`evidence.ingest.read_studies`): the columns that must hold a value
+#: and the allowed ``measure`` values (``None``: any measure).
+DATA_TYPE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
+    "counts": (("events_int", "n_int", "events_ctrl", "n_ctrl"), ("RR", "OR", "RD")),
+    "continuous": (
+        ("mean_int", "sd_int", "n_int", "mean_ctrl", "sd_ctrl", "n_ctrl"),
+        ("MD", "SMD", "ROM"),
+    ),
+    "estimate": (("estimate", "measure"), None),
+    "single_arm": (("events_int", "n_int"), ("PLO", "PR")),
+    "none": ((), None),
+}
+
+_ROW_RULES: tuple[str, ...] = (
+    "Text is stripped of surrounding spaces; an empty cell is a missing value. "
+    "Text such as 'NA' or 'not reported' in a numeric column is rejected, not read as missing.",
+    "Every required column must hold a value.",
+    "Numeric columns hold numbers written with a '.' decimal point; 'int' columns hold whole "
+    "numbers.",
+    "Bool columns accept true/false, yes/no and 1/0 (any case) or an empty cell.",
+    "Category columns accept exactly the listed values (case-sensitive); a near miss is rejected "
+    "with a suggestion.",
+    "'model' must belong to the row's 'stream' (see the table above). Model 'meta_analysis' needs "
+    "k_studies >= 1.",
+    "data_type 'counts' needs events_int, n_int, events_ctrl, n_ctrl and measure RR, OR or RD.",
+    "data_type 'continuous' needs mean_int, sd_int, n_int, mean_ctrl, sd_ctrl, n_ctrl and measure "
+    "MD, SMD or ROM (ROM needs positive means).",
+    "data_type 'estimate' needs estimate, measure and either both ci_low and ci_high or se.",
+    "data_type 'single_arm' needs events_int, n_int and measure PLO or PR.",
+    "data_type 'none' needs no numbers.",
+    "Counts are >= 0, events do not exceed their arm total, arm totals and n_total are >= 1, "
+    "SDs and se are > 0, ci_low <= estimate <= ci_high, ratio measures (RR, OR, HR, ROM) and their "
+    "CI limits are > 0, ci_level is a fraction strictly between 0 and 1.",
+    "(study_id, outcome, comparison, timepoint) is unique; later duplicates are rejected.",
+    "When a bibliography is given, every citation_key must be one of its keys.",
+)
+
+
+def _pandas_dtype(column: Column):
+    if column.dtype == "string":
+        return pd.StringDtype()
+    if column.dtype == "int":
+        return pd.Int64Dtype()
+    if column.dtype == "float":
+        return pd.Float64Dtype()
+    if column.dtype == "bool":
+        return pd.BooleanDtype()
+    if column.dtype == "category":
+        return pd.CategoricalDtype(categories=list(column.vocabulary or ()), ordered=False)
+    raise ValueError(f"unknown schema dtype {column.dtype!r} for column {column.name!r}")
+
+
+def schema_dtypes() -> dict[str, object]:
+    """The pandas dtype of every schema column, in schema order.
+
+    Returns
+    -------
+    dict
+        ``name -> dtype``: ``string`` columns use ``pd.StringDtype()``, ``int``
+        ``Int64``, ``float`` ``Float64``, ``bool`` ``boolean`` and ``category``
+        a ``CategoricalDtype`` whose categories are the column's vocabulary.
+    """
+    return {c.name: _pandas_dtype(c) for c in COLUMNS}
+
+
+def template_frame() -> pd.DataFrame:
+    """An empty study sheet: 0 rows, every schema column in schema order, typed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per entry of :data:`evidence.schema.COLUMNS` with the dtype
+        given by :func:`schema_dtypes`.
+    """
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in schema_dtypes().items()})
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _allowed(column: Column) -> str:
+    if column.vocabulary:
+        return ", ".join(f"`{v}`" for v in column.vocabulary)
+    if column.dtype == "bool":
+        return "true/false, yes/no, 1/0"
+    return ""
+
+
+def data_dictionary() -> str:
+    """The study-sheet data dictionary as Markdown (the text of ``data/SCHEMA.md``).
+
+    Columns are listed group by group in schema order, each with its type,
+    whether it is required, its allowed values and its description, followed
+    by the row rules that :func:`evidence.ingest.read_studies` enforces.
+
+    Returns
+    -------
+    str
+        Markdown text ending with a newline.
+    """
+    lines = [
+        "# Study sheet: data dictionary",
+        "",
+        "Generated from `evidence/schema.py` by `evidence.dictionary.data_dictionary()`; "
+        "do not edit by hand.",
+        "One row per study x outcome x comparison. Start from `evigap template` and validate "
+        "with `evigap validate` or `evidence.read_studies()`.",
+        "",
+    ]
+    groups: dict[str, list[Column]] = {}
+    for column in COLUMNS:
+        groups.setdefault(column.group, []).append(column)
+    for group, columns in groups.items():
+        lines += [
+            f"## {group}",
+            "",
+            "| column | type | required | allowed values | description |",
+            "|---|---|---|---|---|",
+        ]
+        for c in columns:
+            required = "yes" if c.required else "no"
+            lines.append(
+                f"| `{c.name}` | {c.dtype} | {required} | {_cell(_allowed(c))} "
+                f"| {_cell(c.description)} |"
+            )
+        lines.append("")
+    lines += ["## Model and stream", "", "| model | stream(s) |", "|---|---|"]
+    for model, streams in MODEL_STREAM.items():
+        lines.append(f"| `{model}` | {', '.join(streams)} |")
+    lines += ["", "## Row rules", ""]
+    lines += [f"{i}. {rule}" for i, rule in enumerate(_ROW_RULES, start=1)]
+    lines += [
+        "",
+        "A row that breaks a rule is not lost: it is listed in `IngestResult.rejected` with its "
+        "0-based position (`row`), the column, the value and the reason.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,788 @@
+"""Read and validate a study sheet (CSV, Excel, Parquet or a DataFrame).
+
+Validation is lazy: every problem of every row is collected in one pass and
+reported in :attr:`IngestResult.rejected`; a row with at least one problem is
+not accepted.  Only a table that cannot be used at all (a missing or
+unreadable file, a missing required column, an empty header) raises
+:class:`~evidence.errors.ValidationError`.  Rows in always equal rows accepted
+plus rows rejected.
+
+All checks are pandas/numpy column operations, so large sheets validate fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evidence.dictionary import DATA_TYPE_REQUIREMENTS, schema_dtypes
+from evidence.errors import InvalidParameterError, ValidationError
+from evidence.schema import COLUMNS, MODEL_STREAM, RATIO_MEASURES, REQUIRED_COLUMNS
+
+__all__ = ["IngestResult", "read_studies"]
+
+_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": ","}
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+_KEY_COLUMNS = ("study_id", "outcome", "comparison", "timepoint")
+_REJECTED_COLUMNS = ("row", "study_id", "column", "value", "reason")
+_UNNAMED = re.compile(r"^Unnamed: \d+$")
+
+
+@dataclass(frozen=True, eq=False)
+class IngestResult:
+    """The outcome of :func:`read_studies`.
+
+    Attributes
+    ----------
+    studies : pandas.DataFrame
+        The accepted rows, in input order with a fresh 0..n-1 index.  Every
+        schema column is present in schema order with its nullable dtype
+        (``string``, ``Int64``, ``Float64``, ``boolean``, or a categorical of the
+        schema vocabulary); columns not in the schema follow, as read.
+    rejected : pandas.DataFrame
+        One row per problem: ``row`` (0-based position of the row in the input
+        table; in a CSV file that is line ``row + 2``), ``study_id``, ``column``,
+        ``value`` (the offending cell as text, missing when the cell was empty)
+        and ``reason``.  A row with several problems appears several times.
+    n_in : int
+        Number of data rows in the input.
+    source : str
+        The file read, or ``"<DataFrame>"``.
+    """
+
+    studies: pd.DataFrame
+    rejected: pd.DataFrame
+    n_in: int
+    source: str
+
+    @property
+    def n_accepted(self) -> int:
+        """Number of accepted rows."""
+        return len(self.studies)
+
+    @property
+    def n_rejected(self) -> int:
+        """Number of distinct input rows with at least one problem."""
+        return int(self.rejected["row"].nunique())
+
+    def summary(self, max_problems: int = 20) -> str:
+        """A plain-text account: rows in, accepted, rejected, and the first problems."""
+        lines = [
+            f"Read {self.source}: {self.n_in} rows in, {self.n_accepted} accepted, "
+            f"{self.n_rejected} rejected."
+        ]
+        if len(self.rejected):
+            lines.append("Problems (row is the 0-based position in the input table):")
+            for rec in self.rejected.head(max_problems).itertuples(index=False):
+                sid = "" if pd.isna(rec.study_id) else f" ({rec.study_id})"
+                lines.append(f"  row {rec.row}{sid}, column '{rec.column}': {rec.reason}")
+            more = len(self.rejected) - max_problems
+            if more > 0:
+                lines.append(f"  ... and {more} more problems (see .rejected).")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"IngestResult(source={self.source!r}, n_in={self.n_in}, "
+            f"n_accepted={self.n_accepted}, n_rejected={self.n_rejected})"
+        )
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>{html.escape(self.source)}</b>: {self.n_in} rows in, "
+            f"{self.n_accepted} accepted, {self.n_rejected} rejected.</p>"
+        )
+        if not len(self.rejected):
+            return head
+        return head + self.rejected.head(50).to_html(index=False, na_rep="", escape=True)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def _fail(label: str, message: str) -> ValidationError:
+    return ValidationError(f"{label}: {message}")
+
+
+def _names_from_header(values, label: str) -> list[str]:
+    names = []
+    for v in values:
+        names.append("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    return names
+
+
+def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataFrame:
+    """Check the header names, drop unnamed empty columns, return the named frame."""
+    if not names or all(n == "" for n in names):
+        raise _fail(
+            label,
+            "the header row is empty; expected column names such as "
+            + ", ".join(REQUIRED_COLUMNS)
+            + ".",
+        )
+    keep = []
+    for i, name in enumerate(names):
+        if name == "" or _UNNAMED.match(name):
+            col = frame.iloc[:, i]
+            has_data = col.notna() & (col.astype("string").str.strip() != "")
+            if bool(has_data.fillna(False).any()):
+                raise _fail(
+                    label,
+                    f"column {i + 1} holds values but has no name in the header row; "
+                    "give it a name or delete it.",
+                )
+            continue
+        keep.append(i)
+    seen: dict[str, list[int]] = {}
+    for i in keep:
+        seen.setdefault(names[i], []).append(i + 1)
+    dups = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if dups:
+        detail = "; ".join(f"'{n}' (columns {', '.join(map(str, p))})" for n, p in dups.items())
+        raise _fail(label, f"duplicate column names in the header: {detail}. Names must be unique.")
+    out = frame.iloc[:, keep].copy()
+    out.columns = [names[i] for i in keep]
+    return out.reset_index(drop=True)
+
+
+def _read_csv(path: Path, label: str) -> pd.DataFrame:
+    sep = _CSV_SEPARATORS[path.suffix.lower()]
+    try:
+        raw = pd.read_csv(
+            path,
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            skip_blank_lines=True,
+        )
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            label,
+            f"cannot be decoded as UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at "
+            f"offset {exc.start}); save the sheet as 'CSV UTF-8'.",
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise _fail(
+            label, "the file is empty; expected a header row naming the columns."
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise _fail(label, f"is not a rectangular {sep!r}-separated table ({exc}).") from None
+    if len(raw) == 0:
+        raise _fail(label, "the file is empty; expected a header row naming the columns.")
+    names = _names_from_header(raw.iloc[0].tolist(), label)
+    frame = _apply_header(raw.iloc[1:], names, label)
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        delimiter = "';'" if ";" in names[0] else "tab"
+        raise _fail(
+            label,
+            f"the header is a single column '{names[0][:60]}'; the file looks {delimiter}-"
+            f"separated but a {path.suffix} file must be {sep!r}-separated.",
+        )
+    return frame
+
+
+def _read_excel(path: Path, label: str) -> pd.DataFrame:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:  # pragma: no cover - openpyxl is installed with the test extra
+        raise ImportError(
+            "Reading .xlsx files needs openpyxl: pip install 'evigap[excel]'."
+        ) from None
+    try:
+        raw = pd.read_excel(path, sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        why = f"{type(exc).__name__}: {exc}"
+        raise _fail(label, f"cannot be read as an Excel workbook ({why}).") from None
+    if raw.shape[1] == 0 or len(raw) == 0:
+        raise _fail(label, "the first sheet is empty; expected a header row naming the columns.")
+    names = _names_from_header(raw.iloc[0].tolist(), label)
+    return _apply_header(raw.iloc[1:], names, label)
+
+
+def _read_parquet(path: Path, label: str) -> pd.DataFrame:
+    try:
+        raw = pd.read_parquet(path)
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError(f"Reading .parquet files needs pyarrow: {exc}") from None
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        raise _fail(label, f"cannot be read as a Parquet table ({why}).") from None
+    names = _names_from_header(list(raw.columns), label)
+    return _apply_header(raw, names, label)
+
+
+def _load(source) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        label = "<DataFrame>"
+        names = _names_from_header(list(source.columns), label)
+        frame = source.reset_index(drop=True)
+        if source.shape[1] == 0:
+            raise _fail(label, "the table has no columns; expected " + ", ".join(REQUIRED_COLUMNS))
+        return _apply_header(frame, names, label), label
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidParameterError(
+            "The 'source' argument of read_studies() must be a path to a .csv, .tsv, .xlsx or "
+            f".parquet file or a pandas DataFrame. Got {type(source).__name__}."
+        )
+    path = Path(source)
+    label = f"File '{path}'"
+    if not path.exists():
+        raise ValidationError(f"{label} does not exist.")
+    if not path.is_file():
+        raise ValidationError(f"{label} is not a file; expected a .csv, .xlsx or .parquet table.")
+    suffix = path.suffix.lower()
+    if suffix in _CSV_SEPARATORS:
+        frame = _read_csv(path, label)
+    elif suffix in _EXCEL_SUFFIXES:
+        frame = _read_excel(path, label)
+    elif suffix in _PARQUET_SUFFIXES:
+        frame = _read_parquet(path, label)
+    else:
+        raise ValidationError(
+            f"{label} has the extension '{path.suffix}'; expected .csv, .tsv, .xlsx or .parquet."
+        )
+    return frame, str(path)
+
+
+def _check_required_columns(frame: pd.DataFrame, label: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not missing:
+        return
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1, cutoff=0.7)
+        if close:
+            hints.append(f"'{close[0]}' looks like '{name}'")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    raise _fail(
+        label,
+        f"missing required column(s) {', '.join(repr(m) for m in missing)}{hint}. "
+        f"A study sheet needs the columns {', '.join(REQUIRED_COLUMNS)}; "
+        "see data/SCHEMA.md or `evigap template`.",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Column parsing (vectorised)
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    """Cells as stripped ``string`` values; empty text becomes missing."""
+    if isinstance(raw.dtype, pd.StringDtype) or raw.dtype == object:
+        s = raw.astype(pd.StringDtype())
+    else:
+        s = raw.map(_fmt_value, na_action="ignore").astype(pd.StringDtype())
+    s = s.str.strip()
+    return s.mask(s == "")
+
+
+def _empty(n: int, dtype) -> pd.Series:
+    """An all-missing column of ``dtype``."""
+    return pd.Series(index=pd.RangeIndex(n), dtype=dtype)
+
+
+def _duplicates(problems: _Problems, text, present, n: int) -> None:
+    """Reject later rows repeating (study_id, outcome, comparison, timepoint)."""
+    usable = present["study_id"] & present["outcome"]
+    if not usable.any():
+        return
+    keys = pd.DataFrame({c: text[c] for c in _KEY_COLUMNS})[usable]
+    dup_sub = keys.duplicated(keep="first").to_numpy()
+    if not dup_sub.any():
+        return
+    pos = np.flatnonzero(usable)
+    group = keys.groupby(list(_KEY_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
+    first_in_group = np.full(group.max() + 1, -1)
+    # positions are increasing, so the first write per group (reversed) is the minimum
+    first_in_group[group[::-1]] = pos[::-1]
+    dup = np.zeros(n, dtype=bool)
+    dup[pos[dup_sub]] = True
+    why = np.empty(n, dtype=object)
+    for r, g in zip(pos[dup_sub], group[dup_sub], strict=True):
+        why[r] = (
+            f"duplicate of row {first_in_group[g]} (same study_id, outcome, comparison and "
+            "timepoint); the first occurrence is kept"
+        )
+    problems.add(dup, "study_id", text["study_id"], why)
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, float | np.floating):
+        v = float(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+    return str(v)
+
+
+def _shown(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return _fmt_value(v)
+
+
+class _Problems:
+    def __init__(self, study_id: pd.Series):
+        self._study_id = study_id
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, mask, column: str, values, reasons) -> None:
+        """Record a problem for every row where ``mask`` is true.
+
+        ``values``: a full-length Series/array (the cell shown), or None.
+        ``reasons``: a string, a full-length object array, or a callable applied
+        to the shown value of each flagged row.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = np.flatnonzero(mask)
+        if isinstance(values, pd.Series):
+            vals = values.iloc[rows].astype(object).to_numpy()
+        elif isinstance(values, np.ndarray):
+            vals = values[rows].astype(object)
+        else:
+            vals = np.full(len(rows), None, dtype=object)
+        vals = np.array([_shown(v) for v in vals], dtype=object)
+        if callable(reasons):
+            why = [reasons(v) for v in vals]
+        elif isinstance(reasons, np.ndarray):
+            why = list(reasons[rows])
+        else:
+            why = [reasons] * len(rows)
+        self._parts.append(
+            pd.DataFrame({"row": rows, "column": column, "value": vals, "reason": why})
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            out = pd.DataFrame({c: pd.Series(dtype=object) for c in _REJECTED_COLUMNS})
+        else:
+            out = pd.concat(self._parts, ignore_index=True)
+            out = out.sort_values("row", kind="stable").reset_index(drop=True)
+            out["study_id"] = self._study_id.iloc[out["row"].to_numpy()].to_numpy()
+        out = out[list(_REJECTED_COLUMNS)]
+        out["row"] = out["row"].astype("int64")
+        for c in _REJECTED_COLUMNS[1:]:
+            out[c] = out[c].astype(pd.StringDtype())
+        return out
+
+
+def _numeric(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series | None]:
+    """Parse a numeric column: (values with NaN, present, bad, text or None)."""
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(values)
+        bad = np.isinf(values)
+        return np.where(bad, np.nan, values), present, bad, None
+    text = _text(raw)
+    present = text.notna().to_numpy()
+    values = _to_float(text)
+    bad = present & ~np.isfinite(values)
+    values = np.where(bad, np.nan, values)
+    return values, present, bad, text
+
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """Stripped text -> float64 with NaN where missing or not a plain decimal number."""
+    if getattr(text.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.chunked_array(text.array.__arrow_array__())
+        is_number = pc.match_substring_regex(arr, _NUMBER)
+        try:
+            cast = pc.cast(pc.if_else(is_number, arr, None), pa.float64())
+            return cast.to_numpy().astype(float, copy=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover
+            pass
+    num = pd.to_numeric(text.astype(object), errors="coerce")
+    return pd.Series(num).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+#: Common words for a model tag that string similarity alone does not find.
+_MODEL_SYNONYMS: dict[str, str] = {
+    "mice": "mouse",
+    "murine": "mouse",
+    "rats": "rat",
+    "rabbits": "rabbit",
+    "pigs": "pig",
+    "swine": "pig",
+    "porcine": "pig",
+    "minipig": "pig",
+    "ovine": "sheep",
+    "dogs": "dog",
+    "canine": "dog",
+    "monkey": "non_human_primate",
+    "monkeys": "non_human_primate",
+    "macaque": "non_human_primate",
+    "primate": "non_human_primate",
+    "nhp": "non_human_primate",
+    "in_vitro": "cell_culture",
+    "cells": "cell_culture",
+    "cell_line": "cell_culture",
+    "rct": "clinical_trial",
+}
+
+
+def _suggest(value: str, vocabulary: tuple[str, ...]) -> str | None:
+    """The closest vocabulary entry (case, spaces and hyphens ignored), or None."""
+    lowered = {v.lower(): v for v in vocabulary}
+    key = re.sub(r"[\s\-]+", "_", value.strip().lower())
+    if key in lowered:
+        return lowered[key]
+    synonym = _MODEL_SYNONYMS.get(key)
+    if synonym in vocabulary:
+        return synonym
+    close = difflib.get_close_matches(key, list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def _vocabulary_reason(column: str, vocabulary: tuple[str, ...]):
+    cache: dict[str, str] = {}
+
+    def reason(value: str) -> str:
+        if value not in cache:
+            guess = _suggest(value, vocabulary)
+            if guess is not None:
+                tail = f"did you mean '{guess}'?"
+            else:
+                tail = "expected one of " + ", ".join(vocabulary) + "."
+            cache[value] = f"unknown {column} '{value}'; {tail}"
+        return cache[value]
+
+    return reason
+
+
+# ---------------------------------------------------------------------------
+# Validation
+
+
+def _resolve_bib(bib):
+    if bib is None:
+        return None, None
+    from evidence.references import Bibliography, read_bib, read_ris
+
+    if isinstance(bib, Bibliography):
+        name = Path(bib.source).name if bib.source else "the bibliography"
+        return frozenset(bib.keys()), name
+    if isinstance(bib, str | os.PathLike):
+        path = Path(bib)
+        parsed = read_ris(path) if path.suffix.lower() in (".ris", ".txt") else read_bib(path)
+        return frozenset(parsed.keys()), path.name
+    raise InvalidParameterError(
+        "The 'bib' argument of read_studies() must be None, a path to a .bib or .ris file or a "
+        f"Bibliography. Got {type(bib).__name__}."
+    )
+
+
+def read_studies(source, *, bib=None) -> IngestResult:
+    """Read a study sheet and validate every row against :mod:`evidence.schema`.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or pandas.DataFrame
+        A ``.csv`` (comma-separated, UTF-8), ``.tsv``, ``.xlsx`` (first sheet;
+        needs openpyxl) or ``.parquet`` file, or a DataFrame.  The first row of
+        a file is the header.
+    bib : None, str, os.PathLike or Bibliography, optional
+        The reference list.  When given, every ``citation_key`` must be one of
+        its keys.  A path ending in ``.ris`` is read with
+        :func:`~evidence.references.read_ris`, any other with
+        :func:`~evidence.references.read_bib`.
+
+    Returns
+    -------
+    IngestResult
+        ``studies`` (accepted rows, typed, every schema column in schema order
+        then any extra columns), ``rejected`` (columns ``row``, ``study_id``,
+        ``column``, ``value``, ``reason``), ``n_in`` and ``source``.
+        ``n_in == n_accepted + n_rejected`` always holds.
+
+    Raises
+    ------
+    ValidationError
+        When the table cannot be used at all: a missing, empty, undecodable or
+        non-tabular file, an empty header, duplicate or unnamed non-empty
+        columns, or missing required columns.  The message names the file and
+        the columns.
+    InvalidParameterError
+        When ``source`` or ``bib`` has an unsupported type.
+
+    Notes
+    -----
+    Cells are stripped of surrounding spaces and an empty cell is a missing
+    value; no other text (``NA``, ``n/a``) is read as missing and no bad value
+    is coerced: it is rejected with a reason naming the column and the value.
+    The row rules are listed in ``data/SCHEMA.md``.
+    """
+    frame, label_path = _load(source)
+    label = label_path if label_path == "<DataFrame>" else f"File '{label_path}'"
+    _check_required_columns(frame, label)
+    bib_keys, bib_name = _resolve_bib(bib)
+    n = len(frame)
+
+    study_text = _text(frame["study_id"])
+    problems = _Problems(study_text)
+    dtypes = schema_dtypes()
+    typed: dict[str, object] = {}
+    present: dict[str, np.ndarray] = {}
+    num: dict[str, np.ndarray] = {}
+    text: dict[str, pd.Series] = {}
+    shown: dict[str, pd.Series] = {}
+    no_text = _empty(n, pd.StringDtype())
+
+    for col in COLUMNS:
+        name = col.name
+        if name not in frame:
+            present[name] = np.zeros(n, dtype=bool)
+            typed[name] = _empty(n, dtypes[name])
+            text[name] = shown[name] = no_text
+            if col.dtype in ("int", "float"):
+                num[name] = np.full(n, np.nan)
+            continue
+        raw = frame[name]
+        if col.dtype in ("int", "float"):
+            values, here, bad, t = _numeric(raw)
+            shown[name] = t if t is not None else raw
+            problems.add(
+                bad, name, shown[name],
+                lambda v, c=name: f"non-numeric value '{v}' in numeric column '{c}'",
+            )
+            if col.dtype == "int":
+                filled = np.nan_to_num(values)
+                frac = ~bad & here & (np.floor(filled) != filled)
+                problems.add(
+                    frac, name, shown[name],
+                    lambda v, c=name: f"non-integer value '{v}' in integer column '{c}'",
+                )
+                values = np.where(frac, np.nan, values)
+                missing = np.isnan(values)
+                ints = np.where(missing, 0, values).astype(np.int64)
+                typed[name] = pd.arrays.IntegerArray(ints, missing)
+            else:
+                typed[name] = pd.arrays.FloatingArray(values, np.isnan(values))
+            num[name] = values
+            present[name] = here
+            text[name] = t if t is not None else no_text
+            continue
+        if col.dtype == "bool" and pd.api.types.is_bool_dtype(raw):
+            typed[name] = raw.astype("boolean").array
+            present[name] = raw.notna().to_numpy()
+            text[name] = shown[name] = no_text
+            continue
+        t = _text(raw)
+        here = t.notna().to_numpy()
+        text[name], shown[name], present[name] = t, t, here
+        if col.dtype == "string":
+            typed[name] = t.array
+        elif col.dtype == "bool":
+            low = t.str.lower()
+            if pd.api.types.is_numeric_dtype(raw):
+                low = low.replace({"1.0": "1", "0.0": "0"})
+            is_true = low.isin(_TRUE).to_numpy(dtype=bool, na_value=False)
+            is_false = low.isin(_FALSE).to_numpy(dtype=bool, na_value=False)
+            bad = here & ~is_true & ~is_false
+            problems.add(
+                bad, name, t,
+                lambda v, c=name: f"value '{v}' in true/false column '{c}'; "
+                "expected true/false, yes/no or 1/0",
+            )
+            typed[name] = pd.arrays.BooleanArray(is_true, ~(is_true | is_false))
+        else:  # category
+            codes, uniques = pd.factorize(t)
+            lut = pd.Index(list(col.vocabulary or ()), dtype=object).get_indexer(
+                pd.Index(uniques, dtype=object)
+            )
+            cat_codes = np.where(codes >= 0, lut[codes] if len(lut) else -1, -1)
+            ok = cat_codes >= 0
+            problems.add(here & ~ok, name, t, _vocabulary_reason(name, col.vocabulary or ()))
+            typed[name] = pd.Categorical.from_codes(cat_codes, dtype=dtypes[name])
+            text[name] = t.where(ok)
+
+    for name in REQUIRED_COLUMNS:
+        problems.add(~present[name], name, None, f"required value missing in column '{name}'")
+
+    _row_rules(problems, text, num, present, shown)
+    _duplicates(problems, text, present, n)
+
+    if bib_keys is not None:
+        cited = text["citation_key"]
+        missing_key = present["citation_key"] & ~cited.isin(bib_keys).to_numpy(
+            dtype=bool, na_value=False
+        )
+        problems.add(
+            missing_key, "citation_key", cited,
+            lambda v: f"citation key '{v}' not found in {bib_name}",
+        )
+
+    rejected = problems.frame()
+    data = {name: typed[name] for name in dtypes}
+    for c in frame.columns:
+        if c not in dtypes:
+            col = frame[c]
+            if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+                col = _text(col)
+            data[c] = col.array
+    studies = pd.DataFrame(data, index=pd.RangeIndex(n))
+    if len(rejected):
+        keep = np.ones(n, dtype=bool)
+        keep[rejected["row"].to_numpy()] = False
+        studies = studies.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+
+    result = IngestResult(studies=studies, rejected=rejected, n_in=n, source=label_path)
+    if result.n_accepted + result.n_rejected != n:  # pragma: no cover - a bug, never data
+        raise AssertionError("read_studies lost rows: please report this as a bug")
+    return result
+
+
+def _row_rules(problems: _Problems, text, num, present, shown) -> None:
+    """The cross-column rules (listed in data/SCHEMA.md)."""
+    model = text["model"]
+    stream = text["stream"]
+    data_type = text["data_type"]
+    measure = text["measure"]
+
+    # model / stream
+    pair = (model + "|" + stream).to_numpy(dtype=object, na_value=None)
+    valid_pairs = {f"{m}|{s}" for m, streams in MODEL_STREAM.items() for s in streams}
+    both = model.notna().to_numpy() & stream.notna().to_numpy()
+    mismatch = both & ~pd.Series(pair).isin(valid_pairs).to_numpy()
+    if mismatch.any():
+        streams_of = {m: " or ".join(f"'{s}'" for s in s_) for m, s_ in MODEL_STREAM.items()}
+        st = stream.to_numpy(dtype=object, na_value=None)
+        md = model.to_numpy(dtype=object, na_value=None)
+        why = np.empty(len(md), dtype=object)
+        for r in np.flatnonzero(mismatch):
+            why[r] = f"model '{md[r]}' belongs to stream {streams_of[md[r]]}, not '{st[r]}'"
+        problems.add(mismatch, "model", model, why)
+
+    # meta-analysis records
+    k = num["k_studies"]
+    is_meta = (model == "meta_analysis").to_numpy(dtype=bool, na_value=False)
+    problems.add(
+        is_meta & ~present["k_studies"], "k_studies", None,
+        "model 'meta_analysis' needs k_studies >= 1; k_studies is missing",
+    )
+    problems.add(
+        k < 1, "k_studies", shown["k_studies"],
+        lambda v: f"k_studies must be >= 1 (number of pooled studies); got {v}",
+    )
+
+    # data_type requirements
+    for dt, (needed, measures) in DATA_TYPE_REQUIREMENTS.items():
+        rows_dt = (data_type == dt).to_numpy(dtype=bool, na_value=False)
+        if not rows_dt.any():
+            continue
+        for col in needed:
+            problems.add(
+                rows_dt & ~present[col], col, None,
+                f"data_type '{dt}' needs a value in '{col}'",
+            )
+        if measures is not None:
+            allowed = ", ".join(measures)
+            has_measure = measure.notna().to_numpy()
+            problems.add(
+                rows_dt & ~has_measure, "measure", None,
+                f"data_type '{dt}' needs measure {allowed}; measure is missing",
+            )
+            wrong = rows_dt & has_measure & ~measure.isin(measures).to_numpy(
+                dtype=bool, na_value=False
+            )
+            problems.add(
+                wrong, "measure", measure,
+                lambda v, dt=dt, allowed=allowed: f"data_type '{dt}' needs measure {allowed}; "
+                f"got '{v}'",
+            )
+        if dt == "estimate":
+            ci = present["ci_low"] & present["ci_high"]
+            lacking = rows_dt & ~ci & ~present["se"]
+            col = np.where(present["ci_low"], "ci_high", "ci_low")
+            for c in ("ci_low", "ci_high"):
+                problems.add(
+                    lacking & (col == c), c, None,
+                    "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'",
+                )
+
+    # value ranges
+    for col in ("events_int", "n_int", "events_ctrl", "n_ctrl", "n_total"):
+        problems.add(
+            num[col] < 0, col, shown[col],
+            lambda v, c=col: f"negative count {v} in column '{c}'",
+        )
+    for events, total in (("events_int", "n_int"), ("events_ctrl", "n_ctrl")):
+        over = num[events] > num[total]
+        why = np.empty(len(over), dtype=object)
+        for r in np.flatnonzero(over):
+            why[r] = (
+                f"events '{events}' ({_fmt_value(num[events][r])}) exceed the total "
+                f"'{total}' ({_fmt_value(num[total][r])})"
+            )
+        problems.add(over, events, shown[events], why)
+    for col in ("n_int", "n_ctrl", "n_total"):
+        small = (num[col] >= 0) & (num[col] < 1)
+        problems.add(
+            small, col, shown[col], lambda v, c=col: f"sample size '{c}' must be >= 1; got {v}"
+        )
+    for col in ("sd_int", "sd_ctrl"):
+        problems.add(
+            num[col] <= 0, col, shown[col],
+            lambda v, c=col: f"standard deviation '{c}' must be > 0; got {v}",
+        )
+    problems.add(
+        num["se"] <= 0, "se", shown["se"], lambda v: f"standard error 'se' must be > 0; got {v}"
+    )
+    lo, hi, est = num["ci_low"], num["ci_high"], num["estimate"]
+    inverted = lo > hi
+    why = np.empty(len(lo), dtype=object)
+    for r in np.flatnonzero(inverted):
+        why[r] = (
+            f"CI lower limit 'ci_low' ({_fmt_value(lo[r])}) is above the upper limit "
+            f"'ci_high' ({_fmt_value(hi[r])})"
+        )
+    problems.add(inverted, "ci_low", shown["ci_low"], why)
+    outside = ~inverted & ((est < lo) | (est > hi))
+    why = np.empty(len(lo), dtype=object)
+    for r in np.flatnonzero(outside):
+        why[r] = (
+            f"estimate {_fmt_value(est[r])} lies outside its confidence interval "
+            f"({_fmt_value(lo[r])}, {_fmt_value(hi[r])})"
+        )
+    problems.add(outside, "estimate", shown["estimate"], why)
+    is_ratio = measure.isin(RATIO_MEASURES).to_numpy(dtype=bool, na_value=False)
+    ratio_name = measure.to_numpy(dtype=object, na_value=None)
+    for col in ("estimate", "ci_low", "ci_high"):
+        bad = is_ratio & (num[col] <= 0)
+        why = np.empty(len(bad), dtype=object)
+        for r in np.flatnonzero(bad):
+            why[r] = (
+                f"ratio measure '{ratio_name[r]}' needs '{col}' > 0 (natural scale); "
+                f"got {_fmt_value(num[col][r])}"
+            )
+        problems.add(bad, col, shown[col], why)
+    is_rom = (measure == "ROM").to_numpy(dtype=bool, na_value=False)
+    for col in ("mean_int", "mean_ctrl"):
+        problems.add(
+            is_rom & (num[col] <= 0), col, shown[col],
+            lambda v, c=col: f"measure 'ROM' needs positive means; '{c}' is {v}",
+        )
+    level = num["ci_level"]
+    problems.add(
+        (level <= 0) | (level >= 1), "ci_level", shown["ci_level"],
+        lambda v: f"ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got {v}",
+    )

@@ -1,0 +1,616 @@
+"""Inverse-variance pooling: fixed- and random-effects meta-analysis, validated against metafor.
+
+``pool(yi, vi)`` fits one intercept-only model (metafor ``rma.uni``) and returns a frozen
+:class:`PoolResult`; ``pool_groups(data, by)`` fits one model per group of a long table,
+vectorised across groups (one pass of array arithmetic for all groups; no loop over groups)
+and gives numerically the same numbers as calling ``pool`` on every group.
+
+Conventions (all as metafor 3.8-1): tau2 and I^2 are truncated at 0; I^2 and H^2 are computed
+from tau2 and the typical within-study variance ``(k-1) sum(w) / ((sum w)^2 - sum(w^2))``
+(conventional Q-based I^2/H^2 for the fixed-effect model); the tau2 interval is the Q-profile
+interval; the prediction interval is ``estimate +/- crit * sqrt(se^2 + tau2)`` with ``crit``
+from the normal distribution, or t(k-1) with Knapp-Hartung.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evidence import _tau2
+from evidence.errors import ConvergenceWarning, InvalidParameterError, StatisticalWarning
+
+__all__ = ["METHODS", "CI_METHODS", "PoolResult", "pool", "pool_groups"]
+
+#: tau2 estimators accepted by ``method`` (``"EE"`` is accepted as an alias of ``"FE"``).
+METHODS: tuple[str, ...] = ("FE", "DL", "REML", "PM", "HE", "SJ", "ML")
+_METHOD_ALIASES = {"EE": "FE"}
+#: Inference for the pooled estimate accepted by ``ci_method``.
+CI_METHODS: tuple[str, ...] = ("z", "hksj", "hksj_adhoc")
+_CI_ALIASES = {"knha": "hksj", "kh": "hksj", "adhoc": "hksj_adhoc"}
+_METHOD_NAMES = {
+    "FE": "fixed-effect (inverse variance)",
+    "DL": "DerSimonian-Laird",
+    "REML": "restricted maximum likelihood",
+    "PM": "Paule-Mandel",
+    "HE": "Hedges",
+    "SJ": "Sidik-Jonkman",
+    "ML": "maximum likelihood",
+}
+
+#: Scalar result fields, in output order (``pool_groups`` columns after the group columns).
+SCALAR_FIELDS: tuple[str, ...] = (
+    "k", "estimate", "se", "stat", "p_value", "ci_low", "ci_high", "tau2", "tau2_ci_low",
+    "tau2_ci_high", "i2", "h2", "q", "q_df", "q_p", "pi_low", "pi_high", "method", "ci_method",
+    "level",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# argument checking
+# --------------------------------------------------------------------------------------------
+def _check_choice(value: Any, arg: str, func: str, choices: Sequence[str],
+                  aliases: dict[str, str]) -> str:
+    allowed = list(choices) + list(aliases)
+    if isinstance(value, str):
+        for cand in allowed:
+            if value.upper() == cand.upper():
+                return aliases.get(cand, cand)
+    raise InvalidParameterError(
+        f"The '{arg}' argument of {func}() must be one of {allowed}. Got {value!r}."
+    )
+
+
+def _check_level(level: Any, func: str) -> float:
+    ok = isinstance(level, int | float | np.floating | np.integer) and not isinstance(level, bool)
+    if ok and 0.0 < float(level) < 1.0:
+        return float(level)
+    hint = " (a fraction: use 0.95, not 95)" if ok and 1.0 < float(level) < 100.0 else ""
+    raise InvalidParameterError(
+        f"The 'level' argument of {func}() must be a number strictly between 0 and 1{hint}. "
+        f"Got {level!r}."
+    )
+
+
+def _as_float_array(x: Any, arg: str, func: str) -> np.ndarray:
+    if isinstance(x, str | bytes) or np.ndim(x) == 0:
+        raise InvalidParameterError(
+            f"The '{arg}' argument of {func}() must be a one-dimensional sequence of numbers. "
+            f"Got {type(x).__name__}."
+        )
+    try:
+        arr = np.asarray(pd.to_numeric(pd.Series(np.asarray(x, dtype=object).ravel()),
+                                       errors="raise"), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"The '{arg}' argument of {func}() must contain only numbers (or NaN). {exc}"
+        ) from None
+    if np.ndim(x) != 1:
+        raise InvalidParameterError(
+            f"The '{arg}' argument of {func}() must be one-dimensional. Got shape {np.shape(x)}."
+        )
+    return arr
+
+
+def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any],
+                  yname: str = "yi", vname: str = "vi") -> np.ndarray:
+    """Validate finite values; return the mask of usable rows (both yi and vi present)."""
+    keep = ~(np.isnan(y) | np.isnan(v))
+    for arr, name in ((y, yname), (v, vname)):
+        bad = np.flatnonzero(np.isinf(arr))
+        if bad.size:
+            raise InvalidParameterError(
+                f"The '{name}' argument of {func}() contains infinite values "
+                f"(row {labels[bad[0]]!r}: {arr[bad[0]]}). Use NaN for a missing value."
+            )
+    bad = np.flatnonzero(keep & (v <= 0))
+    if bad.size:
+        what = "negative" if v[bad[0]] < 0 else "zero"
+        raise InvalidParameterError(
+            f"The '{vname}' argument of {func}() must contain sampling variances > 0; row "
+            f"{labels[bad[0]]!r} has a {what} variance ({v[bad[0]]!r}) and {bad.size} row(s) in "
+            f"all are <= 0. Inverse-variance weights 1/vi are undefined for them (metafor stops "
+            f"as well); fix or drop these rows."
+        )
+    return keep
+
+
+# --------------------------------------------------------------------------------------------
+# the vectorised engine (one value per group)
+# --------------------------------------------------------------------------------------------
+def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
+         func: str) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Fit every group of ``seg``. Returns (columns, per-study percent weights, warnings)."""
+    from scipy import stats
+
+    messages: list[str] = []
+    k = seg.k
+    n = len(k)
+    multi = k > 1
+    methods_used = np.full(n, method, dtype=object)
+
+    if method == "FE":
+        tau2 = _tau2.tau2_fixed(seg)
+    elif method == "DL":
+        tau2 = _tau2.tau2_dl(seg)
+    elif method == "HE":
+        tau2 = _tau2.tau2_he(seg)
+    elif method == "SJ":
+        tau2 = _tau2.tau2_sj(seg)
+    elif method == "PM":
+        tau2, conv = _tau2.tau2_pm(seg)
+        failed = multi & ~conv
+        if failed.any():
+            tau2_dl = _tau2.tau2_dl(seg)
+            tau2 = np.where(failed, tau2_dl, tau2)
+            methods_used[failed] = "DL"
+            messages.append(
+                f"CONV:The Paule-Mandel iteration did not converge for {_count(failed)}; "
+                f"the DerSimonian-Laird estimate of tau2 was used instead (method column 'DL')."
+            )
+    else:  # ML, REML
+        tau2, conv, stuck = _tau2.tau2_likelihood(seg, reml=method == "REML")
+        failed = multi & ~conv
+        if failed.any():
+            tau2_pm, conv_pm = _tau2.tau2_pm(seg)
+            tau2_dl = _tau2.tau2_dl(seg)
+            use_pm = failed & conv_pm
+            use_dl = failed & ~conv_pm
+            tau2 = np.where(use_pm, tau2_pm, np.where(use_dl, tau2_dl, tau2))
+            methods_used[use_pm] = "PM"
+            methods_used[use_dl] = "DL"
+            messages.append(
+                f"CONV:The {method} score iteration did not converge for "
+                f"{_count(failed)}; tau2 from the Paule-Mandel estimator (DerSimonian-Laird if "
+                f"that failed too) was used instead and is named in the 'method' field."
+            )
+        if stuck.any():
+            messages.append(
+                f"STAT:The {method} iteration stopped at a local maximum below the likelihood "
+                f"at tau2 = 0 for {_count(stuck)}; tau2 was set to 0 (as metafor does)."
+            )
+    tau2 = np.where(multi, np.maximum(tau2, 0.0), 0.0)
+
+    # pooled estimate
+    w_rows = 1.0 / (seg.v + seg.rep(tau2))
+    sw = seg.sum(w_rows)
+    est = seg.sum(w_rows * seg.y) / sw
+    var = 1.0 / sw
+    df = (k - 1).astype(float)
+
+    if ci_method == "z":
+        se = np.sqrt(var)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = est / se
+        p = 2.0 * stats.norm.sf(np.abs(stat))
+        crit = np.full(n, stats.norm.isf((1.0 - level) / 2.0))
+    else:
+        resid = seg.y - seg.rep(est)
+        rss = seg.sum(w_rows * resid * resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2w = np.where(rss <= _tau2._EPS, 0.0, rss / df)
+        if ci_method == "hksj_adhoc":
+            s2w = np.maximum(s2w, 1.0)
+        s2w = np.where(multi, s2w, np.nan)
+        se = np.sqrt(s2w * var)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = est / se
+            p = 2.0 * stats.t.sf(np.abs(stat), np.where(multi, df, np.nan))
+            crit = stats.t.isf((1.0 - level) / 2.0, np.where(multi, df, np.nan))
+        if method == "FE":
+            messages.append("STAT:The Knapp-Hartung method is not meant to be used with a "
+                            "fixed-effect model (computed anyway, as metafor does).")
+        if (~multi).any():
+            messages.append(
+                f"STAT:The Knapp-Hartung interval needs k >= 2 studies; se, test and interval "
+                f"are NaN for {_count(~multi)} with k = 1."
+            )
+    ci_low = est - crit * se
+    ci_high = est + crit * se
+
+    # heterogeneity (from the fixed-effect weights)
+    w0 = 1.0 / seg.v
+    sw0 = seg.sum(w0)
+    mu0 = seg.sum(w0 * seg.y) / sw0
+    r0 = seg.y - seg.rep(mu0)
+    q = np.maximum(seg.sum(w0 * r0 * r0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_p = stats.chi2.sf(q, np.where(multi, df, np.nan))
+        if method == "FE":
+            i2 = np.maximum(100.0 * (q - df) / q, 0.0)
+            i2 = np.where(np.isnan(i2), 0.0, i2)
+            h2 = q / df
+        else:
+            vt = df / (sw0 - seg.sum(w0 * w0) / sw0)
+            i2 = 100.0 * tau2 / (vt + tau2)
+            h2 = tau2 / vt + 1.0
+
+    if method == "FE":
+        tau2_lo = tau2_hi = np.full(n, np.nan)
+        pi_low = pi_high = np.full(n, np.nan)
+    else:
+        tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level)
+        if (multi & ~ci_conv).any():
+            messages.append(f"CONV:The Q-profile interval for tau2 did not converge for "
+                            f"{_count(multi & ~ci_conv)}; its bounds are NaN.")
+            tau2_lo = np.where(ci_conv, tau2_lo, np.nan)
+            tau2_hi = np.where(ci_conv, tau2_hi, np.nan)
+        half = crit * np.sqrt(se * se + tau2)
+        pi_low, pi_high = est - half, est + half
+
+    nan = np.nan
+    cols = {
+        "k": k.astype(np.int64),
+        "estimate": est,
+        "se": se,
+        "stat": stat,
+        "p_value": p,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "tau2": np.where(multi, tau2, nan),
+        "tau2_ci_low": np.where(multi, tau2_lo, nan),
+        "tau2_ci_high": np.where(multi, tau2_hi, nan),
+        "i2": np.where(multi, i2, nan),
+        "h2": np.where(multi, h2, nan),
+        "q": np.where(multi, q, nan),
+        "q_df": (k - 1).astype(np.int64),
+        "q_p": np.where(multi, q_p, nan),
+        "pi_low": np.where(multi, pi_low, nan),
+        "pi_high": np.where(multi, pi_high, nan),
+        "method": methods_used,
+    }
+    if (~multi).any():
+        messages.append(
+            f"STAT:Only one study in {_count(~multi)}: tau2, its interval, I2, H2, Q and the "
+            f"prediction interval cannot be estimated and are NaN; the estimate is that "
+            f"study's own result."
+        )
+    weights = 100.0 * w_rows / seg.rep(sw)
+    return cols, weights, messages
+
+
+def _count(mask: np.ndarray) -> str:
+    m = int(np.count_nonzero(mask))
+    if len(mask) == 1:
+        return "this analysis"
+    return f"{m} group{'s' if m != 1 else ''}"
+
+
+def _emit(messages: list[str], func: str) -> None:
+    for msg in messages:
+        kind, text = msg.split(":", 1)
+        category = ConvergenceWarning if kind == "CONV" else StatisticalWarning
+        warnings.warn(f"{func}(): {text}", category, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------------
+# result object
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolResult:
+    """Result of :func:`pool` (full precision; rounding happens only in :meth:`summary`).
+
+    Attributes
+    ----------
+    k : int
+        Number of studies used (rows with a missing ``yi`` or ``vi`` are dropped).
+    estimate, se : float
+        Pooled estimate and its standard error (Knapp-Hartung-scaled with ``ci_method="hksj"``).
+    stat, p_value : float
+        z statistic (or t on k - 1 df with Knapp-Hartung) and its two-sided p-value.
+    ci_low, ci_high : float
+        Confidence interval of the pooled estimate at ``level``.
+    tau2 : float
+        Between-study variance (0 for ``method="FE"``; NaN when k = 1).
+    tau2_ci_low, tau2_ci_high : float
+        Q-profile confidence interval for tau2 (NaN for FE and k = 1).
+    i2, h2 : float
+        I^2 (percent) and H^2 from tau2 as in metafor (Q-based for FE).
+    q, q_df, q_p : float, int, float
+        Cochran's Q (fixed-effect weights), its degrees of freedom k - 1 and p-value.
+    pi_low, pi_high : float
+        Prediction interval for the effect in a new study (NaN for FE and k = 1).
+    method, ci_method : str
+        tau2 estimator actually used (a fallback is named here) and the CI method.
+    level : float
+        Confidence level as a fraction.
+    weights : numpy.ndarray
+        Read-only percent weights, one per input row (NaN for rows that were dropped).
+    """
+
+    k: int
+    estimate: float
+    se: float
+    stat: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+    tau2: float
+    tau2_ci_low: float
+    tau2_ci_high: float
+    i2: float
+    h2: float
+    q: float
+    q_df: int
+    q_p: float
+    pi_low: float
+    pi_high: float
+    method: str
+    ci_method: str
+    level: float
+    weights: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row tidy DataFrame with every scalar field as a column (weights excluded)."""
+        return pd.DataFrame([{name: getattr(self, name) for name in SCALAR_FIELDS}])
+
+    def _test_label(self) -> str:
+        return "z" if self.ci_method == "z" else f"t({self.q_df})"
+
+    def summary(self, digits: int = 4) -> str:
+        """Printable metafor-like block (the only place where numbers are rounded)."""
+        d = digits
+
+        def f(x: float) -> str:
+            return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
+
+        def pv(x: float) -> str:
+            if isinstance(x, float) and math.isnan(x):
+                return "NA"
+            return f"< {10 ** -d:.{d}f}" if x < 10 ** -d else f"{x:.{d}f}"
+
+        pct = f"{100 * self.level:g}%"
+        model = ("Fixed-Effects Model" if self.method == "FE"
+                 else f"Random-Effects Model (tau^2 estimator: {self.method})")
+        lines = [f"{model} (k = {self.k})", ""]
+        if self.method != "FE" and self.k > 1:
+            lines += [
+                f"tau^2 (estimated amount of total heterogeneity): {f(self.tau2)} "
+                f"({pct} Q-profile CI: {f(self.tau2_ci_low)} to {f(self.tau2_ci_high)})",
+                f"tau (square root of estimated tau^2 value):      {f(math.sqrt(self.tau2))}",
+            ]
+        if self.k > 1:
+            lines += [
+                f"I^2 (total heterogeneity / total variability):   {self.i2:.2f}%",
+                f"H^2 (total variability / sampling variability):  {self.h2:.2f}",
+                "",
+                "Test for Heterogeneity:",
+                f"Q(df = {self.q_df}) = {f(self.q)}, p-val {pv(self.q_p)}",
+            ]
+        else:
+            lines.append("Heterogeneity: not estimable with k = 1")
+        ci_name = {"z": "normal (z)", "hksj": "Knapp-Hartung t",
+                   "hksj_adhoc": "Knapp-Hartung t (ad hoc, s2w >= 1)"}[self.ci_method]
+        stat_name = "zval" if self.ci_method == "z" else "tval"
+        lines += [
+            "",
+            f"Model Results ({ci_name}, {pct} CI):",
+            "",
+            f"{'estimate':>10} {'se':>10} {stat_name:>10} {'pval':>10} {'ci.lb':>10} {'ci.ub':>10}",
+            f"{f(self.estimate):>10} {f(self.se):>10} {f(self.stat):>10} {pv(self.p_value):>10} "
+            f"{f(self.ci_low):>10} {f(self.ci_high):>10}",
+        ]
+        if self.method != "FE" and self.k > 1:
+            lines += ["", f"{pct} prediction interval: {f(self.pi_low)} to {f(self.pi_high)}"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        het = "" if self.method == "FE" else f", tau2={self.tau2:.4g}"
+        return (f"PoolResult(k={self.k}, method={self.method!r}, ci_method={self.ci_method!r}, "
+                f"estimate={self.estimate:.4g}, ci=[{self.ci_low:.4g}, {self.ci_high:.4g}], "
+                f"p={self.p_value:.3g}{het}, i2={self.i2:.3g})")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(name)}</th>"
+            f"<td>{escape(_fmt_cell(getattr(self, name)))}</td></tr>"
+            for name in SCALAR_FIELDS
+        )
+        return (f"<div><strong>PoolResult</strong> ({escape(self.method)}, "
+                f"{escape(self.ci_method)})<table>{rows}</table></div>")
+
+
+def _fmt_cell(x: Any) -> str:
+    if isinstance(x, float):
+        return "NaN" if math.isnan(x) else f"{x:.6g}"
+    return str(x)
+
+
+# --------------------------------------------------------------------------------------------
+# public functions
+# --------------------------------------------------------------------------------------------
+def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
+         level: float = 0.95) -> PoolResult:
+    """Pool study effects with an inverse-variance fixed- or random-effects model.
+
+    Parameters
+    ----------
+    yi : array-like of float
+        Study effect sizes (ratio measures on the log scale). NaN marks a missing value.
+    vi : array-like of float
+        Sampling variances, > 0. Rows where ``yi`` or ``vi`` is NaN are dropped with a
+        :class:`~evidence.errors.StatisticalWarning` saying how many.
+    method : {"REML", "FE", "EE", "DL", "PM", "HE", "SJ", "ML"}
+        tau2 estimator (metafor ``method``); ``"FE"``/``"EE"`` fit the fixed-effect model.
+        ML/REML solve the score equation by bracketed Newton from the HE start; PM solves the generalised Q
+        equation. If ML/REML fail to converge, PM (else DL) is used with a
+        :class:`~evidence.errors.ConvergenceWarning` and the ``method`` field says so.
+    ci_method : {"z", "hksj", "hksj_adhoc"}
+        ``"z"``: normal-theory inference (metafor ``test="z"``). ``"hksj"``: Knapp-Hartung,
+        ``se * sqrt(s2w)`` with ``s2w = sum w (y - mu)^2 / (k - 1)`` and t on k - 1 df
+        (``test="knha"``); ``"hksj_adhoc"``: the same with ``s2w`` floored at 1
+        (``test="adhoc"``). Also used for the prediction interval.
+    level : float
+        Confidence level, a fraction (0.95).
+
+    Returns
+    -------
+    PoolResult
+        Frozen result with fields ``k, estimate, se, stat, p_value, ci_low, ci_high, tau2,
+        tau2_ci_low, tau2_ci_high, i2, h2, q, q_df, q_p, pi_low, pi_high, method, ci_method,
+        level, weights`` (see :class:`PoolResult`).
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown option, mismatched lengths, non-numeric or infinite values, ``vi <= 0``, or
+        no study with both ``yi`` and ``vi``.
+
+    Notes
+    -----
+    With k = 1 the estimate, se and z interval are the study's own; heterogeneity statistics,
+    the tau2 interval and the prediction interval are NaN (with a StatisticalWarning).
+    """
+    func = "pool"
+    method = _check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    ci_method = _check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
+    level = _check_level(level, func)
+    y = _as_float_array(yi, "yi", func)
+    v = _as_float_array(vi, "vi", func)
+    if len(y) != len(v):
+        raise InvalidParameterError(
+            f"The 'yi' and 'vi' arguments of pool() must have the same length. "
+            f"Got {len(y)} and {len(v)}."
+        )
+    keep = _check_values(y, v, func, range(len(y)))
+    n_drop = int(len(y) - keep.sum())
+    if keep.sum() == 0:
+        raise InvalidParameterError(
+            f"pool() needs at least one study with both 'yi' and 'vi'; all {len(y)} rows have "
+            f"a missing value."
+        )
+    if n_drop:
+        warnings.warn(f"pool(): {n_drop} of {len(y)} rows dropped because 'yi' or 'vi' is "
+                      f"missing (NaN); k = {int(keep.sum())} studies remain.",
+                      StatisticalWarning, stacklevel=2)
+    seg = _tau2.Segments.from_sorted(y[keep], v[keep], np.array([keep.sum()]))
+    cols, w, messages = _fit(seg, method, ci_method, level, func)
+    _emit(messages, func)
+    weights = np.full(len(y), np.nan)
+    weights[keep] = w
+    weights.setflags(write=False)
+    values = {name: col[0] for name, col in cols.items()}
+    return PoolResult(
+        k=int(values["k"]), estimate=float(values["estimate"]), se=float(values["se"]),
+        stat=float(values["stat"]), p_value=float(values["p_value"]),
+        ci_low=float(values["ci_low"]), ci_high=float(values["ci_high"]),
+        tau2=float(values["tau2"]), tau2_ci_low=float(values["tau2_ci_low"]),
+        tau2_ci_high=float(values["tau2_ci_high"]), i2=float(values["i2"]),
+        h2=float(values["h2"]), q=float(values["q"]), q_df=int(values["q_df"]),
+        q_p=float(values["q_p"]), pi_low=float(values["pi_low"]),
+        pi_high=float(values["pi_high"]), method=str(values["method"]), ci_method=ci_method,
+        level=level, weights=weights,
+    )
+
+
+def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi",
+                method: str = "REML", ci_method: str = "z", level: float = 0.95) -> pd.DataFrame:
+    """Pool every group of a long table at once (vectorised across groups).
+
+    Gives the same numbers as calling :func:`pool` on each group (to ~1e-12), but all groups
+    are solved together with segment sums, so 10,000 groups take well under a second.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per study.
+    by : str or list of str
+        Grouping column(s). Missing keys form their own group (no row is lost).
+    yi, vi : str
+        Names of the effect-size and sampling-variance columns. Rows with a missing value are
+        dropped with one StatisticalWarning; a group left with no study has ``k = 0`` and NaN.
+    method, ci_method, level
+        As in :func:`pool`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, sorted by the group keys, with the group columns followed by
+        ``k`` (studies used), ``estimate``, ``se``, ``stat``, ``p_value``, ``ci_low``,
+        ``ci_high``, ``tau2``, ``tau2_ci_low``, ``tau2_ci_high`` (Q-profile), ``i2``, ``h2``,
+        ``q``, ``q_df``, ``q_p``, ``pi_low``, ``pi_high``, ``method`` (estimator actually
+        used; names a fallback), ``ci_method`` and ``level`` (definitions as in
+        :class:`PoolResult`). Groups with k = 1 have NaN heterogeneity statistics.
+    """
+    func = "pool_groups"
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidParameterError(
+            f"The 'data' argument of pool_groups() must be a pandas DataFrame. "
+            f"Got {type(data).__name__}."
+        )
+    by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else None
+    if not by_list or not all(isinstance(b, str) for b in by_list):
+        raise InvalidParameterError(
+            f"The 'by' argument of pool_groups() must be a column name or a list of column "
+            f"names. Got {by!r}."
+        )
+    for arg, col in [("by", b) for b in by_list] + [("yi", yi), ("vi", vi)]:
+        if not isinstance(col, str) or col not in data.columns:
+            raise InvalidParameterError(
+                f"The '{arg}' argument of pool_groups() names column {col!r}, which is not in "
+                f"data. Columns: {list(map(str, data.columns))}."
+            )
+    if yi in by_list or vi in by_list:
+        raise InvalidParameterError(
+            "The 'by' argument of pool_groups() must not include the 'yi' or 'vi' column."
+        )
+    method = _check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    ci_method = _check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
+    level = _check_level(level, func)
+    y = _numeric_column(data, yi, "yi")
+    v = _numeric_column(data, vi, "vi")
+    keep = _check_values(y, v, func, data.index, yname=yi, vname=vi)
+
+    codes = data.groupby(by_list, sort=True, dropna=False).ngroup().to_numpy()
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    first = np.unique(codes, return_index=True)[1]
+    keys = data[by_list].iloc[first].reset_index(drop=True)
+
+    n_drop = int(len(y) - keep.sum())
+    if n_drop:
+        warnings.warn(f"pool_groups(): {n_drop} of {len(y)} rows dropped because '{yi}' or "
+                      f"'{vi}' is missing (NaN).", StatisticalWarning, stacklevel=2)
+    kc = codes[keep]
+    order = np.argsort(kc, kind="stable")
+    k_all = np.bincount(kc, minlength=n_groups)
+    present = k_all > 0
+    out = {name: np.full(n_groups, np.nan) for name in SCALAR_FIELDS[:-3]}
+    out["k"] = k_all.astype(np.int64)
+    out["q_df"] = np.maximum(k_all - 1, 0).astype(np.int64)
+    out["method"] = np.full(n_groups, method, dtype=object)
+    if present.any():
+        seg = _tau2.Segments.from_sorted(y[keep][order], v[keep][order], k_all[present])
+        cols, _, messages = _fit(seg, method, ci_method, level, func)
+        for name, col in cols.items():
+            out[name][present] = col
+        _emit(messages, func)
+    if (~present).any():
+        warnings.warn(f"pool_groups(): {int((~present).sum())} group(s) have no study with both "
+                      f"'{yi}' and '{vi}'; their row has k = 0 and NaN results.",
+                      StatisticalWarning, stacklevel=2)
+    frame = keys.copy()
+    for name in SCALAR_FIELDS[:-2]:
+        frame[name] = out[name]
+    frame["ci_method"] = ci_method
+    frame["level"] = level
+    return frame
+
+
+def _numeric_column(data: pd.DataFrame, col: str, arg: str) -> np.ndarray:
+    try:
+        return np.asarray(pd.to_numeric(data[col], errors="raise"), dtype=float)
+    except (TypeError, ValueError):
+        bad = pd.to_numeric(data[col], errors="coerce").isna() & data[col].notna()
+        row = bad[bad].index[0]
+        raise InvalidParameterError(
+            f"The '{arg}' argument of pool_groups() names column {col!r}, which must be "
+            f"numeric; row {row!r} has {data[col][row]!r}."
+        ) from None

@@ -1,0 +1,684 @@
+"""GRADE-like certainty per indication x outcome x evidence stream.
+
+:func:`grade` forms one body of evidence per indication (``schema.indication_key``) x outcome x
+stream, picks the records that carry its estimate, pools them, and rates the body with the
+explicit rules of :mod:`grading.domains`.  Every domain keeps the rule's suggestion, the final
+step (a reviewer override may replace it), the reason with the numbers, the rule's source and
+who overrode it.
+
+Body of evidence (evigap conventions, documented here because GRADE gives no numeric rule):
+
+* Records with a numeric result (finite ``yi``/``vi``) carry the estimate.  When the body has an
+  aggregate record (``model == "meta_analysis"``) with a result, the one with the largest
+  ``k_studies`` gives the estimate and primary studies are not pooled with it (they may be
+  inside it: double counting).
+* Otherwise the records of the best design tier with results are pooled (randomised >
+  non-randomised > uncontrolled), using their most common measure; one result per study (the
+  most precise, when a study has several comparisons sharing a control group).
+* The starting level comes from that tier (see :class:`grading.scheme.Scheme`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from evidence.errors import InvalidParameterError, ValidationError
+from grading.domains import (
+    ALL_DOMAINS,
+    DOWN_DOMAINS,
+    NONCOMPARATIVE_MEASURES,
+    UP_DOMAINS,
+    Judgement,
+    judge_dose_response,
+    judge_imprecision,
+    judge_inconsistency,
+    judge_indirectness,
+    judge_large_effect,
+    judge_plausible_confounding,
+    judge_publication_bias,
+    judge_risk_of_bias,
+    judge_translational,
+)
+from grading.rob import assess_rob
+from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS, Scheme, load_scheme
+
+__all__ = ["grade", "informative_statement", "certainty_symbols", "GRADE_COLUMNS"]
+
+_RATIO = ("RR", "OR", "HR", "ROM")
+_DEFAULT_MEASURE = {"counts": "RR", "continuous": "MD", "single_arm": "PLO"}
+_UNCONTROLLED_MODELS = ("case_series", "case_report", "adverse_event_report")
+_TIER_RANK = {"randomised": 3, "non_randomised": 2, "aggregate_other": 2, "uncontrolled": 1,
+              "in_vitro": 0}
+_TIER_LABEL = {
+    "randomised": "randomised",
+    "non_randomised": "non-randomised",
+    "aggregate_other": "aggregate record, design not randomised/unknown",
+    "uncontrolled": "uncontrolled (case series/reports, single-arm)",
+    "in_vitro": "in vitro",
+}
+_REQUIRED = ("indication", "outcome", "stream", "model", "data_type")
+
+#: The fixed leading columns of grade()'s output.
+GRADE_COLUMNS: tuple[str, ...] = (
+    "indication", "outcome", "stream", "outcome_kind", "intervention", "comparator", "design",
+    "k", "k_records", "n_participants", "n_events", "n_int_total", "n_ctrl_total",
+    "events_int_total", "events_ctrl_total", "control_risk", "measure", "estimate", "se", "ci_low",
+    "ci_high", "pi_low", "pi_high", "i2", "tau2", "estimate_natural", "ci_low_natural",
+    "ci_high_natural", "estimate_basis", "study_ids", "starting_level", "starting_level_source",
+)
+
+
+def certainty_symbols(level: str) -> str:
+    """⊕⊕⊕⊕ / ⊕⊕⊕◯ / ⊕⊕◯◯ / ⊕◯◯◯ for high / moderate / low / very low."""
+    return LEVEL_SYMBOLS[level]
+
+
+def _missing(v) -> bool:
+    if v is None or v is pd.NA:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>", "none")
+
+
+def _bool(v) -> bool | None:
+    if _missing(v):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in ("true", "yes", "1", "y", "t"):
+        return True
+    if s in ("false", "no", "0", "n", "f"):
+        return False
+    return None
+
+
+def _num(v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def _tier(r: Mapping) -> str:
+    stream, model = r.get("stream"), r.get("model")
+    rand, ctrl = _bool(r.get("randomised")), _bool(r.get("controlled"))
+    if stream == "in_vitro":
+        return "in_vitro"
+    if model == "meta_analysis":
+        return "randomised" if rand else "aggregate_other"
+    if stream == "animal":
+        return "randomised" if rand else "non_randomised"
+    if model in _UNCONTROLLED_MODELS or ctrl is False or r.get("data_type") == "single_arm":
+        return "uncontrolled"
+    return "randomised" if rand else "non_randomised"
+
+
+def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
+    name = {
+        ("human", "randomised"): "start_randomised_human",
+        ("human", "non_randomised"): "start_non_randomised_human",
+        ("human", "uncontrolled"): "start_uncontrolled_human",
+        ("animal", "randomised"): "start_randomised_animal",
+        ("animal", "non_randomised"): "start_non_randomised_animal",
+        ("animal", "uncontrolled"): "start_non_randomised_animal",
+    }.get((stream, tier))
+    if tier == "in_vitro" or stream == "in_vitro":
+        name = "start_in_vitro"
+    elif tier == "aggregate_other":
+        name = "start_meta_analysis_other"
+    if name is None:
+        raise ValidationError(f"grade(): unknown stream {stream!r} (expected human, animal, "
+                              "in_vitro) in column 'stream'.")
+    return getattr(scheme, name), f"{name}: {scheme.source(name)}"
+
+
+def _measure(r: Mapping) -> str | None:
+    m = r.get("measure")
+    if not _missing(m):
+        return str(m)
+    return _DEFAULT_MEASURE.get(r.get("data_type"))
+
+
+def _n(r: Mapping) -> float:
+    a, b = _num(r.get("n_int")), _num(r.get("n_ctrl"))
+    if math.isfinite(a) and math.isfinite(b):
+        if _bool(r.get("within_subject")):
+            return max(a, b)
+        return a + b
+    t = _num(r.get("n_total"))
+    if math.isfinite(t):
+        return t
+    return a if math.isfinite(a) else math.nan
+
+
+def _mode(values: Iterable) -> str | None:
+    vals = [str(v) for v in values if not _missing(v)]
+    if not vals:
+        return None
+    s = pd.Series(vals)
+    counts = s.value_counts(sort=False)
+    return str(counts.idxmax())
+
+
+# ---------------------------------------------------------------------------- overrides
+
+def _overrides_frame(overrides) -> pd.DataFrame:
+    cols = ["indication", "outcome", "stream", "domain", "step", "reason", "by"]
+    if overrides is None:
+        return pd.DataFrame(columns=cols)
+    if isinstance(overrides, pd.DataFrame):
+        frame = overrides.copy()
+    elif isinstance(overrides, Mapping):
+        frame = pd.DataFrame([overrides])
+    elif isinstance(overrides, Iterable) and not isinstance(overrides, str):
+        frame = pd.DataFrame(list(overrides))
+    else:
+        raise InvalidParameterError(
+            "The 'overrides' argument of grade() must be a DataFrame or a list of dicts with "
+            f"columns {cols}. Got {type(overrides).__name__}."
+        )
+    for col in ("indication", "domain", "step", "reason"):
+        if col not in frame.columns:
+            raise InvalidParameterError(
+                f"The 'overrides' argument of grade() needs a {col!r} column (columns: {cols})."
+            )
+    for col in ("outcome", "stream", "by"):
+        if col not in frame.columns:
+            frame[col] = None
+    for i, r in frame.reset_index(drop=True).iterrows():
+        label = f"override {i} ({r['indication']!r}, {r['domain']!r})"
+        if _missing(r["reason"]):
+            raise InvalidParameterError(
+                f"The 'reason' of {label} is missing: every override must say why."
+            )
+        if r["domain"] not in ALL_DOMAINS:
+            raise InvalidParameterError(
+                f"The 'domain' of {label} must be one of {list(ALL_DOMAINS)}. Got {r['domain']!r}."
+            )
+        step = r["step"]
+        ok = isinstance(step, (int, np.integer, float, np.floating)) and not isinstance(step, bool)
+        ok = ok and float(step) == int(step)
+        lo, hi = (0, 2) if r["domain"] in UP_DOMAINS else (-3, 0)
+        if not ok or not lo <= int(step) <= hi:
+            raise InvalidParameterError(
+                f"The 'step' of {label} must be an integer from {lo} to {hi}. Got {step!r}."
+            )
+    return frame.reset_index(drop=True)
+
+
+def _apply_overrides(domain: str, jd: Judgement, ov: pd.DataFrame, key: tuple[str, str, str],
+                     used: set[int]) -> tuple[int, str | None, str, str]:
+    step, who_final, reason = jd.step, None, jd.reason
+    for i, o in ov.iterrows():
+        if o["domain"] == domain and _match(o, key):
+            used.add(i)
+            step = int(o["step"])
+            who = None if _missing(o.get("by")) else str(o["by"])
+            who_final = who
+            reason = (
+                f"override{' by ' + who if who else ''}: {o['reason']} (rule suggested "
+                f"{jd.step:+d}: {jd.reason})"
+            )
+    return step, who_final, reason, jd.source
+
+
+def _match(ov: Mapping, key: tuple[str, str, str]) -> bool:
+    ind, out, stream = key
+    if str(ov["indication"]) != ind:
+        return False
+    if not _missing(ov.get("outcome")) and str(ov["outcome"]) != out:
+        return False
+    return _missing(ov.get("stream")) or str(ov["stream"]) == stream
+
+
+# ---------------------------------------------------------------------------- statements
+
+def informative_statement(
+    level: str,
+    *,
+    intervention: str,
+    outcome: str,
+    measure: str | None,
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    stream: str = "human",
+) -> str:
+    """GRADE informative statement (GRADE 26, Santesso 2020, as quoted [V]).
+
+    high: "X reduces Y"; moderate: "X likely reduces Y"; low: "X may reduce Y"; very low: "The
+    evidence is very uncertain about the effect of X on Y".  When the CI includes the null the
+    wording is "results in little to no difference in Y".  Preclinical streams get the prefix
+    "In animal models," / "In cell culture,".
+    """
+    prefix = {"animal": "In animal models, ", "in_vitro": "In cell culture, "}.get(stream, "")
+    if measure is None or not math.isfinite(estimate):
+        text = (f"no study reported a numeric result for {outcome}: the effect of {intervention} "
+                f"on {outcome} is not estimable.")
+        return prefix + text if prefix else text[0].upper() + text[1:]
+    if level == "very low":
+        text = (f"the evidence is very uncertain about the effect of {intervention} on "
+                f"{outcome}.")
+        return prefix + text if prefix else text[0].upper() + text[1:]
+    if measure in NONCOMPARATIVE_MEASURES:
+        text = (f"without a comparator, the effect of {intervention} on {outcome} cannot be "
+                "stated (pooled proportion only).")
+        return prefix + text if prefix else text[0].upper() + text[1:]
+    null_in = ci_low <= 0 <= ci_high
+    verbs = {
+        "high": ("results in little to no difference in", "reduces", "increases"),
+        "moderate": ("likely results in little to no difference in", "likely reduces",
+                     "likely increases"),
+        "low": ("may result in little to no difference in", "may reduce", "may increase"),
+    }[level]
+    verb = verbs[0] if null_in else (verbs[1] if estimate < 0 else verbs[2])
+    return f"{prefix}{intervention} {verb} {outcome}."
+
+
+# ---------------------------------------------------------------------------- main
+
+def _records_text(n: int) -> str:
+    return f"{n} record" + ("" if n == 1 else "s")
+
+
+def _body(g: pd.DataFrame, scheme: Scheme) -> dict:
+    """Choose the records that carry the estimate and pool them."""
+    rows = g.to_dict("records")
+    for r, idx in zip(rows, g.index, strict=True):
+        r["_idx"] = idx
+        r["_tier"] = _tier(r)
+        r["_measure"] = _measure(r)
+        yi, vi = _num(r.get("yi")), _num(r.get("vi"))
+        r["_numeric"] = math.isfinite(yi) and math.isfinite(vi) and vi > 0
+    num = [r for r in rows if r["_numeric"]]
+    agg = [r for r in num if r.get("model") == "meta_analysis"]
+    out: dict = {"aggregate": False, "n_records": len(rows)}
+    z = float(__import__("scipy.stats", fromlist=["norm"]).norm.ppf(0.5 + scheme.level / 2))
+    if agg:
+        best = max(agg, key=lambda r: (_num(r.get("k_studies")) if math.isfinite(
+            _num(r.get("k_studies"))) else 0, _num(r.get("year")) if math.isfinite(
+            _num(r.get("year"))) else 0))
+        sel, tier = [best], best["_tier"]
+        out["aggregate"] = True
+        kk = _num(best.get("k_studies"))
+        out["k"] = int(kk) if math.isfinite(kk) else 1
+        out["basis"] = (
+            f"aggregate record {best.get('study_id')} (k_studies = "
+            f"{out['k'] if math.isfinite(kk) else 'not recorded'}); "
+            f"{len(rows) - 1} other record(s) not pooled with it"
+        )
+    elif num:
+        tier = max((r["_tier"] for r in num), key=lambda t: _TIER_RANK[t])
+        cand = [r for r in num if r["_tier"] == tier]
+        m = _mode(r["_measure"] for r in cand)
+        cand = [r for r in cand if r["_measure"] == m]
+        by_study: dict = {}
+        for r in cand:
+            sid = r.get("study_id", r["_idx"])
+            if sid not in by_study or _num(r["vi"]) < _num(by_study[sid]["vi"]):
+                by_study[sid] = r
+        sel = list(by_study.values())
+        out["k"] = len(sel)
+        left = len(rows) - len(sel)
+        out["basis"] = (
+            f"{_TIER_LABEL[tier]} studies with results, measure {m}: "
+            f"{_records_text(len(sel))} pooled"
+            + (f"; {_records_text(left)} not pooled (other design tier, measure, no numeric "
+               "result, or a second comparison of the same study)" if left else "")
+        )
+    else:
+        tier = max((r["_tier"] for r in rows), key=lambda t: _TIER_RANK[t])
+        sel = []
+        out["k"] = 0
+        out["basis"] = f"not estimable: none of the {_records_text(len(rows))} has a numeric result"
+    out["tier"] = tier
+    out["sel"] = sel
+    out["tier_rows"] = [r for r in rows if r["_tier"] == tier] if not sel else sel
+    measure = sel[0]["_measure"] if sel else None
+    out["measure"] = measure
+    res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+           "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
+           "q_p": math.nan}
+    if len(sel) == 1:
+        y, v = _num(sel[0]["yi"]), _num(sel[0]["vi"])
+        se = math.sqrt(v)
+        res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se)
+        if not out["aggregate"]:
+            out["basis"] = out["basis"].replace("1 record pooled", "single study")
+    elif len(sel) > 1:
+        from evidence import pool
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pr = pool(
+                np.array([_num(r["yi"]) for r in sel]),
+                np.array([_num(r["vi"]) for r in sel]),
+                method=scheme.pool_method,
+                ci_method=scheme.ci_method,
+                level=scheme.level,
+            )
+        res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
+                   pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p)
+        out["basis"] += f" ({pr.method} random effects)" if pr.method not in ("FE", "EE") else ""
+    out.update(res)
+    basis_rows = out["tier_rows"]
+    ns = [_n(r) for r in basis_rows]
+    out["n_participants"] = float(np.nansum(ns)) if any(math.isfinite(x) for x in ns) else math.nan
+    if sel and all(r.get("data_type") == "counts" for r in sel):
+        ev = [_num(r.get("events_int")) + _num(r.get("events_ctrl")) for r in sel]
+        out["n_events"] = float(sum(ev)) if all(math.isfinite(e) for e in ev) else math.nan
+        ec = sum(_num(r.get("events_ctrl")) for r in sel)
+        nc = sum(_num(r.get("n_ctrl")) for r in sel)
+        out["control_risk"] = ec / nc if nc and math.isfinite(ec / nc) else math.nan
+    else:
+        out["n_events"] = math.nan
+        out["control_risk"] = math.nan
+    for col, src in (("n_int_total", "n_int"), ("n_ctrl_total", "n_ctrl"),
+                     ("events_int_total", "events_int"), ("events_ctrl_total", "events_ctrl")):
+        vals = [_num(r.get(src)) for r in sel]
+        ok = bool(vals) and all(math.isfinite(x) for x in vals)
+        if src.startswith("events") and not all(r.get("data_type") == "counts" for r in sel):
+            ok = False
+        out[col] = float(sum(vals)) if ok else math.nan
+    return out
+
+
+def _natural(measure: str | None, x: float) -> float:
+    if measure in _RATIO and math.isfinite(x):
+        return math.exp(x)
+    if measure == "PLO" and math.isfinite(x):
+        return 1.0 / (1.0 + math.exp(-x))
+    return x
+
+
+def grade(
+    studies: pd.DataFrame,
+    *,
+    scheme: Scheme | str | None = None,
+    question: str | None = "human",
+    overrides=None,
+) -> pd.DataFrame:
+    """Rate the certainty of every body of evidence (indication x outcome x stream).
+
+    Parameters
+    ----------
+    studies : DataFrame
+        The accepted study sheet (columns of :mod:`evidence.schema`).  If it has no ``yi``/``vi``
+        columns, :func:`evidence.study_effects` adds them.
+    scheme : Scheme, TOML text or path, optional
+        Thresholds and defaults (see :class:`grading.scheme.Scheme`); default ``Scheme()``.
+    question : {"human", None}
+        ``"human"``: the review question is about humans, so animal and in vitro bodies also get
+        ``translational_indirectness`` (scheme ``translational_animal`` /
+        ``translational_in_vitro``).  ``None``: each stream is rated for its own question.
+    overrides : DataFrame or list of dict, optional
+        Reviewer judgements with ``indication``, ``outcome`` (optional), ``stream`` (optional),
+        ``domain``, ``step`` (integer), ``reason`` (mandatory) and ``by``.  An override that
+        matches no body raises.
+
+    Returns
+    -------
+    DataFrame
+        One row per indication x outcome x stream, sorted by those keys:
+
+        ``indication, outcome, stream``
+            The body's keys (indication from ``indication_label`` where given).
+        ``outcome_kind``
+            benefit or harm.
+        ``intervention, comparator``
+            Most common values in the body (used in the statement).
+        ``design``
+            Design tier that carries the estimate and sets the starting level.
+        ``k``
+            Studies behind the estimate (``k_studies`` for an aggregate record; 0 if none).
+        ``k_records``
+            Rows in the body (all designs, with or without results).
+        ``n_participants, n_events``
+            Participants (animals, replicates) and total events behind the estimate (events
+            only when every pooled record has counts).
+        ``n_int_total, n_ctrl_total, events_int_total, events_ctrl_total, control_risk``
+            Per-arm sums over the pooled records (NaN when any is missing) and the pooled
+            control-group risk (events_ctrl / n_ctrl, counts only).
+        ``measure, estimate, se, ci_low, ci_high, pi_low, pi_high, i2, tau2``
+            Pooled result; **log scale for RR/OR/HR/ROM** (and log odds for PLO).  NaN when
+            not estimable; heterogeneity NaN for k = 1 or an aggregate record.
+        ``estimate_natural, ci_low_natural, ci_high_natural``
+            The same on the natural scale (exp for ratio measures, proportion for PLO).
+        ``estimate_basis``
+            Which records were pooled and why others were not.
+        ``study_ids``
+            Studies behind the estimate ('; '-separated).
+        ``starting_level, starting_level_source``
+            Starting certainty and the scheme setting + citation that set it.
+        for each domain in risk_of_bias, inconsistency, indirectness, imprecision,
+        publication_bias, translational_indirectness, large_effect, dose_response,
+        plausible_confounding:
+            ``<domain>`` final integer step (0/-1/-2/-3 down, 0/+1/+2 up);
+            ``<domain>_suggested`` the rule's step; ``<domain>_reason`` why, with the numbers;
+            ``<domain>_source`` the rule's citation; ``<domain>_override_by`` reviewer or None.
+        ``total_down, total_up``
+            Sums of the final down steps (including translational) and up steps.
+        ``certainty_within_stream``
+            Starting level + within-stream steps (no translational step), clamped to
+            very low..high.
+        ``certainty, certainty_score, certainty_symbols``
+            Certainty for ``question`` (all steps), 1-4, and ⊕ symbols.
+        ``statement``
+            GRADE 26 informative statement for ``certainty``.
+
+    Notes
+    -----
+    Up-rating (large effect, dose-response, plausible confounding) is suggested only for
+    non-randomised bodies with no within-stream down-rating (Core GRADE 1; PMC6692166 [V]);
+    otherwise the suggestion is 0 and the reason says what the rule would have given.
+    """
+    scheme = load_scheme(scheme)
+    if question not in ("human", None):
+        raise InvalidParameterError(
+            f"The 'question' argument of grade() must be one of ['human', None]. Got {question!r}."
+        )
+    if not isinstance(studies, pd.DataFrame):
+        raise InvalidParameterError(
+            f"The 'studies' argument of grade() must be a DataFrame. Got {type(studies).__name__}."
+        )
+    for col in _REQUIRED:
+        if col not in studies.columns:
+            raise ValidationError(f"grade() needs column {col!r} in 'studies' (missing).")
+    ov = _overrides_frame(overrides)
+    if "yi" in studies.columns and "vi" in studies.columns:
+        eff = studies.copy()
+    else:
+        from evidence import study_effects
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            eff = study_effects(studies)
+    from evidence.schema import indication_key
+
+    eff = eff.copy()
+    eff["_indication"] = indication_key(eff).to_numpy()
+    if "study_id" not in eff.columns:
+        eff["study_id"] = [f"row {i}" for i in range(len(eff))]
+    rob = assess_rob(eff)
+    eff["_rob_class"] = rob["overall_class"].to_numpy()
+    bad = eff["stream"].map(lambda s: s not in ("human", "animal", "in_vitro"))
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise ValidationError(
+            f"grade(): column 'stream' row {eff.index[i]!r} has {eff['stream'].iloc[i]!r}; "
+            "expected one of ['in_vitro', 'animal', 'human']."
+        )
+    out_rows = []
+    used_overrides: set[int] = set()
+    keys = eff[["_indication", "outcome", "stream"]].astype(str)
+    for key, g in eff.groupby([keys["_indication"], keys["outcome"], keys["stream"]], sort=True):
+        key = tuple(str(x) for x in key)
+        ind, outcome, stream = key
+        body = _body(g, scheme)
+        start, start_src = _start(stream, body["tier"], scheme)
+        sel = body["sel"]
+        j: dict[str, Judgement] = {}
+        # risk of bias
+        rrows = sel if sel else body["tier_rows"]
+        classes = [r["_rob_class"] for r in rrows]
+        if sel:
+            tau2 = body["tau2"] if math.isfinite(body["tau2"]) else 0.0
+            weights = [1.0 / (_num(r["vi"]) + tau2) for r in sel]
+            wk = "inverse-variance weight" if len(sel) > 1 else "weight (single record)"
+        else:
+            weights = [_n(r) for r in rrows]
+            wk = "participants"
+        j["risk_of_bias"] = judge_risk_of_bias(classes, weights, scheme, weight_kind=wk)
+        ys = [_num(r["yi"]) for r in sel]
+        vs = [_num(r["vi"]) for r in sel]
+        j["inconsistency"] = judge_inconsistency(
+            ys, i2=body["i2"], q_p=body["q_p"], ci_low=body["ci_low"], ci_high=body["ci_high"],
+            pi_low=body["pi_low"], pi_high=body["pi_high"], measure=body["measure"] or "",
+            scheme=scheme, aggregate=body["aggregate"],
+        )
+        j["indirectness"] = judge_indirectness(stream, scheme)
+        j["imprecision"] = judge_imprecision(
+            measure=body["measure"], estimate=body["estimate"], ci_low=body["ci_low"],
+            ci_high=body["ci_high"], n_events=body["n_events"],
+            n_participants=body["n_participants"], k=body["k"], scheme=scheme,
+            level=scheme.level, n_records=body["n_records"],
+        )
+        n_unrep = int(sum(
+            1 for r in g.to_dict("records")
+            if r.get("data_type") == "none" and not _missing(r.get("registry_id"))
+        ))
+        j["publication_bias"] = judge_publication_bias(
+            ys, vs, scheme, aggregate=body["aggregate"], n_unreported_registered=n_unrep
+        )
+        j["translational_indirectness"] = judge_translational(stream, question, scheme)
+        j["large_effect"] = judge_large_effect(
+            measure=body["measure"], estimate=body["estimate"], ci_low=body["ci_low"],
+            ci_high=body["ci_high"], control_risk=body["control_risk"], scheme=scheme,
+        )
+        doses = [_num(r.get("dose")) for r in sel]
+        j["dose_response"] = judge_dose_response(
+            ys, vs, doses, pooled_estimate=body["estimate"], scheme=scheme
+        )
+        j["plausible_confounding"] = judge_plausible_confounding(scheme)
+
+        row: dict = {
+            "indication": ind,
+            "outcome": outcome,
+            "stream": stream,
+            "outcome_kind": _mode(g["outcome_kind"]) if "outcome_kind" in g else None,
+            "intervention": _mode(g["intervention"]) if "intervention" in g else None,
+            "comparator": _mode(g["comparator"]) if "comparator" in g else None,
+            "design": _TIER_LABEL[body["tier"]],
+            "k": body["k"],
+            "k_records": body["n_records"],
+            "n_participants": body["n_participants"],
+            "n_events": body["n_events"],
+            "n_int_total": body["n_int_total"],
+            "n_ctrl_total": body["n_ctrl_total"],
+            "events_int_total": body["events_int_total"],
+            "events_ctrl_total": body["events_ctrl_total"],
+            "control_risk": body["control_risk"],
+            "measure": body["measure"],
+            "estimate": body["estimate"],
+            "se": body["se"],
+            "ci_low": body["ci_low"],
+            "ci_high": body["ci_high"],
+            "pi_low": body["pi_low"],
+            "pi_high": body["pi_high"],
+            "i2": body["i2"],
+            "tau2": body["tau2"],
+            "estimate_natural": _natural(body["measure"], body["estimate"]),
+            "ci_low_natural": _natural(body["measure"], body["ci_low"]),
+            "ci_high_natural": _natural(body["measure"], body["ci_high"]),
+            "estimate_basis": body["basis"],
+            "study_ids": "; ".join(str(r.get("study_id")) for r in (sel or body["tier_rows"])),
+            "starting_level": start,
+            "starting_level_source": start_src,
+        }
+        final: dict[str, int] = {}
+        by: dict[str, str | None] = {}
+        reason: dict[str, str] = {}
+        source: dict[str, str] = {}
+
+        for d in (*DOWN_DOMAINS, "translational_indirectness"):
+            final[d], by[d], reason[d], source[d] = _apply_overrides(
+                d, j[d], ov, key, used_overrides)
+        within_down = sum(final[d] for d in DOWN_DOMAINS)
+        eligible = True
+        why = ""
+        if body["tier"] == "randomised" and scheme.uprate_non_randomised_only:
+            eligible, why = False, "randomised body (up-rating is for non-randomised evidence)"
+        elif within_down < 0:
+            rated = [d for d in DOWN_DOMAINS if final[d] < 0]
+            eligible, why = False, f"body already rated down ({', '.join(rated)})"
+        elif not sel:
+            eligible, why = False, "not estimable"
+        for d in UP_DOMAINS:
+            if not eligible and j[d].step != 0:
+                j[d] = Judgement(
+                    0,
+                    f"not applied: {why}; the rule would give {j[d].step:+d} ({j[d].reason})",
+                    f"{scheme.source('uprate_non_randomised_only')}; {j[d].source}",
+                )
+            elif not eligible:
+                j[d] = Judgement(0, f"not applied: {why} ({j[d].reason})", j[d].source)
+            final[d], by[d], reason[d], source[d] = _apply_overrides(
+                d, j[d], ov, key, used_overrides)
+        for d in ALL_DOMAINS:
+            row[d] = final[d]
+            row[f"{d}_suggested"] = j[d].step
+            row[f"{d}_reason"] = reason[d]
+            row[f"{d}_source"] = source[d]
+            row[f"{d}_override_by"] = by[d]
+        total_down = sum(final[d] for d in (*DOWN_DOMAINS, "translational_indirectness"))
+        total_up = sum(final[d] for d in UP_DOMAINS)
+        s0 = LEVEL_SCORE[start]
+        within = int(min(4, max(1, s0 + within_down + total_up)))
+        score = int(min(4, max(1, s0 + total_down + total_up)))
+        level = LEVELS[score - 1]
+        row["total_down"] = total_down
+        row["total_up"] = total_up
+        row["certainty_within_stream"] = LEVELS[within - 1]
+        row["certainty"] = level
+        row["certainty_score"] = score
+        row["certainty_symbols"] = LEVEL_SYMBOLS[level]
+        row["statement"] = informative_statement(
+            level,
+            intervention=row["intervention"] or "the intervention",
+            outcome=outcome,
+            measure=body["measure"],
+            estimate=body["estimate"],
+            ci_low=body["ci_low"],
+            ci_high=body["ci_high"],
+            stream=stream,
+        )
+        out_rows.append(row)
+    unused = sorted(set(range(len(ov))) - used_overrides)
+    if unused:
+        o = ov.iloc[unused[0]]
+        raise InvalidParameterError(
+            f"Override {unused[0]} (indication {o['indication']!r}, outcome "
+            f"{None if _missing(o.get('outcome')) else o['outcome']!r}, stream "
+            f"{None if _missing(o.get('stream')) else o['stream']!r}, domain {o['domain']!r}) "
+            "matches no body of evidence."
+        )
+    cols = list(GRADE_COLUMNS)
+    for d in ALL_DOMAINS:
+        cols += [d, f"{d}_suggested", f"{d}_reason", f"{d}_source", f"{d}_override_by"]
+    cols += ["total_down", "total_up", "certainty_within_stream", "certainty",
+             "certainty_score", "certainty_symbols", "statement"]
+    frame = pd.DataFrame(out_rows, columns=cols)
+    for d in ALL_DOMAINS:
+        frame[d] = frame[d].astype("int64")
+        frame[f"{d}_suggested"] = frame[f"{d}_suggested"].astype("int64")
+    return frame.reset_index(drop=True)

@@ -1,0 +1,655 @@
+"""The main job as a library function: study sheet in, graded review (and its files) out.
+
+:func:`run_review` is what ``evigap run`` calls and what the notebooks call, so both share one
+code path: read and validate the sheet, compute effect sizes, pool per indication x outcome x
+stream, grade, build the evidence profile, the gap summary and the claims audit, draw the
+figures, write the CSV files, ``report.html`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from evidence.errors import EvidenceError, InvalidParameterError, ValidationError
+from evidence.schema import indication_key
+
+__all__ = [
+    "ProgressCallback",
+    "TextProgress",
+    "RunResult",
+    "run_review",
+    "read_table",
+    "bundled_inputs",
+    "OUTPUT_FILES",
+]
+
+#: ``progress(step, done, total)``: ``step`` names the work just started, ``done`` of ``total``.
+ProgressCallback = Callable[[str, int, int], None]
+
+#: CSV files every run writes (``claims_audit.csv`` only when claims are given).
+OUTPUT_FILES: tuple[str, ...] = (
+    "evidence_table.csv",
+    "rejected_rows.csv",
+    "pooled.csv",
+    "grades.csv",
+    "evidence_profile.csv",
+    "gap_summary.csv",
+    "claims_audit.csv",
+)
+
+
+class TextProgress:
+    """A plain-text progress bar on a stream (stderr by default).
+
+    Silent when the stream is not a terminal (logs and pipes stay clean) or when ``enabled`` is
+    False.  Call it as ``progress(step, done, total)``; it redraws one line with ``\\r`` and ends
+    the line when ``done == total``.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, enabled: bool | None = None,
+                 width: int = 28) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            isatty = getattr(self.stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = enabled
+        self.width = width
+        self._last_len = 0
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        total = max(int(total), 1)
+        done = min(max(int(done), 0), total)
+        filled = round(self.width * done / total)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {step}"
+        pad = " " * max(self._last_len - len(line), 0)
+        self.stream.write("\r" + line + pad)
+        self._last_len = len(line)
+        if done >= total:
+            self.stream.write("\n")
+            self._last_len = 0
+        self.stream.flush()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run produced.
+
+    Attributes
+    ----------
+    ingest : IngestResult
+        The validated sheet (``.studies``, ``.rejected``, ``.n_in``).
+    evidence_table : DataFrame
+        Every accepted record with ``yi``, ``vi`` and ``effect_note``.
+    rejected : DataFrame
+        Rejected input rows (``row, study_id, column, value, reason``).
+    pooled : DataFrame
+        One row per indication x outcome x stream x measure with the pooled scalar fields.
+    grades : DataFrame
+        Output of :func:`grading.certainty.grade`.
+    profile : DataFrame
+        Output of :func:`grading.tables.evidence_profile`.
+    gap : DataFrame
+        Output of :func:`grading.gap.gap_summary`.
+    claims_audit : DataFrame or None
+        Output of :func:`grading.claims.audit_claims` (None without claims).
+    scheme : Scheme
+        The grading scheme used.
+    manifest : dict
+        Provenance (see :mod:`grading.manifest`).
+    out_dir : Path or None
+        Output folder (None when nothing was written).
+    files : tuple of Path
+        Files written, sorted.
+    """
+
+    ingest: Any
+    evidence_table: pd.DataFrame
+    rejected: pd.DataFrame
+    pooled: pd.DataFrame
+    grades: pd.DataFrame
+    profile: pd.DataFrame
+    gap: pd.DataFrame
+    claims_audit: pd.DataFrame | None
+    scheme: Any
+    manifest: dict = field(repr=False)
+    out_dir: Path | None = None
+    files: tuple[Path, ...] = ()
+
+    @property
+    def indications(self) -> list[str]:
+        """Indications graded, in the order of the grades table."""
+        if "indication" not in self.grades.columns:
+            return []
+        return list(dict.fromkeys(self.grades["indication"].dropna().astype(str)))
+
+    @property
+    def report_path(self) -> Path | None:
+        """Path of ``report.html`` (None when not written)."""
+        if self.out_dir is None:
+            return None
+        p = self.out_dir / "report.html"
+        return p if p in self.files else None
+
+    def widest_gap(self) -> str | None:
+        """One sentence naming the indication where the translational gap is widest."""
+        return _widest_gap(self.gap)
+
+    def summary(self) -> str:
+        """A short text summary: records, indications and where the gap is widest."""
+        n_in = self.manifest.get("counts", {}).get("rows_in", len(self.evidence_table))
+        lines = [
+            f"evigap: {n_in} input rows, {len(self.evidence_table)} accepted, "
+            f"{_n_rejected(self.rejected)} rejected.",
+            f"{len(self.indications)} indications, {len(self.grades)} graded "
+            "indication x outcome x stream rows.",
+        ]
+        widest = self.widest_gap()
+        if widest:
+            lines.append(widest)
+        if self.out_dir is not None:
+            lines.append(f"Results in {self.out_dir}" + (
+                f" (open {self.report_path.name})" if self.report_path else ""))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+
+def _n_rejected(rejected: pd.DataFrame) -> int:
+    if rejected is None or len(rejected) == 0:
+        return 0
+    return int(rejected["row"].nunique()) if "row" in rejected.columns else len(rejected)
+
+
+_GAP_COLUMNS = ("gap", "gap_steps", "gap_score", "gap_size", "certainty_gap", "translational_gap")
+
+
+def _widest_gap(gap: pd.DataFrame | None) -> str | None:
+    if gap is None or len(gap) == 0 or "indication" not in gap.columns:
+        return None
+    for col in _GAP_COLUMNS:
+        if col in gap.columns:
+            values = pd.to_numeric(gap[col], errors="coerce")
+            if values.notna().any():
+                row = gap.loc[values.idxmax()]
+                text = f"Gap widest for {row['indication']} ({col} = {values.max():g})"
+                for extra in ("gap_statement", "statement", "summary"):
+                    if extra in gap.columns and isinstance(row.get(extra), str):
+                        text += f": {row[extra]}"
+                        break
+                return text + "."
+    return None
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def bundled_inputs() -> dict[str, Path]:
+    """Paths of the bundled exosome review: ``studies``, ``bib``, ``regulatory``, ``claims``."""
+    from evidence.datasets import bundled_bib_path, bundled_path
+
+    return {
+        "studies": Path(bundled_path("exosomes")),
+        "bib": Path(bundled_bib_path()),
+        "regulatory": Path(bundled_path("exosome_regulatory")),
+        "claims": Path(bundled_path("exosome_claims")),
+    }
+
+
+def read_table(source: Any, *, what: str) -> pd.DataFrame | None:
+    """A DataFrame from a CSV path (or a DataFrame, or None), with clear errors.
+
+    Parameters
+    ----------
+    source : path-like, DataFrame or None
+    what : str
+        Name of the argument for messages (e.g. ``"regulatory"``).
+    """
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidParameterError(
+            f"The '{what}' argument of run_review() must be a path to a CSV file, a DataFrame "
+            f"or None. Got {type(source).__name__}."
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise ValidationError(f"The {what} file '{path}' does not exist or is not a file.")
+    try:
+        return pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"The {what} file '{path}' is not UTF-8 text ({exc.reason} at byte {exc.start})."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise ValidationError(f"The {what} file '{path}' is empty.") from None
+    except pd.errors.ParserError as exc:
+        raise ValidationError(f"The {what} file '{path}' is not a readable CSV: {exc}") from None
+
+
+def _input_record(source: Any, role: str) -> dict | None:
+    from grading.manifest import file_record, frame_record
+
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        return frame_record(source, role=role)
+    if isinstance(source, str | os.PathLike) and Path(source).is_file():
+        return file_record(source, role=role)
+    return {"role": role, "path": None, "name": f"<{type(source).__name__}>", "sha256": None}
+
+
+def _resolve_scheme(scheme: Any):
+    from grading.scheme import Scheme, load_scheme
+
+    if isinstance(scheme, str) and "\n" not in scheme and "=" not in scheme:
+        scheme = Path(scheme)  # a file name, whatever its suffix
+    if isinstance(scheme, os.PathLike):
+        path = Path(scheme)
+        if not path.is_file():
+            raise ValidationError(f"The scheme file '{path}' does not exist or is not a file.")
+        try:
+            return load_scheme(path)
+        except EvidenceError as exc:
+            raise ValidationError(f"Scheme file '{path}': {exc}") from None
+        except (UnicodeDecodeError, OSError) as exc:
+            raise ValidationError(f"Scheme file '{path}' cannot be read: {exc}") from None
+    if scheme is None or isinstance(scheme, Scheme | str | Path | Mapping):
+        return load_scheme(scheme)
+    raise InvalidParameterError(
+        "The 'scheme' argument of run_review() must be a Scheme, a path to a TOML file, TOML "
+        f"text, a mapping or None. Got {type(scheme).__name__}."
+    )
+
+
+def _scheme_settings(scheme: Any) -> dict | None:
+    try:
+        return tomllib.loads(scheme.to_toml())
+    except (AttributeError, tomllib.TOMLDecodeError):
+        return None
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
+    """Pool every indication x outcome x stream x measure cell with usable ``yi``/``vi``."""
+    from evidence.pooling import pool_groups
+    from evidence.schema import indication_key
+
+    by = ["indication", "outcome", "stream", "measure"]
+    if len(evidence_table) == 0:
+        return pd.DataFrame(columns=by)
+    data = evidence_table.assign(indication=indication_key(evidence_table))
+    yi = pd.to_numeric(data["yi"], errors="coerce")
+    vi = pd.to_numeric(data["vi"], errors="coerce")
+    usable = yi.notna() & vi.notna() & (vi > 0)
+    if "model" in data.columns:
+        # published pooled results are graded, not pooled again with primary studies
+        usable &= data["model"].astype("string") != "meta_analysis"
+    data = data.loc[usable, by + ["yi", "vi"]].astype({"yi": float, "vi": float})
+    if len(data) == 0:
+        return pd.DataFrame(columns=by)
+    options = {}
+    for name, attr in (("method", "pool_method"), ("ci_method", "ci_method"), ("level", "level")):
+        value = getattr(scheme, attr, None)
+        if value is not None:
+            options[name] = value
+    return pool_groups(data, by, **options).sort_values(by, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _largest_body(rows: pd.DataFrame) -> tuple[str, str, pd.DataFrame] | None:
+    """(outcome, measure, rows) of the outcome x measure with most estimable primary records."""
+    usable = rows[pd.to_numeric(rows["yi"], errors="coerce").notna()
+                  & pd.to_numeric(rows["vi"], errors="coerce").gt(0)]
+    if "model" in usable.columns:
+        usable = usable[usable["model"].astype("string") != "meta_analysis"]
+    if len(usable) == 0:
+        return None
+    sizes = usable.groupby(["outcome", "measure"], observed=True, sort=True).size()
+    best = sizes[sizes == sizes.max()].index[0]  # ties: alphabetical
+    body = usable[(usable["outcome"] == best[0]) & (usable["measure"] == best[1])]
+    return str(best[0]), str(best[1]), body
+
+
+def _translational_scale(rows: pd.DataFrame) -> str:
+    """The common scale with more estimable records: ``"SMD"`` or ``"log_ratio"``."""
+    from evidence.schema import RATIO_MEASURES
+
+    ok = pd.to_numeric(rows["yi"], errors="coerce").notna()
+    measure = rows["measure"].astype("string")
+    n_ratio = int((ok & measure.isin(RATIO_MEASURES)).sum())
+    n_smd = int((ok & (measure == "SMD")).sum())
+    return "log_ratio" if n_ratio > n_smd else "SMD"
+
+
+def _rob_frames(evidence_table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """robvis-layout frames (``Study``, domains, ``Overall``), one per risk-of-bias tool used."""
+    from grading.rob import assess_rob, get_tool
+
+    if len(evidence_table) == 0 or not (
+        evidence_table.get("rob_domains", pd.Series(dtype=object)).notna().any()
+        or evidence_table.get("rob_overall", pd.Series(dtype=object)).notna().any()
+    ):
+        return {}
+    assessed = assess_rob(evidence_table)
+    frames: dict[str, pd.DataFrame] = {}
+    for tool_name, part in assessed.groupby("rob_tool", sort=True):
+        part = part[part["overall"].notna()].drop_duplicates("study_id")
+        if len(part) == 0:
+            continue
+        tool = get_tool(tool_name)
+        domains = [d for d in getattr(tool, "domain_ids", ()) if d in part.columns]
+        frame = pd.DataFrame({"Study": part["study_id"].astype(str).to_numpy()})
+        for d in domains:
+            frame[d] = part[d].fillna("no_information").to_numpy()
+        frame["Overall"] = part["overall"].to_numpy()
+        label = getattr(tool, "label", str(tool_name))
+        frames[f"{label}|{tool_name}"] = frame
+    return frames
+
+
+def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallback,
+                  step: list[int], total: int) -> tuple[dict, dict, list[Path], list[str]]:
+    """Draw the review-level and per-indication figures; save PNGs when ``figures_dir``.
+
+    A figure that cannot be drawn from the data (an :class:`EvidenceError` from the plotting
+    function) is skipped with a note instead of failing the run.
+    """
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from evidence.errors import EvigapWarning
+    from grading import plots
+    from grading.report import DETERMINISTIC_RC, figure_png
+
+    scheme = run["scheme"]
+    pool_options = {"method": getattr(scheme, "pool_method", "REML"),
+                    "ci_method": getattr(scheme, "ci_method", "z"),
+                    "level": getattr(scheme, "level", 0.95)}
+    table: pd.DataFrame = run["evidence_table"]
+    general: dict[str, bytes] = {}
+    per_indication: dict[str, dict[str, bytes]] = {}
+    written: list[Path] = []
+    skipped: list[str] = []
+
+    def draw(title: str, filename: str, indication: str | None, func, *args, **kwargs) -> None:
+        try:
+            drawn = func(*args, **kwargs)
+        except EvidenceError as exc:
+            where = f" for {indication}" if indication else ""
+            note = f"{title}{where} not drawn: {' '.join(str(exc).split())}"
+            skipped.append(note)
+            warnings.warn(note, EvigapWarning, stacklevel=2)
+            plt.close("all")
+            return
+        fig = getattr(drawn, "figure", drawn)
+        png = figure_png(fig, dpi=_FIGURE_DPI)
+        if indication is None:
+            general[title] = png
+        else:
+            per_indication.setdefault(indication, {})[title] = png
+        if figures_dir is not None:
+            path = figures_dir / filename
+            path.write_bytes(png)
+            written.append(path)
+        plt.close(fig)
+
+    with matplotlib.rc_context(DETERMINISTIC_RC):
+        step[0] += 1
+        progress("figures: gap map and risk of bias", step[0], total)
+        draw("Evidence gap map", "gap_map.png", None, plots.gap_map, table,
+             grades=run["grades"], regulatory=run["regulatory"])
+        for key, frame in _rob_frames(table).items():
+            label, tool_name = key.split("|", 1)
+            draw(f"Risk of bias ({label})", f"risk_of_bias_{_slug(tool_name, None)}.png", None,
+                 plots.rob_summary, frame)
+        keys = indication_key(table) if len(table) else pd.Series(dtype="string")
+        for i, indication in enumerate(run["indications"]):
+            step[0] += 1
+            progress(f"figures: {indication}", step[0], total)
+            slug = _slug(indication, i)
+            rows = table[(keys == indication).fillna(False).to_numpy()]
+            draw("Translational forest", f"translational_forest_{slug}.png", indication,
+                 plots.translational_forest, table, indication=indication,
+                 grades=run["grades"], scale=_translational_scale(rows),
+                 method=pool_options["method"], level=pool_options["level"])
+            body = _largest_body(rows)
+            if body is None:
+                skipped.append(f"Forest plot for {indication} not drawn: no estimable records")
+                continue
+            outcome, measure, data = body
+            subgroup = "stream" if data["stream"].nunique() > 1 else None
+            draw(f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", indication,
+                 plots.forest_plot, data, measure=measure, subgroup=subgroup, **pool_options)
+    return general, per_indication, written, skipped
+
+
+_FIGURE_DPI = 130
+
+
+def _slug(text: str, index: int | None) -> str:
+    """A file-name-safe ASCII form of ``text``, numbered when ``index`` is given."""
+    safe = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in text.lower())
+    while "__" in safe:
+        safe = safe.replace("__", "_")
+    safe = safe.strip("_")[:40] or "x"
+    return safe if index is None else f"{index + 1:02d}_{safe}"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_review(
+    studies: Any,
+    *,
+    bib: Any = None,
+    regulatory: Any = None,
+    claims: Any = None,
+    scheme: Any = None,
+    out_dir: str | os.PathLike | None = None,
+    figures: bool = True,
+    report: bool = True,
+    overrides: Any = None,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run a whole review: validate, compute, pool, grade, audit, draw and write.
+
+    Parameters
+    ----------
+    studies : path-like or DataFrame
+        The study sheet (CSV/Excel path as accepted by :func:`evidence.ingest.read_studies`, or a
+        DataFrame with the schema columns).
+    bib : path-like, optional
+        BibTeX (or RIS) file the sheet's ``citation_key`` values refer to.
+    regulatory : path-like or DataFrame, optional
+        Regulatory status table (``indication, jurisdiction, status, date, ...``).
+    claims : path-like or DataFrame, optional
+        Marketing-claims table (``claim_id, indication, claim, ...``); audited when given.
+    scheme : Scheme, path-like or None
+        Grading scheme; None uses the default :class:`grading.scheme.Scheme`.
+    out_dir : path-like, optional
+        Folder to write the CSV files, ``figures/``, ``report.html`` and ``manifest.json`` into
+        (created if needed).  None computes everything in memory and writes nothing.
+    figures : bool, default True
+        Draw the figures (needed for the report's plots).
+    report : bool, default True
+        Write ``report.html`` (only with ``out_dir``).
+    overrides : optional
+        Reviewer overrides passed to :func:`grading.certainty.grade`.
+    progress : callable, optional
+        ``progress(step, done, total)``, e.g. :class:`TextProgress`.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    evidence.errors.EvidenceError
+        On unusable input (missing file, missing required columns, bad scheme, ...).
+    """
+    from evidence.export import write_csv
+    from evidence.ingest import read_studies
+    from evidence.study_effects import study_effects
+    from grading.certainty import grade
+    from grading.gap import gap_summary
+    from grading.manifest import build_manifest, write_manifest
+    from grading.tables import evidence_profile
+
+    if progress is None:
+        def progress(step: str, done: int, total: int) -> None:
+            return None
+
+    if studies is None:
+        raise InvalidParameterError(
+            "The 'studies' argument of run_review() is required (a path or a DataFrame). Got None."
+        )
+    base_steps = 8
+    step = [0]
+    total = base_steps
+
+    def tick(name: str) -> None:
+        step[0] += 1
+        progress(name, step[0], total)
+
+    tick("reading and validating studies")
+    the_scheme = _resolve_scheme(scheme)
+    regulatory_frame = read_table(regulatory, what="regulatory")
+    claims_frame = read_table(claims, what="claims")
+    ingest = read_studies(studies, bib=bib)
+    _check_no_loss(ingest)
+    rejected = ingest.rejected
+
+    tick("effect sizes")
+    evidence_table = study_effects(ingest.studies)
+
+    tick("pooling")
+    pooled = _pooled_table(evidence_table, the_scheme)
+
+    tick("grading")
+    grades = grade(evidence_table, scheme=the_scheme, overrides=overrides)
+
+    tick("evidence profile and gap")
+    profile = evidence_profile(grades)
+    gap = gap_summary(evidence_table, grades, regulatory=regulatory_frame, scheme=the_scheme)
+
+    tick("claims audit")
+    claims_audit = None
+    if claims_frame is not None:
+        from grading.claims import audit_claims
+
+        claims_audit = audit_claims(claims_frame, grades, studies=evidence_table,
+                                    scheme=the_scheme)
+
+    indications = list(dict.fromkeys(grades["indication"].dropna().astype(str))) \
+        if "indication" in grades.columns else []
+    if figures:
+        total += 1 + len(indications)
+
+    out = Path(out_dir) if out_dir is not None else None
+    written: list[Path] = []
+    tick("writing tables")
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError(f"Cannot create the output folder '{out}': {exc}") from None
+        tables = {
+            "evidence_table.csv": evidence_table,
+            "rejected_rows.csv": rejected,
+            "pooled.csv": pooled,
+            "grades.csv": grades,
+            "evidence_profile.csv": profile,
+            "gap_summary.csv": gap,
+        }
+        if claims_audit is not None:
+            tables["claims_audit.csv"] = claims_audit
+        for name, frame in tables.items():
+            written.append(Path(write_csv(frame, out / name)))
+
+    general_figs: dict = {}
+    indication_figs: dict = {}
+    figure_notes: list[str] = []
+    if figures:
+        figures_dir = None
+        if out is not None:
+            figures_dir = out / "figures"
+            figures_dir.mkdir(exist_ok=True)
+        run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
+               "regulatory": regulatory_frame, "scheme": the_scheme}
+        general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
+            run, figures_dir, progress, step, total)
+        written.extend(fig_files)
+
+    inputs = {
+        "studies": _input_record(studies, "studies"),
+        "bib": _input_record(bib, "bib"),
+        "regulatory": _input_record(regulatory, "regulatory"),
+        "claims": _input_record(claims, "claims"),
+        "scheme": _input_record(scheme if isinstance(scheme, str | os.PathLike) else None,
+                                "scheme"),
+    }
+    counts = {
+        "rows_in": int(ingest.n_in),
+        "rows_accepted": int(len(ingest.studies)),
+        "rows_rejected": _n_rejected(rejected),
+        "rejection_reasons": int(len(rejected)),
+        "indications": len(indications),
+        "graded_rows": int(len(grades)),
+        "pooled_groups": int(len(pooled)),
+    }
+    settings = _scheme_settings(the_scheme)
+    tick("report and manifest")
+    if out is not None and report:
+        from grading.report import write_report
+
+        preview = build_manifest(inputs=inputs, counts=counts, scheme=settings, timestamp="")
+        written.append(write_report(
+            out / "report.html", grades=grades, gap=gap, profile=profile,
+            evidence_table=evidence_table, claims_audit=claims_audit, rejected=rejected,
+            figures=general_figs, indication_figures=indication_figs, manifest=preview,
+        ))
+    manifest = build_manifest(inputs=inputs, counts=counts, scheme=settings,
+                              outputs=sorted(written), out_dir=out)
+    if out is not None:
+        written.append(write_manifest(manifest, out / "manifest.json"))
+
+    return RunResult(
+        ingest=ingest, evidence_table=evidence_table, rejected=rejected, pooled=pooled,
+        grades=grades, profile=profile, gap=gap, claims_audit=claims_audit, scheme=the_scheme,
+        manifest=manifest, out_dir=out, files=tuple(sorted(written)),
+    )
+
+
+def _check_no_loss(ingest: Any) -> None:
+    """Rows in = accepted + rejected (non-negotiable 3); a mismatch is a bug upstream."""
+    n_rej = _n_rejected(ingest.rejected)
+    if ingest.n_in != len(ingest.studies) + n_rej:
+        raise EvidenceError(
+            f"Row accounting failed: {ingest.n_in} rows in, {len(ingest.studies)} accepted, "
+            f"{n_rej} rejected."
+        )
+

@@ -1,0 +1,291 @@
+"""Shared layout helpers for the figures: colours, text fitting, number formats, saving.
+
+Everything here is private to :mod:`grading.plots` except :func:`save_figure`.
+matplotlib is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from evidence.errors import InvalidParameterError
+
+__all__ = ["save_figure"]
+
+#: Base font size (points) of every figure.
+FONT_SIZE = 8.5
+#: Height of one table row of a forest-like figure, in inches.
+ROW_HEIGHT = 0.21
+#: Horizontal gap between two text columns, in inches.
+COL_GAP = 0.16
+
+TEXT_COLOUR = "#1a1a1a"
+MUTED = "#6b6b6b"
+GRID = "#d9d9d9"
+STUDY_COLOUR = "#2f4b7c"
+DIAMOND_COLOUR = "#1a1a1a"
+PI_COLOUR = "#b22222"
+
+#: One colour per evidence stream (colour-blind safe, Okabe-Ito).
+STREAM_COLOURS: dict[str, str] = {
+    "in_vitro": "#E69F00",
+    "animal": "#009E73",
+    "human": "#0072B2",
+}
+STREAM_LABELS: dict[str, str] = {"in_vitro": "In vitro", "animal": "Animal", "human": "Human"}
+
+#: GRADE certainty colours (sequential, darker = more certain; readable in grey scale).
+CERTAINTY_ORDER: tuple[str, ...] = ("high", "moderate", "low", "very low")
+CERTAINTY_COLOURS: dict[str, str] = {
+    "high": "#1b7837",
+    "moderate": "#7fbf7b",
+    "low": "#fdb863",
+    "very low": "#d7301f",
+}
+#: Darker variants for text on white.
+CERTAINTY_TEXT_COLOURS: dict[str, str] = {
+    "high": "#1b7837",
+    "moderate": "#3f7f1f",
+    "low": "#b35806",
+    "very low": "#b2182b",
+}
+CERTAINTY_SYMBOLS: dict[str, str] = {
+    "high": "⊕⊕⊕⊕",
+    "moderate": "⊕⊕⊕◯",
+    "low": "⊕⊕◯◯",
+    "very low": "⊕◯◯◯",
+}
+NOT_GRADED_COLOUR = "#e6e6e6"
+EMPTY_COLOUR = "#ffffff"
+
+MEASURE_LABELS: dict[str, str] = {
+    "RR": "Risk Ratio",
+    "OR": "Odds Ratio",
+    "HR": "Hazard Ratio",
+    "ROM": "Ratio of Means",
+    "RD": "Risk Difference",
+    "MD": "Mean Difference",
+    "SMD": "Std. Mean Difference",
+    "PLO": "Log Odds",
+    "PR": "Proportion",
+    "GEN": "Effect",
+}
+
+
+def is_ratio(measure: str | None) -> bool:
+    """Whether ``measure`` is stored on the log scale and shown back-transformed."""
+    from evidence.schema import RATIO_MEASURES
+
+    return measure is not None and str(measure).upper() in RATIO_MEASURES
+
+
+def measure_label(measure: str | None) -> str:
+    if measure is None:
+        return "Effect"
+    return MEASURE_LABELS.get(str(measure).upper(), str(measure))
+
+
+# ---------------------------------------------------------------------------
+# text fitting
+# ---------------------------------------------------------------------------
+
+
+def truncate(text: object, width: int) -> str:
+    """``text`` cut to at most ``width`` characters, with an ellipsis when cut."""
+    s = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    s = " ".join(s.split())
+    if width <= 1 or len(s) <= width:
+        return s
+    return s[: width - 1].rstrip() + "…"
+
+
+def wrap(text: object, width: int, *, max_lines: int | None = None) -> str:
+    """``text`` wrapped at ``width`` characters (newline-joined), truncated after ``max_lines``."""
+    s = "" if text is None else " ".join(str(text).split())
+    lines = textwrap.wrap(s, width=max(width, 4), break_long_words=True) or [""]
+    if max_lines is not None and len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = truncate(lines[-1] + " …", width)
+        if not lines[-1].endswith("…"):
+            lines[-1] = truncate(lines[-1], max(width - 1, 2)) + "…"
+    return "\n".join(lines)
+
+
+_RENDERER = None
+
+
+def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="normal") -> float:
+    """Width in inches of the widest of ``texts`` (multi-line texts: widest line)."""
+    global _RENDERER
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    if _RENDERER is None:
+        _RENDERER = RendererAgg(10, 10, 72)  # 72 dpi: one pixel is one point
+    prop = FontProperties(size=fontsize, weight=weight)
+    widest = 0.0
+    for t in texts:
+        for line in str(t).split("\n"):
+            if not line:
+                continue
+            w, _, _ = _RENDERER.get_text_width_height_descent(line, prop, ismath=False)
+            widest = max(widest, w)
+    return widest / 72.0
+
+
+# ---------------------------------------------------------------------------
+# numbers
+# ---------------------------------------------------------------------------
+
+
+def fmt_num(x: float, digits: int = 2) -> str:
+    if x is None or not np.isfinite(x):
+        return "–" if x is None or np.isnan(x) else ("∞" if x > 0 else "−∞")
+    s = f"{x:.{digits}f}"
+    if s.startswith("-"):
+        s = "−" + s[1:]
+        if float(s[1:]) == 0:
+            s = s[1:]
+    return s
+
+
+def fmt_ci(est: float, low: float, high: float, digits: int = 2) -> str:
+    """``'0.49 [0.34, 0.70]'`` (values already on the display scale)."""
+    return f"{fmt_num(est, digits)} [{fmt_num(low, digits)}, {fmt_num(high, digits)}]"
+
+
+def fmt_p(p: float) -> str:
+    """``'P < 0.001'`` or ``'P = 0.41'``."""
+    if p is None or not np.isfinite(p):
+        return "P = –"
+    if p < 0.001:
+        return "P < 0.001"
+    if p < 0.01:
+        return f"P = {p:.3f}"
+    return f"P = {p:.2f}"
+
+
+def nice_ratio_ticks(low: float, high: float, *, min_gap: float = 0.28) -> list[float]:
+    """Round ratio tick values (natural scale) within [low, high], 1 always included when
+    inside, neighbours at least ``min_gap`` apart on the log10 scale (so labels do not touch)."""
+    cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)})
+    inside = [c for c in cands if low * (1 - 1e-9) <= c <= high * (1 + 1e-9)]
+    if not inside:
+        return [low, high]
+    # prefer powers of ten, then 5s, then 2s; keep a candidate if it is far enough from all kept
+    def rank(c):
+        r = round(np.log10(c) % 1, 6)
+        return 0 if np.isclose(r, 0) or np.isclose(r, 1) else (1 if np.isclose(r, np.log10(5)) else 2)
+
+    kept: list[float] = []
+    anchor = [c for c in inside if np.isclose(c, 1.0)]
+    for c in anchor + sorted(inside, key=lambda c: (rank(c), abs(np.log10(c)))):
+        if all(abs(np.log10(c) - np.log10(k)) >= min_gap for k in kept):
+            kept.append(c)
+    return sorted(kept)
+
+
+def fmt_tick(v: float) -> str:
+    if v >= 10:
+        return f"{v:.0f}"
+    if v >= 1:
+        return f"{v:g}"
+    return f"{v:.3g}"
+
+
+# ---------------------------------------------------------------------------
+# axes and figures
+# ---------------------------------------------------------------------------
+
+
+def new_figure(width: float, height: float):
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=(width, height))
+
+
+def offset_transform(ax, x_axes: float, dx_in: float, dy_in: float = 0.0, *, y="data"):
+    """x in axes fraction plus ``dx_in`` inches; y in data coordinates (or axes fraction)."""
+    from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
+
+    ytrans = ax.transData if y == "data" else ax.transAxes
+    base = blended_transform_factory(ax.transAxes, ytrans)
+    shift = Affine2D().translate(x_axes, 0)
+    return shift + base + ScaledTranslation(dx_in, dy_in, ax.figure.dpi_scale_trans)
+
+
+def data_x_offset_transform(ax, dy_in: float):
+    """x in data coordinates; y at the axes bottom plus ``dy_in`` inches."""
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
+    base = blended_transform_factory(ax.transData, ax.transAxes)
+    return base + ScaledTranslation(0, dy_in, ax.figure.dpi_scale_trans)
+
+
+def check_ax(ax, caller: str):
+    if ax is None:
+        return None
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise InvalidParameterError(
+            f"The 'ax' argument of {caller}() must be a matplotlib Axes or None. "
+            f"Got {type(ax).__name__}."
+        )
+    return ax
+
+
+def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path:
+    """Save a figure (or the figure of an Axes) as PNG, SVG or PDF, chosen by the suffix.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure or Axes
+        What to save; an Axes saves its whole figure.
+    path : str or Path
+        Target file; the suffix (``.png``, ``.svg`` or ``.pdf``) picks the format.
+    dpi : int, default 200
+        Resolution of PNG output.
+    transparent : bool, default False
+        Transparent background.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    if isinstance(fig, Axes):
+        fig = fig.figure
+    if not isinstance(fig, Figure):
+        raise InvalidParameterError(
+            "The 'fig' argument of save_figure() must be a matplotlib Figure or Axes. "
+            f"Got {type(fig).__name__}."
+        )
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg", "pdf"):
+        raise InvalidParameterError(
+            "The 'path' argument of save_figure() must end in one of ['.png', '.svg', '.pdf']. "
+            f"Got {str(path)!r}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
+    fig.savefig(
+        path,
+        format=fmt,
+        dpi=dpi,
+        bbox_inches="tight",
+        pad_inches=0.08,
+        transparent=transparent,
+        facecolor="none" if transparent else "white",
+        metadata=metadata,
+    )
+    return path

@@ -1,0 +1,152 @@
+"""Funnel plot with the pseudo-confidence region and optional trim-and-fill points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evidence.errors import InvalidParameterError, ValidationError
+from grading.plots import _style
+
+__all__ = ["funnel_plot"]
+
+
+def _filled_points(trimfill) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(yi, vi) of the imputed studies and the adjusted estimate, from a TrimFillResult or frame."""
+    if trimfill is None:
+        return np.array([]), np.array([]), None
+    est = None
+    frame = trimfill
+    if not isinstance(trimfill, pd.DataFrame):
+        frame = getattr(trimfill, "data", None)
+        est = getattr(trimfill, "estimate", None)
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidParameterError(
+                "The 'trimfill' argument of funnel_plot() must be a trim_and_fill() result or a "
+                f"DataFrame with 'yi' and 'vi' columns of the filled studies. Got "
+                f"{type(trimfill).__name__}."
+            )
+    for c in ("yi", "vi"):
+        if c not in frame.columns:
+            raise ValidationError(
+                f"The 'trimfill' frame of funnel_plot() needs a {c!r} column. "
+                f"Got {list(frame.columns)}."
+            )
+    if "filled" in frame.columns:
+        frame = frame[frame["filled"].astype(bool)]
+    return (
+        pd.to_numeric(frame["yi"], errors="coerce").to_numpy(float),
+        pd.to_numeric(frame["vi"], errors="coerce").to_numpy(float),
+        None if est is None else float(est),
+    )
+
+
+def funnel_plot(
+    yi,
+    vi,
+    *,
+    estimate=None,
+    trimfill=None,
+    measure: str | None = None,
+    level: float = 0.95,
+    labels=None,
+    ax=None,
+):
+    """Funnel plot: effect sizes against their standard errors (inverted axis), metafor style.
+
+    Parameters
+    ----------
+    yi, vi : array-like
+        Effect sizes (log scale for ratio measures) and sampling variances.
+    estimate : float or PoolResult, optional
+        Centre of the funnel.  Default: the inverse-variance (equal-effects) estimate, as
+        ``evidence.funnel_data``.
+    trimfill : TrimFillResult or DataFrame, optional
+        ``evidence.trim_and_fill`` result (its ``data`` rows with ``filled == True`` are drawn
+        as open circles and its ``estimate`` as a dashed line), or a frame of the filled
+        studies' ``yi``/``vi``.
+    measure : str, optional
+        Ratio measures (RR, OR, HR, ROM) get a log axis with back-transformed ticks.
+    level : float, default 0.95
+        Level of the pseudo-confidence region ``estimate ± z·SE``.
+    labels : sequence of str, optional
+        Study labels, written next to the points outside the region.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Observed studies: PathCollection gid ``"funnel_studies"``; filled studies:
+        ``"funnel_filled"``; region: Polygon gid ``"funnel_region"``; centre line
+        ``"funnel_centre"`` (x = estimate, natural scale for ratios).
+    """
+    _style.check_ax(ax, "funnel_plot")
+    from evidence.bias import funnel_data
+
+    if hasattr(estimate, "estimate") and not isinstance(estimate, (int, float)):
+        estimate = float(estimate.estimate)
+    fd = funnel_data(yi, vi, estimate=estimate, level=level)
+    st = fd[fd["kind"] == "study"]
+    region = fd[fd["kind"] == "region"]
+    centre = float(fd["estimate"].iloc[0])
+    fy, fv, f_est = _filled_points(trimfill)
+    ratio = _style.is_ratio(measure)
+    tx = np.exp if ratio else (lambda v: v)
+
+    if ax is None:
+        fig = _style.new_figure(5.4, 4.4)
+        ax = fig.add_axes([0.13, 0.12, 0.83, 0.8])
+    from matplotlib.patches import Polygon
+
+    se_max = float(max(region["sei"].max(), np.sqrt(fv).max() if len(fv) else 0))
+    se_top = se_max * 1.05 if se_max > 0 else 1.0
+    from scipy import stats
+
+    crit = float(stats.norm.isf((1 - level) / 2))
+    verts = [(tx(centre - crit * se_top), se_top), (tx(centre), 0.0),
+             (tx(centre + crit * se_top), se_top)]
+    if ratio:  # straight edges on a log axis need the curve sampled
+        grid = np.linspace(0, se_top, 60)
+        verts = [(tx(centre - crit * s), s) for s in grid[::-1]] + [
+            (tx(centre + crit * s), s) for s in grid]
+    ax.add_patch(Polygon(verts, closed=True, facecolor="white", edgecolor="#777777", lw=0.8,
+                         linestyle="--", zorder=1, gid="funnel_region"))
+    ax.set_facecolor("#eeeeee")
+    ax.plot([tx(centre), tx(centre)], [0, se_top], color="#333333", lw=0.9, zorder=2,
+            gid="funnel_centre")
+    ax.scatter(tx(st["yi"].to_numpy(float)), st["sei"].to_numpy(float), s=26, color="black",
+               zorder=3, gid="funnel_studies", label="Studies")
+    if len(fy):
+        ax.scatter(tx(fy), np.sqrt(fv), s=26, facecolors="white", edgecolors="black", zorder=3,
+                   gid="funnel_filled", label=f"Filled by trim-and-fill (k0 = {len(fy)})")
+        if f_est is not None:
+            ax.plot([tx(f_est), tx(f_est)], [0, se_top], color="#b22222", lw=0.9, ls="--",
+                    zorder=2, gid="funnel_filled_estimate", label="Trim-and-fill estimate")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=3, frameon=False,
+                  fontsize=_style.FONT_SIZE - 0.5, handletextpad=0.3, columnspacing=1.0)
+    if labels is not None:
+        labs = list(labels)
+        for (_, r) in st.iterrows():
+            if bool(r["outside"]):
+                ax.annotate(_style.truncate(labs[int(r["study"])], 24), (tx(r["yi"]), r["sei"]),
+                            xytext=(4, 2), textcoords="offset points",
+                            fontsize=_style.FONT_SIZE - 1)
+    xs = np.concatenate([st["yi"].to_numpy(float), fy, [centre - crit * se_top,
+                                                        centre + crit * se_top]])
+    pad = 0.05 * (xs.max() - xs.min() or 1.0)
+    if ratio:
+        ax.set_xscale("log")
+        x0, x1 = np.exp(xs.min() - pad), np.exp(xs.max() + pad)
+        ax.set_xlim(x0, x1)
+        ticks = _style.nice_ratio_ticks(x0, x1, min_gap=0.3 * np.log10(x1 / x0) / 4)
+        ax.set_xticks(ticks, [_style.fmt_tick(t) for t in ticks])
+        ax.minorticks_off()
+    else:
+        ax.set_xlim(xs.min() - pad, xs.max() + pad)
+    ax.set_ylim(se_top, 0)
+    ax.set_ylabel("Standard error", fontsize=_style.FONT_SIZE)
+    ax.set_xlabel(
+        _style.measure_label(measure) + (" (log scale)" if ratio else ""), fontsize=_style.FONT_SIZE
+    )
+    ax.tick_params(labelsize=_style.FONT_SIZE)
+    return ax

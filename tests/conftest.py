@@ -1,0 +1,5 @@
+"""Test configuration: draw every figure headless."""
+
+import matplotlib
+
+matplotlib.use("Agg")

@@ -1,0 +1,270 @@
+"""Tests of the ``evigap`` command line (grading.cli)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from grading.cli import DEFAULT_OUT_DIR, main, version_string
+from grading.pipeline import OUTPUT_FILES, TextProgress
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "grading.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _assert_clean_error(proc: subprocess.CompletedProcess, *, code: int, needle: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("evigap: error: ")
+    assert needle in lines[0]
+
+
+# --------------------------------------------------------------------------- version, usage
+
+
+def test_version_from_package_metadata(capsys):
+    from importlib.metadata import PackageNotFoundError, version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == f"evigap {version_string()}"
+    try:
+        assert version_string() == version("evigap")
+    except PackageNotFoundError:  # an uninstalled checkout
+        import evidence
+
+        assert version_string() == evidence.__version__
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "run" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_one_line_usage_error(tmp_path):
+    proc = _cli("run", "--frobnicate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "unrecognized arguments: --frobnicate" in proc.stderr
+
+
+# --------------------------------------------------------------------------- run
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """``evigap run`` with no arguments, in a fresh folder (bundled exosome data)."""
+    cwd = tmp_path_factory.mktemp("cli_run")
+    old = Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.chdir(cwd)
+    try:
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            code = main(["run"])
+        finally:
+            sys.stdout, sys.stderr = saved
+    finally:
+        os.chdir(old)
+    return cwd / DEFAULT_OUT_DIR, code, out.getvalue(), err.getvalue()
+
+
+def test_run_without_arguments_writes_everything(default_run):
+    out, code, stdout, stderr = default_run
+    assert code == 0, stderr
+    for name in OUTPUT_FILES + ("report.html", "manifest.json"):
+        assert (out / name).is_file(), name
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    grades = pd.read_csv(out / "grades.csv")
+    n_ind = grades["indication"].nunique()
+    assert "gap_map.png" in figures
+    assert sum(name.startswith("translational_forest_") for name in figures) == n_ind
+    assert sum(name.startswith("forest_") for name in figures) == n_ind
+    assert any(name.startswith("risk_of_bias") for name in figures)
+    # not a TTY: no progress bar
+    assert "\r" not in stderr and "[#" not in stderr
+
+
+def test_run_tables_are_consistent(default_run):
+    out, *_ = default_run
+    from evidence.datasets import bundled_path
+
+    n_in = len(pd.read_csv(bundled_path("exosomes")))
+    table = pd.read_csv(out / "evidence_table.csv")
+    rejected = pd.read_csv(out / "rejected_rows.csv")
+    n_rej = rejected["row"].nunique() if len(rejected) else 0
+    assert n_in == len(table) + n_rej  # no row lost silently
+    assert {"yi", "vi", "effect_note"} <= set(table.columns)
+    pooled = pd.read_csv(out / "pooled.csv")
+    assert {"indication", "outcome", "stream", "estimate", "ci_low", "ci_high", "tau2", "k"} <= \
+        set(pooled.columns)
+    assert (pooled["ci_low"] <= pooled["estimate"]).all()
+    assert (pooled["estimate"] <= pooled["ci_high"]).all()
+    claims = pd.read_csv(out / "claims_audit.csv")
+    from evidence.datasets import bundled_path as bp
+
+    assert len(claims) >= len(pd.read_csv(bp("exosome_claims")))
+
+
+def test_run_prints_short_summary(default_run):
+    out, code, stdout, _ = default_run
+    grades = pd.read_csv(out / "grades.csv")
+    assert "indications" in stdout
+    assert f"{grades['indication'].nunique()} indications" in stdout
+    assert "accepted" in stdout and "rejected" in stdout
+    assert "widest" in stdout.lower()
+    assert len(stdout.splitlines()) <= 8
+
+
+def test_run_quiet_prints_nothing(tmp_path, capsys):
+    from evidence.datasets import bundled_bib_path, bundled_path
+
+    code = main(["run", "--studies", str(bundled_path("exosomes")), "--bib",
+                 str(bundled_bib_path()), "--out", str(tmp_path / "o"), "--quiet",
+                 "--no-figures"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out == "" and captured.err == ""
+    assert (tmp_path / "o" / "grades.csv").is_file()
+    assert not (tmp_path / "o" / "claims_audit.csv").exists()  # no claims given
+    assert not list((tmp_path / "o").glob("figures/*.png"))
+
+
+def test_run_missing_studies_file_is_clean_error(tmp_path):
+    proc = _cli("run", "--studies", "no_such_file.csv", "--out", "o", cwd=tmp_path)
+    _assert_clean_error(proc, code=2, needle="no_such_file.csv")
+
+
+def test_run_unusable_sheet_is_clean_error(tmp_path):
+    (tmp_path / "bad.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
+    proc = _cli("run", "--studies", "bad.csv", "--out", "o", cwd=tmp_path)
+    _assert_clean_error(proc, code=2, needle="bad.csv")
+
+
+def test_run_bad_scheme_is_clean_error(tmp_path):
+    from evidence.datasets import bundled_path
+
+    (tmp_path / "scheme.toml").write_text("this is = not [valid toml\n", encoding="utf-8")
+    proc = _cli("run", "--studies", str(bundled_path("exosomes")), "--scheme", "scheme.toml",
+                "--out", "o", cwd=tmp_path)
+    _assert_clean_error(proc, code=2, needle="scheme")
+
+
+def test_run_bib_without_studies_is_usage_error(tmp_path):
+    proc = _cli("run", "--bib", "x.bib", cwd=tmp_path)
+    _assert_clean_error(proc, code=2, needle="--studies")
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _sheet(tmp_path: Path, *, break_row: bool) -> Path:
+    from evidence.datasets import bundled_path
+
+    sheet = pd.read_csv(bundled_path("exosomes"), dtype="string").head(6)
+    if break_row:
+        sheet.loc[2, "stream"] = "plant"  # not a stream
+    path = tmp_path / ("broken.csv" if break_row else "clean.csv")
+    sheet.to_csv(path, index=False)
+    return path
+
+
+def test_validate_clean_sheet_exit_0(tmp_path):
+    from evidence.datasets import bundled_bib_path
+    from evidence.ingest import read_studies
+
+    path = _sheet(tmp_path, break_row=False)
+    expected = read_studies(path, bib=bundled_bib_path())
+    proc = _cli("validate", str(path), "--bib", str(bundled_bib_path()), cwd=tmp_path)
+    n_rej = expected.rejected["row"].nunique() if len(expected.rejected) else 0
+    assert proc.returncode == (1 if n_rej else 0), proc.stdout + proc.stderr
+    assert f"{expected.n_in} rows in, {len(expected.studies)} accepted, {n_rej} rejected" \
+        in proc.stdout
+
+
+def test_validate_broken_sheet_exit_1_with_table(tmp_path):
+    path = _sheet(tmp_path, break_row=True)
+    proc = _cli("validate", str(path), "--rejected", "rej.csv", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "plant" in proc.stdout and "stream" in proc.stdout
+    rejected = pd.read_csv(tmp_path / "rej.csv")
+    assert 2 in set(rejected["row"])
+    assert (rejected.loc[rejected["row"] == 2, "column"] == "stream").any()
+
+
+def test_validate_missing_file(tmp_path):
+    proc = _cli("validate", "nope.csv", cwd=tmp_path)
+    _assert_clean_error(proc, code=2, needle="nope.csv")
+
+
+# --------------------------------------------------------------------------- template
+
+
+def test_template_writes_sheet_and_dictionary(tmp_path, capsys):
+    from evidence.dictionary import data_dictionary
+    from evidence.schema import COLUMN_NAMES
+
+    target = tmp_path / "my_review.csv"
+    assert main(["template", "--out", str(target)]) == 0
+    sheet = pd.read_csv(target)
+    assert tuple(sheet.columns) == COLUMN_NAMES
+    assert len(sheet) == 0
+    dictionary = tmp_path / "my_review_dictionary.md"
+    assert dictionary.read_text(encoding="utf-8") == data_dictionary()
+    # never overwrite a sheet someone may have filled in
+    capsys.readouterr()
+    assert main(["template", "--out", str(target)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["template", "--out", str(target), "--force"]) == 0
+
+
+def test_template_round_trips_through_validate(tmp_path):
+    assert main(["template", "--out", str(tmp_path / "t.csv")]) == 0
+    proc = _cli("validate", "t.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 rows in, 0 accepted, 0 rejected" in proc.stdout
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_tty():
+    stream = _Tty()
+    bar = TextProgress(stream, width=10)
+    bar("reading", 1, 4)
+    bar("grading", 4, 4)
+    text = stream.getvalue()
+    assert "\r[###.......] 1/4 reading" in text
+    assert "\r[##########] 4/4 grading" in text
+    assert text.endswith("\n")
+
+
+def test_progress_silent_when_not_tty_or_disabled():
+    plain = io.StringIO()
+    TextProgress(plain)("x", 1, 2)
+    assert plain.getvalue() == ""
+    tty = _Tty()
+    TextProgress(tty, enabled=False)("x", 1, 2)
+    assert tty.getvalue() == ""

@@ -1,0 +1,178 @@
+"""Tests of evidence.pool_groups: vectorised pooling equals pool() per group and metafor."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pooling import DATASETS, FIX, METHODS, R_TESTS, assert_matches_r, dataset
+
+import evidence.pooling
+from evidence import InvalidParameterError, pool, pool_groups
+from evidence.errors import StatisticalWarning
+
+FIELDS = list(evidence.pooling.SCALAR_FIELDS)
+NUMERIC = [f for f in FIELDS if f not in ("method", "ci_method", "level", "k", "q_df")]
+
+
+def stacked() -> pd.DataFrame:
+    """Every fixture dataset as one group of a long table (shuffled, so groups interleave)."""
+    parts = []
+    for name in DATASETS:
+        y, v = dataset(name)
+        parts.append(pd.DataFrame({"dataset": name, "yi": y, "vi": v}))
+    data = pd.concat(parts, ignore_index=True)
+    return data.sample(frac=1.0, random_state=7)
+
+
+STACKED = stacked()
+
+
+def _pool_groups(**kwargs) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        return pool_groups(STACKED, "dataset", **kwargs)
+
+
+def _pool_one(name: str, **kwargs):
+    y, v = dataset(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        return pool(y, v, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "ci_method"),
+                         list(itertools.product(METHODS, R_TESTS.values())))
+def test_pool_groups_equals_pool_per_group(method, ci_method):
+    out = _pool_groups(method=method, ci_method=ci_method)
+    assert list(out["dataset"]) == sorted(DATASETS)
+    for _, row in out.iterrows():
+        one = _pool_one(row["dataset"], method=method, ci_method=ci_method)
+        assert row["k"] == one.k and row["q_df"] == one.q_df and row["method"] == one.method
+        for field in NUMERIC:
+            a, b = float(row[field]), float(getattr(one, field))
+            if math.isnan(b) or math.isinf(b):
+                assert (math.isnan(a) and math.isnan(b)) or a == b, (row["dataset"], field)
+            else:
+                assert a == pytest.approx(b, rel=1e-10, abs=1e-14), (row["dataset"], field, a, b)
+
+
+@pytest.mark.parametrize("r_test", list(R_TESTS))
+def test_pool_groups_matches_metafor(r_test):
+    by_case = {(c["dataset"], c["method"]): c for c in FIX["cases"] if c["test"] == r_test}
+    for method in METHODS:
+        out = _pool_groups(method=method, ci_method=R_TESTS[r_test]).set_index("dataset")
+        for name in DATASETS:
+            case = by_case[(name, method)]
+            row = out.loc[name]
+            assert row["k"] == case["k"]
+            assert_matches_r(case, row.to_dict(), f"pool_groups {name} {method} {r_test}")
+
+
+def test_columns_and_order():
+    out = _pool_groups()
+    assert list(out.columns) == ["dataset"] + FIELDS
+    assert (out["method"] == "REML").all() and (out["ci_method"] == "z").all()
+    assert (out["level"] == 0.95).all()
+
+
+def test_several_by_columns_nan_keys_k1_and_empty_groups():
+    y, v = dataset("bcg_rr")
+    data = pd.DataFrame({
+        "stream": ["human"] * 6 + ["animal"] * 5 + [None, "animal"],
+        "outcome": ["a"] * 3 + ["b"] * 3 + ["a"] * 5 + ["a", "c"],
+        "yi": y, "vi": v,
+    })
+    data.loc[12, "yi"] = np.nan  # the only study of group (animal, c)
+    with pytest.warns(StatisticalWarning) as record:
+        out = pool_groups(data, ["stream", "outcome"], method="DL")
+    text = " | ".join(str(w.message) for w in record)
+    assert "1 of 13 rows dropped" in text
+    assert "1 group(s) have no study" in text
+    assert "Only one study in 1 group" in text
+    keys = list(zip(out["stream"], out["outcome"], strict=True))
+    assert keys[:4] == [("animal", "a"), ("animal", "c"), ("human", "a"), ("human", "b")]
+    assert pd.isna(keys[4][0]) and keys[4][1] == "a"  # missing key kept as its own group
+    assert list(out["k"]) == [5, 0, 3, 3, 1]
+    assert out["k"].sum() + 1 == len(data)  # every row accounted for (one NaN row dropped)
+    empty = out.iloc[1]
+    assert math.isnan(empty["estimate"]) and math.isnan(empty["tau2"])
+    single = out.iloc[4]
+    assert single["estimate"] == y[11] and single["se"] == pytest.approx(math.sqrt(v[11]))
+    assert math.isnan(single["tau2"]) and math.isnan(single["i2"]) and single["q_df"] == 0
+    ref = pool(y[6:11], v[6:11], method="DL")
+    assert out.iloc[0]["estimate"] == pytest.approx(ref.estimate, rel=1e-13)
+    assert out.iloc[0]["tau2_ci_high"] == pytest.approx(ref.tau2_ci_high, rel=1e-12)
+
+
+def test_custom_column_names_and_level():
+    y, v = dataset("bcg_rr")
+    data = pd.DataFrame({"g": ["x"] * 13, "logrr": y, "var": v})
+    out = pool_groups(data, "g", yi="logrr", vi="var", method="PM", ci_method="hksj", level=0.9)
+    one = pool(y, v, method="PM", ci_method="hksj", level=0.9)
+    assert out.loc[0, "ci_low"] == pytest.approx(one.ci_low, rel=1e-13)
+    assert out.loc[0, "pi_high"] == pytest.approx(one.pi_high, rel=1e-13)
+    assert out.loc[0, "level"] == 0.9
+
+
+def test_no_python_loop_over_pool(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("pool_groups must not call pool() per group")
+
+    monkeypatch.setattr(evidence.pooling, "pool", boom)
+    out = _pool_groups(method="REML")
+    assert len(out) == len(DATASETS)
+
+
+def test_many_groups_random_equal_to_pool():
+    rng = np.random.default_rng(3)
+    n_groups = 300
+    k = rng.integers(1, 15, n_groups)
+    gid = np.repeat(np.arange(n_groups), k)
+    v = rng.uniform(0.005, 1.0, gid.size)
+    tau = rng.choice([0.0, 0.05, 0.5], n_groups)[gid]
+    y = rng.normal(0.2, np.sqrt(v + tau))
+    data = pd.DataFrame({"g": gid, "yi": y, "vi": v})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        out = pool_groups(data, "g", method="REML", ci_method="hksj")
+        sample = rng.choice(n_groups, 40, replace=False)
+        for g in sample:
+            one = pool(y[gid == g], v[gid == g], method="REML", ci_method="hksj")
+            row = out.loc[g]
+            for field in ("estimate", "se", "tau2", "tau2_ci_low", "tau2_ci_high", "i2",
+                          "pi_low", "pi_high", "p_value"):
+                a, b = row[field], getattr(one, field)
+                assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-10, abs=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"by": "nope"}, r"The 'by' argument of pool_groups\(\) names column 'nope'"),
+        ({"yi": "y"}, r"The 'yi' argument of pool_groups\(\) names column 'y'"),
+        ({"by": 3}, r"The 'by' argument of pool_groups\(\) must be a column name"),
+        ({"by": "yi"}, r"must not include the 'yi' or 'vi' column"),
+        ({"method": "RMEL"}, r"The 'method' argument of pool_groups\(\) must be one of"),
+        ({"level": 1.5}, r"The 'level' argument of pool_groups\(\)"),
+    ],
+)
+def test_argument_errors(kwargs, pattern):
+    args = {"by": "dataset"} | kwargs
+    with pytest.raises(InvalidParameterError, match=pattern):
+        pool_groups(STACKED, **args)
+
+
+def test_bad_data_errors():
+    with pytest.raises(InvalidParameterError, match="'data' argument of pool_groups"):
+        pool_groups([1, 2], "g")
+    bad = pd.DataFrame({"g": [1, 1], "yi": [0.1, "x"], "vi": [0.1, 0.1]})
+    with pytest.raises(InvalidParameterError, match="column 'yi'.*numeric; row 1 has 'x'"):
+        pool_groups(bad, "g")
+    neg = pd.DataFrame({"g": [1, 1], "yi": [0.1, 0.2], "vi": [0.1, -0.1]}, index=["s1", "s2"])
+    with pytest.raises(InvalidParameterError, match="row 's2' has a negative"):
+        pool_groups(neg, "g")

@@ -1,0 +1,220 @@
+"""Tests of grading.report: self-contained, escaped, renders in a real browser."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import shutil
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from grading.report import figure_png, render_report, save_figure, write_report  # noqa: E402
+
+EVIL = "<script>alert(1)</script>"
+DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+
+
+def _grades(indication: str = EVIL) -> pd.DataFrame:
+    rows = []
+    for stream, certainty, steps in (("human", "low", (-1, 0, 0, -1, 0)),
+                                     ("animal", "very low", (-2, 0, -1, -1, 0))):
+        row = {"indication": indication, "outcome": f"mortality {EVIL}", "stream": stream,
+               "k": 3, "estimate": -0.3, "certainty": certainty,
+               "certainty_symbols": "⊕⊕◯◯", "starting_level": "high",
+               "statement": f"Exosomes may reduce mortality {EVIL}"}
+        for d, s in zip(DOMAINS, steps, strict=True):
+            row[d] = s
+            row[f"{d}_suggested"] = s
+            row[f"{d}_reason"] = f"reason for {d} {EVIL}"
+            row[f"{d}_source"] = "GRADE handbook 5.2.1"
+            row[f"{d}_override_by"] = None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot([0, 1, 2], [2, 0, 1], color="C0")
+    ax.set_title("a figure")
+    return fig
+
+
+@pytest.fixture()
+def report_html():
+    grades = _grades()
+    evidence_table = pd.DataFrame({
+        "study_id": [EVIL, "Smith 2020"], "citation_key": ["k1", "k2"],
+        "indication": [EVIL, EVIL], "indication_label": [pd.NA, pd.NA],
+        "stream": ["human", "animal"], "model": ["phase_1", "mouse"],
+        "outcome": ["mortality", "mortality"], "measure": ["RR", "SMD"],
+        "yi": [np.log(0.5), -1.2], "vi": [0.1, 0.2], "effect_note": [pd.NA, pd.NA]})
+    fig = _figure()
+    text = render_report(
+        grades=grades,
+        gap=pd.DataFrame({"indication": [EVIL], "gap_steps": [2], "note": [EVIL]}),
+        profile=grades[["indication", "outcome", "stream", "certainty"]],
+        evidence_table=evidence_table,
+        claims_audit=pd.DataFrame({"claim_id": ["c1"], "claim": [EVIL], "verdict": ["unsupported"]}),
+        rejected=pd.DataFrame({"row": [4, 4], "study_id": [EVIL, EVIL], "column": ["n_int", "yi"],
+                               "value": ["-3", "x"], "reason": ["negative", EVIL]}),
+        figures={"Gap map": fig},
+        indication_figures={EVIL: {"Translational forest": fig}},
+        manifest={"counts": {"rows_in": 3, "rows_accepted": 2, "rows_rejected": 1},
+                  "inputs": {"studies": {"name": EVIL, "sha256": "ab"}, "claims": None},
+                  "versions": {"evigap": "0.1.0"}, "scheme": {"imprecision": {"ois": 300}}},
+        title=f"Review {EVIL}",
+    )
+    plt.close(fig)
+    return text
+
+
+def test_user_text_is_escaped_everywhere(report_html):
+    assert "<script" not in report_html.lower()
+    escaped = html.escape(EVIL)
+    # study id, indication, outcome, reasons, statement, claim, rejected row, input name, title
+    assert report_html.count(escaped) >= 10
+    assert "onerror" not in report_html
+
+
+def test_report_is_self_contained(report_html):
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", report_html)
+    assert "<link" not in report_html
+    assert "@import" not in report_html
+    assert "default-src 'none'" in report_html  # CSP forbids any script or remote load
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report_html)
+    assert len(images) == 2
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_order_and_reasons(report_html):
+    gap_at = report_html.index("Translational gap summary")
+    profile_at = report_html.index("Evidence profile")
+    forest_at = report_html.index("Translational forest")
+    why_at = report_html.index("Why each rating")
+    assert gap_at < profile_at < forest_at < why_at
+    # every domain of every graded row with its reason and source
+    for d in DOMAINS:
+        assert report_html.count(html.escape(f"reason for {d} {EVIL}")) == 2
+    assert report_html.count("GRADE handbook 5.2.1") == 2 * len(DOMAINS)
+    assert "−2 risk of bias" in report_html  # the summary line of the animal rating
+    assert "Rejected rows (1)" in report_html
+
+
+def test_numbers_rounded_only_for_display():
+    text = render_report(grades=_grades("x"),
+                         profile=pd.DataFrame({"indication": ["x"], "estimate": [0.123456789],
+                                               "p_value": [1.5e-7], "k": [np.int64(4)]}))
+    assert "0.123" in text and "0.1234" not in text
+    assert "1.50e-07" in text
+    assert ">4<" in text
+
+
+def test_figure_png_has_no_software_chunk_and_is_reproducible():
+    fig = _figure()
+    one, two = figure_png(fig), figure_png(fig)
+    plt.close(fig)
+    assert one == two
+    assert b"Software" not in one and b"matplotlib" not in one
+
+
+def test_save_figure_svg_pdf_reproducible(tmp_path):
+    fig = _figure()
+    for suffix in ("svg", "pdf", "png"):
+        a = save_figure(fig, tmp_path / f"a.{suffix}").read_bytes()
+        b = save_figure(fig, tmp_path / f"b.{suffix}").read_bytes()
+        assert a == b, suffix
+    plt.close(fig)
+    pdf = (tmp_path / "a.pdf").read_bytes()
+    assert b"CreationDate" not in pdf
+
+
+def test_write_report_writes_utf8(tmp_path, report_html):
+    path = write_report(tmp_path / "r.html", grades=_grades("Wound healing ⊕"))
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "Wound healing ⊕" in text
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _screenshot(html_path, png_path, profile_dir):
+    browser = _chromium()
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={profile_dir}", f"--screenshot={png_path}",
+           "--window-size=1280,2000", html_path.resolve().as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+
+
+def _assert_not_blank(png_path):
+    import matplotlib.image as mpimg
+
+    assert png_path.is_file() and png_path.stat().st_size > 0
+    pixels = mpimg.imread(png_path)[..., :3]
+    assert pixels.shape[:2] == (2000, 1280)
+    non_white = (pixels < 0.9).any(axis=-1).mean()
+    assert non_white > 0.01, f"screenshot nearly blank ({non_white:.4f} non-white)"
+    assert pixels.std() > 0.05
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
+def test_report_renders_in_headless_chromium(tmp_path, report_html):
+    page = tmp_path / "report.html"
+    page.write_text(report_html, encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    _screenshot(page, shot, tmp_path / "profile")
+    _assert_not_blank(shot)
+
+
+# --------------------------------------------------------------------------- bundled run
+
+
+@pytest.fixture(scope="module")
+def bundled_report(tmp_path_factory):
+    from grading.pipeline import bundled_inputs, run_review
+
+    inputs = bundled_inputs()
+    out = tmp_path_factory.mktemp("report_run")
+    result = run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
+                        claims=inputs["claims"], out_dir=out)
+    return result, (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_bundled_report_covers_every_indication_and_rating(bundled_report):
+    result, text = bundled_report
+    assert result.report_path is not None
+    assert "<script" not in text.lower()
+    indications = result.indications
+    assert len(indications) >= 2
+    for ind in indications:
+        assert f">{html.escape(ind)}</h2>" in text
+    # one reasons block per graded row
+    assert text.count('<details class="rating"') == len(result.grades)
+    # gap summary comes before the first indication section
+    assert text.index("Translational gap summary") < text.index('id="ind-0"')
+    # each indication has its translational forest embedded
+    assert text.count("Translational forest: ") == len(indications)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
+def test_bundled_report_renders_in_headless_chromium(bundled_report, tmp_path):
+    result, _ = bundled_report
+    shot = tmp_path / "bundled.png"
+    _screenshot(result.report_path, shot, tmp_path / "profile")
+    _assert_not_blank(shot)

@@ -217,21 +217,47 @@ def _loglik(seg: Segments, tau2: np.ndarray, reml: bool) -> np.ndarray:
     return ll
 
 
+def _walk(seg, reml, active, start, points, stop_when_positive):
+    """Walk from ``start`` through ``points(j)`` (one array per step) until the score changes
+    sign; returns (found, lo, hi) with f(lo) > 0 >= f(hi) for the groups where it did."""
+    n = len(seg.k)
+    lo, hi = np.zeros(n), np.zeros(n)
+    found = np.zeros(n, dtype=bool)
+    prev = start.copy()
+    todo = active.copy()
+    for pts in points:
+        idx = np.flatnonzero(todo)
+        if idx.size == 0:
+            break
+        t = pts[idx]
+        f = _score(seg.subset(idx), t, reml)[0]
+        hit = f > 0 if stop_when_positive else f <= 0
+        g = idx[hit]
+        if stop_when_positive:  # walking down from a point with f <= 0
+            lo[g], hi[g] = t[hit], prev[g]
+        else:  # walking up from a point with f > 0
+            lo[g], hi[g] = prev[g], t[hit]
+        found[g] = True
+        todo[g] = False
+        prev[idx] = t
+    return found, lo, hi
+
+
 def tau2_likelihood(seg: Segments, reml: bool):
     """ML or REML tau2. Returns (tau2, converged, stuck_at_local_max).
 
-    The score f (twice the derivative of the (restricted) log-likelihood) is positive at 0
-    when the maximum is interior, and negative for large tau2. Like metafor, the search starts
-    from the (truncated) HE estimate: the root of f is bracketed around it ([0, HE] or
-    [HE, hi]) and solved by safeguarded Newton to full precision; tau2 = 0 when f <= 0 at both
-    0 and HE. As in metafor, an interior maximum whose likelihood is below the one at
+    f is twice the score of the (restricted) log-likelihood. Like metafor's Fisher scoring,
+    the search starts at the (truncated) HE estimate and goes to the nearest local maximum
+    (a root where f changes from + to -): downhill of HE when f(HE) <= 0, uphill otherwise.
+    The root is bracketed by a short walk away from HE and then solved by safeguarded Newton
+    to full precision; if no sign change is found below HE the maximum is on the boundary,
+    tau2 = 0. As in metafor, an interior maximum whose likelihood is below the one at
     tau2 = 0 is replaced by 0.
     """
     n = len(seg.k)
     active = seg.k > 1
     zero = np.zeros(n)
     he = np.where(active, tau2_he(seg), 0.0)
-    f0 = _score(seg, zero, reml)[0]
     f_he = _score(seg, he, reml)[0]
     # Upper end with f(hi) < 0: f(t) <= k R^2 / t^2 - (k - 1) / (vmax + t) with R the range
     # of y, which is negative for t > max(2 vmax, 2 k R^2 / (k - 1)).
@@ -240,23 +266,35 @@ def tau2_likelihood(seg: Segments, reml: bool):
     ymin = np.minimum.reduceat(seg.y, seg.starts)
     vmax = np.maximum.reduceat(seg.v, seg.starts)
     with np.errstate(divide="ignore", invalid="ignore"):
-        hi = np.where(active, np.maximum(2 * vmax, 2 * k * (ymax - ymin) ** 2 / (k - 1)), 0.0)
-    hi = np.maximum(hi, 2 * he) * 1.01 + 1e-300
-    for _ in range(60):  # safety net only: the bound above already gives f(hi) < 0
-        grow = active & (_score(seg, hi, reml)[0] >= 0)
+        top = np.where(active, np.maximum(2 * vmax, 2 * k * (ymax - ymin) ** 2 / (k - 1)), 0.0)
+    top = np.maximum(top, 2 * he) * 1.01 + 1e-300
+    for _ in range(60):  # safety net only: the bound above already gives f(top) < 0
+        grow = active & (_score(seg, top, reml)[0] >= 0)
         if not grow.any():
             break
-        hi = np.where(grow, hi * 4, hi)
-    interior = active & ((f0 > 0) | (f_he > 0))
-    lo = np.where(f_he > 0, he, 0.0)
-    hi = np.where((f_he <= 0) & (he > 0), he, hi)
+        top = np.where(grow, top * 4, top)
+
+    up = active & (f_he > 0)
+    down = active & (f_he <= 0) & (he > 0)
+    found_up, lo_up, hi_up = _walk(
+        seg, reml, up, he,
+        [he + (top - he) * c for c in (1e-3, 0.02, 0.1, 0.3, 1.0)], stop_when_positive=False)
+    found_dn, lo_dn, hi_dn = _walk(
+        seg, reml, down, he,
+        [he * c for c in (0.9, 0.7, 0.5, 0.3, 0.15, 0.05, 0.01, 1e-3, 1e-5, 0.0)],
+        stop_when_positive=True)
+    interior = found_up | found_dn
+    lo = np.where(found_up, lo_up, lo_dn)
+    hi = np.where(found_up, hi_up, hi_dn)
 
     def fun(sub, idx, t):
         f, _, d = _score(sub, t, reml)
         return f, d
 
-    tau2, conv = _bracketed_newton(fun, seg, he, lo, hi, interior, LIKELIHOOD_MAXITER)
+    tau2, conv = _bracketed_newton(fun, seg, 0.5 * (lo + hi), lo, hi, interior,
+                                   LIKELIHOOD_MAXITER)
     tau2 = np.where(interior, tau2, 0.0)
+    conv = conv & ~(up & ~found_up)  # (an uphill walk always ends at top, where f < 0)
 
     stuck = np.zeros(n, dtype=bool)
     pos = interior & conv & (tau2 > 0)

@@ -605,16 +605,15 @@ def leave_one_out(
     func = "leave_one_out"
     method, ci_method = _pool_options(method, ci_method, func)
     level = _check_level(level, func)
-    y_all = np.asarray(yi, dtype=float) if not isinstance(yi, pd.Series) else yi.to_numpy(float)
     y, v, keep = _check_yi_vi(yi, vi, func)
     if labels is None:
         lab = list(np.flatnonzero(keep))
     else:
         lab_all = list(labels)
-        if len(lab_all) != y_all.size:
+        if len(lab_all) != keep.size:
             raise InvalidParameterError(
                 f"The 'labels' argument of leave_one_out() must have one label per study "
-                f"({y_all.size}). Got {len(lab_all)}."
+                f"({keep.size}). Got {len(lab_all)}."
             )
         lab = [lab_all[i] for i in np.flatnonzero(keep)]
     k = y.size

@@ -696,12 +696,12 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
             )
         if measures is not None:
             allowed = ", ".join(measures)
-            has_measure = measure.notna().to_numpy()
+            has_measure = present["measure"]
             problems.add(
                 rows_dt & ~has_measure, "measure", None,
                 f"data_type '{dt}' needs measure {allowed}; measure is missing",
             )
-            wrong = rows_dt & has_measure & ~measure.isin(measures).to_numpy(
+            wrong = rows_dt & measure.notna().to_numpy() & ~measure.isin(measures).to_numpy(
                 dtype=bool, na_value=False
             )
             problems.add(

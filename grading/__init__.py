@@ -2,4 +2,56 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from grading.certainty import grade, informative_statement
+from grading.claims import audit_claims
+from grading.gap import gap_summary
+from grading.integrate import integrate_streams
+from grading.rob import (
+    GENERIC,
+    IN_VITRO,
+    OHAT,
+    ROB2,
+    ROBINS_I,
+    SYRCLE,
+    RobTool,
+    assess_rob,
+    overall_judgement,
+    parse_rob_domains,
+    read_robvis,
+    write_robvis,
+)
+from grading.scheme import Scheme, load_scheme
+from grading.tables import (
+    evidence_profile,
+    summary_of_findings,
+    to_html,
+    to_latex,
+    to_markdown,
+)
+
+__all__: list[str] = [
+    "GENERIC",
+    "IN_VITRO",
+    "OHAT",
+    "ROB2",
+    "ROBINS_I",
+    "SYRCLE",
+    "RobTool",
+    "Scheme",
+    "assess_rob",
+    "audit_claims",
+    "evidence_profile",
+    "gap_summary",
+    "grade",
+    "informative_statement",
+    "integrate_streams",
+    "load_scheme",
+    "overall_judgement",
+    "parse_rob_domains",
+    "read_robvis",
+    "summary_of_findings",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+    "write_robvis",
+]

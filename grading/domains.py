@@ -311,7 +311,8 @@ def judge_imprecision(
       ``ois_participants_total``; below the OIS -> -1, below ``ois_severe_fraction`` of it -> -2.
     * The final step is the more severe of the CI and OIS steps (not their sum).
     """
-    src_ci = f"{scheme.source('imprecision_rr_benefit')}; {scheme.source('ci_ratio_rr')}"
+    src_ci = ("GRADE 6 (Guyatt 2011 JCE 64:1283) [V]: the 95% CI is the primary criterion; "
+              "precision adequate if it excludes the null and the OIS is met")
     if measure is None or not (math.isfinite(estimate) and math.isfinite(ci_low)
                                and math.isfinite(ci_high)):
         step = scheme.imprecision_not_estimable
@@ -329,6 +330,7 @@ def judge_imprecision(
     if measure in NONCOMPARATIVE_MEASURES:
         parts.append(f"{ci_txt} (proportion, no comparator: no null to cross)")
     elif measure in ("RR", "OR", "HR"):
+        src_ci = f"{src_ci}; {scheme.source('imprecision_rr_benefit')}"
         lo_t, hi_t = math.log(scheme.imprecision_rr_benefit), math.log(scheme.imprecision_rr_harm)
         ratio = math.exp(ci_high - ci_low)
         ratio_cut = scheme.ci_ratio_or if measure == "OR" else scheme.ci_ratio_rr

@@ -110,6 +110,8 @@ class RunResult:
         Output folder (None when nothing was written).
     files : tuple of Path
         Files written, sorted.
+    notes : tuple of str
+        Figures that could not be drawn from the data, and why.
     """
 
     ingest: Any
@@ -124,6 +126,7 @@ class RunResult:
     manifest: dict = field(repr=False)
     out_dir: Path | None = None
     files: tuple[Path, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def indications(self) -> list[str]:
@@ -395,12 +398,13 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
     written: list[Path] = []
     skipped: list[str] = []
 
-    def draw(title: str, filename: str, indication: str | None, func, *args, **kwargs) -> None:
+    def draw(where: tuple[str, str, str | None], func, *args, **kwargs) -> None:
+        title, filename, indication = where
         try:
             drawn = func(*args, **kwargs)
         except EvidenceError as exc:
-            where = f" for {indication}" if indication else ""
-            note = f"{title}{where} not drawn: {' '.join(str(exc).split())}"
+            place = f" for {indication}" if indication else ""
+            note = f"{title}{place} not drawn: {' '.join(str(exc).split())}"
             skipped.append(note)
             warnings.warn(note, EvigapWarning, stacklevel=2)
             plt.close("all")
@@ -420,11 +424,11 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
     with matplotlib.rc_context(DETERMINISTIC_RC):
         step[0] += 1
         progress("figures: gap map and risk of bias", step[0], total)
-        draw("Evidence gap map", "gap_map.png", None, plots.gap_map, table,
+        draw(("Evidence gap map", "gap_map.png", None), plots.gap_map, table,
              grades=run["grades"], regulatory=run["regulatory"])
         for key, frame in _rob_frames(table).items():
             label, tool_name = key.split("|", 1)
-            draw(f"Risk of bias ({label})", f"risk_of_bias_{_slug(tool_name, None)}.png", None,
+            draw((f"Risk of bias ({label})", f"risk_of_bias_{_slug(tool_name, None)}.png", None),
                  plots.rob_summary, frame)
         keys = indication_key(table) if len(table) else pd.Series(dtype="string")
         for i, indication in enumerate(run["indications"]):
@@ -432,7 +436,7 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
             progress(f"figures: {indication}", step[0], total)
             slug = _slug(indication, i)
             rows = table[(keys == indication).fillna(False).to_numpy()]
-            draw("Translational forest", f"translational_forest_{slug}.png", indication,
+            draw(("Translational forest", f"translational_forest_{slug}.png", indication),
                  plots.translational_forest, table, indication=indication,
                  grades=run["grades"], scale=_translational_scale(rows),
                  method=pool_options["method"], level=pool_options["level"])
@@ -442,7 +446,7 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
                 continue
             outcome, measure, data = body
             subgroup = "stream" if data["stream"].nunique() > 1 else None
-            draw(f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", indication,
+            draw((f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", indication),
                  plots.forest_plot, data, measure=measure, subgroup=subgroup, **pool_options)
     return general, per_indication, written, skipped
 
@@ -622,17 +626,20 @@ def run_review(
         "pooled_groups": int(len(pooled)),
     }
     settings = _scheme_settings(the_scheme)
+    extra = {"notes": figure_notes, "options": {"figures": bool(figures), "report": bool(report)}}
     tick("report and manifest")
     if out is not None and report:
         from grading.report import write_report
 
-        preview = build_manifest(inputs=inputs, counts=counts, scheme=settings, timestamp="")
+        preview = build_manifest(inputs=inputs, counts=counts, scheme=settings, extra=extra,
+                                 timestamp="")
         written.append(write_report(
             out / "report.html", grades=grades, gap=gap, profile=profile,
             evidence_table=evidence_table, claims_audit=claims_audit, rejected=rejected,
             figures=general_figs, indication_figures=indication_figs, manifest=preview,
+            notes=figure_notes,
         ))
-    manifest = build_manifest(inputs=inputs, counts=counts, scheme=settings,
+    manifest = build_manifest(inputs=inputs, counts=counts, scheme=settings, extra=extra,
                               outputs=sorted(written), out_dir=out)
     if out is not None:
         written.append(write_manifest(manifest, out / "manifest.json"))
@@ -641,6 +648,7 @@ def run_review(
         ingest=ingest, evidence_table=evidence_table, rejected=rejected, pooled=pooled,
         grades=grades, profile=profile, gap=gap, claims_audit=claims_audit, scheme=the_scheme,
         manifest=manifest, out_dir=out, files=tuple(sorted(written)),
+        notes=tuple(figure_notes),
     )
 
 

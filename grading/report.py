@@ -263,6 +263,7 @@ def render_report(
     figures: Mapping[str, Any] | None = None,
     indication_figures: Mapping[str, Mapping[str, Any]] | None = None,
     manifest: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
     title: str = "evigap evidence report",
 ) -> str:
     """Build the report as one HTML string.
@@ -286,6 +287,8 @@ def render_report(
     manifest : mapping, optional
         The run manifest; its inputs, counts, versions and scheme are listed at the end (its
         timestamp is deliberately left out so reports of identical runs are identical).
+    notes : sequence of str
+        Remarks shown in a "Notes" section (e.g. figures that could not be drawn).
     title : str
         Page title.
 
@@ -347,6 +350,10 @@ def render_report(
     if rejected is not None:
         body.append(f'<h2 id="rejected">Rejected rows ({_e(_fmt(_n_rows(rejected)))})</h2>')
         body.append(_table(rejected))
+    if notes:
+        body.append('<h2 id="notes">Notes</h2><ul>')
+        body.extend(f"<li>{_e(str(n))}</li>" for n in notes)
+        body.append("</ul>")
     if manifest is not None:
         body.append(_provenance(manifest))
 

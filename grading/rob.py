@@ -593,8 +593,9 @@ def assess_rob(
         else:
             final, basis = None, "no risk-of-bias assessment recorded"
         if len(ov):
-            hits = ov[(ov["study_id"] == r.get("study_id"))]
-            hits = hits[hits["outcome"].map(_is_missing) | (hits["outcome"] == r.get("outcome"))]
+            hits = ov[[sid == r.get("study_id") for sid in ov["study_id"]]]
+            keep = [_is_missing(o) or o == r.get("outcome") for o in hits["outcome"]]
+            hits = hits[keep]
             if len(hits):
                 h = hits.iloc[-1]
                 final = _norm(h["overall"])

@@ -271,3 +271,23 @@ def test_pool_clustered_errors():
         pool_clustered(frame, cluster="study")
     with pytest.raises(InvalidParameterError, match="'small_sample'"):
         pool_clustered(frame, cluster="s", small_sample="yes")
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "DL", "PM", "HE", "SJ", "FE"])
+@pytest.mark.parametrize("ci_method", ["z", "hksj"])
+def test_intercept_only_meta_regression_equals_pool(method, ci_method):
+    # two independent implementations: the moderator fitter here and evidence.pooling.pool
+    inp = CASES["metareg_hackshaw_year_reml"]["input"]
+    frame = pd.DataFrame({"yi": inp["yi"], "vi": inp["vi"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Knapp-Hartung with FE warns in pool()
+        reg = meta_regression(frame, [], method=method, ci_method=ci_method)
+        ref = pool(frame["yi"], frame["vi"], method=method, ci_method=ci_method)
+    row = reg.coefficients.iloc[0]
+    assert row["term"] == "intrcpt"
+    close(
+        [row["estimate"], row["se"], row["stat"], row["p_value"], row["ci_low"], row["ci_high"]],
+        [ref.estimate, ref.se, ref.stat, ref.p_value, ref.ci_low, ref.ci_high],
+    )
+    close([reg.tau2, reg.i2, reg.h2, reg.qe], [ref.tau2, ref.i2, ref.h2, ref.q], atol=1e-10)
+    assert math.isnan(reg.r2)

@@ -6,6 +6,7 @@ matplotlib is imported inside the functions that need it.
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 from collections.abc import Iterable
@@ -116,26 +117,31 @@ def wrap(text: object, width: int, *, max_lines: int | None = None) -> str:
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=4096)
+def _line_width(line: str, fontsize: float, weight: str) -> float:
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = RendererAgg(10, 10, 72)  # 72 dpi: one pixel is one point
+    w, _, _ = _RENDERER.get_text_width_height_descent(
+        line, FontProperties(size=fontsize, weight=weight), ismath=False
+    )
+    return w / 72.0
+
+
 _RENDERER = None
 
 
 def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="normal") -> float:
     """Width in inches of the widest of ``texts`` (multi-line texts: widest line)."""
-    global _RENDERER
-    from matplotlib.backends.backend_agg import RendererAgg
-    from matplotlib.font_manager import FontProperties
-
-    if _RENDERER is None:
-        _RENDERER = RendererAgg(10, 10, 72)  # 72 dpi: one pixel is one point
-    prop = FontProperties(size=fontsize, weight=weight)
     widest = 0.0
     for t in texts:
         for line in str(t).split("\n"):
-            if not line:
-                continue
-            w, _, _ = _RENDERER.get_text_width_height_descent(line, prop, ismath=False)
-            widest = max(widest, w)
-    return widest / 72.0
+            if line:
+                widest = max(widest, _line_width(line, float(fontsize), str(weight)))
+    return widest
 
 
 # ---------------------------------------------------------------------------

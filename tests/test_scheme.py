@@ -1,0 +1,108 @@
+"""Tests of grading.scheme: defaults, sources, TOML round trip, validation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import pytest
+
+from evidence.errors import InvalidParameterError
+from grading.scheme import DEFAULT_SOURCES, LEVELS, Scheme, load_scheme
+
+
+def test_defaults_match_the_cited_numbers():
+    s = Scheme()
+    assert (s.ois_events, s.ois_participants_total) == (300, 800)
+    assert (s.large_effect_rr, s.very_large_effect_rr) == (2.0, 5.0)
+    assert (s.egger_min_k, s.egger_alpha) == (10, 0.10)
+    assert (s.imprecision_rr_benefit, s.imprecision_rr_harm) == (0.75, 1.25)
+    assert (s.ci_ratio_rr, s.ci_ratio_or) == (3.0, 2.5)
+    assert s.translational_animal == -2
+    assert s.translational_in_vitro <= s.translational_animal
+    assert s.start_randomised_human == "high" and s.start_non_randomised_human == "low"
+    assert s.start_uncontrolled_human == "very low"
+    # BIO 2011-2020 Fig 5b (grading-verification.md 1.1)
+    assert s.loa_from_phase["phase_1"] == 0.079
+    assert s.loa_by_area["Neurology"]["phase_2"] == 0.123
+    # the four BIO all-indication transition rates multiply to the phase-I LOA (0.0787)
+    assert math.isclose(0.520 * 0.289 * 0.578 * 0.906, s.loa_from_phase["phase_1"], abs_tol=5e-4)
+
+
+def test_every_setting_has_a_cited_source():
+    s = Scheme()
+    for f in fields(Scheme):
+        if f.name == "sources":
+            continue
+        assert f.name in DEFAULT_SOURCES, f.name
+        assert len(s.source(f.name)) > 10
+    assert "[V2]" in s.source("translational_animal")
+    assert "NOT a GRADE rule" in s.source("ois_events")
+    assert "800" in s.source("ois_participants_total")
+
+
+def test_toml_round_trip_is_exact():
+    s = Scheme(translational_animal=-1, ois_events=250, indication_area={"knee": "Others"})
+    again = load_scheme(s.to_toml())
+    assert again == s
+    assert again.indication_area == {"knee": "Others"}
+    assert again.loa_by_area["Respiratory"]["phase_3"] == 0.616
+
+
+def test_partial_toml_keeps_defaults_and_casts_ints_to_float():
+    s = load_scheme("i2_moderate = 50\n")
+    assert s.i2_moderate == 50.0 and isinstance(s.i2_moderate, float)
+    assert s.i2_considerable == 75.0
+
+
+def test_unknown_key_names_the_key():
+    with pytest.raises(InvalidParameterError, match="'i2_modrate'"):
+        load_scheme("i2_modrate = 50")
+    with pytest.raises(InvalidParameterError, match="'bogus'"):
+        load_scheme('[sources]\nbogus = "x"\n')
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('start_in_vitro = "medium"', "start_in_vitro"),
+        ("translational_animal = -4", "translational_animal"),
+        ("translational_animal = 1.5", "translational_animal"),
+        ("egger_alpha = 1.5", "egger_alpha"),
+        ("i2_moderate = 80", "i2_moderate"),
+        ("use_prediction_interval = 1", "use_prediction_interval"),
+        ('ois_events = "many"', "ois_events"),
+        ("not toml ===", "could not be parsed"),
+    ],
+)
+def test_bad_values_raise_naming_the_setting(text, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        load_scheme(text)
+
+
+def test_load_from_path_and_missing_path(tmp_path):
+    p = tmp_path / "my.toml"
+    p.write_text('start_in_vitro = "very low"\n', encoding="utf-8")
+    assert load_scheme(p).start_in_vitro == "very low"
+    assert load_scheme(str(p)).start_in_vitro == "very low"
+    with pytest.raises(InvalidParameterError, match="missing file"):
+        load_scheme(tmp_path / "nope.toml")
+
+
+def test_scheme_is_frozen_and_replace_checks_names():
+    s = Scheme()
+    with pytest.raises(AttributeError):
+        s.ois_events = 10  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.loa_from_phase["phase_1"] = 0.5  # type: ignore[index]
+    assert s.replace(ois_events=10).ois_events == 10
+    with pytest.raises(InvalidParameterError, match="no setting 'nope'"):
+        s.replace(nope=1)
+
+
+def test_area_lookup_flags_assumptions():
+    s = Scheme()
+    assert s.area_for("Acute ischaemic stroke") == ("Neurology", True)
+    assert s.area_for("COVID-19 ARDS") == ("Infectious disease", True)
+    assert s.area_for("acne scars") == ("All indications", False)
+    assert LEVELS == ("very low", "low", "moderate", "high")

@@ -25,8 +25,9 @@ GOAL_SECONDS = 10.0
 def command_seconds(out: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "grading.cli", "run", "--out", str(out),
-                           "--quiet"], env=env, capture_output=True, text=True, check=False)
+    code = "import sys; from grading.cli import main; sys.exit(main())"  # = the console script
+    proc = subprocess.run([sys.executable, "-c", code, "run", "--out", str(out), "--quiet"],
+                          env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"evigap run failed ({proc.returncode}): {proc.stderr[-2000:]}")

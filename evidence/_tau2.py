@@ -26,7 +26,6 @@ _EPS = np.finfo(float).eps
 NEWTON_MAXITER = 200
 #: Maximum iterations for the ML/REML score equation (tests lower it to force a fallback).
 LIKELIHOOD_MAXITER = 200
-CALLS: list = []
 
 
 @dataclass(frozen=True)
@@ -156,13 +155,16 @@ def _bracketed_newton(fun, seg, x, lo, hi, active, maxiter=None):
     return x, conv
 
 
-def _q_target_root(seg: Segments, target: np.ndarray, active: np.ndarray):
+def _q_target_root(seg: Segments, target: np.ndarray, active: np.ndarray,
+                   x0: np.ndarray | None = None):
     """Smallest tau2 >= 0 with generalised Q(tau2) = target; 0 where Q(0) <= target.
 
     Q(tau2) decreases from Q(0) to 0, and Q(tau2) <= SS/tau2 with SS the sum of squares
-    around the unweighted mean, so [0, 1.01 SS/target] always brackets the root.
+    around the unweighted mean, so [0, 1.01 SS/target] always brackets the root. ``x0`` is
+    an optional starting value (any value is safe: Newton is kept inside the bracket).
     """
-    q0 = generalised_q(seg, np.zeros(len(seg.k)))
+    n = len(seg.k)
+    q0 = generalised_q(seg, np.zeros(n))
     need = active & (q0 > target)
     ybar = seg.sum(seg.y) / seg.k
     ss = seg.sum((seg.y - seg.rep(ybar)) ** 2)
@@ -177,8 +179,8 @@ def _q_target_root(seg: Segments, target: np.ndarray, active: np.ndarray):
         q = sub.sum(wr2)
         return 1.0 / target[idx] - 1.0 / q, -sub.sum(w * wr2) / (q * q)
 
-    lo = np.zeros(len(seg.k))
-    x0 = np.zeros(len(seg.k))
+    lo = np.zeros(n)
+    x0 = np.zeros(n) if x0 is None else np.where(np.isfinite(x0), x0, 0.0)
     root, conv = _bracketed_newton(fun, seg, x0, lo, hi, need)
     root = np.where(need, root, np.where(active, 0.0, np.nan))
     return root, conv | ~need
@@ -187,7 +189,7 @@ def _q_target_root(seg: Segments, target: np.ndarray, active: np.ndarray):
 def tau2_pm(seg: Segments):
     """Paule-Mandel: root of generalised Q(tau2) = k - 1. Returns (tau2, converged)."""
     active = seg.k > 1
-    tau2, conv = _q_target_root(seg, (seg.k - 1).astype(float), active)
+    tau2, conv = _q_target_root(seg, (seg.k - 1).astype(float), active, x0=tau2_dl(seg))
     return np.where(active, tau2, 0.0), conv
 
 
@@ -267,12 +269,9 @@ def tau2_likelihood(seg: Segments, reml: bool):
     vmax = np.maximum.reduceat(seg.v, seg.starts)
     with np.errstate(divide="ignore", invalid="ignore"):
         top = np.where(active, np.maximum(2 * vmax, 2 * k * (ymax - ymin) ** 2 / (k - 1)), 0.0)
+    # (If rounding ever made f(top) >= 0, the uphill walk finds no sign change and the group
+    # is reported as not converged, so the caller falls back with a warning.)
     top = np.maximum(top, 2 * he) * 1.01 + 1e-300
-    for _ in range(60):  # safety net only: the bound above already gives f(top) < 0
-        grow = active & (_score(seg, top, reml)[0] >= 0)
-        if not grow.any():
-            break
-        top = np.where(grow, top * 4, top)
 
     up = active & (f_he > 0)
     down = active & (f_he <= 0) & (he > 0)
@@ -306,22 +305,26 @@ def tau2_likelihood(seg: Segments, reml: bool):
     return tau2, conv, stuck
 
 
-def qprofile_ci(seg: Segments, level: float):
+def qprofile_ci(seg: Segments, level: float, start: np.ndarray | None = None):
     """Q-profile confidence interval for tau2 (metafor ``confint(type="QP")``), per group.
 
     The lower bound solves Q(tau2) = chi2_{k-1, 1-alpha/2} and the upper bound
     Q(tau2) = chi2_{k-1, alpha/2}; a bound is 0 when Q(0) is already below its target.
-    Groups with k = 1 get NaN.
+    Both bounds are solved in one pass (every group appears twice). ``start`` (e.g. the
+    tau2 estimate) is the starting value. Groups with k = 1 get NaN.
     """
-    from scipy import stats
+    from scipy import special
 
+    n = len(seg.k)
     active = seg.k > 1
     df = np.maximum(seg.k - 1, 1).astype(float)
     alpha = 1.0 - level
-    crit_u = stats.chi2.isf(alpha / 2, df)
-    crit_l = stats.chi2.ppf(alpha / 2, df)
-    lo, conv_lo = _q_target_root(seg, crit_u, active)
-    hi, conv_hi = _q_target_root(seg, crit_l, active)
-    lo = np.where(active, lo, np.nan)
-    hi = np.where(active, hi, np.nan)
-    return lo, hi, conv_lo & conv_hi
+    crit_u = special.chdtri(df, alpha / 2)  # upper quantile
+    crit_l = 2.0 * special.gammaincinv(df / 2, alpha / 2)  # lower quantile
+    both = seg.subset(np.concatenate([np.arange(n), np.arange(n)]))
+    x0 = None if start is None else np.concatenate([start, start])
+    roots, conv = _q_target_root(both, np.concatenate([crit_u, crit_l]),
+                                 np.concatenate([active, active]), x0=x0)
+    lo = np.where(active, roots[:n], np.nan)
+    hi = np.where(active, roots[n:], np.nan)
+    return lo, hi, conv[:n] & conv[n:]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
@@ -18,6 +17,7 @@ __all__ = ["write_csv"]
 #: First characters that make Excel, LibreOffice or Google Sheets read a cell as
 #: a formula (OWASP "CSV injection"), plus their full-width forms.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_NEEDS_QUOTES = (",", '"', "\n", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -96,8 +96,8 @@ def write_csv(frame: pd.DataFrame, path) -> Path:
       show them as text instead of running them as formulas.  Numeric cells,
       negative ones included, and text that is a plain number (``-3``,
       ``+1.5e-3``) are written unchanged.  Column names are treated the same.
-    - Quoting is minimal (only cells containing the separator, a quote or a line
-      break are quoted).
+    - Quoting is minimal: only cells containing a comma, a double quote, CR or LF
+      are quoted (RFC 4180, quotes doubled).  Every line ends with ``\n``.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterError(
@@ -115,8 +115,16 @@ def write_csv(frame: pd.DataFrame, path) -> Path:
         )
     header = [_safe_text(str(c)) for c in frame.columns]
     columns = [_column_text(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    lines = [",".join(_quote(c) for c in header)]
+    lines += [",".join(map(_quote, row)) for row in zip(*columns, strict=True)]
+    if len(header) == 1:  # an empty single cell must not become a blank (skipped) line
+        lines = [line if line else '""' for line in lines]
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(header)
-        writer.writerows(zip(*columns, strict=True))
+        handle.write("\n".join(lines) + "\n")
     return path
+
+
+def _quote(cell: str) -> str:
+    if any(ch in cell for ch in _NEEDS_QUOTES):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell

@@ -286,12 +286,28 @@ def _text(raw: pd.Series) -> pd.Series:
         s = raw.astype(pd.StringDtype())
     else:
         s = raw.map(_fmt_value, na_action="ignore").astype(pd.StringDtype())
+    if getattr(s.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pc.utf8_trim_whitespace(pa.chunked_array(s.array.__arrow_array__()))
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     s = s.str.strip()
-    return s.mask(s == "")
+    return s.where(s != "")
 
 
-def _empty(n: int, dtype) -> pd.Series:
-    """An all-missing column of ``dtype``."""
+def _empty(n: int, dtype):
+    """An all-missing column of ``dtype`` (an array; a Series for strings)."""
+    missing = np.ones(n, dtype=bool)
+    if isinstance(dtype, pd.Float64Dtype):
+        return pd.arrays.FloatingArray(np.zeros(n), missing)
+    if isinstance(dtype, pd.Int64Dtype):
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), missing)
+    if isinstance(dtype, pd.BooleanDtype):
+        return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), missing)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(np.full(n, -1), dtype=dtype)
     return pd.Series(index=pd.RangeIndex(n), dtype=dtype)
 
 
@@ -336,7 +352,7 @@ def _shown(v):
 class _Problems:
     def __init__(self, study_id: pd.Series):
         self._study_id = study_id
-        self._parts: list[pd.DataFrame] = []
+        self._parts: list[tuple[np.ndarray, str, np.ndarray, list[str]]] = []
 
     def add(self, mask, column: str, values, reasons) -> None:
         """Record a problem for every row where ``mask`` is true.
@@ -362,15 +378,20 @@ class _Problems:
             why = list(reasons[rows])
         else:
             why = [reasons] * len(rows)
-        self._parts.append(
-            pd.DataFrame({"row": rows, "column": column, "value": vals, "reason": why})
-        )
+        self._parts.append((rows, column, vals, why))
 
     def frame(self) -> pd.DataFrame:
         if not self._parts:
             out = pd.DataFrame({c: pd.Series(dtype=object) for c in _REJECTED_COLUMNS})
         else:
-            out = pd.concat(self._parts, ignore_index=True)
+            out = pd.DataFrame(
+                {
+                    "row": np.concatenate([p[0] for p in self._parts]),
+                    "column": [p[1] for p in self._parts for _ in p[0]],
+                    "value": np.concatenate([p[2] for p in self._parts]),
+                    "reason": [r for p in self._parts for r in p[3]],
+                }
+            )
             out = out.sort_values("row", kind="stable").reset_index(drop=True)
             out["study_id"] = self._study_id.iloc[out["row"].to_numpy()].to_numpy()
         out = out[list(_REJECTED_COLUMNS)]
@@ -483,7 +504,7 @@ def _resolve_bib(bib):
         return frozenset(bib.keys()), name
     if isinstance(bib, str | os.PathLike):
         path = Path(bib)
-        parsed = read_ris(path) if path.suffix.lower() in (".ris", ".txt") else read_bib(path)
+        parsed = read_ris(path) if path.suffix.lower() == ".ris" else read_bib(path)
         return frozenset(parsed.keys()), path.name
     raise InvalidParameterError(
         "The 'bib' argument of read_studies() must be None, a path to a .bib or .ris file or a "
@@ -571,7 +592,12 @@ def read_studies(source, *, bib=None) -> IngestResult:
                     frac, name, shown[name],
                     lambda v, c=name: f"non-integer value '{v}' in integer column '{c}'",
                 )
-                values = np.where(frac, np.nan, values)
+                huge = ~bad & ~frac & (np.abs(filled) >= 2.0**53)
+                problems.add(
+                    huge, name, shown[name],
+                    lambda v, c=name: f"value '{v}' in integer column '{c}' is too large",
+                )
+                values = np.where(frac | huge, np.nan, values)
                 missing = np.isnan(values)
                 ints = np.where(missing, 0, values).astype(np.int64)
                 typed[name] = pd.arrays.IntegerArray(ints, missing)

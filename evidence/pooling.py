@@ -127,7 +127,7 @@ def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any]
 def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
          func: str) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
     """Fit every group of ``seg``. Returns (columns, per-study percent weights, warnings)."""
-    from scipy import stats
+    from scipy import special
 
     messages: list[str] = []
     k = seg.k
@@ -188,8 +188,8 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         se = np.sqrt(var)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = est / se
-        p = 2.0 * stats.norm.sf(np.abs(stat))
-        crit = np.full(n, stats.norm.isf((1.0 - level) / 2.0))
+        p = 2.0 * special.ndtr(-np.abs(stat))
+        crit = np.full(n, -special.ndtri((1.0 - level) / 2.0))
     else:
         resid = seg.y - seg.rep(est)
         rss = seg.sum(w_rows * resid * resid)
@@ -201,8 +201,8 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         se = np.sqrt(s2w * var)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = est / se
-            p = 2.0 * stats.t.sf(np.abs(stat), np.where(multi, df, np.nan))
-            crit = stats.t.isf((1.0 - level) / 2.0, np.where(multi, df, np.nan))
+            p = 2.0 * special.stdtr(np.where(multi, df, np.nan), -np.abs(stat))
+            crit = -special.stdtrit(np.where(multi, df, np.nan), (1.0 - level) / 2.0)
         if method == "FE":
             messages.append("STAT:The Knapp-Hartung method is not meant to be used with a "
                             "fixed-effect model (computed anyway, as metafor does).")
@@ -221,7 +221,7 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
     r0 = seg.y - seg.rep(mu0)
     q = np.maximum(seg.sum(w0 * r0 * r0), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_p = stats.chi2.sf(q, np.where(multi, df, np.nan))
+        q_p = special.chdtrc(np.where(multi, df, np.nan), q)
         if method == "FE":
             i2 = np.maximum(100.0 * (q - df) / q, 0.0)
             i2 = np.where(np.isnan(i2), 0.0, i2)
@@ -235,7 +235,7 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         tau2_lo = tau2_hi = np.full(n, np.nan)
         pi_low = pi_high = np.full(n, np.nan)
     else:
-        tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level)
+        tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level, start=tau2)
         if (multi & ~ci_conv).any():
             messages.append(f"CONV:The Q-profile interval for tau2 did not converge for "
                             f"{_count(multi & ~ci_conv)}; its bounds are NaN.")
@@ -292,7 +292,7 @@ def _emit(messages: list[str], func: str) -> None:
 # --------------------------------------------------------------------------------------------
 # result object
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: results hold an array; compare fields instead
 class PoolResult:
     """Result of :func:`pool` (full precision; rounding happens only in :meth:`summary`).
 
@@ -366,9 +366,9 @@ class PoolResult:
             return f"< {10 ** -d:.{d}f}" if x < 10 ** -d else f"{x:.{d}f}"
 
         pct = f"{100 * self.level:g}%"
-        model = ("Fixed-Effects Model" if self.method == "FE"
-                 else f"Random-Effects Model (tau^2 estimator: {self.method})")
-        lines = [f"{model} (k = {self.k})", ""]
+        head = (f"Fixed-Effects Model (k = {self.k})" if self.method == "FE"
+                else f"Random-Effects Model (k = {self.k}; tau^2 estimator: {self.method})")
+        lines = [head, ""]
         if self.method != "FE" and self.k > 1:
             lines += [
                 f"tau^2 (estimated amount of total heterogeneity): {f(self.tau2)} "
@@ -440,8 +440,8 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
         :class:`~evidence.errors.StatisticalWarning` saying how many.
     method : {"REML", "FE", "EE", "DL", "PM", "HE", "SJ", "ML"}
         tau2 estimator (metafor ``method``); ``"FE"``/``"EE"`` fit the fixed-effect model.
-        ML/REML solve the score equation by bracketed Newton from the HE start; PM solves the generalised Q
-        equation. If ML/REML fail to converge, PM (else DL) is used with a
+        ML/REML solve the score equation by bracketed Newton from the HE start; PM solves
+        the generalised Q equation. If ML/REML fail to converge, PM (else DL) is used with a
         :class:`~evidence.errors.ConvergenceWarning` and the ``method`` field says so.
     ci_method : {"z", "hksj", "hksj_adhoc"}
         ``"z"``: normal-theory inference (metafor ``test="z"``). ``"hksj"``: Knapp-Hartung,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from grading.certainty import grade, informative_statement
 from grading.claims import audit_claims
+from grading.cli import main as cli_main
 from grading.gap import gap_summary
 from grading.integrate import integrate_streams
+from grading.manifest import build_manifest, read_manifest, write_manifest
+from grading.pipeline import RunResult, TextProgress, run_review
+from grading.report import render_report, write_report
 from grading.rob import (
     GENERIC,
     IN_VITRO,
@@ -30,6 +34,15 @@ from grading.tables import (
 )
 
 __all__: list[str] = [
+    "write_report",
+    "write_manifest",
+    "run_review",
+    "render_report",
+    "read_manifest",
+    "cli_main",
+    "build_manifest",
+    "TextProgress",
+    "RunResult",
     "GENERIC",
     "IN_VITRO",
     "OHAT",

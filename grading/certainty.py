@@ -69,7 +69,8 @@ GRADE_COLUMNS: tuple[str, ...] = (
     "k", "k_records", "n_participants", "n_events", "n_int_total", "n_ctrl_total",
     "events_int_total", "events_ctrl_total", "control_risk", "measure", "estimate", "se", "ci_low",
     "ci_high", "pi_low", "pi_high", "i2", "tau2", "estimate_natural", "ci_low_natural",
-    "ci_high_natural", "estimate_basis", "study_ids", "starting_level", "starting_level_source",
+    "ci_high_natural", "estimable", "estimate_basis", "study_ids", "starting_level",
+    "starting_level_source",
 )
 
 
@@ -162,12 +163,13 @@ def _n(r: Mapping) -> float:
 
 
 def _mode(values: Iterable) -> str | None:
-    vals = [str(v) for v in values if not _missing(v)]
-    if not vals:
+    counts: dict[str, int] = {}
+    for v in values:
+        if not _missing(v):
+            counts[str(v)] = counts.get(str(v), 0) + 1
+    if not counts:
         return None
-    s = pd.Series(vals)
-    counts = s.value_counts(sort=False)
-    return str(counts.idxmax())
+    return max(counts, key=counts.__getitem__)  # ties: first seen
 
 
 # ---------------------------------------------------------------------------- overrides
@@ -195,7 +197,9 @@ def _overrides_frame(overrides) -> pd.DataFrame:
     for col in ("outcome", "stream", "by"):
         if col not in frame.columns:
             frame[col] = None
-    for i, r in frame.reset_index(drop=True).iterrows():
+    frame = frame.reset_index(drop=True)
+    steps: list[int] = []
+    for i, r in frame.iterrows():
         label = f"override {i} ({r['indication']!r}, {r['domain']!r})"
         if _missing(r["reason"]):
             raise InvalidParameterError(
@@ -206,14 +210,21 @@ def _overrides_frame(overrides) -> pd.DataFrame:
                 f"The 'domain' of {label} must be one of {list(ALL_DOMAINS)}. Got {r['domain']!r}."
             )
         step = r["step"]
+        if isinstance(step, str):
+            try:
+                step = float(step.strip())
+            except ValueError:
+                pass
         ok = isinstance(step, (int, np.integer, float, np.floating)) and not isinstance(step, bool)
-        ok = ok and float(step) == int(step)
+        ok = ok and math.isfinite(float(step)) and float(step) == int(step)
         lo, hi = (0, 2) if r["domain"] in UP_DOMAINS else (-3, 0)
         if not ok or not lo <= int(step) <= hi:
             raise InvalidParameterError(
                 f"The 'step' of {label} must be an integer from {lo} to {hi}. Got {step!r}."
             )
-    return frame.reset_index(drop=True)
+        steps.append(int(step))
+    frame["step"] = pd.Series(steps, index=frame.index, dtype="int64")
+    return frame
 
 
 def _apply_overrides(domain: str, jd: Judgement, ov: pd.DataFrame, key: tuple[str, str, str],
@@ -291,11 +302,9 @@ def _records_text(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
 
 
-def _body(g: pd.DataFrame, scheme: Scheme) -> dict:
+def _body(rows: list[dict], scheme: Scheme) -> dict:
     """Choose the records that carry the estimate and pool them."""
-    rows = g.to_dict("records")
-    for r, idx in zip(rows, g.index, strict=True):
-        r["_idx"] = idx
+    for r in rows:
         r["_tier"] = _tier(r)
         r["_measure"] = _measure(r)
         yi, vi = _num(r.get("yi")), _num(r.get("vi"))
@@ -303,7 +312,9 @@ def _body(g: pd.DataFrame, scheme: Scheme) -> dict:
     num = [r for r in rows if r["_numeric"]]
     agg = [r for r in num if r.get("model") == "meta_analysis"]
     out: dict = {"aggregate": False, "n_records": len(rows)}
-    z = float(__import__("scipy.stats", fromlist=["norm"]).norm.ppf(0.5 + scheme.level / 2))
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + scheme.level / 2))
     if agg:
         best = max(agg, key=lambda r: (_num(r.get("k_studies")) if math.isfinite(
             _num(r.get("k_studies"))) else 0, _num(r.get("year")) if math.isfinite(
@@ -454,6 +465,9 @@ def grade(
             not estimable; heterogeneity NaN for k = 1 or an aggregate record.
         ``estimate_natural, ci_low_natural, ci_high_natural``
             The same on the natural scale (exp for ratio measures, proportion for PLO).
+        ``estimable``
+            False when no record has a numeric result (imprecision is then rated
+            ``imprecision_not_estimable`` and the statement says "not estimable").
         ``estimate_basis``
             Which records were pooled and why others were not.
         ``study_ids``
@@ -520,9 +534,14 @@ def grade(
         )
     out_rows = []
     used_overrides: set[int] = set()
-    keys = eff[["_indication", "outcome", "stream"]].astype(str)
-    for key, g in eff.groupby([keys["_indication"], keys["outcome"], keys["stream"]], sort=True):
-        key = tuple(str(x) for x in key)
+    eff["_idx"] = eff.index
+    records = eff.to_dict("records")  # once: per-group to_dict is slow on wide frames
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in records:
+        k3 = (str(r["_indication"]), str(r["outcome"]), str(r["stream"]))
+        groups.setdefault(k3, []).append(r)
+    for key in sorted(groups):
+        g = groups[key]
         ind, outcome, stream = key
         body = _body(g, scheme)
         start, start_src = _start(stream, body["tier"], scheme)
@@ -554,7 +573,7 @@ def grade(
             level=scheme.level, n_records=body["n_records"],
         )
         n_unrep = int(sum(
-            1 for r in g.to_dict("records")
+            1 for r in g
             if r.get("data_type") == "none" and not _missing(r.get("registry_id"))
         ))
         j["publication_bias"] = judge_publication_bias(
@@ -575,9 +594,9 @@ def grade(
             "indication": ind,
             "outcome": outcome,
             "stream": stream,
-            "outcome_kind": _mode(g["outcome_kind"]) if "outcome_kind" in g else None,
-            "intervention": _mode(g["intervention"]) if "intervention" in g else None,
-            "comparator": _mode(g["comparator"]) if "comparator" in g else None,
+            "outcome_kind": _mode(r.get("outcome_kind") for r in g),
+            "intervention": _mode(r.get("intervention") for r in g),
+            "comparator": _mode(r.get("comparator") for r in g),
             "design": _TIER_LABEL[body["tier"]],
             "k": body["k"],
             "k_records": body["n_records"],
@@ -600,6 +619,7 @@ def grade(
             "estimate_natural": _natural(body["measure"], body["estimate"]),
             "ci_low_natural": _natural(body["measure"], body["ci_low"]),
             "ci_high_natural": _natural(body["measure"], body["ci_high"]),
+            "estimable": bool(sel),
             "estimate_basis": body["basis"],
             "study_ids": "; ".join(str(r.get("study_id")) for r in (sel or body["tier_rows"])),
             "starting_level": start,

@@ -37,8 +37,9 @@ _CLAIM_COLS = ("claim_id", "indication", "claim")
 
 
 def _matches(a: str, b: str) -> bool:
-    a, b = a.strip().lower(), b.strip().lower()
-    return bool(a) and bool(b) and (a == b or a in b or b in a)
+    from grading.gap import indication_matches
+
+    return indication_matches(a, b)
 
 
 def audit_claims(
@@ -59,7 +60,8 @@ def audit_claims(
         Output of :func:`grading.grade`.
     studies : DataFrame, optional
         The study sheet; used to find harm records and to tell "no evidence" from "no result".
-        Indications match when either string contains the other (case-insensitive).
+        Indications match by :func:`grading.gap.indication_matches` (equal, whole-word
+        containment, or an 'all indications' claim).
     scheme : Scheme, optional
         Supplies ``human_certainty_threshold``.
 
@@ -81,12 +83,20 @@ def audit_claims(
         if col not in claims.columns:
             raise ValidationError(f"audit_claims() needs column {col!r} in 'claims'.")
     threshold = scheme.human_certainty_threshold
+    gcols = ["indication", "outcome", "stream", "outcome_kind", "estimate", "ci_low",
+             "certainty", "certainty_within_stream"]
+    missing = [c for c in gcols if c not in grades.columns]
+    if missing:
+        raise ValidationError(f"audit_claims() needs column {missing[0]!r} in 'grades'.")
+    grades = grades[gcols]
     st = None
     if studies is not None:
         from evidence.schema import indication_key
 
-        st = studies.copy()
-        st["_ind"] = indication_key(st).astype(str).to_numpy()
+        keep = [c for c in ("study_id", "stream", "model", "outcome_kind", "events_int")
+                if c in studies.columns]
+        st = studies[keep].copy()
+        st["_ind"] = indication_key(studies).astype(str).to_numpy()
     rows = []
     for _, c in claims.iterrows():
         ind = str(c["indication"])

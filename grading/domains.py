@@ -355,7 +355,7 @@ def judge_imprecision(
             )
         else:
             parts.append(f"{ci_txt} excludes {_null_label(measure)}")
-        if ratio >= ratio_cut:
+        if ratio >= ratio_cut * (1 - 1e-12):  # guard float round-off at the boundary
             if ci_step > -2:
                 ci_step = -2
             parts.append(

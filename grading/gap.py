@@ -22,7 +22,7 @@ import pandas as pd
 from evidence.errors import InvalidParameterError, ValidationError
 from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
-__all__ = ["gap_summary", "PHASE_ORDER", "to_smd"]
+__all__ = ["gap_summary", "PHASE_ORDER", "to_smd", "indication_matches"]
 
 PHASE_ORDER: tuple[str, ...] = ("phase_1", "phase_1_2", "phase_2", "phase_2_3", "phase_3",
                                 "phase_4")
@@ -31,6 +31,27 @@ _PHASE_TO_LOA = {"phase_1": "phase_1", "phase_1_2": "phase_1", "phase_2": "phase
 CHINN = math.sqrt(3) / math.pi
 CHINN_SOURCE = ("Chinn S. A simple method for converting an odds ratio to effect size for use in "
                 "meta-analysis. Stat Med 2000;19:3127-3131 (ln OR / 1.81 = ln OR x sqrt(3)/pi)")
+
+
+ALL_INDICATIONS = ("all", "all_indications", "all indications", "*")
+
+
+def indication_matches(a: str, b: str) -> bool:
+    """Whether two indication labels refer to each other.
+
+    Equal (case, '_' vs ' ' ignored), either is an 'all indications' label, or one contains
+    the other as whole words ('stroke' matches 'acute ischaemic stroke', 'all' not 'allergy').
+    """
+    import re
+
+    x = " ".join(str(a).lower().replace("_", " ").split())
+    y = " ".join(str(b).lower().replace("_", " ").split())
+    if not x or not y:
+        return False
+    if x == y or x in ALL_INDICATIONS or y in ALL_INDICATIONS:
+        return True
+    short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+    return re.search(r"\b" + re.escape(short) + r"\b", long_) is not None
 
 
 def to_smd(measure: str | None, value: float) -> tuple[float, str]:
@@ -44,22 +65,28 @@ def to_smd(measure: str | None, value: float) -> tuple[float, str]:
     return math.nan, f"{measure} has no conversion to SMD"
 
 
-def _direction_sign(studies: pd.DataFrame | None, ind: str, outcome: str) -> tuple[int, str]:
-    if studies is None or "outcome_direction" not in studies.columns:
-        return 1, "direction unknown (sign as reported)"
-    from evidence.schema import indication_key
+def _directions(st: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(indication, outcome) -> most common outcome_direction."""
+    if "outcome_direction" not in st.columns:
+        return {}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for ind, out, d in zip(st["_ind"], st["outcome"].astype(str), st["outcome_direction"],
+                           strict=True):
+        if isinstance(d, str) and d:
+            c = counts.setdefault((ind, out), {})
+            c[d] = c.get(d, 0) + 1
+    return {k: max(v, key=v.__getitem__) for k, v in counts.items()}
 
-    key = indication_key(studies)
-    m = (key == ind) & (studies["outcome"].astype(str) == outcome)
-    vals = studies.loc[m.fillna(False).to_numpy(), "outcome_direction"].dropna().astype(str)
-    if vals.empty:
+
+def _direction_sign(directions: dict, ind: str, outcome: str) -> tuple[int, str]:
+    d = directions.get((ind, outcome))
+    if d is None:
         return 1, "direction unknown (sign as reported)"
-    d = vals.mode().iloc[0]
     return (-1, "higher is worse: sign flipped") if d == "higher_is_worse" else (
         1, "higher is better")
 
 
-def _best_body(g: pd.DataFrame, stream: str, studies, ind) -> dict:
+def _best_body(g: pd.DataFrame, stream: str, directions: dict, ind: str) -> dict:
     f = g[(g["stream"] == stream) & (g["outcome_kind"].fillna("benefit") != "harm")].copy()
     out = {"outcome": None, "smd": math.nan, "note": "no estimable benefit outcome",
            "k": 0, "measure": None}
@@ -75,7 +102,7 @@ def _best_body(g: pd.DataFrame, stream: str, studies, ind) -> dict:
         out.update(outcome=r["outcome"], note=f"'{r['outcome']}': {r['_how']}", k=int(r["k"]),
                    measure=r["measure"])
         return out
-    sign, dnote = _direction_sign(studies, ind, r["outcome"])
+    sign, dnote = _direction_sign(directions, ind, r["outcome"])
     out.update(outcome=r["outcome"], smd=sign * r["_smd"], k=int(r["k"]), measure=r["measure"],
                note=f"'{r['outcome']}' ({r['_how']}; {dnote})")
     return out
@@ -105,7 +132,7 @@ def gap_summary(
         Output of :func:`grading.grade` for the same studies.
     regulatory : DataFrame, optional
         ``indication, jurisdiction, status, date, detail, citation_key`` (``data/regulatory.csv``).
-        Matched to an indication when either string contains the other (case-insensitive).
+        Matched with :func:`indication_matches` ('all' rows apply to every indication).
     scheme : Scheme, optional
         Supplies the phase -> approval priors (``loa_from_phase``, ``loa_by_area``,
         ``indication_area``).
@@ -153,8 +180,17 @@ def gap_summary(
                 raise ValidationError(f"gap_summary() needs column {col!r} in 'regulatory'.")
     from evidence.schema import indication_key
 
-    st = studies.copy()
-    st["_ind"] = indication_key(st).astype(str).to_numpy()
+    keep = [c for c in ("stream", "model", "data_type", "outcome", "outcome_direction")
+            if c in studies.columns]
+    st = studies[keep].copy()
+    st["_ind"] = indication_key(studies).astype(str).to_numpy()
+    directions = _directions(st)
+    gcols = ["indication", "outcome", "stream", "outcome_kind", "measure", "estimate", "k",
+             "certainty", "certainty_within_stream"]
+    missing = [c for c in gcols if c not in grades.columns]
+    if missing:
+        raise ValidationError(f"gap_summary() needs column {missing[0]!r} in 'grades'.")
+    grades = grades[gcols]
     inds = sorted(set(st["_ind"]) | set(grades["indication"].astype(str)))
     rows = []
     for ind in inds:
@@ -171,17 +207,15 @@ def gap_summary(
 
         hp_res, hp_reg = top(with_res), top(phases)
         models = s["model"].value_counts().sort_index()
-        pre = _best_body(g, "animal", studies, ind)
-        hum = _best_body(g, "human", studies, ind)
+        pre = _best_body(g, "animal", directions, ind)
+        hum = _best_body(g, "human", directions, ind)
         att = (hum["smd"] / pre["smd"]) if (math.isfinite(hum["smd"]) and math.isfinite(
             pre["smd"]) and pre["smd"] != 0) else math.nan
         # regulatory
         reg_status, reg_cites = None, None
         if regulatory is not None and len(regulatory):
-            low = ind.lower()
-            m = regulatory["indication"].astype(str).str.lower().map(
-                lambda x, low=low: x in low or low in x)
-            r = regulatory[m.to_numpy()]
+            m = [indication_matches(x, ind) for x in regulatory["indication"].astype(str)]
+            r = regulatory[m]
             if len(r):
                 parts = []
                 for _, x in r.iterrows():

@@ -100,6 +100,8 @@ def integrate_streams(grades: pd.DataFrame) -> pd.DataFrame:
             raise ValidationError(
                 f"integrate_streams() needs column {col!r} in 'grades' (output of grade())."
             )
+    extra = [c for c in ("intervention",) if c in grades.columns]
+    grades = grades[[*_NEEDED, *extra]]
     rows = []
     for ind, g in grades.groupby("indication", sort=True):
         ben = g[g["outcome_kind"].fillna("benefit") != "harm"]

@@ -111,7 +111,8 @@ class RunResult:
     files : tuple of Path
         Files written, sorted.
     notes : tuple of str
-        Figures that could not be drawn from the data, and why.
+        Figures that could not be drawn from the data, and why (also in the report and the
+        manifest; not raised as warnings).
     """
 
     ingest: Any
@@ -159,6 +160,9 @@ class RunResult:
         widest = self.widest_gap()
         if widest:
             lines.append(widest)
+        if self.notes:
+            lines.append(f"{len(self.notes)} figures not drawn (reasons under Notes in "
+                         "report.html and in manifest.json).")
         if self.out_dir is not None:
             lines.append(f"Results in {self.out_dir}" + (
                 f" (open {self.report_path.name})" if self.report_path else ""))
@@ -179,23 +183,56 @@ def _n_rejected(rejected: pd.DataFrame) -> int:
     return int(rejected["row"].nunique()) if "row" in rejected.columns else len(rejected)
 
 
-_GAP_COLUMNS = ("gap", "gap_steps", "gap_score", "gap_size", "certainty_gap", "translational_gap")
+def _num(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return out
 
 
 def _widest_gap(gap: pd.DataFrame | None) -> str | None:
+    """One sentence naming the indication with the widest translational gap.
+
+    Rule: where both streams have an SMD-scale effect, the smallest ``attenuation`` (human
+    effect / animal effect) is the widest gap.  Otherwise, among indications with a positive
+    pooled animal effect and no comparable human effect, the one with most animal records
+    (then the largest animal effect).  Otherwise, the indication with most preclinical records
+    relative to human records.
+    """
     if gap is None or len(gap) == 0 or "indication" not in gap.columns:
         return None
-    for col in _GAP_COLUMNS:
-        if col in gap.columns:
-            values = pd.to_numeric(gap[col], errors="coerce")
-            if values.notna().any():
-                row = gap.loc[values.idxmax()]
-                text = f"Gap widest for {row['indication']} ({col} = {values.max():g})"
-                for extra in ("gap_statement", "statement", "summary"):
-                    if extra in gap.columns and isinstance(row.get(extra), str):
-                        text += f": {row[extra]}"
-                        break
-                return text + "."
+    rows = [r for _, r in gap.iterrows()]
+
+    def human_text(r) -> str:
+        n_h = int(_num(r.get("n_human")) or 0) if pd.notna(_num(r.get("n_human"))) else 0
+        cert = r.get("certainty_human")
+        cert_txt = f", certainty {cert}" if isinstance(cert, str) and cert else ""
+        return f"{n_h} human record{'s' if n_h != 1 else ''}{cert_txt}"
+
+    with_both = [r for r in rows if pd.notna(_num(r.get("attenuation")))]
+    if with_both:
+        r = min(with_both, key=lambda r: (_num(r["attenuation"]), str(r["indication"])))
+        return (f"Gap widest for {r['indication']}: human SMD {_num(r['human_smd']):.2f} vs "
+                f"animal SMD {_num(r['preclinical_smd']):.2f} (attenuation "
+                f"{_num(r['attenuation']):.2f}; {human_text(r)}).")
+    promising = [r for r in rows if _num(r.get("preclinical_smd")) > 0
+                 and not pd.notna(_num(r.get("human_smd")))]
+    if promising:
+        r = max(promising, key=lambda r: (_num(r.get("n_animal")), _num(r["preclinical_smd"]),
+                                          str(r["indication"])))
+        n_a = int(_num(r.get("n_animal")))
+        return (f"Gap widest for {r['indication']}: animal SMD {_num(r['preclinical_smd']):.2f} "
+                f"from {n_a} animal record{'s' if n_a != 1 else ''}, no human effect on a "
+                f"comparable scale ({human_text(r)}).")
+    if {"n_in_vitro", "n_animal", "n_human"} <= set(gap.columns):
+        def lead(r) -> float:
+            return (_num(r["n_in_vitro"]) + _num(r["n_animal"])) - _num(r["n_human"])
+
+        r = max(rows, key=lambda r: (lead(r), str(r["indication"])))
+        if lead(r) > 0:
+            return (f"Gap widest for {r['indication']}: {int(_num(r['n_in_vitro']))} in vitro "
+                    f"and {int(_num(r['n_animal']))} animal records against {human_text(r)}.")
     return None
 
 
@@ -206,12 +243,11 @@ def bundled_inputs() -> dict[str, Path]:
     """Paths of the bundled exosome review: ``studies``, ``bib``, ``regulatory``, ``claims``."""
     from evidence.datasets import bundled_bib_path, bundled_path
 
-    return {
-        "studies": Path(bundled_path("exosomes")),
-        "bib": Path(bundled_bib_path()),
-        "regulatory": Path(bundled_path("exosome_regulatory")),
-        "claims": Path(bundled_path("exosome_claims")),
-    }
+    files = {"studies": "exosome_studies.csv", "regulatory": "regulatory.csv",
+             "claims": "claims.csv"}
+    paths = {role: Path(bundled_path(name)) for role, name in files.items()}
+    paths["bib"] = Path(bundled_bib_path())
+    return {role: paths[role] for role in ("studies", "bib", "regulatory", "claims")}
 
 
 def read_table(source: Any, *, what: str) -> pd.DataFrame | None:
@@ -335,14 +371,16 @@ def _largest_body(rows: pd.DataFrame) -> tuple[str, str, pd.DataFrame] | None:
     return str(best[0]), str(best[1]), body
 
 
-def _translational_scale(rows: pd.DataFrame) -> str:
-    """The common scale with more estimable records: ``"SMD"`` or ``"log_ratio"``."""
+def _translational_scale(rows: pd.DataFrame) -> str | None:
+    """The common scale with more estimable records (``"SMD"`` or ``"log_ratio"``), or None."""
     from evidence.schema import RATIO_MEASURES
 
     ok = pd.to_numeric(rows["yi"], errors="coerce").notna()
     measure = rows["measure"].astype("string")
     n_ratio = int((ok & measure.isin(RATIO_MEASURES)).sum())
     n_smd = int((ok & (measure == "SMD")).sum())
+    if n_ratio == 0 and n_smd == 0:
+        return None
     return "log_ratio" if n_ratio > n_smd else "SMD"
 
 
@@ -372,45 +410,116 @@ def _rob_frames(evidence_table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallback,
-                  step: list[int], total: int) -> tuple[dict, dict, list[Path], list[str]]:
-    """Draw the review-level and per-indication figures; save PNGs when ``figures_dir``.
+#: State shared with forked figure workers (set just before the pool starts; copy-on-write).
+_FIGURE_STATE: dict[str, Any] = {}
 
-    A figure that cannot be drawn from the data (an :class:`EvidenceError` from the plotting
-    function) is skipped with a note instead of failing the run.
-    """
-    import warnings
 
-    import matplotlib
+def _render(title: str, func, args: tuple, kwargs: dict) -> tuple[bytes | None, str | None]:
+    """Draw one figure and render it to PNG; (None, note) when the data cannot be drawn."""
     import matplotlib.pyplot as plt
 
-    from evidence.errors import EvigapWarning
+    from grading.report import figure_png
+
+    try:
+        drawn = func(*args, **kwargs)
+    except EvidenceError as exc:
+        plt.close("all")
+        return None, f"{title} not drawn: {' '.join(str(exc).split())}"
+    fig = getattr(drawn, "figure", drawn)
+    try:
+        return figure_png(fig, dpi=_FIGURE_DPI), None
+    finally:
+        plt.close(fig)
+
+
+def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """Figures of one indication: [(title, file name, png)], notes.  Runs in a worker."""
+    import matplotlib
+
     from grading import plots
-    from grading.report import DETERMINISTIC_RC, figure_png
+    from grading.report import DETERMINISTIC_RC
+
+    state = _FIGURE_STATE
+    indication = state["indications"][index]
+    table: pd.DataFrame = state["table"]
+    rows = table[(state["keys"] == indication).fillna(False).to_numpy()]
+    options = state["pool_options"]
+    slug = _slug(indication, index)
+    made: list[tuple[str, str, bytes]] = []
+    notes: list[str] = []
+
+    def add(title: str, filename: str, func, *args, **kwargs) -> None:
+        png, note = _render(f"{title} for {indication}", func, args, kwargs)
+        if png is not None:
+            made.append((title, filename, png))
+        else:
+            notes.append(note)
+
+    with matplotlib.rc_context(DETERMINISTIC_RC):
+        # records without a usable effect are listed in the figure, so draw it regardless
+        add("Translational forest", f"translational_forest_{slug}.png",
+            plots.translational_forest, table, indication=indication, grades=state["grades"],
+            scale=_translational_scale(rows) or "SMD", method=options["method"],
+            level=options["level"])
+        body = _largest_body(rows)
+        if body is None:
+            notes.append(f"Forest plot for {indication} not drawn: no estimable primary record")
+        else:
+            outcome, measure, data = body
+            subgroup = "stream" if data["stream"].nunique() > 1 else None
+            add(f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", plots.forest_plot,
+                data, measure=measure, subgroup=subgroup, **options)
+    return made, notes
+
+
+def _fork_pool(jobs: int, n_tasks: int):
+    """A fork-based process pool, or None when serial drawing is better or forking unavailable."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if jobs <= 1 or n_tasks < 4 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    try:
+        return ProcessPoolExecutor(max_workers=min(jobs, n_tasks),
+                                   mp_context=multiprocessing.get_context("fork"))
+    except (OSError, ValueError):
+        return None
+
+
+def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallback,
+                  step: list[int], total: int, jobs: int
+                  ) -> tuple[dict, dict, list[Path], list[str]]:
+    """Draw the review-level and per-indication figures; save PNGs when ``figures_dir``.
+
+    Per-indication figures are drawn in ``jobs`` forked worker processes when that pays off;
+    each figure is rendered the same way wherever it is drawn, so the PNGs do not depend on
+    ``jobs``.  A figure that cannot be drawn from the data (an :class:`EvidenceError` from the
+    plotting function) is skipped with a note instead of failing the run.
+    """
+    from concurrent.futures import as_completed
+
+    import matplotlib
+
+    from grading import plots
+    from grading.report import DETERMINISTIC_RC
 
     scheme = run["scheme"]
-    pool_options = {"method": getattr(scheme, "pool_method", "REML"),
-                    "ci_method": getattr(scheme, "ci_method", "z"),
-                    "level": getattr(scheme, "level", 0.95)}
     table: pd.DataFrame = run["evidence_table"]
+    indications: list[str] = run["indications"]
+    _FIGURE_STATE.clear()
+    _FIGURE_STATE.update(
+        table=table, grades=run["grades"], indications=indications,
+        keys=indication_key(table) if len(table) else pd.Series(dtype="string"),
+        pool_options={"method": getattr(scheme, "pool_method", "REML"),
+                      "ci_method": getattr(scheme, "ci_method", "z"),
+                      "level": getattr(scheme, "level", 0.95)},
+    )
     general: dict[str, bytes] = {}
     per_indication: dict[str, dict[str, bytes]] = {}
     written: list[Path] = []
-    skipped: list[str] = []
+    notes: list[str] = []
 
-    def draw(where: tuple[str, str, str | None], func, *args, **kwargs) -> None:
-        title, filename, indication = where
-        try:
-            drawn = func(*args, **kwargs)
-        except EvidenceError as exc:
-            place = f" for {indication}" if indication else ""
-            note = f"{title}{place} not drawn: {' '.join(str(exc).split())}"
-            skipped.append(note)
-            warnings.warn(note, EvigapWarning, stacklevel=2)
-            plt.close("all")
-            return
-        fig = getattr(drawn, "figure", drawn)
-        png = figure_png(fig, dpi=_FIGURE_DPI)
+    def keep(title: str, filename: str, png: bytes, indication: str | None) -> None:
         if indication is None:
             general[title] = png
         else:
@@ -419,36 +528,55 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
             path = figures_dir / filename
             path.write_bytes(png)
             written.append(path)
-        plt.close(fig)
 
-    with matplotlib.rc_context(DETERMINISTIC_RC):
+    results: dict[int, tuple[list, list]] = {}
+    pool = _fork_pool(jobs, len(indications))
+    try:
+        futures = {}
+        if pool is not None:
+            futures = {pool.submit(_indication_figures, i): i for i in range(len(indications))}
         step[0] += 1
         progress("figures: gap map and risk of bias", step[0], total)
-        draw(("Evidence gap map", "gap_map.png", None), plots.gap_map, table,
-             grades=run["grades"], regulatory=run["regulatory"])
-        for key, frame in _rob_frames(table).items():
-            label, tool_name = key.split("|", 1)
-            draw((f"Risk of bias ({label})", f"risk_of_bias_{_slug(tool_name, None)}.png", None),
-                 plots.rob_summary, frame)
-        keys = indication_key(table) if len(table) else pd.Series(dtype="string")
-        for i, indication in enumerate(run["indications"]):
-            step[0] += 1
-            progress(f"figures: {indication}", step[0], total)
-            slug = _slug(indication, i)
-            rows = table[(keys == indication).fillna(False).to_numpy()]
-            draw(("Translational forest", f"translational_forest_{slug}.png", indication),
-                 plots.translational_forest, table, indication=indication,
-                 grades=run["grades"], scale=_translational_scale(rows),
-                 method=pool_options["method"], level=pool_options["level"])
-            body = _largest_body(rows)
-            if body is None:
-                skipped.append(f"Forest plot for {indication} not drawn: no estimable records")
-                continue
-            outcome, measure, data = body
-            subgroup = "stream" if data["stream"].nunique() > 1 else None
-            draw((f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", indication),
-                 plots.forest_plot, data, measure=measure, subgroup=subgroup, **pool_options)
-    return general, per_indication, written, skipped
+        with matplotlib.rc_context(DETERMINISTIC_RC):
+            png, note = _render("Evidence gap map", plots.gap_map, (table,),
+                                {"grades": run["grades"], "regulatory": run["regulatory"]})
+            if png is not None:
+                keep("Evidence gap map", "gap_map.png", png, None)
+            else:
+                notes.append(note)
+            rob = _rob_frames(table)
+            if not rob:
+                notes.append("Risk-of-bias figure not drawn: no record has rob_tool, "
+                             "rob_domains or rob_overall")
+            for key, frame in rob.items():
+                label, tool_name = key.split("|", 1)
+                title = f"Risk of bias ({label})"
+                png, note = _render(title, plots.rob_summary, (frame,), {})
+                if png is not None:
+                    keep(title, f"risk_of_bias_{_slug(tool_name, None)}.png", png, None)
+                else:
+                    notes.append(note)
+        if pool is not None:
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                step[0] += 1
+                progress(f"figures: {indications[i]}", step[0], total)
+        else:
+            for i, indication in enumerate(indications):
+                step[0] += 1
+                progress(f"figures: {indication}", step[0], total)
+                results[i] = _indication_figures(i)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        _FIGURE_STATE.clear()
+    for i, indication in enumerate(indications):  # assemble in order: deterministic
+        made, more = results[i]
+        for title, filename, png in made:
+            keep(title, filename, png, indication)
+        notes.extend(more)
+    return general, per_indication, written, notes
 
 
 _FIGURE_DPI = 130
@@ -477,6 +605,7 @@ def run_review(
     figures: bool = True,
     report: bool = True,
     overrides: Any = None,
+    jobs: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Run a whole review: validate, compute, pool, grade, audit, draw and write.
@@ -503,6 +632,9 @@ def run_review(
         Write ``report.html`` (only with ``out_dir``).
     overrides : optional
         Reviewer overrides passed to :func:`grading.certainty.grade`.
+    jobs : int, optional
+        Worker processes for drawing the per-indication figures (default: the number of CPUs,
+        at most 4; 1 draws everything in this process).  Outputs do not depend on it.
     progress : callable, optional
         ``progress(step, done, total)``, e.g. :class:`TextProgress`.
 
@@ -592,6 +724,9 @@ def run_review(
         if claims_audit is not None:
             tables["claims_audit.csv"] = claims_audit
         for name, frame in tables.items():
+            if frame.attrs:  # e.g. the profile's footnotes: not part of the CSV
+                frame = frame.copy(deep=False)
+                frame.attrs = {}
             written.append(Path(write_csv(frame, out / name)))
 
     general_figs: dict = {}
@@ -604,8 +739,9 @@ def run_review(
             figures_dir.mkdir(exist_ok=True)
         run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
                "regulatory": regulatory_frame, "scheme": the_scheme}
+        n_jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
         general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
-            run, figures_dir, progress, step, total)
+            run, figures_dir, progress, step, total, n_jobs)
         written.extend(fig_files)
 
     inputs = {

@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "DETERMINISTIC_RC",
+    "GAP_DISPLAY_COLUMNS",
     "figure_png",
     "save_figure",
     "render_report",
@@ -211,10 +212,53 @@ def _reasons(grades_rows) -> str:
     return "".join(out)
 
 
-def _rows_for(frame, indication: str):
-    if frame is None or "indication" not in frame.columns:
+def _indication_column(frame) -> str | None:
+    if frame is None:
         return None
-    return frame[frame["indication"].astype("string") == indication]
+    for c in frame.columns:
+        if str(c).lower() == "indication":
+            return c
+    return None
+
+
+def _rows_for(frame, indication: str):
+    col = _indication_column(frame)
+    if col is None:
+        return None
+    return frame[(frame[col].astype("string") == indication).fillna(False).to_numpy()]
+
+
+def _profile_block(rows) -> str:
+    """The evidence profile rows of one indication, footnotes listed under the table."""
+    col = _indication_column(rows)
+    shown = rows.drop(columns=[col]) if col is not None else rows
+    notes_col = next((c for c in shown.columns if str(c).lower() == "footnotes"), None)
+    parts = [_table(shown.drop(columns=[notes_col]) if notes_col else shown)]
+    if notes_col:
+        texts = [t for t in shown[notes_col].tolist() if not _is_missing(t) and str(t).strip()]
+        if texts:
+            parts.append('<div class="footnotes">')
+            parts.extend(f"<p>{_e(str(t))}</p>" for t in texts)
+            parts.append("</div>")
+    return "".join(parts)
+
+
+#: Gap-summary columns shown in the report (all columns are in gap_summary.csv).
+GAP_DISPLAY_COLUMNS: tuple[str, ...] = (
+    "indication", "n_in_vitro", "n_animal", "n_human", "n_human_registered_no_results",
+    "highest_phase_with_results", "highest_phase_registered", "certainty_in_vitro",
+    "certainty_animal", "certainty_human", "preclinical_outcome", "preclinical_smd",
+    "human_outcome", "human_smd", "attenuation", "regulatory_status", "prior_phase", "prior_loa",
+)
+
+
+def _gap_block(gap) -> str:
+    if gap is None:
+        return _table(None)
+    cols = [c for c in GAP_DISPLAY_COLUMNS if c in gap.columns]
+    if len(cols) < 3:
+        cols = list(gap.columns)
+    return _table(gap, columns=cols)
 
 
 def _studies_for(evidence_table, indication: str):
@@ -247,7 +291,8 @@ figure{margin:10px 0 16px}figure img{max-width:100%;height:auto;border:1px solid
 figcaption{font-size:13px;color:#66707a}
 details.rating{border:1px solid #d5dbe0;border-radius:4px;margin:6px 0;padding:4px 10px}
 details.rating summary{cursor:pointer}.cert{font-weight:600;color:#2c6e91}
-.statement{font-style:italic}nav ol{columns:2;font-size:14px}
+.statement{font-style:italic}.footnotes{font-size:12.5px;color:#3d464f}
+.footnotes p{margin:3px 0}nav ol{columns:2;font-size:14px}
 .kv td:first-child{font-weight:600}
 """
 
@@ -299,10 +344,14 @@ def render_report(
     """
     figures = figures or {}
     indication_figures = indication_figures or {}
+    # pandas deep-copies .attrs on every operation; the profile's footnotes make that slow
+    grades, gap, profile, evidence_table, claims_audit, rejected = (
+        _plain(f) for f in (grades, gap, profile, evidence_table, claims_audit, rejected))
     indications: list[str] = []
     for frame in (gap, grades, profile):
-        if frame is not None and "indication" in frame.columns:
-            for value in frame["indication"].dropna().astype(str):
+        col = _indication_column(frame)
+        if col is not None:
+            for value in frame[col].dropna().astype(str):
                 if value not in indications:
                     indications.append(value)
     for value in indication_figures:
@@ -325,7 +374,7 @@ def render_report(
         body.append("</ol></nav>")
 
     body.append('<h2 id="gap">Translational gap summary</h2>')
-    body.append(_table(gap))
+    body.append(_gap_block(gap))
     for name, fig in figures.items():
         body.append(_img(fig, name))
 
@@ -334,7 +383,7 @@ def render_report(
         prof = _rows_for(profile, ind)
         if prof is not None:
             body.append("<h3>Evidence profile</h3>")
-            body.append(_table(prof.drop(columns=["indication"])))
+            body.append(_profile_block(prof))
         for name, fig in indication_figures.get(ind, {}).items():
             body.append(_img(fig, f"{name}: {ind}"))
         studies = _studies_for(evidence_table, ind)
@@ -366,6 +415,15 @@ def render_report(
         + "\n".join(body)
         + "\n</main></body></html>\n"
     )
+
+
+def _plain(frame):
+    """A shallow copy without ``attrs`` (None stays None)."""
+    if frame is None or not getattr(frame, "attrs", None):
+        return frame
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    return frame
 
 
 def _n_rows(rejected) -> int:

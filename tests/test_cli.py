@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, "-m", "grading.cli", *args], cwd=cwd, env=env,
+    # what the console script does (``python -m grading.cli`` would work too, with a runpy
+    # warning because the grading package imports grading.cli)
+    code = "import sys; from grading.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -91,12 +95,23 @@ def test_run_without_arguments_writes_everything(default_run):
     for name in OUTPUT_FILES + ("report.html", "manifest.json"):
         assert (out / name).is_file(), name
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    for name in figures:
+        assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     grades = pd.read_csv(out / "grades.csv")
-    n_ind = grades["indication"].nunique()
+    indications = sorted(grades["indication"].unique())
+    notes = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["notes"]
     assert "gap_map.png" in figures
-    assert sum(name.startswith("translational_forest_") for name in figures) == n_ind
-    assert sum(name.startswith("forest_") for name in figures) == n_ind
-    assert any(name.startswith("risk_of_bias") for name in figures)
+    # every indication has its translational forest and forest plot, or a note saying why not
+    for i, ind in enumerate(indications):
+        prefix = f"{i + 1:02d}_"
+        for kind, title in (("translational_forest_", "Translational forest"),
+                            ("forest_", "Forest plot")):
+            drawn = [f for f in figures if f.startswith(kind + prefix)]
+            noted = [n for n in notes if n.startswith(title) and f" for {ind} " in n]
+            assert len(drawn) + len(noted) == 1, (ind, kind, drawn, noted)
+    assert sum(f.startswith("translational_forest_") for f in figures) >= len(indications) // 2
+    rob_figures = [f for f in figures if f.startswith("risk_of_bias")]
+    assert rob_figures or any(n.startswith("Risk-of-bias figure not drawn") for n in notes)
     # not a TTY: no progress bar
     assert "\r" not in stderr and "[#" not in stderr
 
@@ -105,7 +120,7 @@ def test_run_tables_are_consistent(default_run):
     out, *_ = default_run
     from evidence.datasets import bundled_path
 
-    n_in = len(pd.read_csv(bundled_path("exosomes")))
+    n_in = len(pd.read_csv(bundled_path("exosome_studies.csv")))
     table = pd.read_csv(out / "evidence_table.csv")
     rejected = pd.read_csv(out / "rejected_rows.csv")
     n_rej = rejected["row"].nunique() if len(rejected) else 0
@@ -119,7 +134,7 @@ def test_run_tables_are_consistent(default_run):
     claims = pd.read_csv(out / "claims_audit.csv")
     from evidence.datasets import bundled_path as bp
 
-    assert len(claims) >= len(pd.read_csv(bp("exosome_claims")))
+    assert len(claims) >= len(pd.read_csv(bp("claims.csv")))
 
 
 def test_run_prints_short_summary(default_run):
@@ -135,7 +150,7 @@ def test_run_prints_short_summary(default_run):
 def test_run_quiet_prints_nothing(tmp_path, capsys):
     from evidence.datasets import bundled_bib_path, bundled_path
 
-    code = main(["run", "--studies", str(bundled_path("exosomes")), "--bib",
+    code = main(["run", "--studies", str(bundled_path("exosome_studies.csv")), "--bib",
                  str(bundled_bib_path()), "--out", str(tmp_path / "o"), "--quiet",
                  "--no-figures"])
     captured = capsys.readouterr()
@@ -161,8 +176,8 @@ def test_run_bad_scheme_is_clean_error(tmp_path):
     from evidence.datasets import bundled_path
 
     (tmp_path / "scheme.toml").write_text("this is = not [valid toml\n", encoding="utf-8")
-    proc = _cli("run", "--studies", str(bundled_path("exosomes")), "--scheme", "scheme.toml",
-                "--out", "o", cwd=tmp_path)
+    proc = _cli("run", "--studies", str(bundled_path("exosome_studies.csv")), "--scheme",
+                "scheme.toml", "--out", "o", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="scheme")
 
 
@@ -177,7 +192,7 @@ def test_run_bib_without_studies_is_usage_error(tmp_path):
 def _sheet(tmp_path: Path, *, break_row: bool) -> Path:
     from evidence.datasets import bundled_path
 
-    sheet = pd.read_csv(bundled_path("exosomes"), dtype="string").head(6)
+    sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(6)
     if break_row:
         sheet.loc[2, "stream"] = "plant"  # not a stream
     path = tmp_path / ("broken.csv" if break_row else "clean.csv")

@@ -169,6 +169,8 @@ REJECTIONS = [
      "non-numeric value '1,000' in numeric column 'n_ctrl'"),
     ("counts", {"year": "2020.5"}, "year", "2020.5",
      "non-integer value '2020.5' in integer column 'year'"),
+    ("counts", {"year": "1e300"}, "year", "1e300",
+     "value '1e300' in integer column 'year' is too large"),
     ("counts", {"randomised": "maybe"}, "randomised", "maybe",
      "value 'maybe' in true/false column 'randomised'; expected true/false, yes/no or 1/0"),
     ("counts", {"model": "mice"}, "model", "mice", "unknown model 'mice'; did you mean 'mouse'?"),
@@ -321,7 +323,8 @@ def test_extra_columns_are_kept_after_the_schema(tmp_path):
 
 def test_summary_and_html_name_rows_and_reasons(tmp_path):
     bad = {**ANIMAL_COUNTS, "model": "mice"}
-    result = read_studies(write_sheet(tmp_path / "s.csv", [{**ANIMAL_COUNTS, "study_id": "A"}, bad]))
+    rows = [{**ANIMAL_COUNTS, "study_id": "A"}, bad]
+    result = read_studies(write_sheet(tmp_path / "s.csv", rows))
     text = result.summary()
     assert "2 rows in, 1 accepted, 1 rejected" in text
     assert "row 1 (Smith 2020), column 'model': unknown model 'mice'; did you mean 'mouse'?" in text
@@ -329,6 +332,10 @@ def test_summary_and_html_name_rows_and_reasons(tmp_path):
     assert "2 rows in, 1 accepted, 1 rejected" in html
     assert "<td>unknown model 'mice'; did you mean 'mouse'?</td>" in html
     assert repr(result).startswith("IngestResult(source=")
+    evil = read_studies(pd.DataFrame([{**ANIMAL_COUNTS, "study_id": "<script>x</script>",
+                                       "model": "mice"}]))
+    assert "<script>" not in evil._repr_html_()
+    assert "&lt;script&gt;x&lt;/script&gt;" in evil._repr_html_()
 
 
 # ---------------------------------------------------------------------------
@@ -535,3 +542,42 @@ def test_round_trip_csv_read_write_read(tmp_path):
     b = second.studies.drop(columns=["comparator", "intervention"])
     pd.testing.assert_frame_equal(a, b)
     assert second.studies.loc[0, "sd_int"] == 0.30000000000000004
+
+
+def test_excel_style_csv_with_bom_and_crlf_and_tsv(tmp_path):
+    header = ",".join(ANIMAL_COUNTS)
+    values = ",".join(ANIMAL_COUNTS.values())
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\ufeff" + header + "\r\n" + values + "\r\n").encode("utf-8"))
+    result = read_studies(path)
+    assert result.n_accepted == 1
+    assert result.studies.columns[0] == "study_id"
+    assert result.studies.loc[0, "n_ctrl"] == 10.0
+    tsv = tmp_path / "s.tsv"
+    tsv.write_text("\t".join(ANIMAL_COUNTS) + "\n" + "\t".join(ANIMAL_COUNTS.values()) + "\n")
+    pd.testing.assert_frame_equal(read_studies(tsv).studies, result.studies)
+
+
+def test_bundled_sheet_round_trips_through_every_format(tmp_path):
+    from evidence.datasets import bundled_bib_path, bundled_path
+
+    first = read_studies(bundled_path("exosome_studies.csv"), bib=bundled_bib_path())
+    assert first.n_in > 100 and first.n_rejected == 0
+    write_csv(first.studies, tmp_path / "x.csv")
+    first.studies.to_parquet(tmp_path / "x.parquet")
+    first.studies.to_excel(tmp_path / "x.xlsx", index=False)
+    # write_csv protects formula-looking text with a leading quote; expect exactly that
+    from evidence.export import _safe_text
+
+    protected = first.studies.copy()
+    for name in protected.columns[protected.dtypes == "string"]:
+        protected[name] = protected[name].map(_safe_text, na_action="ignore").astype("string")
+    for source, expected in (
+        (first.studies, first.studies),
+        (tmp_path / "x.csv", protected),
+        (tmp_path / "x.parquet", first.studies),
+        (tmp_path / "x.xlsx", first.studies),
+    ):
+        again = read_studies(source)
+        assert again.n_rejected == 0
+        pd.testing.assert_frame_equal(again.studies, expected)

@@ -65,9 +65,8 @@ def assert_no_overlap(ax, pad=0.5):
     boxes = [(t, t.get_window_extent(r)) for t in items]
     fb = fig.bbox
     for t, b in boxes:
-        assert b.x0 >= fb.x0 - 1 and b.x1 <= fb.x1 + 1 and b.y0 >= fb.y0 - 1 and b.y1 <= fb.y1 + 1, (
-            f"text {t.get_text()!r} is outside the figure"
-        )
+        inside = b.x0 >= fb.x0 - 1 and b.x1 <= fb.x1 + 1 and b.y0 >= fb.y0 - 1 and b.y1 <= fb.y1 + 1
+        assert inside, f"text {t.get_text()!r} is outside the figure"
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
             a, b = boxes[i][1], boxes[j][1]
@@ -84,7 +83,8 @@ def test_rows_labels_and_texts_match_metafor(bcg, bcg_summary):
     # per-study estimate text = exp(yi ± 1.96 sqrt(vi)) to 2 decimals
     z = 1.959963984540054
     first = bcg.iloc[0]
-    lo, hi = math.exp(first.yi - z * math.sqrt(first.vi)), math.exp(first.yi + z * math.sqrt(first.vi))
+    se = math.sqrt(first.vi)
+    lo, hi = math.exp(first.yi - z * se), math.exp(first.yi + z * se)
     assert texts(ax, "estimate_text")[0] == f"{math.exp(first.yi):.2f} [{lo:.2f}, {hi:.2f}]"
     assert texts(ax, "estimate_text")[0] == "0.41 [0.13, 1.26]"
     # weights: metafor's weights(res), one decimal
@@ -171,6 +171,7 @@ def test_arrows_for_cis_beyond_limits(bcg):
     # the prediction interval (0.15, 1.55) also leaves the axis on the left
     assert len(arrows) == expected + 1
     assert ax.get_xlim() == pytest.approx((0.2, 2.0))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.2", "0.5", "1", "2"]
 
 
 def test_two_studies_and_not_estimable_row(bcg):
@@ -261,3 +262,18 @@ def test_save_figure_formats(bcg, tmp_path):
         assert out.read_bytes()[:len(head)] == head
     with pytest.raises(InvalidParameterError, match="'.png', '.svg', '.pdf'"):
         save_figure(ax, tmp_path / "forest.jpg")
+
+
+def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
+    fig, (ax_left, ax_right) = plt.subplots(1, 2, figsize=(20, 6))
+    fig.subplots_adjust(left=0.3, right=0.95, wspace=1.2)
+    out = forest_plot(bcg, measure="RR", subgroup="alloc", overall=False, columns=False,
+                      ax=ax_right)
+    assert out is ax_right and out.figure is fig
+    assert not [p for p in out.patches if p.get_gid() == "diamond_total"]
+    assert len([p for p in out.patches if str(p.get_gid()).startswith("diamond_subgroup")]) == 3
+    assert not texts(out, "weight_text")  # weights belong to the overall model
+    sg = bcg_summary.loc["subgroup_difference"]
+    assert texts(out, "footer") == [
+        f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%"]
+    assert not ax_left.texts

@@ -80,7 +80,8 @@ def test_robins_vocabulary_and_caption():
 
 def test_summary_shares_unweighted_and_weighted(rob):
     ax = rob_summary(rob)
-    bars = {p.get_gid(): p.get_width() for p in ax.patches if str(p.get_gid()).startswith("rob_bar")}
+    bars = {p.get_gid(): p.get_width() for p in ax.patches
+            if str(p.get_gid()).startswith("rob_bar")}
     assert bars["rob_bar:D3:High"] == pytest.approx(6 / 13)
     assert bars["rob_bar:D1:Low"] == pytest.approx(7 / 13)
     assert bars["rob_bar:Overall:High"] == pytest.approx(5 / 13)

@@ -186,7 +186,9 @@ def nice_ratio_ticks(low: float, high: float, *, min_gap: float = 0.28) -> list[
     # prefer powers of ten, then 5s, then 2s; keep a candidate if it is far enough from all kept
     def rank(c):
         r = round(np.log10(c) % 1, 6)
-        return 0 if np.isclose(r, 0) or np.isclose(r, 1) else (1 if np.isclose(r, np.log10(5)) else 2)
+        if np.isclose(r, 0) or np.isclose(r, 1):
+            return 0
+        return 1 if np.isclose(r, np.log10(5)) else 2
 
     kept: list[float] = []
     anchor = [c for c in inside if np.isclose(c, 1.0)]
@@ -283,7 +285,7 @@ def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path
             f"Got {str(path)!r}."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"Date": None} if fmt == "svg" else ({"CreationDate": None} if fmt == "pdf" else None)
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
     fig.savefig(
         path,
         format=fmt,

@@ -206,9 +206,12 @@ def _het_text(res) -> str:
     i2 = float(res.i2)
     parts = []
     if _is_random(res):
-        parts.append(f"τ² = {_style.fmt_num(float(res.tau2), 2 if res.tau2 >= 0.01 else 4)}")
+        tau2 = float(res.tau2)
+        shown = "0" if tau2 == 0 else _style.fmt_num(tau2, 2 if tau2 >= 0.01 else 4)
+        parts.append(f"τ² = {shown}")
     parts.append(
-        f"Q = {_style.fmt_num(float(res.q), 2)}, df = {int(res.q_df)} ({_style.fmt_p(float(res.q_p))})"
+        f"Q = {_style.fmt_num(float(res.q), 2)}, df = {int(res.q_df)} "
+        f"({_style.fmt_p(float(res.q_p))})"
     )
     parts.append(f"I² = {i2:.0f}%")
     return "Heterogeneity: " + "; ".join(parts)
@@ -596,7 +599,15 @@ def forest_plot(
                 f"(and low > 0 for ratio measures). Got {xlim!r}."
             )
         x0, x1 = float(xlim[0]), float(xlim[1])
-        ticks = None
+        if ratio:
+            ticks = _style.nice_ratio_ticks(
+                x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0)
+            )
+        else:
+            from matplotlib.ticker import MaxNLocator
+
+            ticks = [float(v) for v in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+                     .tick_values(x0, x1) if x0 - 1e-12 <= v <= x1 + 1e-12]
     elif ratio:
         lo_n, hi_n = np.exp(lo), np.exp(hi)
         cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)} | {0.25, 4.0})
@@ -658,7 +669,8 @@ def forest_plot(
         elif r.kind in ("study", "subtotal", "total", "pi"):
             weight = "bold" if r.bold else "normal"
             ax.text(0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                    fontweight=weight, gid="study_label" if r.kind == "study" else f"{r.kind}_label")
+                    fontweight=weight,
+                    gid="study_label" if r.kind == "study" else f"{r.kind}_label")
             for j, cell in enumerate(r.cells):
                 if cell:
                     ax.text(0, y, cell, transform=t_cols[j], ha="right", va="center", fontsize=fs,
@@ -747,7 +759,7 @@ def forest_plot(
                        ha=ha, va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
 
     head(0, -left_total, label_head, "left")
-    for j, (gh, header, _) in enumerate(dcols):
+    for j, (_, header, _) in enumerate(dcols):
         head(0, col_x[j], header, "right")
     for gh, js in group_heads.items():
         x_l = col_x[js[0]] - col_ws[js[0]]

@@ -124,13 +124,19 @@ def funnel_plot(
                     zorder=2, gid="funnel_filled_estimate", label="Trim-and-fill estimate")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=3, frameon=False,
                   fontsize=_style.FONT_SIZE - 0.5, handletextpad=0.3, columnspacing=1.0)
+    pad_in = {"left": 0.0, "right": 0.0}
     if labels is not None:
         labs = list(labels)
         for (_, r) in st.iterrows():
-            if bool(r["outside"]):
+            if bool(r["outside"]):  # label on the outer side, away from the funnel
+                left = r["yi"] < centre
                 ax.annotate(_style.truncate(labs[int(r["study"])], 24), (tx(r["yi"]), r["sei"]),
-                            xytext=(4, 2), textcoords="offset points",
-                            fontsize=_style.FONT_SIZE - 1)
+                            xytext=(-5 if left else 5, 0), textcoords="offset points",
+                            ha="right" if left else "left", va="center",
+                            fontsize=_style.FONT_SIZE - 1, annotation_clip=False)
+                side = "left" if left else "right"
+                pad_in[side] = max(pad_in[side], 0.1 + _style.text_width(
+                    [_style.truncate(labs[int(r["study"])], 24)], _style.FONT_SIZE - 1))
     xs = np.concatenate([st["yi"].to_numpy(float), fy, [centre - crit * se_top,
                                                         centre + crit * se_top]])
     pad = 0.05 * (xs.max() - xs.min() or 1.0)
@@ -143,6 +149,16 @@ def funnel_plot(
         ax.minorticks_off()
     else:
         ax.set_xlim(xs.min() - pad, xs.max() + pad)
+    # widen the x range so labels written outside the points stay inside the axes
+    ax_w = ax.get_position().width * ax.figure.get_figwidth()
+    if pad_in["left"] or pad_in["right"]:
+        f = np.log if ratio else (lambda a: a)
+        a, b = (f(v) for v in ax.get_xlim())
+        span = b - a
+        free = max(ax_w - pad_in["left"] - pad_in["right"], 0.3 * ax_w)
+        a -= span * pad_in["left"] / free
+        b += span * pad_in["right"] / free
+        ax.set_xlim(*((np.exp(a), np.exp(b)) if ratio else (a, b)))
     ax.set_ylim(se_top, 0)
     ax.set_ylabel("Standard error", fontsize=_style.FONT_SIZE)
     ax.set_xlabel(

@@ -21,6 +21,12 @@ GAP_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "observational": ("human", ("cohort", "case_control", "cross_sectional")),
     "case/AE": ("human", ("case_series", "case_report", "adverse_event_report")),
 }
+#: Extra columns, shown only when such records exist.
+_EXTRA_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "trial, phase n/s": ("human", ("clinical_trial",)),
+    "meta-analysis": ("", ("meta_analysis",)),
+}
+_ALL = {"all", "all_indications", "all indications", "*"}
 _RANK = {"high": 4, "moderate": 3, "low": 2, "very low": 1}
 _DARK = {"high", "very low"}
 
@@ -63,8 +69,12 @@ def _regulatory_text(regulatory: pd.DataFrame | None, width: int) -> dict[str, s
         )
     out: dict[str, list[str]] = {}
     for _, r in regulatory.iterrows():
+        if pd.isna(r["status"]):
+            continue
         j = r.get("jurisdiction")
         s = str(r["status"]).replace("_", " ")
+        if s.lower() == "ind cleared":
+            s = "IND cleared"
         part = f"{j}: {s}" if isinstance(j, str) and j.strip() else s
         lst = out.setdefault(str(r["indication"]).strip().lower(), [])
         if part not in lst:
@@ -111,7 +121,8 @@ def gap_map(
     _style.check_ax(ax, "gap_map")
     if not isinstance(studies, pd.DataFrame):
         raise InvalidParameterError(
-            f"The 'studies' argument of gap_map() must be a DataFrame. Got {type(studies).__name__}."
+            "The 'studies' argument of gap_map() must be a DataFrame. "
+            f"Got {type(studies).__name__}."
         )
     need = {"indication", "stream", "model"}
     if not need <= set(studies.columns):
@@ -122,16 +133,16 @@ def gap_map(
     ind = indication_key(studies).fillna("(no indication)")
     model = studies["model"].astype("string").str.strip().str.lower()
     cols = dict(GAP_COLUMNS)
-    if (model == "meta_analysis").any():
-        cols["meta-analysis"] = ("", ("meta_analysis",))
-    colnames = list(cols)
+    for c, (stream, models) in _EXTRA_COLUMNS.items():
+        if model.isin(models).any():
+            cols[c] = (stream, models)
     col_of = {m: c for c, (_, models) in cols.items() for m in models}
     cell_col = model.map(col_of)
-    unknown = cell_col.isna() & model.notna()
-    if unknown.any():
-        bad = sorted(model[unknown].unique())
-        raise ValidationError(f"gap_map(): unknown 'model' values {bad}; see evidence.schema.MODELS.")
-    counts = pd.crosstab(ind, cell_col.fillna("(no model)")).reindex(columns=colnames, fill_value=0)
+    if cell_col.isna().any():  # a model tag this map does not know: counted, never dropped
+        cols["other"] = ("", tuple(sorted(model[cell_col.isna()].fillna("(missing)").unique())))
+        cell_col = cell_col.fillna("other")
+    colnames = list(cols)
+    counts = pd.crosstab(ind, cell_col).reindex(columns=colnames, fill_value=0)
     if order is None:
         order = sorted(counts.index, key=lambda i: (-int(counts.loc[i].sum()), str(i)))
     else:
@@ -143,24 +154,28 @@ def gap_map(
     counts = counts.loc[list(order)]
     best = _best_certainty(grades)
     reg = _regulatory_text(regulatory, 40)
-    # stream of a meta-analysis cell: the stream of its records (first one)
-    ma_stream = {}
-    if "meta-analysis" in cols:
-        ma = studies[model == "meta_analysis"]
-        for i, s in zip(indication_key(ma), ma["stream"], strict=True):
-            ma_stream.setdefault(str(i), str(s))
+    reg_all = "; ".join(
+        v.replace("\n", " ") for k, v in reg.items() if k in _ALL
+    )
+    reg = {k: v for k, v in reg.items() if k not in _ALL}
+    # stream of a meta-analysis/other cell: the stream of its records (first one)
+    ma_stream: dict[tuple[str, str], str] = {}
+    for i, c, st in zip(ind, cell_col, studies["stream"], strict=True):
+        ma_stream.setdefault((str(i), c), str(st))
 
     n, m = len(counts), len(colnames)
-    labels = [_style.wrap(i, label_width, max_lines=2) for i in counts.index]
+    labels = [_style.wrap(str(i).replace("_", " "), label_width, max_lines=2)
+              for i in counts.index]
     reg_w = 0.0
     if regulatory is not None:
         reg_w = max(_style.text_width(list(reg.values()) + ["Regulatory status"], _style.FONT_SIZE
                                       - 0.5), 1.2) + 0.2
-    cell_w, cell_h = 0.78, 0.36
+    cell_w = max(0.7, _style.text_width(colnames) + 0.14)
+    cell_h = 0.36
     if ax is None:
         label_w = _style.text_width(labels) + 0.2
         width = 0.1 + label_w + m * cell_w + reg_w + 0.15
-        legend_h = 0.55
+        legend_h = 0.6 + (0.5 if reg_all else 0.0)
         height = 0.75 + n * cell_h + legend_h
         fig = _style.new_figure(width, height)
         ax = fig.add_axes([(0.1 + label_w) / width, legend_h / height, m * cell_w / width,
@@ -171,7 +186,7 @@ def gap_map(
     for i, indication in enumerate(counts.index):
         for j, c in enumerate(colnames):
             k = int(counts.loc[indication, c])
-            stream = cols[c][0] or ma_stream.get(str(indication), "")
+            stream = cols[c][0] or ma_stream.get((str(indication), c), "")
             cert = best.get((str(indication), stream))
             if k == 0:
                 face, key = _style.EMPTY_COLOUR, "no records"
@@ -188,10 +203,11 @@ def gap_map(
                     color="white" if cert in _DARK and k else (
                         _style.TEXT_COLOUR if k else "#b0b0b0"), gid="gap_count")
         if regulatory is not None:
-            txt = reg.get(str(indication).strip().lower(), "none found")
+            txt = reg.get(str(indication).strip().lower(), "none specific" if reg_all
+                          else "none found")
             ax.text(0, i, txt, transform=_style.offset_transform(ax, 1, 0.15), ha="left",
                     va="center", fontsize=_style.FONT_SIZE - 0.5,
-                    color=_style.TEXT_COLOUR if txt != "none found" else _style.MUTED,
+                    color=_style.MUTED if txt.startswith("none ") else _style.TEXT_COLOUR,
                     gid="gap_regulatory")
     ax.set_xlim(-0.5, m - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
@@ -228,6 +244,11 @@ def gap_map(
             key, _style.CERTAINTY_COLOURS.get(key))
         label = f"{_style.CERTAINTY_SYMBOLS[key]} {key}" if key in _style.CERTAINTY_SYMBOLS else key
         handles.append(Patch(facecolor=face, edgecolor="#888888", label=label))
+    if reg_all:
+        ax.text(0, 0, _style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3),
+                transform=_style.offset_transform(ax, 0, 0, -0.62, y="axes"), ha="left",
+                va="top", fontsize=_style.FONT_SIZE - 0.5, color=_style.TEXT_COLOUR,
+                gid="gap_regulatory_all")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               bbox_transform=_style.offset_transform(ax, 0, 0, -0.06, y="axes"),
               ncol=min(len(handles), 6), frameon=False, fontsize=_style.FONT_SIZE - 0.5,

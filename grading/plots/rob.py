@@ -132,7 +132,8 @@ def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     cols = {c.lower(): c for c in rob.columns}
     if "study" not in cols:
         raise ValidationError(
-            f"The 'rob' frame of {caller}() needs a 'Study' column. Got columns {list(rob.columns)}."
+            f"The 'rob' frame of {caller}() needs a 'Study' column. "
+            f"Got columns {list(rob.columns)}."
         )
     study = cols["study"]
     weight = cols.get("weight")
@@ -160,13 +161,14 @@ def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     return rob.rename(columns={study: "Study"}), domains, w
 
 
-def _legend(ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0.0, title=None):
+def _legend(ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0.0, title=None,
+            marker="o"):
     from matplotlib.lines import Line2D
 
     items = sorted(used.items(), key=lambda kv: kv[1][2])
     handles = [
         Line2D(
-            [], [], marker="o", linestyle="", markersize=9, markerfacecolor=colour,
+            [], [], marker=marker, linestyle="", markersize=9, markerfacecolor=colour,
             markeredgecolor="#555555", label=f"{symbol}  {label}" if symbol else label,
         )
         for label, (colour, symbol, _) in items
@@ -376,5 +378,5 @@ def rob_summary(
     ax.set_xlabel(
         "Share of total weight" if weighted else "Share of studies", fontsize=_style.FONT_SIZE
     )
-    _legend(ax, used, anchor_in=0.42, ncol=min(len(used), 5))
+    _legend(ax, used, anchor_in=0.42, ncol=min(len(used), 5), marker="s")
     return ax

@@ -78,12 +78,12 @@ def translational_forest(
     method: str = "REML",
     level: float = 0.95,
     show_missing: bool = True,
-    label_width: int = 34,
+    label_width: int = 46,
     plot_width: float = 2.8,
     digits: int = 2,
     ax=None,
 ):
-    """Forest plot of one indication across streams: in vitro, animal (by species), human (by phase).
+    """Forest plot of one indication across streams: in vitro, animal by species, human by phase.
 
     Parameters
     ----------
@@ -104,7 +104,8 @@ def translational_forest(
         Restrict to one outcome.
     method, level
         Pooling of each stream (``evidence.pool``); published meta-analysis records are shown
-        but not pooled again.
+        but not pooled again, and a stream whose estimates span several outcomes is not pooled
+        (give ``outcome``).
     show_missing : bool, default True
         List records without a numeric result (``yi`` missing) with the reason.
     label_width, plot_width, digits
@@ -168,6 +169,8 @@ def translational_forest(
     z = stats.norm.ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
+    many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1
+    mixed_outcomes = False
     rows: list[dict] = []
     for stream in STREAMS:
         s = sel[sel["stream"].astype(str) == stream]
@@ -181,9 +184,13 @@ def translational_forest(
                 rows.append({"kind": "model", "label": _model_label(m)})
             sm = sm.sort_values("_y", na_position="last", kind="stable")
             for _, r in sm.iterrows():
-                lab = r.get("study_id", "")
-                if "model_detail" in sm.columns and isinstance(r.get("model_detail"), str):
+                lab = str(r.get("study_id", ""))
+                if many_outcomes and isinstance(r.get("outcome"), str):
+                    lab = f"{lab}: {r['outcome']}"
+                elif "model_detail" in sm.columns and isinstance(r.get("model_detail"), str):
                     lab = f"{lab} ({r['model_detail']})"
+                if m == "meta_analysis" and pd.notna(r.get("k_studies", np.nan)):
+                    lab = f"{lab} [k = {int(r['k_studies'])}]"
                 note = r.get("effect_note") if "effect_note" in sm.columns else None
                 rows.append({
                     "kind": "study", "label": _style.truncate(lab, label_width), "yi": r["_y"],
@@ -191,7 +198,13 @@ def translational_forest(
                     "note": note if isinstance(note, str) and note else "no numeric result",
                 })
         pooled = s[(s["model"].astype(str) != "meta_analysis") & s["_y"].notna() & s["_v"].notna()]
-        if len(pooled):
+        n_out = pooled["outcome"].nunique() if "outcome" in pooled.columns else 1
+        if n_out > 1:  # different outcomes (and directions) are never pooled together
+            cert = _stream_certainty(grades, str(indication), stream, outcome)
+            rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: "
+                         f"{n_out} outcomes, not pooled", "stream": stream, "cert": cert})
+            mixed_outcomes = True
+        elif len(pooled):
             res = _pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
                         level)
             cert = _stream_certainty(grades, str(indication), stream, outcome)
@@ -199,8 +212,10 @@ def translational_forest(
                          f"(k = {len(pooled)})", "stream": stream, "res": res, "cert": cert})
         else:
             cert = _stream_certainty(grades, str(indication), stream, outcome)
+            what = "primary estimate" if (s["model"].astype(str) == "meta_analysis").any() \
+                else "estimate"
             rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: no "
-                         "estimate to pool", "stream": stream, "cert": cert})
+                         f"{what} to pool", "stream": stream, "cert": cert})
         rows.append({"kind": "blank", "label": ""})
     if rows and rows[-1]["kind"] == "blank":
         rows.pop()
@@ -239,7 +254,10 @@ def translational_forest(
     foot = []
     if n_other:
         foot.append(f"{n_other} record(s) of this indication on another scale are not shown.")
-    foot.append(f"Diamonds: each stream pooled by inverse variance ({method}); {pct} CI.")
+    if mixed_outcomes:
+        foot.append("Streams with several outcomes are not pooled; pass outcome= to pool one.")
+    foot.append(f"Filled diamonds: each stream's primary studies pooled by inverse variance "
+                f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again).")
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
     if ax is None:
@@ -322,16 +340,22 @@ def translational_forest(
             se = np.sqrt(r["vi"])
             lo_i, hi_i = tx(r["yi"] - z * se), tx(r["yi"] + z * se)
             a, b = max(lo_i, x0), min(hi_i, x1)
-            if a < b:
+            if a < b and not r["meta"]:
                 ax.plot([a, b], [yrow, yrow], color=colour, lw=0.9, zorder=2, gid="study_ci")
             for edge, cond, mk in ((x0, lo_i < x0, "<"), (x1, hi_i > x1, ">")):
                 if cond:
                     ax.plot([edge], [yrow], marker=mk, color=colour, markersize=4, clip_on=False,
                             gid="ci_arrow")
-            sq_x.append(tx(r["yi"]))
-            sq_y.append(yrow)
-            sq_c.append("white" if r["meta"] else colour)
-            sq_s.append(side_pt**2)
+            if r["meta"]:  # a published pooled estimate: open diamond, not pooled again
+                e, cl, ch = tx(r["yi"]), max(lo_i, x0), min(hi_i, x1)
+                ax.add_patch(Polygon([(cl, yrow), (e, yrow - 0.3), (ch, yrow), (e, yrow + 0.3)],
+                                     closed=True, facecolor="white", edgecolor=colour, lw=1.0,
+                                     zorder=3, gid="meta_analysis_diamond"))
+            else:
+                sq_x.append(tx(r["yi"]))
+                sq_y.append(yrow)
+                sq_c.append(colour)
+                sq_s.append(side_pt**2)
         if kind == "diamond":
             res = r["res"]
             est, cl, ch = tx(float(res.estimate)), tx(float(res.ci_low)), tx(float(res.ci_high))
@@ -355,7 +379,8 @@ def translational_forest(
     for xa, dx, text, ha in heads:
         ax.text(0, 1, text, transform=_style.offset_transform(ax, xa, dx, 0.06, y="axes"), ha=ha,
                 va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
-    ax.text(0, 1, _style.wrap(str(indication), 40, max_lines=2),
+    title = str(indication).replace("_", " ") + (f": {outcome}" if outcome is not None else "")
+    ax.text(0, 1, _style.wrap(title, 40, max_lines=2),
             transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"), ha="center",
             va="bottom", fontsize=fs, fontweight="bold", gid="title")
     ax.set_xlabel(("Ratio (log scale)" if ratio else "Standardised mean difference"), fontsize=fs)

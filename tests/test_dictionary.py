@@ -1,0 +1,43 @@
+"""data_dictionary / template_frame are generated from evidence.schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evidence.dictionary import data_dictionary, schema_dtypes, template_frame
+from evidence.ingest import read_studies
+from evidence.schema import COLUMNS, COLUMN_NAMES
+
+SCHEMA_MD = Path(__file__).resolve().parent.parent / "data" / "SCHEMA.md"
+
+
+def test_shipped_schema_md_equals_generated_text():
+    # regenerate with: python -c "from evidence.dictionary import data_dictionary as d;
+    #   open('data/SCHEMA.md', 'w', encoding='utf-8').write(d())"
+    assert SCHEMA_MD.read_text(encoding="utf-8") == data_dictionary()
+
+
+def test_dictionary_lists_every_column_with_type_and_requirement():
+    text = data_dictionary()
+    for column in COLUMNS:
+        required = "yes" if column.required else "no"
+        assert f"| `{column.name}` | {column.dtype} | {required} |" in text
+    assert "| `model` | category | yes | `cell_culture`, `mouse`," in text
+    assert "## identity" in text and "## data" in text
+    assert text.index("## identity") < text.index("## question") < text.index("## data")
+    assert "| `mouse` | animal |" in text
+
+
+def test_template_frame_has_every_column_typed_and_no_rows():
+    frame = template_frame()
+    assert frame.shape == (0, len(COLUMNS))
+    assert tuple(frame.columns) == COLUMN_NAMES
+    for name, dtype in schema_dtypes().items():
+        assert frame[name].dtype == dtype
+    assert list(frame["stream"].cat.categories) == ["in_vitro", "animal", "human"]
+
+
+def test_template_is_a_valid_empty_sheet():
+    result = read_studies(template_frame())
+    assert (result.n_in, result.n_accepted) == (0, 0)
+    assert tuple(result.studies.columns) == COLUMN_NAMES

@@ -1,0 +1,122 @@
+"""Tests of grading.tables: GRADEpro columns, footnotes, escaping in every exporter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evidence.errors import ValidationError
+from grading.certainty import grade
+from grading.tables import (
+    EVIDENCE_PROFILE_COLUMNS,
+    SUMMARY_OF_FINDINGS_COLUMNS,
+    evidence_profile,
+    summary_of_findings,
+    to_csv,
+    to_html,
+    to_latex,
+    to_markdown,
+)
+
+
+def _grades():
+    rows = []
+    for i, (ei, ec) in enumerate([(10, 20), (12, 22)]):
+        rows.append(dict(study_id=f"S{i}", indication="stroke", outcome="death <b>&</b> | 50%",
+                         stream="human", model="phase_3", data_type="counts", measure="RR",
+                         randomised=True, controlled=True, events_int=ei, n_int=55,
+                         events_ctrl=ec, n_ctrl=55, rob_overall="high" if i else "low",
+                         intervention="EV", outcome_kind="benefit"))
+    rows.append(dict(study_id="A", indication="stroke", outcome="infarct", stream="animal",
+                     model="rat", data_type="estimate", measure="SMD", randomised=True,
+                     intervention="EV", outcome_kind="benefit", yi=-1.0, vi=0.1, n_int=8,
+                     n_ctrl=8))
+    df = pd.DataFrame(rows)
+    m = df["stream"] == "human"
+    a, n1, c, n2 = (df.loc[m, x].astype(float) for x in ("events_int", "n_int", "events_ctrl",
+                                                           "n_ctrl"))
+    df.loc[m, "yi"] = np.log((a / n1) / (c / n2))
+    df.loc[m, "vi"] = 1 / a - 1 / n1 + 1 / c - 1 / n2
+    return grade(df)
+
+
+def test_evidence_profile_columns_and_cells():
+    g = _grades()
+    ep = evidence_profile(g)
+    assert tuple(ep.columns) == EVIDENCE_PROFILE_COLUMNS
+    h = ep[ep["Stream"] == "human"].iloc[0]
+    gh = g[g["stream"] == "human"].iloc[0]
+    assert h["№ of studies"] == 2
+    assert h["№ of patients: intervention"] == "22/110 (20.0%)"
+    assert h["№ of patients: comparison"] == "42/110 (38.2%)"
+    rr = math.exp(gh["estimate"])
+    assert h["Relative (95% CI)"] == (f"RR {rr:.2f} ({math.exp(gh['ci_low']):.2f} to "
+                                      f"{math.exp(gh['ci_high']):.2f})")
+    cr = 42 / 110
+    assert h["Absolute (95% CI)"].startswith(f"{round(abs(cr * rr - cr) * 1000)} fewer per 1,000")
+    assert h["Risk of bias"].startswith("very serious (")
+    assert h["Inconsistency"] == "not serious"
+    assert h["Certainty"].startswith("⊕◯◯◯ Very low (")
+    a = ep[ep["Stream"] == "animal"].iloc[0]
+    assert a["Translational indirectness"].startswith("very serious (")
+    assert a["Absolute (95% CI)"] == "SMD 1.00 lower (1.62 lower to 0.38 lower)"
+
+
+def test_every_rating_has_a_footnote():
+    g = _grades()
+    ep = evidence_profile(g)
+    notes = ep.attrs["footnotes"]
+    n_rated = int(sum((g[d] != 0).sum() for d in (
+        "risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias",
+        "translational_indirectness", "large_effect", "dose_response",
+        "plausible_confounding")))
+    assert len(notes) == n_rated + len(g)  # + one certainty note per row
+    assert [m for m, _ in notes] == [chr(ord("a") + i) for i in range(len(notes))]
+    assert any(t.startswith("Starts high (randomised); risk of bias -2") for _, t in notes)
+    assert all("Source:" in t for _, t in notes if not t.startswith("Starts"))
+
+
+def test_summary_of_findings_columns_and_risks():
+    g = _grades()
+    sof = summary_of_findings(g)
+    assert tuple(sof.columns) == SUMMARY_OF_FINDINGS_COLUMNS
+    h = sof[sof["Stream"] == "human"].iloc[0]
+    assert h["Assumed risk (comparator)"] == "382 per 1,000"
+    assert h["№ of participants (studies)"] == "220 (2 studies)"
+    assert h["Comments"] == g[g["stream"] == "human"].iloc[0]["statement"]
+
+
+def test_markdown_escapes_pipes():
+    md = to_markdown(evidence_profile(_grades()))
+    assert "death <b>&</b> \\| 50%" in md
+    assert md.splitlines()[1].count("---") == len(EVIDENCE_PROFILE_COLUMNS) - 1
+    assert "\na. " in md
+
+
+def test_html_escapes_everything():
+    out = to_html(summary_of_findings(_grades()), caption="SoF <1>")
+    assert "<b>" not in out and "&lt;b&gt;&amp;&lt;/b&gt;" in out
+    assert "<caption>SoF &lt;1&gt;</caption>" in out
+    assert '<ol class="evigap-footnotes" type="a">' in out
+
+
+def test_latex_escapes_specials():
+    out = to_latex(evidence_profile(_grades()))
+    assert r"death \textless{}b\textgreater{}\&\textless{}/b\textgreater{} \textbar{} 50\%" in out
+    assert out.startswith("\\begin{tabular}{" + "l" * (len(EVIDENCE_PROFILE_COLUMNS) - 1) + "}")
+    assert "\\item[a.]" in out
+
+
+def test_csv_export(tmp_path):
+    p = to_csv(evidence_profile(_grades()), tmp_path / "ep.csv")
+    back = pd.read_csv(p)
+    assert list(back.columns) == list(EVIDENCE_PROFILE_COLUMNS)
+    assert len(back) == 2
+
+
+def test_tables_need_grade_output():
+    with pytest.raises(ValidationError, match="'risk_of_bias'"):
+        evidence_profile(_grades().drop(columns="risk_of_bias"))

@@ -151,7 +151,7 @@ def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataF
     if dups:
         detail = "; ".join(f"'{n}' (columns {', '.join(map(str, p))})" for n, p in dups.items())
         raise _fail(label, f"duplicate column names in the header: {detail}. Names must be unique.")
-    out = frame.iloc[:, keep].copy()
+    out = frame.iloc[:, keep]
     out.columns = [names[i] for i in keep]
     return out.reset_index(drop=True)
 

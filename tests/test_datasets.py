@@ -42,7 +42,17 @@ def test_bundled_path_points_into_data_and_rejects_unknown_files():
     assert bundled_path("datasets.csv") == DATA / "datasets.csv"
     with pytest.raises(InvalidParameterError, match="Got 'no_such_file.csv'"):
         bundled_path("no_such_file.csv")
-    assert bundled_bib_path().name == "references.bib"
+    bib_path = bundled_bib_path()
+    assert bib_path == DATA.parent / "references.bib" and bib_path.is_file()
+
+
+def test_bundled_bib_parses_and_covers_every_cited_key():
+    from evidence.references import read_bib
+
+    bib = read_bib(bundled_bib_path())
+    assert bib.errors.empty, bib.errors.to_dict("records")
+    cited = set(pd.read_csv(DATA / "exosome_studies.csv", dtype=str)["citation_key"].dropna())
+    assert cited and cited <= set(bib)
 
 
 def test_plain_datasets_load_as_their_csv():

@@ -121,53 +121,59 @@ def test_nan_and_missing_become_json_null(tmp_path):
 # --------------------------------------------------------------------------- whole runs
 
 
-def _bundled_run(out_dir: Path):
-    from grading.pipeline import bundled_inputs, run_review
-
-    inputs = bundled_inputs()
-    return run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
-                      claims=inputs["claims"], out_dir=out_dir)
-
-
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("repro")
-    first = _bundled_run(base / "a")
-    second = _bundled_run(base / "b")
+    """The shared ``evigap run`` (figures drawn in worker processes) and a second run of the
+    same input in this process (``jobs=1``): outputs must not depend on either."""
+    from test_cli import shared_default_run
+
+    from grading.pipeline import bundled_inputs, run_review
+
+    first, code, _, stderr = shared_default_run()
+    assert code == 0, stderr
+    inputs = bundled_inputs()
+    second = tmp_path_factory.mktemp("repro") / "b"
+    run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
+               claims=inputs["claims"], out_dir=second, jobs=1)
     return first, second
 
 
 def test_manifest_of_bundled_run(two_runs):
-    result, _ = two_runs
-    manifest = read_manifest(result.out_dir / "manifest.json")
+    out, _ = two_runs
+    manifest = read_manifest(out / "manifest.json")
     inputs = manifest["inputs"]
     for role in ("studies", "bib", "regulatory", "claims"):
         rec = inputs[role]
         assert rec["sha256"] == sha256_file(rec["path"])
+        assert rec["bytes"] == Path(rec["path"]).stat().st_size
     assert inputs["scheme"] is None  # built-in scheme, no file
     counts = manifest["counts"]
     assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"]
-    assert counts["rows_accepted"] == len(result.evidence_table)
+    assert counts["rows_accepted"] == len(pd.read_csv(out / "evidence_table.csv"))
     assert counts["rows_in"] == len(pd.read_csv(inputs["studies"]["path"]))
-    assert manifest["scheme"], "scheme settings must be recorded"
-    written = {p.relative_to(result.out_dir).as_posix() for p in result.files}
+    assert counts["graded_rows"] == len(pd.read_csv(out / "grades.csv"))
+    from grading.scheme import Scheme
+
+    assert manifest["scheme"]["ois_participants_total"] == Scheme().ois_participants_total
+    assert manifest["scheme"]["translational_animal"] == Scheme().translational_animal
+    for name in ("evigap", "python", "numpy", "pandas", "scipy", "matplotlib", "statsmodels"):
+        assert manifest["versions"][name]
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     listed = {o["file"] for o in manifest["outputs"]}
     assert listed == written - {"manifest.json"}
     for o in manifest["outputs"]:
-        assert sha256_file(result.out_dir / o["file"]) == o["sha256"]
+        assert sha256_file(out / o["file"]) == o["sha256"]
 
 
 def test_two_runs_are_byte_identical_apart_from_timestamp(two_runs):
     first, second = two_runs
-    files_a = sorted(p.relative_to(first.out_dir).as_posix() for p in first.out_dir.rglob("*")
-                     if p.is_file())
-    files_b = sorted(p.relative_to(second.out_dir).as_posix() for p in second.out_dir.rglob("*")
-                     if p.is_file())
+    files_a = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file())
     assert files_a == files_b
     assert any(name.endswith(".png") for name in files_a)
     for name in files_a:
-        a = (first.out_dir / name).read_bytes()
-        b = (second.out_dir / name).read_bytes()
+        a = (first / name).read_bytes()
+        b = (second / name).read_bytes()
         if name == "manifest.json":
             ma, mb = json.loads(a), json.loads(b)
             ma.pop("timestamp"), mb.pop("timestamp")

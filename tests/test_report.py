@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -187,35 +188,41 @@ def test_report_renders_in_headless_chromium(tmp_path, report_html):
 
 
 @pytest.fixture(scope="module")
-def bundled_report(tmp_path_factory):
-    from grading.pipeline import bundled_inputs, run_review
+def bundled_report():
+    from test_cli import shared_default_run  # the bundled run of `evigap run`, shared
 
-    inputs = bundled_inputs()
-    out = tmp_path_factory.mktemp("report_run")
-    result = run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
-                        claims=inputs["claims"], out_dir=out)
-    return result, (out / "report.html").read_text(encoding="utf-8")
+    out, code, _, stderr = shared_default_run()
+    assert code == 0, stderr
+    return out, (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_bundled_report_covers_every_indication_and_rating(bundled_report):
-    result, text = bundled_report
-    assert result.report_path is not None
+    out, text = bundled_report
+    grades = pd.read_csv(out / "grades.csv")
+    notes = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["notes"]
     assert "<script" not in text.lower()
-    indications = result.indications
+    indications = list(dict.fromkeys(grades["indication"]))
     assert len(indications) >= 2
     for ind in indications:
         assert f">{html.escape(ind)}</h2>" in text
-    # one reasons block per graded row
-    assert text.count('<details class="rating"') == len(result.grades)
+    # one reasons block per graded row, with every domain's reason
+    assert text.count('<details class="rating"') == len(grades)
+    for reason in grades["imprecision_reason"].dropna().unique():
+        assert html.escape(reason) in text
     # gap summary comes before the first indication section
     assert text.index("Translational gap summary") < text.index('id="ind-0"')
-    # each indication has its translational forest embedded
-    assert text.count("Translational forest: ") == len(indications)
+    # each translational forest drawn is embedded; the others are explained under Notes
+    drawn = len(list((out / "figures").glob("translational_forest_*.png")))
+    assert text.count('alt="Translational forest: ') == drawn
+    not_drawn = [n for n in notes if n.startswith("Translational forest")]
+    assert drawn + len(not_drawn) == len(indications)
+    for note in notes:
+        assert html.escape(note) in text
 
 
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
 def test_bundled_report_renders_in_headless_chromium(bundled_report, tmp_path):
-    result, _ = bundled_report
+    out, _ = bundled_report
     shot = tmp_path / "bundled.png"
-    _screenshot(result.report_path, shot, tmp_path / "profile")
+    _screenshot(out / "report.html", shot, tmp_path / "profile")
     _assert_not_blank(shot)

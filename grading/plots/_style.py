@@ -118,7 +118,7 @@ def wrap(text: object, width: int, *, max_lines: int | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _line_width(line: str, fontsize: float, weight: str) -> float:
+def _line_width(line: str, fontsize: float, weight: str, family: str) -> float:
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
@@ -126,7 +126,7 @@ def _line_width(line: str, fontsize: float, weight: str) -> float:
     if _RENDERER is None:
         _RENDERER = RendererAgg(10, 10, 72)  # 72 dpi: one pixel is one point
     w, _, _ = _RENDERER.get_text_width_height_descent(
-        line, FontProperties(size=fontsize, weight=weight), ismath=False
+        line, FontProperties(size=fontsize, weight=weight, family=family.split("|")), ismath=False
     )
     return w / 72.0
 
@@ -136,11 +136,14 @@ _RENDERER = None
 
 def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="normal") -> float:
     """Width in inches of the widest of ``texts`` (multi-line texts: widest line)."""
+    import matplotlib as mpl
+
+    family = "|".join(mpl.rcParams["font.family"])  # cache key: widths depend on the font
     widest = 0.0
     for t in texts:
         for line in str(t).split("\n"):
             if line:
-                widest = max(widest, _line_width(line, float(fontsize), str(weight)))
+                widest = max(widest, _line_width(line, float(fontsize), str(weight), family))
     return widest
 
 

@@ -12,6 +12,7 @@ All checks are pandas/numpy column operations, so large sheets validate fast.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import html
 import os
@@ -156,8 +157,43 @@ def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataF
     return out.reset_index(drop=True)
 
 
+def _read_csv_arrow(path: Path, sep: str) -> pd.DataFrame | None:
+    """Fast multi-threaded read of a well-formed file (header row kept as row 0).
+
+    Returns None whenever pyarrow is missing or the file is not a clean
+    rectangular UTF-8 table; the pandas reader then reads it or raises the
+    explanatory ValidationError.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            n_columns = len(next(csv.reader(handle, delimiter=sep)))
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True, encoding="utf8"),
+            parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(n_columns)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if table.num_columns != n_columns or table.num_rows == 0:
+            return None
+        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    except Exception:  # any problem: let the pandas reader explain it
+        return None
+
+
 def _read_csv(path: Path, label: str) -> pd.DataFrame:
     sep = _CSV_SEPARATORS[path.suffix.lower()]
+    raw = _read_csv_arrow(path, sep)
+    if raw is not None:
+        names = _names_from_header(raw.iloc[0].tolist(), label)
+        frame = _apply_header(raw.iloc[1:], names, label)
+        return _check_single_column(frame, names, path, sep, label)
     try:
         raw = pd.read_csv(
             path,
@@ -184,7 +220,10 @@ def _read_csv(path: Path, label: str) -> pd.DataFrame:
     if len(raw) == 0:
         raise _fail(label, "the file is empty; expected a header row naming the columns.")
     names = _names_from_header(raw.iloc[0].tolist(), label)
-    frame = _apply_header(raw.iloc[1:], names, label)
+    return _check_single_column(_apply_header(raw.iloc[1:], names, label), names, path, sep, label)
+
+
+def _check_single_column(frame, names, path: Path, sep: str, label: str) -> pd.DataFrame:
     if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
         delimiter = "';'" if ";" in names[0] else "tab"
         raise _fail(

@@ -116,9 +116,14 @@ def _tier(r: Mapping) -> str:
     if stream == "in_vitro":
         return "in_vitro"
     if model == "meta_analysis":
-        return "randomised" if rand else "aggregate_other"
+        if rand:
+            return "randomised"
+        # preclinical meta-analyses pool controlled experiments by construction
+        return "non_randomised" if stream == "animal" else "aggregate_other"
     if stream == "animal":
-        return "randomised" if rand else "non_randomised"
+        if rand:
+            return "randomised"
+        return "uncontrolled" if ctrl is False else "non_randomised"
     if model in _UNCONTROLLED_MODELS or ctrl is False or r.get("data_type") == "single_arm":
         return "uncontrolled"
     return "randomised" if rand else "non_randomised"
@@ -131,7 +136,7 @@ def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
         ("human", "uncontrolled"): "start_uncontrolled_human",
         ("animal", "randomised"): "start_randomised_animal",
         ("animal", "non_randomised"): "start_non_randomised_animal",
-        ("animal", "uncontrolled"): "start_non_randomised_animal",
+        ("animal", "uncontrolled"): "start_uncontrolled_animal",
     }.get((stream, tier))
     if tier == "in_vitro" or stream == "in_vitro":
         name = "start_in_vitro"
@@ -325,8 +330,9 @@ def _body(rows: list[dict], scheme: Scheme) -> dict:
         out["k"] = int(kk) if math.isfinite(kk) else 1
         out["basis"] = (
             f"aggregate record {best.get('study_id')} (k_studies = "
-            f"{out['k'] if math.isfinite(kk) else 'not recorded'}); "
-            f"{len(rows) - 1} other record(s) not pooled with it"
+            f"{out['k'] if math.isfinite(kk) else 'not recorded'})"
+            + (f"; {_records_text(len(rows) - 1)} not pooled with it (may be inside it)"
+               if len(rows) > 1 else "")
         )
     elif num:
         tier = max((r["_tier"] for r in num), key=lambda t: _TIER_RANK[t])

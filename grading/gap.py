@@ -148,7 +148,9 @@ def gap_summary(
             results); None when there are none.
         ``n_in_vitro, n_animal, n_human``
             Records per stream; ``models`` lists records per model tag.
-        ``n_human_registered_no_results``
+        ``n_human_registered_no_results``, ``n_human_trials_unknown_phase``
+            Phase-tagged human records without results; interventional trials whose phase
+            the source does not state (model ``clinical_trial``).
         ``preclinical_outcome, preclinical_smd, preclinical_note``
             Animal body used (benefit outcome, largest k with an SMD-convertible estimate),
             its pooled effect as SMD with positive = benefit, and how it was converted.
@@ -163,7 +165,8 @@ def gap_summary(
             "jurisdiction: status (date)" entries and their citation keys.
         ``prior_phase, prior_area, prior_area_assumed, prior_loa, prior_source``
             Phase used for the prior (highest registered or with results; 'preclinical' when no
-            human phase), the BIO disease area (assumed from the indication keyword table, or
+            human record at all is a trial; 'unknown phase' (no prior) when the only trials are of
+            unstated phase), the BIO disease area (assumed from the indication keyword table, or
             'All indications'), the probability of eventual approval and its citation.
     """
     scheme = load_scheme(scheme)
@@ -231,7 +234,12 @@ def gap_summary(
             if p is not None and (phase is None or PHASE_ORDER.index(p) > PHASE_ORDER.index(phase)):
                 phase = p
         area, assumed = scheme.area_for(ind)
-        if phase is None:
+        n_unknown_phase = int((human["model"] == "clinical_trial").sum())
+        if phase is None and n_unknown_phase:
+            prior_phase, loa, area_used = "unknown phase", math.nan, area
+            src = (f"{n_unknown_phase} human trial record(s) of unstated phase (model "
+                   "'clinical_trial'): no phase-based prior computed")
+        elif phase is None:
             prior_phase, loa = "preclinical", scheme.loa_from_phase.get("preclinical", math.nan)
             area_used = "all interventions"
             src = ("Ineichen et al. PLoS Biol 2024;22:e3002667: 5% of animal-tested interventions "
@@ -259,6 +267,7 @@ def gap_summary(
             "n_animal": int((s["stream"] == "animal").sum()),
             "n_human": int((s["stream"] == "human").sum()),
             "n_human_registered_no_results": int((phases["data_type"] == "none").sum()),
+            "n_human_trials_unknown_phase": n_unknown_phase,
             "models": "; ".join(f"{k}: {v}" for k, v in models.items()),
             "preclinical_outcome": pre["outcome"],
             "preclinical_smd": pre["smd"],

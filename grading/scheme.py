@@ -98,8 +98,15 @@ DEFAULT_SOURCES: dict[str, str] = {
         "not used)"
     ),
     "start_non_randomised_animal": (
-        "evigap default, configurable (grading-frameworks.md section 7 proposal: non-randomised "
-        "animal = Low)"
+        "OHAT initial confidence by design features (PMC8885428 Table 9 [V]): a controlled animal "
+        "experiment has all 4 features (controlled exposure, exposure before outcome, individual "
+        "outcome data, comparison group) -> High; missing randomisation is judged under risk of "
+        "bias, not by a lower start. Also used for preclinical meta-analyses of controlled "
+        "experiments. Set 'low' to follow the stricter clinical-GRADE reading instead"
+    ),
+    "start_uncontrolled_animal": (
+        "OHAT initial confidence by design features (PMC8885428 Table 9 [V]): no comparison group "
+        "-> 3 of 4 features -> Moderate"
     ),
     "start_in_vitro": (
         "evigap default, configurable: OHAT/IRIS/HAWC treat in vitro as mechanistic 'other "
@@ -247,7 +254,8 @@ class Scheme:
     start_non_randomised_human: str = "low"
     start_uncontrolled_human: str = "very low"
     start_randomised_animal: str = "high"
-    start_non_randomised_animal: str = "low"
+    start_non_randomised_animal: str = "high"
+    start_uncontrolled_animal: str = "moderate"
     start_in_vitro: str = "low"
     start_meta_analysis_other: str = "low"
     # risk of bias
@@ -311,6 +319,7 @@ class Scheme:
             "start_uncontrolled_human",
             "start_randomised_animal",
             "start_non_randomised_animal",
+            "start_uncontrolled_animal",
             "start_in_vitro",
             "start_meta_analysis_other",
             "human_certainty_threshold",
@@ -392,6 +401,9 @@ class Scheme:
                 object.__setattr__(self, name, _frozen(dict(val)))
 
     # ------------------------------------------------------------------ helpers
+    def __hash__(self) -> int:  # mappings are read-only proxies: hash the TOML text
+        return hash(self.to_toml())
+
     def source(self, name: str) -> str:
         """The citation of setting ``name`` (raises for an unknown name)."""
         if name not in {f.name for f in fields(self)}:

@@ -217,6 +217,16 @@ def test_publication_bias_registered_without_results_is_named():
     assert j.step == 0 and "2 registered trial(s) without results" in j.reason
 
 
+# ---------------------------------------------------------------------------- indirectness
+
+def test_within_stream_indirectness_has_no_automatic_rule():
+    from grading.domains import judge_indirectness
+
+    j = judge_indirectness("animal", S)
+    assert j.step == 0 and "override to rate down" in j.reason
+    assert "GRADE 8" in j.source and "Core GRADE 5" in j.source
+
+
 # ---------------------------------------------------------------------------- translational
 
 def test_translational_defaults_and_not_applicable():
@@ -341,9 +351,12 @@ def test_grade_pooled_values_come_from_evidence_pool():
         ("human", "phase_1", None, False, "single_arm", "very low"),
         ("human", "case_series", None, None, "single_arm", "very low"),
         ("animal", "mouse", True, True, "counts", "high"),
-        ("animal", "rat", False, True, "counts", "low"),
+        # OHAT feature count: controlled animal experiment -> High, no comparison group -> Moderate
+        ("animal", "rat", False, True, "counts", "high"),
+        ("animal", "rat", False, False, "single_arm", "moderate"),
         ("in_vitro", "cell_culture", True, True, "counts", "low"),
-        ("animal", "meta_analysis", None, None, "counts", "low"),
+        ("animal", "meta_analysis", None, None, "counts", "high"),
+        ("human", "meta_analysis", None, None, "counts", "low"),
         ("human", "meta_analysis", True, None, "counts", "high"),
     ],
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evidence.dictionary import data_dictionary, schema_dtypes, template_frame
 from evidence.ingest import read_studies
-from evidence.schema import COLUMNS, COLUMN_NAMES
+from evidence.schema import COLUMN_NAMES, COLUMNS
 
 SCHEMA_MD = Path(__file__).resolve().parent.parent / "data" / "SCHEMA.md"
 

@@ -81,6 +81,16 @@ def test_gap_preclinical_only_indication_uses_ineichen_prior():
     assert math.isnan(r["attenuation"]) and pd.isna(r["highest_phase_registered"])
 
 
+def test_gap_trials_of_unstated_phase_get_no_prior():
+    st = _studies()
+    st.loc[st["study_id"] == "H1", "model"] = "clinical_trial"
+    st = st[st["study_id"] != "NCT9"]
+    r = gap_summary(st, grade(st)).set_index("indication").loc["acute ischaemic stroke"]
+    assert r["prior_phase"] == "unknown phase" and math.isnan(r["prior_loa"])
+    assert r["n_human_trials_unknown_phase"] == 1
+    assert pd.isna(r["highest_phase_registered"])
+
+
 def test_gap_phase_mapping_and_custom_scheme():
     st = _studies()
     st.loc[st["study_id"] == "NCT9", "model"] = "phase_1_2"

@@ -581,3 +581,26 @@ def test_bundled_sheet_round_trips_through_every_format(tmp_path):
         again = read_studies(source)
         assert again.n_rejected == 0
         pd.testing.assert_frame_equal(again.studies, expected)
+
+
+def test_fast_and_fallback_csv_readers_agree(tmp_path, monkeypatch):
+    import evidence.ingest as ingest
+
+    rows = [
+        {**CONTINUOUS, "notes": 'multi\nline, "quoted"', "comparator": "  padded  "},
+        {**ESTIMATE, "intervention": "caf\u00e9 \u03b1", "ci_level": "95"},
+        {**SINGLE_ARM, "model": "mice"},
+        NONE,
+    ]
+    path = write_sheet(tmp_path / "s.csv", rows)
+    text = open(path, encoding="utf-8").read().replace("\n", "\r\n")
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        handle.write(text.replace("\r\n", "\r\n\r\n", 1))  # BOM, CRLF and a blank line
+    assert ingest._read_csv_arrow(ingest.Path(path), ",") is not None
+    fast = read_studies(path)
+    monkeypatch.setattr(ingest, "_read_csv_arrow", lambda path, sep: None)
+    slow = read_studies(path)
+    assert (fast.n_in, fast.n_accepted, fast.n_rejected) == (4, 2, 2)
+    pd.testing.assert_frame_equal(fast.studies, slow.studies)
+    pd.testing.assert_frame_equal(fast.rejected, slow.rejected)
+    assert fast.studies.loc[0, "notes"] == 'multi\r\nline, "quoted"'

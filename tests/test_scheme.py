@@ -96,6 +96,7 @@ def test_scheme_is_frozen_and_replace_checks_names():
     with pytest.raises(TypeError):
         s.loa_from_phase["phase_1"] = 0.5  # type: ignore[index]
     assert s.replace(ois_events=10).ois_events == 10
+    assert hash(s) == hash(Scheme()) and len({s, Scheme(), s.replace(ois_events=10)}) == 2
     with pytest.raises(InvalidParameterError, match="no setting 'nope'"):
         s.replace(nope=1)
 

@@ -134,7 +134,13 @@ COLUMNS: tuple[Column, ...] = (
         "question",
         "Optional normalised indication label used for grouping (falls back to 'indication').",
     ),
-    _c("intervention", "string", False, "question", "The intervention, e.g. 'MSC-derived exosomes'."),
+    _c(
+        "intervention",
+        "string",
+        False,
+        "question",
+        "The intervention, e.g. 'MSC-derived exosomes'.",
+    ),
     _c(
         "intervention_source",
         "string",
@@ -148,7 +154,8 @@ COLUMNS: tuple[Column, ...] = (
         "string",
         False,
         "question",
-        "Label distinguishing several comparisons of one study and outcome (e.g. 'high dose vs placebo').",
+        "Label distinguishing several comparisons of one study and outcome "
+        "(e.g. 'high dose vs placebo').",
     ),
     _c("outcome", "string", True, "question", "Outcome name, e.g. '60-day mortality'."),
     _c("timepoint", "string", False, "question", "When the outcome was measured, e.g. '28 days'."),
@@ -196,7 +203,13 @@ COLUMNS: tuple[Column, ...] = (
     # design
     _c("randomised", "bool", False, "design", "Allocation was randomised."),
     _c("blinded", "bool", False, "design", "Outcome assessment (or participants) blinded."),
-    _c("controlled", "bool", False, "design", "A concurrent control group exists (false: single-arm)."),
+    _c(
+        "controlled",
+        "bool",
+        False,
+        "design",
+        "A concurrent control group exists (false: single-arm).",
+    ),
     _c(
         "within_subject",
         "bool",
@@ -222,20 +235,38 @@ COLUMNS: tuple[Column, ...] = (
         "Ratio measures are entered on their natural scale.",
         MEASURES,
     ),
-    _c("events_int", "float", False, "data", "Events in the intervention arm (counts, single_arm)."),
+    _c(
+        "events_int", "float", False, "data", "Events in the intervention arm (counts, single_arm)."
+    ),
     _c("n_int", "float", False, "data", "Participants/animals/replicates in the intervention arm."),
     _c("events_ctrl", "float", False, "data", "Events in the control arm (counts)."),
     _c("n_ctrl", "float", False, "data", "Participants/animals/replicates in the control arm."),
     _c("mean_int", "float", False, "data", "Mean in the intervention arm (continuous)."),
-    _c("sd_int", "float", False, "data", "Standard deviation in the intervention arm (continuous)."),
+    _c(
+        "sd_int", "float", False, "data", "Standard deviation in the intervention arm (continuous)."
+    ),
     _c("mean_ctrl", "float", False, "data", "Mean in the control arm (continuous)."),
     _c("sd_ctrl", "float", False, "data", "Standard deviation in the control arm (continuous)."),
     _c("estimate", "float", False, "data", "Reported effect estimate, natural scale (estimate)."),
     _c("ci_low", "float", False, "data", "Lower confidence limit of the reported estimate."),
     _c("ci_high", "float", False, "data", "Upper confidence limit of the reported estimate."),
-    _c("ci_level", "float", False, "data", "Level of the reported CI as a fraction (default 0.95)."),
-    _c("se", "float", False, "data", "Reported standard error of the estimate (log scale for ratios)."),
-    _c("n_total", "float", False, "data", "Total participants/animals when arm sizes are not reported."),
+    _c(
+        "ci_level", "float", False, "data", "Level of the reported CI as a fraction (default 0.95)."
+    ),
+    _c(
+        "se",
+        "float",
+        False,
+        "data",
+        "Reported standard error of the estimate (log scale for ratios).",
+    ),
+    _c(
+        "n_total",
+        "float",
+        False,
+        "data",
+        "Total participants/animals when arm sizes are not reported.",
+    ),
     _c("dose", "float", False, "data", "Dose (for dose-response), in 'dose_unit'."),
     _c("dose_unit", "string", False, "data", "Unit of 'dose'."),
     _c(

@@ -161,7 +161,8 @@ class RunResult:
         if widest:
             lines.append(widest)
         if self.notes:
-            lines.append(f"{len(self.notes)} figures not drawn (reasons under Notes in "
+            n = len(self.notes)
+            lines.append(f"{n} figure{'s' if n != 1 else ''} not drawn (reasons under Notes in "
                          "report.html and in manifest.json).")
         if self.out_dir is not None:
             lines.append(f"Results in {self.out_dir}" + (

@@ -141,3 +141,16 @@ def test_ris_import_of_a_zotero_style_export():
 
 def test_ris_keys_are_deterministic():
     assert list(read_ris(DATA / "sample.ris")) == list(read_ris(DATA / "sample.ris"))
+
+
+def test_entry_with_a_repeated_field_is_reported_not_guessed(tmp_path):
+    path = tmp_path / "refs.bib"
+    path.write_text(
+        "% header\n@article{a,\n  title = {x},\n  title = {y}\n}\n\n@article{b, title = {ok}}\n",
+        encoding="utf-8",
+    )
+    bib = read_bib(path)
+    assert list(bib) == ["b"]
+    assert bib.errors.to_dict("records") == [
+        {"line": 2, "key": "a", "reason": "entry has a field more than once (title); entry ignored"}
+    ]

@@ -58,30 +58,49 @@ def import_tree(code: str) -> list[tuple[int, int, str]]:
     return rows
 
 
-def heavy_importers(rows: list[tuple[int, int, str]]) -> dict[str, tuple[str, float]]:
-    """For each heavy package imported: (its import chain from the top, cumulative ms).
+def _parent(rows: list[tuple[int, int, str]], i: int) -> int | None:
+    """Index of the module that imported row ``i`` (the next row one level up)."""
+    depth = rows[i][0]
+    for j in range(i + 1, len(rows)):
+        if rows[j][0] < depth:
+            return j
+    return None
 
-    ``-X importtime`` prints a module after the modules it imports (which are one level
-    deeper), so a module's ancestors are the following rows of smaller depth.
+
+def heavy_importers(rows: list[tuple[int, int, str]]) -> dict[str, tuple[str, float]]:
+    """Heavy packages pulled in: {package: (entry points with their importers, total ms)}.
+
+    ``-X importtime`` prints a module after the modules it imports (one level deeper), so a
+    module's importer is the next row of smaller depth.  An entry point is a module of the
+    package imported by a module outside it (e.g. ``evidence.bias -> scipy.stats``).
     """
-    found: dict[str, tuple[str, float]] = {}
-    for i, (depth, _, name) in enumerate(rows):
+    found: dict[str, list[tuple[str, str, int]]] = {}
+    for i, (_, cumulative, name) in enumerate(rows):
         top = name.split(".")[0]
-        if top not in HEAVY or top in found or "." in name:
+        if top not in HEAVY:
             continue
-        chain = [name]
-        level = depth
-        for d2, _, n2 in rows[i + 1:]:
-            if d2 < level:
-                chain.append(n2)
-                level = d2
-            if level == 0:
-                break
-        chain.reverse()
-        entry = next(n for n in chain if n.split(".")[0] == top)  # e.g. scipy.special
-        cost = max(us for _, us, n in rows if n == entry)
-        found[top] = (" -> ".join(chain), cost / 1000)
-    return found
+        j = _parent(rows, i)
+        importer = rows[j][2] if j is not None else "<main>"
+        if importer.split(".")[0] == top:
+            continue
+        # the first evigap module up the chain is the one to make lazy
+        k, ours = j, importer
+        while k is not None and rows[k][2].split(".")[0] not in ("evidence", "grading"):
+            k = _parent(rows, k)
+        if k is not None:
+            ours = rows[k][2]
+        found.setdefault(top, []).append((name, f"{ours} (via {importer})"
+                                           if ours != importer else ours, cumulative))
+    out: dict[str, tuple[str, float]] = {}
+    for pkg, entries in found.items():
+        by_importer: dict[str, list[str]] = {}
+        for name, who, _ in entries:
+            by_importer.setdefault(who, []).append(name)
+        text = "; ".join(
+            f"{', '.join(names[:2])}{f' (+{len(names) - 2} more)' if len(names) > 2 else ''}"
+            f" imported at top level by {who}" for who, names in by_importer.items())
+        out[pkg] = (text, sum(us for _, _, us in entries) / 1000)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if not heavy:
         print("  none")
     for pkg, (parent, ms) in sorted(heavy.items()):
-        print(f"  {pkg:<13} {ms:7.1f} ms (entry module, cumulative), via {parent}")
+        print(f"  {pkg:<13} {ms:7.1f} ms: {parent}")
     ours = sorted(((us / 1000, n) for _, us, n in rows
                    if n.split(".")[0] in ("evidence", "grading")), reverse=True)[:8]
     print("\nSlowest evigap modules (cumulative ms, includes what they import):")

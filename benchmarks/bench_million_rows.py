@@ -125,12 +125,21 @@ def worker(kind: str, csv: str, out: str) -> None:
     else:
         import warnings
 
+        marks: list[tuple[str, float]] = []
+
+        def progress(step: str, done: int, total: int) -> None:
+            marks.append((step, time.perf_counter()))
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = run_review(csv, out_dir=out, figures=False, report=False)
+            result = run_review(csv, out_dir=out, figures=False, report=False,
+                                progress=progress)
+        marks.append(("end", time.perf_counter()))
         extra = {"rows_in": result.manifest["counts"]["rows_in"],
                  "accepted": len(result.evidence_table),
-                 "graded_rows": len(result.grades), "pooled_groups": len(result.pooled)}
+                 "graded_rows": len(result.grades), "pooled_groups": len(result.pooled),
+                 "steps": [(marks[i][0], marks[i + 1][1] - marks[i][1])
+                           for i in range(len(marks) - 1)]}
     seconds = time.perf_counter() - start
     print(json.dumps({"kind": kind, "seconds": seconds, "rss_after_imports": base,
                       "peak_rss": _peak_rss_bytes(), **extra}))
@@ -180,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({run['rss_after_imports'] / 1e6:.0f} MB after imports)")
     print(f"  rows in {run['rows_in']:,}, accepted {run['accepted']:,}, "
           f"graded rows {run['graded_rows']}, pooled groups {run['pooled_groups']}")
+    for step, seconds in run["steps"]:
+        print(f"    {step:<32} {seconds:7.2f} s")
     print(f"time ratio {ratio:.2f}x (goal <= {TIME_GOAL}x) "
           f"{'OK' if ratio <= TIME_GOAL else 'MISSED'}")
     print(f"memory growth {growth / 1e6:.0f} MB = {mem_ratio:.2f}x CSV size "

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evidence._validate import check_int
 from evidence.errors import ConvergenceError, InvalidParameterError, ValidationError
 from evidence.moderators import (
     _check_choice,
@@ -453,6 +454,7 @@ def trim_and_fill(
         side = _check_choice(side, ("left", "right"), "side", func)
     method, _ = _pool_options(method, "z", func)
     level = _check_level(level, func)
+    maxiter = check_int(maxiter, "maxiter", func, minimum=1)
     y0, v0, _ = _check_yi_vi(yi, vi, func)
     k = y0.size
     if k < 2:

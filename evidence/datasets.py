@@ -41,7 +41,8 @@ def bundled_path(filename: str) -> Path:
         When no bundled file has that name (the message lists those that exist).
     """
     path = _data_dir() / str(filename)
-    if not path.is_file():
+    # only a plain file name of data/ ("../x" or an absolute path would escape it)
+    if not isinstance(filename, str) or Path(filename).name != filename or not path.is_file():
         available = sorted(p.name for p in _data_dir().glob("*") if p.is_file())
         raise InvalidParameterError(
             f"The 'filename' argument of bundled_path() must name a bundled data file "
@@ -95,6 +96,17 @@ def load_dataset(name: str) -> pd.DataFrame:
     :func:`~evidence.ingest.read_studies` against the bundled ``references.bib``
     and the accepted, typed rows are returned (a warning names any rejected
     row).  Every other dataset is returned as read by ``pandas.read_csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``"exosomes"``: the columns of :data:`evidence.schema.COLUMNS` (see
+        ``data/SCHEMA.md``).  ``"exosome_regulatory"``: ``indication, jurisdiction, status,
+        date, detail, citation_key, where_read``.  ``"exosome_claims"``: ``claim_id,
+        indication, claim, claimant, n_businesses, citation_key, where_read``.  The public
+        meta-analysis datasets keep their published columns (e.g. ``"bcg"``: ``trial,
+        author, year, tpos, tneg, cpos, cneg, ablat, alloc``; described in
+        ``data/README.md``).
 
     Raises
     ------

@@ -604,7 +604,9 @@ def effects_from_ci(
         est, lo, hi, lev, s = (np.atleast_1d(a) for a in np.broadcast_arrays(est, lo, hi, lev, s))
     except ValueError as exc:
         raise InvalidParameterError(
-            f"The arguments of {fn}() must have the same length (or be scalars)."
+            f"The 'estimate', 'ci_low', 'ci_high', 'level' and 'se' arguments of {fn}() must "
+            f"have the same length (or be scalars). Got lengths "
+            f"{[int(np.size(a)) for a in (est, lo, hi, lev, s)]}."
         ) from exc
     est, lo, hi, lev, s = (a.astype(float).copy() for a in (est, lo, hi, lev, s))
     if np.any((lev <= 0) | (lev >= 1)):

@@ -76,6 +76,46 @@ class IngestResult:
         """Number of distinct input rows with at least one problem."""
         return int(self.rejected["row"].nunique())
 
+    def to_frame(self) -> pd.DataFrame:
+        """The row ledger: one row per input row, so that no row is unaccounted for.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``row`` (0-based position in the input table), ``study_id``, ``status``
+            (``"accepted"`` or ``"rejected"``), ``studies_index`` (the row's index in
+            :attr:`studies`; missing when rejected) and ``reasons`` (``"column: reason"``
+            joined by ``"; "``; empty when accepted).  Sorted by ``row``.
+        """
+        rej = self.rejected
+        bad_rows = sorted({int(r) for r in rej["row"]})
+        good_rows = sorted(set(range(self.n_in)) - set(bad_rows))
+        reasons = (
+            rej.assign(_text=rej["column"].astype(str) + ": " + rej["reason"].astype(str))
+            .groupby("row", sort=True)["_text"].agg("; ".join)
+        )
+        rej_ids = rej.groupby("row", sort=True)["study_id"].first()
+        accepted = pd.DataFrame({
+            "row": good_rows,
+            "study_id": self.studies["study_id"].astype("string").to_numpy()
+            if "study_id" in self.studies.columns else pd.NA,
+            "status": "accepted",
+            "studies_index": pd.array(range(len(good_rows)), dtype="Int64"),
+            "reasons": "",
+        })
+        rejected = pd.DataFrame({
+            "row": bad_rows,
+            "study_id": pd.array([rej_ids.get(r) for r in bad_rows], dtype="string"),
+            "status": "rejected",
+            "studies_index": pd.array([pd.NA] * len(bad_rows), dtype="Int64"),
+            "reasons": [reasons.get(r, "") for r in bad_rows],
+        })
+        frames = [f for f in (accepted, rejected) if len(f)]
+        if not frames:
+            return accepted
+        out = pd.concat(frames, ignore_index=True).sort_values("row", kind="stable")
+        return out.reset_index(drop=True)
+
     def summary(self, max_problems: int = 20) -> str:
         """A plain-text account: rows in, accepted, rejected, and the first problems."""
         lines = [

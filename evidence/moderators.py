@@ -17,6 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from evidence._validate import (
+    as_vector,
+    check_bool,
+    check_choice,
+    check_frame,
+    check_level,
+    numeric_column,
+)
 from evidence.errors import (
     ConvergenceError,
     InvalidParameterError,
@@ -57,22 +65,10 @@ def _check_choice(
     func: str,
     aliases: dict[str, str] | None = None,
 ) -> str:
-    aliases = aliases or {}
-    if not isinstance(value, str) or (value not in allowed and value not in aliases):
-        raise InvalidParameterError(
-            f"The '{arg}' argument of {func}() must be one of {list(allowed) + list(aliases)}. "
-            f"Got {value!r}."
-        )
-    return aliases.get(value, value)
+    return check_choice(value, arg, func, allowed, aliases)
 
 
-def _check_level(level: object, func: str) -> float:
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise InvalidParameterError(
-            f"The 'level' argument of {func}() must be a fraction between 0 and 1 "
-            f"(e.g. 0.95). Got {level!r}."
-        )
-    return float(level)
+_check_level = check_level
 
 
 def _normalise_ci_method(ci_method: object, func: str) -> str:
@@ -94,17 +90,7 @@ def _pool_options(method: object, ci_method: object, func: str) -> tuple[str, st
 
 
 def _as_vector(x: object, arg: str, func: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(
-            f"The '{arg}' argument of {func}() must be numeric. Got {type(x).__name__}."
-        ) from exc
-    if arr.ndim != 1:
-        raise ValidationError(
-            f"The '{arg}' argument of {func}() must be one-dimensional. Got shape {arr.shape}."
-        )
-    return arr
+    return as_vector(x, arg, func, error=ValidationError)
 
 
 def _check_yi_vi(yi: object, vi: object, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -487,7 +473,10 @@ class _Display:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return f"<p><b>{self._title()}</b></p>" + self.to_frame().round(4).to_html()
+        from html import escape
+
+        return (f"<p><b>{escape(self._title())}</b></p>"
+                + self.to_frame().round(4).to_html(escape=True))
 
 
 def _fmt_p(p: float) -> str:
@@ -521,6 +510,7 @@ def _design(
     for mod in moderators:
         s = data[mod]
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            _check_not_mixed(s, mod, func)
             if isinstance(s.dtype, pd.CategoricalDtype):
                 levels = [lev for lev in s.cat.categories if (s[keep] == lev).any()]
             else:
@@ -534,21 +524,43 @@ def _design(
             names.append(mod)
     if not cols:
         raise InvalidParameterError(
-            f"{func}() needs at least one moderator or intercept=True. Got neither."
+            f"{func}() needs at least one term: the 'moderators' argument is empty and "
+            f"intercept=False. Got neither."
         )
     return np.column_stack(cols), names, keep
+
+
+def _check_not_mixed(s: pd.Series, mod: str, func: str) -> None:
+    """A text column where most values are numbers is a typo, not a factor."""
+    if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s):
+        return
+    present = s.dropna()
+    num = pd.to_numeric(present, errors="coerce")
+    text = num.isna()
+    if num.notna().any() and text.any() and num.notna().sum() >= text.sum():
+        row = text[text].index[0]
+        raise ValidationError(
+            f"The moderator column {mod!r} given to {func}() mixes numbers and text (row "
+            f"{row!r} has {present[row]!r}); fix the value(s), or convert the column with "
+            f"astype('category') if it really is categorical."
+        )
+
+
+def _check_positive_vi(v: np.ndarray, func: str) -> None:
+    bad = np.flatnonzero(~np.isnan(v) & (v <= 0))
+    if bad.size:
+        raise ValidationError(
+            f"The sampling variances 'vi' passed to {func}() must be > 0 (inverse-variance "
+            f"weights). Got {v[bad[0]]!r} at position {int(bad[0])}."
+        )
 
 
 def _data_yi_vi(
     data: object, yi: str, vi: str, extra: Sequence[str], func: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    if not isinstance(data, pd.DataFrame):
-        raise ValidationError(
-            f"The 'data' argument of {func}() must be a pandas DataFrame. "
-            f"Got {type(data).__name__}."
-        )
+    data = check_frame(data, "data", func, error=ValidationError)
     for arg, col in (("yi", yi), ("vi", vi)):
-        if col not in data.columns:
+        if not isinstance(col, str) or col not in data.columns:
             raise ValidationError(
                 f"The {arg!r} column {col!r} given to {func}() is not in the data. "
                 f"Available columns: {list(data.columns)}."
@@ -559,13 +571,9 @@ def _data_yi_vi(
                 f"The column {col!r} given to {func}() is not in the data. "
                 f"Available columns: {list(data.columns)}."
             )
-    try:
-        y = pd.to_numeric(data[yi], errors="raise").to_numpy(dtype=float)
-        v = pd.to_numeric(data[vi], errors="raise").to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(
-            f"The columns {yi!r} and {vi!r} given to {func}() must be numeric."
-        ) from exc
+    check_frame(data, "data", func, columns=[yi, vi, *extra])
+    y = numeric_column(data, yi, "yi", func, error=ValidationError)
+    v = numeric_column(data, vi, "vi", func, error=ValidationError)
     return data, y, v
 
 
@@ -719,7 +727,10 @@ def meta_regression(
         missing yi, vi or moderator are omitted with a :class:`StatisticalWarning`.
     """
     func = "meta_regression"
-    mods = [moderators] if isinstance(moderators, str) else list(moderators)
+    mods = (
+        [moderators] if isinstance(moderators, str)
+        else list(moderators) if isinstance(moderators, Sequence) else [None]
+    )
     if not all(isinstance(m, str) for m in mods):
         raise InvalidParameterError(
             f"The 'moderators' argument of {func}() must be a column name or a list of column "
@@ -728,6 +739,7 @@ def meta_regression(
     method = _normalise_method(method, func)
     ci_method = _normalise_ci_method(ci_method, func)
     level = _check_level(level, func)
+    intercept = check_bool(intercept, "intercept", func)
     data, y, v = _data_yi_vi(data, yi, vi, mods, func)
     X, names, keep_mod = _design(data, mods, intercept=intercept, func=func)
     keep = keep_mod & ~(np.isnan(y) | np.isnan(v))
@@ -815,7 +827,9 @@ class SubgroupResult(_Display):
     level: float
 
     def to_frame(self) -> pd.DataFrame:
-        """The per-subgroup table (see ``groups``)."""
+        """The per-subgroup table ``groups``: the ``by`` columns, then ``k, estimate, se, stat,
+        p_value, ci_low, ci_high, tau2, tau2_ci_low, tau2_ci_high, i2, h2, q, q_df, q_p, pi_low,
+        pi_high, method, ci_method, level`` (as :func:`evidence.pooling.pool_groups`)."""
         return self.groups.copy()
 
     def tests(self) -> pd.DataFrame:
@@ -894,6 +908,10 @@ def subgroup_analysis(
     data, y, v = _data_yi_vi(data, yi, vi, by_list, func)
     method, ci_method = _pool_options(method, ci_method, func)
     level = _check_level(level, func)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)  # pool_groups warns about NaN rows
+        _check_yi_vi(y, v, func)
+    _check_positive_vi(v, func)
     groups = pool_groups(
         data, by_list, yi=yi, vi=vi, method=method, ci_method=ci_method, level=level
     )
@@ -1032,7 +1050,9 @@ class ClusteredPoolResult(_Display):
     level: float
 
     def to_frame(self) -> pd.DataFrame:
-        """One row with every field as a column."""
+        """One row with every field as a column: ``k, n_clusters, estimate, se, stat, df,
+        p_value, ci_low, ci_high, pi_low, pi_high, tau2, i2, h2, q, q_df, q_p, se_model,
+        vcov_type, method, level``."""
         return pd.DataFrame([{f: getattr(self, f) for f in self.__dataclass_fields__}])
 
     def _title(self) -> str:

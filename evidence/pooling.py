@@ -24,6 +24,13 @@ import numpy as np
 import pandas as pd
 
 from evidence import _tau2
+from evidence._validate import (
+    as_vector,
+    check_choice,
+    check_frame,
+    check_level,
+    numeric_column,
+)
 from evidence.errors import ConvergenceWarning, InvalidParameterError, StatisticalWarning
 
 __all__ = ["METHODS", "CI_METHODS", "PoolResult", "pool", "pool_groups"]
@@ -55,47 +62,9 @@ SCALAR_FIELDS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 # argument checking
 # --------------------------------------------------------------------------------------------
-def _check_choice(value: Any, arg: str, func: str, choices: Sequence[str],
-                  aliases: dict[str, str]) -> str:
-    allowed = list(choices) + list(aliases)
-    if isinstance(value, str):
-        for cand in allowed:
-            if value.upper() == cand.upper():
-                return aliases.get(cand, cand)
-    raise InvalidParameterError(
-        f"The '{arg}' argument of {func}() must be one of {allowed}. Got {value!r}."
-    )
-
-
-def _check_level(level: Any, func: str) -> float:
-    ok = isinstance(level, int | float | np.floating | np.integer) and not isinstance(level, bool)
-    if ok and 0.0 < float(level) < 1.0:
-        return float(level)
-    hint = " (a fraction: use 0.95, not 95)" if ok and 1.0 < float(level) < 100.0 else ""
-    raise InvalidParameterError(
-        f"The 'level' argument of {func}() must be a number strictly between 0 and 1{hint}. "
-        f"Got {level!r}."
-    )
-
-
-def _as_float_array(x: Any, arg: str, func: str) -> np.ndarray:
-    if isinstance(x, str | bytes) or np.ndim(x) == 0:
-        raise InvalidParameterError(
-            f"The '{arg}' argument of {func}() must be a one-dimensional sequence of numbers. "
-            f"Got {type(x).__name__}."
-        )
-    try:
-        arr = np.asarray(pd.to_numeric(pd.Series(np.asarray(x, dtype=object).ravel()),
-                                       errors="raise"), dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError(
-            f"The '{arg}' argument of {func}() must contain only numbers (or NaN). {exc}"
-        ) from None
-    if np.ndim(x) != 1:
-        raise InvalidParameterError(
-            f"The '{arg}' argument of {func}() must be one-dimensional. Got shape {np.shape(x)}."
-        )
-    return arr
+_check_choice = check_choice
+_check_level = check_level
+_as_float_array = as_vector
 
 
 def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any],
@@ -347,7 +316,9 @@ class PoolResult:
     weights: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
-        """One-row tidy DataFrame with every scalar field as a column (weights excluded)."""
+        """One-row tidy DataFrame with every scalar field as a column (weights excluded):
+        ``k, estimate, se, stat, p_value, ci_low, ci_high, tau2, tau2_ci_low, tau2_ci_high, i2,
+        h2, q, q_df, q_p, pi_low, pi_high, method, ci_method, level``."""
         return pd.DataFrame([{name: getattr(self, name) for name in SCALAR_FIELDS}])
 
     def _test_label(self) -> str:
@@ -541,11 +512,7 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
         :class:`PoolResult`). Groups with k = 1 have NaN heterogeneity statistics.
     """
     func = "pool_groups"
-    if not isinstance(data, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'data' argument of pool_groups() must be a pandas DataFrame. "
-            f"Got {type(data).__name__}."
-        )
+    check_frame(data, "data", func)
     by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else None
     if not by_list or not all(isinstance(b, str) for b in by_list):
         raise InvalidParameterError(
@@ -558,6 +525,7 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
                 f"The '{arg}' argument of pool_groups() names column {col!r}, which is not in "
                 f"data. Columns: {list(map(str, data.columns))}."
             )
+    check_frame(data, "data", func, columns=[*by_list, yi, vi])
     if yi in by_list or vi in by_list:
         raise InvalidParameterError(
             "The 'by' argument of pool_groups() must not include the 'yi' or 'vi' column."
@@ -605,12 +573,4 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
 
 
 def _numeric_column(data: pd.DataFrame, col: str, arg: str) -> np.ndarray:
-    try:
-        return np.asarray(pd.to_numeric(data[col], errors="raise"), dtype=float)
-    except (TypeError, ValueError):
-        bad = pd.to_numeric(data[col], errors="coerce").isna() & data[col].notna()
-        row = bad[bad].index[0]
-        raise InvalidParameterError(
-            f"The '{arg}' argument of pool_groups() names column {col!r}, which must be "
-            f"numeric; row {row!r} has {data[col][row]!r}."
-        ) from None
+    return numeric_column(data, col, arg, "pool_groups")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evidence._validate import check_path
 from evidence.errors import ValidationError
 
 __all__ = ["Bibliography", "Reference", "read_bib", "read_ris"]
@@ -294,7 +295,7 @@ def read_bib(path) -> Bibliography:
     import bibtexparser
     from bibtexparser import middlewares
 
-    path = Path(path)
+    path = check_path(path, "path", "read_bib")
     content = _read_text(path, "Bibliography")
     logger = logging.getLogger("bibtexparser")
     level = logger.level
@@ -442,7 +443,7 @@ def read_ris(path) -> Bibliography:
     """
     import rispy
 
-    path = Path(path)
+    path = check_path(path, "path", "read_ris")
     content = _read_text(path, "RIS")
     parsed: list[tuple[int, dict]] = []
     problems: list[dict] = []

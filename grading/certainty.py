@@ -27,7 +27,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from evidence._validate import check_choice, check_number, check_text
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.schema import STREAMS
 from grading.domains import (
     ALL_DOMAINS,
     DOWN_DOMAINS,
@@ -277,6 +279,18 @@ def informative_statement(
     wording is "results in little to no difference in Y".  Preclinical streams get the prefix
     "In animal models," / "In cell culture,".
     """
+    func = "informative_statement"
+    level = check_choice(level, "level", func, LEVELS)
+    stream = check_choice(stream, "stream", func, STREAMS)
+    check_text(intervention, "intervention", func)
+    check_text(outcome, "outcome", func)
+    if measure is not None and not (isinstance(measure, float) and math.isnan(measure)):
+        check_text(measure, "measure", func, optional=True)
+    else:
+        measure = None
+    estimate = check_number(estimate, "estimate", func)
+    ci_low = check_number(ci_low, "ci_low", func)
+    ci_high = check_number(ci_high, "ci_high", func)
     prefix = {"animal": "In animal models, ", "in_vitro": "In cell culture, "}.get(stream, "")
     if measure is None or not math.isfinite(estimate):
         text = (f"no study reported a numeric result for {outcome}: the effect of {intervention} "

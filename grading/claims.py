@@ -26,7 +26,8 @@ import math
 
 import pandas as pd
 
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence._validate import check_frame
+from evidence.errors import ValidationError
 from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
 __all__ = ["audit_claims", "CLAIM_FLAGS"]
@@ -75,10 +76,11 @@ def audit_claims(
         and study ids).
     """
     scheme = load_scheme(scheme)
-    if not isinstance(claims, pd.DataFrame) or not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'claims' and 'grades' arguments of audit_claims() must be DataFrames."
-        )
+    check_frame(claims, "claims", "audit_claims", what="a DataFrame like data/claims.csv")
+    check_frame(grades, "grades", "audit_claims", what="the DataFrame from grade()")
+    if studies is not None:
+        check_frame(studies, "studies", "audit_claims",
+                    what="the study sheet as a DataFrame or None")
     for col in _CLAIM_COLS:
         if col not in claims.columns:
             raise ValidationError(f"audit_claims() needs column {col!r} in 'claims'.")

@@ -19,7 +19,8 @@ import math
 
 import pandas as pd
 
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence._validate import check_frame
+from evidence.errors import ValidationError
 from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
 __all__ = ["gap_summary", "PHASE_ORDER", "to_smd", "indication_matches"]
@@ -170,10 +171,11 @@ def gap_summary(
             'All indications'), the probability of eventual approval and its citation.
     """
     scheme = load_scheme(scheme)
-    if not isinstance(studies, pd.DataFrame) or not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'studies' and 'grades' arguments of gap_summary() must be DataFrames."
-        )
+    check_frame(studies, "studies", "gap_summary", what="the study sheet as a DataFrame")
+    check_frame(grades, "grades", "gap_summary", what="the DataFrame from grade()")
+    if regulatory is not None:
+        check_frame(regulatory, "regulatory", "gap_summary",
+                    what="a DataFrame like data/regulatory.csv or None")
     for col in ("indication", "stream", "model", "data_type"):
         if col not in studies.columns:
             raise ValidationError(f"gap_summary() needs column {col!r} in 'studies'.")

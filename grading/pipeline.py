@@ -206,7 +206,8 @@ def _widest_gap(gap: pd.DataFrame | None) -> str | None:
     rows = [r for _, r in gap.iterrows()]
 
     def human_text(r) -> str:
-        n_h = int(_num(r.get("n_human")) or 0) if pd.notna(_num(r.get("n_human"))) else 0
+        n_h = _num(r.get("n_human"))
+        n_h = int(n_h) if pd.notna(n_h) else 0
         cert = r.get("certainty_human")
         cert_txt = f", certainty {cert}" if isinstance(cert, str) and cert else ""
         return f"{n_h} human record{'s' if n_h != 1 else ''}{cert_txt}"
@@ -293,7 +294,38 @@ def _input_record(source: Any, role: str) -> dict | None:
         return frame_record(source, role=role)
     if isinstance(source, str | os.PathLike) and Path(source).is_file():
         return file_record(source, role=role)
+    if isinstance(source, str):  # e.g. a scheme given as TOML text
+        from grading.manifest import sha256_bytes
+
+        data = source.encode("utf-8")
+        return {"role": role, "path": None, "name": "<text>", "bytes": len(data),
+                "sha256": sha256_bytes(data)}
     return {"role": role, "path": None, "name": f"<{type(source).__name__}>", "sha256": None}
+
+
+def _remove_previous_outputs(out: Path) -> None:
+    """Delete the files a previous evigap run listed in ``out/manifest.json`` (and only those),
+    so a re-run into the same folder leaves no stale figure or table behind."""
+    import json
+
+    manifest = out / "manifest.json"
+    if not manifest.is_file():
+        return
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict) or data.get("tool") != "evigap":
+        return
+    root = out.resolve()
+    for entry in data.get("outputs") or []:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            continue
+        path = (out / name).resolve()
+        if path.is_relative_to(root) and path.is_file():
+            path.unlink()
+    manifest.unlink()
 
 
 def _resolve_scheme(scheme: Any):
@@ -622,11 +654,13 @@ def run_review(
         Regulatory status table (``indication, jurisdiction, status, date, ...``).
     claims : path-like or DataFrame, optional
         Marketing-claims table (``claim_id, indication, claim, ...``); audited when given.
-    scheme : Scheme, path-like or None
+    scheme : Scheme, path-like, TOML text, mapping or None
         Grading scheme; None uses the default :class:`grading.scheme.Scheme`.
     out_dir : path-like, optional
         Folder to write the CSV files, ``figures/``, ``report.html`` and ``manifest.json`` into
-        (created if needed).  None computes everything in memory and writes nothing.
+        (created if needed).  Files listed in a previous run's ``manifest.json`` there are
+        replaced; nothing else in the folder is touched.  None computes everything in memory
+        and writes nothing.
     figures : bool, default True
         Draw the figures (needed for the report's plots).
     report : bool, default True
@@ -712,8 +746,9 @@ def run_review(
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
+            _remove_previous_outputs(out)
         except OSError as exc:
-            raise ValidationError(f"Cannot create the output folder '{out}': {exc}") from None
+            raise ValidationError(f"Cannot use the output folder '{out}': {exc}") from None
         tables = {
             "evidence_table.csv": evidence_table,
             "rejected_rows.csv": rejected,

@@ -21,7 +21,6 @@ from typing import Any
 
 __all__ = [
     "DETERMINISTIC_RC",
-    "GAP_DISPLAY_COLUMNS",
     "figure_png",
     "save_figure",
     "render_report",
@@ -126,7 +125,12 @@ def _table(frame, *, columns: Sequence[str] | None = None, caption: str | None =
         for value in row:
             text = _fmt(value)
             num = isinstance(value, int | float) and not isinstance(value, bool)
-            cells.append(f'<td class="num">{_e(text)}</td>' if num else f"<td>{_e(text)}</td>")
+            if num:
+                cells.append(f'<td class="num">{_e(text)}</td>')
+            elif len(text) > 60:  # give long text room instead of a tall, narrow column
+                cells.append(f'<td class="long">{_e(text)}</td>')
+            else:
+                cells.append(f"<td>{_e(text)}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table></div>")
     if max_rows is not None and len(frame) > max_rows:
@@ -243,22 +247,52 @@ def _profile_block(rows) -> str:
     return "".join(parts)
 
 
-#: Gap-summary columns shown in the report (all columns are in gap_summary.csv).
-GAP_DISPLAY_COLUMNS: tuple[str, ...] = (
-    "indication", "n_in_vitro", "n_animal", "n_human", "n_human_registered_no_results",
-    "highest_phase_with_results", "highest_phase_registered", "certainty_in_vitro",
-    "certainty_animal", "certainty_human", "preclinical_outcome", "preclinical_smd",
-    "human_outcome", "human_smd", "attenuation", "regulatory_status", "prior_phase", "prior_loa",
-)
-
-
 def _gap_block(gap) -> str:
+    """The gap summary as a compact table (one readable cell per question); the full table is
+    in ``gap_summary.csv``."""
     if gap is None:
         return _table(None)
-    cols = [c for c in GAP_DISPLAY_COLUMNS if c in gap.columns]
-    if len(cols) < 3:
-        cols = list(gap.columns)
-    return _table(gap, columns=cols)
+    need = {"indication", "n_in_vitro", "n_animal", "n_human"}
+    if not need <= set(gap.columns):
+        return _table(gap)
+
+    def get(row, col):
+        return row.get(col) if col in row.index else None
+
+    def trio(row, cols) -> str:
+        return " / ".join(_fmt(get(row, c)) or "–" for c in cols)
+
+    rows = []
+    for _, r in gap.iterrows():
+        phase = _fmt(get(r, "highest_phase_with_results")) or "none"
+        registered = _fmt(get(r, "highest_phase_registered"))
+        if registered and registered != phase:
+            phase += f" (registered: {registered})"
+        pre, hum = get(r, "preclinical_smd"), get(r, "human_smd")
+        effect = f"{_fmt(pre, 2) or '–'} vs {_fmt(hum, 2) or '–'}"
+        att = _fmt(get(r, "attenuation"), 2)
+        if att:
+            effect += f" (ratio {att})"
+        prior = _fmt(get(r, "prior_loa"), 3)
+        if prior and _fmt(get(r, "prior_phase")):
+            prior += f" ({_fmt(get(r, 'prior_phase'))})"
+        rows.append({
+            "indication": _fmt(r["indication"]),
+            "records: in vitro / animal / human": trio(r, ("n_in_vitro", "n_animal", "n_human")),
+            "human: highest phase with results": phase,
+            "certainty: in vitro / animal / human": trio(
+                r, ("certainty_in_vitro", "certainty_animal", "certainty_human")),
+            "effect (SMD): animal vs human": effect,
+            "regulatory status": _fmt(get(r, "regulatory_status")),
+            "prior probability of approval": prior,
+        })
+    import pandas as pd
+
+    note = ('<p class="muted">Certainty: highest rating in each stream.  Effect: pooled '
+            "animal and human effects of the main benefit outcome on the SMD scale (ratio = "
+            "human / animal).  Prior: probability of eventual approval for a programme at that "
+            "phase.  All columns are in gap_summary.csv.</p>")
+    return _table(pd.DataFrame(rows)) + note
 
 
 def _studies_for(evidence_table, indication: str):
@@ -285,7 +319,9 @@ h3{font-size:17px;margin:22px 0 6px}
 .scroll{overflow-x:auto;margin:6px 0 12px}
 table.tbl{border-collapse:collapse;font-size:13px;min-width:40%}
 .tbl th,.tbl td{border:1px solid #d5dbe0;padding:3px 7px;text-align:left;vertical-align:top}
-.tbl th{background:#eef3f6}.tbl td.num{text-align:right;font-variant-numeric:tabular-nums}
+.tbl th{background:#eef3f6;overflow-wrap:anywhere;min-width:4em}
+.tbl td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.tbl td.long{min-width:24em}
 .tbl tbody tr:nth-child(even){background:#f8fafb}
 figure{margin:10px 0 16px}figure img{max-width:100%;height:auto;border:1px solid #e3e7ea}
 figcaption{font-size:13px;color:#66707a}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evidence._validate import check_frame, check_mapping, check_path
 from evidence.errors import InvalidParameterError, ValidationError
 
 __all__ = [
@@ -418,16 +419,17 @@ _TOOL_ALIASES = {
 }
 
 
-def get_tool(tool: str | RobTool) -> RobTool:
+def get_tool(tool: str | RobTool, func: str | None = None) -> RobTool:
     """A tool template by name (``rob2``, ``robins_i``, ``syrcle``, ``ohat``, ``in_vitro``,
     ``generic``) or pass a :class:`RobTool` through."""
     if isinstance(tool, RobTool):
         return tool
-    key = _norm(tool)
+    key = _norm(tool) if isinstance(tool, str) else None
     key = _TOOL_ALIASES.get(key, key)
     if key not in TOOLS:
+        of = f" of {func}()" if func else ""
         raise InvalidParameterError(
-            f"The 'tool' argument must be one of {sorted(TOOLS)}. Got {tool!r}."
+            f"The 'tool' argument{of} must be one of {sorted(TOOLS)} or a RobTool. Got {tool!r}."
         )
     return TOOLS[key]
 
@@ -438,7 +440,7 @@ def parse_rob_domains(text: str | None, tool: str | RobTool = "generic") -> dict
     Domain ids are checked against the tool (any ``D<n>`` for the generic tool) and judgements
     against its vocabulary; problems raise :class:`InvalidParameterError` naming the part.
     """
-    t = get_tool(tool)
+    t = get_tool(tool, "parse_rob_domains")
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return {}
     text = str(text).strip()
@@ -451,7 +453,8 @@ def parse_rob_domains(text: str | None, tool: str | RobTool = "generic") -> dict
             continue
         if "=" not in part and ":" not in part:
             raise InvalidParameterError(
-                f"Risk-of-bias entry {part!r} must look like 'D1=low'."
+                f"parse_rob_domains(): risk-of-bias entry {part!r} of the 'text' argument must "
+                f"look like 'D1=low'."
             )
         dom, _, judg = part.replace(":", "=", 1).partition("=")
         dom = dom.strip().upper()
@@ -474,8 +477,20 @@ def overall_judgement(tool: str | RobTool, domains: Mapping[str, str]) -> str:
     Domains not given count as missing; with none given the result is ``no_information``
     (``unclear`` / ``not_reported`` for tools without that value).
     """
-    t = get_tool(tool)
-    d = {k: t.normalise(v) for k, v in domains.items()}
+    func = "overall_judgement"
+    t = get_tool(tool, func)
+    check_mapping(domains, "domains", func, "a mapping of domain id to judgement, "
+                  "e.g. {'D1': 'low'}")
+    try:
+        d = {k: t.normalise(v) for k, v in domains.items()}
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"The 'domains' argument of {func}(): {exc}") from None
+    unknown = [k for k in d if t.domains and str(k).strip().upper() not in t.domain_ids]
+    if unknown:
+        raise InvalidParameterError(
+            f"The 'domains' argument of {func}() names {unknown}, which are not {t.label} "
+            f"domains. Allowed: {list(t.domain_ids)}."
+        )
     if not d:
         for missing in ("no_information", "unclear", "not_reported"):
             if missing in t.judgements:
@@ -564,6 +579,8 @@ def assess_rob(
         )
     if "study_id" not in studies.columns:
         raise ValidationError("assess_rob() needs a 'study_id' column in 'studies'.")
+    if tool is not None:
+        get_tool(tool, "assess_rob")
     ov = _overrides_frame(overrides)
     rows = []
     domain_ids: list[str] = []
@@ -630,14 +647,38 @@ def assess_rob(
 def read_robvis(path: str | Path, *, tool: str | RobTool = "generic") -> pd.DataFrame:
     """Read a robvis wide CSV (``Study, D1..Dn, Overall[, Weight]``).
 
-    Returns a DataFrame with ``study_id``, ``D1``..``Dn``, ``overall``, ``weight`` and
-    judgements normalised to evigap's snake_case vocabulary of ``tool``.
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    tool : str or RobTool, default "generic"
+        Tool whose judgement vocabulary the cells are normalised to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per study: ``study_id`` (from ``Study``), ``D1`` .. ``Dn`` (the domain columns
+        present, judgements in the tool's snake_case vocabulary, None when empty),
+        ``overall`` and ``weight`` (``Weight``, 1.0 when the file has no such column).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``path`` not a path, unknown ``tool``.
+    ValidationError
+        Missing or unreadable file, no ``Study``/``Overall`` column, a judgement outside the
+        tool's vocabulary (the message names row and column).
     """
-    p = Path(path)
-    if not p.exists():
+    p = check_path(path, "path", "read_robvis")
+    t = get_tool(tool, "read_robvis")
+    if not p.is_file():
         raise ValidationError(f"read_robvis(): file not found: {str(p)!r}.")
-    raw = pd.read_csv(p, dtype=str, keep_default_na=False)
-    t = get_tool(tool)
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            f"read_robvis(): {str(p)!r} cannot be read as a CSV table ({exc})."
+        ) from None
     if "Study" not in raw.columns or "Overall" not in raw.columns:
         raise ValidationError(
             f"{str(p)!r} is not a robvis table: it needs 'Study' and 'Overall' columns "
@@ -669,7 +710,10 @@ def write_robvis(frame: pd.DataFrame, path: str | Path, *, tool: str | RobTool =
     ``frame`` is the output of :func:`assess_rob` or :func:`read_robvis` (or any frame with
     ``study_id``, ``D<n>`` columns and ``overall``; ``weight`` optional, default 1).
     """
-    t = get_tool(tool)
+    t = get_tool(tool, "write_robvis")
+    check_frame(frame, "frame", "write_robvis", what="a DataFrame from assess_rob() or "
+                "read_robvis()", columns=["study_id", "overall"])
+    check_path(path, "path", "write_robvis")
     if "study_id" not in frame.columns or "overall" not in frame.columns:
         raise InvalidParameterError(
             "The 'frame' argument of write_robvis() needs 'study_id' and 'overall' columns."

@@ -18,7 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from evidence.errors import InvalidParameterError
 
@@ -440,6 +443,47 @@ class Scheme:
             out[f.name] = val
         return out
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per setting: ``setting``, ``value``, ``default``, ``changed``, ``source``.
+
+        Table settings are flattened with dotted names (``loa_from_phase.phase_1``,
+        ``loa_by_area.Oncology.phase_1``); ``sources`` itself is the ``source`` column.
+        """
+        import pandas as pd
+
+        defaults = dict(_flatten_settings(Scheme()))
+        rows = []
+        for name, value in _flatten_settings(self):
+            default = defaults.get(name)
+            rows.append({
+                "setting": name,
+                "value": value,
+                "default": default,
+                "changed": name not in defaults or value != default,
+                "source": self.source(name.split(".", 1)[0]),
+            })
+        return pd.DataFrame(rows, columns=["setting", "value", "default", "changed", "source"])
+
+    def summary(self) -> str:
+        """Plain text: every scalar setting with its value and cited source (changes marked *)."""
+        frame = self.to_frame()
+        scalar = frame[~frame["setting"].str.contains(".", regex=False)]
+        n_changed = int(frame["changed"].sum())
+        lines = [f"Grading scheme: {len(frame)} settings, {n_changed} changed from the defaults "
+                 "(marked *)."]
+        width = max(len(s) for s in scalar["setting"])
+        for r in scalar.itertuples(index=False):
+            mark = "*" if r.changed else " "
+            lines.append(f"{mark} {r.setting:<{width}} = {r.value!s:<10} [{r.source}]")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        n_changed = int(self.to_frame()["changed"].sum())
+        return (f"<p><b>Scheme</b> ({escape(str(n_changed))} setting(s) changed from the "
+                f"defaults)</p>" + self.to_frame().to_html(index=False, escape=True))
+
     def to_toml(self) -> str:
         """The scheme as TOML text (readable by :func:`load_scheme`); sources as comments too."""
         lines = ["# evigap grading scheme", ""]
@@ -518,6 +562,22 @@ def _toml_key(key: str) -> str:
     if key.replace("_", "").replace("-", "").isalnum():
         return key
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _flatten_settings(scheme: Scheme) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, val: Any) -> None:
+        if isinstance(val, Mapping):
+            for k, v in val.items():
+                walk(f"{prefix}.{k}", v)
+        else:
+            out.append((prefix, val))
+
+    for f in fields(scheme):
+        if f.name != "sources":
+            walk(f.name, getattr(scheme, f.name))
+    return out
 
 
 def _toml_value(val: Any) -> str:

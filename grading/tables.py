@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evidence._validate import check_bool, check_frame, check_text
 from evidence.errors import InvalidParameterError, ValidationError
 from grading.domains import ALL_DOMAINS, DOMAIN_LABELS, STEP_WORDS, UP_DOMAINS
 from grading.scheme import LEVEL_SYMBOLS
@@ -192,10 +193,10 @@ def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
         Study design, Risk of bias, Inconsistency, Indirectness, Translational indirectness,
         Imprecision (cells 'not serious' / 'serious' / 'very serious' / 'extremely serious'
         with a footnote marker when rated), Other considerations (publication bias and
-        up-ratings, or 'none'), № of patients: intervention / comparison ('events/total (%)'
-        for counts), Relative (95% CI) (ratio measures), Absolute (95% CI) (per 1,000 for
-        binary outcomes with a control risk; MD/SMD lower/higher), Certainty ('⊕⊕◯◯ Low'),
-        Importance ('not rated': evigap does not rate outcome importance), Footnotes.
+        up-ratings, or 'none'), № of patients: intervention, № of patients: comparison
+        ('events/total (%)' for counts), Relative (95% CI) (ratio measures), Absolute (95% CI)
+        (per 1,000 for binary outcomes with a control risk; MD/SMD lower/higher), Certainty
+        ('⊕⊕◯◯ Low'), Importance ('not rated': evigap does not rate outcome importance), Footnotes.
         ``attrs["footnotes"]`` holds every footnote as (marker, text).
     """
     _check(grades, "evidence_profile")
@@ -248,9 +249,10 @@ def summary_of_findings(grades: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns :data:`SUMMARY_OF_FINDINGS_COLUMNS`: Indication, Stream, Outcomes, Assumed
-        risk (comparator) ('382 per 1,000' for binary outcomes with a control risk), Corresponding
-        risk (intervention) (with its 95% CI; MD/SMD differences for continuous outcomes),
+        Columns :data:`SUMMARY_OF_FINDINGS_COLUMNS`: Indication, Stream, Outcomes,
+        Assumed risk (comparator) ('382 per 1,000' for binary outcomes with a control risk),
+        Corresponding risk (intervention) (with its 95% CI; MD/SMD differences for continuous
+        outcomes),
         Relative effect (95% CI), № of participants (studies), Certainty of the evidence (GRADE)
         (symbols + level + footnote), Comments (the GRADE informative statement), Footnotes.
         ``attrs["footnotes"]`` as in :func:`evidence_profile`.
@@ -295,6 +297,11 @@ def summary_of_findings(grades: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- exporters
 
+def _check_export(frame: object, footnotes: object, func: str) -> None:
+    check_frame(frame, "frame", func, what="a pandas DataFrame (e.g. from summary_of_findings())")
+    check_bool(footnotes, "footnotes", func)
+
+
 def _cells(frame: pd.DataFrame, footnotes: bool) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in frame.columns if footnotes is False or c != "Footnotes"]
     if footnotes is False:
@@ -315,6 +322,7 @@ def _notes(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 def to_markdown(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
     """A pipe table (``|`` in cells escaped); footnotes listed under it."""
+    _check_export(frame, footnotes, "to_markdown")
     cols, body = _cells(frame, footnotes=False)
 
     def esc(t: str) -> str:
@@ -331,6 +339,8 @@ def to_markdown(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
 
 def to_html(frame: pd.DataFrame, *, footnotes: bool = True, caption: str | None = None) -> str:
     """An HTML table with every cell escaped; footnotes in an ordered list under it."""
+    _check_export(frame, footnotes, "to_html")
+    check_text(caption, "caption", "to_html", optional=True)
     cols, body = _cells(frame, footnotes=False)
     e = html.escape
     out = ['<table class="evigap-table">']
@@ -363,6 +373,7 @@ def to_latex(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
 
     The ⊕/◯ symbols need a Unicode engine (LuaLaTeX/XeLaTeX) or ``newunicodechar``.
     """
+    _check_export(frame, footnotes, "to_latex")
     cols, body = _cells(frame, footnotes=False)
     spec = "l" * len(cols)
     out = [f"\\begin{{tabular}}{{{spec}}}", "\\hline",

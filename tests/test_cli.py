@@ -175,6 +175,44 @@ def test_run_quiet_prints_nothing(tmp_path, capsys):
     assert not list((tmp_path / "o").glob("figures/*.png"))
 
 
+def _run_args(out: Path) -> list[str]:
+    from grading.pipeline import bundled_inputs
+
+    inputs = bundled_inputs()
+    return ["run", "--studies", str(inputs["studies"]), "--bib", str(inputs["bib"]),
+            "--out", str(out), "--quiet", "--no-figures"]
+
+
+def test_rerun_replaces_previous_outputs_only(tmp_path):
+    from grading.pipeline import bundled_inputs
+
+    out = tmp_path / "o"
+    assert main(_run_args(out) + ["--claims", str(bundled_inputs()["claims"])]) == 0
+    assert (out / "claims_audit.csv").is_file()
+    (out / "my_notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(_run_args(out)) == 0  # no claims this time
+    assert not (out / "claims_audit.csv").exists()  # stale output of the first run removed
+    assert (out / "my_notes.txt").read_text(encoding="utf-8") == "keep me"
+    listed = {o["file"] for o in json.loads((out / "manifest.json").read_text())["outputs"]}
+    assert "claims_audit.csv" not in listed and "grades.csv" in listed
+
+
+def test_run_with_scheme_file(tmp_path):
+    from grading.manifest import sha256_file
+
+    scheme = tmp_path / "lenient.toml"
+    scheme.write_text("translational_animal = -1\n", encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(_run_args(out) + ["--scheme", str(scheme)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"]["scheme"]["sha256"] == sha256_file(scheme)
+    assert manifest["scheme"]["translational_animal"] == -1
+    grades = pd.read_csv(out / "grades.csv")
+    animal = grades[grades["stream"] == "animal"]
+    assert len(animal) > 0
+    assert (animal["translational_indirectness"] == -1).all()
+
+
 def test_run_missing_studies_file_is_clean_error(tmp_path):
     proc = _cli("run", "--studies", "no_such_file.csv", "--out", "o", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="no_such_file.csv")

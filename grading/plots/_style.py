@@ -251,6 +251,16 @@ def check_ax(ax, caller: str):
     return ax
 
 
+def check_measure(measure, caller: str) -> str | None:
+    """``None`` or one of the schema's effect measures (canonical upper case)."""
+    if measure is None:
+        return None
+    from evidence._validate import check_choice
+    from evidence.schema import MEASURES
+
+    return check_choice(measure, "measure", caller, MEASURES)
+
+
 def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path:
     """Save a figure (or the figure of an Axes) as PNG, SVG or PDF, chosen by the suffix.
 
@@ -280,7 +290,11 @@ def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path
             "The 'fig' argument of save_figure() must be a matplotlib Figure or Axes. "
             f"Got {type(fig).__name__}."
         )
-    path = Path(path)
+    from evidence._validate import check_bool, check_int, check_path
+
+    path = check_path(path, "path", "save_figure")
+    dpi = check_int(dpi, "dpi", "save_figure", minimum=1)
+    transparent = check_bool(transparent, "transparent", "save_figure")
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):
         raise InvalidParameterError(

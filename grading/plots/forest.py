@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from evidence._validate import numeric_column
 from evidence.errors import InvalidParameterError, ValidationError
 from grading.plots import _style
 
@@ -321,11 +322,26 @@ def forest_plot(
         vertex is the estimate), ``"prediction_interval"``, texts ``"study_label"``,
         ``"estimate_text"``, ``"weight_text"``, ``"footer"``.
     """
-    _style.check_ax(ax, "forest_plot")
-    if not isinstance(data, pd.DataFrame):
+    from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
+    from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
+    from grading.plots.rob import _check_palette
+
+    func = "forest_plot"
+    _style.check_ax(ax, func)
+    check_frame(data, "data", func, columns=[yi, vi, labels])
+    measure = _style.check_measure(measure, func)
+    method = check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    ci_method = check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
+    level = check_level(level, func)
+    palette = _check_palette(palette, func)
+    digits = check_int(digits, "digits", func, minimum=0)
+    label_width = check_int(label_width, "label_width", func, minimum=4)
+    overall = check_bool(overall, "overall", func)
+    prediction = check_bool(prediction, "prediction", func)
+    if result is not None and not isinstance(result, PoolResult):
         raise InvalidParameterError(
-            f"The 'data' argument of forest_plot() must be a pandas DataFrame. "
-            f"Got {type(data).__name__}."
+            f"The 'result' argument of {func}() must be a PoolResult from evidence.pool() or "
+            f"None. Got {type(result).__name__}."
         )
     for arg, col in (("yi", yi), ("vi", vi)):
         if col not in data.columns:
@@ -335,10 +351,6 @@ def forest_plot(
             )
     if len(data) == 0:
         raise ValidationError("forest_plot() got an empty data frame (no study rows).")
-    if not 0 < level < 1:
-        raise InvalidParameterError(
-            f"The 'level' argument of forest_plot() must be a fraction in (0, 1). Got {level!r}."
-        )
     data = data.reset_index(drop=True)
     if labels not in data.columns:
         if labels != "study_id":
@@ -357,10 +369,14 @@ def forest_plot(
     z = stats.norm.ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
-    y_all = pd.to_numeric(data[yi], errors="coerce").to_numpy(float)
-    v_all = pd.to_numeric(data[vi], errors="coerce").to_numpy(float)
-    if np.any(v_all[np.isfinite(v_all)] < 0):
-        raise ValidationError(f"Column {vi!r} of forest_plot() holds negative sampling variances.")
+    y_all = numeric_column(data, yi, "yi", func, error=ValidationError)
+    v_all = numeric_column(data, vi, "vi", func, error=ValidationError)
+    neg = np.flatnonzero(np.isfinite(v_all) & (v_all < 0))
+    if neg.size:
+        raise ValidationError(
+            f"Column {vi!r} (argument 'vi' of forest_plot()) holds negative sampling variances: "
+            f"row {neg[0]} has {v_all[neg[0]]!r} ({neg.size} row(s) in all)."
+        )
     ok = np.isfinite(y_all) & np.isfinite(v_all)
     if not ok.any():
         raise ValidationError("forest_plot(): no row has a finite yi and vi to plot.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -80,8 +82,24 @@ def funnel_plot(
         ``"funnel_filled"``; region: Polygon gid ``"funnel_region"``; centre line
         ``"funnel_centre"`` (x = estimate, natural scale for ratios).
     """
-    _style.check_ax(ax, "funnel_plot")
+    from evidence._validate import check_level
     from evidence.bias import funnel_data
+    from evidence.moderators import _check_yi_vi
+
+    func = "funnel_plot"
+    _style.check_ax(ax, func)
+    measure = _style.check_measure(measure, func)
+    level = check_level(level, func)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # funnel_data() below warns about dropped rows once
+        _check_yi_vi(yi, vi, func)
+    if labels is not None:
+        if isinstance(labels, str) or not hasattr(labels, "__len__") or len(labels) != len(yi):
+            n = len(labels) if hasattr(labels, "__len__") and not isinstance(labels, str) else 1
+            raise InvalidParameterError(
+                f"The 'labels' argument of {func}() must have one label per study "
+                f"({len(yi)}). Got {n}."
+            )
 
     if hasattr(estimate, "estimate") and not isinstance(estimate, (int, float)):
         estimate = float(estimate.estimate)

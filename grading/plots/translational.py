@@ -119,7 +119,18 @@ def translational_forest(
         pooled estimate, natural scale for ratios); study squares ``"study_squares"``; study
         labels ``"study_label"``; certainty texts ``"stream_certainty:<stream>"``.
     """
-    _style.check_ax(ax, "translational_forest")
+    from evidence._validate import check_bool, check_choice, check_int, check_level, check_text
+    from evidence.pooling import _METHOD_ALIASES, METHODS
+
+    func = "translational_forest"
+    _style.check_ax(ax, func)
+    check_text(indication, "indication", func)
+    check_text(outcome, "outcome", func, optional=True)
+    method = check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    level = check_level(level, func)
+    show_missing = check_bool(show_missing, "show_missing", func)
+    digits = check_int(digits, "digits", func, minimum=0)
+    label_width = check_int(label_width, "label_width", func, minimum=4)
     if scale not in _SCALES:
         raise InvalidParameterError(
             f"The 'scale' argument of translational_forest() must be one of {list(_SCALES)}. "
@@ -129,6 +140,11 @@ def translational_forest(
         raise InvalidParameterError(
             "The 'studies' argument of translational_forest() must be a DataFrame. "
             f"Got {type(studies).__name__}."
+        )
+    if grades is not None and not isinstance(grades, pd.DataFrame):
+        raise InvalidParameterError(
+            f"The 'grades' argument of {func}() must be a grade() DataFrame or None. "
+            f"Got {type(grades).__name__}."
         )
     need = {"indication", "stream", "model"}
     if not need <= set(studies.columns):

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evidence._validate import check_frame
 from evidence.effects import (
     _check_values,
     _complete_table,
@@ -139,6 +140,7 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
             f"study_effects() needs the study sheet as a pandas DataFrame. "
             f"Got {type(studies).__name__}."
         )
+    check_frame(studies, "studies", "study_effects", error=ValidationError)
     if "data_type" not in studies.columns:
         raise ValidationError("study_effects(): the study sheet has no 'data_type' column.")
     out = studies.copy()

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from evidence._validate import check_choice, check_number, check_text
+from evidence._validate import check_choice, check_frame, check_number, check_text
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import STREAMS
 from grading.domains import (
@@ -521,10 +521,7 @@ def grade(
         raise InvalidParameterError(
             f"The 'question' argument of grade() must be one of ['human', None]. Got {question!r}."
         )
-    if not isinstance(studies, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'studies' argument of grade() must be a DataFrame. Got {type(studies).__name__}."
-        )
+    check_frame(studies, "studies", "grade", what="a DataFrame")
     for col in _REQUIRED:
         if col not in studies.columns:
             raise ValidationError(f"grade() needs column {col!r} in 'studies' (missing).")

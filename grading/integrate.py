@@ -29,7 +29,8 @@ import math
 
 import pandas as pd
 
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence._validate import check_frame
+from evidence.errors import ValidationError
 from grading.scheme import LEVEL_SCORE
 
 __all__ = ["integrate_streams", "INTEGRATED_JUDGEMENTS", "INTEGRATION_SOURCE"]
@@ -90,11 +91,7 @@ def integrate_streams(grades: pd.DataFrame) -> pd.DataFrame:
         ``in_vitro_outcome``, ``reason`` (which rule fired, with the bodies it used) and
         ``source``.
     """
-    if not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'grades' argument of integrate_streams() must be the DataFrame from grade(). "
-            f"Got {type(grades).__name__}."
-        )
+    check_frame(grades, "grades", "integrate_streams", what="the DataFrame from grade()")
     for col in _NEEDED:
         if col not in grades.columns:
             raise ValidationError(

@@ -572,11 +572,7 @@ def assess_rob(
         (low/unclear/high), ``overall_basis`` (why: rule / sheet / override / none),
         ``override_by``.
     """
-    if not isinstance(studies, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'studies' argument of assess_rob() must be a DataFrame. "
-            f"Got {type(studies).__name__}."
-        )
+    check_frame(studies, "studies", "assess_rob", what="a DataFrame")
     if "study_id" not in studies.columns:
         raise ValidationError("assess_rob() needs a 'study_id' column in 'studies'.")
     if tool is not None:

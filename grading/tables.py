@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from evidence._validate import check_bool, check_frame, check_text
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence.errors import ValidationError
 from grading.domains import ALL_DOMAINS, DOMAIN_LABELS, STEP_WORDS, UP_DOMAINS
 from grading.scheme import LEVEL_SYMBOLS
 
@@ -60,11 +60,7 @@ _NEEDED = ("indication", "outcome", "stream", "k", "measure", "estimate", "ci_lo
 
 
 def _check(grades: pd.DataFrame, func: str) -> None:
-    if not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'grades' argument of {func}() must be the DataFrame from grade(). "
-            f"Got {type(grades).__name__}."
-        )
+    check_frame(grades, "grades", func, what="the DataFrame from grade()")
     for col in (*_NEEDED, *ALL_DOMAINS):
         if col not in grades.columns:
             raise ValidationError(f"{func}() needs column {col!r} in 'grades' (from grade()).")

@@ -708,3 +708,38 @@ def test_every_public_function_is_covered():
     for name in NO_ARGUMENTS:
         fn = getattr(evidence, name)
         assert not inspect.signature(fn).parameters
+
+
+# ------------------------------------------------------------------------------ duplicated columns
+def _dup(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    return pd.concat([frame, frame[[col]]], axis=1)
+
+
+@pytest.mark.parametrize(("name", "call", "col"), [
+    ("study_effects", lambda s, g: evidence.study_effects(_dup(s, "n_int")), "n_int"),
+    ("grade", lambda s, g: grading.grade(_dup(s, "indication")), "indication"),
+    ("assess_rob", lambda s, g: grading.assess_rob(_dup(s, "study_id")), "study_id"),
+    ("gap_summary", lambda s, g: grading.gap_summary(_dup(s, "stream"), g), "stream"),
+    ("integrate_streams", lambda s, g: grading.integrate_streams(_dup(g, "certainty")),
+     "certainty"),
+    ("evidence_profile", lambda s, g: grading.evidence_profile(_dup(g, "k")), "k"),
+    ("summary_of_findings", lambda s, g: grading.summary_of_findings(_dup(g, "certainty")),
+     "certainty"),
+    ("gap_map", lambda s, g: grading.plots.gap_map(_dup(s, "model")), "model"),
+    ("translational_forest",
+     lambda s, g: grading.plots.translational_forest(_dup(s, "yi"), indication="stroke"), "yi"),
+    ("rob_traffic_light", lambda s, g: grading.plots.rob_traffic_light(_dup(ROBVIS, "D1")), "D1"),
+    ("rob_summary", lambda s, g: grading.plots.rob_summary(_dup(ROBVIS, "Overall")), "Overall"),
+])
+def test_duplicated_columns_are_named(studies, grades, name, call, col):
+    if name == "translational_forest":
+        with pytest.warns(StatisticalWarning, match="0.5 added"):
+            studies = evidence.study_effects(studies)
+    _raises(lambda: call(studies, grades), ValidationError, rf"{name}\(\)", "duplicated column",
+            f"'{col}'")
+
+
+def test_funnel_plot_trimfill_frame_must_be_numeric():
+    filled = pd.DataFrame({"yi": ["abc"], "vi": [0.1]})
+    _raises(lambda: grading.plots.funnel_plot(Y, V, trimfill=filled), ValidationError,
+            r"funnel_plot\(\)", "'trimfill'", "row 0 has 'abc'")

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evidence._validate import numeric_column
 from evidence.errors import InvalidParameterError, ValidationError
 from grading.plots import _style
 
@@ -37,8 +38,8 @@ def _filled_points(trimfill) -> tuple[np.ndarray, np.ndarray, float | None]:
     if "filled" in frame.columns:
         frame = frame[frame["filled"].astype(bool)]
     return (
-        pd.to_numeric(frame["yi"], errors="coerce").to_numpy(float),
-        pd.to_numeric(frame["vi"], errors="coerce").to_numpy(float),
+        numeric_column(frame, "yi", "trimfill", "funnel_plot", error=ValidationError),
+        numeric_column(frame, "vi", "trimfill", "funnel_plot", error=ValidationError),
         None if est is None else float(est),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evidence._validate import check_frame
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import ANIMAL_MODELS, indication_key
 from grading.plots import _style
@@ -119,11 +120,7 @@ def gap_map(
         (+ meta-analysis when such records exist; see ``GAP_COLUMNS``).
     """
     _style.check_ax(ax, "gap_map")
-    if not isinstance(studies, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'studies' argument of gap_map() must be a DataFrame. "
-            f"Got {type(studies).__name__}."
-        )
+    check_frame(studies, "studies", "gap_map", what="a DataFrame")
     need = {"indication", "stream", "model"}
     if not need <= set(studies.columns):
         raise ValidationError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evidence._validate import check_frame
 from evidence.errors import InvalidParameterError, ValidationError
 from grading.plots import _style
 
@@ -124,11 +125,8 @@ def _check_palette(palette, caller):
 
 def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     """(frame, domain columns incl. Overall, weights)."""
-    if not isinstance(rob, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'rob' argument of {caller}() must be a pandas DataFrame (robvis layout: "
-            f"Study, D1..Dn, Overall, Weight). Got {type(rob).__name__}."
-        )
+    check_frame(rob, "rob", caller, what="a pandas DataFrame (robvis layout: Study, D1..Dn, "
+                "Overall, Weight)")
     cols = {c.lower(): c for c in rob.columns}
     if "study" not in cols:
         raise ValidationError(

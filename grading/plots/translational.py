@@ -119,7 +119,14 @@ def translational_forest(
         pooled estimate, natural scale for ratios); study squares ``"study_squares"``; study
         labels ``"study_label"``; certainty texts ``"stream_certainty:<stream>"``.
     """
-    from evidence._validate import check_bool, check_choice, check_int, check_level, check_text
+    from evidence._validate import (
+        check_bool,
+        check_choice,
+        check_frame,
+        check_int,
+        check_level,
+        check_text,
+    )
     from evidence.pooling import _METHOD_ALIASES, METHODS
 
     func = "translational_forest"
@@ -136,11 +143,7 @@ def translational_forest(
             f"The 'scale' argument of translational_forest() must be one of {list(_SCALES)}. "
             f"Got {scale!r}."
         )
-    if not isinstance(studies, pd.DataFrame):
-        raise InvalidParameterError(
-            "The 'studies' argument of translational_forest() must be a DataFrame. "
-            f"Got {type(studies).__name__}."
-        )
+    check_frame(studies, "studies", func, what="a DataFrame")
     if grades is not None and not isinstance(grades, pd.DataFrame):
         raise InvalidParameterError(
             f"The 'grades' argument of {func}() must be a grade() DataFrame or None. "

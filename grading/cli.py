@@ -108,13 +108,15 @@ class _WarningLog:
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.reported = False
 
     def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
         self.counts[(category.__name__, " ".join(str(message).split()))] += 1
 
     def report(self, stream, limit: int = 8) -> None:
-        if not self.counts:
+        if not self.counts or self.reported:
             return
+        self.reported = True
         total = sum(self.counts.values())
         stream.write(f"evigap: {total} warning(s):\n")
         for (category, text), n in sorted(self.counts.items())[:limit]:
@@ -148,6 +150,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     if not args.quiet:
+        sys.stderr.flush()
+        args.warning_log.report(sys.stderr)  # warnings first, the summary last
+        sys.stderr.flush()
         print(result.summary())
     return EXIT_OK
 
@@ -215,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from evidence.errors import EvidenceError
 
     log = _WarningLog()
+    args.warning_log = log
     quiet = getattr(args, "quiet", False)
     try:
         with warnings.catch_warnings():

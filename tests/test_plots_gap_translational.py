@@ -10,13 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
+from matplotlib.text import Text
 
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.pooling import pool
 from evidence.schema import indication_key
 from evidence.study_effects import study_effects
+from grading.certainty import grade
 from grading.plots import GAP_COLUMNS, gap_map, translational_forest
-from grading.plots._style import CERTAINTY_COLOURS, EMPTY_COLOUR, NOT_GRADED_COLOUR
+from grading.plots._style import (
+    CERTAINTY_COLOURS,
+    CERTAINTY_TEXT_COLOURS,
+    EMPTY_COLOUR,
+    NOT_GRADED_COLOUR,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WOUND, ARDS = "Diabetic wound healing", "ARDS in COVID-19"
@@ -73,14 +80,52 @@ def grades():
         "outcome": ["wound closure"] * 3 + ["60-day mortality"] * 2,
         "stream": ["in_vitro", "animal", "human", "human", "animal"],
         "k": [2, 3, 1, 1, 1],
-        "certainty": ["low", "moderate", "very low", "low", "very low"],
-        "certainty_symbols": ["⊕⊕◯◯", "⊕⊕⊕◯", "⊕◯◯◯", "⊕⊕◯◯", "⊕◯◯◯"],
+        # for the human question: preclinical streams rated down for translation ...
+        "certainty": ["very low", "very low", "very low", "low", "very low"],
+        "certainty_symbols": ["⊕◯◯◯", "⊕◯◯◯", "⊕◯◯◯", "⊕⊕◯◯", "⊕◯◯◯"],
+        # ... from their certainty within the stream
+        "certainty_within_stream": ["low", "moderate", "very low", "low", "low"],
+        "translational_indirectness": [-2, -2, 0, 0, -2],
+        "translational_indirectness_reason": [
+            "cell-culture evidence for a human question: rated -2", "animal evidence for a "
+            "human question: rated -2", "not applicable: human evidence for a human question",
+            "not applicable: human evidence for a human question",
+            "animal evidence for a human question: rated -2"],
     })
 
 
 def cells(ax):
     return {p.get_gid().split(":", 1)[1]: p for p in ax.patches
             if str(p.get_gid()).startswith("gap_cell:")}
+
+
+def colour(c, key):
+    return to_hex(c[key].get_facecolor())
+
+
+def overlapping_texts(ax):
+    """Pairs of visible texts of the figure whose boxes overlap, and texts outside the figure."""
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    fb = fig.bbox
+    outside = [n for n, b in boxes if b.x0 < fb.x0 - 1 or b.x1 > fb.x1 + 1
+               or b.y0 < fb.y0 - 1 or b.y1 > fb.y1 + 1]
+    pairs = [(boxes[i][0], boxes[j][0]) for i in range(len(boxes))
+             for j in range(i + 1, len(boxes))
+             if boxes[i][1].x0 < boxes[j][1].x1 - 1 and boxes[j][1].x0 < boxes[i][1].x1 - 1
+             and boxes[i][1].y0 < boxes[j][1].y1 - 1 and boxes[j][1].y0 < boxes[i][1].y1 - 1]
+    return outside, pairs
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    studies = pd.read_csv(DATA / "exosome_studies.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return studies, study_effects(studies), grade(studies)
 
 
 def test_gap_map_counts_and_certainty_colours(sheet, grades):
@@ -93,29 +138,137 @@ def test_gap_map_counts_and_certainty_colours(sheet, grades):
     assert len(c) == 3 * 7
     counts = [t.get_text() for t in ax.texts if t.get_gid() == "gap_count"]
     assert counts[:7] == ["2", "3", "1", "1", "–", "–", "1"]  # wound healing row
-    assert to_hex(c[f"{WOUND}|in vitro"].get_facecolor()) == CERTAINTY_COLOURS["low"]
-    assert to_hex(c[f"{WOUND}|animal"].get_facecolor()) == CERTAINTY_COLOURS["moderate"]
-    assert to_hex(c[f"{WOUND}|phase 1"].get_facecolor()) == CERTAINTY_COLOURS["very low"]
-    assert to_hex(c[f"{WOUND}|phase 3"].get_facecolor()) == EMPTY_COLOUR
-    # ARDS: human stream graded low (best outcome), animal very low
-    assert to_hex(c[f"{ARDS}|observational"].get_facecolor()) == CERTAINTY_COLOURS["low"]
-    assert to_hex(c[f"{ARDS}|animal"].get_facecolor()) == CERTAINTY_COLOURS["very low"]
-    assert to_hex(c["Hair loss|in vitro"].get_facecolor()) == NOT_GRADED_COLOUR
+    # default: certainty within each stream (before the translational step)
+    assert colour(c, f"{WOUND}|in vitro") == CERTAINTY_COLOURS["low"]
+    assert colour(c, f"{WOUND}|animal") == CERTAINTY_COLOURS["moderate"]
+    assert colour(c, f"{WOUND}|phase 1") == CERTAINTY_COLOURS["very low"]
+    assert colour(c, f"{WOUND}|phase 3") == EMPTY_COLOUR
+    # ARDS: human stream graded low (best outcome), animal low within the stream
+    assert colour(c, f"{ARDS}|observational") == CERTAINTY_COLOURS["low"]
+    assert colour(c, f"{ARDS}|animal") == CERTAINTY_COLOURS["low"]
+    assert colour(c, "Hair loss|in vitro") == NOT_GRADED_COLOUR
     regs = [t.get_text() for t in ax.texts if t.get_gid() == "gap_regulatory"]
     assert regs == ["FDA: not approved", "none specific", "none specific"]
     assert [t.get_text() for t in ax.texts if t.get_gid() == "gap_regulatory_all"] == [
         "Regulatory, all indications: US: safety notice"]
+    assert overlapping_texts(ax) == ([], [])
 
 
-def test_gap_map_bundled_data_counts_every_record():
-    studies = pd.read_csv(DATA / "exosome_studies.csv")
-    ax = gap_map(studies)
+def test_gap_map_certainty_option_and_legend(sheet, grades):
+    ax = gap_map(sheet, grades=grades, certainty="human_question")
+    c = cells(ax)
+    # for the human question the preclinical cells take the rated-down certainty
+    assert colour(c, f"{WOUND}|in vitro") == CERTAINTY_COLOURS["very low"]
+    assert colour(c, f"{WOUND}|animal") == CERTAINTY_COLOURS["very low"]
+    assert colour(c, f"{ARDS}|animal") == CERTAINTY_COLOURS["very low"]
+    assert colour(c, f"{ARDS}|observational") == CERTAINTY_COLOURS["low"]
+    leg = ax.get_legend()
+    assert leg.get_title().get_text().startswith("Certainty for the human question")
+    # every certainty level is listed, with its colour, even the absent ones (high)
+    entries = {t.get_text(): to_hex(h.get_facecolor())
+               for t, h in zip(leg.get_texts(), leg.legend_handles, strict=True)}
+    assert entries == {"⊕⊕⊕⊕ high": CERTAINTY_COLOURS["high"],
+                       "⊕⊕⊕◯ moderate": CERTAINTY_COLOURS["moderate"],
+                       "⊕⊕◯◯ low": CERTAINTY_COLOURS["low"],
+                       "⊕◯◯◯ very low": CERTAINTY_COLOURS["very low"],
+                       "not graded": NOT_GRADED_COLOUR, "no records": EMPTY_COLOUR}
+    ax = gap_map(sheet, grades=grades)
+    assert ax.get_legend().get_title().get_text().startswith(
+        "Certainty within each stream (before rating down for translation to humans)")
+    # without grades no certainty level is listed
+    ax = gap_map(sheet)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["not graded", "no records"]
+    # grades without the within-stream column: a clear error, and the way out
+    old = grades.drop(columns="certainty_within_stream")
+    with pytest.raises(ValidationError, match="'certainty_within_stream'.*human_question"):
+        gap_map(sheet, grades=old)
+    c = cells(gap_map(sheet, grades=old, certainty="human_question"))
+    assert colour(c, f"{WOUND}|animal") == CERTAINTY_COLOURS["very low"]
+    with pytest.raises(InvalidParameterError, match="'certainty'.*'within_stream'.*'final'"):
+        gap_map(sheet, grades=grades, certainty="final")
+
+
+def test_gap_map_meta_analyses_under_their_stream(grades):
+    extra = pd.DataFrame([
+        dict(study_id="MA animal 2022", indication=WOUND, stream="animal",
+             model="meta_analysis", outcome="wound closure"),
+        dict(study_id="MA animal 2023", indication=WOUND, stream="animal",
+             model="meta_analysis", outcome="wound closure"),
+        dict(study_id="MA human 2024", indication=ARDS, stream="human",
+             model="meta_analysis", outcome="60-day mortality"),
+    ])
+    sheet = pd.concat([hand_sheet(), extra], ignore_index=True)
+    ax = gap_map(sheet, grades=grades)
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert names == ["in vitro", "animal", "animal MA", "phase 1", "phase 2", "phase 3",
+                     "observational", "case/AE", "human MA"]
+    m = len(names)
+    bars = {ln.get_gid().split(":")[1]: ln.get_xdata() for ln in ax.lines
+            if str(ln.get_gid()).startswith("gap_stream_bar:")}
+
+    def under(stream):
+        return [n for j, n in enumerate(names) if bars[stream][0] < (j + 0.5) / m < bars[stream][1]]
+
+    assert under("in_vitro") == ["in vitro"]
+    assert under("animal") == ["animal", "animal MA"]
+    assert under("human") == ["phase 1", "phase 2", "phase 3", "observational", "case/AE",
+                              "human MA"]
+    heads = {t.get_gid().split(":")[1]: t.get_text() for t in ax.texts
+             if str(t.get_gid()).startswith("gap_stream_header:")}
+    assert heads == {"in_vitro": "In vitro", "animal": "Animal", "human": "Human"}
+    c = cells(ax)
+    texts = [t.get_text() for t in ax.texts if t.get_gid() == "gap_count"]
+    row = dict(zip(names, texts[:m], strict=True))  # wound healing row
+    assert row["animal MA"] == "2" and row["human MA"] == "–" and row["animal"] == "3"
+    row = dict(zip(names, texts[m:2 * m], strict=True))  # ARDS row
+    assert row["human MA"] == "1" and row["animal MA"] == "–"
+    # an MA cell takes its stream's certainty (within the stream)
+    assert colour(c, f"{WOUND}|animal MA") == CERTAINTY_COLOURS["moderate"]
+    assert colour(c, f"{ARDS}|human MA") == CERTAINTY_COLOURS["low"]
+    assert any("MA: published meta-analyses" in t.get_text() for t in ax.texts
+               if t.get_gid() == "gap_note")
+    assert overlapping_texts(ax) == ([], [])
+    # a meta-analysis of no known stream, and an unknown model: own columns, under no header
+    odd = pd.DataFrame([dict(study_id="X", indication="Hair loss", stream=None,
+                             model="meta_analysis"),
+                        dict(study_id="Y", indication="Hair loss", stream="human", model="weird")])
+    ax = gap_map(pd.concat([hand_sheet(), odd], ignore_index=True))
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert names[-2:] == ["meta-analysis", "other"]
+    assert sum(int(t.get_text()) for t in ax.texts
+               if t.get_gid() == "gap_count" and t.get_text() != "–") == len(hand_sheet()) + 2
+    bars = [ln.get_xdata() for ln in ax.lines if str(ln.get_gid()).startswith("gap_stream_bar")]
+    assert max(x[1] for x in bars) < (len(names) - 2 + 0.5) / len(names)
+
+
+def test_gap_map_bundled_data_counts_every_record(bundled):
+    studies, _, grades_ = bundled
+    ax = gap_map(studies, grades=grades_)
     counts = sum(int(t.get_text()) for t in ax.texts
                  if t.get_gid() == "gap_count" and t.get_text() != "–")
     assert counts == len(studies)  # no record lost
     ind = indication_key(studies)
     top = ind.value_counts().index[0]
     assert ax.get_yticklabels()[0].get_text() == str(top).replace("_", " ")
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert "meta-analysis" not in names
+    # the meta-analysis column of each stream holds that stream's meta-analysis records
+    texts = [t.get_text() for t in ax.texts if t.get_gid() == "gap_count"]
+    per_col = {n: sum(int(x) for x in texts[j::len(names)] if x != "–")
+               for j, n in enumerate(names)}
+    ma = studies[studies["model"] == "meta_analysis"]
+    for stream, col in (("animal", "animal MA"), ("human", "human MA")):
+        assert per_col[col] == int((ma["stream"] == stream).sum()) > 0
+    # colours follow the certainty within the stream: stroke animal evidence is moderate
+    # within animals although it is very low for humans
+    g = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "animal")]
+    assert set(g["certainty"]) == {"very low"} and "moderate" in set(g["certainty_within_stream"])
+    c = cells(ax)
+    assert colour(c, "stroke|animal") == colour(c, "stroke|animal MA") == \
+        CERTAINTY_COLOURS["moderate"]
+    assert colour(c, "stroke|phase 1") == CERTAINTY_COLOURS["very low"]
+    c = cells(gap_map(studies, grades=grades_, certainty="human_question"))
+    assert colour(c, "stroke|animal") == CERTAINTY_COLOURS["very low"]
 
 
 def test_gap_map_errors(sheet):
@@ -123,6 +276,14 @@ def test_gap_map_errors(sheet):
         gap_map(sheet.drop(columns="model"))
     with pytest.raises(InvalidParameterError, match="'order'"):
         gap_map(sheet, order=["Nope"])
+
+
+def certainty_texts(ax):
+    out: dict[str, list[str]] = {}
+    for t in ax.texts:
+        if str(t.get_gid()).startswith("stream_certainty:"):
+            out.setdefault(t.get_gid().split(":")[1], []).append(t.get_text())
+    return out
 
 
 def test_translational_forest_streams_and_certainty(sheet, grades):
@@ -133,10 +294,19 @@ def test_translational_forest_streams_and_certainty(sheet, grades):
     animal = sheet[(sheet.indication == WOUND) & (sheet.stream == "animal")]
     expected = pool(animal.yi, animal.vi).estimate
     assert diamonds["animal"].get_xy()[1][0] == pytest.approx(expected, rel=1e-12)
-    cert = {t.get_gid().split(":")[1]: t.get_text() for t in ax.texts
-            if str(t.get_gid()).startswith("stream_certainty:")}
-    assert cert == {"in_vitro": "⊕⊕◯◯ low", "animal": "⊕⊕⊕◯ moderate",
-                    "human": "⊕◯◯◯ very low"}
+    assert certainty_texts(ax) == {
+        "in_vitro": ["⊕⊕◯◯ low in vitro", "⊕◯◯◯ very low for humans"],
+        "animal": ["⊕⊕⊕◯ moderate in animals", "⊕◯◯◯ very low for humans"],
+        "human": ["⊕◯◯◯ very low"]}
+    # the two lines of a preclinical stream sit one above the other, coloured by their level
+    fig = ax.figure
+    fig.canvas.draw()
+    top, bottom = [t for t in ax.texts if t.get_gid() == "stream_certainty:animal"]
+    b1, b2 = top.get_window_extent(), bottom.get_window_extent()
+    assert b1.y0 >= b2.y1 - 0.5 and b1.x0 == pytest.approx(b2.x0)
+    assert top.get_color() == CERTAINTY_TEXT_COLOURS["moderate"]
+    assert bottom.get_color() == CERTAINTY_TEXT_COLOURS["very low"]
+    assert overlapping_texts(ax) == ([], [])
     labels = [t.get_text().strip() for t in ax.texts if t.get_gid() == "study_label"]
     # in vitro, then animal by species (mouse before rat), then human by phase
     assert labels == ["Wang 2020", "Li 2019 (HaCaT)", "Sun 2022", "Chen 2018", "Zhao 2021",
@@ -160,25 +330,73 @@ def test_translational_forest_log_ratio(sheet, grades):
         translational_forest(sheet, indication="Gout")
 
 
-def test_translational_forest_bundled_meta_analyses():
-    studies = pd.read_csv(DATA / "exosome_studies.csv")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        eff = study_effects(studies)
+def test_translational_forest_certainty_without_translation(sheet, grades):
+    # grade(question=None): no translational step, the stream's own certainty only
+    own = grades.assign(certainty=grades["certainty_within_stream"],
+                        translational_indirectness=0,
+                        translational_indirectness_reason="not applicable: animal evidence "
+                                                          "for a stream question")
+    ax = translational_forest(sheet, indication=WOUND, grades=own)
+    assert certainty_texts(ax) == {"in_vitro": ["⊕⊕◯◯ low in vitro"],
+                                   "animal": ["⊕⊕⊕◯ moderate in animals"],
+                                   "human": ["⊕◯◯◯ very low"]}
+    # a hand-made frame with the final certainty only: shown as given
+    ax = translational_forest(sheet, indication=WOUND,
+                              grades=grades.drop(columns="certainty_within_stream"))
+    assert certainty_texts(ax)["animal"] == ["⊕◯◯◯ very low"]
+
+
+def test_translational_forest_bundled_meta_analyses(bundled):
+    _, eff, grades_ = bundled
     key = indication_key(eff).astype(str)
     smd = eff[(key == "kidney_disease") & (eff["measure"] == "SMD") & eff["yi"].notna()]
-    ax = translational_forest(eff, indication="kidney_disease")
+    ax = translational_forest(eff, indication="kidney_disease", grades=grades_)
     ma = [p for p in ax.patches if p.get_gid() == "meta_analysis_diamond"]
     assert len(ma) == int((smd["model"] == "meta_analysis").sum()) > 0
     tops = sorted(p.get_xy()[1][0] for p in ma)
     np.testing.assert_allclose(tops, sorted(smd.loc[smd.model == "meta_analysis", "yi"]))
+    # the animal numbers are all published meta-analyses: said so, not "no estimate"
+    summary = [t.get_text() for t in ax.texts if t.get_gid() == "stream_pooled_label"]
+    assert summary == ["Animal: published meta-analyses only (not pooled again)",
+                       "Human: no estimate to pool"]
+    assert not [p for p in ax.patches if str(p.get_gid()).startswith("diamond_stream:")]
+    # kidney animal outcomes are low within animals, very low for humans
+    g = grades_[(grades_["indication"] == "kidney_disease") & (grades_["stream"] == "animal")
+                & (grades_["k"] > 0)]
+    assert set(g["certainty_within_stream"]) == {"low"} and set(g["certainty"]) == {"very low"}
+    assert certainty_texts(ax) == {"animal": ["⊕⊕◯◯ low in animals", "⊕◯◯◯ very low for humans"],
+                                   "human": ["⊕◯◯◯ very low"]}
+    assert overlapping_texts(ax) == ([], [])
 
 
-def test_translational_forest_never_pools_different_outcomes():
-    studies = pd.read_csv(DATA / "exosome_studies.csv")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        eff = study_effects(studies)
+def test_translational_forest_bundled_stroke_shows_the_gap(bundled):
+    _, eff, grades_ = bundled
+    ax = translational_forest(eff, indication="stroke", grades=grades_)
+    g = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "animal")]
+    best = g.sort_values("k", ascending=False).iloc[0]
+    assert (best["certainty_within_stream"], best["certainty"]) == ("moderate", "very low")
+    # the two plotted animal outcomes (infarct volume, mNSS) share their certainty: no name
+    assert certainty_texts(ax)["animal"] == ["⊕⊕⊕◯ moderate in animals",
+                                             "⊕◯◯◯ very low for humans"]
+    assert certainty_texts(ax)["human"] == ["⊕◯◯◯ very low"]
+    assert overlapping_texts(ax) == ([], [])
+    # on the ratio scale only the two very-low animal outcomes are plotted
+    ax = translational_forest(eff, indication="stroke", grades=grades_, scale="log_ratio")
+    assert certainty_texts(ax)["animal"] == ["⊕◯◯◯ very low in animals",
+                                             "⊕◯◯◯ very low for humans"]
+    assert overlapping_texts(ax) == ([], [])
+
+
+def test_translational_forest_axis_without_numbers(bundled):
+    _, eff, grades_ = bundled
+    ax = translational_forest(eff, indication="acne_scars", grades=grades_, scale="log_ratio")
+    ticks = list(ax.get_xticks())
+    assert len(ticks) == len(set(ticks)) >= 2 and 1.0 in ticks
+    assert overlapping_texts(ax) == ([], [])
+
+
+def test_translational_forest_never_pools_different_outcomes(bundled):
+    _, eff, _ = bundled
     ax = translational_forest(eff, indication="covid19_ards", scale="log_ratio")
     human_rr = eff[(indication_key(eff) == "covid19_ards") & (eff.stream == "human")
                    & eff.measure.isin(["RR", "OR", "HR", "ROM"]) & eff.yi.notna()]

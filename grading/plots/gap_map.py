@@ -9,7 +9,7 @@ from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import ANIMAL_MODELS, indication_key
 from grading.plots import _style
 
-__all__ = ["GAP_COLUMNS", "gap_map"]
+__all__ = ["GAP_COLUMNS", "MA_COLUMNS", "gap_map"]
 
 #: Column label -> (stream, models counted there).  Combined phases count in the earlier
 #: phase (phase 1/2 under phase 1, phase 2/3 under phase 2); phase 4 counts under phase 3.
@@ -22,18 +22,36 @@ GAP_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "observational": ("human", ("cohort", "case_control", "cross_sectional")),
     "case/AE": ("human", ("case_series", "case_report", "adverse_event_report")),
 }
-#: Extra columns, shown only when such records exist.
+#: Extra human column, shown only when such records exist.
 _EXTRA_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "trial, phase n/s": ("human", ("clinical_trial",)),
-    "meta-analysis": ("", ("meta_analysis",)),
 }
+#: Published meta-analyses (aggregate records) get a column under their own stream, shown only
+#: when such records exist: "in vitro MA" after in vitro, "animal MA" after animal, "human MA"
+#: after the human columns.  A meta-analysis record of no known stream goes to "meta-analysis".
+MA_COLUMNS: dict[str, str] = {"in_vitro": "in vitro MA", "animal": "animal MA",
+                              "human": "human MA"}
+_MA_MODEL = "meta_analysis"
 _ALL = {"all", "all_indications", "all indications", "*"}
 _RANK = {"high": 4, "moderate": 3, "low": 2, "very low": 1}
 _DARK = {"high", "very low"}
+_NOTE_LINE = 0.16  # inches per line of the notes under the legend
+_CERTAINTY_CHOICES = ("within_stream", "human_question")
+_CAPTION = {
+    "within_stream": "Certainty within each stream (before rating down for translation to "
+                     "humans), best outcome in the stream",
+    "human_question": "Certainty for the human question (animal and in vitro evidence rated "
+                      "down for translation to humans), best outcome in the stream",
+}
 
 
-def _best_certainty(grades: pd.DataFrame | None) -> dict[tuple[str, str], str]:
-    """(indication, stream) -> highest certainty over that stream's outcomes."""
+def _best_certainty(grades: pd.DataFrame | None, which: str) -> dict[tuple[str, str], str]:
+    """(indication, stream) -> highest certainty over that stream's outcomes.
+
+    ``which="within_stream"`` reads ``certainty_within_stream`` (for human rows, ``certainty``
+    where the within-stream column is empty: the two are equal for human evidence);
+    ``"human_question"`` reads ``certainty``.
+    """
     if grades is None:
         return {}
     if not isinstance(grades, pd.DataFrame):
@@ -47,8 +65,23 @@ def _best_certainty(grades: pd.DataFrame | None) -> dict[tuple[str, str], str]:
             f"The 'grades' frame of gap_map() needs columns {sorted(need)}. "
             f"Missing: {sorted(need - set(grades.columns))}."
         )
+    stream_col = grades["stream"].astype(str)
+    cert_col = grades["certainty"]
+    if which == "within_stream":
+        if "certainty_within_stream" in grades.columns:
+            cert_col = grades["certainty_within_stream"].where(
+                grades["certainty_within_stream"].notna() | (stream_col != "human"),
+                grades["certainty"])
+        elif (stream_col != "human").any():
+            raise ValidationError(
+                "The 'grades' frame of gap_map() has no 'certainty_within_stream' column, "
+                "needed for certainty='within_stream' (grade() output has it). Pass "
+                "certainty='human_question' to colour by 'certainty'."
+            )
     best: dict[tuple[str, str], str] = {}
-    for ind, stream, cert in grades[["indication", "stream", "certainty"]].itertuples(index=False):
+    for ind, stream, cert in zip(grades["indication"], stream_col, cert_col, strict=True):
+        if pd.isna(cert):
+            continue
         c = str(cert).strip().lower().replace("_", " ")
         if c not in _RANK:
             continue
@@ -88,6 +121,7 @@ def gap_map(
     *,
     grades: pd.DataFrame | None = None,
     regulatory: pd.DataFrame | None = None,
+    certainty: str = "within_stream",
     order: list[str] | None = None,
     label_width: int = 30,
     ax=None,
@@ -105,6 +139,12 @@ def gap_map(
     regulatory : DataFrame, optional
         ``indication, jurisdiction, status`` rows (data/regulatory.csv), shown as a side
         column, matched to the indication label case-insensitively.
+    certainty : {"within_stream", "human_question"}, default "within_stream"
+        Which certainty colours the cells.  ``"within_stream"``: how sure we are about each
+        stream's evidence on its own effect (``certainty_within_stream`` of ``grade()``,
+        before the animal and in vitro streams are rated down for translation to humans;
+        for human evidence the two are equal).  ``"human_question"``: ``certainty``, the
+        certainty for the human question (all steps).
     order : list of str, optional
         Indication order (default: most records first).
     label_width : int, default 30
@@ -115,12 +155,20 @@ def gap_map(
     -------
     matplotlib Axes
         One ``Rectangle`` per cell with gid ``"gap_cell:<indication>|<column>"``; the count
-        text of each cell has gid ``"gap_count"``; regulatory texts ``"gap_regulatory"``.
+        text of each cell has gid ``"gap_count"``; regulatory texts ``"gap_regulatory"``;
+        the stream header texts ``"gap_stream_header:<stream>"``; the caption under the
+        legend ``"gap_note"``.
         Columns: in vitro | animal | phase 1 | phase 2 | phase 3 | observational | case/AE
-        (+ meta-analysis when such records exist; see ``GAP_COLUMNS``).
+        (see ``GAP_COLUMNS``), plus, when such records exist, "trial, phase n/s" (human) and
+        one column of published meta-analyses per stream ("in vitro MA", "animal MA",
+        "human MA"; see ``MA_COLUMNS``), each under its stream's header.  The legend lists
+        every certainty level.
     """
+    from evidence._validate import check_choice
+
     _style.check_ax(ax, "gap_map")
     check_frame(studies, "studies", "gap_map", what="a DataFrame")
+    certainty = check_choice(certainty, "certainty", "gap_map", _CERTAINTY_CHOICES)
     need = {"indication", "stream", "model"}
     if not need <= set(studies.columns):
         raise ValidationError(
@@ -129,12 +177,31 @@ def gap_map(
         )
     ind = indication_key(studies).fillna("(no indication)")
     model = studies["model"].astype("string").str.strip().str.lower()
+    stream_of = studies["stream"].astype("string").str.strip().str.lower()
     cols = dict(GAP_COLUMNS)
     for c, (stream, models) in _EXTRA_COLUMNS.items():
         if model.isin(models).any():
             cols[c] = (stream, models)
     col_of = {m: c for c, (_, models) in cols.items() for m in models}
-    cell_col = model.map(col_of)
+    cell_col = model.map(col_of).astype("object")
+    # published meta-analyses: one column per stream, beside that stream's columns
+    is_ma = (model == _MA_MODEL).fillna(False).astype(bool)
+    ma_col = stream_of.map(MA_COLUMNS).astype("object").where(stream_of.notna(), None)
+    ma_col = ma_col.where(ma_col.notna(), "meta-analysis")
+    cell_col = cell_col.where(~is_ma, ma_col)
+    present = set(cell_col[is_ma])
+    ordered: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for c, spec in cols.items():
+        if c == "phase 1" and MA_COLUMNS["animal"] in present:
+            ordered[MA_COLUMNS["animal"]] = ("animal", (_MA_MODEL,))
+        if c == "animal" and MA_COLUMNS["in_vitro"] in present:
+            ordered[MA_COLUMNS["in_vitro"]] = ("in_vitro", (_MA_MODEL,))
+        ordered[c] = spec
+    if MA_COLUMNS["human"] in present:
+        ordered[MA_COLUMNS["human"]] = ("human", (_MA_MODEL,))
+    if "meta-analysis" in present:
+        ordered["meta-analysis"] = ("", (_MA_MODEL,))
+    cols = ordered
     if cell_col.isna().any():  # a model tag this map does not know: counted, never dropped
         cols["other"] = ("", tuple(sorted(model[cell_col.isna()].fillna("(missing)").unique())))
         cell_col = cell_col.fillna("other")
@@ -149,13 +216,13 @@ def gap_map(
                 f"The 'order' argument of gap_map() names indications not in the data: {missing}."
             )
     counts = counts.loc[list(order)]
-    best = _best_certainty(grades)
+    best = _best_certainty(grades, certainty)
     reg = _regulatory_text(regulatory, 40)
     reg_all = "; ".join(
         v.replace("\n", " ") for k, v in reg.items() if k in _ALL
     )
     reg = {k: v for k, v in reg.items() if k not in _ALL}
-    # stream of a meta-analysis/other cell: the stream of its records (first one)
+    # stream of an ungrouped ("meta-analysis", "other") cell: the stream of its first record
     ma_stream: dict[tuple[str, str], str] = {}
     for i, c, st in zip(ind, cell_col, studies["stream"], strict=True):
         ma_stream.setdefault((str(i), c), str(st))
@@ -163,20 +230,35 @@ def gap_map(
     n, m = len(counts), len(colnames)
     labels = [_style.wrap(str(i).replace("_", " "), label_width, max_lines=2)
               for i in counts.index]
+    fs_small = _style.FONT_SIZE - 0.5
+    caption = _CAPTION[certainty] if grades is not None else "Records not graded"
+    notes = ["Numbers are records"
+             + ("; MA: published meta-analyses (aggregate records), counted under the stream "
+                "they pool" if is_ma.any() else "") + "."]
+    if reg_all:
+        notes.append(_style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3))
     reg_w = 0.0
     if regulatory is not None:
-        reg_w = max(_style.text_width(list(reg.values()) + ["Regulatory status"], _style.FONT_SIZE
-                                      - 0.5), 1.2) + 0.2
+        reg_w = max(_style.text_width(list(reg.values()), fs_small),
+                    _style.text_width(["Regulatory status"], weight="bold"), 1.2) + 0.25
     cell_w = max(0.7, _style.text_width(colnames) + 0.14)
     cell_h = 0.36
+    n_note_lines = sum(t.count("\n") + 1 for t in notes)
+    note_dy = 0.5  # inches below the axes: under the legend (caption line + one handle row)
     if ax is None:
         label_w = _style.text_width(labels) + 0.2
-        width = 0.1 + label_w + m * cell_w + reg_w + 0.15
-        legend_h = 0.6 + (0.5 if reg_all else 0.0)
+        left = 0.1 + label_w
+        axes_w = m * cell_w
+        # the legend is centred under the cells; the notes start at the cells' left edge
+        legend_w = max(_style.text_width([caption], fs_small), 5.6)
+        left = max(left, legend_w / 2 - axes_w / 2 + 0.1)
+        width = max(left + axes_w + reg_w + 0.15, left + axes_w / 2 + legend_w / 2 + 0.1,
+                    left + _style.text_width(notes, fs_small) + 0.1)
+        legend_h = note_dy + 0.06 + _NOTE_LINE * n_note_lines
         height = 0.75 + n * cell_h + legend_h
         fig = _style.new_figure(width, height)
-        ax = fig.add_axes([(0.1 + label_w) / width, legend_h / height, m * cell_w / width,
-                           n * cell_h / height])
+        ax = fig.add_axes([left / width, legend_h / height, axes_w / width, n * cell_h / height])
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
 
     used = set()
@@ -203,7 +285,7 @@ def gap_map(
             txt = reg.get(str(indication).strip().lower(), "none specific" if reg_all
                           else "none found")
             ax.text(0, i, txt, transform=_style.offset_transform(ax, 1, 0.15), ha="left",
-                    va="center", fontsize=_style.FONT_SIZE - 0.5,
+                    va="center", fontsize=fs_small,
                     color=_style.MUTED if txt.startswith("none ") else _style.TEXT_COLOUR,
                     gid="gap_regulatory")
     ax.set_xlim(-0.5, m - 0.5)
@@ -214,42 +296,43 @@ def gap_map(
     ax.tick_params(length=0, labelsize=_style.FONT_SIZE)
     for s in ax.spines.values():
         s.set_visible(False)
-    # stream group headers above the column labels
+    # stream group headers above the column labels (a stream's columns are adjacent)
     groups: dict[str, list[int]] = {}
     for j, c in enumerate(colnames):
         groups.setdefault(cols[c][0] or "", []).append(j)
     for stream, js in groups.items():
         if not stream:
             continue
-        from matplotlib.lines import Line2D
-
         x_l, x_r = (js[0] - 0.45 + 0.5) / m, (js[-1] + 0.45 + 0.5) / m
         tr = _style.offset_transform(ax, 0, 0, 0.27, y="axes")
         ax.add_line(Line2D([x_l, x_r], [1, 1], transform=tr, color=_style.STREAM_COLOURS[stream],
-                           lw=2.5, clip_on=False, solid_capstyle="butt"))
+                           lw=2.5, clip_on=False, solid_capstyle="butt",
+                           gid=f"gap_stream_bar:{stream}"))
         ax.text((x_l + x_r) / 2, 1, _style.STREAM_LABELS[stream],
                 transform=_style.offset_transform(ax, 0, 0, 0.31, y="axes"), ha="center",
-                va="bottom", fontsize=_style.FONT_SIZE, fontweight="bold")
+                va="bottom", fontsize=_style.FONT_SIZE, fontweight="bold",
+                gid=f"gap_stream_header:{stream}")
     if regulatory is not None:
         ax.text(0, 1, "Regulatory status", transform=_style.offset_transform(ax, 1, 0.15, 0.08,
                 y="axes"), ha="left", va="bottom", fontsize=_style.FONT_SIZE, fontweight="bold")
+    keys = [*(_style.CERTAINTY_ORDER if grades is not None else ()), "not graded", "no records"]
     handles = []
-    for key in [*_style.CERTAINTY_ORDER, "not graded", "no records"]:
-        if key not in used:
+    for key in keys:
+        if key not in _style.CERTAINTY_COLOURS and key not in used:
             continue
         face = {"not graded": _style.NOT_GRADED_COLOUR, "no records": _style.EMPTY_COLOUR}.get(
             key, _style.CERTAINTY_COLOURS.get(key))
         label = f"{_style.CERTAINTY_SYMBOLS[key]} {key}" if key in _style.CERTAINTY_SYMBOLS else key
         handles.append(Patch(facecolor=face, edgecolor="#888888", label=label))
+    ax.text(0, 0, notes[0], transform=_style.offset_transform(ax, 0, 0, -note_dy, y="axes"),
+            ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR, gid="gap_note")
     if reg_all:
-        ax.text(0, 0, _style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3),
-                transform=_style.offset_transform(ax, 0, 0, -0.62, y="axes"), ha="left",
-                va="top", fontsize=_style.FONT_SIZE - 0.5, color=_style.TEXT_COLOUR,
+        ax.text(0, 0, notes[1], transform=_style.offset_transform(ax, 0, 0, -note_dy - _NOTE_LINE,
+                y="axes"), ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR,
                 gid="gap_regulatory_all")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               bbox_transform=_style.offset_transform(ax, 0, 0, -0.06, y="axes"),
-              ncol=min(len(handles), 6), frameon=False, fontsize=_style.FONT_SIZE - 0.5,
-              title="Certainty of evidence (best outcome in the stream); numbers are records",
-              title_fontsize=_style.FONT_SIZE - 0.5, handlelength=1.4, columnspacing=1.0)
+              ncol=len(handles), frameon=False, fontsize=fs_small, title=caption,
+              title_fontsize=fs_small, handlelength=1.4, columnspacing=1.0,
+              borderaxespad=0.0, borderpad=0.2)
     return ax
-

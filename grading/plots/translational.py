@@ -38,7 +38,27 @@ def _model_label(m: str) -> str:
     return _MODEL_LABEL.get(m, str(m).replace("_", " ").capitalize())
 
 
-def _stream_certainty(grades, indication, stream, outcome) -> str | None:
+_WHERE = {"animal": "in animals", "in_vitro": "in vitro"}
+_CERT_LINE = 0.15  # inches between the two certainty lines of a preclinical stream
+
+
+def _level(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    c = str(value).strip().lower().replace("_", " ")
+    return c if c in _style.CERTAINTY_SYMBOLS else None
+
+
+def _stream_certainty(grades, indication, stream, outcome,
+                      plotted=()) -> list[tuple[str, str]] | None:
+    """Certainty lines of one stream: ``[(text, level), ...]``, or None when not graded.
+
+    Human stream: one line, the certainty.  Animal and in vitro streams graded for the human
+    question: two lines, the certainty within the stream ("moderate in animals") and the
+    certainty for humans after the translational step ("very low for humans").  The outcome
+    shown is the one with most studies, among the outcomes ``plotted`` with numbers when any
+    is graded; it is named when the stream's outcomes differ in certainty.
+    """
     if grades is None:
         return None
     if not isinstance(grades, pd.DataFrame) or not {"indication", "stream", "certainty"} <= set(
@@ -46,26 +66,44 @@ def _stream_certainty(grades, indication, stream, outcome) -> str | None:
     ):
         raise ValidationError(
             "The 'grades' argument of translational_forest() must be a grade() DataFrame with "
-            "columns 'indication', 'stream', 'certainty' (and 'k', 'outcome')."
+            "columns 'indication', 'stream', 'certainty' (and 'k', 'outcome', "
+            "'certainty_within_stream')."
         )
     g = grades[(grades["indication"].astype(str).str.lower() == indication.lower())
                & (grades["stream"].astype(str) == stream)]
     if outcome is not None and "outcome" in g.columns:
         g = g[g["outcome"].astype(str).str.lower() == str(outcome).lower()]
-    g = g[g["certainty"].notna()]
+    g = g[g["certainty"].map(_level).notna()]
     if g.empty:
         return None
-    if len(g) > 1 and "k" in g.columns:
-        g = g.sort_values("k", ascending=False, kind="stable")
+    if "outcome" in g.columns and plotted:
+        on_plot = g["outcome"].astype(str).str.lower().isin({str(o).lower() for o in plotted})
+        if on_plot.any():
+            g = g[on_plot]
+    by = [c for c in ("k", "k_records") if c in g.columns]
+    if len(g) > 1 and by:
+        g = g.sort_values(by, ascending=False, kind="stable")
     row = g.iloc[0]
-    cert = str(row["certainty"]).strip().lower()
+    cert = _level(row["certainty"])
     sym = row.get("certainty_symbols") if "certainty_symbols" in g.columns else None
     if not isinstance(sym, str) or not sym:
-        sym = _style.CERTAINTY_SYMBOLS.get(cert, "")
-    text = f"{sym} {cert}"
-    if len(g) > 1 and outcome is None and "outcome" in g.columns:
-        text += f" ({_style.truncate(row['outcome'], 22)})"
-    return text
+        sym = _style.CERTAINTY_SYMBOLS[cert]
+    levels = g["certainty"].map(_level)
+    if "certainty_within_stream" in g.columns:
+        levels = levels + "|" + g["certainty_within_stream"].map(_level).fillna("")
+    which = ""
+    if levels.nunique() > 1 and outcome is None and "outcome" in g.columns:
+        which = f" ({_style.truncate(row['outcome'], 22)})"
+    within = _level(row.get("certainty_within_stream"))
+    reason = row.get("translational_indirectness_reason")
+    # grade(question=None): no translational step, the certainty is the stream's own
+    for_humans = not (isinstance(reason, str) and reason.startswith("not applicable"))
+    if stream in _WHERE and within is not None and for_humans:
+        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {_WHERE[stream]}{which}", within),
+                (f"{sym} {cert} for humans", cert)]
+    if stream in _WHERE and within is not None:
+        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {_WHERE[stream]}{which}", within)]
+    return [(f"{sym} {cert}{which}", cert)]
 
 
 def translational_forest(
@@ -94,7 +132,11 @@ def translational_forest(
         Indication to draw (matched to ``indication_label``/``indication``, case-insensitive).
     grades : DataFrame, optional
         ``grading.grade()`` output; each stream's certainty (⊕ symbols and word) is printed
-        beside its diamond.  With several outcomes in a stream (and ``outcome`` not given) the
+        beside its diamond.  For animal and in vitro streams graded for the human question,
+        two lines: the certainty within the stream (``certainty_within_stream``, e.g.
+        "⊕⊕⊕◯ moderate in animals") and the certainty for humans after rating down for
+        translation (``certainty``, e.g. "⊕◯◯◯ very low for humans").  Human streams show
+        their certainty.  With several outcomes in a stream (and ``outcome`` not given) the
         certainty of the outcome with most studies is shown, with its name.
     scale : {"SMD", "log_ratio"}
         Common scale: rows measured as SMD, or as a ratio (RR, OR, HR, ROM; log scale, drawn on a
@@ -117,7 +159,10 @@ def translational_forest(
     matplotlib Axes
         Stream diamonds are Polygons with gid ``"diamond_stream:<stream>"`` (top vertex =
         pooled estimate, natural scale for ratios); study squares ``"study_squares"``; study
-        labels ``"study_label"``; certainty texts ``"stream_certainty:<stream>"``.
+        labels ``"study_label"``; certainty texts ``"stream_certainty:<stream>"`` (one Text
+        per line: within the stream first, then for humans).  A stream whose only numbers
+        are published meta-analyses is labelled "<Stream>: published meta-analyses only (not
+        pooled again)".
     """
     from evidence._validate import (
         check_bool,
@@ -216,25 +261,27 @@ def translational_forest(
                     "vi": r["_v"], "stream": stream, "meta": m == "meta_analysis",
                     "note": note if isinstance(note, str) and note else "no numeric result",
                 })
-        pooled = s[(s["model"].astype(str) != "meta_analysis") & s["_y"].notna() & s["_v"].notna()]
+        with_num = s[s["_y"].notna() & s["_v"].notna()]
+        plotted = set(with_num["outcome"].dropna().astype(str)) if "outcome" in s.columns else set()
+        pooled = with_num[with_num["model"].astype(str) != "meta_analysis"]
         n_out = pooled["outcome"].nunique() if "outcome" in pooled.columns else 1
         if n_out > 1:  # different outcomes (and directions) are never pooled together
-            cert = _stream_certainty(grades, str(indication), stream, outcome)
+            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
             rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: "
                          f"{n_out} outcomes, not pooled", "stream": stream, "cert": cert})
             mixed_outcomes = True
         elif len(pooled):
             res = _pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
                         level)
-            cert = _stream_certainty(grades, str(indication), stream, outcome)
+            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
             rows.append({"kind": "diamond", "label": f"{_style.STREAM_LABELS[stream]} pooled "
                          f"(k = {len(pooled)})", "stream": stream, "res": res, "cert": cert})
         else:
-            cert = _stream_certainty(grades, str(indication), stream, outcome)
-            what = "primary estimate" if (s["model"].astype(str) == "meta_analysis").any() \
-                else "estimate"
-            rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: no "
-                         f"{what} to pool", "stream": stream, "cert": cert})
+            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
+            what = ("published meta-analyses only (not pooled again)" if len(with_num)
+                    else "no estimate to pool")
+            rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: {what}",
+                         "stream": stream, "cert": cert})
         rows.append({"kind": "blank", "label": ""})
     if rows and rows[-1]["kind"] == "blank":
         rows.pop()
@@ -265,8 +312,8 @@ def translational_forest(
                                    ("stream", "diamond", "nodiamond")], fs, weight="bold"))
     ci_head = ["Ratio" if ratio else "SMD", f"[{pct} CI]"]
     ci_w = _style.text_width(ci_head + [r["ci"] for r in rows], fs, weight="bold")
-    certs = [r.get("cert") or "" for r in rows]
-    cert_w = _style.text_width(certs + ["Certainty"], fs, weight="bold") if any(certs) else 0
+    certs = [text for r in rows for text, _ in (r.get("cert") or [])]
+    cert_w = _style.text_width(certs + ["Certainty"], fs, weight="bold") if certs else 0
     left_total = lab_w + gap
     right_total = gap + ci_w + (gap + cert_w if cert_w else 0)
     n = len(rows)
@@ -280,7 +327,8 @@ def translational_forest(
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
     if ax is None:
-        width = 0.12 + left_total + plot_width + right_total + 0.12
+        width = max(0.12 + left_total + plot_width + right_total + 0.12,
+                    0.12 + _style.text_width(foot, fs - 0.5) + 0.12)
         bottom = 0.55 + 0.17 * len(foot)
         height = 0.5 + n * _style.ROW_HEIGHT + bottom
         fig = _style.new_figure(width, height)
@@ -300,6 +348,8 @@ def translational_forest(
     spread = max(hi_core - lo_core, 0.5)
     lo = max(min(lows + [lo_core]), lo_core - 0.5 * spread)
     hi = min(max(highs + [hi_core]), hi_core + 0.5 * spread)
+    if hi - lo < 1e-9:  # no number on the scale: an axis around the null
+        lo, hi = lo - 0.5, hi + 0.5
     if ratio:
         ax.set_xscale("log")
         cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)})
@@ -324,7 +374,7 @@ def translational_forest(
     null = 1.0 if ratio else 0.0
     t_lab = _style.offset_transform(ax, 0, -left_total)
     t_ci = _style.offset_transform(ax, 1, gap)
-    t_cert = _style.offset_transform(ax, 1, gap + ci_w + gap)
+    cert_x = gap + ci_w + gap
     from matplotlib.patches import Polygon
 
     sq_x, sq_y, sq_c, sq_s = [], [], [], []
@@ -349,10 +399,13 @@ def translational_forest(
                 ax.text(0, yrow, r["ci"], transform=t_ci, ha="left", va="center", fontsize=fs,
                         fontweight=bold, color=_style.MUTED if muted else _style.TEXT_COLOUR,
                         gid="estimate_text")
-            if r.get("cert"):
-                ax.text(0, yrow, r["cert"], transform=t_cert, ha="left", va="center",
-                        fontsize=fs, fontweight="bold", color=_style.CERTAINTY_TEXT_COLOURS.get(
-                            r["cert"].split(" (")[0].split(" ", 1)[-1], _style.TEXT_COLOUR),
+            lines = r.get("cert") or []
+            for li, (text, lev) in enumerate(lines):
+                # first line on the summary row, the second just under it (in the blank row
+                # that follows every stream block)
+                ax.text(0, yrow, text, transform=_style.offset_transform(ax, 1, cert_x,
+                        -li * _CERT_LINE), ha="left", va="center", fontsize=fs, fontweight="bold",
+                        color=_style.CERTAINTY_TEXT_COLOURS.get(lev, _style.TEXT_COLOUR),
                         gid=f"stream_certainty:{r['stream']}")
             ref.append(yrow)
         if kind == "study" and np.isfinite(r["yi"]) and np.isfinite(r["vi"]):

@@ -391,17 +391,27 @@ def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
 
 
 def _largest_body(rows: pd.DataFrame) -> tuple[str, str, pd.DataFrame] | None:
-    """(outcome, measure, rows) of the outcome x measure with most estimable primary records."""
-    usable = rows[pd.to_numeric(rows["yi"], errors="coerce").notna()
-                  & pd.to_numeric(rows["vi"], errors="coerce").gt(0)]
+    """(outcome, measure, rows) of the outcome x measure with most estimable primary records.
+
+    Ties go to benefit outcomes, then alphabetical order.  Published meta-analysis records are
+    left out: they are shown in the translational forest, not pooled with primary studies.
+    """
+    usable = rows[pd.to_numeric(rows["yi"], errors="coerce").notna().to_numpy()
+                  & pd.to_numeric(rows["vi"], errors="coerce").gt(0).to_numpy()]
     if "model" in usable.columns:
-        usable = usable[usable["model"].astype("string") != "meta_analysis"]
+        usable = usable[(usable["model"].astype("string") != "meta_analysis").to_numpy()]
     if len(usable) == 0:
         return None
-    sizes = usable.groupby(["outcome", "measure"], observed=True, sort=True).size()
-    best = sizes[sizes == sizes.max()].index[0]  # ties: alphabetical
-    body = usable[(usable["outcome"] == best[0]) & (usable["measure"] == best[1])]
-    return str(best[0]), str(best[1]), body
+    kind = (usable["outcome_kind"].astype("string") if "outcome_kind" in usable.columns
+            else pd.Series("benefit", index=usable.index))
+    table = (usable.assign(_harm=(kind != "benefit").to_numpy())
+             .groupby(["outcome", "measure"], observed=True, sort=True)
+             .agg(n=("yi", "size"), harm=("_harm", "all")).reset_index())
+    table = table.sort_values(["n", "harm", "outcome", "measure"],
+                              ascending=[False, True, True, True], kind="stable")
+    outcome, measure = table.iloc[0]["outcome"], table.iloc[0]["measure"]
+    body = usable[((usable["outcome"] == outcome) & (usable["measure"] == measure)).to_numpy()]
+    return str(outcome), str(measure), body
 
 
 def _translational_scale(rows: pd.DataFrame) -> str | None:
@@ -500,8 +510,9 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
         else:
             outcome, measure, data = body
             subgroup = "stream" if data["stream"].nunique() > 1 else None
+            extra = {"favours": None} if measure in ("PR", "PLO") else {}  # single-arm: no control
             add(f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", plots.forest_plot,
-                data, measure=measure, subgroup=subgroup, **options)
+                data, measure=measure, subgroup=subgroup, **extra, **options)
     return made, notes
 
 

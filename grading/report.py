@@ -300,12 +300,33 @@ def _studies_for(evidence_table, indication: str):
         return None
     from evidence.schema import indication_key
 
-    return evidence_table[indication_key(evidence_table) == indication]
+    rows = evidence_table[(indication_key(evidence_table) == indication).fillna(False)
+                          .to_numpy()]
+    if {"yi", "vi", "measure"} <= set(rows.columns):
+        rows = rows.assign(**{"effect [95% CI]": [
+            _effect_text(m, y, v) for m, y, v in zip(rows["measure"], rows["yi"], rows["vi"],
+                                                     strict=True)]})
+    return rows
+
+
+def _effect_text(measure: Any, yi: Any, vi: Any) -> str:
+    """``'0.41 [0.13, 1.26]'``: ratio measures back-transformed, normal-theory 95% CI."""
+    try:
+        y, v = float(yi), float(vi)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(y) or math.isnan(v) or v < 0:
+        return ""
+    half = 1.959963984540054 * math.sqrt(v)
+    low, high = y - half, y + half
+    if str(measure) in ("RR", "OR", "HR", "ROM"):  # stored on the log scale
+        y, low, high = math.exp(y), math.exp(low), math.exp(high)
+    return f"{measure} {y:.2f} [{low:.2f}, {high:.2f}]"
 
 
 _STUDY_COLUMNS = (
-    "study_id", "citation_key", "stream", "model", "outcome", "outcome_kind", "measure",
-    "yi", "vi", "effect_note",
+    "study_id", "citation_key", "stream", "model", "outcome", "outcome_kind",
+    "effect [95% CI]", "yi", "vi", "effect_note",
 )
 
 _CSS = """

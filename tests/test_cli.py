@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import io
 import json
@@ -29,6 +30,22 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     code = "import sys; from grading.cli import main; sys.exit(main())"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def _main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``main(args)`` in this process (faster than a subprocess), captured like one."""
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse usage errors
+                code = exc.code
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def _assert_clean_error(proc: subprocess.CompletedProcess, *, code: int, needle: str) -> None:
@@ -220,7 +237,7 @@ def test_run_missing_studies_file_is_clean_error(tmp_path):
 
 def test_run_unusable_sheet_is_clean_error(tmp_path):
     (tmp_path / "bad.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
-    proc = _cli("run", "--studies", "bad.csv", "--out", "o", cwd=tmp_path)
+    proc = _main("run", "--studies", "bad.csv", "--out", "o", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="bad.csv")
 
 
@@ -228,13 +245,13 @@ def test_run_bad_scheme_is_clean_error(tmp_path):
     from evidence.datasets import bundled_path
 
     (tmp_path / "scheme.toml").write_text("this is = not [valid toml\n", encoding="utf-8")
-    proc = _cli("run", "--studies", str(bundled_path("exosome_studies.csv")), "--scheme",
+    proc = _main("run", "--studies", str(bundled_path("exosome_studies.csv")), "--scheme",
                 "scheme.toml", "--out", "o", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="scheme")
 
 
 def test_run_bib_without_studies_is_usage_error(tmp_path):
-    proc = _cli("run", "--bib", "x.bib", cwd=tmp_path)
+    proc = _main("run", "--bib", "x.bib", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="--studies")
 
 
@@ -258,7 +275,7 @@ def test_validate_clean_sheet_exit_0(tmp_path):
 
     path = _sheet(tmp_path, break_row=False)
     expected = read_studies(path, bib=bundled_bib_path())
-    proc = _cli("validate", str(path), "--bib", str(bundled_bib_path()), cwd=tmp_path)
+    proc = _main("validate", str(path), "--bib", str(bundled_bib_path()), cwd=tmp_path)
     n_rej = expected.rejected["row"].nunique() if len(expected.rejected) else 0
     assert proc.returncode == (1 if n_rej else 0), proc.stdout + proc.stderr
     assert f"{expected.n_in} rows in, {len(expected.studies)} accepted, {n_rej} rejected" \
@@ -267,7 +284,7 @@ def test_validate_clean_sheet_exit_0(tmp_path):
 
 def test_validate_broken_sheet_exit_1_with_table(tmp_path):
     path = _sheet(tmp_path, break_row=True)
-    proc = _cli("validate", str(path), "--rejected", "rej.csv", cwd=tmp_path)
+    proc = _main("validate", str(path), "--rejected", "rej.csv", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "plant" in proc.stdout and "stream" in proc.stdout
@@ -277,7 +294,7 @@ def test_validate_broken_sheet_exit_1_with_table(tmp_path):
 
 
 def test_validate_missing_file(tmp_path):
-    proc = _cli("validate", "nope.csv", cwd=tmp_path)
+    proc = _main("validate", "nope.csv", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="nope.csv")
 
 
@@ -304,7 +321,7 @@ def test_template_writes_sheet_and_dictionary(tmp_path, capsys):
 
 def test_template_round_trips_through_validate(tmp_path):
     assert main(["template", "--out", str(tmp_path / "t.csv")]) == 0
-    proc = _cli("validate", "t.csv", cwd=tmp_path)
+    proc = _main("validate", "t.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "0 rows in, 0 accepted, 0 rejected" in proc.stdout
 

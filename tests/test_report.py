@@ -110,6 +110,9 @@ def test_report_order_and_reasons(report_html):
     assert report_html.count("GRADE handbook 5.2.1") == 2 * len(DOMAINS)
     assert "−2 risk of bias" in report_html  # the summary line of the animal rating
     assert "Rejected rows (1)" in report_html
+    # per-record effects with 95% CI, ratio measures back-transformed from the log scale
+    assert "RR 0.50 [0.27, 0.93]" in report_html
+    assert "SMD -1.20 [-2.08, -0.32]" in report_html
 
 
 def test_numbers_rounded_only_for_display():

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evidence._validate import check_int
 from evidence.errors import ConvergenceError, InvalidParameterError, ValidationError
@@ -212,6 +211,8 @@ def egger_test(
         se = np.sqrt(np.diag(xtwx_inv) * sigma2)
         tvals = beta / se
         stat = float(tvals[1])
+        from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
         pval = float(2 * stats.t.sf(abs(stat), df))
         slope, slope_se = float(beta[1]), float(se[1])
         crit = float(stats.t.isf(alpha / 2, df))
@@ -311,6 +312,8 @@ def funnel_data(
             raise InvalidParameterError(
                 f"The 'estimate' argument of funnel_data() must be finite. Got {estimate!r}."
             )
+    from scipy import stats
+
     crit = float(stats.norm.isf((1 - level) / 2))
     grid = np.linspace(0.0, float(sei.max()), grid_size)
     lo_s, hi_s = centre - crit * sei, centre + crit * sei
@@ -489,6 +492,8 @@ def trim_and_fill(
     yi_c = y
     beta = math.nan
     se_k0 = math.nan
+    from scipy import stats
+
     while k0 != k0_prev:
         k0_prev = k0
         it += 1

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln, ndtri
 
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 
@@ -85,6 +84,8 @@ def hedges_correction(m: Any) -> np.ndarray:
     ``c(m) = exp(lgamma(m/2) - log(sqrt(m/2)) - lgamma((m-1)/2))`` (metafor's ``.cmicalc``);
     NaN where ``m <= 1`` or ``m`` is missing.
     """
+    from scipy.special import gammaln  # lazy: scipy.special costs ~0.1 s to import
+
     m = np.asarray(m, dtype=float)
     ok = m > 1
     safe = np.where(ok, m, 2.0)
@@ -642,6 +643,8 @@ def effects_from_ci(
         def f(x):
             return x
     yi, flo, fhi = f(est), f(lo), f(hi)
+    from scipy.special import ndtri
+
     z = ndtri((1 + lev) / 2)
     vi_ci = ((fhi - flo) / (2 * z)) ** 2
     vi = np.where(np.isnan(s), vi_ci, s**2)

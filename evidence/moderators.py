@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from evidence._validate import (
     as_vector,
@@ -250,6 +249,8 @@ def _tau2(
                 "use another 'method'."
             )
         else:
+            from scipy import optimize  # lazy: heavy import
+
             tau2 = optimize.brentq(qe_minus_target, 0.0, _TAU2_MAX, xtol=1e-15, rtol=1e-15)
     if method in ("ML", "REML", "EB"):
         tau2 = max(0.0, tau2)
@@ -362,6 +363,8 @@ def _fit(
     except np.linalg.LinAlgError:
         qm = math.nan
     alpha = 1 - level
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     if ci_method != "z":
         dfs = float(k - p)
         qm = qm / m if m else math.nan
@@ -949,6 +952,8 @@ def subgroup_analysis(
     w = 1 / groups.loc[ok, "se"].to_numpy(dtype=float) ** 2
     mu = float(np.sum(w * est) / w.sum())
     q_between = float(np.sum(w * (est - mu) ** 2))
+    from scipy import stats
+
     q_between_p = float(stats.chi2.sf(q_between, n_groups - 1))
 
     codes = data.groupby(by_list, sort=True, dropna=False).ngroup().to_numpy()
@@ -1146,6 +1151,8 @@ def pool_clustered(
         var *= n / dfs
     se = math.sqrt(var)
     stat = res.estimate / se
+    from scipy import stats
+
     crit = float(stats.t.isf((1 - level) / 2, dfs))
     half_pi = crit * math.sqrt(se**2 + tau2)
     return ClusteredPoolResult(

@@ -113,15 +113,88 @@ def write_csv(frame: pd.DataFrame, path) -> Path:
         raise InvalidParameterError(
             f"The 'path' argument of write_csv() must be in an existing directory. Got '{path}'."
         )
-    header = [_safe_text(str(c)) for c in frame.columns]
-    columns = [_column_text(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    lines = [",".join(_quote(c) for c in header)]
-    lines += [",".join(map(_quote, row)) for row in zip(*columns, strict=True)]
-    if len(header) == 1:  # an empty single cell must not become a blank (skipped) line
-        lines = [line if line else '""' for line in lines]
+    header = ",".join(_quote(_safe_text(str(c))) for c in frame.columns)
+    if frame.shape[1] == 1 and not header:
+        header = '""'
     with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write(header + "\n")
+        for start in range(0, len(frame), _CHUNK_ROWS):
+            part = frame.iloc[start:start + _CHUNK_ROWS]
+            if not part.shape[1]:  # no columns: only the (empty) header line, as before
+                break
+            cells = [_column_cells(part.iloc[:, i]) for i in range(part.shape[1])]
+            lines = _join_rows(cells)
+            if part.shape[1] == 1:  # an empty single cell must not become a blank line
+                lines = [line if line else '""' for line in lines]
+            handle.write("\n".join(lines) + "\n")
     return path
+
+
+def _join_rows(cells: list[pd.Series]) -> list[str]:
+    """The CSV lines of a chunk: its formatted columns joined with commas, row by row."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pandas without pyarrow: join in Python
+        return [",".join(row) for row in zip(*(c.tolist() for c in cells), strict=True)]
+    arrays = [pa.array(c, type=pa.large_string()) for c in cells]
+    sep = pa.scalar(",", type=pa.large_string())
+    return pc.binary_join_element_wise(*arrays, sep).to_pylist()
+
+
+#: rows formatted at a time (bounds the memory of the text columns)
+_CHUNK_ROWS = 100_000
+_QUOTE_CHARS = ",\"\r\n"
+
+
+def _column_cells(series: pd.Series) -> pd.Series:
+    """One column as CSV cells (formatted, neutralised and quoted), vectorised for numpy
+    numbers/booleans and text columns; other columns go through the per-cell formatter."""
+    dtype = series.dtype
+    index = pd.RangeIndex(len(series))
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return pd.Series(np.where(series.to_numpy(), "true", "false"), index=index, dtype=str)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pd.Series(series.to_numpy().astype(str), index=index, dtype=str)
+    if isinstance(dtype, pd.CategoricalDtype):  # format each category once
+        cats = [_quote(_cell(c)) for c in dtype.categories.astype(object).tolist()]
+        text = np.asarray([*cats, ""], dtype=object)[series.cat.codes.to_numpy()]  # -1: missing
+        return pd.Series(text, index=index, dtype=str)
+    if isinstance(dtype, pd.BooleanDtype):
+        text = np.where(series.to_numpy(dtype=bool, na_value=False), "true", "false")
+        text[series.isna().to_numpy()] = ""
+        return pd.Series(text, index=index, dtype=str)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(
+        dtype
+    ) and hasattr(dtype, "numpy_dtype"):  # nullable Int64 & co.
+        text = series.to_numpy(dtype=dtype.numpy_dtype, na_value=0).astype(str)
+        text[series.isna().to_numpy()] = ""
+        return pd.Series(text, index=index, dtype=str)
+    if pd.api.types.is_float_dtype(dtype):  # numpy floats and nullable Float64 & co.
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        text = values.astype(str)  # numpy's float str is Python's shortest round-trip repr
+        text[np.isnan(values)] = ""
+        return pd.Series(text, index=index, dtype=str)
+    is_text = isinstance(dtype, pd.StringDtype) or (
+        pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    )
+    if is_text:
+        text = pd.Series(series.to_numpy(dtype=object), index=index, dtype=str).fillna("")
+        lead = text.str.startswith(_FORMULA_START)
+        if lead.any():
+            pos = np.flatnonzero(lead.to_numpy())
+            cells = text.iloc[pos].tolist()
+            text.iloc[pos] = [_safe_text(c) for c in cells]
+        need = np.zeros(len(text), dtype=bool)
+        for ch in _QUOTE_CHARS:
+            need |= text.str.contains(ch, regex=False).to_numpy()
+        if need.any():
+            pos = np.flatnonzero(need)
+            text.iloc[pos] = [_quote(c) for c in text.iloc[pos].tolist()]
+        return text
+    cells = [_quote(c) for c in _column_text(series)]
+    return pd.Series(cells, index=index, dtype=str)
 
 
 def _quote(cell: str) -> str:

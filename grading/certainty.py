@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -170,7 +171,20 @@ def _n(r: Mapping) -> float:
 
 
 def _mode(values: Iterable) -> str | None:
-    counts: dict[str, int] = {}
+    values = list(values)
+    try:
+        seen = Counter(values)  # C-speed count; keeps first-seen order
+    except TypeError:  # unhashable cells
+        seen = None
+    if seen is not None and all(type(v) is str or _missing(v) for v in seen):
+        counts: dict[str, int] = {}
+        for v, c in seen.items():
+            if not _missing(v):
+                counts[v] = c
+        if not counts:
+            return None
+        return max(counts, key=counts.__getitem__)  # ties: first seen
+    counts = {}
     for v in values:
         if not _missing(v):
             counts[str(v)] = counts.get(str(v), 0) + 1
@@ -424,6 +438,56 @@ def _body(rows: list[dict], scheme: Scheme) -> dict:
     return out
 
 
+#: The record fields the body functions read (``r.get``/``r[...]``); only these are turned
+#: into per-record dicts, body by body, so no dict per row of the whole sheet is held.
+_RECORD_FIELDS = (
+    "_idx", "_indication", "_rob_class", "comparator", "controlled", "data_type", "dose",
+    "events_ctrl", "events_int", "intervention", "k_studies", "measure", "model", "n_ctrl",
+    "n_int", "n_total", "outcome", "outcome_kind", "randomised", "registry_id", "stream",
+    "study_id", "vi", "within_subject", "year", "yi",
+)
+
+
+def _bodies(eff: pd.DataFrame):
+    """Yield ``((indication, outcome, stream), records)`` in sorted key order, records in row
+    order, grouping once with pandas instead of a dict per row of the whole frame."""
+    n = len(eff)
+    if not n:
+        return
+    codes = np.zeros(n, dtype=np.int64)
+    for name in ("_indication", "outcome", "stream"):
+        c, uniq = pd.factorize(eff[name].astype(object), use_na_sentinel=False)
+        text = [str(u) for u in uniq]  # the key is the str() of the cell, as before
+        c2, utext = pd.factorize(np.asarray(text, dtype=object)[c])
+        codes = pd.factorize(codes * (len(utext) + 1) + c2)[0]  # stays < n: no overflow
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    chunks = np.split(order, bounds)
+    keys = []
+    for pos in chunks:
+        i = pos[0]
+        keys.append((tuple(str(eff[name].iloc[i]) for name in ("_indication", "outcome",
+                                                               "stream")), pos))
+    fields = [f for f in _RECORD_FIELDS if f in eff.columns]
+    getters = [_taker(eff[f]) for f in fields]
+    for key, pos in sorted(keys, key=lambda kp: kp[0]):
+        cols = [get(pos) for get in getters]
+        yield key, [dict(zip(fields, vals, strict=True)) for vals in zip(*cols, strict=True)]
+
+
+def _taker(series: pd.Series):
+    """``pos -> list`` of the cells at those positions, as ``to_dict()`` gives them, without
+    materialising a Python object per cell of the whole column (text is factorised)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        codes, uniq = pd.factorize(series, use_na_sentinel=False)
+        values = np.asarray(uniq, dtype=object)
+        return lambda pos: values[codes[pos]].tolist()
+    if isinstance(series.dtype, np.dtype):  # numpy numbers/bools, or object cells as stored
+        arr = series.to_numpy()
+        return lambda pos: arr[pos].tolist()
+    return lambda pos: series.take(pos).tolist()
+
+
 def _natural(measure: str | None, x: float) -> float:
     if measure in _RATIO and math.isfinite(x):
         return math.exp(x)
@@ -527,7 +591,7 @@ def grade(
             raise ValidationError(f"grade() needs column {col!r} in 'studies' (missing).")
     ov = _overrides_frame(overrides)
     if "yi" in studies.columns and "vi" in studies.columns:
-        eff = studies.copy()
+        eff = studies.copy(deep=False)  # copy-on-write: columns added below stay ours
     else:
         from evidence import study_effects
 
@@ -536,7 +600,7 @@ def grade(
             eff = study_effects(studies)
     from evidence.schema import indication_key
 
-    eff = eff.copy()
+    eff = eff.copy(deep=False)
     eff["_indication"] = indication_key(eff).to_numpy()
     if "study_id" not in eff.columns:
         eff["study_id"] = [f"row {i}" for i in range(len(eff))]
@@ -552,13 +616,7 @@ def grade(
     out_rows = []
     used_overrides: set[int] = set()
     eff["_idx"] = eff.index
-    records = eff.to_dict("records")  # once: per-group to_dict is slow on wide frames
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in records:
-        k3 = (str(r["_indication"]), str(r["outcome"]), str(r["stream"]))
-        groups.setdefault(k3, []).append(r)
-    for key in sorted(groups):
-        g = groups[key]
+    for key, g in _bodies(eff):
         ind, outcome, stream = key
         body = _body(g, scheme)
         start, start_src = _start(stream, body["tier"], scheme)

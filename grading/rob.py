@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evidence._validate import check_frame, check_mapping, check_path
@@ -567,7 +568,8 @@ def assess_rob(
     -------
     DataFrame
         One row per input row (same index): ``study_id``, ``outcome``, ``rob_tool``,
-        ``domains`` (dict), one column per domain id found, ``overall_rule`` (by the tool's
+        ``domains`` (dict; rows with identical risk-of-bias cells share one dict, so treat it
+        as read-only), one column per domain id found, ``overall_rule`` (by the tool's
         rule, ``None`` without domains), ``overall`` (final), ``overall_class``
         (low/unclear/high), ``overall_basis`` (why: rule / sheet / override / none),
         ``override_by``.
@@ -578,16 +580,38 @@ def assess_rob(
     if tool is not None:
         get_tool(tool, "assess_rob")
     ov = _overrides_frame(overrides)
-    rows = []
+    n = len(studies)
+
+    def col(name: str) -> list:
+        if name not in studies.columns:
+            return [None] * n
+        return studies[name].astype(object).tolist()
+
+    study_ids, outcomes = col("study_id"), col("outcome")
+    # Tool, domains and overall depend only on these four cells: judge each distinct
+    # combination once (in order of first appearance, so the first bad row is still the one
+    # named in an error) and map the result back to the rows.
+    keys = ["rob_tool", "stream", "rob_domains", "rob_overall"]
+    codes = np.zeros(n, dtype=np.int64)
+    for name in keys:
+        if name in studies.columns:
+            c, uniq = pd.factorize(studies[name].astype(object), use_na_sentinel=False)
+            codes = pd.factorize(codes * (len(uniq) + 1) + c)[0]  # stays < n: no overflow
+    # pd.factorize numbers values in order of first appearance
+    first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    raw = {name: col(name) for name in keys}
+    judged = []
     domain_ids: list[str] = []
-    for idx, row in studies.iterrows():
-        r = row.to_dict()
+    for pos in first.tolist():
+        r = {name: raw[name][pos] for name in keys if name in studies.columns}
         t = _tool_for_row(r, tool)
         try:
             doms = parse_rob_domains(r.get("rob_domains"), t)
         except InvalidParameterError as exc:
             raise InvalidParameterError(
-                f"Row {idx} (study {r.get('study_id')!r}), column 'rob_domains': {exc}"
+                f"Row {studies.index[pos]} (study {study_ids[pos]!r}), column 'rob_domains': "
+                f"{exc}"
             ) from None
         for d in doms:
             if d not in domain_ids:
@@ -595,7 +619,6 @@ def assess_rob(
         by_rule = t.rule(doms) if doms else None
         sheet = r.get("rob_overall")
         sheet = None if _is_missing(sheet) else _norm(sheet)
-        override_by = None
         if sheet is not None:
             final = sheet
             basis = "sheet rob_overall (reviewer)"
@@ -605,37 +628,37 @@ def assess_rob(
             final, basis = by_rule, f"{t.label} rule: {t.overall_rule}"
         else:
             final, basis = None, "no risk-of-bias assessment recorded"
-        if len(ov):
-            hits = ov[[sid == r.get("study_id") for sid in ov["study_id"]]]
-            keep = [_is_missing(o) or o == r.get("outcome") for o in hits["outcome"]]
+        judged.append((t, doms, by_rule, final, judgement_class(final), basis))
+    per_row = [judged[i] for i in codes.tolist()]
+    tools = [j[0].name for j in per_row]
+    domains = [j[1] for j in per_row]
+    rules = [j[2] for j in per_row]
+    finals = [j[3] for j in per_row]
+    classes = [j[4] for j in per_row]
+    bases = [j[5] for j in per_row]
+    override_by: list = [None] * n
+    if len(ov):
+        for pos in range(n):
+            sid = study_ids[pos]
+            hits = ov[[s == sid for s in ov["study_id"]]]
+            if not len(hits):
+                continue
+            keep = [_is_missing(o) or o == outcomes[pos] for o in hits["outcome"]]
             hits = hits[keep]
             if len(hits):
                 h = hits.iloc[-1]
-                final = _norm(h["overall"])
-                judgement_class(final)
-                override_by = None if _is_missing(h["by"]) else str(h["by"])
-                basis = f"override: {h['reason']}"
-        rows.append(
-            {
-                "study_id": r.get("study_id"),
-                "outcome": r.get("outcome"),
-                "rob_tool": t.name,
-                "domains": doms,
-                **{f"_dom_{k}": v for k, v in doms.items()},
-                "overall_rule": by_rule,
-                "overall": final,
-                "overall_class": judgement_class(final),
-                "overall_basis": basis,
-                "override_by": override_by,
-            }
-        )
-    out = pd.DataFrame(rows, index=studies.index)
+                finals[pos] = _norm(h["overall"])
+                classes[pos] = judgement_class(finals[pos])
+                override_by[pos] = None if _is_missing(h["by"]) else str(h["by"])
+                bases[pos] = f"override: {h['reason']}"
     domain_ids.sort(key=lambda d: int(d[1:]) if d[1:].isdigit() else 999)
-    rename = {f"_dom_{d}": d for d in domain_ids}
-    out = out.rename(columns=rename)
-    cols = ["study_id", "outcome", "rob_tool", "domains", *domain_ids,
-            "overall_rule", "overall", "overall_class", "overall_basis", "override_by"]
-    return out.reindex(columns=cols)
+    data: dict = {"study_id": study_ids, "outcome": outcomes, "rob_tool": tools,
+                  "domains": domains}
+    for d in domain_ids:
+        data[d] = [dd.get(d, np.nan) for dd in domains]
+    data.update({"overall_rule": rules, "overall": finals, "overall_class": classes,
+                 "overall_basis": bases, "override_by": override_by})
+    return pd.DataFrame(data, index=studies.index)
 
 
 # ---------------------------------------------------------------------------- robvis

@@ -295,3 +295,41 @@ def test_funnel_data_arguments():
     with pytest.raises(ValidationError, match="same length"):
         funnel_data([0.1, 0.2], [0.1])
     assert isinstance(funnel_data(pd.Series([0.1, 0.2]), pd.Series([0.1, 0.2])), pd.DataFrame)
+
+
+# ------------------------------------------------------------ Egger, large-k algebra
+@pytest.mark.parametrize(
+    "name", ["regtest_bcg_rma", "regtest_bcg_knha", "regtest_egger2001_rma", "regtest_normand_ml"]
+)
+def test_egger_large_k_path_matches_regtest(name, monkeypatch):
+    import evidence.bias as bias
+
+    monkeypatch.setattr(bias, "_FAST_EGGER_K", 0)  # force the p x p path on the R fixtures
+    inp, exp = CASES[name]["input"], CASES[name]["expected"]
+    res = bias.egger_test(
+        inp["yi"], inp["vi"], model=inp["model"], method=inp["method"], ci_method=inp["test"]
+    )
+    close(res.stat, exp["zval"])
+    close(res.p_value, exp["pval"])
+    close([res.limit_estimate, res.limit_ci_low, res.limit_ci_high],
+          [exp["est"], exp["ci_lb"], exp["ci_ub"]])
+    close([res.slope, res.slope_se], [exp["fit"]["beta"][1], exp["fit"]["se"][1]])
+    close(res.tau2, exp["fit"]["tau2"], atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+@pytest.mark.parametrize("ci_method", ["z", "hksj"])
+def test_egger_large_k_path_equals_general_fit(method, ci_method, monkeypatch):
+    import evidence.bias as bias
+
+    rng = np.random.default_rng(11)
+    v = rng.uniform(0.01, 0.5, 120)
+    y = 0.3 * np.sqrt(v) + rng.normal(0.0, np.sqrt(v + 0.05))
+    fast = bias.egger_test(y, v, method=method, ci_method=ci_method)  # k = 120 > _FAST_EGGER_K
+    monkeypatch.setattr(bias, "_FAST_EGGER_K", 10**9)
+    general = bias.egger_test(y, v, method=method, ci_method=ci_method)
+    for f in ("stat", "p_value", "slope", "slope_se", "limit_estimate", "limit_ci_low",
+              "limit_ci_high", "tau2"):
+        np.testing.assert_allclose(getattr(fast, f), getattr(general, f), rtol=1e-10)
+    assert fast.tau2 > 0.01  # a real heterogeneous case, not the tau2 = 0 boundary
+    assert fast.df == general.df if ci_method != "z" else math.isnan(fast.df)

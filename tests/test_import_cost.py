@@ -1,4 +1,4 @@
-"""Heavy packages stay out of `import evidence, grading` (benchmarks/bench_import.py has the timing)."""
+"""Heavy packages stay out of `import evidence, grading` (timing: benchmarks/bench_import.py)."""
 
 import json
 import subprocess

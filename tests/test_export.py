@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evidence.errors import InvalidParameterError
 from evidence.export import write_csv
@@ -172,3 +174,26 @@ def test_python_join_without_pyarrow_gives_same_bytes(tmp_path, monkeypatch):
     with_arrow = write_csv(frame, tmp_path / "a.csv").read_bytes()
     monkeypatch.setitem(sys.modules, "pyarrow.compute", None)  # import fails -> Python join
     assert write_csv(frame, tmp_path / "b.csv").read_bytes() == with_arrow == _reference_csv(frame)
+
+
+_NOTATION_EDGES = [0.0, -0.0, 1e-4, 9.999999999999999e-05, 1e-5, 6.182191213378174e-05, 1e15,
+                   999999999999999.9, 9.999999999999998e15, 1e16, 1e22, 123456789.0, 52.0, 5e-324,
+                   2.2250738585072014e-308, 1.7976931348623157e308, -1.5e300, 0.1, 1 / 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=60))
+def test_float_cells_are_python_repr(values):
+    """The Arrow fast path writes exactly ``repr`` (NaN as an empty cell) for any float."""
+    frame = pd.DataFrame({"x": np.array(values + _NOTATION_EDGES, dtype=float)})
+    # one column: an empty cell is written as "" so that it is not a blank line
+    expected = ["x"] + ['""' if v != v else repr(v) for v in frame["x"].tolist()]
+    written = write_csv(frame, _tmp_csv()).read_text(encoding="utf-8").split("\n")
+    assert written == expected + [""]
+
+
+def _tmp_csv():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp()) / "x.csv"

@@ -113,25 +113,6 @@ def _num(v) -> float:
     return x
 
 
-def _tier(r: Mapping) -> str:
-    stream, model = r.get("stream"), r.get("model")
-    rand, ctrl = _bool(r.get("randomised")), _bool(r.get("controlled"))
-    if stream == "in_vitro":
-        return "in_vitro"
-    if model == "meta_analysis":
-        if rand:
-            return "randomised"
-        # preclinical meta-analyses pool controlled experiments by construction
-        return "non_randomised" if stream == "animal" else "aggregate_other"
-    if stream == "animal":
-        if rand:
-            return "randomised"
-        return "uncontrolled" if ctrl is False else "non_randomised"
-    if model in _UNCONTROLLED_MODELS or ctrl is False or r.get("data_type") == "single_arm":
-        return "uncontrolled"
-    return "randomised" if rand else "non_randomised"
-
-
 def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
     name = {
         ("human", "randomised"): "start_randomised_human",
@@ -149,25 +130,6 @@ def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
         raise ValidationError(f"grade(): unknown stream {stream!r} (expected human, animal, "
                               "in_vitro) in column 'stream'.")
     return getattr(scheme, name), f"{name}: {scheme.source(name)}"
-
-
-def _measure(r: Mapping) -> str | None:
-    m = r.get("measure")
-    if not _missing(m):
-        return str(m)
-    return _DEFAULT_MEASURE.get(r.get("data_type"))
-
-
-def _n(r: Mapping) -> float:
-    a, b = _num(r.get("n_int")), _num(r.get("n_ctrl"))
-    if math.isfinite(a) and math.isfinite(b):
-        if _bool(r.get("within_subject")):
-            return max(a, b)
-        return a + b
-    t = _num(r.get("n_total"))
-    if math.isfinite(t):
-        return t
-    return a if math.isfinite(a) else math.nan
 
 
 def _mode(values: Iterable) -> str | None:
@@ -335,46 +297,61 @@ def _records_text(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
 
 
-def _body(rows: list[dict], scheme: Scheme) -> dict:
-    """Choose the records that carry the estimate and pool them."""
-    for r in rows:
-        r["_tier"] = _tier(r)
-        r["_measure"] = _measure(r)
-        yi, vi = _num(r.get("yi")), _num(r.get("vi"))
-        r["_numeric"] = math.isfinite(yi) and math.isfinite(vi) and vi > 0
-    num = [r for r in rows if r["_numeric"]]
-    agg = [r for r in num if r.get("model") == "meta_analysis"]
-    out: dict = {"aggregate": False, "n_records": len(rows)}
+def _first_max_tier(tiers: np.ndarray) -> str:
+    """The best design tier present; between tiers of equal rank, the first seen."""
+    return max(dict.fromkeys(tiers.tolist()), key=lambda t: _TIER_RANK[t])
+
+
+def _one_per_study(cand: np.ndarray, study_id: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """Positions of one record per study, the most precise (smallest ``vi``; first on ties),
+    studies in order of first appearance (several comparisons may share a control group)."""
+    codes, _ = pd.factorize(study_id[cand], use_na_sentinel=False)
+    order = np.lexsort((np.arange(len(cand)), vi[cand], codes))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = codes[order][1:] != codes[order][:-1]
+    return cand[order[first]]
+
+
+def _sum(values: np.ndarray) -> float:
+    """Left-to-right sum, as Python's ``sum`` (numpy sums pairwise: other last bits)."""
+    return float(sum(values.tolist()))
+
+
+def _body(c: dict[str, np.ndarray], scheme: Scheme) -> dict:
+    """Choose the records that carry the estimate and pool them.
+
+    ``c`` holds the body's records as aligned arrays (see :func:`_record_arrays`); the
+    returned ``sel`` and ``tier_rows`` are positions into them.
+    """
+    n_records = len(c["tier"])
+    num = np.flatnonzero(c["numeric"])
+    agg = num[c["is_meta"][num]]
+    out: dict = {"aggregate": False, "n_records": n_records}
     from scipy.stats import norm
 
     z = float(norm.ppf(0.5 + scheme.level / 2))
-    if agg:
-        best = max(agg, key=lambda r: (_num(r.get("k_studies")) if math.isfinite(
-            _num(r.get("k_studies"))) else 0, _num(r.get("year")) if math.isfinite(
-            _num(r.get("year"))) else 0))
-        sel, tier = [best], best["_tier"]
+    if len(agg):
+        k_or_0 = [x if math.isfinite(x) else 0 for x in c["k_studies"][agg].tolist()]
+        year_or_0 = [x if math.isfinite(x) else 0 for x in c["year"][agg].tolist()]
+        best = agg[max(range(len(agg)), key=lambda i: (k_or_0[i], year_or_0[i]))]
+        sel, tier = np.array([best]), c["tier"][best]
         out["aggregate"] = True
-        kk = _num(best.get("k_studies"))
+        kk = float(c["k_studies"][best])
         out["k"] = int(kk) if math.isfinite(kk) else 1
         out["basis"] = (
-            f"aggregate record {best.get('study_id')} (k_studies = "
+            f"aggregate record {c['study_id'][best]} (k_studies = "
             f"{out['k'] if math.isfinite(kk) else 'not recorded'})"
-            + (f"; {_records_text(len(rows) - 1)} not pooled with it (may be inside it)"
-               if len(rows) > 1 else "")
+            + (f"; {_records_text(n_records - 1)} not pooled with it (may be inside it)"
+               if n_records > 1 else "")
         )
-    elif num:
-        tier = max((r["_tier"] for r in num), key=lambda t: _TIER_RANK[t])
-        cand = [r for r in num if r["_tier"] == tier]
-        m = _mode(r["_measure"] for r in cand)
-        cand = [r for r in cand if r["_measure"] == m]
-        by_study: dict = {}
-        for r in cand:
-            sid = r.get("study_id", r["_idx"])
-            if sid not in by_study or _num(r["vi"]) < _num(by_study[sid]["vi"]):
-                by_study[sid] = r
-        sel = list(by_study.values())
+    elif len(num):
+        tier = _first_max_tier(c["tier"][num])
+        cand = num[c["tier"][num] == tier]
+        m = _mode(c["measure"][cand].tolist())
+        cand = cand[c["measure"][cand] == m]
+        sel = _one_per_study(cand, c["study_id"], c["vi"])
         out["k"] = len(sel)
-        left = len(rows) - len(sel)
+        left = n_records - len(sel)
         out["basis"] = (
             f"{_TIER_LABEL[tier]} studies with results, measure {m}: "
             f"{_records_text(len(sel))} pooled"
@@ -382,20 +359,21 @@ def _body(rows: list[dict], scheme: Scheme) -> dict:
                "result, or a second comparison of the same study)" if left else "")
         )
     else:
-        tier = max((r["_tier"] for r in rows), key=lambda t: _TIER_RANK[t])
-        sel = []
+        tier = _first_max_tier(c["tier"])
+        sel = np.array([], dtype=np.intp)
         out["k"] = 0
-        out["basis"] = f"not estimable: none of the {_records_text(len(rows))} has a numeric result"
+        out["basis"] = (f"not estimable: none of the {_records_text(n_records)} has a numeric "
+                        "result")
     out["tier"] = tier
     out["sel"] = sel
-    out["tier_rows"] = [r for r in rows if r["_tier"] == tier] if not sel else sel
-    measure = sel[0]["_measure"] if sel else None
+    out["tier_rows"] = np.flatnonzero(c["tier"] == tier) if not len(sel) else sel
+    measure = c["measure"][sel[0]] if len(sel) else None
     out["measure"] = measure
     res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
            "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
            "q_p": math.nan}
     if len(sel) == 1:
-        y, v = _num(sel[0]["yi"]), _num(sel[0]["vi"])
+        y, v = float(c["yi"][sel[0]]), float(c["vi"][sel[0]])
         se = math.sqrt(v)
         res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se)
         if not out["aggregate"]:
@@ -405,52 +383,139 @@ def _body(rows: list[dict], scheme: Scheme) -> dict:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pr = pool(
-                np.array([_num(r["yi"]) for r in sel]),
-                np.array([_num(r["vi"]) for r in sel]),
-                method=scheme.pool_method,
-                ci_method=scheme.ci_method,
-                level=scheme.level,
-            )
+            pr = pool(c["yi"][sel], c["vi"][sel], method=scheme.pool_method,
+                      ci_method=scheme.ci_method, level=scheme.level)
         res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
                    pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p)
         out["basis"] += f" ({pr.method} random effects)" if pr.method not in ("FE", "EE") else ""
     out.update(res)
-    basis_rows = out["tier_rows"]
-    ns = [_n(r) for r in basis_rows]
-    out["n_participants"] = float(np.nansum(ns)) if any(math.isfinite(x) for x in ns) else math.nan
-    if sel and all(r.get("data_type") == "counts" for r in sel):
-        ev = [_num(r.get("events_int")) + _num(r.get("events_ctrl")) for r in sel]
-        out["n_events"] = float(sum(ev)) if all(math.isfinite(e) for e in ev) else math.nan
-        ec = sum(_num(r.get("events_ctrl")) for r in sel)
-        nc = sum(_num(r.get("n_ctrl")) for r in sel)
+    ns = c["n"][out["tier_rows"]]
+    out["n_participants"] = float(np.nansum(ns)) if np.isfinite(ns).any() else math.nan
+    counts = bool(len(sel)) and bool(c["is_counts"][sel].all())
+    if counts:
+        ev = c["events_int"][sel] + c["events_ctrl"][sel]
+        out["n_events"] = _sum(ev) if np.isfinite(ev).all() else math.nan
+        ec, nc = _sum(c["events_ctrl"][sel]), _sum(c["n_ctrl"][sel])
         out["control_risk"] = ec / nc if nc and math.isfinite(ec / nc) else math.nan
     else:
         out["n_events"] = math.nan
         out["control_risk"] = math.nan
     for col, src in (("n_int_total", "n_int"), ("n_ctrl_total", "n_ctrl"),
                      ("events_int_total", "events_int"), ("events_ctrl_total", "events_ctrl")):
-        vals = [_num(r.get(src)) for r in sel]
-        ok = bool(vals) and all(math.isfinite(x) for x in vals)
-        if src.startswith("events") and not all(r.get("data_type") == "counts" for r in sel):
+        vals = c[src][sel]
+        ok = bool(len(vals)) and bool(np.isfinite(vals).all())
+        if src.startswith("events") and not counts:
             ok = False
-        out[col] = float(sum(vals)) if ok else math.nan
+        out[col] = _sum(vals) if ok else math.nan
     return out
 
 
-#: The record fields the body functions read (``r.get``/``r[...]``); only these are turned
-#: into per-record dicts, body by body, so no dict per row of the whole sheet is held.
-_RECORD_FIELDS = (
-    "_idx", "_indication", "_rob_class", "comparator", "controlled", "data_type", "dose",
-    "events_ctrl", "events_int", "intervention", "k_studies", "measure", "model", "n_ctrl",
-    "n_int", "n_total", "outcome", "outcome_kind", "randomised", "registry_id", "stream",
-    "study_id", "vi", "within_subject", "year", "yi",
-)
+def _column(eff: pd.DataFrame, name: str) -> pd.Series | None:
+    return eff[name] if name in eff.columns else None
+
+
+def _objects(series: pd.Series | None, n: int) -> np.ndarray:
+    """The cells as an object array (each distinct text is one Python object)."""
+    if series is None:
+        return np.full(n, None, dtype=object)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = np.asarray([*series.cat.categories.astype(object).tolist(), math.nan],
+                          dtype=object)
+        return cats[series.cat.codes.to_numpy()]
+    if isinstance(series.dtype, np.dtype):
+        return series.to_numpy()
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object)[codes]
+
+
+def _floats(series: pd.Series | None, n: int) -> np.ndarray:
+    """The cells as floats (NaN when missing or not a number), as ``_num`` reads them."""
+    if series is None:
+        return np.full(n, math.nan)
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=float, na_value=math.nan)
+    return np.array([_num(v) for v in series.tolist()], dtype=float)
+
+
+def _per_value(series: pd.Series | None, n: int, func, default) -> np.ndarray:
+    """``func`` applied to each distinct cell (not to each row), spread back to the rows."""
+    if series is None:
+        return np.full(n, default, dtype=object)
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    table = np.empty(len(uniques), dtype=object)
+    table[:] = [func(u) for u in uniques.tolist()]
+    return table[codes]
+
+
+def _record_arrays(eff: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The per-record quantities the body rules read, computed once for the whole table.
+
+    * ``tier``: in vitro for the in vitro stream; a meta-analysis record is randomised when
+      ``randomised``, else non-randomised (animal: pooled controlled experiments) or an
+      aggregate of other designs; an animal record is randomised, uncontrolled (``controlled``
+      false) or non-randomised; a human record is uncontrolled (case series/report,
+      adverse-event report, ``controlled`` false or single-arm data), else randomised or not.
+    * ``measure``: ``measure``, or the default of the ``data_type`` when it is missing.
+    * ``n``: participants, ``n_int + n_ctrl`` (the larger one for within-subject designs),
+      else ``n_total``, else ``n_int``.
+
+    Booleans are read with :func:`_bool`, numbers with :func:`_num`, one distinct value at a
+    time.
+    """
+    n = len(eff)
+
+    def obj(name: str) -> np.ndarray:
+        return _objects(_column(eff, name), n)
+
+    def flt(name: str) -> np.ndarray:
+        return _floats(_column(eff, name), n)
+
+    def flag(name: str) -> np.ndarray:  # True / False / None
+        return _per_value(_column(eff, name), n, _bool, None)
+
+    stream, model, data_type = obj("stream"), obj("model"), obj("data_type")
+    is_meta = model == "meta_analysis"
+    rand, ctrl = flag("randomised") == True, flag("controlled") == False  # noqa: E712
+    uncontrolled = np.isin(model, _UNCONTROLLED_MODELS) | ctrl | (data_type == "single_arm")
+    tier = np.select(
+        [stream == "in_vitro", is_meta & rand, is_meta & (stream == "animal"), is_meta,
+         (stream == "animal") & rand, (stream == "animal") & ctrl, stream == "animal",
+         uncontrolled, rand],
+        ["in_vitro", "randomised", "non_randomised", "aggregate_other", "randomised",
+         "uncontrolled", "non_randomised", "uncontrolled", "randomised"],
+        "non_randomised",
+    ).astype(object)
+    measure = _per_value(_column(eff, "measure"), n,
+                         lambda m: None if _missing(m) else str(m), None)
+    default = np.array([_DEFAULT_MEASURE.get(d) for d in data_type.tolist()], dtype=object) \
+        if (measure == None).any() else None  # noqa: E711
+    if default is not None:
+        measure = np.where(measure == None, default, measure)  # noqa: E711
+    n_int, n_ctrl, n_total = flt("n_int"), flt("n_ctrl"), flt("n_total")
+    both = np.isfinite(n_int) & np.isfinite(n_ctrl)
+    within = flag("within_subject") == True  # noqa: E712
+    n_rec = np.where(both, np.where(within, np.fmax(n_int, n_ctrl), n_int + n_ctrl),
+                     np.where(np.isfinite(n_total), n_total,
+                              np.where(np.isfinite(n_int), n_int, math.nan)))
+    yi, vi = flt("yi"), flt("vi")
+    with np.errstate(invalid="ignore"):
+        numeric = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
+    registered = ~_per_value(_column(eff, "registry_id"), n, _missing, True).astype(bool)
+    return {
+        "tier": tier, "measure": measure, "n": n_rec, "numeric": numeric, "yi": yi, "vi": vi,
+        "is_meta": is_meta, "is_counts": data_type == "counts",
+        "unreported_registered": (data_type == "none") & registered,
+        "k_studies": flt("k_studies"), "year": flt("year"), "dose": flt("dose"),
+        "events_int": flt("events_int"), "events_ctrl": flt("events_ctrl"),
+        "n_int": n_int, "n_ctrl": n_ctrl, "study_id": obj("study_id"),
+        "outcome_kind": obj("outcome_kind"), "intervention": obj("intervention"),
+        "comparator": obj("comparator"), "rob_class": obj("_rob_class"),
+    }
 
 
 def _bodies(eff: pd.DataFrame):
-    """Yield ``((indication, outcome, stream), records)`` in sorted key order, records in row
-    order, grouping once with pandas instead of a dict per row of the whole frame."""
+    """Yield ``((indication, outcome, stream), arrays)`` in sorted key order, each body's
+    records in row order as aligned arrays (see :func:`_record_arrays`)."""
     n = len(eff)
     if not n:
         return
@@ -462,30 +527,14 @@ def _bodies(eff: pd.DataFrame):
         codes = pd.factorize(codes * (len(utext) + 1) + c2)[0]  # stays < n: no overflow
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    chunks = np.split(order, bounds)
     keys = []
-    for pos in chunks:
+    for pos in np.split(order, bounds):
         i = pos[0]
         keys.append((tuple(str(eff[name].iloc[i]) for name in ("_indication", "outcome",
                                                                "stream")), pos))
-    fields = [f for f in _RECORD_FIELDS if f in eff.columns]
-    getters = [_taker(eff[f]) for f in fields]
+    arrays = _record_arrays(eff)
     for key, pos in sorted(keys, key=lambda kp: kp[0]):
-        cols = [get(pos) for get in getters]
-        yield key, [dict(zip(fields, vals, strict=True)) for vals in zip(*cols, strict=True)]
-
-
-def _taker(series: pd.Series):
-    """``pos -> list`` of the cells at those positions, as ``to_dict()`` gives them, without
-    materialising a Python object per cell of the whole column (text is factorised)."""
-    if isinstance(series.dtype, pd.StringDtype):
-        codes, uniq = pd.factorize(series, use_na_sentinel=False)
-        values = np.asarray(uniq, dtype=object)
-        return lambda pos: values[codes[pos]].tolist()
-    if isinstance(series.dtype, np.dtype):  # numpy numbers/bools, or object cells as stored
-        arr = series.to_numpy()
-        return lambda pos: arr[pos].tolist()
-    return lambda pos: series.take(pos).tolist()
+        yield key, {name: values[pos] for name, values in arrays.items()}
 
 
 def _natural(measure: str | None, x: float) -> float:
@@ -615,7 +664,6 @@ def grade(
         )
     out_rows = []
     used_overrides: set[int] = set()
-    eff["_idx"] = eff.index
     for key, g in _bodies(eff):
         ind, outcome, stream = key
         body = _body(g, scheme)
@@ -623,18 +671,18 @@ def grade(
         sel = body["sel"]
         j: dict[str, Judgement] = {}
         # risk of bias
-        rrows = sel if sel else body["tier_rows"]
-        classes = [r["_rob_class"] for r in rrows]
-        if sel:
+        rrows = sel if len(sel) else body["tier_rows"]
+        classes = g["rob_class"][rrows].tolist()
+        if len(sel):
             tau2 = body["tau2"] if math.isfinite(body["tau2"]) else 0.0
-            weights = [1.0 / (_num(r["vi"]) + tau2) for r in sel]
+            weights = [1.0 / (v + tau2) for v in g["vi"][sel].tolist()]
             wk = "inverse-variance weight" if len(sel) > 1 else "weight (single record)"
         else:
-            weights = [_n(r) for r in rrows]
+            weights = g["n"][rrows].tolist()
             wk = "participants"
         j["risk_of_bias"] = judge_risk_of_bias(classes, weights, scheme, weight_kind=wk)
-        ys = [_num(r["yi"]) for r in sel]
-        vs = [_num(r["vi"]) for r in sel]
+        ys = g["yi"][sel].tolist()
+        vs = g["vi"][sel].tolist()
         j["inconsistency"] = judge_inconsistency(
             ys, i2=body["i2"], q_p=body["q_p"], ci_low=body["ci_low"], ci_high=body["ci_high"],
             pi_low=body["pi_low"], pi_high=body["pi_high"], measure=body["measure"] or "",
@@ -647,10 +695,7 @@ def grade(
             n_participants=body["n_participants"], k=body["k"], scheme=scheme,
             level=scheme.level, n_records=body["n_records"],
         )
-        n_unrep = int(sum(
-            1 for r in g
-            if r.get("data_type") == "none" and not _missing(r.get("registry_id"))
-        ))
+        n_unrep = int(g["unreported_registered"].sum())
         j["publication_bias"] = judge_publication_bias(
             ys, vs, scheme, aggregate=body["aggregate"], n_unreported_registered=n_unrep
         )
@@ -659,7 +704,7 @@ def grade(
             measure=body["measure"], estimate=body["estimate"], ci_low=body["ci_low"],
             ci_high=body["ci_high"], control_risk=body["control_risk"], scheme=scheme,
         )
-        doses = [_num(r.get("dose")) for r in sel]
+        doses = g["dose"][sel].tolist()
         j["dose_response"] = judge_dose_response(
             ys, vs, doses, pooled_estimate=body["estimate"], scheme=scheme
         )
@@ -669,9 +714,9 @@ def grade(
             "indication": ind,
             "outcome": outcome,
             "stream": stream,
-            "outcome_kind": _mode(r.get("outcome_kind") for r in g),
-            "intervention": _mode(r.get("intervention") for r in g),
-            "comparator": _mode(r.get("comparator") for r in g),
+            "outcome_kind": _mode(g["outcome_kind"].tolist()),
+            "intervention": _mode(g["intervention"].tolist()),
+            "comparator": _mode(g["comparator"].tolist()),
             "design": _TIER_LABEL[body["tier"]],
             "k": body["k"],
             "k_records": body["n_records"],
@@ -694,9 +739,10 @@ def grade(
             "estimate_natural": _natural(body["measure"], body["estimate"]),
             "ci_low_natural": _natural(body["measure"], body["ci_low"]),
             "ci_high_natural": _natural(body["measure"], body["ci_high"]),
-            "estimable": bool(sel),
+            "estimable": bool(len(sel)),
             "estimate_basis": body["basis"],
-            "study_ids": "; ".join(str(r.get("study_id")) for r in (sel or body["tier_rows"])),
+            "study_ids": "; ".join(
+                str(x) for x in g["study_id"][sel if len(sel) else body["tier_rows"]].tolist()),
             "starting_level": start,
             "starting_level_source": start_src,
         }
@@ -716,7 +762,7 @@ def grade(
         elif within_down < 0:
             rated = [d for d in DOWN_DOMAINS if final[d] < 0]
             eligible, why = False, f"body already rated down ({', '.join(rated)})"
-        elif not sel:
+        elif not len(sel):
             eligible, why = False, "not estimable"
         for d in UP_DOMAINS:
             if not eligible and j[d].step != 0:

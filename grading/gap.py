@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from evidence._validate import check_frame
@@ -67,15 +68,20 @@ def to_smd(measure: str | None, value: float) -> tuple[float, str]:
 
 
 def _directions(st: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(indication, outcome) -> most common outcome_direction."""
+    """(indication, outcome) -> most common outcome_direction (ties: the first seen)."""
     if "outcome_direction" not in st.columns:
         return {}
+    d = st["outcome_direction"].astype(object)
+    valid = d.map(lambda v: isinstance(v, str) and bool(v), na_action="ignore")
+    valid = valid.fillna(False).astype(bool).to_numpy()
+    keys = pd.DataFrame({"ind": st["_ind"].to_numpy()[valid],
+                         "out": st["outcome"].astype(str).to_numpy()[valid],
+                         "d": d.to_numpy()[valid]})
+    # sort=False keeps first-appearance order, so max() below breaks ties as a row scan would
+    sizes = keys.groupby(["ind", "out", "d"], sort=False).size()
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for ind, out, d in zip(st["_ind"], st["outcome"].astype(str), st["outcome_direction"],
-                           strict=True):
-        if isinstance(d, str) and d:
-            c = counts.setdefault((ind, out), {})
-            c[d] = c.get(d, 0) + 1
+    for (ind, out, direction), n in sizes.items():
+        counts.setdefault((ind, out), {})[direction] = int(n)
     return {k: max(v, key=v.__getitem__) for k, v in counts.items()}
 
 
@@ -198,8 +204,10 @@ def gap_summary(
     grades = grades[gcols]
     inds = sorted(set(st["_ind"]) | set(grades["indication"].astype(str)))
     rows = []
+    positions = st.groupby("_ind", sort=False).indices  # one pass, not one scan per indication
+    none = np.array([], dtype=np.intp)
     for ind in inds:
-        s = st[st["_ind"] == ind]
+        s = st.iloc[positions.get(ind, none)]
         g = grades[grades["indication"].astype(str) == ind]
         human = s[s["stream"] == "human"]
         phases = human[human["model"].isin(PHASE_ORDER)]

@@ -36,6 +36,9 @@ _TRUE = ("true", "yes", "1")
 _FALSE = ("false", "no", "0")
 _KEY_COLUMNS = ("study_id", "outcome", "comparison", "timepoint")
 _REJECTED_COLUMNS = ("row", "study_id", "column", "value", "reason")
+#: Text columns the row rules (_row_rules, _duplicates, the citation check) read after parsing.
+_RULE_TEXT = frozenset({"model", "stream", "data_type", "measure", "citation_key",
+                        *_KEY_COLUMNS})
 _UNNAMED = re.compile(r"^Unnamed: \d+$")
 
 
@@ -215,14 +218,14 @@ def _read_csv_arrow(path: Path, sep: str) -> pd.DataFrame | None:
             read_options=pcsv.ReadOptions(autogenerate_column_names=True, encoding="utf8"),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(n_columns)},
+                column_types={f"f{i}": pa.large_string() for i in range(n_columns)},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
         if table.num_columns != n_columns or table.num_rows == 0:
             return None
-        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+        return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype()}.get)
     except Exception:  # any problem: let the pandas reader explain it
         return None
 
@@ -369,11 +372,32 @@ def _text(raw: pd.Series) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pc.utf8_trim_whitespace(pa.chunked_array(s.array.__arrow_array__()))
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        arr = pa.chunked_array(s.array.__arrow_array__())
+        trimmed = pc.utf8_trim_whitespace(arr)
+        # trimming only removes bytes: equal totals mean nothing was trimmed, so keep the
+        # original buffers instead of a copy of the column
+        if pc.sum(pc.binary_length(trimmed)) != pc.sum(pc.binary_length(arr)):
+            arr = trimmed
+        del trimmed
+        arr = pa.chunked_array([_empty_as_null(chunk) for chunk in arr.chunks], type=arr.type)
         return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     s = s.str.strip()
     return s.where(s != "")
+
+
+def _empty_as_null(chunk):
+    """A string chunk with empty text as missing, sharing the chunk's text buffers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = pc.fill_null(pc.not_equal(chunk, ""), False)
+    if keep.null_count == 0 and pc.all(keep).as_py():
+        return chunk
+    if chunk.offset or keep.offset:  # pragma: no cover - sliced input: copy instead
+        return pc.if_else(keep, chunk, pa.scalar(None, chunk.type))
+    # the comparison's bit-packed result is a ready-made validity bitmap
+    return pa.Array.from_buffers(chunk.type, len(chunk),
+                                 [keep.buffers()[1], *chunk.buffers()[1:]])
 
 
 def _empty(n: int, dtype):
@@ -656,7 +680,7 @@ def read_studies(source, *, bib=None) -> IngestResult:
             if col.dtype in ("int", "float"):
                 num[name] = np.full(n, np.nan)
             continue
-        raw = frame[name]
+        raw = frame.pop(name)  # the frame is ours (see _load): release each column once parsed
         if col.dtype in ("int", "float"):
             values, here, bad, t = _numeric(raw)
             shown[name] = t if t is not None else raw
@@ -718,7 +742,9 @@ def read_studies(source, *, bib=None) -> IngestResult:
             ok = cat_codes >= 0
             problems.add(here & ~ok, name, t, _vocabulary_reason(name, col.vocabulary or ()))
             typed[name] = pd.Categorical.from_codes(cat_codes, dtype=dtypes[name])
-            text[name] = t.where(ok)
+            text[name] = t if ok[here].all() else t.where(ok)
+        if name not in _RULE_TEXT:  # only the row rules below read text of these columns
+            text[name] = shown[name] = no_text
 
     for name in REQUIRED_COLUMNS:
         problems.add(~present[name], name, None, f"required value missing in column '{name}'")
@@ -744,7 +770,8 @@ def read_studies(source, *, bib=None) -> IngestResult:
             if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
                 col = _text(col)
             data[c] = col.array
-    studies = pd.DataFrame(data, index=pd.RangeIndex(n))
+    del text, shown, num, typed
+    studies = pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
     if len(rejected):
         keep = np.ones(n, dtype=bool)
         keep[rejected["row"].to_numpy()] = False
@@ -764,10 +791,14 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
     measure = text["measure"]
 
     # model / stream
-    pair = (model + "|" + stream).to_numpy(dtype=object, na_value=None)
-    valid_pairs = {f"{m}|{s}" for m, streams in MODEL_STREAM.items() for s in streams}
-    both = model.notna().to_numpy() & stream.notna().to_numpy()
-    mismatch = both & ~pd.Series(pair).isin(valid_pairs).to_numpy()
+    # judged once per distinct (model, stream) pair, not once per row
+    m_codes, m_values = pd.factorize(model)
+    s_codes, s_values = pd.factorize(stream)
+    valid = np.array([[sv in MODEL_STREAM.get(mv, ()) for sv in s_values] for mv in m_values],
+                     dtype=bool).reshape(len(m_values), len(s_values))
+    both = (m_codes >= 0) & (s_codes >= 0)
+    mismatch = both.copy()
+    mismatch[both] = ~valid[m_codes[both], s_codes[both]]
     if mismatch.any():
         streams_of = {m: " or ".join(f"'{s}'" for s in s_) for m, s_ in MODEL_STREAM.items()}
         st = stream.to_numpy(dtype=object, na_value=None)

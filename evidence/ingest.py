@@ -777,10 +777,21 @@ def read_studies(source, *, bib=None) -> IngestResult:
         keep[rejected["row"].to_numpy()] = False
         studies = studies.iloc[np.flatnonzero(keep)].reset_index(drop=True)
 
+    _release_arrow_memory()
     result = IngestResult(studies=studies, rejected=rejected, n_in=n, source=label_path)
     if result.n_accepted + result.n_rejected != n:  # pragma: no cover - a bug, never data
         raise AssertionError("read_studies lost rows: please report this as a bug")
     return result
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory Arrow's allocator keeps cached after parsing back to the system
+    (for a large sheet this cache can exceed the table itself)."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas without pyarrow
+        return
+    pa.default_memory_pool().release_unused()
 
 
 def _row_rules(problems: _Problems, text, num, present, shown) -> None:

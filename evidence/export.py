@@ -5,12 +5,17 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from evidence.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["write_csv"]
 
@@ -116,29 +121,44 @@ def write_csv(frame: pd.DataFrame, path) -> Path:
     header = ",".join(_quote(_safe_text(str(c))) for c in frame.columns)
     if frame.shape[1] == 1 and not header:
         header = '""'
-    lines_of = _arrow_lines if _arrow_compute() is not None else _python_lines
     with path.open("wb") as handle:
         handle.write((header + "\n").encode("utf-8"))
         if frame.shape[1]:  # no columns: only the (empty) header line
-            for start in range(0, len(frame), _CHUNK_ROWS):
-                handle.write(lines_of(frame.iloc[start:start + _CHUNK_ROWS]))
+            write_rows = _write_arrow if _has_arrow() else _write_python
+            write_rows(frame, handle)
     return path
 
 
-#: rows formatted at a time (bounds the memory of the text columns)
-_CHUNK_ROWS = 50_000
+#: cells formatted at a time: bounds the memory of the formatted text and of Arrow's
+#: intermediates (~40 MB in all for the 1M-row, 51-column evidence table)
+_CHUNK_CELLS = 500_000
 
 
-def _arrow_compute():
+def _chunk_rows(frame: pd.DataFrame) -> int:
+    """How many rows of the frame to format at a time."""
+    return max(1, _CHUNK_CELLS // frame.shape[1])
+
+
+def _has_arrow() -> bool:
     try:
-        import pyarrow.compute as pc
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.csv  # noqa: F401
     except ImportError:
-        return None
-    return pc
+        return False
+    return True
+
+
+# --- pure-Python writer (pandas without pyarrow) ------------------------------------------
+
+
+def _write_python(frame: pd.DataFrame, handle: BinaryIO) -> None:
+    rows = _chunk_rows(frame)
+    for start in range(0, len(frame), rows):
+        handle.write(_python_lines(frame.iloc[start:start + rows]))
 
 
 def _python_lines(part: pd.DataFrame) -> bytes:
-    """The chunk's CSV lines, formatted cell by cell (used when pyarrow is missing)."""
+    """The chunk's CSV lines, formatted cell by cell."""
     cells = [[_quote(c) for c in _column_text(part.iloc[:, i])] for i in range(part.shape[1])]
     lines = [",".join(row) for row in zip(*cells, strict=True)]
     if part.shape[1] == 1:  # an empty single cell must not become a blank line
@@ -146,116 +166,153 @@ def _python_lines(part: pd.DataFrame) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _arrow_lines(part: pd.DataFrame) -> bytes:
-    """The chunk's CSV lines, formatted column by column in Arrow (no Python str per cell)."""
-    import pyarrow.compute as pc
+# --- Arrow writer ---------------------------------------------------------------------------
+#
+# Columns are formatted chunk by chunk into Arrow arrays (text, or int64/bool that Arrow
+# formats itself exactly as Python does) and Arrow's CSV writer joins the rows in C++,
+# so no Python object is made per cell.  Its writer can only quote every text cell or none,
+# and without quoting it rejects cells containing a comma, quote, CR or LF.  So cells that
+# need quoting are quoted here, and their quoting characters swapped for bytes that never
+# occur in UTF-8 (0xF8-0xFB); the written bytes are swapped back afterwards.
 
-    cells = [_arrow_cells(part.iloc[:, i]) for i in range(part.shape[1])]
-    lines = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
-                                        null_replacement="")
-    if part.shape[1] == 1:  # an empty single cell must not become a blank line
-        lines = pc.if_else(pc.equal(lines, _lit("")), _lit('""'), lines)
-    lines = pc.binary_join_element_wise(lines, _lit("\n"), _lit(""))
-    return _string_bytes(lines)
+_STRUCTURAL = b'",\r\n'
+_HIDDEN = b"\xf8\xf9\xfa\xfb"
+_HIDE = bytes.maketrans(_STRUCTURAL, _HIDDEN)
+_REVEAL = bytes.maketrans(_HIDDEN, _STRUCTURAL)
 
+#: first bytes of text that may need the formula prefix (0xEF leads the full-width forms)
+_MAYBE_FORMULA = np.zeros(256, dtype=bool)
+_MAYBE_FORMULA[[ord(c) for c in "=+-@\t\r\n"] + [0xEF]] = True
 
-def _string_bytes(array) -> bytes:
-    """The concatenated UTF-8 bytes of a large_string array's values."""
-    array = array.combine_chunks() if hasattr(array, "combine_chunks") else array
-    if len(array) == 0:
-        return b""
-    _, offsets, data = array.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
-    return data.to_pybytes()[bounds[0]:bounds[-1]]
+ColumnCells = Callable[[int, int], "pa.Array"]
 
 
-def _arrow_cells(series: pd.Series):
-    """One column as an Arrow ``large_string`` array of CSV cells (missing = null)."""
+def _write_arrow(frame: pd.DataFrame, handle: BinaryIO) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none", batch_size=4096)
+    columns = [_column_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    names = [str(i) for i in range(len(columns))]
+    rows = _chunk_rows(frame)
+    for start in range(0, len(frame), rows):
+        cells = [column(start, min(start + rows, len(frame))) for column in columns]
+        if len(cells) == 1:
+            cells = [_no_blank_lines(cells[0])]
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_arrays(cells, names=names), sink, options)
+        handle.write(_revealed(sink.getvalue()))
+
+
+def _revealed(written: pa.Buffer) -> pa.Buffer | bytes:
+    """The writer's bytes with hidden quoting characters put back."""
+    if not (np.frombuffer(written, dtype=np.uint8) == _HIDDEN[0]).any():  # no quoted cell
+        return written
+    return written.to_pybytes().translate(_REVEAL)
+
+
+def _column_cells(series: pd.Series) -> ColumnCells:
+    """A function giving the cells of rows ``start:stop`` of a column as an Arrow array."""
     import pyarrow as pa
 
     dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):  # format each category once
-        cats = pa.array([_quote(_cell(c)) for c in dtype.categories.astype(object).tolist()],
-                        type=pa.large_string())
-        codes = series.cat.codes.to_numpy()
-        return cats.take(pa.array(codes, mask=codes < 0))
-    missing = series.isna().to_numpy()
-    if missing.all():
-        return pa.nulls(len(series), pa.large_string())
+    if not pd.api.types.is_object_dtype(dtype) and series.isna().all():  # nothing to format
+        return lambda start, stop: pa.nulls(stop - start, pa.large_string())
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _category_cells(series)
+    return lambda start, stop: _arrow_cells(series.iloc[start:stop])
+
+
+def _category_cells(series: pd.Series) -> ColumnCells:
+    """Each category is formatted once; the rows take their category's cell."""
+    import pyarrow as pa
+
+    categories = series.dtype.categories.astype(object).tolist()
+    text = _writer_safe(pa.array([_cell(c) for c in categories], type=pa.large_string()))
+    codes = series.cat.codes.to_numpy()
+
+    def cells(start: int, stop: int) -> pa.Array:
+        part = codes[start:stop]
+        return text.take(pa.array(part, mask=part < 0))
+
+    return cells
+
+
+def _arrow_cells(series: pd.Series) -> pa.Array:
+    """One column (a chunk of it) as CSV cells, missing values as nulls."""
+    import pyarrow as pa
+
+    dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        flags = series.to_numpy(dtype=bool, na_value=False)
-        return pa.array(np.where(flags, "true", "false"), type=pa.large_string(), mask=missing)
-    if pd.api.types.is_integer_dtype(dtype) and _fits_int64(series, missing):
-        values = series.to_numpy(dtype=np.int64, na_value=0)
-        return _cast_text(pa.array(values, mask=missing))
+        missing = series.isna().to_numpy()
+        return pa.array(series.to_numpy(dtype=bool, na_value=False), mask=missing)
+    if pd.api.types.is_integer_dtype(dtype) and _fits_int64(series):
+        missing = series.isna().to_numpy()
+        return pa.array(series.to_numpy(dtype=np.int64, na_value=0), mask=missing)
     if pd.api.types.is_float_dtype(dtype):
         return _float_cells(series.to_numpy(dtype=float, na_value=np.nan))
     if isinstance(dtype, pd.StringDtype) or (
         pd.api.types.is_object_dtype(dtype)
         and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
     ):
-        return _text_cells(series)
-    cells = [_quote(c) for c in _column_text(series)]
-    return pa.array(cells, type=pa.large_string())
+        return _writer_safe(_text_cells(series))
+    return _writer_safe(pa.array(_column_text(series), type=pa.large_string()))
 
 
-def _fits_int64(series: pd.Series, missing: np.ndarray) -> bool:
+def _fits_int64(series: pd.Series) -> bool:
     """True unless an unsigned column holds values above the int64 range."""
     if series.dtype.kind != "u":
         return True
-    values = series.to_numpy(dtype=np.uint64, na_value=0)[~missing]
+    values = series.dropna().to_numpy(dtype=np.uint64)
     return not len(values) or int(values.max()) <= np.iinfo(np.int64).max
 
 
-def _cast_text(array):
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.cast(array, pa.large_string())
-
-
-def _lit(text: str):
-    """A ``large_string`` Arrow scalar (Arrow kernels do not mix string widths)."""
-    import pyarrow as pa
-
-    return pa.scalar(text, pa.large_string())
-
-
-def _flags(mask) -> np.ndarray:
-    """An Arrow boolean array as a numpy bool array, null as False."""
-    import pyarrow.compute as pc
-
-    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-
-
-def _float_cells(values: np.ndarray):
+def _float_cells(values: np.ndarray) -> pa.Array:
     """Floats as Python's shortest round-trip ``repr`` (``3.0``, ``1e-07``); NaN is null.
 
-    Arrow's float-to-text cast gives the same shortest digits in fixed notation but writes
-    ``52`` for ``52.0`` and chooses between fixed and exponent notation differently, so plain
-    integers get ``.0`` appended, and values Arrow writes with an exponent, infinities and
-    values where ``repr`` uses an exponent (below 1e-4 or from 1e16 in magnitude) are formatted
-    by ``repr`` itself.
+    Arrow's float-to-text cast gives the same shortest digits as ``repr`` in fixed notation,
+    but writes ``52`` for ``52.0``, ``-0`` for ``-0.0`` and uses exponents at other
+    magnitudes.  So integral values are formatted as integers plus ``.0``, values where
+    ``repr`` uses an exponent (below 1e-4 or from 1e16 in magnitude), infinities and -0.0 by
+    ``repr`` itself, and the rest by Arrow; the three groups are then put back in row order.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     nan = np.isnan(values)
-    text = _cast_text(pa.array(values, mask=nan))
-    size = np.abs(np.where(nan, 1.0, values))
-    exotic = _flags(pc.match_substring_regex(text, "[ein]"))  # exponent, inf
-    exotic |= ((size < 1e-4) & (size > 0)) | (size >= 1e16)  # where repr switches notation
-    plain = pc.invert(pc.match_substring(text, "."))
-    text = pc.if_else(plain, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
-    if exotic.any():
-        pos = np.flatnonzero(exotic)
-        fixed = pa.array([repr(v) for v in values[pos].tolist()], type=pa.large_string())
-        text = pc.replace_with_mask(text, pa.array(exotic), fixed)
+    size = np.abs(values)
+    by_repr = ((size < 1e-4) & (size > 0)) | (size >= 1e16) | ((values == 0) & np.signbit(values))
+    fixed = ~nan & ~by_repr
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        integral = fixed & (values == np.trunc(values))
+    fraction = fixed & ~integral
+    groups = [
+        pc.binary_join_element_wise(
+            _cast_text(pa.array(values[integral].astype(np.int64))), _lit(".0"), _lit("")
+        ),
+        _fixed_notation(values[fraction]),
+        pa.array([repr(v) for v in values[by_repr].tolist()], type=pa.large_string()),
+    ]
+    order = np.zeros(len(values), dtype=np.int64)
+    first = 0
+    for mask, group in zip((integral, fraction, by_repr), groups, strict=True):
+        order[mask] = np.arange(first, first + len(group))
+        first += len(group)
+    return pa.concat_arrays(groups).take(pa.array(order, mask=nan))
+
+
+def _fixed_notation(values: np.ndarray) -> pa.Array:
+    """Non-integral floats with 1e-4 <= |x| < 1e16 as ``repr`` writes them."""
+    import pyarrow as pa
+
+    text = _cast_text(pa.array(values))
+    if (_value_bytes(text) == ord("e")).any():  # not seen: Arrow chose an exponent after all
+        return pa.array([repr(v) for v in values.tolist()], type=pa.large_string())
     return text
 
 
-def _text_cells(series: pd.Series):
-    """Text as cells: formula-like text neutralised, quoted where RFC 4180 needs it."""
+def _text_cells(series: pd.Series) -> pa.Array:
+    """Text with formula-like cells neutralised (not yet quoted), missing as null."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -264,18 +321,90 @@ def _text_cells(series: pd.Series):
                        pa.large_string())
     else:
         text = pa.array(series.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    lead = np.zeros(len(text), dtype=bool)
-    for start in _FORMULA_START:
-        lead |= _flags(pc.starts_with(text, start))
-    if lead.any():  # rare: the exact Python rule (plain numbers stay as they are)
+    lead = _maybe_formula(text)
+    if lead.any():  # the exact Python rule for these (plain numbers stay as they are)
         pos = np.flatnonzero(lead)
-        cells = text.take(pa.array(pos)).to_pylist()
-        text = pc.replace_with_mask(text, pa.array(lead),
-                                    pa.array([_safe_text(c) for c in cells], pa.large_string()))
+        cells = [None if c is None else _safe_text(c) for c in text.take(pos).to_pylist()]
+        text = pc.replace_with_mask(text, pa.array(lead), pa.array(cells, pa.large_string()))
+    return text
+
+
+def _maybe_formula(text: pa.Array) -> np.ndarray:
+    """Which cells start with a byte that may begin a formula (checked exactly afterwards)."""
+    offsets = _offsets(text)
+    _, _, data = text.buffers()
+    lead = np.zeros(len(text), dtype=bool)
+    if data is None or not data.size:
+        return lead
+    starts = offsets[:-1]
+    filled = np.flatnonzero(offsets[1:] > starts)  # null cells included: filtered later
+    lead[filled] = _MAYBE_FORMULA[np.frombuffer(data, dtype=np.uint8)[starts[filled]]]
+    return lead
+
+
+def _writer_safe(text: pa.Array) -> pa.Array:
+    """Text cells quoted where RFC 4180 needs it, quoting characters hidden for the writer."""
+    import pyarrow.compute as pc
+
+    span = _value_bytes(text).tobytes()
+    if not any(char in span for char in _STRUCTURAL):
+        return text
     need = pc.match_substring_regex(text, '[,"\r\n]')
     quoted = pc.binary_join_element_wise(
         _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
-    return pc.if_else(need, quoted, text)
+    return _translated(pc.if_else(need, quoted, text), _HIDE)
+
+
+def _no_blank_lines(cells: pa.Array) -> pa.Array:
+    """A single column's empty cells as ``""`` so that they do not become blank lines."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.fill_null(pc.cast(cells, pa.large_string()), _lit(""))
+    empty = pc.equal(text, _lit(""))
+    if not pc.any(empty).as_py():
+        return text
+    # any other structural character in the column is already hidden
+    return _translated(pc.if_else(empty, _lit('""'), text), _HIDE)
+
+
+def _translated(text: pa.Array, table: bytes) -> pa.Array:
+    """``text`` with each byte of its values mapped through ``table`` (``bytes.translate``)."""
+    import pyarrow as pa
+
+    validity, offsets, data = text.buffers()
+    data = pa.py_buffer(data.to_pybytes().translate(table))
+    return pa.LargeStringArray.from_buffers(
+        len(text), offsets, data, validity, text.null_count, text.offset)
+
+
+def _offsets(text: pa.Array) -> np.ndarray:
+    """The ``len(text) + 1`` value offsets of a ``large_string`` array."""
+    buffer = text.buffers()[1]
+    return np.frombuffer(buffer, dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+
+
+def _value_bytes(text: pa.Array) -> np.ndarray:
+    """The bytes of a ``large_string`` array's values, concatenated (a view)."""
+    data = text.buffers()[2]
+    if data is None or not len(text):
+        return np.zeros(0, dtype=np.uint8)
+    offsets = _offsets(text)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _cast_text(array: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.cast(array, pa.large_string())
+
+
+def _lit(text: str) -> pa.Scalar:
+    """A ``large_string`` Arrow scalar (Arrow kernels do not mix string widths)."""
+    import pyarrow as pa
+
+    return pa.scalar(text, pa.large_string())
 
 
 def _quote(cell: str) -> str:

@@ -163,7 +163,7 @@ def test_chunked_writing_matches_one_pass(tmp_path, monkeypatch):
 
     frame = pd.DataFrame({"x": np.linspace(-1, 1, 25), "s": ["=a", "b,c", None, "d", "e"] * 5})
     whole = write_csv(frame, tmp_path / "a.csv").read_bytes()
-    monkeypatch.setattr(export, "_CHUNK_ROWS", 7)
+    monkeypatch.setattr(export, "_CHUNK_CELLS", 14)
     assert write_csv(frame, tmp_path / "b.csv").read_bytes() == whole == _reference_csv(frame)
 
 
@@ -197,3 +197,124 @@ def _tmp_csv():
     from pathlib import Path
 
     return Path(tempfile.mkdtemp()) / "x.csv"
+
+
+def test_quoted_cells_among_other_columns(tmp_path):
+    """Cells needing quotes, next to numbers and booleans, in text and categorical columns."""
+    frame = pd.DataFrame(
+        {
+            "s": pd.array(["a,b", 'q"x', "l\nx", None, "\r", "plain"], dtype="string[pyarrow]"),
+            "n": pd.array([1, None, -3, 4, 5, 6], dtype="Int64"),
+            "c": pd.Categorical(["x,y", '"', None, "z", "=1", "x,y"]),
+            "f": [0.5, np.nan, 2.0, -0.0, 1e-5, 1e16],
+            "b": pd.array([True, False, None, True, False, True], dtype="boolean"),
+        }
+    )
+    text = write_csv(frame, tmp_path / "o.csv").read_bytes()
+    assert text == (
+        b's,n,c,f,b\n"a,b",1,"x,y",0.5,true\n"q""x",,"""",,false\n"l\nx",-3,,2.0,\n'
+        b",4,z,-0.0,true\n\"'\r\",5,'=1,1e-05,false\nplain,6,\"x,y\",1e+16,true\n"
+    )
+    assert text == _reference_csv(frame)
+
+
+def test_text_like_the_hidden_quoting_bytes_is_kept(tmp_path):
+    """U+00F8..U+00FB (UTF-8 C3 B8..C3 BB) survive, quoted or not."""
+    frame = pd.DataFrame({"s": ["øùúû", "ø,û", 'ú"'], "n": [1, 2, 3]})
+    text = write_csv(frame, tmp_path / "o.csv").read_text(encoding="utf-8")
+    assert text == 's,n\nøùúû,1\n"ø,û",2\n"ú""",3\n'
+
+
+@pytest.mark.parametrize(
+    "column, lines",
+    [
+        (pd.array([1, None, 3], dtype="Int64"), ["1", '""', "3"]),
+        (pd.array([None, True, False], dtype="boolean"), ['""', "true", "false"]),
+        ([np.nan, 1.5, -np.inf], ['""', "1.5", "-inf"]),
+        (["", 'a"b', None], ['""', '"a""b"', '""']),
+        (pd.Categorical([None, "a,b", "c"]), ['""', '"a,b"', "c"]),
+        (pd.array([None, None, None], dtype="Float64"), ['""', '""', '""']),
+    ],
+)
+def test_single_column_empty_cells_are_not_blank_lines(tmp_path, column, lines):
+    frame = pd.DataFrame({"only": column})
+    text = write_csv(frame, tmp_path / "o.csv").read_text(encoding="utf-8")
+    assert text.split("\n") == ["only", *lines, ""]
+    assert text.encode() == _reference_csv(frame)
+
+
+def test_all_missing_columns_are_empty_cells(tmp_path):
+    import decimal
+
+    frame = pd.DataFrame(
+        {
+            "f": pd.array([None, None], dtype="Float64"),
+            "i": pd.array([None, None], dtype="Int64"),
+            "b": pd.array([None, None], dtype="boolean"),
+            "s": pd.array([None, None], dtype="string[pyarrow]"),
+            "c": pd.Categorical([None, None], categories=["x"]),
+            "t": pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]"),
+            # pandas counts Decimal NaN as missing, but the writer has always written str()
+            "o": pd.array([decimal.Decimal("NaN"), None], dtype=object),
+        }
+    )
+    text = write_csv(frame, tmp_path / "o.csv").read_text()
+    assert text == "f,i,b,s,c,t,o\n,,,,,,NaN\n,,,,,,\n"
+    assert text.encode() == _reference_csv(frame)
+
+
+def test_formula_prefix_only_for_formula_starts(tmp_path):
+    """Full-width = + - @ are prefixed; other characters whose UTF-8 starts with 0xEF are not."""
+    cells = ["\uff1dA1", "\uff0b1", "\uff0dx", "\uff20x", "\uff21x", "\ufeffx", "\uffe5", "-1.5e-3"]
+    frame = pd.DataFrame({"s": pd.array(cells, dtype="string[pyarrow]"), "n": range(8)})
+    lines = write_csv(frame, tmp_path / "o.csv").read_text(encoding="utf-8").split("\n")[1:-1]
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        "'\uff1dA1", "'\uff0b1", "'\uff0dx", "'\uff20x", "\uff21x", "\ufeffx", "\uffe5", "-1.5e-3",
+    ]
+
+
+def test_chunks_split_categories_floats_and_text_like_one_pass(tmp_path, monkeypatch):
+    import evidence.export as export
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "c": pd.Categorical(rng.choice(["a", "b,c", "=d"], 50)),
+            "f": pd.array(np.where(rng.random(50) < 0.3, None, rng.normal(size=50)).tolist(),
+                          dtype="Float64"),
+            "s": pd.array(rng.choice(["x", "y\n", "+z"], 50), dtype="string[python]"),
+        }
+    )
+    whole = write_csv(frame, tmp_path / "a.csv").read_bytes()
+    monkeypatch.setattr(export, "_CHUNK_CELLS", 3 * 7)  # 7 rows at a time
+    assert write_csv(frame, tmp_path / "b.csv").read_bytes() == whole == _reference_csv(frame)
+
+
+_SPECIAL = st.sampled_from(list(',"\r\n=+-@\t .e1aé\uff1d\uff21øû'))
+_TEXT = st.text(alphabet=_SPECIAL | st.characters(), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.none() | _TEXT, st.none() | _TEXT), min_size=1, max_size=30))
+def test_text_cells_match_the_per_cell_writer(rows):
+    frame = pd.DataFrame(rows, columns=["a", "b"]).astype({"a": "string[pyarrow]", "b": object})
+    assert write_csv(frame, _tmp_csv()).read_bytes() == _reference_csv(frame)
+
+
+_FLOAT_EDGES = _NOTATION_EDGES + [
+    1e-5, 9.999999999999999e15, 2.5e-320, -5e-324, 1e-320, np.inf, -np.inf, np.nan, 2.0**53,
+    2.0**53 + 2, -(2.0**63), 0.30000000000000004, 1e-07, 1.5e300,
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(), min_size=1, max_size=40), st.booleans())
+def test_float_columns_next_to_others_are_python_repr(values, nullable):
+    """Floats in a multi-column frame (numpy and nullable Float64) are written as ``repr``."""
+    column = np.array(values + _FLOAT_EDGES, dtype=float)
+    floats = pd.array(column, dtype="Float64") if nullable else column
+    frame = pd.DataFrame({"x": floats, "n": np.arange(len(column))})
+    lines = write_csv(frame, _tmp_csv()).read_text().split("\n")
+    expected = ["" if v != v else repr(v) for v in column.tolist()]
+    assert lines[1:-1] == [f"{text},{n}" for n, text in enumerate(expected)]
+    assert lines[-3:-1] == [f"1e-07,{len(column) - 2}", f"1.5e+300,{len(column) - 1}"]

@@ -291,7 +291,8 @@ def test_chunks_split_categories_floats_and_text_like_one_pass(tmp_path, monkeyp
 
 
 _SPECIAL = st.sampled_from(list(',"\r\n=+-@\t .e1aé\uff1d\uff21øû'))
-_TEXT = st.text(alphabet=_SPECIAL | st.characters(), max_size=8)
+# Lone surrogates cannot be encoded as UTF-8, so no text read from a file holds one.
+_TEXT = st.text(alphabet=_SPECIAL | st.characters(exclude_categories=("Cs",)), max_size=8)
 
 
 @settings(max_examples=200, deadline=None)

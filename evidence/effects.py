@@ -204,6 +204,8 @@ def _gen_core(yi, vi, sei) -> _Computed:
 
 # --------------------------------------------------------------------------- checks
 def _rows_text(labels, mask, limit: int = 5) -> str:
+    if callable(labels):  # labels built only now that a message needs them
+        labels = labels()
     hit = [str(x) for x in np.asarray(labels, dtype=object)[np.asarray(mask, dtype=bool)]]
     more = f" (and {len(hit) - limit} more)" if len(hit) > limit else ""
     return ", ".join(hit[:limit]) + more
@@ -530,6 +532,8 @@ def effect_sizes(
 def _as_float_array(x, name: str, fn: str) -> np.ndarray:
     if x is None:
         return np.array(np.nan)
+    if isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f":
+        return x.astype(float)  # already parsed: skip the round trip through objects
     try:
         arr = pd.to_numeric(pd.Series(np.atleast_1d(np.asarray(x, dtype=object)).ravel()),
                             errors="raise")  # fmt: skip

@@ -2,7 +2,7 @@
 
 ``pool(yi, vi)`` fits one intercept-only model (metafor ``rma.uni``) and returns a frozen
 :class:`PoolResult`; ``pool_groups(data, by)`` fits one model per group of a long table,
-vectorised across groups (one pass of array arithmetic for all groups; no loop over groups)
+vectorised across groups (array arithmetic on batches of many groups; no loop over groups)
 and gives numerically the same numbers as calling ``pool`` on every group.
 
 Conventions (all as metafor 3.8-1): tau2 and I^2 are truncated at 0; I^2 and H^2 are computed
@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from evidence import _tau2
+from evidence._codes import stable_order
 from evidence._validate import (
     as_vector,
     check_choice,
@@ -57,6 +59,8 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "tau2_ci_high", "i2", "h2", "q", "q_df", "q_p", "pi_low", "pi_high", "method", "ci_method",
     "level",
 )
+#: Studies per batch in :func:`pool_groups` (see :func:`_fit_batches`).
+_BATCH_ROWS = 1 << 16
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,12 +97,38 @@ def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any]
 # --------------------------------------------------------------------------------------------
 # the vectorised engine (one value per group)
 # --------------------------------------------------------------------------------------------
-def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
-         func: str) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
-    """Fit every group of ``seg``. Returns (columns, per-study percent weights, warnings)."""
+#: Warnings of a fit, in the order they are raised: flag -> (category, text).  A fit reports a
+#: per-group mask under each flag that applies to its method; the warning is given when any
+#: group is flagged ({count}: "this analysis" or "n groups").
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "pm_failed": ("CONV", "The Paule-Mandel iteration did not converge for {count}; the "
+                  "DerSimonian-Laird estimate of tau2 was used instead (method column 'DL')."),
+    "likelihood_failed": ("CONV", "The {method} score iteration did not converge for {count}; "
+                          "tau2 from the Paule-Mandel estimator (DerSimonian-Laird if that "
+                          "failed too) was used instead and is named in the 'method' field."),
+    "stuck": ("STAT", "The {method} iteration stopped at a local maximum below the likelihood "
+              "at tau2 = 0 for {count}; tau2 was set to 0 (as metafor does)."),
+    "kh_fixed": ("STAT", "The Knapp-Hartung method is not meant to be used with a "
+                 "fixed-effect model (computed anyway, as metafor does)."),
+    "kh_single": ("STAT", "The Knapp-Hartung interval needs k >= 2 studies; se, test and "
+                  "interval are NaN for {count} with k = 1."),
+    "qprofile_failed": ("CONV", "The Q-profile interval for tau2 did not converge for "
+                        "{count}; its bounds are NaN."),
+    "single": ("STAT", "Only one study in {count}: tau2, its interval, I2, H2, Q and the "
+               "prediction interval cannot be estimated and are NaN; the estimate is that "
+               "study's own result."),
+}
+
+
+def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float
+         ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Fit every group of ``seg``.
+
+    Returns (columns, per-study percent weights, per-group warning flags of :data:`_MESSAGES`).
+    """
     from scipy import special
 
-    messages: list[str] = []
+    flags: dict[str, np.ndarray] = {}
     k = seg.k
     n = len(k)
     multi = k > 1
@@ -114,18 +144,15 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         tau2 = _tau2.tau2_sj(seg)
     elif method == "PM":
         tau2, conv = _tau2.tau2_pm(seg)
-        failed = multi & ~conv
+        failed = flags["pm_failed"] = multi & ~conv
         if failed.any():
             tau2_dl = _tau2.tau2_dl(seg)
             tau2 = np.where(failed, tau2_dl, tau2)
             methods_used[failed] = "DL"
-            messages.append(
-                f"CONV:The Paule-Mandel iteration did not converge for {_count(failed)}; "
-                f"the DerSimonian-Laird estimate of tau2 was used instead (method column 'DL')."
-            )
     else:  # ML, REML
         tau2, conv, stuck = _tau2.tau2_likelihood(seg, reml=method == "REML")
-        failed = multi & ~conv
+        failed = flags["likelihood_failed"] = multi & ~conv
+        flags["stuck"] = stuck
         if failed.any():
             tau2_pm, conv_pm = _tau2.tau2_pm(seg)
             tau2_dl = _tau2.tau2_dl(seg)
@@ -134,16 +161,6 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
             tau2 = np.where(use_pm, tau2_pm, np.where(use_dl, tau2_dl, tau2))
             methods_used[use_pm] = "PM"
             methods_used[use_dl] = "DL"
-            messages.append(
-                f"CONV:The {method} score iteration did not converge for "
-                f"{_count(failed)}; tau2 from the Paule-Mandel estimator (DerSimonian-Laird if "
-                f"that failed too) was used instead and is named in the 'method' field."
-            )
-        if stuck.any():
-            messages.append(
-                f"STAT:The {method} iteration stopped at a local maximum below the likelihood "
-                f"at tau2 = 0 for {_count(stuck)}; tau2 was set to 0 (as metafor does)."
-            )
     tau2 = np.where(multi, np.maximum(tau2, 0.0), 0.0)
 
     # pooled estimate
@@ -173,13 +190,8 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
             p = 2.0 * special.stdtr(np.where(multi, df, np.nan), -np.abs(stat))
             crit = -special.stdtrit(np.where(multi, df, np.nan), (1.0 - level) / 2.0)
         if method == "FE":
-            messages.append("STAT:The Knapp-Hartung method is not meant to be used with a "
-                            "fixed-effect model (computed anyway, as metafor does).")
-        if (~multi).any():
-            messages.append(
-                f"STAT:The Knapp-Hartung interval needs k >= 2 studies; se, test and interval "
-                f"are NaN for {_count(~multi)} with k = 1."
-            )
+            flags["kh_fixed"] = np.ones(n, dtype=bool)
+        flags["kh_single"] = ~multi
     ci_low = est - crit * se
     ci_high = est + crit * se
 
@@ -205,9 +217,8 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         pi_low = pi_high = np.full(n, np.nan)
     else:
         tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level, start=tau2)
-        if (multi & ~ci_conv).any():
-            messages.append(f"CONV:The Q-profile interval for tau2 did not converge for "
-                            f"{_count(multi & ~ci_conv)}; its bounds are NaN.")
+        flags["qprofile_failed"] = multi & ~ci_conv
+        if flags["qprofile_failed"].any():
             tau2_lo = np.where(ci_conv, tau2_lo, np.nan)
             tau2_hi = np.where(ci_conv, tau2_hi, np.nan)
         half = crit * np.sqrt(se * se + tau2)
@@ -234,14 +245,43 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
         "pi_high": np.where(multi, pi_high, nan),
         "method": methods_used,
     }
-    if (~multi).any():
-        messages.append(
-            f"STAT:Only one study in {_count(~multi)}: tau2, its interval, I2, H2, Q and the "
-            f"prediction interval cannot be estimated and are NaN; the estimate is that "
-            f"study's own result."
-        )
+    flags["single"] = ~multi
     weights = 100.0 * w_rows / seg.rep(sw)
-    return cols, weights, messages
+    return cols, weights, flags
+
+
+def _fit_batches(y: np.ndarray, v: np.ndarray, k: np.ndarray, method: str, ci_method: str,
+                 level: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:func:`_fit` of the groups of sizes ``k`` (studies sorted by group) in batches.
+
+    Groups are fitted independently of each other, so the results are those of one call;
+    batches of about :data:`_BATCH_ROWS` studies keep the solvers' temporaries small (in
+    cache, and no large transient memory).  Returns (columns, flags) over all groups.
+    """
+    ends = np.cumsum(k)
+    cols: list[dict[str, np.ndarray]] = []
+    flags: list[dict[str, np.ndarray]] = []
+    first = 0
+    while first < len(k):
+        start = int(ends[first] - k[first])
+        last = max(first + 1, int(np.searchsorted(ends, start + _BATCH_ROWS, side="right")))
+        stop = int(ends[last - 1])
+        seg = _tau2.Segments.from_sorted(y[start:stop], v[start:stop], k[first:last])
+        c, _, f = _fit(seg, method, ci_method, level)
+        cols.append(c)
+        flags.append(f)
+        first = last
+    return ({name: np.concatenate([c[name] for c in cols]) for name in cols[0]},
+            {name: np.concatenate([f[name] for f in flags]) for name in flags[0]})
+
+
+def _messages(flags: dict[str, np.ndarray], method: str) -> list[str]:
+    """The warnings ("CATEGORY:text") for the groups flagged by a fit."""
+    out = []
+    for name, (kind, text) in _MESSAGES.items():
+        if name in flags and flags[name].any():
+            out.append(f"{kind}:" + text.format(count=_count(flags[name]), method=method))
+    return out
 
 
 def _count(mask: np.ndarray) -> str:
@@ -463,8 +503,8 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
                       f"missing (NaN); k = {int(keep.sum())} studies remain.",
                       StatisticalWarning, stacklevel=2)
     seg = _tau2.Segments.from_sorted(y[keep], v[keep], np.array([keep.sum()]))
-    cols, w, messages = _fit(seg, method, ci_method, level, func)
-    _emit(messages, func)
+    cols, w, flags = _fit(seg, method, ci_method, level)
+    _emit(_messages(flags, method), func)
     weights = np.full(len(y), np.nan)
     weights[keep] = w
     weights.setflags(write=False)
@@ -537,29 +577,28 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
     v = _numeric_column(data, vi, "vi")
     keep = _check_values(y, v, func, data.index, yname=yi, vname=vi)
 
-    codes = data.groupby(by_list, sort=True, dropna=False).ngroup().to_numpy()
-    n_groups = int(codes.max()) + 1 if len(codes) else 0
-    first = np.unique(codes, return_index=True)[1]
+    codes, n_groups = _group_codes(data, by_list)
+    order = stable_order(codes, n_groups)
+    rows_per_group = np.bincount(codes, minlength=n_groups)
+    first = order[np.cumsum(rows_per_group) - rows_per_group]
     keys = data[by_list].iloc[first].reset_index(drop=True)
 
     n_drop = int(len(y) - keep.sum())
     if n_drop:
         warnings.warn(f"pool_groups(): {n_drop} of {len(y)} rows dropped because '{yi}' or "
                       f"'{vi}' is missing (NaN).", StatisticalWarning, stacklevel=2)
-    kc = codes[keep]
-    order = np.argsort(kc, kind="stable")
-    k_all = np.bincount(kc, minlength=n_groups)
+    order = order[keep[order]]  # the usable rows, grouped, in their original order per group
+    k_all = np.bincount(codes[keep], minlength=n_groups)
     present = k_all > 0
     out = {name: np.full(n_groups, np.nan) for name in SCALAR_FIELDS[:-3]}
     out["k"] = k_all.astype(np.int64)
     out["q_df"] = np.maximum(k_all - 1, 0).astype(np.int64)
     out["method"] = np.full(n_groups, method, dtype=object)
     if present.any():
-        seg = _tau2.Segments.from_sorted(y[keep][order], v[keep][order], k_all[present])
-        cols, _, messages = _fit(seg, method, ci_method, level, func)
+        cols, flags = _fit_batches(y[order], v[order], k_all[present], method, ci_method, level)
         for name, col in cols.items():
             out[name][present] = col
-        _emit(messages, func)
+        _emit(_messages(flags, method), func)
     if (~present).any():
         warnings.warn(f"pool_groups(): {int((~present).sum())} group(s) have no study with both "
                       f"'{yi}' and '{vi}'; their row has k = 0 and NaN results.",
@@ -572,5 +611,48 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
     return frame
 
 
+def _group_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int]:
+    """Group number per row and the number of groups.
+
+    The numbering of ``data.groupby(by, sort=True, dropna=False).ngroup()`` (groups sorted by
+    the keys, categoricals in category order, missing keys last), from the codes of each key
+    column, which is much faster than the groupby for string and categorical keys.
+    """
+    combined = np.zeros(len(data), dtype=np.int64)
+    size = 1  # number of possible values of ``combined``
+    for col in by:
+        codes, n = _sorted_codes(data[col])
+        if size * n >= 2**62:  # renumber so that the mixed-radix code cannot overflow
+            combined, size = _dense(combined, size)
+        combined = combined * n + codes
+        size *= n
+    return _dense(combined, size)
+
+
+def _dense(codes: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """``codes`` (in ``0 .. size - 1``) renumbered 0, 1, ... in the same order, and how many."""
+    if size <= 4 * len(codes) + 1024:  # a lookup table is cheaper than hashing
+        present = np.bincount(codes, minlength=size) > 0
+        rank = np.cumsum(present) - 1
+        return rank[codes], int(present.sum())
+    dense = pd.factorize(codes, sort=True)[0]
+    return dense, int(dense.max()) + 1 if len(dense) else 0
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of one key column in groupby's sort order, and how many codes there can be."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        n = len(values.dtype.categories)
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return np.where(codes < 0, n, codes), n + 1
+    # factorize(sort=True) sorts the codes of every row; ranking the few distinct values and
+    # renumbering the rows is the same numbering with less memory
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    rank = pd.factorize(uniques, sort=True, use_na_sentinel=False)[0]
+    return rank[codes], len(uniques)
+
+
 def _numeric_column(data: pd.DataFrame, col: str, arg: str) -> np.ndarray:
+    if is_numeric_dtype(data[col].dtype):  # nothing to parse: skip the per-value checks
+        return data[col].to_numpy(dtype=float)
     return numeric_column(data, col, arg, "pool_groups")

@@ -306,4 +306,10 @@ def indication_key(frame):
     """The grouping label per row: ``indication_label`` where given, else ``indication``."""
     if "indication_label" not in frame.columns:
         return frame["indication"].astype("string")
-    return frame["indication_label"].astype("string").fillna(frame["indication"].astype("string"))
+    label = frame["indication_label"].astype("string")
+    missing = label.isna().to_numpy()
+    if not missing.any():
+        return label
+    if missing.all():  # no label at all: fillna() would build a copy of the indications
+        return frame["indication"].astype("string").rename(label.name)
+    return label.fillna(frame["indication"].astype("string"))

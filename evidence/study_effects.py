@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
+from evidence._codes import distinct, group_positions
 from evidence._validate import check_frame
 from evidence.effects import (
     _check_values,
@@ -51,10 +54,33 @@ _UNDEFINED: dict[str, str] = {
 }
 
 
+class _NoteCodes:
+    """Per-row effect notes kept as codes into a table of distinct texts (code 0 = "")."""
+
+    def __init__(self, k: int) -> None:
+        self.texts: list[str] = [""]
+        self._code: dict[str, int] = {"": 0}
+        self.codes = np.zeros(k, dtype=np.int32)
+
+    def code(self, text: str) -> int:
+        if text not in self._code:
+            self._code[text] = len(self.texts)
+            self.texts.append(text)
+        return self._code[text]
+
+    def set(self, pos: np.ndarray, text: str) -> None:
+        self.codes[pos] = self.code(text)
+
+    def column(self) -> pd.api.extensions.ExtensionArray:
+        return pd.array(self.texts, dtype="string").take(self.codes)
+
+
 def _column(frame: pd.DataFrame, name: str, pos: np.ndarray) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(pos), np.nan)
     raw = frame[name].iloc[pos]
+    if is_numeric_dtype(raw.dtype):  # nothing to parse, nothing non-numeric to report
+        return raw.to_numpy(dtype=float, na_value=np.nan)
     num = pd.to_numeric(raw, errors="coerce")
     bad = num.isna().to_numpy() & raw.notna().to_numpy()
     if bad.any():
@@ -74,15 +100,59 @@ def _labels(frame: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(idx, " ("), np.char.add(sid, ")")).astype(object)
 
 
-def _missing_note(values: dict[str, np.ndarray], cols: dict[str, str]) -> np.ndarray:
-    """'missing input: a, b' per row (vectorised over rows)."""
+def _row_labels(frame: pd.DataFrame, pos: np.ndarray) -> Callable[[], np.ndarray]:
+    """:func:`_labels`, deferred until an error message needs them."""
+    return lambda: _labels(frame, pos)
+
+
+def _missing_codes(values: dict[str, np.ndarray], cols: dict[str, str],
+                   notes: _NoteCodes) -> np.ndarray:
+    """Note code per row for 'missing input: a, b' (one text per pattern of missing inputs)."""
     k = len(next(iter(values.values())))
-    listed = np.full(k, "", dtype=object)
-    for arg, arr in values.items():
-        listed = listed + np.where(np.isnan(arr), cols[arg] + ", ", "")
-    has = listed != ""
-    text = np.char.rstrip(listed.astype(str), ", ")
-    return np.where(has, np.char.add("missing input: ", text), "").astype(object)
+    pattern = np.zeros(k, dtype=np.int64)
+    for bit, arr in enumerate(values.values()):
+        pattern |= np.isnan(arr).astype(np.int64) << bit
+    table = np.zeros(1 << len(values), dtype=np.int32)
+    for p in np.flatnonzero(np.bincount(pattern)):
+        missing = [cols[arg] for bit, arg in enumerate(values) if p >> bit & 1]
+        table[p] = notes.code("missing input: " + ", ".join(missing) if missing else "")
+    return table[pattern]
+
+
+def _normalised(studies: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Group per row and the groups' (data_type, measure) in order of first appearance.
+
+    data_type is stripped and lower-cased, measure stripped and upper-cased, missing values
+    are ""; single_arm rows without a measure get PLO.  The strings are normalised once per
+    distinct value, not per row.
+    """
+    d_codes, d_reps = distinct(studies["data_type"])
+    dtype = d_reps.astype("string").str.strip().str.lower()
+    present = np.bincount(d_codes, minlength=len(dtype)) > 0
+    unknown = (dtype.notna() & ~dtype.isin(DATA_TYPES)).to_numpy(dtype=bool) & present
+    if unknown.any():
+        rows = np.flatnonzero(unknown[d_codes])
+        raise ValidationError(
+            f"study_effects(): column 'data_type' must be one of {list(DATA_TYPES)}; got "
+            f"{sorted(set(dtype[unknown]))} in row(s) "
+            f"{_rows_text(_labels(studies, rows), np.ones(len(rows)))}."
+        )
+    if "measure" in studies.columns:
+        m_codes, m_reps = distinct(studies["measure"])
+        measure = m_reps.astype("string").str.strip().str.upper()
+    else:
+        m_codes = np.zeros(len(studies), dtype=np.int64)
+        measure = pd.Series([pd.NA], dtype="string")
+    pair_codes, pairs = pd.factorize(d_codes.astype(np.int64) * len(measure) + m_codes)
+    d_text, m_text = dtype.fillna("").tolist(), measure.fillna("").tolist()
+    m_missing = measure.isna().tolist()
+    keys: dict[tuple[str, str], int] = {}
+    group_of_pair = np.empty(len(pairs), dtype=np.int64)
+    for i, pair in enumerate(pairs.tolist()):
+        d, m = divmod(pair, len(measure))
+        ms = "PLO" if d_text[d] == "single_arm" and m_missing[m] else m_text[m]
+        group_of_pair[i] = keys.setdefault((d_text[d], ms), len(keys))
+    return group_of_pair[pair_codes], list(keys)
 
 
 def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
@@ -143,99 +213,14 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     check_frame(studies, "studies", "study_effects", error=ValidationError)
     if "data_type" not in studies.columns:
         raise ValidationError("study_effects(): the study sheet has no 'data_type' column.")
-    out = studies.copy()
-    k = len(out)
+    k = len(studies)
     yi = np.full(k, np.nan)
     vi = np.full(k, np.nan)
-    note = np.full(k, "", dtype=object)
-
-    dtype = out["data_type"].astype("string").str.strip().str.lower()
-    if "measure" in out.columns:
-        measure = out["measure"].astype("string").str.strip().str.upper()
-    else:
-        measure = pd.Series(pd.NA, index=out.index, dtype="string")
-    unknown = dtype.notna() & ~dtype.isin(DATA_TYPES)
-    if unknown.any():
-        raise ValidationError(
-            f"study_effects(): column 'data_type' must be one of {list(DATA_TYPES)}; got "
-            f"{sorted(set(dtype[unknown]))} in row(s) "
-            f"{_rows_text(_labels(out, np.flatnonzero(unknown)), np.ones(int(unknown.sum())))}."
-        )
-    # single_arm rows without a measure default to PLO
-    measure = measure.mask((dtype == "single_arm") & measure.isna(), "PLO")
-
+    notes = _NoteCodes(k)
+    group, keys = _normalised(studies)
     n_corrected = 0
-    keys = pd.DataFrame({"d": dtype.fillna(""), "m": measure.fillna("")})
-    for (dt, ms), pos in keys.groupby(["d", "m"], sort=False).indices.items():
-        pos = np.asarray(pos)
-        labels = _labels(out, pos)
-        if dt in ("", "none"):
-            note[pos] = NOTE_NO_RESULT if dt == "none" else "data_type missing"
-            continue
-        if ms == "":
-            note[pos] = f"measure missing (one of {', '.join(_ALLOWED[dt])} for data_type {dt!r})"
-            continue
-        if ms not in _ALLOWED[dt]:
-            note[pos] = f"measure {ms!r} does not apply to data_type {dt!r}"
-            continue
-
-        if dt == "estimate":
-            est, lo, hi, lev, se = (
-                _column(out, c, pos) for c in ("estimate", "ci_low", "ci_high", "ci_level", "se")
-            )
-            lev = np.where(np.isnan(lev), 0.95, lev)
-            _check_estimate_rows(ms, est, lo, hi, lev, se, labels)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", StatisticalWarning)
-                y, v = effects_from_ci(est, lo, hi, measure=ms, level=lev, se=se)
-            yi[pos], vi[pos] = y, v
-            no_var = np.isnan(se) & (np.isnan(lo) | np.isnan(hi))
-            miss = np.where(np.isnan(est), "missing input: estimate", "")
-            miss = np.where(
-                no_var,
-                np.char.add(np.where(np.isnan(est), "missing input: estimate; ", ""),
-                            "missing input: se or ci_low/ci_high"),
-                miss,
-            )  # fmt: skip
-            note[pos] = miss.astype(object)
-            continue
-
-        cols = dict(_INPUTS[dt])
-        values = {arg: _column(out, col, pos) for arg, col in cols.items()}
-        names = {arg: f"column {col!r}" for arg, col in cols.items()}
-        if dt == "counts":
-            fam = "table"
-        elif dt == "continuous":
-            fam = "mean"
-        else:
-            fam = "proportion"
-        _check_values(values, names, labels, fam, "study_effects()")
-        if dt == "counts":
-            a, b, c, d = _complete_table(values, names, labels, "study_effects()")
-            comp = _table_core(ms, a, b, c, d, add=_ADD, to="only0", drop00=False, vtype="LS")
-            fix = "0.5 added to all cells (zero cell)"
-            double0 = comp.corrected & (((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
-        elif dt == "continuous":
-            comp = _mean_core(
-                ms, values["m1i"], values["sd1i"], values["n1i"],
-                values["m2i"], values["sd2i"], values["n2i"], vtype="LS", correct=False,
-            )  # fmt: skip
-            fix, double0 = "", np.zeros(len(pos), dtype=bool)
-        else:
-            comp = _proportion_core(
-                ms, values["xi"], values["ni"], add=_ADD, to="only0", vtype="LS"
-            )
-            fix = "0.5 added to events and non-events (zero cell)"
-            double0 = np.zeros(len(pos), dtype=bool)
-        yi[pos], vi[pos] = comp.yi, comp.vi
-        n_corrected += int(comp.corrected.sum())
-        rownote = _missing_note(values, cols)
-        rownote = np.where(
-            comp.undefined, _UNDEFINED.get(ms, f"{ms} undefined for these inputs"), rownote
-        )
-        rownote = np.where(comp.corrected, fix, rownote)
-        rownote = np.where(double0, fix + "; no events in either arm", rownote)
-        note[pos] = rownote.astype(object)
+    for (dt, ms), pos in zip(keys, group_positions(group, len(keys)), strict=True):
+        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes)
 
     if n_corrected:
         warnings.warn(
@@ -244,10 +229,86 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
             StatisticalWarning,
             stacklevel=2,
         )
+    # a shallow copy: the sheet's columns are shared, not copied (pandas copy-on-write)
+    out = studies.copy(deep=False)
     out["yi"] = yi
     out["vi"] = vi
-    out["effect_note"] = pd.array(note.astype(str), dtype="string")
+    out["effect_note"] = notes.column()
     return out
+
+
+def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi: np.ndarray,
+                   vi: np.ndarray, notes: _NoteCodes) -> int:
+    """Fill ``yi``, ``vi`` and the notes of the rows ``pos`` (one data_type x measure).
+
+    Returns the number of rows that got a zero-cell correction.
+    """
+    if dt in ("", "none"):
+        notes.set(pos, NOTE_NO_RESULT if dt == "none" else "data_type missing")
+        return 0
+    if ms == "":
+        notes.set(pos, f"measure missing (one of {', '.join(_ALLOWED[dt])} for data_type {dt!r})")
+        return 0
+    if ms not in _ALLOWED[dt]:
+        notes.set(pos, f"measure {ms!r} does not apply to data_type {dt!r}")
+        return 0
+    labels = _row_labels(studies, pos)
+    if dt == "estimate":
+        _estimate_effects(studies, ms, pos, labels, yi, vi, notes)
+        return 0
+
+    cols = dict(_INPUTS[dt])
+    values = {arg: _column(studies, col, pos) for arg, col in cols.items()}
+    names = {arg: f"column {col!r}" for arg, col in cols.items()}
+    fam = {"counts": "table", "continuous": "mean"}.get(dt, "proportion")
+    _check_values(values, names, labels, fam, "study_effects()")
+    if dt == "counts":
+        a, b, c, d = _complete_table(values, names, labels, "study_effects()")
+        comp = _table_core(ms, a, b, c, d, add=_ADD, to="only0", drop00=False, vtype="LS")
+        fix = "0.5 added to all cells (zero cell)"
+        double0 = comp.corrected & (((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+    elif dt == "continuous":
+        comp = _mean_core(
+            ms, values["m1i"], values["sd1i"], values["n1i"],
+            values["m2i"], values["sd2i"], values["n2i"], vtype="LS", correct=False,
+        )  # fmt: skip
+        fix, double0 = "", np.zeros(len(pos), dtype=bool)
+    else:
+        comp = _proportion_core(ms, values["xi"], values["ni"], add=_ADD, to="only0", vtype="LS")
+        fix = "0.5 added to events and non-events (zero cell)"
+        double0 = np.zeros(len(pos), dtype=bool)
+    yi[pos], vi[pos] = comp.yi, comp.vi
+    code = _missing_codes(values, cols, notes)
+    # precedence: no events in either arm > zero-cell correction > undefined > missing input
+    code[comp.undefined] = notes.code(_UNDEFINED.get(ms, f"{ms} undefined for these inputs"))
+    code[comp.corrected] = notes.code(fix)
+    code[double0] = notes.code(fix + "; no events in either arm")
+    notes.codes[pos] = code
+    return int(comp.corrected.sum())
+
+
+def _estimate_effects(studies: pd.DataFrame, ms: str, pos: np.ndarray,
+                      labels: Callable[[], np.ndarray], yi: np.ndarray, vi: np.ndarray,
+                      notes: _NoteCodes) -> None:
+    """'estimate' rows: effect and variance from the estimate with its CI or SE."""
+    est, lo, hi, lev, se = (
+        _column(studies, c, pos) for c in ("estimate", "ci_low", "ci_high", "ci_level", "se")
+    )
+    lev = np.where(np.isnan(lev), 0.95, lev)
+    _check_estimate_rows(ms, est, lo, hi, lev, se, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        y, v = effects_from_ci(est, lo, hi, measure=ms, level=lev, se=se)
+    yi[pos], vi[pos] = y, v
+    no_est = np.isnan(est)
+    no_var = np.isnan(se) & (np.isnan(lo) | np.isnan(hi))
+    table = np.array([
+        notes.code(""),
+        notes.code("missing input: estimate"),
+        notes.code("missing input: se or ci_low/ci_high"),
+        notes.code("missing input: estimate; missing input: se or ci_low/ci_high"),
+    ], dtype=np.int32)
+    notes.codes[pos] = table[no_est.astype(np.intp) + 2 * no_var.astype(np.intp)]
 
 
 def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:

@@ -16,10 +16,12 @@ are left out (the column says why).  Signs are aligned so that positive = benefi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from evidence._codes import combine, distinct, text_codes
 from evidence._validate import check_frame
 from evidence.errors import ValidationError
 from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
@@ -67,21 +69,27 @@ def to_smd(measure: str | None, value: float) -> tuple[float, str]:
     return math.nan, f"{measure} has no conversion to SMD"
 
 
-def _directions(st: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(indication, outcome) -> most common outcome_direction (ties: the first seen)."""
-    if "outcome_direction" not in st.columns:
+def _directions(studies: pd.DataFrame, ind: np.ndarray,
+                ind_texts: np.ndarray) -> dict[tuple[str, str], str]:
+    """(indication, outcome) -> most common outcome_direction (ties: the first seen).
+
+    ``ind`` codes each row's indication text in ``ind_texts`` (-1: missing).  Counted per
+    combination of codes; combinations are numbered in order of first appearance, so max()
+    below breaks ties as a scan of the rows would.
+    """
+    if "outcome_direction" not in studies.columns:
         return {}
-    d = st["outcome_direction"].astype(object)
-    valid = d.map(lambda v: isinstance(v, str) and bool(v), na_action="ignore")
-    valid = valid.fillna(False).astype(bool).to_numpy()
-    keys = pd.DataFrame({"ind": st["_ind"].to_numpy()[valid],
-                         "out": st["outcome"].astype(str).to_numpy()[valid],
-                         "d": d.to_numpy()[valid]})
-    # sort=False keeps first-appearance order, so max() below breaks ties as a row scan would
-    sizes = keys.groupby(["ind", "out", "d"], sort=False).size()
+    d_codes, d_reps = distinct(studies["outcome_direction"])
+    d_values = d_reps.astype(object).to_numpy()
+    valid_rep = np.array([isinstance(v, str) and bool(v) for v in d_values], dtype=bool)
+    out, out_texts = text_codes(studies["outcome"])
+    ids, first = combine([ind, out, np.where(valid_rep[d_codes], d_codes, -1)])
+    sizes = np.bincount(ids)
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for (ind, out, direction), n in sizes.items():
-        counts.setdefault((ind, out), {})[direction] = int(n)
+    for row, n in zip(first, sizes, strict=True):
+        i, o, d = ind[row], out[row], d_codes[row]
+        if i >= 0 and o >= 0 and valid_rep[d]:  # rows with a missing key are not counted
+            counts.setdefault((ind_texts[i], out_texts[o]), {})[d_values[d]] = int(n)
     return {k: max(v, key=v.__getitem__) for k, v in counts.items()}
 
 
@@ -93,33 +101,73 @@ def _direction_sign(directions: dict, ind: str, outcome: str) -> tuple[int, str]
         1, "higher is better")
 
 
-def _best_body(g: pd.DataFrame, stream: str, directions: dict, ind: str) -> dict:
-    f = g[(g["stream"] == stream) & (g["outcome_kind"].fillna("benefit") != "harm")].copy()
+def _is(value: object, text: str) -> bool:
+    """Whether a pandas comparison ``column == text`` selects this value (missing: no)."""
+    return isinstance(value, str) and value == text
+
+
+def _rank(ok: bool, k: object) -> tuple[bool, bool, float]:
+    """Sort key of a stable descending sort by (ok, k), missing k last."""
+    missing = bool(pd.isna(k))
+    return (not ok, missing, 0 if missing else -k)
+
+
+def _best_body(g: list[dict], stream: str, directions: dict, ind: str) -> dict:
+    """The stream's benefit body with an SMD-convertible estimate and the largest k."""
+    f = [r for r in g if _is(r["stream"], stream) and not _is(r["outcome_kind"], "harm")]
     out = {"outcome": None, "smd": math.nan, "note": "no estimable benefit outcome",
            "k": 0, "measure": None}
-    if f.empty:
+    if not f:
         return out
-    conv = [to_smd(m, e) for m, e in zip(f["measure"], f["estimate"], strict=True)]
-    f["_smd"] = [c[0] for c in conv]
-    f["_how"] = [c[1] for c in conv]
-    f["_ok"] = f["_smd"].map(math.isfinite)
-    f = f.sort_values(["_ok", "k"], ascending=False, kind="stable")
-    r = f.iloc[0]
-    if not r["_ok"]:
-        out.update(outcome=r["outcome"], note=f"'{r['outcome']}': {r['_how']}", k=int(r["k"]),
+    conv = [to_smd(r["measure"], r["estimate"]) for r in f]
+    ok = [math.isfinite(smd) for smd, _ in conv]
+    best = min(range(len(f)), key=lambda i: _rank(ok[i], f[i]["k"]))  # first of the best
+    r, (smd, how) = f[best], conv[best]
+    if not ok[best]:
+        out.update(outcome=r["outcome"], note=f"'{r['outcome']}': {how}", k=int(r["k"]),
                    measure=r["measure"])
         return out
     sign, dnote = _direction_sign(directions, ind, r["outcome"])
-    out.update(outcome=r["outcome"], smd=sign * r["_smd"], k=int(r["k"]), measure=r["measure"],
-               note=f"'{r['outcome']}' ({r['_how']}; {dnote})")
+    out.update(outcome=r["outcome"], smd=sign * smd, k=int(r["k"]), measure=r["measure"],
+               note=f"'{r['outcome']}' ({how}; {dnote})")
     return out
 
 
-def _best_level(g: pd.DataFrame, stream: str, col: str) -> str | None:
-    f = g[g["stream"] == stream]
-    if f.empty:
+def _best_level(g: list[dict], stream: str, col: str) -> str | None:
+    scores = [LEVEL_SCORE.get(r[col]) for r in g if _is(r["stream"], stream)]
+    if not scores:
         return None
-    return LEVELS[int(f[col].map(LEVEL_SCORE).max()) - 1]
+    return LEVELS[int(max((s for s in scores if s is not None), default=math.nan)) - 1]
+
+
+def _record_counts(studies: pd.DataFrame, ind_codes: np.ndarray,
+                   ind_texts: np.ndarray) -> pd.DataFrame:
+    """The study sheet collapsed to one row per indication x stream x model x data_type.
+
+    Columns: ``stream``, ``model``, ``data_type`` (dtypes kept), ``_ind`` (indication text),
+    ``_n`` (number of records) and the record classes of :func:`_gap_row` as booleans (the
+    column comparisons are made here once; a missing value counts as not matching).
+    """
+    cols = ["stream", "model", "data_type"]
+    ids, first = combine([ind_codes] + [distinct(studies[c])[0] for c in cols])
+    table = studies[cols].iloc[first].reset_index(drop=True)
+    table["_ind"] = np.append(ind_texts, np.nan)[ind_codes[first]]  # code -1: missing
+    table["_n"] = np.bincount(ids)
+    for stream in ("in_vitro", "animal", "human"):
+        table[f"_{stream}"] = _mask(table["stream"] == stream)
+    phase = table["_human"].to_numpy() & _mask(table["model"].isin(PHASE_ORDER))
+    no_results = _mask(table["data_type"] == "none")
+    table["_phase"] = phase
+    table["_phase_no_results"] = phase & no_results
+    table["_phase_results"] = phase & _mask(table["data_type"] != "none")
+    table["_unknown_phase"] = table["_human"].to_numpy() & _mask(
+        table["model"] == "clinical_trial")
+    return table
+
+
+def _mask(selected: pd.Series) -> np.ndarray:
+    """A comparison as the rows it selects (missing: not selected)."""
+    return selected.fillna(False).to_numpy(dtype=bool)
 
 
 def gap_summary(
@@ -191,112 +239,26 @@ def gap_summary(
                 raise ValidationError(f"gap_summary() needs column {col!r} in 'regulatory'.")
     from evidence.schema import indication_key
 
-    keep = [c for c in ("stream", "model", "data_type", "outcome", "outcome_direction")
-            if c in studies.columns]
-    st = studies[keep].copy()
-    st["_ind"] = indication_key(studies).astype(str).to_numpy()
-    directions = _directions(st)
+    ind_codes, ind_texts = text_codes(indication_key(studies))
+    directions = _directions(studies, ind_codes, ind_texts)
     gcols = ["indication", "outcome", "stream", "outcome_kind", "measure", "estimate", "k",
              "certainty", "certainty_within_stream"]
     missing = [c for c in gcols if c not in grades.columns]
     if missing:
         raise ValidationError(f"gap_summary() needs column {missing[0]!r} in 'grades'.")
     grades = grades[gcols]
-    inds = sorted(set(st["_ind"]) | set(grades["indication"].astype(str)))
-    rows = []
-    positions = st.groupby("_ind", sort=False).indices  # one pass, not one scan per indication
-    none = np.array([], dtype=np.intp)
-    for ind in inds:
-        s = st.iloc[positions.get(ind, none)]
-        g = grades[grades["indication"].astype(str) == ind]
-        human = s[s["stream"] == "human"]
-        phases = human[human["model"].isin(PHASE_ORDER)]
-        with_res = phases[phases["data_type"] != "none"]
-
-        def top(frame):
-            if frame.empty:
-                return None
-            return max(frame["model"], key=PHASE_ORDER.index)
-
-        hp_res, hp_reg = top(with_res), top(phases)
-        models = s["model"].value_counts().sort_index()
-        pre = _best_body(g, "animal", directions, ind)
-        hum = _best_body(g, "human", directions, ind)
-        att = (hum["smd"] / pre["smd"]) if (math.isfinite(hum["smd"]) and math.isfinite(
-            pre["smd"]) and pre["smd"] != 0) else math.nan
-        # regulatory
-        reg_status, reg_cites = None, None
-        if regulatory is not None and len(regulatory):
-            m = [indication_matches(x, ind) for x in regulatory["indication"].astype(str)]
-            r = regulatory[m]
-            if len(r):
-                parts = []
-                for _, x in r.iterrows():
-                    date = x.get("date")
-                    date = "" if pd.isna(date) else f" ({date})"
-                    parts.append(f"{x['jurisdiction']}: {x['status']}{date}")
-                reg_status = "; ".join(parts)
-                if "citation_key" in r.columns:
-                    reg_cites = "; ".join(sorted(set(r["citation_key"].dropna().astype(str))))
-        # prior
-        phase = None
-        for p in (hp_reg, hp_res):
-            if p is not None and (phase is None or PHASE_ORDER.index(p) > PHASE_ORDER.index(phase)):
-                phase = p
-        area, assumed = scheme.area_for(ind)
-        n_unknown_phase = int((human["model"] == "clinical_trial").sum())
-        if phase is None and n_unknown_phase:
-            prior_phase, loa, area_used = "unknown phase", math.nan, area
-            src = (f"{n_unknown_phase} human trial record(s) of unstated phase (model "
-                   "'clinical_trial'): no phase-based prior computed")
-        elif phase is None:
-            prior_phase, loa = "preclinical", scheme.loa_from_phase.get("preclinical", math.nan)
-            area_used = "all interventions"
-            src = ("Ineichen et al. PLoS Biol 2024;22:e3002667: 5% of animal-tested interventions "
-                   "reach approval [V]; no registered human trial phase")
-            assumed = False
-        elif phase == "phase_4":
-            prior_phase, loa, area_used = "phase_4", math.nan, area
-            src = "phase 4 = post-approval study; no prior computed"
-        else:
-            prior_phase = _PHASE_TO_LOA[phase]
-            table = scheme.loa_by_area.get(area) or scheme.loa_by_area.get("All indications")
-            loa = float(table[prior_phase]) if table and prior_phase in table else float(
-                scheme.loa_from_phase.get(prior_phase, math.nan))
-            area_used = area
-            src = scheme.source("loa_by_area") + (
-                f"; area {area!r} " + ("ASSUMED from the indication keyword table"
-                                       if assumed else "(no area match: all indications)"))
-            if phase != prior_phase:
-                src += f"; {phase} counted as {prior_phase}"
-        rows.append({
-            "indication": ind,
-            "highest_phase_with_results": hp_res,
-            "highest_phase_registered": hp_reg,
-            "n_in_vitro": int((s["stream"] == "in_vitro").sum()),
-            "n_animal": int((s["stream"] == "animal").sum()),
-            "n_human": int((s["stream"] == "human").sum()),
-            "n_human_registered_no_results": int((phases["data_type"] == "none").sum()),
-            "n_human_trials_unknown_phase": n_unknown_phase,
-            "models": "; ".join(f"{k}: {v}" for k, v in models.items()),
-            "preclinical_outcome": pre["outcome"],
-            "preclinical_smd": pre["smd"],
-            "preclinical_note": pre["note"],
-            "human_outcome": hum["outcome"],
-            "human_smd": hum["smd"],
-            "human_note": hum["note"],
-            "attenuation": att,
-            "certainty_in_vitro": _best_level(g, "in_vitro", "certainty_within_stream"),
-            "certainty_animal": _best_level(g, "animal", "certainty_within_stream"),
-            "certainty_human": _best_level(g, "human", "certainty"),
-            "regulatory_status": reg_status,
-            "regulatory_citations": reg_cites,
-            "prior_phase": prior_phase,
-            "prior_area": area_used,
-            "prior_area_assumed": bool(assumed),
-            "prior_loa": loa,
-            "prior_source": src,
-        })
+    records = _record_counts(studies, ind_codes, ind_texts)
+    record_ind = records["_ind"].to_numpy()
+    grade_ind = grades["indication"].astype(str).tolist()
+    bodies: dict[str, list[dict]] = {}
+    for key, body in zip(grade_ind, grades.to_dict("records"), strict=True):
+        bodies.setdefault(key, []).append(body)
+    reg = _Regulatory.from_frame(regulatory)
+    rows = [
+        _gap_row(ind, records.iloc[np.flatnonzero(record_ind == ind)], bodies.get(ind, []),
+                 directions, reg, scheme)
+        for ind in sorted(set(record_ind.tolist()) | set(grade_ind))
+    ]
     out = pd.DataFrame(rows)
     if not out.empty:
         out["attenuation"] = out["attenuation"].astype(float)
@@ -304,3 +266,125 @@ def gap_summary(
     return out.reset_index(drop=True) if len(out) else pd.DataFrame(columns=[
         "indication", "highest_phase_with_results", "highest_phase_registered"])
 
+
+def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], directions: dict,
+             regulatory: _Regulatory, scheme: Scheme) -> dict:
+    """One indication's row: ``s`` its records (from :func:`_record_counts`), ``g`` its bodies."""
+    n = s["_n"].to_numpy()
+    model = s["model"].to_numpy(dtype=object)
+
+    def count(kind: str) -> int:
+        return int(n[s[kind].to_numpy()].sum())
+
+    hp_res = _top_phase(model[s["_phase_results"].to_numpy()])
+    hp_reg = _top_phase(model[s["_phase"].to_numpy()])
+    models = s.groupby("model", observed=False, sort=True)["_n"].sum()  # as value_counts()
+    pre = _best_body(g, "animal", directions, ind)
+    hum = _best_body(g, "human", directions, ind)
+    att = (hum["smd"] / pre["smd"]) if (math.isfinite(hum["smd"]) and math.isfinite(
+        pre["smd"]) and pre["smd"] != 0) else math.nan
+    reg_status, reg_cites = regulatory.status(ind)
+    n_unknown_phase = count("_unknown_phase")
+    prior_phase, area_used, assumed, loa, src = _prior(scheme, ind, hp_reg, hp_res,
+                                                       n_unknown_phase)
+    return {
+        "indication": ind,
+        "highest_phase_with_results": hp_res,
+        "highest_phase_registered": hp_reg,
+        "n_in_vitro": count("_in_vitro"),
+        "n_animal": count("_animal"),
+        "n_human": count("_human"),
+        "n_human_registered_no_results": count("_phase_no_results"),
+        "n_human_trials_unknown_phase": n_unknown_phase,
+        "models": "; ".join(f"{k}: {v}" for k, v in models.items()),
+        "preclinical_outcome": pre["outcome"],
+        "preclinical_smd": pre["smd"],
+        "preclinical_note": pre["note"],
+        "human_outcome": hum["outcome"],
+        "human_smd": hum["smd"],
+        "human_note": hum["note"],
+        "attenuation": att,
+        "certainty_in_vitro": _best_level(g, "in_vitro", "certainty_within_stream"),
+        "certainty_animal": _best_level(g, "animal", "certainty_within_stream"),
+        "certainty_human": _best_level(g, "human", "certainty"),
+        "regulatory_status": reg_status,
+        "regulatory_citations": reg_cites,
+        "prior_phase": prior_phase,
+        "prior_area": area_used,
+        "prior_area_assumed": bool(assumed),
+        "prior_loa": loa,
+        "prior_source": src,
+    }
+
+
+def _top_phase(models: np.ndarray) -> str | None:
+    return max(models, key=PHASE_ORDER.index) if len(models) else None
+
+
+@dataclass(frozen=True)
+class _Regulatory:
+    """The regulatory table as plain lists: labels, "jurisdiction: status (date)" entries and
+    citation keys (``cites`` is None without a citation_key column)."""
+
+    labels: list[str]
+    entries: list[str]
+    cites: list[str | None] | None
+
+    @classmethod
+    def from_frame(cls, regulatory: pd.DataFrame | None) -> _Regulatory:
+        if regulatory is None:
+            return cls([], [], None)
+        entries = []
+        for x in regulatory.to_dict("records"):
+            date = x.get("date")
+            date = "" if pd.isna(date) else f" ({date})"
+            entries.append(f"{x['jurisdiction']}: {x['status']}{date}")
+        cites = None
+        if "citation_key" in regulatory.columns:
+            cites = [None if pd.isna(c) else str(c) for c in regulatory["citation_key"]]
+        return cls(regulatory["indication"].astype(str).tolist(), entries, cites)
+
+    def status(self, ind: str) -> tuple[str | None, str | None]:
+        """The entries matching the indication, and their citation keys."""
+        hits = [i for i, label in enumerate(self.labels) if indication_matches(label, ind)]
+        if not hits:
+            return None, None
+        status = "; ".join(self.entries[i] for i in hits)
+        if self.cites is None:
+            return status, None
+        return status, "; ".join(sorted({self.cites[i] for i in hits} - {None}))
+
+
+def _prior(scheme: Scheme, ind: str, hp_reg: str | None, hp_res: str | None,
+           n_unknown_phase: int) -> tuple[str, str, bool, float, str]:
+    """(prior phase, area used, area assumed, probability of approval, its source)."""
+    phase = None
+    for p in (hp_reg, hp_res):
+        if p is not None and (phase is None or PHASE_ORDER.index(p) > PHASE_ORDER.index(phase)):
+            phase = p
+    area, assumed = scheme.area_for(ind)
+    if phase is None and n_unknown_phase:
+        prior_phase, loa, area_used = "unknown phase", math.nan, area
+        src = (f"{n_unknown_phase} human trial record(s) of unstated phase (model "
+               "'clinical_trial'): no phase-based prior computed")
+    elif phase is None:
+        prior_phase, loa = "preclinical", scheme.loa_from_phase.get("preclinical", math.nan)
+        area_used = "all interventions"
+        src = ("Ineichen et al. PLoS Biol 2024;22:e3002667: 5% of animal-tested interventions "
+               "reach approval [V]; no registered human trial phase")
+        assumed = False
+    elif phase == "phase_4":
+        prior_phase, loa, area_used = "phase_4", math.nan, area
+        src = "phase 4 = post-approval study; no prior computed"
+    else:
+        prior_phase = _PHASE_TO_LOA[phase]
+        table = scheme.loa_by_area.get(area) or scheme.loa_by_area.get("All indications")
+        loa = float(table[prior_phase]) if table and prior_phase in table else float(
+            scheme.loa_from_phase.get(prior_phase, math.nan))
+        area_used = area
+        src = scheme.source("loa_by_area") + (
+            f"; area {area!r} " + ("ASSUMED from the indication keyword table"
+                                   if assumed else "(no area match: all indications)"))
+        if phase != prior_phase:
+            src += f"; {phase} counted as {prior_phase}"
+    return prior_phase, area_used, assumed, loa, src

@@ -363,6 +363,7 @@ def _scheme_settings(scheme: Any) -> dict | None:
 
 def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
     """Pool every indication x outcome x stream x measure cell with usable ``yi``/``vi``."""
+    from evidence._codes import per_value
     from evidence.pooling import pool_groups
     from evidence.schema import indication_key
 
@@ -372,10 +373,12 @@ def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
     data = evidence_table.assign(indication=indication_key(evidence_table))
     yi = pd.to_numeric(data["yi"], errors="coerce")
     vi = pd.to_numeric(data["vi"], errors="coerce")
-    usable = yi.notna() & vi.notna() & (vi > 0)
+    usable = (yi.notna() & vi.notna() & (vi > 0)).to_numpy()
     if "model" in data.columns:
-        # published pooled results are graded, not pooled again with primary studies
-        usable &= data["model"].astype("string") != "meta_analysis"
+        # published pooled results are graded, not pooled again with primary studies (nor are
+        # rows without a model); compared once per distinct model, not per row
+        usable = usable & per_value(
+            data["model"], lambda m: (m.astype("string") != "meta_analysis").fillna(False))
     data = data.loc[usable, by + ["yi", "vi"]].astype({"yi": float, "vi": float})
     if len(data) == 0:
         return pd.DataFrame(columns=by)

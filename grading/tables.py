@@ -198,7 +198,7 @@ def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
     _check(grades, "evidence_profile")
     notes = _Notes()
     rows = []
-    for _, r in grades.iterrows():
+    for r in grades.to_dict("records"):  # plain dicts: much cheaper than rows
         rn: list[str] = []
         cells = {d: _domain_cell(r, d, notes, rn) for d in (
             "risk_of_bias", "inconsistency", "indirectness", "translational_indirectness",
@@ -256,7 +256,7 @@ def summary_of_findings(grades: pd.DataFrame) -> pd.DataFrame:
     _check(grades, "summary_of_findings")
     notes = _Notes()
     rows = []
-    for _, r in grades.iterrows():
+    for r in grades.to_dict("records"):  # plain dicts: much cheaper than rows
         rn: list[str] = []
         m, cr = r["measure"], r.get("control_risk", math.nan)
         if m in ("RR", "OR", "RD") and _fin(cr) and _fin(r["estimate"]):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -47,7 +46,7 @@ from grading.domains import (
     judge_risk_of_bias,
     judge_translational,
 )
-from grading.rob import assess_rob
+from grading.rob import rob_classes
 from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS, Scheme, load_scheme
 
 __all__ = ["grade", "informative_statement", "certainty_symbols", "GRADE_COLUMNS"]
@@ -64,6 +63,8 @@ _TIER_LABEL = {
     "uncontrolled": "uncontrolled (case series/reports, single-arm)",
     "in_vitro": "in vitro",
 }
+_TIERS: tuple[str, ...] = tuple(_TIER_RANK)  # a record's tier is a code into this
+_TIER_RANKS = np.array([_TIER_RANK[t] for t in _TIERS])
 _REQUIRED = ("indication", "outcome", "stream", "model", "data_type")
 
 #: The fixed leading columns of grade()'s output.
@@ -132,29 +133,6 @@ def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
     return getattr(scheme, name), f"{name}: {scheme.source(name)}"
 
 
-def _mode(values: Iterable) -> str | None:
-    values = list(values)
-    try:
-        seen = Counter(values)  # C-speed count; keeps first-seen order
-    except TypeError:  # unhashable cells
-        seen = None
-    if seen is not None and all(type(v) is str or _missing(v) for v in seen):
-        counts: dict[str, int] = {}
-        for v, c in seen.items():
-            if not _missing(v):
-                counts[v] = c
-        if not counts:
-            return None
-        return max(counts, key=counts.__getitem__)  # ties: first seen
-    counts = {}
-    for v in values:
-        if not _missing(v):
-            counts[str(v)] = counts.get(str(v), 0) + 1
-    if not counts:
-        return None
-    return max(counts, key=counts.__getitem__)  # ties: first seen
-
-
 # ---------------------------------------------------------------------------- overrides
 
 def _overrides_frame(overrides) -> pd.DataFrame:
@@ -210,10 +188,11 @@ def _overrides_frame(overrides) -> pd.DataFrame:
     return frame
 
 
-def _apply_overrides(domain: str, jd: Judgement, ov: pd.DataFrame, key: tuple[str, str, str],
-                     used: set[int]) -> tuple[int, str | None, str, str]:
+def _apply_overrides(domain: str, jd: Judgement, ov: list[tuple[int, pd.Series]],
+                     key: tuple[str, str, str], used: set[int]) -> tuple[int, str | None, str, str]:
+    """``ov``: the rows of :func:`_overrides_frame`, as ``iterrows()`` gives them."""
     step, who_final, reason = jd.step, None, jd.reason
-    for i, o in ov.iterrows():
+    for i, o in ov:
         if o["domain"] == domain and _match(o, key):
             used.add(i)
             step = int(o["step"])
@@ -297,158 +276,66 @@ def _records_text(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
 
 
-def _first_max_tier(tiers: np.ndarray) -> str:
-    """The best design tier present; between tiers of equal rank, the first seen."""
-    return max(dict.fromkeys(tiers.tolist()), key=lambda t: _TIER_RANK[t])
+def _tier(r: Mapping) -> str:
+    """The design tier of one record (see :class:`_Records`)."""
+    stream, model = r.get("stream"), r.get("model")
+    rand, ctrl = _bool(r.get("randomised")), _bool(r.get("controlled"))
+    if stream == "in_vitro":
+        return "in_vitro"
+    if model == "meta_analysis":
+        if rand:
+            return "randomised"
+        # preclinical meta-analyses pool controlled experiments by construction
+        return "non_randomised" if stream == "animal" else "aggregate_other"
+    if stream == "animal":
+        if rand:
+            return "randomised"
+        return "uncontrolled" if ctrl is False else "non_randomised"
+    if model in _UNCONTROLLED_MODELS or ctrl is False or r.get("data_type") == "single_arm":
+        return "uncontrolled"
+    return "randomised" if rand else "non_randomised"
 
 
-def _one_per_study(cand: np.ndarray, study_id: np.ndarray, vi: np.ndarray) -> np.ndarray:
-    """Positions of one record per study, the most precise (smallest ``vi``; first on ties),
-    studies in order of first appearance (several comparisons may share a control group)."""
-    codes, _ = pd.factorize(study_id[cand], use_na_sentinel=False)
-    order = np.lexsort((np.arange(len(cand)), vi[cand], codes))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = codes[order][1:] != codes[order][:-1]
-    return cand[order[first]]
+def _values(series: pd.Series):
+    """The column's values without a copy: a numpy array or a pandas extension array."""
+    return series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
 
 
-def _sum(values: np.ndarray) -> float:
-    """Left-to-right sum, as Python's ``sum`` (numpy sums pairwise: other last bits)."""
-    return float(sum(values.tolist()))
+def _openers(codes: np.ndarray) -> np.ndarray:
+    """Positions where a code first appears, for codes numbered in order of first appearance
+    (as ``pd.factorize`` numbers them): there the code is above every code before it."""
+    if not len(codes):
+        return np.array([], dtype=np.intp)
+    before = np.concatenate(([-1], np.maximum.accumulate(codes)[:-1]))
+    return np.flatnonzero(codes > before)
 
 
-def _body(c: dict[str, np.ndarray], scheme: Scheme) -> dict:
-    """Choose the records that carry the estimate and pool them.
-
-    ``c`` holds the body's records as aligned arrays (see :func:`_record_arrays`); the
-    returned ``sel`` and ``tier_rows`` are positions into them.
-    """
-    n_records = len(c["tier"])
-    num = np.flatnonzero(c["numeric"])
-    agg = num[c["is_meta"][num]]
-    out: dict = {"aggregate": False, "n_records": n_records}
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + scheme.level / 2))
-    if len(agg):
-        k_or_0 = [x if math.isfinite(x) else 0 for x in c["k_studies"][agg].tolist()]
-        year_or_0 = [x if math.isfinite(x) else 0 for x in c["year"][agg].tolist()]
-        best = agg[max(range(len(agg)), key=lambda i: (k_or_0[i], year_or_0[i]))]
-        sel, tier = np.array([best]), c["tier"][best]
-        out["aggregate"] = True
-        kk = float(c["k_studies"][best])
-        out["k"] = int(kk) if math.isfinite(kk) else 1
-        out["basis"] = (
-            f"aggregate record {c['study_id'][best]} (k_studies = "
-            f"{out['k'] if math.isfinite(kk) else 'not recorded'})"
-            + (f"; {_records_text(n_records - 1)} not pooled with it (may be inside it)"
-               if n_records > 1 else "")
-        )
-    elif len(num):
-        tier = _first_max_tier(c["tier"][num])
-        cand = num[c["tier"][num] == tier]
-        m = _mode(c["measure"][cand].tolist())
-        cand = cand[c["measure"][cand] == m]
-        sel = _one_per_study(cand, c["study_id"], c["vi"])
-        out["k"] = len(sel)
-        left = n_records - len(sel)
-        out["basis"] = (
-            f"{_TIER_LABEL[tier]} studies with results, measure {m}: "
-            f"{_records_text(len(sel))} pooled"
-            + (f"; {_records_text(left)} not pooled (other design tier, measure, no numeric "
-               "result, or a second comparison of the same study)" if left else "")
-        )
-    else:
-        tier = _first_max_tier(c["tier"])
-        sel = np.array([], dtype=np.intp)
-        out["k"] = 0
-        out["basis"] = (f"not estimable: none of the {_records_text(n_records)} has a numeric "
-                        "result")
-    out["tier"] = tier
-    out["sel"] = sel
-    out["tier_rows"] = np.flatnonzero(c["tier"] == tier) if not len(sel) else sel
-    measure = c["measure"][sel[0]] if len(sel) else None
-    out["measure"] = measure
-    res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
-           "q_p": math.nan}
-    if len(sel) == 1:
-        y, v = float(c["yi"][sel[0]]), float(c["vi"][sel[0]])
-        se = math.sqrt(v)
-        res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se)
-        if not out["aggregate"]:
-            out["basis"] = out["basis"].replace("1 record pooled", "single study")
-    elif len(sel) > 1:
-        from evidence import pool
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pr = pool(c["yi"][sel], c["vi"][sel], method=scheme.pool_method,
-                      ci_method=scheme.ci_method, level=scheme.level)
-        res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
-                   pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p)
-        out["basis"] += f" ({pr.method} random effects)" if pr.method not in ("FE", "EE") else ""
-    out.update(res)
-    ns = c["n"][out["tier_rows"]]
-    out["n_participants"] = float(np.nansum(ns)) if np.isfinite(ns).any() else math.nan
-    counts = bool(len(sel)) and bool(c["is_counts"][sel].all())
-    if counts:
-        ev = c["events_int"][sel] + c["events_ctrl"][sel]
-        out["n_events"] = _sum(ev) if np.isfinite(ev).all() else math.nan
-        ec, nc = _sum(c["events_ctrl"][sel]), _sum(c["n_ctrl"][sel])
-        out["control_risk"] = ec / nc if nc and math.isfinite(ec / nc) else math.nan
-    else:
-        out["n_events"] = math.nan
-        out["control_risk"] = math.nan
-    for col, src in (("n_int_total", "n_int"), ("n_ctrl_total", "n_ctrl"),
-                     ("events_int_total", "events_int"), ("events_ctrl_total", "events_ctrl")):
-        vals = c[src][sel]
-        ok = bool(len(vals)) and bool(np.isfinite(vals).all())
-        if src.startswith("events") and not counts:
-            ok = False
-        out[col] = _sum(vals) if ok else math.nan
+def _combine(codes: Iterable[np.ndarray], n: int) -> np.ndarray:
+    """One code per distinct combination of the per-column codes, in order of first
+    appearance."""
+    out = np.zeros(n, dtype=np.int64)
+    for c in codes:
+        out = pd.factorize(out * (n + 1) + c)[0]  # < n**2: no overflow
     return out
 
 
-def _column(eff: pd.DataFrame, name: str) -> pd.Series | None:
-    return eff[name] if name in eff.columns else None
+def _mode_code(codes: np.ndarray) -> int:
+    """The most common of ``codes`` >= 0 (-1 when there is none); ties: the one seen first."""
+    codes = codes[codes >= 0]
+    if not len(codes):
+        return -1
+    counts = np.bincount(codes)
+    top = np.flatnonzero(counts == counts.max())
+    if len(top) > 1:
+        return int(codes[np.isin(codes, top)][0])
+    return int(top[0])
 
 
-def _objects(series: pd.Series | None, n: int) -> np.ndarray:
-    """The cells as an object array (each distinct text is one Python object)."""
-    if series is None:
-        return np.full(n, None, dtype=object)
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = np.asarray([*series.cat.categories.astype(object).tolist(), math.nan],
-                          dtype=object)
-        return cats[series.cat.codes.to_numpy()]
-    if isinstance(series.dtype, np.dtype):
-        return series.to_numpy()
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    return np.asarray(uniques, dtype=object)[codes]
+class _Records:
+    """The records of the whole table, read the way the body rules read one record.
 
-
-def _floats(series: pd.Series | None, n: int) -> np.ndarray:
-    """The cells as floats (NaN when missing or not a number), as ``_num`` reads them."""
-    if series is None:
-        return np.full(n, math.nan)
-    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype=float, na_value=math.nan)
-    return np.array([_num(v) for v in series.tolist()], dtype=float)
-
-
-def _per_value(series: pd.Series | None, n: int, func, default) -> np.ndarray:
-    """``func`` applied to each distinct cell (not to each row), spread back to the rows."""
-    if series is None:
-        return np.full(n, default, dtype=object)
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    table = np.empty(len(uniques), dtype=object)
-    table[:] = [func(u) for u in uniques.tolist()]
-    return table[codes]
-
-
-def _record_arrays(eff: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The per-record quantities the body rules read, computed once for the whole table.
+    The quantities every body needs are computed once for the table as compact columns
+    (codes and flags, one value per record):
 
     * ``tier``: in vitro for the in vitro stream; a meta-analysis record is randomised when
       ``randomised``, else non-randomised (animal: pooled controlled experiments) or an
@@ -456,85 +343,343 @@ def _record_arrays(eff: pd.DataFrame) -> dict[str, np.ndarray]:
       false) or non-randomised; a human record is uncontrolled (case series/report,
       adverse-event report, ``controlled`` false or single-arm data), else randomised or not.
     * ``measure``: ``measure``, or the default of the ``data_type`` when it is missing.
-    * ``n``: participants, ``n_int + n_ctrl`` (the larger one for within-subject designs),
-      else ``n_total``, else ``n_int``.
+    * ``numeric``: finite ``yi`` and ``vi`` with ``vi > 0``.
 
-    Booleans are read with :func:`_bool`, numbers with :func:`_num`, one distinct value at a
-    time.
+    Other cells are read at the positions a body asks for (its selected records).  Booleans
+    are read with :func:`_bool`, numbers with :func:`_num` and text with ``str`` (missing per
+    :func:`_missing`), each distinct cell once.
     """
-    n = len(eff)
 
-    def obj(name: str) -> np.ndarray:
-        return _objects(_column(eff, name), n)
+    def __init__(self, eff: pd.DataFrame, rob: pd.Categorical) -> None:
+        self.eff = eff
+        self.n = len(eff)
+        self._columns: dict[str, pd.Series | None] = {}
+        self._float_columns: dict[str, np.ndarray] = {}
+        self._participants: np.ndarray | None = None
+        self.yi = self.floats("yi", slice(None))
+        self.vi = self.floats("vi", slice(None))
+        with np.errstate(invalid="ignore"):
+            self.numeric = np.isfinite(self.yi) & np.isfinite(self.vi) & (self.vi > 0)
+        self._design()
+        self.measure, self.measure_labels = self._measures()
+        self.within = self._flags("within_subject")
+        self.rob_codes = np.asarray(rob.codes)
+        self.rob_labels = np.asarray(rob.categories, dtype=str)
+        self.texts = {name: self.text_codes(name)
+                      for name in ("outcome_kind", "intervention", "comparator")}
 
-    def flt(name: str) -> np.ndarray:
-        return _floats(_column(eff, name), n)
+    # -- reading cells
 
-    def flag(name: str) -> np.ndarray:  # True / False / None
-        return _per_value(_column(eff, name), n, _bool, None)
+    def column(self, name: str) -> pd.Series | None:
+        if name not in self._columns:  # DataFrame.__getitem__ builds a new Series each time
+            self._columns[name] = self.eff[name] if name in self.eff.columns else None
+        return self._columns[name]
 
-    stream, model, data_type = obj("stream"), obj("model"), obj("data_type")
-    is_meta = model == "meta_analysis"
-    rand, ctrl = flag("randomised") == True, flag("controlled") == False  # noqa: E712
-    uncontrolled = np.isin(model, _UNCONTROLLED_MODELS) | ctrl | (data_type == "single_arm")
-    tier = np.select(
-        [stream == "in_vitro", is_meta & rand, is_meta & (stream == "animal"), is_meta,
-         (stream == "animal") & rand, (stream == "animal") & ctrl, stream == "animal",
-         uncontrolled, rand],
-        ["in_vitro", "randomised", "non_randomised", "aggregate_other", "randomised",
-         "uncontrolled", "non_randomised", "uncontrolled", "randomised"],
-        "non_randomised",
-    ).astype(object)
-    measure = _per_value(_column(eff, "measure"), n,
-                         lambda m: None if _missing(m) else str(m), None)
-    default = np.array([_DEFAULT_MEASURE.get(d) for d in data_type.tolist()], dtype=object) \
-        if (measure == None).any() else None  # noqa: E711
-    if default is not None:
-        measure = np.where(measure == None, default, measure)  # noqa: E711
-    n_int, n_ctrl, n_total = flt("n_int"), flt("n_ctrl"), flt("n_total")
-    both = np.isfinite(n_int) & np.isfinite(n_ctrl)
-    within = flag("within_subject") == True  # noqa: E712
-    n_rec = np.where(both, np.where(within, np.fmax(n_int, n_ctrl), n_int + n_ctrl),
-                     np.where(np.isfinite(n_total), n_total,
-                              np.where(np.isfinite(n_int), n_int, math.nan)))
-    yi, vi = flt("yi"), flt("vi")
-    with np.errstate(invalid="ignore"):
-        numeric = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
-    registered = ~_per_value(_column(eff, "registry_id"), n, _missing, True).astype(bool)
-    return {
-        "tier": tier, "measure": measure, "n": n_rec, "numeric": numeric, "yi": yi, "vi": vi,
-        "is_meta": is_meta, "is_counts": data_type == "counts",
-        "unreported_registered": (data_type == "none") & registered,
-        "k_studies": flt("k_studies"), "year": flt("year"), "dose": flt("dose"),
-        "events_int": flt("events_int"), "events_ctrl": flt("events_ctrl"),
-        "n_int": n_int, "n_ctrl": n_ctrl, "study_id": obj("study_id"),
-        "outcome_kind": obj("outcome_kind"), "intervention": obj("intervention"),
-        "comparator": obj("comparator"), "rob_class": obj("_rob_class"),
-    }
+    def factorized(self, name: str) -> tuple[np.ndarray, list]:
+        """Codes of the column's distinct cells (the missing ones are one of them) and the
+        distinct cells; the column must exist."""
+        codes, uniques = pd.factorize(_values(self.column(name)), use_na_sentinel=False)
+        return codes, uniques.tolist()
+
+    def cells(self, name: str, pos) -> list:
+        """The cells at ``pos`` as Python objects (None where the column is missing)."""
+        series = self.column(name)
+        if series is None:
+            return [None] * len(pos)
+        return _values(series)[pos].tolist()
+
+    def floats(self, name: str, pos, *, keep: bool = True) -> np.ndarray:
+        """The cells at ``pos`` as :func:`_num` reads them (NaN where the column is missing).
+
+        Other than numpy columns are converted whole, once (``keep``): indexing extension
+        arrays body by body is slow.
+        """
+        series = self.column(name)
+        if series is None:
+            return np.full(self.n if isinstance(pos, slice) else len(pos), math.nan)
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
+            return series.to_numpy()[pos].astype(float, copy=False)
+        if name in self._float_columns:
+            return self._float_columns[name][pos]
+        dtype = series.dtype
+        if not isinstance(dtype, pd.CategoricalDtype) and (
+                pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            values = series.to_numpy(dtype=float, na_value=math.nan)
+        else:  # text, categories, objects: each distinct cell once
+            codes, cells = self.factorized(name)
+            values = np.array([_num(v) for v in cells], dtype=float)[codes]
+        if keep:
+            self._float_columns[name] = values
+        return values[pos]
+
+    def _flags(self, name: str) -> np.ndarray:
+        """Records whose cell :func:`_bool` reads as True."""
+        if name not in self.eff.columns:
+            return np.zeros(self.n, dtype=bool)
+        codes, uniques = self.factorized(name)
+        return np.array([_bool(v) is True for v in uniques], dtype=bool)[codes]
+
+    def text_codes(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """Codes of the cells' texts (``str(cell)``; -1 when missing) and the texts."""
+        series = self.column(name)
+        if series is None:
+            return np.full(self.n, -1, dtype=np.int32), []
+        codes, cells = self.factorized(name)
+        if series.dtype == object and any(not isinstance(v, str) and not _missing(v)
+                                          for v in cells):
+            # factorize merges equal cells of other types (1, 1.0, True) of other texts
+            codes, cells = np.arange(self.n), series.tolist()
+        texts = np.array([None if _missing(v) else str(v) for v in cells], dtype=object)
+        text_codes, labels = pd.factorize(texts)
+        return text_codes.astype(np.int32)[codes], labels.tolist()
+
+    # -- whole-table columns
+
+    def _design(self) -> None:
+        """``tier`` (codes into :data:`_TIERS`), ``is_meta``, ``is_counts`` and
+        ``unreported_registered``, judged once per distinct design cells."""
+        names = [c for c in ("stream", "model", "randomised", "controlled", "data_type")
+                 if c in self.eff.columns]
+        combo = _combine((self.factorized(c)[0] for c in names), self.n)
+        first = _openers(combo)
+        cells = {c: self.cells(c, first) for c in names}
+        tiers, meta, counts, none = [], [], [], []
+        for i in range(len(first)):
+            r = {c: cells[c][i] for c in names}
+            tiers.append(_TIERS.index(_tier(r)))
+            meta.append(bool(r.get("model") == "meta_analysis"))
+            counts.append(bool(r.get("data_type") == "counts"))
+            none.append(bool(r.get("data_type") == "none"))
+        self.tier = np.array(tiers, dtype=np.int8)[combo]
+        self.is_meta = np.array(meta, dtype=bool)[combo]
+        self.is_counts = np.array(counts, dtype=bool)[combo]
+        # registered trials without results (possible non-reporting)
+        self.unreported_registered = np.array(none, dtype=bool)[combo]
+        if "registry_id" not in self.eff.columns:
+            self.unreported_registered[:] = False
+        elif self.unreported_registered.any():
+            rows = np.flatnonzero(self.unreported_registered)
+            c, uniques = pd.factorize(_values(self.column("registry_id"))[rows],
+                                      use_na_sentinel=False)
+            missing = np.array([_missing(v) for v in uniques.tolist()], dtype=bool)
+            self.unreported_registered[rows[missing[c]]] = False
+
+    def _measures(self) -> tuple[np.ndarray, list[str]]:
+        """Codes of each record's measure (-1: none) and the measures."""
+        text, labels = self.text_codes("measure")
+        dt_codes, data_types = self.factorized("data_type")
+        default = [_DEFAULT_MEASURE.get(d) for d in data_types]
+        all_labels = np.array([*labels, *default], dtype=object)
+        codes = np.where(text >= 0, text, len(labels) + dt_codes)
+        # the same text is the same measure, whether given or the default
+        label_codes, measures = pd.factorize(all_labels)
+        return label_codes.astype(np.int32)[codes], measures.tolist()
+
+    def participants(self, pos: np.ndarray) -> np.ndarray:
+        """Participants per record: ``n_int + n_ctrl`` (the larger one for within-subject
+        designs), else ``n_total``, else ``n_int``."""
+        if self._participants is None:
+            a, b = self.floats("n_int", slice(None)), self.floats("n_ctrl", slice(None))
+            total = self.floats("n_total", slice(None), keep=False)
+            paired = np.where(b > a, b, a)  # max(a, b), the first on ties
+            self._participants = np.where(
+                np.isfinite(a) & np.isfinite(b), np.where(self.within, paired, a + b),
+                np.where(np.isfinite(total), total, np.where(np.isfinite(a), a, math.nan)))
+        return self._participants[pos]
+
+    def mode(self, name: str, pos: np.ndarray) -> str | None:
+        """The most common text of the column at ``pos`` (ties: the first seen)."""
+        codes, labels = self.texts[name]
+        code = _mode_code(codes[pos])
+        return labels[code] if code >= 0 else None
 
 
-def _bodies(eff: pd.DataFrame):
-    """Yield ``((indication, outcome, stream), arrays)`` in sorted key order, each body's
-    records in row order as aligned arrays (see :func:`_record_arrays`)."""
-    n = len(eff)
+def _first_max_tier(tiers: np.ndarray) -> int:
+    """The best design tier present; between tiers of equal rank, the first seen."""
+    ranks = _TIER_RANKS[tiers]
+    return int(tiers[np.argmax(ranks)])
+
+
+def _one_per_study(rec: _Records, cand: np.ndarray) -> tuple[np.ndarray, list]:
+    """One record per study, the most precise (smallest ``vi``; first on ties), studies in
+    order of first appearance (several comparisons may share a control group); and their
+    study ids.  Ids are one study when they are equal as dict keys."""
+    ids = rec.cells("study_id", cand)
+    if len(set(ids)) == len(ids):  # every record its own study
+        return cand, ids
+    keys: dict = {}
+    codes = np.array([keys.setdefault(i, len(keys)) for i in ids])
+    order = np.lexsort((rec.vi[cand], codes))  # stable: the first on ties
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = codes[order][1:] != codes[order][:-1]
+    keep = order[first]
+    return cand[keep], [ids[i] for i in keep.tolist()]
+
+
+def _sum(values: np.ndarray) -> float:
+    """Left-to-right sum, as Python's ``sum`` (numpy sums pairwise: other last bits)."""
+    return float(sum(values.tolist()))
+
+
+def _aggregate(rec: _Records, agg: np.ndarray, n_records: int) -> dict:
+    """The aggregate record with the most studies (then the latest; first on ties)."""
+    k = rec.floats("k_studies", agg)
+    year = rec.floats("year", agg)
+    k0, year0 = np.where(np.isfinite(k), k, 0), np.where(np.isfinite(year), year, 0)
+    top = k0 == k0.max()
+    i = int(np.flatnonzero(top & (year0 == year0[top].max()))[0])
+    kk = float(k[i])
+    k_out = int(kk) if math.isfinite(kk) else 1
+    ids = rec.cells("study_id", agg[i:i + 1])
+    basis = (
+        f"aggregate record {ids[0]} (k_studies = "
+        f"{k_out if math.isfinite(kk) else 'not recorded'})"
+        + (f"; {_records_text(n_records - 1)} not pooled with it (may be inside it)"
+           if n_records > 1 else "")
+    )
+    return {"sel": agg[i:i + 1], "ids": ids, "tier": int(rec.tier[agg[i]]), "aggregate": True,
+            "k": k_out, "basis": basis}
+
+
+def _primary(rec: _Records, num: np.ndarray, n_records: int) -> dict:
+    """The records of the best design tier with results and their most common measure, one
+    per study."""
+    tier = _first_max_tier(rec.tier[num])
+    cand = num[rec.tier[num] == tier]
+    m = _mode_code(rec.measure[cand])
+    cand = cand[rec.measure[cand] == m]
+    sel, ids = _one_per_study(rec, cand)
+    left = n_records - len(sel)
+    basis = (
+        f"{_TIER_LABEL[_TIERS[tier]]} studies with results, measure "
+        f"{rec.measure_labels[m] if m >= 0 else None}: {_records_text(len(sel))} pooled"
+        + (f"; {_records_text(left)} not pooled (other design tier, measure, no numeric "
+           "result, or a second comparison of the same study)" if left else "")
+    )
+    return {"sel": sel, "ids": ids, "tier": tier, "aggregate": False, "k": len(sel),
+            "basis": basis}
+
+
+def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float) -> dict:
+    """Estimate, interval and heterogeneity of the selected records."""
+    res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+           "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
+           "q_p": math.nan, "method": None}
+    if len(sel) == 1:
+        y, v = float(rec.yi[sel[0]]), float(rec.vi[sel[0]])
+        se = math.sqrt(v)
+        res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se)
+    elif len(sel) > 1:
+        from evidence import pool
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pr = pool(rec.yi[sel], rec.vi[sel], method=scheme.pool_method,
+                      ci_method=scheme.ci_method, level=scheme.level)
+        res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
+                   pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p,
+                   method=pr.method)
+    return res
+
+
+def _totals(rec: _Records, sel: np.ndarray, tier_rows: np.ndarray) -> dict:
+    """Participants behind the estimate, events and per-arm sums of the selected records."""
+    out: dict = {}
+    ns = rec.participants(tier_rows)
+    out["n_participants"] = float(np.nansum(ns)) if np.isfinite(ns).any() else math.nan
+    counts = bool(len(sel)) and bool(rec.is_counts[sel].all())
+    arms = {c: rec.floats(c, sel) for c in ("n_int", "n_ctrl", "events_int", "events_ctrl")}
+    if counts:
+        ev = arms["events_int"] + arms["events_ctrl"]
+        out["n_events"] = _sum(ev) if np.isfinite(ev).all() else math.nan
+        ec, nc = _sum(arms["events_ctrl"]), _sum(arms["n_ctrl"])
+        out["control_risk"] = ec / nc if nc and math.isfinite(ec / nc) else math.nan
+    else:
+        out["n_events"] = math.nan
+        out["control_risk"] = math.nan
+    for col, src in (("n_int_total", "n_int"), ("n_ctrl_total", "n_ctrl"),
+                     ("events_int_total", "events_int"), ("events_ctrl_total", "events_ctrl")):
+        vals = arms[src]
+        ok = bool(len(vals)) and bool(np.isfinite(vals).all())
+        if src.startswith("events") and not counts:
+            ok = False
+        out[col] = _sum(vals) if ok else math.nan
+    return out
+
+
+def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> dict:
+    """Choose the records of the body at rows ``pos`` that carry the estimate and pool them.
+
+    The returned ``sel`` and ``tier_rows`` are row positions, ``tier`` a code into
+    :data:`_TIERS`.
+    """
+    n_records = len(pos)
+    num = pos[rec.numeric[pos]]
+    agg = num[rec.is_meta[num]]
+    if len(agg):
+        out = _aggregate(rec, agg, n_records)
+    elif len(num):
+        out = _primary(rec, num, n_records)
+    else:
+        out = {"sel": np.array([], dtype=np.intp), "tier": _first_max_tier(rec.tier[pos]),
+               "aggregate": False, "k": 0,
+               "basis": f"not estimable: none of the {_records_text(n_records)} has a numeric "
+                        "result"}
+    sel = out["sel"]
+    out["n_records"] = n_records
+    if not len(sel):
+        out["tier_rows"] = pos[rec.tier[pos] == out["tier"]]
+        out["ids"] = rec.cells("study_id", out["tier_rows"])
+    else:
+        out["tier_rows"] = sel
+    code = rec.measure[sel[0]] if len(sel) else -1
+    out["measure"] = rec.measure_labels[code] if code >= 0 else None
+    out.update(_pooled(rec, sel, scheme, z))
+    if len(sel) == 1 and not out["aggregate"]:
+        out["basis"] = out["basis"].replace("1 record pooled", "single study")
+    elif len(sel) > 1 and out["method"] not in ("FE", "EE"):
+        out["basis"] += f" ({out['method']} random effects)"
+    out.update(_totals(rec, sel, out["tier_rows"]))
+    return out
+
+
+def _key_codes(series: pd.Series) -> np.ndarray:
+    """Codes of ``str(cell)``, missing cells read as ``"nan"`` (as ``pd.factorize`` of the
+    cells as objects gives them back)."""
+    codes, uniques = pd.factorize(_values(series), use_na_sentinel=False)
+    texts = ["nan" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+             else str(v) for v in uniques.tolist()]
+    return pd.factorize(np.asarray(texts, dtype=object))[0][codes]
+
+
+def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np.ndarray]]:
+    """``((indication, outcome, stream), rows)`` per body in sorted key order, rows ascending;
+    a key is the text of the body's first row (the body holds the cells of that text)."""
+    n = len(key_columns[0])
     if not n:
-        return
-    codes = np.zeros(n, dtype=np.int64)
-    for name in ("_indication", "outcome", "stream"):
-        c, uniq = pd.factorize(eff[name].astype(object), use_na_sentinel=False)
-        text = [str(u) for u in uniq]  # the key is the str() of the cell, as before
-        c2, utext = pd.factorize(np.asarray(text, dtype=object)[c])
-        codes = pd.factorize(codes * (len(utext) + 1) + c2)[0]  # stays < n: no overflow
-    order = np.argsort(codes, kind="stable")
+        return []
+    codes = _combine((_key_codes(s) for s in key_columns), n)
+    # small codes sort by radix
+    order = np.argsort(codes.astype(np.min_scalar_type(codes.max())), kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    keys = []
+    bodies = []
     for pos in np.split(order, bounds):
-        i = pos[0]
-        keys.append((tuple(str(eff[name].iloc[i]) for name in ("_indication", "outcome",
-                                                               "stream")), pos))
-    arrays = _record_arrays(eff)
-    for key, pos in sorted(keys, key=lambda kp: kp[0]):
-        yield key, {name: values[pos] for name, values in arrays.items()}
+        i = int(pos[0])
+        bodies.append((tuple(str(s.iloc[i]) for s in key_columns), pos))
+    return sorted(bodies, key=lambda kp: kp[0])
+
+
+def _check_streams(stream: pd.Series, index: pd.Index) -> None:
+    """Every record is of the human, animal or in vitro stream (each distinct cell checked once)."""
+    codes, uniques = pd.factorize(_values(stream), use_na_sentinel=False)
+    bad = np.array([s not in ("human", "animal", "in_vitro") for s in uniques.tolist()],
+                   dtype=bool)[codes]
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            f"grade(): column 'stream' row {index[i]!r} has {stream.iloc[i]!r}; "
+            "expected one of ['in_vitro', 'animal', 'human']."
+        )
 
 
 def _natural(measure: str | None, x: float) -> float:
@@ -640,49 +785,46 @@ def grade(
             raise ValidationError(f"grade() needs column {col!r} in 'studies' (missing).")
     ov = _overrides_frame(overrides)
     if "yi" in studies.columns and "vi" in studies.columns:
-        eff = studies.copy(deep=False)  # copy-on-write: columns added below stay ours
+        eff = studies
     else:
         from evidence import study_effects
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             eff = study_effects(studies)
+    from scipy.stats import norm
+
     from evidence.schema import indication_key
 
-    eff = eff.copy(deep=False)
-    eff["_indication"] = indication_key(eff).to_numpy()
+    indication = indication_key(eff)
     if "study_id" not in eff.columns:
-        eff["study_id"] = [f"row {i}" for i in range(len(eff))]
-    rob = assess_rob(eff)
-    eff["_rob_class"] = rob["overall_class"].to_numpy()
-    bad = eff["stream"].map(lambda s: s not in ("human", "animal", "in_vitro"))
-    if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
-        raise ValidationError(
-            f"grade(): column 'stream' row {eff.index[i]!r} has {eff['stream'].iloc[i]!r}; "
-            "expected one of ['in_vitro', 'animal', 'human']."
-        )
+        eff = eff.assign(study_id=[f"row {i}" for i in range(len(eff))])
+    rob = rob_classes(eff)
+    _check_streams(eff["stream"], eff.index)
+    rec = _Records(eff, rob)
+    z = float(norm.ppf(0.5 + scheme.level / 2))
+    ov_rows = list(ov.iterrows())
     out_rows = []
     used_overrides: set[int] = set()
-    for key, g in _bodies(eff):
+    for key, pos in _bodies([indication, eff["outcome"], eff["stream"]]):
         ind, outcome, stream = key
-        body = _body(g, scheme)
-        start, start_src = _start(stream, body["tier"], scheme)
+        body = _body(rec, pos, scheme, z)
+        tier = _TIERS[body["tier"]]
+        start, start_src = _start(stream, tier, scheme)
         sel = body["sel"]
         j: dict[str, Judgement] = {}
         # risk of bias
         rrows = sel if len(sel) else body["tier_rows"]
-        classes = g["rob_class"][rrows].tolist()
+        classes = rec.rob_labels[rec.rob_codes[rrows]]
         if len(sel):
             tau2 = body["tau2"] if math.isfinite(body["tau2"]) else 0.0
-            weights = [1.0 / (v + tau2) for v in g["vi"][sel].tolist()]
+            weights = 1.0 / (rec.vi[sel] + tau2)
             wk = "inverse-variance weight" if len(sel) > 1 else "weight (single record)"
         else:
-            weights = g["n"][rrows].tolist()
+            weights = rec.participants(rrows)
             wk = "participants"
         j["risk_of_bias"] = judge_risk_of_bias(classes, weights, scheme, weight_kind=wk)
-        ys = g["yi"][sel].tolist()
-        vs = g["vi"][sel].tolist()
+        ys, vs = rec.yi[sel], rec.vi[sel]
         j["inconsistency"] = judge_inconsistency(
             ys, i2=body["i2"], q_p=body["q_p"], ci_low=body["ci_low"], ci_high=body["ci_high"],
             pi_low=body["pi_low"], pi_high=body["pi_high"], measure=body["measure"] or "",
@@ -695,7 +837,7 @@ def grade(
             n_participants=body["n_participants"], k=body["k"], scheme=scheme,
             level=scheme.level, n_records=body["n_records"],
         )
-        n_unrep = int(g["unreported_registered"].sum())
+        n_unrep = int(rec.unreported_registered[pos].sum())
         j["publication_bias"] = judge_publication_bias(
             ys, vs, scheme, aggregate=body["aggregate"], n_unreported_registered=n_unrep
         )
@@ -704,7 +846,7 @@ def grade(
             measure=body["measure"], estimate=body["estimate"], ci_low=body["ci_low"],
             ci_high=body["ci_high"], control_risk=body["control_risk"], scheme=scheme,
         )
-        doses = g["dose"][sel].tolist()
+        doses = rec.floats("dose", sel)
         j["dose_response"] = judge_dose_response(
             ys, vs, doses, pooled_estimate=body["estimate"], scheme=scheme
         )
@@ -714,10 +856,10 @@ def grade(
             "indication": ind,
             "outcome": outcome,
             "stream": stream,
-            "outcome_kind": _mode(g["outcome_kind"].tolist()),
-            "intervention": _mode(g["intervention"].tolist()),
-            "comparator": _mode(g["comparator"].tolist()),
-            "design": _TIER_LABEL[body["tier"]],
+            "outcome_kind": rec.mode("outcome_kind", pos),
+            "intervention": rec.mode("intervention", pos),
+            "comparator": rec.mode("comparator", pos),
+            "design": _TIER_LABEL[tier],
             "k": body["k"],
             "k_records": body["n_records"],
             "n_participants": body["n_participants"],
@@ -741,8 +883,7 @@ def grade(
             "ci_high_natural": _natural(body["measure"], body["ci_high"]),
             "estimable": bool(len(sel)),
             "estimate_basis": body["basis"],
-            "study_ids": "; ".join(
-                str(x) for x in g["study_id"][sel if len(sel) else body["tier_rows"]].tolist()),
+            "study_ids": "; ".join(map(str, body["ids"])),
             "starting_level": start,
             "starting_level_source": start_src,
         }
@@ -753,11 +894,11 @@ def grade(
 
         for d in (*DOWN_DOMAINS, "translational_indirectness"):
             final[d], by[d], reason[d], source[d] = _apply_overrides(
-                d, j[d], ov, key, used_overrides)
+                d, j[d], ov_rows, key, used_overrides)
         within_down = sum(final[d] for d in DOWN_DOMAINS)
         eligible = True
         why = ""
-        if body["tier"] == "randomised" and scheme.uprate_non_randomised_only:
+        if tier == "randomised" and scheme.uprate_non_randomised_only:
             eligible, why = False, "randomised body (up-rating is for non-randomised evidence)"
         elif within_down < 0:
             rated = [d for d in DOWN_DOMAINS if final[d] < 0]
@@ -774,7 +915,7 @@ def grade(
             elif not eligible:
                 j[d] = Judgement(0, f"not applied: {why} ({j[d].reason})", j[d].source)
             final[d], by[d], reason[d], source[d] = _apply_overrides(
-                d, j[d], ov, key, used_overrides)
+                d, j[d], ov_rows, key, used_overrides)
         for d in ALL_DOMAINS:
             row[d] = final[d]
             row[f"{d}_suggested"] = j[d].step

@@ -34,6 +34,7 @@ __all__ = [
     "overall_judgement",
     "judgement_class",
     "assess_rob",
+    "rob_classes",
     "read_robvis",
     "write_robvis",
 ]
@@ -547,6 +548,104 @@ def _overrides_frame(overrides) -> pd.DataFrame:
     return frame
 
 
+#: The cells that decide a row's tool, domains and overall judgement.
+_JUDGED_CELLS = ("rob_tool", "stream", "rob_domains", "rob_overall")
+_CLASSES = ("low", "unclear", "high")
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """The judgement shared by every row with the same :data:`_JUDGED_CELLS`."""
+
+    tool: RobTool
+    domains: dict[str, str]
+    by_rule: str | None
+    final: str | None
+    cls: str
+    basis: str
+
+
+def _check_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
+    check_frame(studies, "studies", func, what="a DataFrame")
+    if "study_id" not in studies.columns:
+        raise ValidationError(f"{func}() needs a 'study_id' column in 'studies'.")
+    if tool is not None:
+        get_tool(tool, func)
+
+
+def _combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the number of its combination of :data:`_JUDGED_CELLS`, and the first row of
+    each combination; combinations are numbered in order of first appearance."""
+    codes = np.zeros(len(studies), dtype=np.int64)
+    for name in _JUDGED_CELLS:
+        if name in studies.columns:
+            c = pd.factorize(studies[name], use_na_sentinel=False)[0]
+            codes = pd.factorize(codes * (len(studies) + 1) + c)[0]  # < n**2: no overflow
+    if not len(codes):
+        return codes, codes
+    # pd.factorize numbers in order of first appearance: a row opens a combination when its
+    # code is above every code before it
+    before = np.concatenate(([-1], np.maximum.accumulate(codes)[:-1]))
+    return codes, np.flatnonzero(codes > before)
+
+
+def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_Judged]:
+    """The judgement of each of ``rows`` (errors name the row)."""
+    cells = {name: studies[name].take(rows).astype(object).tolist()
+             for name in _JUDGED_CELLS if name in studies.columns}
+    judged = []
+    for i, pos in enumerate(rows.tolist()):
+        r = {name: values[i] for name, values in cells.items()}
+        t = _tool_for_row(r, tool)
+        try:
+            doms = parse_rob_domains(r.get("rob_domains"), t)
+        except InvalidParameterError as exc:
+            sid = studies["study_id"].take([pos]).astype(object).tolist()[0]
+            raise InvalidParameterError(
+                f"Row {studies.index[pos]} (study {sid!r}), column 'rob_domains': {exc}"
+            ) from None
+        by_rule = t.rule(doms) if doms else None
+        sheet = r.get("rob_overall")
+        sheet = None if _is_missing(sheet) else _norm(sheet)
+        if sheet is not None:
+            final = sheet
+            basis = "sheet rob_overall (reviewer)"
+            if by_rule is not None and judgement_class(by_rule) != judgement_class(sheet):
+                basis += f"; the {t.label} rule gives {by_rule}"
+        elif by_rule is not None:
+            final, basis = by_rule, f"{t.label} rule: {t.overall_rule}"
+        else:
+            final, basis = None, "no risk-of-bias assessment recorded"
+        judged.append(_Judged(t, doms, by_rule, final, judgement_class(final), basis))
+    return judged
+
+
+def _per_row(values: list, codes: np.ndarray) -> np.ndarray:
+    """``values[code]`` for every row, as an object array (dicts and None kept as they are)."""
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table[codes]
+
+
+def _matches(value, series: pd.Series | None, n: int) -> np.ndarray:
+    """Rows where ``value == cell`` (a missing column holds None), each distinct cell compared
+    once."""
+    if series is None:
+        return np.full(n, bool(value == None))  # noqa: E711  (as the cell None would compare)
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    return np.array([bool(value == u) for u in uniques.tolist()], dtype=bool)[codes]
+
+
+def rob_classes(studies: pd.DataFrame, *, tool: str | None = None) -> pd.Categorical:
+    """``assess_rob(studies, tool=tool)["overall_class"]`` (``low``/``unclear``/``high`` per
+    row) without building the per-row table."""
+    _check_studies(studies, tool, "rob_classes")
+    codes, first = _combinations(studies)
+    judged = _judge(studies, tool, first)
+    cls = np.array([_CLASSES.index(j.cls) for j in judged], dtype=np.int8)
+    return pd.Categorical.from_codes(cls[codes], categories=list(_CLASSES))
+
+
 def assess_rob(
     studies: pd.DataFrame, *, tool: str | None = None, overrides=None
 ) -> pd.DataFrame:
@@ -574,90 +673,44 @@ def assess_rob(
         (low/unclear/high), ``overall_basis`` (why: rule / sheet / override / none),
         ``override_by``.
     """
-    check_frame(studies, "studies", "assess_rob", what="a DataFrame")
-    if "study_id" not in studies.columns:
-        raise ValidationError("assess_rob() needs a 'study_id' column in 'studies'.")
-    if tool is not None:
-        get_tool(tool, "assess_rob")
+    _check_studies(studies, tool, "assess_rob")
     ov = _overrides_frame(overrides)
     n = len(studies)
+    # Tool, domains and overall depend only on the _JUDGED_CELLS: judge each distinct
+    # combination once (in order of first appearance, so the first bad row is still the one
+    # named in an error) and spread the results over the rows.
+    codes, first = _combinations(studies)
+    judged = _judge(studies, tool, first)
+    domain_ids: list[str] = list(dict.fromkeys(d for j in judged for d in j.domains))
+    domain_ids.sort(key=lambda d: int(d[1:]) if d[1:].isdigit() else 999)
+    finals = _per_row([j.final for j in judged], codes)
+    classes = _per_row([j.cls for j in judged], codes)
+    bases = _per_row([j.basis for j in judged], codes)
+    override_by = np.full(n, None, dtype=object)
+    # later overrides win, as a row takes its last matching override
+    for _, h in ov.iterrows():
+        hit = _matches(h["study_id"], studies["study_id"], n)
+        if not _is_missing(h["outcome"]):
+            hit &= _matches(h["outcome"], studies.get("outcome"), n)
+        final = _norm(h["overall"])
+        finals[hit], classes[hit] = final, judgement_class(final)
+        override_by[hit] = None if _is_missing(h["by"]) else str(h["by"])
+        bases[hit] = f"override: {h['reason']}"
 
     def col(name: str) -> list:
         if name not in studies.columns:
             return [None] * n
         return studies[name].astype(object).tolist()
 
-    study_ids, outcomes = col("study_id"), col("outcome")
-    # Tool, domains and overall depend only on these four cells: judge each distinct
-    # combination once (in order of first appearance, so the first bad row is still the one
-    # named in an error) and map the result back to the rows.
-    keys = ["rob_tool", "stream", "rob_domains", "rob_overall"]
-    codes = np.zeros(n, dtype=np.int64)
-    for name in keys:
-        if name in studies.columns:
-            c, uniq = pd.factorize(studies[name].astype(object), use_na_sentinel=False)
-            codes = pd.factorize(codes * (len(uniq) + 1) + c)[0]  # stays < n: no overflow
-    # pd.factorize numbers values in order of first appearance
-    first = np.full(int(codes.max()) + 1 if n else 0, n, dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(n))
-    raw = {name: col(name) for name in keys}
-    judged = []
-    domain_ids: list[str] = []
-    for pos in first.tolist():
-        r = {name: raw[name][pos] for name in keys if name in studies.columns}
-        t = _tool_for_row(r, tool)
-        try:
-            doms = parse_rob_domains(r.get("rob_domains"), t)
-        except InvalidParameterError as exc:
-            raise InvalidParameterError(
-                f"Row {studies.index[pos]} (study {study_ids[pos]!r}), column 'rob_domains': "
-                f"{exc}"
-            ) from None
-        for d in doms:
-            if d not in domain_ids:
-                domain_ids.append(d)
-        by_rule = t.rule(doms) if doms else None
-        sheet = r.get("rob_overall")
-        sheet = None if _is_missing(sheet) else _norm(sheet)
-        if sheet is not None:
-            final = sheet
-            basis = "sheet rob_overall (reviewer)"
-            if by_rule is not None and judgement_class(by_rule) != judgement_class(sheet):
-                basis += f"; the {t.label} rule gives {by_rule}"
-        elif by_rule is not None:
-            final, basis = by_rule, f"{t.label} rule: {t.overall_rule}"
-        else:
-            final, basis = None, "no risk-of-bias assessment recorded"
-        judged.append((t, doms, by_rule, final, judgement_class(final), basis))
-    per_row = [judged[i] for i in codes.tolist()]
-    tools = [j[0].name for j in per_row]
-    domains = [j[1] for j in per_row]
-    rules = [j[2] for j in per_row]
-    finals = [j[3] for j in per_row]
-    classes = [j[4] for j in per_row]
-    bases = [j[5] for j in per_row]
-    override_by: list = [None] * n
-    if len(ov):
-        for pos in range(n):
-            sid = study_ids[pos]
-            hits = ov[[s == sid for s in ov["study_id"]]]
-            if not len(hits):
-                continue
-            keep = [_is_missing(o) or o == outcomes[pos] for o in hits["outcome"]]
-            hits = hits[keep]
-            if len(hits):
-                h = hits.iloc[-1]
-                finals[pos] = _norm(h["overall"])
-                classes[pos] = judgement_class(finals[pos])
-                override_by[pos] = None if _is_missing(h["by"]) else str(h["by"])
-                bases[pos] = f"override: {h['reason']}"
-    domain_ids.sort(key=lambda d: int(d[1:]) if d[1:].isdigit() else 999)
-    data: dict = {"study_id": study_ids, "outcome": outcomes, "rob_tool": tools,
-                  "domains": domains}
+    # lists, not object arrays: the frame infers the column dtypes from the values
+    data: dict = {"study_id": col("study_id"), "outcome": col("outcome"),
+                  "rob_tool": _per_row([j.tool.name for j in judged], codes).tolist(),
+                  "domains": _per_row([j.domains for j in judged], codes).tolist()}
     for d in domain_ids:
-        data[d] = [dd.get(d, np.nan) for dd in domains]
-    data.update({"overall_rule": rules, "overall": finals, "overall_class": classes,
-                 "overall_basis": bases, "override_by": override_by})
+        data[d] = _per_row([j.domains.get(d, np.nan) for j in judged], codes).tolist()
+    data.update({"overall_rule": _per_row([j.by_rule for j in judged], codes).tolist(),
+                 "overall": finals.tolist(), "overall_class": classes.tolist(),
+                 "overall_basis": bases.tolist(), "override_by": override_by.tolist()})
     return pd.DataFrame(data, index=studies.index)
 
 

@@ -12,6 +12,7 @@ All checks are pandas/numpy column operations, so large sheets validate fast.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import html
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evidence._codes import combine
 from evidence.dictionary import DATA_TYPE_REQUIREMENTS, schema_dtypes
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import COLUMNS, MODEL_STREAM, RATIO_MEASURES, REQUIRED_COLUMNS
@@ -166,8 +168,9 @@ def _names_from_header(values, label: str) -> list[str]:
     return names
 
 
-def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataFrame:
-    """Check the header names, drop unnamed empty columns, return the named frame."""
+def _kept_columns(names: list[str], label: str, has_data) -> list[int]:
+    """Positions of the named columns; raises on an empty header, an unnamed column holding
+    values (``has_data(i)``) or duplicate names."""
     if not names or all(n == "" for n in names):
         raise _fail(
             label,
@@ -178,9 +181,7 @@ def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataF
     keep = []
     for i, name in enumerate(names):
         if name == "" or _UNNAMED.match(name):
-            col = frame.iloc[:, i]
-            has_data = col.notna() & (col.astype("string").str.strip() != "")
-            if bool(has_data.fillna(False).any()):
+            if has_data(i):
                 raise _fail(
                     label,
                     f"column {i + 1} holds values but has no name in the header row; "
@@ -195,13 +196,61 @@ def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataF
     if dups:
         detail = "; ".join(f"'{n}' (columns {', '.join(map(str, p))})" for n, p in dups.items())
         raise _fail(label, f"duplicate column names in the header: {detail}. Names must be unique.")
+    return keep
+
+
+def _apply_header(frame: pd.DataFrame, names: list[str], label: str) -> pd.DataFrame:
+    """Check the header names, drop unnamed empty columns, return the named frame."""
+
+    def has_data(i: int) -> bool:
+        col = frame.iloc[:, i]
+        return bool((col.notna() & (col.astype("string").str.strip() != "")).fillna(False).any())
+
+    keep = _kept_columns(names, label, has_data)
     out = frame.iloc[:, keep]
     out.columns = [names[i] for i in keep]
     return out.reset_index(drop=True)
 
 
-def _read_csv_arrow(path: Path, sep: str) -> pd.DataFrame | None:
-    """Fast multi-threaded read of a well-formed file (header row kept as row 0).
+class _ArrowSheet:
+    """The named columns of a CSV file parsed by Arrow, as text.
+
+    Each column becomes a pandas ``string`` Series only when :meth:`pop` hands it out, and the
+    sheet lets go of it then: the raw text of a column is released as soon as it is parsed
+    instead of the whole file being held as a DataFrame until validation ends.  Offer the
+    few DataFrame methods :func:`read_studies` needs (``columns``, ``in``, ``len``, ``[]``,
+    ``pop``).
+    """
+
+    def __init__(self, columns: dict, n_rows: int) -> None:
+        self._columns = columns
+        self._n = n_rows
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, name: str) -> pd.Series:
+        # pandas keeps text with 64-bit offsets: the 32-bit ones Arrow parsed into are widened
+        # here, one column at a time (the text bytes are shared, not copied)
+        return pd.Series(pd.arrays.ArrowStringArray(self._columns[name]), name=name,
+                         index=pd.RangeIndex(self._n))
+
+    def pop(self, name: str) -> pd.Series:
+        out = self[name]
+        del self._columns[name]
+        return out
+
+
+def _read_csv_arrow(path: Path, sep: str, label: str) -> tuple[_ArrowSheet, list[str]] | None:
+    """Fast multi-threaded read of a well-formed file into an :class:`_ArrowSheet`, with
+    the header names.
 
     Returns None whenever pyarrow is missing or the file is not a clean
     rectangular UTF-8 table; the pandas reader then reads it or raises the
@@ -209,6 +258,7 @@ def _read_csv_arrow(path: Path, sep: str) -> pd.DataFrame | None:
     """
     try:
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -218,25 +268,33 @@ def _read_csv_arrow(path: Path, sep: str) -> pd.DataFrame | None:
             read_options=pcsv.ReadOptions(autogenerate_column_names=True, encoding="utf8"),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types={f"f{i}": pa.large_string() for i in range(n_columns)},
+                # 32-bit offsets: half the index memory of large_string while the file is held
+                column_types={f"f{i}": pa.string() for i in range(n_columns)},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
         if table.num_columns != n_columns or table.num_rows == 0:
             return None
-        return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype()}.get)
     except Exception:  # any problem: let the pandas reader explain it
         return None
+    names = _names_from_header([c[0].as_py() for c in table.columns], label)
+    body = [table.column(i).slice(1) for i in range(n_columns)]
+
+    def has_data(i: int) -> bool:
+        return bool(pc.any(pc.not_equal(pc.utf8_trim_whitespace(body[i]), "")).as_py())
+
+    keep = _kept_columns(names, label, has_data)
+    columns = {names[i]: body[i] for i in keep}
+    return _ArrowSheet(columns, len(body[0])), names
 
 
-def _read_csv(path: Path, label: str) -> pd.DataFrame:
+def _read_csv(path: Path, label: str) -> pd.DataFrame | _ArrowSheet:
     sep = _CSV_SEPARATORS[path.suffix.lower()]
-    raw = _read_csv_arrow(path, sep)
-    if raw is not None:
-        names = _names_from_header(raw.iloc[0].tolist(), label)
-        frame = _apply_header(raw.iloc[1:], names, label)
-        return _check_single_column(frame, names, path, sep, label)
+    parsed = _read_csv_arrow(path, sep, label)
+    if parsed is not None:
+        sheet, names = parsed
+        return _check_single_column(sheet, names, path, sep, label)
     try:
         raw = pd.read_csv(
             path,
@@ -400,6 +458,29 @@ def _empty_as_null(chunk):
                                  [keep.buffers()[1], *chunk.buffers()[1:]])
 
 
+class _Masks:
+    """Per-column boolean masks stored bit-packed (an eighth of the memory of bool arrays);
+    ``masks[name]`` unpacks one."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._bits: dict[str, np.ndarray] = {}
+
+    def __setitem__(self, name: str, mask: np.ndarray) -> None:
+        self._bits[name] = np.packbits(np.asarray(mask, dtype=bool))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.unpackbits(self._bits[name], count=self._n).view(bool)
+
+
+def _no_text_like(no_text: pd.Series):
+    """An all-missing text column sharing ``no_text``'s (immutable) Arrow buffers when it has
+    them; its own array object, so that setting a cell of one column leaves the others alone."""
+    if getattr(no_text.dtype, "storage", None) == "pyarrow":
+        return pd.arrays.ArrowStringArray(no_text.array._pa_array)
+    return no_text.array.copy()
+
+
 def _empty(n: int, dtype):
     """An all-missing column of ``dtype`` (an array; a Series for strings)."""
     missing = np.ones(n, dtype=bool)
@@ -414,28 +495,56 @@ def _empty(n: int, dtype):
     return pd.Series(index=pd.RangeIndex(n), dtype=dtype)
 
 
+def _equal_cell_codes(values: pd.Series) -> np.ndarray:
+    """An integer per cell, shared by equal cells (missing ones included), as compact as the
+    column allows: Arrow text is dictionary-encoded in place into 32-bit codes."""
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.chunked_array(values.array.__arrow_array__())
+        # one dictionary is shared by every chunk, so the codes agree across chunks
+        encoded = pc.dictionary_encode(arr, null_encoding="encode")
+        if encoded.num_chunks == 0:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate([c.indices.to_numpy(zero_copy_only=False)
+                               for c in encoded.chunks])
+    # missing comparison / timepoint cells match each other, as in DataFrame.duplicated()
+    return pd.factorize(values, use_na_sentinel=False)[0]
+
+
 def _duplicates(problems: _Problems, text, present, n: int) -> None:
     """Reject later rows repeating (study_id, outcome, comparison, timepoint)."""
     usable = present["study_id"] & present["outcome"]
     if not usable.any():
         return
-    keys = pd.DataFrame({c: text[c] for c in _KEY_COLUMNS})[usable]
-    dup_sub = keys.duplicated(keep="first").to_numpy()
-    if not dup_sub.any():
+    # only rows sharing their study_id with another usable row can repeat a key
+    study = _equal_cell_codes(text["study_id"])
+    usable &= np.bincount(study[usable], minlength=int(study.max()) + 1)[study] > 1
+    if not usable.any():
         return
     pos = np.flatnonzero(usable)
-    group = keys.groupby(list(_KEY_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
-    first_in_group = np.full(group.max() + 1, -1)
-    # positions are increasing, so the first write per group (reversed) is the minimum
-    first_in_group[group[::-1]] = pos[::-1]
+    every = len(pos) == n
+
+    def codes(column: str) -> np.ndarray:
+        return _equal_cell_codes(text[column] if every else text[column].take(pos))
+
+    group, first = study[pos], None
+    del study
+    for column in _KEY_COLUMNS[1:]:  # one column at a time: a few code arrays alive, not all
+        group, first = combine([group, codes(column)])
+    dup_sub = np.ones(len(pos), dtype=bool)
+    dup_sub[first] = False
+    if not dup_sub.any():
+        return
+    first_in_group = pos[first]
     dup = np.zeros(n, dtype=bool)
     dup[pos[dup_sub]] = True
-    why = np.empty(n, dtype=object)
-    for r, g in zip(pos[dup_sub], group[dup_sub], strict=True):
-        why[r] = (
-            f"duplicate of row {first_in_group[g]} (same study_id, outcome, comparison and "
-            "timepoint); the first occurrence is kept"
-        )
+    why = [
+        f"duplicate of row {first_in_group[g]} (same study_id, outcome, comparison and "
+        "timepoint); the first occurrence is kept"
+        for g in group[dup_sub]
+    ]
     problems.add(dup, "study_id", text["study_id"], why)
 
 
@@ -452,6 +561,84 @@ def _shown(v):
     return _fmt_value(v)
 
 
+class _CompactText:
+    """The stripped cells of a numeric column, kept only to show the offending ones: Arrow
+    text with 32-bit offsets, half the index memory of a ``string`` Series."""
+
+    def __init__(self, text: pd.Series) -> None:
+        import pyarrow as pa
+
+        self._text = pa.chunked_array(text.array.__arrow_array__()).cast(pa.string())
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return np.array(self._text.take(rows).to_pylist(), dtype=object)
+
+
+class _SomeCells:
+    """The shown cells of the few rows a row rule can flag; every other row is dropped."""
+
+    def __init__(self, rows: np.ndarray, cells: np.ndarray) -> None:
+        self._rows, self._cells = rows, cells
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self._rows, rows)
+        kept = at < len(self._rows)
+        if not (kept.all() and (self._rows[at] == rows).all()):  # pragma: no cover - a bug
+            raise AssertionError("a row rule showed a cell _SHOWN_BY_RULES did not keep")
+        return self._cells[at]
+
+
+#: The numeric cells the row rules (:func:`_row_rules`) show, with the columns their rules
+#: compare them with.  Each such rule flags a value below 1 (k_studies < 1, negative counts,
+#: sample sizes < 1, sd, se, means and ratio limits <= 0) or, for ci_level, outside (0, 1),
+#: or the comparison with those columns; :func:`_may_be_shown` keeps those rows only.
+_SHOWN_BY_RULES = {
+    "k_studies": (), "events_int": ("n_int",), "n_int": (), "events_ctrl": ("n_ctrl",),
+    "n_ctrl": (), "n_total": (), "mean_int": (), "sd_int": (), "mean_ctrl": (),
+    "sd_ctrl": (), "estimate": ("ci_low", "ci_high"), "ci_low": ("ci_high",), "ci_high": (),
+    "ci_level": (), "se": (),
+}
+
+
+def _may_be_shown(name: str, num: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows whose ``name`` cell a row rule can show (a superset of those it flags)."""
+    v = num[name]
+    if name == "ci_level":
+        return (v <= 0) | (v >= 1)
+    mask = v < 1
+    if name in ("events_int", "events_ctrl"):
+        mask |= v > num[_SHOWN_BY_RULES[name][0]]
+    elif name == "ci_low":
+        mask |= v > num["ci_high"]
+    elif name == "estimate":
+        mask |= (v < num["ci_low"]) | (v > num["ci_high"])
+    return mask
+
+
+def _drop_unshown(shown: dict, num: dict[str, np.ndarray]) -> None:
+    """Keep, of each parsed numeric column whose rule partners are parsed too, only the cells
+    a row rule can show: a full text column per numeric column would double what validating
+    a large sheet holds."""
+    for name in [c for c in num if c in shown and not isinstance(shown[c], _SomeCells)]:
+        partners = _SHOWN_BY_RULES.get(name)
+        if partners is None:
+            shown[name] = None  # no row rule shows this column
+        elif all(p in num for p in partners):
+            rows = np.flatnonzero(_may_be_shown(name, num))
+            cells = (shown[name].take(rows) if isinstance(shown[name], _CompactText)
+                     else shown[name].iloc[rows].astype(object).to_numpy())
+            shown[name] = _SomeCells(rows, cells)
+
+
+def _compact(text: pd.Series | None, raw: pd.Series):
+    """What problems show of a numeric column: its text (compact when Arrow holds it)."""
+    if text is None:
+        return raw
+    if getattr(text.dtype, "storage", None) == "pyarrow":
+        return _CompactText(text)
+    return text
+
+
 class _Problems:
     def __init__(self, study_id: pd.Series):
         self._study_id = study_id
@@ -461,8 +648,8 @@ class _Problems:
         """Record a problem for every row where ``mask`` is true.
 
         ``values``: a full-length Series/array (the cell shown), or None.
-        ``reasons``: a string, a full-length object array, or a callable applied
-        to the shown value of each flagged row.
+        ``reasons``: a string, a full-length object array, a list with one reason per
+        flagged row, or a callable applied to the shown value of each flagged row.
         """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
@@ -470,6 +657,8 @@ class _Problems:
         rows = np.flatnonzero(mask)
         if isinstance(values, pd.Series):
             vals = values.iloc[rows].astype(object).to_numpy()
+        elif isinstance(values, _CompactText | _SomeCells):
+            vals = values.take(rows)
         elif isinstance(values, np.ndarray):
             vals = values[rows].astype(object)
         else:
@@ -479,6 +668,10 @@ class _Problems:
             why = [reasons(v) for v in vals]
         elif isinstance(reasons, np.ndarray):
             why = list(reasons[rows])
+        elif isinstance(reasons, list):
+            if len(reasons) != len(rows):  # pragma: no cover - a bug, never data
+                raise AssertionError("one reason per flagged row expected")
+            why = reasons
         else:
             why = [reasons] * len(rows)
         self._parts.append((rows, column, vals, why))
@@ -655,7 +848,17 @@ def read_studies(source, *, bib=None) -> IngestResult:
     is coerced: it is rejected with a reason naming the column and the value.
     The row rules are listed in ``data/SCHEMA.md``.
     """
+    with _returning_allocator():
+        result = _read_and_validate(source, bib)
+        _release_arrow_memory()
+    if result.n_accepted + result.n_rejected != result.n_in:  # pragma: no cover - a bug
+        raise AssertionError("read_studies lost rows: please report this as a bug")
+    return result
+
+
+def _read_and_validate(source, bib) -> IngestResult:
     frame, label_path = _load(source)
+    _release_arrow_memory()  # the parser's working memory, before the columns are parsed
     label = label_path if label_path == "<DataFrame>" else f"File '{label_path}'"
     _check_required_columns(frame, label)
     bib_keys, bib_name = _resolve_bib(bib)
@@ -665,7 +868,7 @@ def read_studies(source, *, bib=None) -> IngestResult:
     problems = _Problems(study_text)
     dtypes = schema_dtypes()
     typed: dict[str, object] = {}
-    present: dict[str, np.ndarray] = {}
+    present = _Masks(n)
     num: dict[str, np.ndarray] = {}
     text: dict[str, pd.Series] = {}
     shown: dict[str, pd.Series] = {}
@@ -675,7 +878,8 @@ def read_studies(source, *, bib=None) -> IngestResult:
         name = col.name
         if name not in frame:
             present[name] = np.zeros(n, dtype=bool)
-            typed[name] = _empty(n, dtypes[name])
+            typed[name] = (_no_text_like(no_text) if col.dtype == "string"
+                           else _empty(n, dtypes[name]))
             text[name] = shown[name] = no_text
             if col.dtype in ("int", "float"):
                 num[name] = np.full(n, np.nan)
@@ -683,7 +887,8 @@ def read_studies(source, *, bib=None) -> IngestResult:
         raw = frame.pop(name)  # the frame is ours (see _load): release each column once parsed
         if col.dtype in ("int", "float"):
             values, here, bad, t = _numeric(raw)
-            shown[name] = t if t is not None else raw
+            shown[name] = _compact(t, raw)
+            del raw
             problems.add(
                 bad, name, shown[name],
                 lambda v, c=name: f"non-numeric value '{v}' in numeric column '{c}'",
@@ -708,7 +913,8 @@ def read_studies(source, *, bib=None) -> IngestResult:
                 typed[name] = pd.arrays.FloatingArray(values, np.isnan(values))
             num[name] = values
             present[name] = here
-            text[name] = t if t is not None else no_text
+            text[name] = no_text  # the row rules read these columns as numbers only
+            _drop_unshown(shown, num)
             continue
         if col.dtype == "bool" and pd.api.types.is_bool_dtype(raw):
             typed[name] = raw.astype("boolean").array
@@ -719,7 +925,7 @@ def read_studies(source, *, bib=None) -> IngestResult:
         here = t.notna().to_numpy()
         text[name], shown[name], present[name] = t, t, here
         if col.dtype == "string":
-            typed[name] = t.array
+            typed[name] = t.array if here.any() else _no_text_like(no_text)
         elif col.dtype == "bool":
             low = t.str.lower()
             if pd.api.types.is_numeric_dtype(raw):
@@ -742,9 +948,11 @@ def read_studies(source, *, bib=None) -> IngestResult:
             ok = cat_codes >= 0
             problems.add(here & ~ok, name, t, _vocabulary_reason(name, col.vocabulary or ()))
             typed[name] = pd.Categorical.from_codes(cat_codes, dtype=dtypes[name])
-            text[name] = t if ok[here].all() else t.where(ok)
+            # the rules read the valid values only: the categorical holds exactly those
+            text[name] = pd.Series(typed[name], index=t.index)
+        shown[name] = no_text  # the row rules show numeric cells only
         if name not in _RULE_TEXT:  # only the row rules below read text of these columns
-            text[name] = shown[name] = no_text
+            text[name] = no_text
 
     for name in REQUIRED_COLUMNS:
         problems.add(~present[name], name, None, f"required value missing in column '{name}'")
@@ -777,21 +985,53 @@ def read_studies(source, *, bib=None) -> IngestResult:
         keep[rejected["row"].to_numpy()] = False
         studies = studies.iloc[np.flatnonzero(keep)].reset_index(drop=True)
 
-    _release_arrow_memory()
-    result = IngestResult(studies=studies, rejected=rejected, n_in=n, source=label_path)
-    if result.n_accepted + result.n_rejected != n:  # pragma: no cover - a bug, never data
-        raise AssertionError("read_studies lost rows: please report this as a bug")
-    return result
+    return IngestResult(studies=studies, rejected=rejected, n_in=n, source=label_path)
+
+
+@contextlib.contextmanager
+def _returning_allocator():
+    """Let Arrow allocate from an allocator that hands freed memory straight back while a
+    sheet is read and validated.
+
+    Parsing a large sheet column by column frees about as much text as it keeps.  Arrow's
+    default allocator (mimalloc) keeps the freed memory cached, and the C library's keeps
+    it fragmented; for a million rows either leaves the process about 0.3 GB larger than
+    jemalloc told to return freed pages at once (see benchmarks/README.md).  That setting
+    concerns Arrow's own jemalloc only, which nothing else uses unless chosen.  Buffers
+    remember their allocator, so restoring the default afterwards is safe.  Without a
+    jemalloc build of pyarrow the default allocator is kept.
+    """
+    try:
+        import pyarrow as pa
+
+        pool = pa.jemalloc_memory_pool()
+        pa.jemalloc_set_decay_ms(0)
+    except (ImportError, NotImplementedError):  # no pyarrow, or built without jemalloc
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _release_arrow_memory() -> None:
-    """Give the memory Arrow's allocator keeps cached after parsing back to the system
-    (for a large sheet this cache can exceed the table itself)."""
+    """Give the memory freed while parsing back to the system: what Arrow's allocator keeps
+    cached and, through the C library's pool (``malloc_trim``), the free pages between
+    NumPy's arrays (for a large sheet each can reach a quarter of the table itself)."""
     try:
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pandas without pyarrow
         return
     pa.default_memory_pool().release_unused()
+    pa.system_memory_pool().release_unused()
+
+
+def _cells(values: pd.Series, rows: np.ndarray) -> list:
+    """The cells at ``rows`` (ascending positions) as Python objects, missing as None."""
+    return values.take(rows).astype(object).where(lambda v: v.notna(), None).tolist()
 
 
 def _row_rules(problems: _Problems, text, num, present, shown) -> None:
@@ -812,11 +1052,9 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
     mismatch[both] = ~valid[m_codes[both], s_codes[both]]
     if mismatch.any():
         streams_of = {m: " or ".join(f"'{s}'" for s in s_) for m, s_ in MODEL_STREAM.items()}
-        st = stream.to_numpy(dtype=object, na_value=None)
-        md = model.to_numpy(dtype=object, na_value=None)
-        why = np.empty(len(md), dtype=object)
-        for r in np.flatnonzero(mismatch):
-            why[r] = f"model '{md[r]}' belongs to stream {streams_of[md[r]]}, not '{st[r]}'"
+        rows = np.flatnonzero(mismatch)
+        pairs = zip(_cells(model, rows), _cells(stream, rows), strict=True)
+        why = [f"model '{m}' belongs to stream {streams_of[m]}, not '{s}'" for m, s in pairs]
         problems.add(mismatch, "model", model, why)
 
     # meta-analysis records
@@ -859,10 +1097,10 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
         if dt == "estimate":
             ci = present["ci_low"] & present["ci_high"]
             lacking = rows_dt & ~ci & ~present["se"]
-            col = np.where(present["ci_low"], "ci_high", "ci_low")
-            for c in ("ci_low", "ci_high"):
+            has_low = present["ci_low"]  # the limit reported missing is the one not given
+            for c, flagged in (("ci_low", lacking & ~has_low), ("ci_high", lacking & has_low)):
                 problems.add(
-                    lacking & (col == c), c, None,
+                    flagged, c, None,
                     "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'",
                 )
 
@@ -874,12 +1112,11 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
         )
     for events, total in (("events_int", "n_int"), ("events_ctrl", "n_ctrl")):
         over = num[events] > num[total]
-        why = np.empty(len(over), dtype=object)
-        for r in np.flatnonzero(over):
-            why[r] = (
-                f"events '{events}' ({_fmt_value(num[events][r])}) exceed the total "
-                f"'{total}' ({_fmt_value(num[total][r])})"
-            )
+        why = [
+            f"events '{events}' ({_fmt_value(num[events][r])}) exceed the total "
+            f"'{total}' ({_fmt_value(num[total][r])})"
+            for r in np.flatnonzero(over)
+        ]
         problems.add(over, events, shown[events], why)
     for col in ("n_int", "n_ctrl", "n_total"):
         small = (num[col] >= 0) & (num[col] < 1)
@@ -896,31 +1133,27 @@ def _row_rules(problems: _Problems, text, num, present, shown) -> None:
     )
     lo, hi, est = num["ci_low"], num["ci_high"], num["estimate"]
     inverted = lo > hi
-    why = np.empty(len(lo), dtype=object)
-    for r in np.flatnonzero(inverted):
-        why[r] = (
-            f"CI lower limit 'ci_low' ({_fmt_value(lo[r])}) is above the upper limit "
-            f"'ci_high' ({_fmt_value(hi[r])})"
-        )
+    why = [
+        f"CI lower limit 'ci_low' ({_fmt_value(lo[r])}) is above the upper limit "
+        f"'ci_high' ({_fmt_value(hi[r])})"
+        for r in np.flatnonzero(inverted)
+    ]
     problems.add(inverted, "ci_low", shown["ci_low"], why)
     outside = ~inverted & ((est < lo) | (est > hi))
-    why = np.empty(len(lo), dtype=object)
-    for r in np.flatnonzero(outside):
-        why[r] = (
-            f"estimate {_fmt_value(est[r])} lies outside its confidence interval "
-            f"({_fmt_value(lo[r])}, {_fmt_value(hi[r])})"
-        )
+    why = [
+        f"estimate {_fmt_value(est[r])} lies outside its confidence interval "
+        f"({_fmt_value(lo[r])}, {_fmt_value(hi[r])})"
+        for r in np.flatnonzero(outside)
+    ]
     problems.add(outside, "estimate", shown["estimate"], why)
     is_ratio = measure.isin(RATIO_MEASURES).to_numpy(dtype=bool, na_value=False)
-    ratio_name = measure.to_numpy(dtype=object, na_value=None)
     for col in ("estimate", "ci_low", "ci_high"):
         bad = is_ratio & (num[col] <= 0)
-        why = np.empty(len(bad), dtype=object)
-        for r in np.flatnonzero(bad):
-            why[r] = (
-                f"ratio measure '{ratio_name[r]}' needs '{col}' > 0 (natural scale); "
-                f"got {_fmt_value(num[col][r])}"
-            )
+        rows = np.flatnonzero(bad)
+        why = [
+            f"ratio measure '{m}' needs '{col}' > 0 (natural scale); got {_fmt_value(num[col][r])}"
+            for m, r in zip(_cells(measure, rows), rows, strict=True)
+        ]
         problems.add(bad, col, shown[col], why)
     is_rom = (measure == "ROM").to_numpy(dtype=bool, na_value=False)
     for col in ("mean_int", "mean_ctrl"):

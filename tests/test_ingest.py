@@ -596,11 +596,49 @@ def test_fast_and_fallback_csv_readers_agree(tmp_path, monkeypatch):
     text = open(path, encoding="utf-8").read().replace("\n", "\r\n")
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         handle.write(text.replace("\r\n", "\r\n\r\n", 1))  # BOM, CRLF and a blank line
-    assert ingest._read_csv_arrow(ingest.Path(path), ",") is not None
+    assert ingest._read_csv_arrow(ingest.Path(path), ",", "label") is not None
     fast = read_studies(path)
-    monkeypatch.setattr(ingest, "_read_csv_arrow", lambda path, sep: None)
+    monkeypatch.setattr(ingest, "_read_csv_arrow", lambda path, sep, label: None)
     slow = read_studies(path)
     assert (fast.n_in, fast.n_accepted, fast.n_rejected) == (4, 2, 2)
     pd.testing.assert_frame_equal(fast.studies, slow.studies)
     pd.testing.assert_frame_equal(fast.rejected, slow.rejected)
     assert fast.studies.loc[0, "notes"] == 'multi\r\nline, "quoted"'
+
+
+def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monkeypatch):
+    """Validation keeps, of each numeric column, only the cells a row rule can show; with
+    every cell kept instead the rejected table is the same, cell text as written included."""
+    import evidence.ingest as ingest
+
+    rng = np.random.default_rng(7)
+    cells = ["", "-1", "-0.0", "0", "0.5", "+0.50", "1", "1.0", " 2 ", "3e0", "12", "95", "x"]
+    numeric = ["k_studies", "events_int", "n_int", "events_ctrl", "n_ctrl", "n_total",
+               "mean_int", "sd_int", "mean_ctrl", "sd_ctrl", "estimate", "ci_low", "ci_high",
+               "ci_level", "se", "dose", "year"]
+    bases = list(BASES.values())
+    rows = []
+    for i in range(400):
+        row = {**bases[i % len(bases)], "study_id": f"S{i}",
+               "measure": ["RR", "OR", "HR", "ROM", "SMD", "MD"][i % 6]}
+        for c in rng.choice(numeric, size=4, replace=False):
+            row[c] = cells[rng.integers(len(cells))]
+        rows.append(row)
+    path = write_sheet(tmp_path / "s.csv", rows)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    as_numbers = frame.assign(**{c: pd.to_numeric(frame[c].str.strip(), errors="coerce")
+                                 for c in ("n_int", "ci_low", "estimate")})
+    lean = [read_studies(src) for src in (path, frame, as_numbers)]
+    monkeypatch.setattr(ingest, "_drop_unshown", lambda shown, num: None)
+    full = [read_studies(src) for src in (path, frame, as_numbers)]
+    for a, b in zip(lean, full, strict=True):
+        pd.testing.assert_frame_equal(a.rejected, b.rejected)
+        pd.testing.assert_frame_equal(a.studies, b.studies)
+    reasons = lean[0].rejected["reason"]
+    # the sample reaches every rule that shows a numeric cell, and some rows are accepted
+    for needle in ("exceed the total", "is above the upper limit", "outside its confidence",
+                   "natural scale", "positive means", "ci_level must", "k_studies must",
+                   "negative count", "sample size", "standard deviation", "standard error"):
+        assert reasons.str.contains(needle, regex=False).any(), needle
+    assert (lean[0].rejected["value"] == "+0.50").any()
+    assert 0 < lean[0].n_accepted < 400

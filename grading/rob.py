@@ -596,13 +596,15 @@ def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_J
     judged = []
     for i, pos in enumerate(rows.tolist()):
         r = {name: values[i] for name, values in cells.items()}
-        t = _tool_for_row(r, tool)
+        column = "rob_tool"
         try:
+            t = _tool_for_row(r, tool)
+            column = "rob_domains"
             doms = parse_rob_domains(r.get("rob_domains"), t)
         except InvalidParameterError as exc:
             sid = studies["study_id"].take([pos]).astype(object).tolist()[0]
             raise InvalidParameterError(
-                f"Row {studies.index[pos]} (study {sid!r}), column 'rob_domains': {exc}"
+                f"Row {studies.index[pos]} (study {sid!r}), column {column!r}: {exc}"
             ) from None
         by_rule = t.rule(doms) if doms else None
         sheet = r.get("rob_overall")

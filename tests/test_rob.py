@@ -155,6 +155,14 @@ def test_assess_rob_bad_domain_names_row():
         assess_rob(bad)
 
 
+def test_assess_rob_unknown_tool_names_row_and_column():
+    bad = _sheet()
+    bad.loc[2, "rob_tool"] = "3e0"
+    with pytest.raises(InvalidParameterError,
+                       match=r"Row 2 \(study 'C'\), column 'rob_tool': .*Got '3e0'"):
+        assess_rob(bad)
+
+
 def test_robvis_round_trip(tmp_path):
     frame = pd.DataFrame({
         "study_id": ["Lightner 2023", "Zarrabi 2023"],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from evidence.bias import (
     EggerResult,
     TrimFillResult,
@@ -37,10 +35,20 @@ from evidence.pooling import PoolResult, pool, pool_groups
 from evidence.references import Bibliography, Reference, read_bib, read_ris
 from evidence.study_effects import study_effects
 
-try:
-    __version__ = version("evigap")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # __version__ is looked up on first use: importlib.metadata alone costs ~0.1 s of import
+    if name != "__version__":
+        raise AttributeError(f"module 'evidence' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("evigap")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
+
 
 __all__ = [
     "__version__",

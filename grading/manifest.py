@@ -13,7 +13,6 @@ import os
 import platform
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +108,8 @@ def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str]:
 
     ``evigap`` falls back to ``evidence.__version__`` when running from an uninstalled checkout.
     """
+    from importlib.metadata import PackageNotFoundError, version
+
     out: dict[str, str] = {}
     for name in packages:
         if name == "python":

@@ -39,6 +39,9 @@ def _model_label(m: str) -> str:
 
 
 _WHERE = {"animal": "in animals", "in_vitro": "in vitro"}
+#: The record columns translational_forest() reads.
+_DRAWN_COLUMNS = ("study_id", "outcome", "stream", "model", "model_detail", "k_studies",
+                  "measure", "yi", "vi", "effect_note")
 _CERT_LINE = 0.15  # inches between the two certainty lines of a preclinical stream
 
 
@@ -205,7 +208,9 @@ def translational_forest(
 
         studies = study_effects(studies)
     key = indication_key(studies).astype(str)
-    sel = studies[key.str.lower() == str(indication).lower()].copy()
+    # only the columns drawn: the per-stream and per-model selections below then copy little
+    drawn = [c for c in _DRAWN_COLUMNS if c in studies.columns]
+    sel = studies.loc[(key.str.lower() == str(indication).lower()).to_numpy(), drawn]
     if sel.empty:
         raise ValidationError(
             f"translational_forest(): no record for indication {indication!r}. Available: "
@@ -247,7 +252,7 @@ def translational_forest(
             if stream != "in_vitro" or len(models) > 1:
                 rows.append({"kind": "model", "label": _model_label(m)})
             sm = sm.sort_values("_y", na_position="last", kind="stable")
-            for _, r in sm.iterrows():
+            for r in sm.to_dict("records"):
                 lab = str(r.get("study_id", ""))
                 if many_outcomes and isinstance(r.get("outcome"), str):
                     lab = f"{lab}: {r['outcome']}"

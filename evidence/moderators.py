@@ -363,25 +363,25 @@ def _fit(
     except np.linalg.LinAlgError:
         qm = math.nan
     alpha = 1 - level
-    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+    from evidence import _distributions as dist
 
     if ci_method != "z":
         dfs = float(k - p)
         qm = qm / m if m else math.nan
         qm_df2 = dfs
-        qm_p = float(stats.f.sf(qm, m, dfs)) if dfs > 0 and m else math.nan
+        qm_p = float(dist.f_sf(qm, m, dfs)) if dfs > 0 and m else math.nan
         if dfs > 0:
-            pval = 2 * stats.t.sf(np.abs(stat), dfs)
-            crit = float(stats.t.isf(alpha / 2, dfs))
+            pval = 2 * dist.t_sf(np.abs(stat), dfs)
+            crit = float(dist.t_isf(alpha / 2, dfs))
         else:
             pval = np.full(p, math.nan)
             crit = math.nan
     else:
         dfs = math.nan
         qm_df2 = math.nan
-        qm_p = float(stats.chi2.sf(qm, m)) if m else math.nan
-        pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = float(stats.norm.isf(alpha / 2))
+        qm_p = float(dist.chi2_sf(qm, m)) if m else math.nan
+        pval = 2 * dist.norm_sf(np.abs(stat))
+        crit = float(dist.norm_isf(alpha / 2))
     ci_low = beta - crit * se
     ci_high = beta + crit * se
 
@@ -390,7 +390,7 @@ def _fit(
         Pfe = _p_matrix(wfe, X)
         ymc = y - y.mean()
         qe = max(0.0, float(ymc @ Pfe @ ymc))
-        qe_p = float(stats.chi2.sf(qe, k - p))
+        qe_p = float(dist.chi2_sf(qe, k - p))
         vt = (k - p) / float(np.trace(Pfe))
         if method == "FE":
             i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
@@ -952,9 +952,9 @@ def subgroup_analysis(
     w = 1 / groups.loc[ok, "se"].to_numpy(dtype=float) ** 2
     mu = float(np.sum(w * est) / w.sum())
     q_between = float(np.sum(w * (est - mu) ** 2))
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    q_between_p = float(stats.chi2.sf(q_between, n_groups - 1))
+    q_between_p = float(dist.chi2_sf(q_between, n_groups - 1))
 
     codes = data.groupby(by_list, sort=True, dropna=False).ngroup().to_numpy()
     keep = ~(np.isnan(y) | np.isnan(v))
@@ -1151,9 +1151,9 @@ def pool_clustered(
         var *= n / dfs
     se = math.sqrt(var)
     stat = res.estimate / se
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    crit = float(stats.t.isf((1 - level) / 2, dfs))
+    crit = float(dist.t_isf((1 - level) / 2, dfs))
     half_pi = crit * math.sqrt(se**2 + tau2)
     return ClusteredPoolResult(
         k=res.k,
@@ -1162,7 +1162,7 @@ def pool_clustered(
         se=se,
         stat=stat,
         df=dfs,
-        p_value=float(2 * stats.t.sf(abs(stat), dfs)),
+        p_value=float(2 * dist.t_sf(abs(stat), dfs)),
         ci_low=res.estimate - crit * se,
         ci_high=res.estimate + crit * se,
         pi_low=res.estimate - half_pi,

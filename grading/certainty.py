@@ -792,8 +792,7 @@ def grade(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             eff = study_effects(studies)
-    from scipy.stats import norm
-
+    from evidence import _distributions as dist
     from evidence.schema import indication_key
 
     indication = indication_key(eff)
@@ -802,7 +801,7 @@ def grade(
     rob = rob_classes(eff)
     _check_streams(eff["stream"], eff.index)
     rec = _Records(eff, rob)
-    z = float(norm.ppf(0.5 + scheme.level / 2))
+    z = float(dist.norm_ppf(0.5 + scheme.level / 2))
     ov_rows = list(ov.iterrows())
     out_rows = []
     used_overrides: set[int] = set()

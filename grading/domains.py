@@ -538,9 +538,9 @@ def judge_dose_response(
     slope = np.sum(w * (d - dbar) * y) / sxx
     se = math.sqrt(1.0 / sxx)
     z = slope / se
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    p = float(2 * stats.norm.sf(abs(z)))
+    p = float(2 * dist.norm_sf(abs(z)))
     txt = f"slope {slope:.4g} per dose unit (z = {z:.2f}, p = {p:.3f}, {levels} dose levels)"
     if p < scheme.dose_response_alpha and np.sign(slope) == np.sign(pooled_estimate) != 0:
         return Judgement(1, f"{txt}: larger doses give larger effects", src)

@@ -155,7 +155,7 @@ def _rob_table(data, rob, labels_col) -> tuple[list[str], list[list]]:
 
 def _subgroup_test(results) -> tuple[float, int, float, float]:
     """Q test across subgroup estimates (RevMan; = metafor rma(est, sei=se, method='FE') QE)."""
-    from scipy import stats
+    from evidence import _distributions as dist
 
     est = np.array([r[0] for r in results], float)
     se = np.array([r[1] for r in results], float)
@@ -163,7 +163,7 @@ def _subgroup_test(results) -> tuple[float, int, float, float]:
     mu = np.sum(w * est) / np.sum(w)
     q = float(np.sum(w * (est - mu) ** 2))
     df = len(est) - 1
-    p = float(stats.chi2.sf(q, df)) if df > 0 else np.nan
+    p = float(dist.chi2_sf(q, df)) if df > 0 else np.nan
     i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
     return q, df, p, i2
 
@@ -172,16 +172,16 @@ class _Single:
     """Pooled 'result' of one study (RevMan shows it without heterogeneity)."""
 
     def __init__(self, yi, vi, level):
-        from scipy import stats
+        from evidence import _distributions as dist
 
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = dist.norm_ppf(0.5 + level / 2)
         self.k = 1
         self.estimate = float(yi)
         self.se = float(np.sqrt(vi))
         self.ci_low = self.estimate - z * self.se
         self.ci_high = self.estimate + z * self.se
         self.stat = self.estimate / self.se
-        self.p_value = float(2 * stats.norm.sf(abs(self.stat)))
+        self.p_value = float(2 * dist.norm_sf(abs(self.stat)))
         self.tau2 = self.i2 = self.q = self.q_p = self.pi_low = self.pi_high = np.nan
         self.q_df = 0
         self.ci_method = "z"
@@ -364,9 +364,9 @@ def forest_plot(
             measure = str(m[0])
     ratio = _style.is_ratio(measure)
     tx = np.exp if ratio else (lambda v: v)
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = dist.norm_ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
     y_all = numeric_column(data, yi, "yi", func, error=ValidationError)

@@ -119,9 +119,9 @@ def funnel_plot(
 
     se_max = float(max(region["sei"].max(), np.sqrt(fv).max() if len(fv) else 0))
     se_top = se_max * 1.05 if se_max > 0 else 1.0
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    crit = float(stats.norm.isf((1 - level) / 2))
+    crit = float(dist.norm_isf((1 - level) / 2))
     verts = [(tx(centre - crit * se_top), se_top), (tx(centre), 0.0),
              (tx(centre + crit * se_top), se_top)]
     if ratio:  # straight edges on a log axis need the curve sampled

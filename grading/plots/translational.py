@@ -233,9 +233,9 @@ def translational_forest(
     sel = sel[keep.to_numpy()].assign(_y=y[keep], _v=v[keep])
     ratio = scale == "log_ratio"
     tx = np.exp if ratio else (lambda a: a)
-    from scipy import stats
+    from evidence import _distributions as dist
 
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = dist.norm_ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
     many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1

@@ -238,6 +238,10 @@ def translational_forest(
     z = dist.norm_ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
+    if isinstance(grades, pd.DataFrame) and "indication" in grades.columns:
+        # the indication's rows, once: _stream_certainty looks them up for every stream
+        grades = grades[(grades["indication"].astype(str).str.lower()
+                         == str(indication).lower()).to_numpy()]
     many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1
     mixed_outcomes = False
     rows: list[dict] = []

@@ -49,6 +49,11 @@ _ROW_RULES: tuple[str, ...] = (
     "CI limits are > 0, ci_level is a fraction strictly between 0 and 1.",
     "(study_id, outcome, comparison, timepoint) is unique; later duplicates are rejected.",
     "When a bibliography is given, every citation_key must be one of its keys.",
+    "In `evigap run` and `evigap validate` (read_studies(checks=...) with "
+    "grading.rob.rob_problems): rob_tool names one of the tools listed for it (or is empty: "
+    "SYRCLE for animal rows, the in vitro tool for in vitro rows, generic otherwise) and "
+    "rob_domains parse for the row's tool ('D1=low; D2=some concerns', the tool's domain ids "
+    "and judgements).",
 )
 
 

@@ -808,7 +808,7 @@ def _resolve_bib(bib):
     )
 
 
-def read_studies(source, *, bib=None) -> IngestResult:
+def read_studies(source, *, bib=None, checks=()) -> IngestResult:
     """Read a study sheet and validate every row against :mod:`evidence.schema`.
 
     Parameters
@@ -822,6 +822,13 @@ def read_studies(source, *, bib=None) -> IngestResult:
         its keys.  A path ending in ``.ris`` is read with
         :func:`~evidence.references.read_ris`, any other with
         :func:`~evidence.references.read_bib`.
+    checks : sequence of callables, optional
+        Further row checks, each called with the typed table of every input row (before
+        any is rejected, fresh 0..n-1 index) and returning a DataFrame with columns
+        ``row`` (0-based position), ``column``, ``value`` and ``reason``: those rows are
+        rejected with those reasons too.  ``evigap run`` and ``evigap validate`` pass
+        :func:`grading.rob.rob_problems` (an unknown ``rob_tool``, ``rob_domains`` that do
+        not parse for the row's tool).
 
     Returns
     -------
@@ -839,7 +846,8 @@ def read_studies(source, *, bib=None) -> IngestResult:
         columns, or missing required columns.  The message names the file and
         the columns.
     InvalidParameterError
-        When ``source`` or ``bib`` has an unsupported type.
+        When ``source``, ``bib`` or ``checks`` has an unsupported type, or a check
+        returns something other than the frame described above.
 
     Notes
     -----
@@ -848,15 +856,69 @@ def read_studies(source, *, bib=None) -> IngestResult:
     is coerced: it is rejected with a reason naming the column and the value.
     The row rules are listed in ``data/SCHEMA.md``.
     """
+    checks = _check_checks(checks)
     with _returning_allocator():
-        result = _read_and_validate(source, bib)
+        result = _read_and_validate(source, bib, checks)
         _release_arrow_memory()
     if result.n_accepted + result.n_rejected != result.n_in:  # pragma: no cover - a bug
         raise AssertionError("read_studies lost rows: please report this as a bug")
     return result
 
 
-def _read_and_validate(source, bib) -> IngestResult:
+def _check_checks(checks) -> tuple:
+    if callable(checks):
+        checks = (checks,)
+    try:
+        checks = tuple(checks)
+    except TypeError:
+        checks = (checks,)
+    for check in checks:
+        if not callable(check):
+            raise InvalidParameterError(
+                "The 'checks' argument of read_studies() must be a sequence of callables. "
+                f"Got {type(check).__name__}."
+            )
+    return checks
+
+
+_CHECK_COLUMNS = ("row", "column", "value", "reason")
+
+
+def _add_check_problems(problems: _Problems, check, studies: pd.DataFrame) -> None:
+    """Reject the rows a ``read_studies(checks=...)`` callable reports."""
+    name = getattr(check, "__name__", type(check).__name__)
+    found = check(studies)
+    if not isinstance(found, pd.DataFrame) or not set(_CHECK_COLUMNS) <= set(found.columns):
+        raise InvalidParameterError(
+            f"read_studies(): the check {name}() must return a DataFrame with columns "
+            f"{list(_CHECK_COLUMNS)}. Got {type(found).__name__}."
+        )
+    if len(found) == 0:
+        return
+    rows = pd.to_numeric(found["row"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    n = len(studies)
+    if not (np.isfinite(rows).all() and (rows == np.floor(rows)).all()
+            and (rows >= 0).all() and (rows < n).all()):
+        raise InvalidParameterError(
+            f"read_studies(): the check {name}() returned a 'row' that is not a position "
+            f"0..{n - 1} of the table."
+        )
+    found = found.assign(row=rows.astype(np.int64)).sort_values("row", kind="stable")
+    for column, part in found.groupby("column", sort=False):
+        at = part["row"].to_numpy()
+        mask = np.zeros(n, dtype=bool)
+        mask[at] = True
+        if mask.sum() != len(at):
+            raise InvalidParameterError(
+                f"read_studies(): the check {name}() reported a row twice for column "
+                f"{column!r}."
+            )
+        values = np.full(n, None, dtype=object)
+        values[at] = part["value"].astype(object).where(part["value"].notna(), None).to_numpy()
+        problems.add(mask, str(column), values, [str(r) for r in part["reason"]])
+
+
+def _read_and_validate(source, bib, checks: tuple = ()) -> IngestResult:
     frame, label_path = _load(source)
     _release_arrow_memory()  # the parser's working memory, before the columns are parsed
     label = label_path if label_path == "<DataFrame>" else f"File '{label_path}'"
@@ -970,7 +1032,6 @@ def _read_and_validate(source, bib) -> IngestResult:
             lambda v: f"citation key '{v}' not found in {bib_name}",
         )
 
-    rejected = problems.frame()
     data = {name: typed[name] for name in dtypes}
     for c in frame.columns:
         if c not in dtypes:
@@ -980,6 +1041,9 @@ def _read_and_validate(source, bib) -> IngestResult:
             data[c] = col.array
     del text, shown, num, typed
     studies = pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+    for check in checks:
+        _add_check_problems(problems, check, studies)
+    rejected = problems.frame()
     if len(rejected):
         keep = np.ones(n, dtype=bool)
         keep[rejected["row"].to_numpy()] = False

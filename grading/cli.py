@@ -160,8 +160,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from evidence.export import write_csv
     from evidence.ingest import read_studies
+    from grading.rob import rob_problems
 
-    ingest = read_studies(args.csv, bib=args.bib)
+    ingest = read_studies(args.csv, bib=args.bib, checks=(rob_problems,))
     rejected = ingest.rejected
     n_rej = int(rejected["row"].nunique()) if len(rejected) else 0
     print(f"{args.csv}: {ingest.n_in} rows in, {len(ingest.studies)} accepted, "

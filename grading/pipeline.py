@@ -729,7 +729,9 @@ def run_review(
     the_scheme = _resolve_scheme(scheme)
     regulatory_frame = read_table(regulatory, what="regulatory")
     claims_frame = read_table(claims, what="claims")
-    ingest = read_studies(studies, bib=bib)
+    from grading.rob import rob_problems
+
+    ingest = read_studies(studies, bib=bib, checks=(rob_problems,))
     _check_no_loss(ingest)
     rejected = ingest.rejected
 

@@ -35,6 +35,7 @@ __all__ = [
     "judgement_class",
     "assess_rob",
     "rob_classes",
+    "rob_problems",
     "read_robvis",
     "write_robvis",
 ]
@@ -620,6 +621,54 @@ def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_J
             final, basis = None, "no risk-of-bias assessment recorded"
         judged.append(_Judged(t, doms, by_rule, final, judgement_class(final), basis))
     return judged
+
+
+def rob_problems(studies: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose risk-of-bias cells cannot be judged, for ``read_studies(checks=...)``.
+
+    A ``rob_tool`` that names no tool template, or ``rob_domains`` that do not parse for the
+    row's tool (:func:`parse_rob_domains`), would stop :func:`assess_rob` and ``grade()``;
+    ``evigap run`` and ``evigap validate`` pass this check to
+    :func:`evidence.ingest.read_studies`, which rejects such rows with the reason instead.
+
+    Returns
+    -------
+    DataFrame
+        One row per problem: ``row`` (0-based position in ``studies``), ``column``
+        (``rob_tool`` or ``rob_domains``), ``value`` (the cell) and ``reason``.
+    """
+    check_frame(studies, "studies", "rob_problems", what="a DataFrame")
+    codes, first = _combinations(studies)
+    cells = {name: studies[name].take(first).astype(object).tolist()
+             for name in _JUDGED_CELLS if name in studies.columns}
+    found: list[tuple[int, str, object, str]] = []  # (combination, column, cell, reason)
+    for i in range(len(first)):
+        r = {name: values[i] for name, values in cells.items()}
+        try:
+            t = _tool_for_row(r, None)
+        except InvalidParameterError:
+            found.append((i, "rob_tool", r.get("rob_tool"),
+                          f"unknown rob_tool '{r.get('rob_tool')}'; expected one of "
+                          f"{', '.join(sorted(TOOLS))}."))
+            continue
+        try:
+            parse_rob_domains(r.get("rob_domains"), t)
+        except InvalidParameterError as exc:
+            why = " ".join(str(exc).split()).replace("parse_rob_domains(): ", "")
+            found.append((i, "rob_domains", r.get("rob_domains"),
+                          why.replace(" of the 'text' argument", "")))
+    # each row's problem is its combination's: one lookup per row, not one scan per combination
+    which = np.full(len(first), -1, dtype=np.int64)
+    which[[i for i, *_ in found]] = np.arange(len(found))
+    rows = np.flatnonzero(which[codes] >= 0)
+    pick = which[codes[rows]]
+
+    def column_of(part: int) -> pd.arrays.StringArray:
+        texts = [None if _is_missing(f[part]) else str(f[part]) for f in found]
+        return pd.array(np.array(texts, dtype=object)[pick] if found else [], dtype="string")
+
+    return pd.DataFrame({"row": rows, "column": column_of(1), "value": column_of(2),
+                         "reason": column_of(3)})
 
 
 def _per_row(values: list, codes: np.ndarray) -> np.ndarray:

@@ -293,6 +293,23 @@ def test_validate_broken_sheet_exit_1_with_table(tmp_path):
     assert (rejected.loc[rejected["row"] == 2, "column"] == "stream").any()
 
 
+def test_unknown_rob_tool_is_a_rejected_row_in_validate_and_run(tmp_path):
+    from evidence.datasets import bundled_path
+
+    sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(8)
+    sheet.loc[3, "rob_tool"] = "robx"
+    path = tmp_path / "tool.csv"
+    sheet.to_csv(path, index=False)
+    proc = _main("validate", str(path), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "unknown rob_tool 'robx'" in proc.stdout and "8 rows in, 7 accepted" in proc.stdout
+    proc = _main("run", "--studies", str(path), "--out", "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rejected = pd.read_csv(tmp_path / "out" / "rejected_rows.csv")
+    assert rejected[["row", "column", "value"]].values.tolist() == [[3, "rob_tool", "robx"]]
+    assert len(pd.read_csv(tmp_path / "out" / "evidence_table.csv")) == 7
+
+
 def test_validate_missing_file(tmp_path):
     proc = _main("validate", "nope.csv", cwd=tmp_path)
     _assert_clean_error(proc, code=2, needle="nope.csv")

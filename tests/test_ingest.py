@@ -642,3 +642,45 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
         assert reasons.str.contains(needle, regex=False).any(), needle
     assert (lean[0].rejected["value"] == "+0.50").any()
     assert 0 < lean[0].n_accepted < 400
+
+
+def test_extra_checks_reject_rows_with_their_reasons(tmp_path):
+    rows = [ANIMAL_COUNTS, {**CONTINUOUS, "stream": "plant"}, ESTIMATE, SINGLE_ARM]
+    path = write_sheet(tmp_path / "s.csv", rows)
+    seen = []
+
+    def no_trials(studies):
+        seen.append(len(studies))  # every input row, rejected ones included
+        hit = studies.index[studies["study_id"].str.startswith("Trial").fillna(False)]
+        return pd.DataFrame({"row": hit, "column": "study_id",
+                             "value": studies.loc[hit, "study_id"], "reason": "no trials"})
+
+    def blank_stream(studies):
+        return pd.DataFrame({"row": [1], "column": ["stream"], "value": [None],
+                             "reason": ["second opinion"]})
+
+    out = read_studies(path, checks=[no_trials, blank_stream])
+    assert seen == [4]
+    assert (out.n_in, out.n_accepted, out.n_rejected) == (4, 2, 2)
+    rej = out.rejected
+    assert rej[["row", "column", "reason"]].values.tolist() == [
+        [1, "stream", "unknown stream 'plant'; expected one of in_vitro, animal, human."],
+        [1, "stream", "second opinion"],
+        [2, "study_id", "no trials"],
+    ]
+    assert rej.loc[2, "value"] == "Trial 2022" and pd.isna(rej.loc[1, "value"])
+    assert read_studies(path, checks=no_trials).n_rejected == 2  # one callable is fine too
+
+
+@pytest.mark.parametrize(("checks", "needle"), [
+    (3, "'checks'.*callables.*int"),
+    ([lambda s: 3], "must return a DataFrame.*Got int"),
+    ([lambda s: pd.DataFrame({"row": [9], "column": ["x"], "value": [None], "reason": ["r"]})],
+     "'row' that is not a position 0..3"),
+    ([lambda s: pd.DataFrame({"row": [0, 0], "column": "x", "value": None, "reason": "r"})],
+     "a row twice"),
+])
+def test_bad_checks_are_named(tmp_path, checks, needle):
+    path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS, ESTIMATE, SINGLE_ARM])
+    with pytest.raises(InvalidParameterError, match=needle):
+        read_studies(path, checks=checks)

@@ -191,3 +191,25 @@ def test_read_robvis_errors(tmp_path):
     p.write_text("Study,D1,Overall\nA,Sort of,Low\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="row 0, column 'D1'"):
         read_robvis(p, tool="rob2")
+
+
+def test_rob_problems_lists_unjudgeable_rows():
+    from grading.rob import rob_problems
+
+    sheet = pd.concat([_sheet()] * 2, ignore_index=True)
+    sheet.loc[1, "rob_domains"] = "D9=low"
+    sheet.loc[[2, 6], "rob_tool"] = "cochrane"
+    sheet.loc[7, "rob_domains"] = "D1 low"
+    found = rob_problems(sheet)
+    assert list(found.columns) == ["row", "column", "value", "reason"]
+    got = sorted(found.itertuples(index=False, name=None))
+    assert [g[:3] for g in got] == [(1, "rob_domains", "D9=low"), (2, "rob_tool", "cochrane"),
+                                    (6, "rob_tool", "cochrane"), (7, "rob_domains", "D1 low")]
+    assert got[1][3] == ("unknown rob_tool 'cochrane'; expected one of generic, in_vitro, ohat, "
+                         "rob2, robins_i, syrcle.")
+    assert got[0][3] == ("Domain 'D9' is not a Cochrane RoB 2 domain. Allowed: "
+                         "['D1', 'D2', 'D3', 'D4', 'D5'].")
+    assert got[3][3] == "risk-of-bias entry 'D1 low' must look like 'D1=low'."
+    assert len(rob_problems(_sheet())) == 0
+    with pytest.raises(InvalidParameterError, match=r"rob_problems\(\).*DataFrame"):
+        rob_problems([1, 2])

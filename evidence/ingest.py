@@ -217,7 +217,7 @@ class _ArrowSheet:
 
     Each column becomes a pandas ``string`` Series only when :meth:`pop` hands it out, and the
     sheet lets go of it then: the raw text of a column is released as soon as it is parsed
-    instead of the whole file being held as a DataFrame until validation ends.  Offer the
+    instead of the whole file being held as a DataFrame until validation ends.  It offers the
     few DataFrame methods :func:`read_studies` needs (``columns``, ``in``, ``len``, ``[]``,
     ``pop``).
     """

@@ -684,3 +684,14 @@ def test_bad_checks_are_named(tmp_path, checks, needle):
     path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS, ESTIMATE, SINGLE_ARM])
     with pytest.raises(InvalidParameterError, match=needle):
         read_studies(path, checks=checks)
+
+
+def test_arrow_allocator_is_restored_after_reading(tmp_path):
+    import pyarrow as pa  # a test dependency
+    before = pa.default_memory_pool().backend_name
+    path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS])
+    assert read_studies(path).n_accepted == 2
+    assert pa.default_memory_pool().backend_name == before
+    with pytest.raises(ValidationError):
+        read_studies(tmp_path / "missing.csv")
+    assert pa.default_memory_pool().backend_name == before  # also when reading fails

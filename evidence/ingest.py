@@ -920,7 +920,6 @@ def _add_check_problems(problems: _Problems, check, studies: pd.DataFrame) -> No
 
 def _read_and_validate(source, bib, checks: tuple = ()) -> IngestResult:
     frame, label_path = _load(source)
-    _release_arrow_memory()  # the parser's working memory, before the columns are parsed
     label = label_path if label_path == "<DataFrame>" else f"File '{label_path}'"
     _check_required_columns(frame, label)
     bib_keys, bib_name = _resolve_bib(bib)

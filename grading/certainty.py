@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from evidence._codes import combine, group_positions
 from evidence._validate import check_choice, check_frame, check_number, check_text
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import STREAMS
@@ -301,24 +302,6 @@ def _values(series: pd.Series):
     return series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
 
 
-def _openers(codes: np.ndarray) -> np.ndarray:
-    """Positions where a code first appears, for codes numbered in order of first appearance
-    (as ``pd.factorize`` numbers them): there the code is above every code before it."""
-    if not len(codes):
-        return np.array([], dtype=np.intp)
-    before = np.concatenate(([-1], np.maximum.accumulate(codes)[:-1]))
-    return np.flatnonzero(codes > before)
-
-
-def _combine(codes: Iterable[np.ndarray], n: int) -> np.ndarray:
-    """One code per distinct combination of the per-column codes, in order of first
-    appearance."""
-    out = np.zeros(n, dtype=np.int64)
-    for c in codes:
-        out = pd.factorize(out * (n + 1) + c)[0]  # < n**2: no overflow
-    return out
-
-
 def _mode_code(codes: np.ndarray) -> int:
     """The most common of ``codes`` >= 0 (-1 when there is none); ties: the one seen first."""
     codes = codes[codes >= 0]
@@ -440,8 +423,7 @@ class _Records:
         ``unreported_registered``, judged once per distinct design cells."""
         names = [c for c in ("stream", "model", "randomised", "controlled", "data_type")
                  if c in self.eff.columns]
-        combo = _combine((self.factorized(c)[0] for c in names), self.n)
-        first = _openers(combo)
+        combo, first = combine([self.factorized(c)[0] for c in names])
         cells = {c: self.cells(c, first) for c in names}
         tiers, meta, counts, none = [], [], [], []
         for i in range(len(first)):
@@ -658,12 +640,9 @@ def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np
     n = len(key_columns[0])
     if not n:
         return []
-    codes = _combine((_key_codes(s) for s in key_columns), n)
-    # small codes sort by radix
-    order = np.argsort(codes.astype(np.min_scalar_type(codes.max())), kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    codes, first = combine([_key_codes(s) for s in key_columns])
     bodies = []
-    for pos in np.split(order, bounds):
+    for pos in group_positions(codes, len(first)):
         i = int(pos[0])
         bodies.append((tuple(str(s.iloc[i]) for s in key_columns), pos))
     return sorted(bodies, key=lambda kp: kp[0])

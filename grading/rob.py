@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evidence._codes import combine
 from evidence._validate import check_frame, check_mapping, check_path
 from evidence.errors import InvalidParameterError, ValidationError
 
@@ -577,17 +578,9 @@ def _check_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
 def _combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the number of its combination of :data:`_JUDGED_CELLS`, and the first row of
     each combination; combinations are numbered in order of first appearance."""
-    codes = np.zeros(len(studies), dtype=np.int64)
-    for name in _JUDGED_CELLS:
-        if name in studies.columns:
-            c = pd.factorize(studies[name], use_na_sentinel=False)[0]
-            codes = pd.factorize(codes * (len(studies) + 1) + c)[0]  # < n**2: no overflow
-    if not len(codes):
-        return codes, codes
-    # pd.factorize numbers in order of first appearance: a row opens a combination when its
-    # code is above every code before it
-    before = np.concatenate(([-1], np.maximum.accumulate(codes)[:-1]))
-    return codes, np.flatnonzero(codes > before)
+    codes = [pd.factorize(studies[name], use_na_sentinel=False)[0]
+             for name in _JUDGED_CELLS if name in studies.columns]
+    return combine(codes or [np.zeros(len(studies), dtype=np.int64)])
 
 
 def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_Judged]:

@@ -24,6 +24,7 @@ __all__ = [
     "RATIO_MEASURES",
     "OUTCOME_DIRECTIONS",
     "OUTCOME_KINDS",
+    "OUTCOME_LEVELS",
     "ROB_JUDGEMENTS",
     "indication_key",
 ]
@@ -84,6 +85,10 @@ RATIO_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM")
 
 OUTCOME_DIRECTIONS: tuple[str, ...] = ("higher_is_better", "higher_is_worse")
 OUTCOME_KINDS: tuple[str, ...] = ("benefit", "harm")
+
+#: How clinically meaningful an outcome is, most meaningful first (the order the translational
+#: gap uses to pick an indication's preclinical "promise").
+OUTCOME_LEVELS: tuple[str, ...] = ("clinical", "functional", "surrogate", "mechanistic")
 
 #: Overall and per-domain risk-of-bias judgements accepted in the sheet (the
 #: tool-specific vocabularies live in ``grading.rob``; these are their union).
@@ -174,6 +179,19 @@ COLUMNS: tuple[Column, ...] = (
         "question",
         "Whether the outcome is a benefit (efficacy) or a harm (adverse event) outcome.",
         OUTCOME_KINDS,
+    ),
+    _c(
+        "outcome_level",
+        "category",
+        False,
+        "question",
+        "How clinically meaningful the outcome is: 'clinical' (how a patient or animal feels, "
+        "functions or survives: mortality, wound closure, hair regrowth seen by the patient), "
+        "'functional' (organ or body function or structure: infarct volume, neurological score, "
+        "lung function, scar area), 'surrogate' (a laboratory or imaging marker standing in for "
+        "it: creatinine, collagen density, lung wet/dry ratio), 'mechanistic' (a pathway read-out: "
+        "cytokine level, gene or protein expression, cell proliferation or migration in vitro).",
+        OUTCOME_LEVELS,
     ),
     # stream and model
     _c("stream", "category", True, "model", "Evidence stream.", STREAMS),

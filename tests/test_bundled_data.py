@@ -24,7 +24,8 @@ REG_COLUMNS = [
     "indication", "jurisdiction", "status", "date", "detail", "citation_key", "where_read"]
 REG_STATUS = {"not_approved", "safety_notice", "ind_cleared", "approved", "warning_letter", "other"}
 CLAIM_COLUMNS = [
-    "claim_id", "indication", "claim", "claimant", "n_businesses", "citation_key", "where_read"]
+    "claim_id", "indication", "claim", "claimant", "n_businesses", "n_businesses_exosome",
+    "products_counted", "citation_key", "where_read"]
 ID_FIELDS = ("doi", "pmid", "nct", "url")
 
 
@@ -76,7 +77,7 @@ def test_every_row_accepted_by_read_studies(raw):
     result = read_studies(STUDIES, bib=BIB)
     assert result.n_in == len(raw)
     assert result.rejected.empty, result.rejected.to_string()
-    assert len(result.studies) == len(raw) == 163
+    assert len(result.studies) == len(raw) == 161
 
 
 def test_columns_are_exactly_the_schema(raw):
@@ -191,9 +192,10 @@ def test_single_arm_as_printed(raw):
         ("Haemorrhagic stroke SC-EV MA", "neurobehavioural score", "SMD", -3.49, -4.23, -2.75, 12),
         # inventory #58: TBI mNSS SMD -2.57 (95% CI -3.26; -1.88), 55 articles
         ("TBI BM-MSC/EV MA", MNSS, "SMD", -2.57, -3.26, -1.88, 55),
-        # inventory #62 Bernardi repo, table1: Iba1+ cells SMD -1.45 (-2.19, -0.71)
+        # inventory #62 Bernardi repo, table1: Iba1+ cells SMD -1.45 (-2.19, -0.71); the input
+        # table has 6 comparisons from 3 studies (IDs 27a-d, 1, 16): k_studies counts studies
         ("Bernardi MSC-EV microglia MA", "microglial marker: Iba1+ cells", "SMD",
-         -1.45, -2.19, -0.71, 6),
+         -1.45, -2.19, -0.71, 3),
         # inventory #74 Wang 2020: lung injury score SMD -4.02 (95% CI -5.28, -2.23), 17 studies
         ("Wang 2020", "lung injury score", "SMD", -4.02, -5.28, -2.23, 17),
         # inventory #82: OARSI MD -3.54 (95% CI -4.30, -2.79), 20 studies
@@ -291,11 +293,23 @@ def test_claims_table(raw):
     assert list(claims.columns) == CLAIM_COLUMNS
     assert claims["claim_id"].is_unique
     assert set(claims["indication"]) <= set(raw["indication_label"])
-    assert claims["n_businesses"].map(lambda v: v == "" or v.isdigit()).all()
-    # inventory #4: 16 (42%) businesses marketed exosomes for COVID-19; 38 businesses in all
+    for col in ("n_businesses", "n_businesses_exosome"):
+        assert claims[col].map(lambda v: v == "" or v.isdigit()).all(), col
+    # a count always says which products it counts
+    assert (claims.loc[claims.n_businesses != "", "products_counted"] != "").all()
+    # inventory #4: 16 (42%) of 38 businesses marketed exosomes for COVID-19 (exosome count in
+    # its own column, never in n_businesses)
     covid = claims[claims.citation_key == "turner2023covidbusinesses"]
-    assert {"16", "38", "36", "6", "5", "2"} == set(covid["n_businesses"])
+    assert {"38", "36", "6", "5", "2"} == set(covid["n_businesses"])
+    assert covid["n_businesses_exosome"].tolist() == ["", "16", "", "", "", ""]
     assert set(covid["indication"]) == {"covid19_ards"}
+    # inventory #8: 1,480 businesses selling stem cell treatments; no exosome count was read
+    c11 = claims.set_index("claim_id").loc["C11"]
+    assert (c11.n_businesses, c11.n_businesses_exosome) == ("1480", "")
+    assert c11.products_counted.startswith("stem cell treatments only")
+    # Turner et al. Regen Med 2023 abstract: 978 businesses analyzed
+    c09 = claims.set_index("claim_id").loc["C09"]
+    assert (c09.n_businesses, c09.n_businesses_exosome) == ("978", "")
     # inventory #7: 114 companies in 28 countries
     assert "114" in set(claims.loc[claims.citation_key == "asadpour2023grayzone", "n_businesses"])
 

@@ -272,6 +272,112 @@ def test_unverified_items_are_absent(raw):
     assert "99" not in set(claims["n_businesses"])
 
 
+# ------------------------------------------------------------------------------ issue 15
+
+
+def test_one_trial_one_record(raw):
+    # MEXCOVID (paper: phase 2a, 7 patients) and NCT04276987 (registry tables: phase 1, 24) are
+    # one trial; Dehghani 2022 and NCT03384433 (registry: phase 1/2, 5 participants) are one trial
+    assert not raw["study_id"].isin(["NCT04276987", "NCT03384433", "NCT05523011"]).any()
+    mex = raw[raw.study_id == "MEXCOVID 2022"]
+    assert set(mex.registry_id) == {"NCT04276987"} and set(mex.model) == {"phase_2"}
+    assert mex.notes.str.contains("registry tables list phase 1").all()
+    deh = raw[raw.study_id == "Dehghani 2022"]
+    assert set(deh.registry_id) == {"NCT03384433"} and set(deh.model) == {"phase_1_2"}
+    assert deh.notes.str.contains("the registry record says phase 1/2").all()
+    # a registry id names one study
+    reg = raw[raw.registry_id != ""].groupby("registry_id")["study_id"].nunique()
+    assert (reg == 1).all(), reg[reg > 1]
+
+
+def test_k_studies_counts_studies_not_comparisons(raw):
+    # Bernardi input table: table1 has 6 rows from studies 27 (a-d), 1 and 16; comparisons 27a/27b
+    # and 27c/27d share control groups (15 + 15 + 6 + 6 = 42 unique controls, 72 summed)
+    r = _row(raw, "Bernardi MSC-EV microglia MA", "microglial marker: Iba1+ cells")
+    assert (r.k_studies, r.n_int, r.n_ctrl) == ("3", "72", "42")
+    assert "6 comparisons" in r.notes and "72" in r.notes
+    # table6: 5 comparisons from 4 studies (Hu_a and Hu_b are one study)
+    r = _row(raw, "Bernardi MSC-EV microglia MA", "microglial marker: Iba1/CD16+ cells")
+    assert (r.k_studies, r.n_ctrl) == ("4", "24")
+
+
+def test_outcome_direction_where_the_source_says(raw):
+    # Wang C et al. Stem Cells Int 2024 abstract: SCEVs "improved" SAH scores (SMD -3.49) and
+    # chronic ICH scores (SMD 2.38): the two scores run in opposite directions
+    sah = _row(raw, "Haemorrhagic stroke SC-EV MA", "neurobehavioural score",
+               indication="subarachnoid haemorrhage")
+    ich = _row(raw, "Haemorrhagic stroke SC-EV MA", "neurobehavioural score",
+               indication="intracerebral haemorrhage")
+    assert (sah.outcome_direction, ich.outcome_direction) == ("higher_is_worse", "higher_is_better")
+    # every pooled or typed estimate is oriented, except the microglial markers, whose source
+    # (a code repository) does not say which way is better
+    typed = raw[raw.data_type != "none"]
+    unoriented = typed[typed.outcome_direction == ""]
+    assert set(unoriented.study_id) == {"Bernardi MSC-EV microglia MA"}
+
+
+def test_outcome_level_tags(raw):
+    levels = {"clinical", "functional", "surrogate", "mechanistic"}
+    assert set(raw.outcome_level) <= levels | {""}
+    # empty only where no measured outcome is named (registry-only or not-read records)
+    empty = raw[raw.outcome_level == ""]
+    assert empty.outcome.str.contains(r"registered trial \(no results|participant flow|"
+                                      r"results not read").all()
+    assert len(empty) == 20
+    assert (raw.loc[raw.stream == "in_vitro", "outcome_level"] == "mechanistic").all()
+    harms = raw[(raw.outcome_kind == "harm") & (raw.outcome_level != "")]
+    assert (harms.outcome_level == "clinical").all()
+    expect = {
+        ("Wang 2020", "survival"): "clinical",
+        ("Wang 2020", "lung injury score"): "functional",
+        ("Wang 2020", "BALF protein"): "surrogate",
+        ("SCRT 2023 stroke MA", "infarct volume"): "functional",
+        ("SCRT AKI EV MA", "serum creatinine"): "surrogate",
+        ("SCRT AKI EV MA", "IL-10"): "mechanistic",
+        ("Bailey 2021", "wound closure"): "clinical",
+        ("Grigoropoulos 2024", "SpO2 >=94% on room air"): "functional",
+    }
+    for (sid, out), level in expect.items():
+        assert set(raw.loc[(raw.study_id == sid) & (raw.outcome == out), "outcome_level"]) == {
+            level}, (sid, out)
+
+
+def test_audit_findings_fixed(raw):
+    # Green 2023: 0/11 counts events attributed to the product (36% mortality in the same abstract)
+    r = _row(raw, "Green 2023", "adverse events resulting from EXO-CD24 (as attributed by the "
+             "authors)")
+    assert _nums(r, ONE) == [0, 11] and "36%" in r.notes
+    # East OA cohort: the same 33 people are counted once (12 months), the 6-month report is text
+    east = raw[(raw.study_id == "East (XoFlo/ExoFlo OA cohort)") & (raw.outcome_kind == "harm")]
+    assert east.set_index("timepoint")["data_type"].to_dict() == {
+        "6 months": "none", "12 months": "single_arm"}
+    # healthy volunteers share one label
+    r = _row(raw, "Shi 2021 (haMSC-EV)", "serious adverse events")
+    assert r.indication_label == "healthy_volunteer_safety"
+    # Wang 2020 abstract prints "95% CI" for every interval
+    assert _row(raw, "Wang 2020", "neutrophils").ci_level == "0.95"
+    assert "CI level not printed" not in " ".join(raw.notes)
+
+
+def test_published_result_of_nct05523011(raw, bib):
+    # Chandran et al. Cytotherapy 2025 abstract: "One subject was reported with 1 treatment-emergent
+    # adverse event (TEAE) of COVID-19 infection", of 10 healthy volunteers
+    r = _row(raw, "Chandran 2025", "treatment-emergent adverse events (subjects with >=1 TEAE)")
+    assert (r.data_type, r.measure, r.registry_id) == ("single_arm", "PR", "NCT05523011")
+    assert _nums(r, ONE) == [1, 10]
+    assert bib[r.citation_key]["doi"] == "10.1016/j.jcyt.2025.01.007"
+    assert bib[r.citation_key]["pmid"] == "39918488"
+
+
+def test_facts_without_a_primary_source_stay_out(raw):
+    files = (STUDIES, DATA / "regulatory.csv", DATA / "claims.csv")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    # ExoFlo RMAT (press releases only), NCT04173650 (not found), EU ATMP status (not found)
+    for needle in ("Regenerative Medicine Advanced Therapy", "RMAT designation", "NCT04173650",
+                   "advanced therapy medicinal product", "ATMP"):
+        assert needle not in text, needle
+
+
 # ------------------------------------------------------------------------------ side tables
 
 
@@ -286,6 +392,15 @@ def test_regulatory_table(raw):
     ind = reg[reg.status == "ind_cleared"]
     # inventory #48: AB126 IND clearance, press release of Jan 16, 2024
     assert ind[["indication", "date"]].values.tolist() == [["stroke", "2024-01-16"]]
+    # FDA consumer alert of July 22, 2020 (fda.gov): no FDA-approved exosome products
+    alert = reg[reg.citation_key == "fda2020consumeralert"].iloc[0]
+    assert (alert.date, alert.status) == ("2020-07-22", "not_approved")
+    assert "There are currently no FDA-approved exosome products." in alert.detail
+    # FDA warning letter 23-649343 (September 1, 2023) naming the exosome products XoGlo/XoGloPro
+    wl = reg[reg.status == "warning_letter"]
+    assert wl[["date", "citation_key"]].values.tolist() == [
+        ["2023-09-01", "fda2023kimerawarningletter"]]
+    assert "XoGlo® and XoGlo®Pro" in wl.detail.iloc[0]
 
 
 def test_claims_table(raw):

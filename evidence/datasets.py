@@ -103,7 +103,10 @@ def load_dataset(name: str) -> pd.DataFrame:
         ``"exosomes"``: the columns of :data:`evidence.schema.COLUMNS` (see
         ``data/SCHEMA.md``).  ``"exosome_regulatory"``: ``indication, jurisdiction, status,
         date, detail, citation_key, where_read``.  ``"exosome_claims"``: ``claim_id,
-        indication, claim, claimant, n_businesses, citation_key, where_read``.  The public
+        indication, claim, claimant, n_businesses, n_businesses_exosome, products_counted,
+        citation_key, where_read`` (``n_businesses`` counts every business the source counts for
+        the claim, ``products_counted`` says which products; ``n_businesses_exosome`` is the
+        exosome/EV-specific count where the source prints one).  The public
         meta-analysis datasets keep their published columns (e.g. ``"bcg"``: ``trial,
         author, year, tpos, tneg, cpos, cneg, ablat, alloc``; described in
         ``data/README.md``).

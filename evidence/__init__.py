@@ -11,6 +11,7 @@ from evidence.bias import (
     trim_and_fill,
 )
 from evidence.datasets import bundled_bib_path, bundled_path, list_datasets, load_dataset
+from evidence.diagnostics import baujat_data, cumulative, influence
 from evidence.dictionary import data_dictionary, template_frame
 from evidence.effects import effect_sizes, effects_from_ci
 from evidence.errors import (
@@ -23,6 +24,7 @@ from evidence.errors import (
 )
 from evidence.export import write_csv
 from evidence.ingest import IngestResult, read_studies
+from evidence.mantel_haenszel import MHResult, mantel_haenszel, peto
 from evidence.moderators import (
     ClusteredPoolResult,
     MetaRegressionResult,
@@ -32,6 +34,8 @@ from evidence.moderators import (
     subgroup_analysis,
 )
 from evidence.pooling import PoolResult, pool, pool_groups
+from evidence.proportions import PooledProportion, pool_proportions, proportion_ci
+from evidence.publication_bias import FailSafeNResult, RankTestResult, fail_safe_n, ranktest
 from evidence.references import Bibliography, Reference, read_bib, read_ris
 from evidence.study_effects import study_effects
 
@@ -89,4 +93,17 @@ __all__ = [
     "meta_regression",
     "pool_clustered",
     "subgroup_analysis",
+    "MHResult",
+    "mantel_haenszel",
+    "peto",
+    "PooledProportion",
+    "pool_proportions",
+    "proportion_ci",
+    "FailSafeNResult",
+    "RankTestResult",
+    "fail_safe_n",
+    "ranktest",
+    "baujat_data",
+    "cumulative",
+    "influence",
 ]

@@ -7,7 +7,8 @@ Two entry points:
 * :func:`effects_from_ci` - an effect size and its variance from a reported
   estimate with its confidence interval (metafor's ``conv.wald()``) or standard error.
 
-Ratio measures (RR, OR, HR, ROM) are returned on the log scale, as is PLO (log odds).
+Ratio measures (RR, OR, HR, ROM, IRR; Peto's OR) are returned on the log scale, as are PLO
+(log odds) and PLN (log proportion).
 Values were checked against metafor 3.8-1 on real datasets (``tests/reference/``).
 """
 
@@ -24,13 +25,18 @@ from evidence.errors import InvalidParameterError, StatisticalWarning, Validatio
 
 __all__ = ["effect_sizes", "effects_from_ci", "EFFECT_MEASURES", "hedges_correction"]
 
-TABLE_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
-MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM")
-PROPORTION_MEASURES: tuple[str, ...] = ("PLO", "PR")
+TABLE_MEASURES: tuple[str, ...] = ("RR", "OR", "RD", "PETO")
+MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM", "SMDH")
+PROPORTION_MEASURES: tuple[str, ...] = ("PLO", "PR", "PLN", "PAS", "PFT")
+CORRELATION_MEASURES: tuple[str, ...] = ("COR", "ZCOR")
+RATE_MEASURES: tuple[str, ...] = ("IRR", "IRD")
 #: Measures :func:`effect_sizes` computes.
 EFFECT_MEASURES: tuple[str, ...] = (
-    TABLE_MEASURES + MEAN_MEASURES + PROPORTION_MEASURES + ("GEN",)
+    TABLE_MEASURES + MEAN_MEASURES + PROPORTION_MEASURES + CORRELATION_MEASURES
+    + RATE_MEASURES + ("GEN",)
 )
+#: Measures whose ``add`` defaults to 0 (metafor: the variance-stabilising transformations).
+_ADD_ZERO: tuple[str, ...] = ("PAS", "PFT")
 #: Measures :func:`effects_from_ci` accepts and how the estimate is transformed.
 LOG_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM")
 CI_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM", "RD", "MD", "SMD", "PLO", "PR", "GEN")
@@ -45,6 +51,15 @@ _VTYPES: dict[str, tuple[str, ...]] = {
     "ROM": ("LS", "HO"),
     "PLO": ("LS",),
     "PR": ("LS", "UB"),
+    "PETO": ("LS",),
+    "SMDH": ("LS", "LS2"),
+    "PLN": ("LS",),
+    "PAS": ("LS",),
+    "PFT": ("LS",),
+    "COR": ("LS",),
+    "ZCOR": ("LS",),
+    "IRR": ("LS",),
+    "IRD": ("LS",),
     "GEN": ("LS",),
 }
 # Which keyword arguments each family uses (required ones first).
@@ -52,6 +67,8 @@ _ARGS: dict[str, tuple[str, ...]] = {
     "table": ("ai", "ci", "bi", "di", "n1i", "n2i"),
     "mean": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "proportion": ("xi", "ni"),
+    "correlation": ("ri", "ni"),
+    "rate": ("x1i", "t1i", "x2i", "t2i"),
     "GEN": ("yi", "vi", "sei"),
 }
 
@@ -63,6 +80,10 @@ def _family(measure: str) -> str:
         return "mean"
     if measure in PROPORTION_MEASURES:
         return "proportion"
+    if measure in CORRELATION_MEASURES:
+        return "correlation"
+    if measure in RATE_MEASURES:
+        return "rate"
     return "GEN"
 
 
@@ -138,6 +159,13 @@ def _table_core(measure, ai, bi, ci, di, *, add, to, drop00, vtype) -> _Computed
         elif measure == "OR":
             yi = np.log(p1 / (1 - p1)) - np.log(p2 / (1 - p2))
             vi = 1 / ai + 1 / bi + 1 / ci + 1 / di
+        elif measure == "PETO":  # Peto's one-step log odds ratio (metafor escalc "PETO")
+            xt, yt = ai + ci, bi + di
+            ni = n1 + n2
+            e1 = xt * n1 / ni
+            v1 = xt * yt * (n1 / ni) * (n2 / ni) / (ni - 1)
+            yi = (ai - e1) / v1
+            vi = 1 / v1
         else:  # RD
             yi = p1 - p2
             if vtype == "UB":
@@ -168,6 +196,19 @@ def _mean_core(measure, m1, sd1, n1, m2, sd2, n2, *, vtype, correct) -> _Compute
                 vi = cmi**2 * (1 / n1 + 1 / n2 + d**2 / (2 * (n1 + n2)))
             else:
                 vi = 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
+        elif measure == "SMDH":  # Bonett (2008): SD = sqrt of the mean of the two variances
+            cmi = hedges_correction(mi)
+            s1, s2 = sd1**2, sd2**2
+            yi = cmi * (m1 - m2) / np.sqrt((s1 + s2) / 2)
+            if vtype == "LS2":
+                vi = (yi**2 * s1 / (2 * n1 * (s1 + s2) ** 2)
+                      + yi**2 * s2 / (2 * n2 * (s1 + s2) ** 2)
+                      + 2 * s1 / (n1 * (s1 + s2)) + 2 * s2 / (n2 * (s1 + s2)))
+            else:
+                vi = cmi**2 * (
+                    yi**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (2 * (s1 + s2) ** 2)
+                    + (s1 / (n1 - 1) + s2 / (n2 - 1)) / ((s1 + s2) / 2)
+                )
         else:  # ROM
             yi = np.log(m1 / m2)
             if correct:  # Lajeunesse (2015) eq. 8; metafor >= 5.0-1 correct=TRUE
@@ -189,10 +230,51 @@ def _proportion_core(measure, xi, ni, *, add, to, vtype) -> _Computed:
         if measure == "PR":
             yi = pr
             vi = pr * (1 - pr) / (ni - 1) if vtype == "UB" else pr * (1 - pr) / ni
+        elif measure == "PLN":
+            yi = np.log(pr)
+            vi = 1 / xi - 1 / ni
+        elif measure == "PAS":
+            yi = np.arcsin(np.sqrt(pr))
+            vi = 1 / (4 * ni)
+        elif measure == "PFT":  # Freeman-Tukey double arcsine
+            yi = 0.5 * (np.arcsin(np.sqrt(xi / (ni + 1))) + np.arcsin(np.sqrt((xi + 1) / (ni + 1))))
+            vi = 1 / (4 * ni + 2)
         else:  # PLO
             yi = np.log(pr / (1 - pr))
             vi = 1 / xi + 1 / mi
     return _finish(yi, vi, complete, corrected, np.zeros(len(xi), dtype=bool))
+
+
+def _correlation_core(measure, ri, ni) -> _Computed:
+    complete = ~(np.isnan(ri) | np.isnan(ni))
+    with np.errstate(all="ignore"):
+        if measure == "COR":
+            yi = ri.copy()
+            vi = (1 - ri**2) ** 2 / (ni - 1)
+        else:  # ZCOR: Fisher's z
+            yi = 0.5 * np.log((1 + ri) / (1 - ri))
+            vi = 1 / (ni - 3)
+    vi = np.where(ni <= 3, np.nan, vi)  # metafor: no variance with ni <= 3
+    k = len(ri)
+    return _finish(yi, vi, complete, np.zeros(k, dtype=bool), np.zeros(k, dtype=bool))
+
+
+def _rate_core(measure, x1, t1, x2, t2, *, add, to, drop00) -> _Computed:
+    complete = ~(np.isnan(x1) | np.isnan(t1) | np.isnan(x2) | np.isnan(t2))
+    dropped = np.zeros(len(x1), dtype=bool)
+    if drop00:
+        dropped = (x1 == 0) & (x2 == 0)
+        x1, x2 = (np.where(dropped, np.nan, x) for x in (x1, x2))
+    (x1, x2), corrected = _zero_correction([x1, x2], add, to)
+    with np.errstate(all="ignore"):
+        ir1, ir2 = x1 / t1, x2 / t2
+        if measure == "IRR":
+            yi = np.log(ir1) - np.log(ir2)
+            vi = 1 / x1 + 1 / x2
+        else:  # IRD
+            yi = ir1 - ir2
+            vi = ir1 / t1 + ir2 / t2
+    return _finish(yi, vi, complete, corrected, dropped)
 
 
 def _gen_core(yi, vi, sei) -> _Computed:
@@ -240,6 +322,18 @@ def _check_values(
         for arg in ("sd1i", "sd2i"):
             if (values[arg] <= 0).any():
                 fail(arg, values[arg] <= 0, "must be > 0 (standard deviation)")
+    elif family == "correlation":
+        if (np.abs(values["ri"]) > 1).any():
+            fail("ri", np.abs(values["ri"]) > 1, "must be between -1 and 1 (a correlation)")
+        if (values["ni"] <= 0).any():
+            fail("ni", values["ni"] <= 0, "must be > 0 (sample size)")
+    elif family == "rate":
+        for arg in ("x1i", "x2i"):
+            if (values[arg] < 0).any():
+                fail(arg, values[arg] < 0, "has negative counts")
+        for arg in ("t1i", "t2i"):
+            if (values[arg] <= 0).any():
+                fail(arg, values[arg] <= 0, "must be > 0 (person-time)")
     elif family == "proportion":
         if (values["xi"] < 0).any():
             fail("xi", values["xi"] < 0, "has negative counts")
@@ -284,6 +378,8 @@ def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> str:
         raise InvalidParameterError(
             f"The 'to' argument of {fn}() must be one of {list(TO_OPTIONS)}. Got {to!r}."
         )
+    if add is None:
+        add = 0.0 if measure in _ADD_ZERO else 0.5
     if isinstance(add, bool) or not isinstance(add, int | float) or not np.isfinite(add) or add < 0:
         raise InvalidParameterError(
             f"The 'add' argument of {fn}() must be a number >= 0. Got {add!r}."
@@ -299,7 +395,7 @@ def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> str:
             f"The 'vtype' argument of {fn}() must be one of {list(allowed)} for "
             f"measure={measure!r}. Got {vtype!r}."
         )
-    return _family(measure)
+    return _family(measure), float(add)
 
 
 def _numeric_column(data: pd.DataFrame, arg: str, col: str, fn: str) -> np.ndarray:
@@ -323,7 +419,8 @@ def _correction_message(comp: _Computed, add: float, to: str, family: str, k: in
     n = int(comp.corrected.sum())
     if n == 0:
         return None
-    cells = "all four cells" if family == "table" else "the events and non-events"
+    cells = {"table": "all four cells", "rate": "the event counts of both groups"}.get(
+        family, "the events and non-events")
     why = {
         "only0": "rows with a zero cell",
         "all": "rows (to='all')",
@@ -349,10 +446,15 @@ def effect_sizes(
     sd2i: str | None = None,
     xi: str | None = None,
     ni: str | None = None,
+    ri: str | None = None,
+    x1i: str | None = None,
+    x2i: str | None = None,
+    t1i: str | None = None,
+    t2i: str | None = None,
     yi: str | None = None,
     vi: str | None = None,
     sei: str | None = None,
-    add: float = 0.5,
+    add: float | None = None,
     to: str = "only0",
     drop00: bool = False,
     vtype: str = "LS",
@@ -365,11 +467,16 @@ def effect_sizes(
     data : DataFrame
         One row per study (or comparison).
     measure : str
-        ``"RR"`` (log risk ratio), ``"OR"`` (log odds ratio), ``"RD"`` (risk difference) from
-        2x2 tables; ``"MD"`` (mean difference), ``"SMD"`` (Hedges' g, exact gamma-function
-        correction), ``"ROM"`` (log ratio of means) from means/SDs; ``"PLO"`` (log odds) and
-        ``"PR"`` (raw proportion) from one arm's events and total; ``"GEN"`` (given ``yi``
-        with ``vi`` or ``sei``).
+        ``"RR"`` (log risk ratio), ``"OR"`` (log odds ratio), ``"RD"`` (risk difference),
+        ``"PETO"`` (Peto's log odds ratio) from 2x2 tables; ``"MD"`` (mean difference),
+        ``"SMD"`` (Hedges' g, exact gamma-function correction), ``"SMDH"`` (Bonett's SMD with
+        heteroscedastic variances, bias-corrected), ``"ROM"`` (log ratio of means) from
+        means/SDs; ``"PR"`` (raw proportion), ``"PLN"`` (log proportion), ``"PLO"`` (log
+        odds), ``"PAS"`` (arcsine square root), ``"PFT"`` (Freeman-Tukey double arcsine) from
+        one arm's events and total; ``"COR"`` (raw correlation) and ``"ZCOR"`` (Fisher's z)
+        from ``ri`` and ``ni``; ``"IRR"`` (log incidence rate ratio) and ``"IRD"`` (incidence
+        rate difference) from events and person-time; ``"GEN"`` (given ``yi`` with ``vi`` or
+        ``sei``).
     ai, bi, ci, di : str, optional
         Columns of the 2x2 table: events and non-events in group 1 (``ai``, ``bi``) and
         group 2 (``ci``, ``di``). ``bi``/``di`` may be replaced by the totals ``n1i``/``n2i``.
@@ -378,13 +485,19 @@ def effect_sizes(
     m1i, m2i, sd1i, sd2i : str, optional
         Means and standard deviations of groups 1 and 2.
     xi, ni : str, optional
-        Events and total of a single arm (PLO, PR).
+        Events and total of a single arm (PR, PLN, PLO, PAS, PFT); ``ni`` is also the sample
+        size of a correlation.
+    ri : str, optional
+        Correlation coefficients (COR, ZCOR); ``vi`` is NaN where ``ni <= 3``.
+    x1i, t1i, x2i, t2i : str, optional
+        Events and person-time of groups 1 and 2 (IRR, IRD).
     yi, vi, sei : str, optional
         Given estimates and their variances or standard errors (GEN). Where ``vi`` is missing
         ``sei**2`` is used.
-    add : float, default 0.5
+    add : float, optional
         Continuity correction added to the cells (2x2 tables; events and non-events for
-        PLO/PR).
+        single-arm proportions; the event counts for IRR/IRD). Default 0.5, but 0 for PAS
+        and PFT (as metafor).
     to : {"only0", "all", "if0all", "none"}, default "only0"
         Which rows get ``add``: rows with a zero cell; all rows; all rows if any row has a
         zero cell; none (zero cells then give NaN where the measure is undefined).
@@ -392,7 +505,8 @@ def effect_sizes(
         Set rows with no events in both groups (or only events in both) to NaN.
     vtype : str, default "LS"
         Variance estimator: RD "LS"/"UB"; MD "LS"/"UB"/"HO"; SMD "LS" (Hedges 1982),
-        "UB" (Hedges 1983 unbiased), "LS2" (Borenstein); ROM "LS"/"HO"; PR "LS"/"UB".
+        "UB" (Hedges 1983 unbiased), "LS2" (Borenstein); SMDH "LS"/"LS2"; ROM "LS"/"HO";
+        PR "LS"/"UB"; "LS" for every other measure.
     correct : bool, default False
         ROM only: apply Lajeunesse's (2015) bias correction to ``yi`` (metafor >= 5.0-1
         default; metafor 3.8-1 has no correction).
@@ -403,7 +517,8 @@ def effect_sizes(
         A copy of ``data`` (same index and columns) with two float columns added or replaced:
 
         ``yi``
-            Effect size; log scale for RR, OR and ROM, log odds for PLO. Group 1 versus
+            Effect size; log scale for RR, OR, PETO, ROM and IRR, log odds for PLO, log
+            proportion for PLN, radians for PAS/PFT, Fisher's z for ZCOR. Group 1 versus
             group 2 (difference ``1 - 2`` or ratio ``1 / 2``).
         ``vi``
             Sampling variance of ``yi``.
@@ -431,11 +546,11 @@ def effect_sizes(
         raise InvalidParameterError(
             f"The 'data' argument of {fn}() must be a pandas DataFrame. Got {type(data).__name__}."
         )
-    family = _check_options(fn, measure, add, to, drop00, vtype, correct)
+    family, add = _check_options(fn, measure, add, to, drop00, vtype, correct)
     given = {
         "ai": ai, "bi": bi, "ci": ci, "di": di, "n1i": n1i, "n2i": n2i, "m1i": m1i,
-        "m2i": m2i, "sd1i": sd1i, "sd2i": sd2i, "xi": xi, "ni": ni, "yi": yi, "vi": vi,
-        "sei": sei,
+        "m2i": m2i, "sd1i": sd1i, "sd2i": sd2i, "xi": xi, "ni": ni, "ri": ri, "x1i": x1i,
+        "x2i": x2i, "t1i": t1i, "t2i": t2i, "yi": yi, "vi": vi, "sei": sei,
     }  # fmt: skip
     given = {k: v for k, v in given.items() if v is not None}
     used = _ARGS[family]
@@ -499,6 +614,13 @@ def effect_sizes(
         )  # fmt: skip
     elif family == "proportion":
         comp = _proportion_core(measure, values["xi"], values["ni"], add=add, to=to, vtype=vtype)
+    elif family == "correlation":
+        comp = _correlation_core(measure, values["ri"], values["ni"])
+    elif family == "rate":
+        comp = _rate_core(
+            measure, values["x1i"], values["t1i"], values["x2i"], values["t2i"],
+            add=add, to=to, drop00=drop00,
+        )  # fmt: skip
     else:
         k = len(data)
         none = np.full(k, np.nan)

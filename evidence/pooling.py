@@ -523,7 +523,8 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
 
 
 def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi",
-                method: str = "REML", ci_method: str = "z", level: float = 0.95) -> pd.DataFrame:
+                method: str = "REML", ci_method: str = "z", level: float = 0.95,
+                **counts: Any) -> pd.DataFrame:
     """Pool every group of a long table at once (vectorised across groups).
 
     Gives the same numbers as calling :func:`pool` on each group (to ~1e-12), but all groups
@@ -539,7 +540,13 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
         Names of the effect-size and sampling-variance columns. Rows with a missing value are
         dropped with one StatisticalWarning; a group left with no study has ``k = 0`` and NaN.
     method, ci_method, level
-        As in :func:`pool`.
+        As in :func:`pool`. ``method="MH"`` or ``"PETO"`` pools 2x2 tables (or person-time)
+        per group with :func:`evidence.mantel_haenszel` / :func:`evidence.peto` instead.
+    **counts
+        Only with ``method="MH"``/``"PETO"``: ``measure`` and the count columns (``ai, bi, ci,
+        di, n1i, n2i`` or ``x1i, t1i, x2i, t2i``; default the sheet's ``events_int, n_int,
+        events_ctrl, n_ctrl``), ``add``, ``to``, ``drop00``, ``correct``. The result then has
+        the columns of :func:`evidence.mantel_haenszel.mh_pool_groups`.
 
     Returns
     -------
@@ -552,6 +559,18 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
         :class:`PoolResult`). Groups with k = 1 have NaN heterogeneity statistics.
     """
     func = "pool_groups"
+    # --- engine-a: Mantel-Haenszel / Peto pooling lives in evidence.mantel_haenszel --------
+    if isinstance(method, str) and method.upper() in ("MH", "PETO"):
+        from evidence.mantel_haenszel import mh_pool_groups
+
+        return mh_pool_groups(data, by, method=method.upper(), ci_method=ci_method,
+                              level=level, **counts)
+    if counts:
+        raise InvalidParameterError(
+            f"The '{next(iter(counts))}' argument of pool_groups() is used only with "
+            "method='MH' or method='PETO' (pooling of 2x2 tables)."
+        )
+    # ---------------------------------------------------------------------------------------
     check_frame(data, "data", func)
     by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else None
     if not by_list or not all(isinstance(b, str) for b in by_list):

@@ -181,7 +181,7 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        A copy of ``studies`` (same index and row order) with three columns added:
+        A copy of ``studies`` (same index and row order) with these columns added:
 
         ``yi``
             Effect size. **Log scale for RR, OR, HR and ROM** (exponentiate to report),
@@ -192,6 +192,10 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
             Empty string, or why ``yi`` is NaN ("no numeric result reported",
             "missing input: events_ctrl", "measure 'SMD' does not apply to data_type
             'counts'", ...) and any correction applied ("0.5 added to all cells (zero cell)").
+        ``proportion``, ``proportion_ci_low``, ``proportion_ci_high``, ``proportion_ci_method``
+            single_arm rows only: ``events_int / n_int`` with its Wilson score 95% CI and the
+            method's name (no continuity correction; see :func:`evidence.proportion_ci`);
+            NaN / "" for other rows.
 
     Raises
     ------
@@ -234,6 +238,11 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     out["yi"] = yi
     out["vi"] = vi
     out["effect_note"] = notes.column()
+    # single_arm rows: observed proportion with a Wilson 95% CI, for display (issue 18)
+    from evidence.proportions import single_arm_columns
+
+    for name, col in single_arm_columns(studies).items():
+        out[name] = col.to_numpy()
     return out
 
 

@@ -743,3 +743,56 @@ def test_funnel_plot_trimfill_frame_must_be_numeric():
     filled = pd.DataFrame({"yi": ["abc"], "vi": [0.1]})
     _raises(lambda: grading.plots.funnel_plot(Y, V, trimfill=filled), ValidationError,
             r"funnel_plot\(\)", "'trimfill'", "row 0 has 'abc'")
+
+
+# ------------------------------------------------------------------------------ engine-a additions
+# Mantel-Haenszel/Peto, proportions, diagnostics, publication-bias tools and their figures
+# (issue 14 items 1, 3, 4; issue 18 item 3). Detailed cases live in each module's test file.
+TABLE = BCG.assign(n1i=BCG["tpos"] + BCG["tneg"], n2i=BCG["cpos"] + BCG["cneg"])
+
+
+@pytest.mark.parametrize(("call", "exc", "patterns"), [
+    (lambda: evidence.mantel_haenszel(TABLE, ai="tpos", n1i="n1i", ci="cpos", n2i="nope"),
+     InvalidParameterError, [r"'n2i'", r"mantel_haenszel\(\)", "'nope'"]),
+    (lambda: evidence.mantel_haenszel(TABLE, measure="HR", ai="tpos", n1i="n1i", ci="cpos",
+                                      n2i="n2i"),
+     InvalidParameterError, [r"'measure'", r"mantel_haenszel\(\)", "'HR'"]),
+    (lambda: evidence.mantel_haenszel(TABLE.assign(tpos=-1), ai="tpos", n1i="n1i", ci="cpos",
+                                      n2i="n2i"),
+     ValidationError, [r"'tpos'", "negative"]),
+    (lambda: evidence.peto(TABLE, ai="tpos", n1i="n1i", ci="cpos", n2i="n2i", level=95),
+     InvalidParameterError, [r"'level'", r"peto\(\)", "95"]),
+    (lambda: evidence.peto([1, 2], ai="tpos"), EvidenceError, [r"'data'", r"peto\(\)"]),
+    (lambda: evidence.proportion_ci([1, 2], [10, "x"]), InvalidParameterError,
+     [r"'n'", r"proportion_ci\(\)"]),
+    (lambda: evidence.proportion_ci([11], [10]), ValidationError,
+     [r"'events'", "larger than 'n'"]),
+    (lambda: evidence.pool_proportions(pd.DataFrame({"x": [1]}), xi="x", ni="n"),
+     InvalidParameterError, [r"'ni'", "'n'"]),
+    (lambda: evidence.ranktest(Y, V, exact="yes"), InvalidParameterError,
+     [r"'exact'", r"ranktest\(\)"]),
+    (lambda: evidence.ranktest(Y, V[:-1]), InvalidParameterError, [r"'yi' and 'vi'", "13 and 12"]),
+    (lambda: evidence.fail_safe_n(Y, V, type="Fisher"), InvalidParameterError,
+     [r"'type'", r"fail_safe_n\(\)", "'Fisher'"]),
+    (lambda: evidence.fail_safe_n(["abc", *Y[1:]], V), InvalidParameterError,
+     [r"'yi'", r"fail_safe_n\(\)", "'abc'"]),
+    (lambda: evidence.cumulative(ES, order="year_of_publication"), InvalidParameterError,
+     [r"'order'", r"cumulative\(\)", "year_of_publication"]),
+    (lambda: evidence.cumulative(ES, order=None, level=95), InvalidParameterError,
+     [r"'level'", "95"]),
+    (lambda: evidence.influence(Y, np.r_[V[:4], -0.1, V[5:]]), InvalidParameterError,
+     [r"'vi'", r"influence\(\)", r"-0\.1"]),
+    (lambda: evidence.influence(Y[:2], V[:2]), ValidationError, [r"influence\(\)", "k = 2"]),
+    (lambda: evidence.baujat_data(Y, V, labels=["a"]), InvalidParameterError,
+     [r"'labels'", r"baujat_data\(\)", "13"]),
+    (lambda: grading.plots.baujat_plot(Y, V, ax="axes"), InvalidParameterError,
+     [r"'ax'", r"baujat_plot\(\)"]),
+    (lambda: grading.plots.cumulative_forest(ES), InvalidParameterError,
+     [r"'cumul'", r"cumulative_forest\(\)"]),
+    (lambda: grading.plots.funnel_plot(Y, V, contours=(95,)), InvalidParameterError,
+     [r"'contours'", r"funnel_plot\(\)"]),
+])
+def test_engine_a_functions_name_the_bad_argument(call, exc, patterns):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        _raises(call, exc, *patterns)

@@ -356,3 +356,92 @@ def test_from_ci_errors_and_warnings():
     # a CI given on the ratio scale but symmetric there is not halfway on the log scale
     with pytest.warns(StatisticalWarning, match=r"not halfway .* row\(s\) 0"):
         evidence.effects_from_ci(2.0, 0.2, 3.8, measure="RR")
+
+
+# --------------------------------------------------------------------------- new measures
+# COR, ZCOR, IRR, IRD, PR, PLN, PLO, PAS, PFT, SMDH, PETO against escalc()
+# (tests/reference/measures.R -> measures_fixtures.json, metafor 3.8-1).
+MFX = load_fixture("measures")
+EXPECTED_MEASURE_CASES = (
+    ["molloy2014_COR", "molloy2014_ZCOR", "mcdaniel1994_ZCOR", "mcdaniel1994_COR"]
+    + [f"hart1999_{m}_{to}" for m in ("IRR", "IRD") for to in ("only0", "all", "none")]
+    + [f"nielweise2007_{m}_drop00_{d}" for m in ("IRR", "IRD") for d in ("FALSE", "TRUE")]
+    + [
+        name
+        for ds in ("pritz1997", "debruin2009")
+        for name in [f"{ds}_{m}" for m in ("PR", "PLN", "PLO", "PAS", "PFT")]
+        + [f"{ds}_{m}_add_all" for m in ("PLN", "PAS", "PFT")]
+    ]
+    + [f"nielweise2007_arm1_{m}" for m in ("PR", "PLN", "PLO", "PAS", "PFT")]
+    + [f"{ds}_SMDH_{vt}" for ds in ("normand1999", "curtis1998") for vt in ("LS", "LS2")]
+    + ["nielweise2007_PETO", "hahn2001_PETO"]
+)
+
+
+def test_measure_fixture_case_list():
+    assert sorted(MFX["escalc"]) == sorted(EXPECTED_MEASURE_CASES)
+    assert MFX["meta"]["metafor"] == "3.8.1"
+
+
+@pytest.mark.parametrize("name", EXPECTED_MEASURE_CASES)
+def test_new_measures_match_escalc(name):
+    case = MFX["escalc"][name]
+    frame = _frame(case)
+    kwargs = dict(case["args"])
+    measure = kwargs.pop("measure")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        out = evidence.effect_sizes(frame, measure, **kwargs)
+    yi, vi = as_array(case["yi"]), as_array(case["vi"])
+    np.testing.assert_array_equal(np.isnan(out["yi"]), np.isnan(yi))
+    np.testing.assert_array_equal(np.isnan(out["vi"]), np.isnan(vi))
+    np.testing.assert_allclose(out["yi"], yi, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(out["vi"], vi, rtol=RTOL, atol=ATOL)
+
+
+def test_new_measures_known_values():
+    # metafor's help page for escalc / dat.molloy2014: r = 0.187, n = 109 -> z = 0.18921
+    frame = pd.DataFrame({"ri": [0.187], "ni": [109]})
+    out = evidence.effect_sizes(frame, "ZCOR", ri="ri", ni="ni")
+    assert out["yi"].iloc[0] == pytest.approx(np.arctanh(0.187), rel=1e-14)
+    assert out["vi"].iloc[0] == pytest.approx(1 / 106, rel=1e-14)
+    # PFT of 0/28 needs no continuity correction (add defaults to 0 for PAS/PFT)
+    one = pd.DataFrame({"xi": [0], "ni": [28]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pft = evidence.effect_sizes(one, "PFT", xi="xi", ni="ni")
+    assert pft["yi"].iloc[0] == pytest.approx(0.5 * np.arcsin(np.sqrt(1 / 29)), rel=1e-14)
+    assert pft["vi"].iloc[0] == pytest.approx(1 / 114, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("measure", "frame", "kwargs", "match"),
+    [
+        ("COR", pd.DataFrame({"r": [0.2, 1.3], "n": [20, 30]}), {"ri": "r", "ni": "n"},
+         r"column 'r' \(argument 'ri'\) must be between -1 and 1"),
+        ("ZCOR", pd.DataFrame({"r": [0.2, 0.3], "n": [20, 0]}), {"ri": "r", "ni": "n"},
+         r"column 'n' \(argument 'ni'\) must be > 0"),
+        ("IRR", pd.DataFrame({"a": [1], "t": [0.0], "c": [2], "u": [3.0]}),
+         {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
+         r"column 't' \(argument 't1i'\) must be > 0 \(person-time\)"),
+        ("IRD", pd.DataFrame({"a": [-1], "t": [2.0], "c": [2], "u": [3.0]}),
+         {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
+         r"column 'a' \(argument 'x1i'\) has negative counts"),
+        ("PLN", pd.DataFrame({"x": [5], "n": [4]}), {"xi": "x", "ni": "n"},
+         r"column 'x' \(argument 'xi'\) is larger than"),
+    ],
+)
+def test_new_measures_bad_input(measure, frame, kwargs, match):
+    with pytest.raises(ValidationError, match=match):
+        evidence.effect_sizes(frame, measure, **kwargs)
+
+
+def test_new_measures_bad_arguments():
+    frame = pd.DataFrame({"r": [0.2], "n": [20]})
+    with pytest.raises(InvalidParameterError, match="'ri' argument"):
+        evidence.effect_sizes(frame, "ZCOR", ni="n")
+    with pytest.raises(InvalidParameterError, match="'vtype' argument .*measure='SMDH'"):
+        evidence.effect_sizes(frame, "SMDH", m1i="r", m2i="r", sd1i="r", sd2i="r",
+                              n1i="n", n2i="n", vtype="UB")
+    with pytest.raises(InvalidParameterError, match="'xi' argument .* not used"):
+        evidence.effect_sizes(frame, "COR", ri="r", ni="n", xi="r")

@@ -1,4 +1,5 @@
-"""Publication figures: forest, translational forest, gap map, risk of bias, funnel.
+"""Publication figures: forest, translational forest, gap map, risk of bias, funnel (with
+significance contours), Baujat plot, cumulative forest.
 
 Every function takes its data first, options as keywords, ``ax=None`` and returns the
 matplotlib Axes it drew on; :func:`save_figure` writes PNG, SVG or PDF by suffix.
@@ -8,6 +9,8 @@ matplotlib is imported only when a figure is drawn.
 from __future__ import annotations
 
 from grading.plots._style import save_figure
+from grading.plots.baujat import baujat_plot
+from grading.plots.cumulative import cumulative_forest
 from grading.plots.forest import forest_plot
 from grading.plots.funnel import funnel_plot
 from grading.plots.gap_map import GAP_COLUMNS, gap_map
@@ -17,6 +20,8 @@ from grading.plots.translational import translational_forest
 __all__ = [
     "GAP_COLUMNS",
     "ROB_PALETTES",
+    "baujat_plot",
+    "cumulative_forest",
     "forest_plot",
     "funnel_plot",
     "gap_map",

@@ -1,4 +1,5 @@
-"""Funnel plot with the pseudo-confidence region and optional trim-and-fill points."""
+"""Funnel plot with the pseudo-confidence region (or significance contours) and optional
+trim-and-fill points."""
 
 from __future__ import annotations
 
@@ -12,6 +13,32 @@ from evidence.errors import InvalidParameterError, ValidationError
 from grading.plots import _style
 
 __all__ = ["funnel_plot"]
+
+# contour-enhanced funnel: white where p > the largest alpha, darker greys as p gets smaller;
+# the colour after the last band is the background (the most significant region)
+_CONTOUR_SHADES = ("#ffffff", "#dcdcdc", "#b4b4b4", "#8c8c8c", "#6e6e6e", "#505050")
+
+
+def _contour_levels(contours, func: str) -> list[float]:
+    """Validated contour levels, ascending (0.90, 0.95, 0.99)."""
+    if contours is None:
+        return []
+    vals = [contours] if isinstance(contours, int | float) else contours
+    try:
+        levels = sorted({float(v) for v in vals})
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"The 'contours' argument of {func}() must be confidence levels as fractions, "
+            f"e.g. (0.90, 0.95, 0.99). Got {contours!r}."
+        ) from exc
+    if not levels or len(levels) > len(_CONTOUR_SHADES) - 1 or any(
+            not 0 < v < 1 for v in levels):
+        raise InvalidParameterError(
+            f"The 'contours' argument of {func}() must hold 1 to {len(_CONTOUR_SHADES) - 1} "
+            f"confidence levels strictly between 0 and 1, e.g. (0.90, 0.95, 0.99). "
+            f"Got {contours!r}."
+        )
+    return levels
 
 
 def _filled_points(trimfill) -> tuple[np.ndarray, np.ndarray, float | None]:
@@ -53,6 +80,8 @@ def funnel_plot(
     measure: str | None = None,
     level: float = 0.95,
     labels=None,
+    contours=None,
+    contour_centre: float = 0.0,
     ax=None,
 ):
     """Funnel plot: effect sizes against their standard errors (inverted axis), metafor style.
@@ -74,6 +103,15 @@ def funnel_plot(
         Level of the pseudo-confidence region ``estimate ± z·SE``.
     labels : sequence of str, optional
         Study labels, written next to the points outside the region.
+    contours : sequence of float, optional
+        Contour-enhanced funnel (Peters et al. 2008, J Clin Epidemiol 61:991), as metafor
+        ``funnel(res, level = c(90, 95, 99), refline = 0, shade = ...)``: instead of the
+        pseudo-confidence region, shaded bands ``contour_centre ± z_{(1+l)/2} SE`` for each
+        level ``l`` (fractions, e.g. ``(0.90, 0.95, 0.99)``) show where a study's two-sided
+        p-value against the null would be above 0.10, between 0.10 and 0.05, between 0.05 and
+        0.01, and below 0.01 (outside every band).
+    contour_centre : float, default 0.0
+        Null value of the contours on the analysis scale (0: log ratio 0, i.e. ratio 1).
     ax : matplotlib Axes, optional
 
     Returns
@@ -81,7 +119,9 @@ def funnel_plot(
     matplotlib Axes
         Observed studies: PathCollection gid ``"funnel_studies"``; filled studies:
         ``"funnel_filled"``; region: Polygon gid ``"funnel_region"``; centre line
-        ``"funnel_centre"`` (x = estimate, natural scale for ratios).
+        ``"funnel_centre"`` (x = estimate, natural scale for ratios). With ``contours``, one
+        Polygon per level with gid ``"funnel_contour_<level>"`` (e.g. ``funnel_contour_0.95``)
+        replaces the region.
     """
     from evidence._validate import check_level
     from evidence.bias import funnel_data
@@ -122,15 +162,48 @@ def funnel_plot(
     from evidence import _distributions as dist
 
     crit = float(dist.norm_isf((1 - level) / 2))
-    verts = [(tx(centre - crit * se_top), se_top), (tx(centre), 0.0),
-             (tx(centre + crit * se_top), se_top)]
-    if ratio:  # straight edges on a log axis need the curve sampled
-        grid = np.linspace(0, se_top, 60)
-        verts = [(tx(centre - crit * s), s) for s in grid[::-1]] + [
-            (tx(centre + crit * s), s) for s in grid]
-    ax.add_patch(Polygon(verts, closed=True, facecolor="white", edgecolor="#777777", lw=0.8,
-                         linestyle="--", zorder=1, gid="funnel_region"))
-    ax.set_facecolor("#eeeeee")
+
+    def _band(mid: float, z: float) -> list[tuple[float, float]]:
+        if ratio:  # straight edges on a log axis need the curve sampled
+            grid = np.linspace(0, se_top, 60)
+            return [(tx(mid - z * s), s) for s in grid[::-1]] + [
+                (tx(mid + z * s), s) for s in grid]
+        return [(tx(mid - z * se_top), se_top), (tx(mid), 0.0), (tx(mid + z * se_top), se_top)]
+
+    levels = _contour_levels(contours, func)
+    if isinstance(contour_centre, bool) or not isinstance(contour_centre, int | float) or \
+            not np.isfinite(contour_centre):
+        raise InvalidParameterError(
+            f"The 'contour_centre' argument of {func}() must be a finite number (analysis "
+            f"scale, 0 for a ratio of 1). Got {contour_centre!r}."
+        )
+    extent = [centre - crit * se_top, centre + crit * se_top]
+    if levels:
+        cc = float(contour_centre)
+        shades = _CONTOUR_SHADES[:len(levels)]
+        back = _CONTOUR_SHADES[len(levels)]
+        for lev, shade in zip(levels[::-1], shades[::-1], strict=True):  # widest band first
+            z = float(dist.norm_isf((1 - lev) / 2))
+            extent += [cc - z * se_top, cc + z * se_top]
+            ax.add_patch(Polygon(_band(cc, z), closed=True, facecolor=shade, edgecolor="none",
+                                 zorder=1, gid=f"funnel_contour_{lev:g}"))
+        ax.set_facecolor(back)
+        from matplotlib.patches import Patch
+
+        bounds = [1.0] + [1 - lev for lev in levels]
+        handles = [Patch(facecolor=sh, edgecolor="#777777", lw=0.5,
+                         label=f"{bounds[i + 1]:.2g} < p ≤ {bounds[i]:.2g}" if i else
+                         f"p > {bounds[1]:.2g}") for i, sh in enumerate(shades)]
+        handles.append(Patch(facecolor=back, edgecolor="#777777", lw=0.5,
+                             label=f"p ≤ {bounds[-1]:.2g}"))
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.01),
+                  ncol=len(handles), frameon=False, fontsize=_style.FONT_SIZE - 0.5,
+                  handletextpad=0.3, columnspacing=0.8)
+    else:
+        ax.add_patch(Polygon(_band(centre, crit), closed=True, facecolor="white",
+                             edgecolor="#777777", lw=0.8, linestyle="--", zorder=1,
+                             gid="funnel_region"))
+        ax.set_facecolor("#eeeeee")
     ax.plot([tx(centre), tx(centre)], [0, se_top], color="#333333", lw=0.9, zorder=2,
             gid="funnel_centre")
     ax.scatter(tx(st["yi"].to_numpy(float)), st["sei"].to_numpy(float), s=26, color="black",
@@ -138,7 +211,7 @@ def funnel_plot(
     if len(fy):
         ax.scatter(tx(fy), np.sqrt(fv), s=26, facecolors="white", edgecolors="black", zorder=3,
                    gid="funnel_filled", label=f"Filled by trim-and-fill (k0 = {len(fy)})")
-        if f_est is not None:
+        if f_est is not None and not levels:
             ax.plot([tx(f_est), tx(f_est)], [0, se_top], color="#b22222", lw=0.9, ls="--",
                     zorder=2, gid="funnel_filled_estimate", label="Trim-and-fill estimate")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=3, frameon=False,
@@ -156,8 +229,7 @@ def funnel_plot(
                 side = "left" if left else "right"
                 pad_in[side] = max(pad_in[side], 0.1 + _style.text_width(
                     [_style.truncate(labs[int(r["study"])], 24)], _style.FONT_SIZE - 1))
-    xs = np.concatenate([st["yi"].to_numpy(float), fy, [centre - crit * se_top,
-                                                        centre + crit * se_top]])
+    xs = np.concatenate([st["yi"].to_numpy(float), fy, extent])
     pad = 0.05 * (xs.max() - xs.min() or 1.0)
     if ratio:
         ax.set_xscale("log")

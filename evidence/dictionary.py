@@ -9,53 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evidence.rules import DATA_TYPE_REQUIREMENTS, RULES
 from evidence.schema import COLUMNS, MODEL_STREAM, Column
 
-__all__ = ["data_dictionary", "template_frame", "schema_dtypes"]
-
-#: How the numeric result of each ``data_type`` must be given (checked by
-#: :func:`evidence.ingest.read_studies`): the columns that must hold a value
-#: and the allowed ``measure`` values (``None``: any measure).
-DATA_TYPE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
-    "counts": (("events_int", "n_int", "events_ctrl", "n_ctrl"), ("RR", "OR", "RD")),
-    "continuous": (
-        ("mean_int", "sd_int", "n_int", "mean_ctrl", "sd_ctrl", "n_ctrl"),
-        ("MD", "SMD", "ROM"),
-    ),
-    "estimate": (("estimate", "measure"), None),
-    "single_arm": (("events_int", "n_int"), ("PLO", "PR")),
-    "none": ((), None),
-}
-
-_ROW_RULES: tuple[str, ...] = (
-    "Text is stripped of surrounding spaces; an empty cell is a missing value. "
-    "Text such as 'NA' or 'not reported' in a numeric column is rejected, not read as missing.",
-    "Every required column must hold a value.",
-    "Numeric columns hold numbers written with a '.' decimal point; 'int' columns hold whole "
-    "numbers.",
-    "Bool columns accept true/false, yes/no and 1/0 (any case) or an empty cell.",
-    "Category columns accept exactly the listed values (case-sensitive); a near miss is rejected "
-    "with a suggestion.",
-    "'model' must belong to the row's 'stream' (see the table above). Model 'meta_analysis' needs "
-    "k_studies >= 1.",
-    "data_type 'counts' needs events_int, n_int, events_ctrl, n_ctrl and measure RR, OR or RD.",
-    "data_type 'continuous' needs mean_int, sd_int, n_int, mean_ctrl, sd_ctrl, n_ctrl and measure "
-    "MD, SMD or ROM (ROM needs positive means).",
-    "data_type 'estimate' needs estimate, measure and either both ci_low and ci_high or se.",
-    "data_type 'single_arm' needs events_int, n_int and measure PLO or PR.",
-    "data_type 'none' needs no numbers.",
-    "Counts are >= 0, events do not exceed their arm total, arm totals and n_total are >= 1, "
-    "SDs and se are > 0, ci_low <= estimate <= ci_high, ratio measures (RR, OR, HR, ROM) and their "
-    "CI limits are > 0, ci_level is a fraction strictly between 0 and 1.",
-    "(study_id, outcome, comparison, timepoint) is unique; later duplicates are rejected.",
-    "When a bibliography is given, every citation_key must be one of its keys.",
-    "In `evigap run` and `evigap validate` (read_studies(checks=...) with "
-    "grading.rob.rob_problems): rob_tool names one of the tools listed for it (or is empty: "
-    "SYRCLE for animal rows, the in vitro tool for in vitro rows, generic otherwise) and "
-    "rob_domains parse for the row's tool ('D1=low; D2=some concerns', the tool's domain ids "
-    "and judgements).",
-)
-
+__all__ = ["data_dictionary", "template_frame", "schema_dtypes", "DATA_TYPE_REQUIREMENTS"]
 
 def _pandas_dtype(column: Column):
     if column.dtype == "string":
@@ -150,7 +107,7 @@ def data_dictionary() -> str:
     for model, streams in MODEL_STREAM.items():
         lines.append(f"| `{model}` | {', '.join(streams)} |")
     lines += ["", "## Row rules", ""]
-    lines += [f"{i}. {rule}" for i, rule in enumerate(_ROW_RULES, start=1)]
+    lines += [f"{i}. {rule.text}" for i, rule in enumerate(RULES, start=1)]
     lines += [
         "",
         "A row that breaks a rule is not lost: it is listed in `IngestResult.rejected` with its "

@@ -219,6 +219,11 @@ def _read_text(path: Path, what: str) -> str:
             f"{what} file '{path}' cannot be decoded as UTF-8 (offset {exc.start}); "
             "export it as UTF-8."
         ) from None
+    except PermissionError as exc:
+        raise ValidationError(
+            f"{what} file '{path}' cannot be read ({exc.strerror or 'permission denied'}); "
+            "check that you may read it (file permissions)."
+        ) from None
 
 
 def _bib_reason(block) -> str:
@@ -283,7 +288,7 @@ def read_bib(path) -> Bibliography:
     Raises
     ------
     ValidationError
-        When the file does not exist or is not UTF-8 text.
+        When the file does not exist, cannot be read (permissions) or is not UTF-8 text.
 
     Notes
     -----
@@ -439,7 +444,7 @@ def read_ris(path) -> Bibliography:
     Raises
     ------
     ValidationError
-        When the file does not exist or is not UTF-8 text.
+        When the file does not exist, cannot be read (permissions) or is not UTF-8 text.
     """
     import rispy
 

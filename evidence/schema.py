@@ -40,6 +40,9 @@ ANIMAL_MODELS: tuple[str, ...] = (
     "dog",
     "non_human_primate",
     "other_animal",
+    # a non-animal organism studied in vivo (plant, alga, fungus, bacterium, ...), named in
+    # model_detail; it belongs to the non-human in vivo stream 'animal'
+    "other_organism",
 )
 
 HUMAN_MODELS: tuple[str, ...] = (
@@ -127,7 +130,15 @@ def _c(name, dtype, required, group, description, vocabulary=None) -> Column:
 COLUMNS: tuple[Column, ...] = (
     # identity
     _c("study_id", "string", True, "identity", "Short unique study label, e.g. 'Lightner 2023'."),
-    _c("citation_key", "string", True, "identity", "Key of the study's entry in references.bib."),
+    _c(
+        "citation_key",
+        "string",
+        False,
+        "identity",
+        "Key of the study's entry in the bibliography (references.bib). Required in every row "
+        "when a bibliography is given; without one, rows lacking it are counted in a warning "
+        "(they cannot be traced to a source).",
+    ),
     _c("year", "int", False, "identity", "Publication (or registration) year."),
     _c("registry_id", "string", False, "identity", "Trial registry id, e.g. 'NCT04493242'."),
     # what was studied
@@ -200,8 +211,10 @@ COLUMNS: tuple[Column, ...] = (
         "category",
         True,
         "model",
-        "Model tag: cell_culture; an animal species; a human design/phase; or meta_analysis "
-        "(an aggregate record, any stream).",
+        "Model tag: cell_culture; an animal species (other_animal for one not listed), or "
+        "other_organism for a plant, alga, fungus or microbe studied in vivo (stream 'animal', "
+        "the non-human in vivo stream; name it in model_detail); a human design/phase; or "
+        "meta_analysis (an aggregate record, any stream).",
         MODELS,
     ),
     _c(
@@ -209,7 +222,9 @@ COLUMNS: tuple[Column, ...] = (
         "string",
         False,
         "model",
-        "Cell type, strain or population detail, e.g. 'HaCaT keratinocytes', 'db/db mice'.",
+        "Cell type, strain, species or population detail, e.g. 'HaCaT keratinocytes', "
+        "'db/db mice', 'Arabidopsis thaliana Col-0' (for other_animal and other_organism, the "
+        "species).",
     ),
     _c(
         "k_studies",
@@ -265,11 +280,64 @@ COLUMNS: tuple[Column, ...] = (
     ),
     _c("mean_ctrl", "float", False, "data", "Mean in the control arm (continuous)."),
     _c("sd_ctrl", "float", False, "data", "Standard deviation in the control arm (continuous)."),
+    # continuous arms reported without an SD: one of these per arm instead of sd_*
+    _c(
+        "se_int",
+        "float",
+        False,
+        "data",
+        "Standard error of the intervention arm's mean, when the source gives no SD "
+        "(continuous; SD = SE * sqrt(n_int)).",
+    ),
+    _c(
+        "se_ctrl",
+        "float",
+        False,
+        "data",
+        "Standard error of the control arm's mean, when the source gives no SD (continuous; "
+        "SD = SE * sqrt(n_ctrl)).",
+    ),
+    _c(
+        "ci_low_int",
+        "float",
+        False,
+        "data",
+        "Lower limit of the CI of the intervention arm's mean at 'ci_level', when the source "
+        "gives neither SD nor SE (continuous; SD = sqrt(n) * (upper - lower) / (2 t), t the "
+        "(1 + level)/2 quantile of Student's t with n - 1 df, Cochrane Handbook 6.5.2.2).",
+    ),
+    _c("ci_high_int", "float", False, "data", "Upper limit of that CI (see 'ci_low_int')."),
+    _c(
+        "ci_low_ctrl",
+        "float",
+        False,
+        "data",
+        "Lower limit of the CI of the control arm's mean at 'ci_level' (see 'ci_low_int').",
+    ),
+    _c("ci_high_ctrl", "float", False, "data", "Upper limit of that CI (see 'ci_low_ctrl')."),
+    _c(
+        "median_int",
+        "float",
+        False,
+        "data",
+        "Median of the intervention arm, when the source gives no mean (continuous; with "
+        "q1_int and q3_int). Such rows get no effect size unless "
+        "study_effects(convert_medians=True) estimates mean and SD (Wan 2014).",
+    ),
+    _c("q1_int", "float", False, "data", "First quartile of the intervention arm."),
+    _c("q3_int", "float", False, "data", "Third quartile of the intervention arm."),
+    _c("median_ctrl", "float", False, "data", "Median of the control arm (see 'median_int')."),
+    _c("q1_ctrl", "float", False, "data", "First quartile of the control arm."),
+    _c("q3_ctrl", "float", False, "data", "Third quartile of the control arm."),
     _c("estimate", "float", False, "data", "Reported effect estimate, natural scale (estimate)."),
     _c("ci_low", "float", False, "data", "Lower confidence limit of the reported estimate."),
     _c("ci_high", "float", False, "data", "Upper confidence limit of the reported estimate."),
     _c(
-        "ci_level", "float", False, "data", "Level of the reported CI as a fraction (default 0.95)."
+        "ci_level",
+        "float",
+        False,
+        "data",
+        "Level of the reported CIs (the estimate's and the arms') as a fraction (default 0.95).",
     ),
     _c(
         "se",

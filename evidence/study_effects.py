@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from evidence._codes import distinct, group_positions
-from evidence._validate import check_frame
+from evidence._codes import combine, distinct, group_positions
+from evidence._distributions import norm_ppf, t_isf
+from evidence._validate import check_bool, check_frame
 from evidence.effects import (
     _check_values,
     _complete_table,
@@ -21,7 +22,7 @@ from evidence.effects import (
     effects_from_ci,
 )
 from evidence.errors import StatisticalWarning, ValidationError
-from evidence.schema import DATA_TYPES, MEASURES
+from evidence.schema import DATA_TYPES, MEASURES, indication_key
 
 __all__ = ["study_effects", "NOTE_NO_RESULT"]
 
@@ -155,7 +156,8 @@ def _normalised(studies: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]
     return group_of_pair[pair_codes], list(keys)
 
 
-def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
+def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
+                  orient: bool = True) -> pd.DataFrame:
     """Effect size ``yi`` and sampling variance ``vi`` for every row of the study sheet.
 
     Each row is computed from its ``data_type`` and ``measure`` (columns of
@@ -164,7 +166,15 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     * ``counts``: RR, OR or RD from ``events_int``, ``n_int``, ``events_ctrl``, ``n_ctrl``
       (metafor's defaults: 0.5 added to all four cells of tables with a zero cell,
       double-zero tables kept).
-    * ``continuous``: MD, SMD (Hedges' g) or ROM from ``mean_*``, ``sd_*``, ``n_*``.
+    * ``continuous``: MD, SMD (Hedges' g) or ROM from ``mean_*``, ``sd_*``, ``n_*``.  An arm
+      without an SD uses its standard error (``se_*``: SD = SE * sqrt(n)) or else the CI of its
+      mean (``ci_low_*``/``ci_high_*`` at ``ci_level``, default 0.95: SD = sqrt(n) * (upper -
+      lower) / (2 t), t the (1 + level)/2 quantile of Student's t with n - 1 df; Cochrane
+      Handbook section 6.5.2.2).  An arm reported as a median with quartiles (``median_*``,
+      ``q1_*``, ``q3_*``) gets no effect size unless ``convert_medians=True``, which estimates
+      mean = (q1 + median + q3) / 3 and SD = (q3 - q1) / (2 Phi^-1((0.75 n - 0.125) / (n +
+      0.25))) (Wan et al. 2014, BMC Med Res Methodol 14:135, scenario C3).  Every converted
+      value is named in ``effect_note``.
     * ``estimate``: from ``estimate`` with ``ci_low``/``ci_high`` (at ``ci_level``, default
       0.95) or ``se`` (preferred when given; on the log scale for ratio measures); see
       :func:`evidence.effects_from_ci`.
@@ -177,6 +187,16 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     studies : DataFrame
         The accepted study sheet (at least ``data_type``; the data columns a row's
         data type needs).
+    convert_medians : bool, default False
+        Estimate mean and SD of arms given as median and quartiles (Wan 2014); off by default
+        because the estimate assumes a roughly normal outcome.
+    orient : bool, default True
+        Orient the rows of one outcome (same indication and outcome) to one
+        ``outcome_direction`` when they disagree: the minority direction's effects change sign
+        where the measure allows it (MD, SMD, OR, RD, PLO: the effect of the reversed scale or
+        of the complementary event) and its ``outcome_direction`` is set to the majority's,
+        with a note; rows of a measure that cannot be reversed (RR, HR, ROM, PR, GEN) get no
+        effect size and a note saying why.  Ties go to the direction seen first.
 
     Returns
     -------
@@ -191,7 +211,8 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
         ``effect_note``
             Empty string, or why ``yi`` is NaN ("no numeric result reported",
             "missing input: events_ctrl", "measure 'SMD' does not apply to data_type
-            'counts'", ...) and any correction applied ("0.5 added to all cells (zero cell)").
+            'counts'", ...) and any correction or conversion applied ("0.5 added to all cells
+            (zero cell)", "sd_int from se_int (SD = SE x sqrt(n))", "sign reversed: ...").
         ``proportion``, ``proportion_ci_low``, ``proportion_ci_high``, ``proportion_ci_method``
             single_arm rows only: ``events_int / n_int`` with its Wilson score 95% CI and the
             method's name (no continuity correction; see :func:`evidence.proportion_ci`);
@@ -221,10 +242,13 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     yi = np.full(k, np.nan)
     vi = np.full(k, np.nan)
     notes = _NoteCodes(k)
+    check_bool(convert_medians, "convert_medians", "study_effects")
+    check_bool(orient, "orient", "study_effects")
     group, keys = _normalised(studies)
     n_corrected = 0
     for (dt, ms), pos in zip(keys, group_positions(group, len(keys)), strict=True):
-        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes)
+        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes, convert_medians)
+    direction = _orient(studies, yi, vi, notes, keys, group) if orient else None
 
     if n_corrected:
         warnings.warn(
@@ -238,6 +262,8 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
     out["yi"] = yi
     out["vi"] = vi
     out["effect_note"] = notes.column()
+    if direction is not None:
+        out["outcome_direction"] = direction
     # single_arm rows: observed proportion with a Wilson 95% CI, for display (issue 18)
     from evidence.proportions import single_arm_columns
 
@@ -247,7 +273,7 @@ def study_effects(studies: pd.DataFrame) -> pd.DataFrame:
 
 
 def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi: np.ndarray,
-                   vi: np.ndarray, notes: _NoteCodes) -> int:
+                   vi: np.ndarray, notes: _NoteCodes, convert_medians: bool = False) -> int:
     """Fill ``yi``, ``vi`` and the notes of the rows ``pos`` (one data_type x measure).
 
     Returns the number of rows that got a zero-cell correction.
@@ -269,6 +295,9 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
     cols = dict(_INPUTS[dt])
     values = {arg: _column(studies, col, pos) for arg, col in cols.items()}
     names = {arg: f"column {col!r}" for arg, col in cols.items()}
+    converted = None
+    if dt == "continuous":
+        converted = _complete_arms(studies, pos, values, convert_medians)
     fam = {"counts": "table", "continuous": "mean"}.get(dt, "proportion")
     _check_values(values, names, labels, fam, "study_effects()")
     if dt == "counts":
@@ -292,8 +321,73 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
     code[comp.undefined] = notes.code(_UNDEFINED.get(ms, f"{ms} undefined for these inputs"))
     code[comp.corrected] = notes.code(fix)
     code[double0] = notes.code(fix + "; no events in either arm")
+    if converted is not None and (converted != "").any():
+        _add_notes(notes, code, converted)
     notes.codes[pos] = code
     return int(comp.corrected.sum())
+
+
+def _add_notes(notes: _NoteCodes, code: np.ndarray, extra: np.ndarray) -> None:
+    """Append ``extra`` (one text per row, "" for none) to the rows' notes, in place; a
+    "missing input" note of a row whose extra says why the input is missing is replaced."""
+    pairs, first = np.unique(np.stack([code, pd.factorize(extra)[0]]), axis=1,
+                             return_inverse=True)
+    new = np.empty(pairs.shape[1], dtype=np.int32)
+    for j in range(pairs.shape[1]):
+        row = int(np.flatnonzero(first.ravel() == j)[0])
+        old, more = notes.texts[int(pairs[0, j])], str(extra[row])
+        if old.startswith("missing input") and more.startswith("median"):
+            old = ""
+        new[j] = notes.code("; ".join(t for t in (old, more) if t))
+    code[:] = new[first.ravel()]
+
+
+def _complete_arms(studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.ndarray],
+                   convert_medians: bool) -> np.ndarray:
+    """Fill the SD (and, for medians on request, the mean) of continuous arms reported
+    another way, in ``values``; returns the note per row ("" where nothing was converted)."""
+    k = len(pos)
+    said = [np.full(k, "", dtype=object)]
+    level = _column(studies, "ci_level", pos)
+    level = np.where(np.isnan(level), 0.95, level)
+    for arm, m, sd, n in (("int", "m1i", "sd1i", "n1i"), ("ctrl", "m2i", "sd2i", "n2i")):
+        size = values[n]
+        text = np.full(k, "", dtype=object)
+        se = _column(studies, f"se_{arm}", pos)
+        from_se = np.isnan(values[sd]) & ~np.isnan(se) & (size > 0)
+        if from_se.any():
+            values[sd] = np.where(from_se, se * np.sqrt(size), values[sd])
+            text[from_se] = f"sd_{arm} from se_{arm} (SD = SE x sqrt(n))"
+        lo, hi = _column(studies, f"ci_low_{arm}", pos), _column(studies, f"ci_high_{arm}", pos)
+        from_ci = np.isnan(values[sd]) & ~np.isnan(lo) & ~np.isnan(hi) & (size >= 2)
+        if from_ci.any():
+            t = np.full(k, np.nan)
+            t[from_ci] = t_isf((1 - level[from_ci]) / 2, size[from_ci] - 1)
+            values[sd] = np.where(from_ci, np.sqrt(size) * (hi - lo) / (2 * t), values[sd])
+            for lev in np.unique(level[from_ci]):
+                at = from_ci & (level == lev)
+                text[at] = (f"sd_{arm} from the {100 * lev:g}% CI of the mean (SD = sqrt(n) x "
+                            "(upper - lower) / (2 t), t with n - 1 df)")
+        med = _column(studies, f"median_{arm}", pos)
+        q1, q3 = _column(studies, f"q1_{arm}", pos), _column(studies, f"q3_{arm}", pos)
+        quartiles = np.isnan(values[m]) & ~np.isnan(med) & ~np.isnan(q1) & ~np.isnan(q3)
+        if quartiles.any() and convert_medians:
+            eta = 2 * norm_ppf((0.75 * size - 0.125) / (size + 0.25))
+            values[m] = np.where(quartiles, (q1 + med + q3) / 3, values[m])
+            values[sd] = np.where(quartiles & (size > 0), (q3 - q1) / eta, values[sd])
+            text[quartiles] = (f"mean_{arm} and sd_{arm} estimated from median and quartiles "
+                               "(Wan 2014)")
+        elif quartiles.any():
+            text[quartiles] = (f"median and quartiles in place of mean_{arm}: not converted "
+                               "(study_effects(convert_medians=True) estimates mean and SD, "
+                               "Wan 2014)")
+        said.append(text)
+    first, second = said[1], said[2]
+    has1, has2 = first != "", second != ""
+    out = np.where(has1, first, second)
+    both = np.flatnonzero(has1 & has2)
+    out[both] = [f"{first[i]}; {second[i]}" for i in both]
+    return out
 
 
 def _estimate_effects(studies: pd.DataFrame, ms: str, pos: np.ndarray,
@@ -351,3 +445,74 @@ def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:
         raise ValidationError(
             f"{where}: column 'se' must be > 0 in row(s) {_rows_text(labels, se <= 0)}."
         )
+
+
+#: Measures whose effect on the reversed scale (or for the complementary event) is the same
+#: effect with the opposite sign and the same variance: MD and SMD (x -> c - x), log OR and
+#: logit (events <-> non-events), RD (p -> 1 - p).
+_REVERSIBLE = ("MD", "SMD", "OR", "RD", "PLO")
+
+
+def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteCodes,
+            keys: list[tuple[str, str]], group: np.ndarray) -> pd.Series | None:
+    """Orient the rows of each outcome to its majority ``outcome_direction`` (in place);
+    returns the new ``outcome_direction`` column, or None when nothing changed.
+
+    Works on codes: only the rows of outcomes whose rows disagree are looked at one by one."""
+    if "outcome_direction" not in studies.columns or "outcome" not in studies.columns:
+        return None
+    if "indication" not in studies.columns and "indication_label" not in studies.columns:
+        return None
+    d_codes, d_reps = distinct(studies["outcome_direction"])
+    d_text = d_reps.astype("string").str.strip()
+    names = [d for d in dict.fromkeys(d_text.dropna().tolist()) if d != ""]
+    if len(names) < 2:
+        return None
+    # a code per distinct direction text, -1 where missing
+    rep_code = np.array([names.index(t) if isinstance(t, str) and t in names else -1
+                         for t in d_text.tolist()], dtype=np.int64)
+    direction = rep_code[d_codes]
+    outcome, _ = combine([distinct(indication_key(studies))[0],
+                          distinct(studies["outcome"])[0]])
+    known = direction >= 0
+    n_out, n_dir = int(outcome.max()) + 1, len(names)
+    counts = np.bincount(outcome[known] * n_dir + direction[known],
+                         minlength=n_out * n_dir).reshape(n_out, n_dir)
+    mixed = np.flatnonzero((counts > 0).sum(axis=1) > 1)
+    if not len(mixed):
+        return None
+    new = direction.copy()
+    changed = False
+    rows_of = group_positions(np.where(np.isin(outcome, mixed) & known, outcome, n_out), n_out + 1)
+    for o in mixed:
+        rows = rows_of[o]
+        seen = direction[rows]
+        first = {d: i for i, d in enumerate(dict.fromkeys(seen.tolist()))}
+        target = max(first, key=lambda d: (counts[o, d], -first[d]))
+        label = f"{int(counts[o, target])} of {len(rows)}"
+        for r in rows[seen != target]:
+            dt, ms = keys[group[r]]
+            if ms == "" or dt in ("", "none"):
+                continue  # no effect to orient
+            old = names[direction[r]]
+            if ms in _REVERSIBLE:
+                if np.isfinite(yi[r]):
+                    yi[r] = -yi[r]
+                text = (f"sign reversed: outcome_direction '{old}' oriented to "
+                        f"'{names[target]}' like the other rows of this outcome ({label})")
+                new[r] = target
+                changed = True
+            else:
+                yi[r] = vi[r] = np.nan
+                text = (f"outcome_direction '{old}' is opposite to '{names[target]}' of the "
+                        f"other rows of this outcome ({label}) and measure '{ms}' cannot be "
+                        "reversed: not pooled; orient the row in the sheet")
+            prior = notes.texts[notes.codes[r]]
+            notes.codes[r] = notes.code("; ".join(t for t in (prior, text) if t))
+    if not changed:
+        return None
+    original = studies["outcome_direction"]
+    moved = np.flatnonzero(new != direction)
+    out = original.copy()
+    out.iloc[moved] = [names[new[r]] for r in moved]
+    return out

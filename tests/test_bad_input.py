@@ -403,6 +403,31 @@ def test_read_studies_missing_column_and_bad_bib(studies):
             "Got int")
 
 
+@pytest.mark.parametrize(("kwargs", "patterns"), [
+    ({"columns": ["x"]}, ["'columns' argument of read_studies", "Got"]),
+    ({"columns": {"x": 3}}, ["'columns' argument of read_studies"]),
+    ({"na_values": "NA"}, ["'na_values' argument of read_studies", "list of strings"]),
+    ({"na_values": [1]}, ["'na_values' argument of read_studies"]),
+    ({"defaults": {"stream": ["human"]}}, ["'defaults' argument of read_studies"]),
+    ({"defaults": "human"}, ["'defaults' argument of read_studies"]),
+])
+def test_read_studies_rejects_bad_reading_options(studies, kwargs, patterns):
+    _raises(lambda: evidence.read_studies(studies, **kwargs), InvalidParameterError, *patterns)
+
+
+def test_read_studies_sheet_applies_to_workbooks_only(studies, tmp_path):
+    path = tmp_path / "s.csv"
+    studies.to_csv(path, index=False)
+    _raises(lambda: evidence.read_studies(path, sheet="Studies"), InvalidParameterError,
+            "'sheet' argument of read_studies", "applies to .xlsx and .ods")
+    book = tmp_path / "s.xlsx"
+    studies.head(2).to_excel(book, index=False)
+    _raises(lambda: evidence.read_studies(book, sheet=2.5), InvalidParameterError,
+            "'sheet' argument of read_studies", "Got float")
+    _raises(lambda: evidence.read_studies(book, sheet=7), ValidationError,
+            "no sheet number 7", "Sheet1")
+
+
 def test_read_studies_rejects_bad_rows_instead_of_raising(studies):
     raw = studies.copy()
     raw["n_int"] = raw["n_int"].astype(object)

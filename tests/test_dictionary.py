@@ -41,3 +41,18 @@ def test_template_is_a_valid_empty_sheet():
     result = read_studies(template_frame())
     assert (result.n_in, result.n_accepted) == (0, 0)
     assert tuple(result.studies.columns) == COLUMN_NAMES
+
+
+def test_row_rules_come_from_one_table():
+    """data/SCHEMA.md lists exactly evidence.rules.RULES, in order; every numeric cell a rule
+    shows is a numeric schema column, and the columns it is compared with too."""
+    from evidence.rules import RULES, SHOWN_BY_RULES
+    from evidence.schema import COLUMNS
+
+    text = data_dictionary()
+    listed = text.split("## Row rules\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert listed == [f"{i}. {rule.text}" for i, rule in enumerate(RULES, start=1)]
+    numeric = {c.name for c in COLUMNS if c.dtype in ("int", "float")}
+    for column, (partners, predicates) in SHOWN_BY_RULES.items():
+        assert column in numeric and set(partners) <= numeric and predicates
+    assert sum(rule.check is not None for rule in RULES) == 11

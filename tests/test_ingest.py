@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -163,8 +164,12 @@ REJECTIONS = [
      "required value missing in column 'indication'"),
     ("counts", {"n_int": "ten"}, "n_int", "ten",
      "non-numeric value 'ten' in numeric column 'n_int'"),
-    ("counts", {"n_ctrl": "NA"}, "n_ctrl", "NA",
-     "non-numeric value 'NA' in numeric column 'n_ctrl'"),
+    ("counts", {"n_ctrl": "NA"}, "n_ctrl", None,
+     "data_type 'counts' needs a value in 'n_ctrl'"),
+    ("counts", {"n_ctrl": "n/a"}, "n_ctrl", None,
+     "data_type 'counts' needs a value in 'n_ctrl'"),
+    ("counts", {"n_ctrl": "N.A."}, "n_ctrl", "N.A.",
+     "non-numeric value 'N.A.' in numeric column 'n_ctrl'"),
     ("counts", {"n_ctrl": "1,000"}, "n_ctrl", "1,000",
      "non-numeric value '1,000' in numeric column 'n_ctrl'"),
     ("counts", {"year": "2020.5"}, "year", "2020.5",
@@ -192,7 +197,7 @@ REJECTIONS = [
     ("counts", {"measure": ""}, "measure", None,
      "data_type 'counts' needs measure RR, OR, RD; measure is missing"),
     ("continuous", {"sd_ctrl": ""}, "sd_ctrl", None,
-     "data_type 'continuous' needs a value in 'sd_ctrl'"),
+     "data_type 'continuous' needs sd_ctrl, se_ctrl or both ci_low_ctrl and ci_high_ctrl"),
     ("continuous", {"measure": "OR"}, "measure", "OR",
      "data_type 'continuous' needs measure MD, SMD, ROM; got 'OR'"),
     ("estimate", {"estimate": ""}, "estimate", None,
@@ -454,11 +459,22 @@ def test_undecodable_file(tmp_path):
         read_studies(path)
 
 
-def test_ragged_csv_is_not_a_table(tmp_path):
-    path = tmp_path / "s.csv"
-    path.write_text("a,b\n1,2\n1,2,3,4\n")
-    with pytest.raises(ValidationError, match=r"s\.csv'.*is not a rectangular ','-separated"):
-        read_studies(path)
+def test_ragged_csv_rows_are_rejected_rows(tmp_path):
+    rows = [ANIMAL_COUNTS, {**ANIMAL_COUNTS, "study_id": "B"}]
+    path = Path(write_sheet(tmp_path / "s.csv", rows))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines += [lines[1].replace("B", "C") + ",stray", lines[1].replace("B", "D").rsplit(",", 2)[0]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = read_studies(path)
+    assert (result.n_in, result.n_accepted, result.n_rejected) == (4, 2, 2)
+    width = len(lines[0].split(","))
+    assert result.rejected["reason"].tolist() == [
+        f"line 4 has {width + 1} cells but the header has {width} (a stray delimiter or an "
+        "unquoted ',' inside a cell); the row is not read",
+        f"line 5 has {width - 2} cells but the header has {width} (a missing delimiter or "
+        "cells left out); the row is not read",
+    ]
+    assert result.rejected["row"].tolist() == [2, 3]
 
 
 def test_binary_excel_and_parquet_are_not_tables(tmp_path):
@@ -479,7 +495,7 @@ def test_missing_required_columns_are_named_with_a_hint(tmp_path):
     assert "s.csv" in message
     assert "missing required column(s) 'outcome', 'stream'" in message
     assert "'Outcome' looks like 'outcome'" in message
-    assert "study_id, citation_key, indication, outcome" in message
+    assert "study_id, indication, outcome" in message
 
 
 def test_duplicate_and_unnamed_columns(tmp_path):
@@ -496,10 +512,22 @@ def test_duplicate_and_unnamed_columns(tmp_path):
     assert read_studies(path).n_accepted == 1
 
 
-def test_semicolon_file_gets_a_hint(tmp_path):
+def test_semicolon_file_is_read_with_decimal_commas_and_says_so(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text(";".join(ANIMAL_COUNTS) + "\n" + ";".join(ANIMAL_COUNTS.values()) + "\n")
-    with pytest.raises(ValidationError, match="looks ';'-separated"):
+    row = {**CONTINUOUS, "mean_int": "1,5", "sd_int": "0,25"}
+    path.write_text(";".join(row) + "\n" + ";".join(row.values()) + "\n")
+    result = read_studies(path)
+    assert (result.n_in, result.n_accepted) == (1, 1)
+    assert result.studies.loc[0, "mean_int"] == 1.5
+    assert result.studies.loc[0, "sd_int"] == 0.25
+    assert result.notes[0].startswith("the header is ';'-separated: read as a ';'-separated")
+    assert "decimal comma" in result.summary()
+
+
+def test_tab_text_in_a_csv_file_gets_a_hint(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("\t".join(ANIMAL_COUNTS) + "\n" + "\t".join(ANIMAL_COUNTS.values()) + "\n")
+    with pytest.raises(ValidationError, match="looks tab-separated"):
         read_studies(path)
 
 
@@ -584,7 +612,7 @@ def test_bundled_sheet_round_trips_through_every_format(tmp_path):
 
 
 def test_fast_and_fallback_csv_readers_agree(tmp_path, monkeypatch):
-    import evidence.ingest as ingest
+    import evidence.readers as readers
 
     rows = [
         {**CONTINUOUS, "notes": 'multi\nline, "quoted"', "comparator": "  padded  "},
@@ -596,9 +624,9 @@ def test_fast_and_fallback_csv_readers_agree(tmp_path, monkeypatch):
     text = open(path, encoding="utf-8").read().replace("\n", "\r\n")
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         handle.write(text.replace("\r\n", "\r\n\r\n", 1))  # BOM, CRLF and a blank line
-    assert ingest._read_csv_arrow(ingest.Path(path), ",", "label") is not None
+    assert readers._read_csv_arrow(readers.Path(path), ",", "label") is not None
     fast = read_studies(path)
-    monkeypatch.setattr(ingest, "_read_csv_arrow", lambda path, sep, label: None)
+    monkeypatch.setattr(readers, "_read_csv_arrow", lambda path, sep, label: None)
     slow = read_studies(path)
     assert (fast.n_in, fast.n_accepted, fast.n_rejected) == (4, 2, 2)
     pd.testing.assert_frame_equal(fast.studies, slow.studies)
@@ -615,13 +643,15 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
     cells = ["", "-1", "-0.0", "0", "0.5", "+0.50", "1", "1.0", " 2 ", "3e0", "12", "95", "x"]
     numeric = ["k_studies", "events_int", "n_int", "events_ctrl", "n_ctrl", "n_total",
                "mean_int", "sd_int", "mean_ctrl", "sd_ctrl", "estimate", "ci_low", "ci_high",
-               "ci_level", "se", "dose", "year"]
+               "ci_level", "se", "dose", "year", "se_int", "se_ctrl", "ci_low_int",
+               "ci_high_int", "ci_low_ctrl", "ci_high_ctrl", "median_int", "q1_int", "q3_int",
+               "median_ctrl", "q1_ctrl", "q3_ctrl"]
     bases = list(BASES.values())
     rows = []
-    for i in range(400):
+    for i in range(800):
         row = {**bases[i % len(bases)], "study_id": f"S{i}",
                "measure": ["RR", "OR", "HR", "ROM", "SMD", "MD"][i % 6]}
-        for c in rng.choice(numeric, size=4, replace=False):
+        for c in rng.choice(numeric, size=6, replace=False):
             row[c] = cells[rng.integers(len(cells))]
         rows.append(row)
     path = write_sheet(tmp_path / "s.csv", rows)
@@ -629,7 +659,7 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
     as_numbers = frame.assign(**{c: pd.to_numeric(frame[c].str.strip(), errors="coerce")
                                  for c in ("n_int", "ci_low", "estimate")})
     lean = [read_studies(src) for src in (path, frame, as_numbers)]
-    monkeypatch.setattr(ingest, "_drop_unshown", lambda shown, num: None)
+    monkeypatch.setattr(ingest, "drop_unshown", lambda shown, num: None)
     full = [read_studies(src) for src in (path, frame, as_numbers)]
     for a, b in zip(lean, full, strict=True):
         pd.testing.assert_frame_equal(a.rejected, b.rejected)
@@ -638,10 +668,13 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
     # the sample reaches every rule that shows a numeric cell, and some rows are accepted
     for needle in ("exceed the total", "is above the upper limit", "outside its confidence",
                    "natural scale", "positive means", "ci_level must", "k_studies must",
-                   "negative count", "sample size", "standard deviation", "standard error"):
+                   "negative count", "sample size", "standard deviation", "standard error",
+                   "'se_int'", "'se_ctrl'", "CI of the arm mean: 'ci_low_int'",
+                   "CI of the arm mean: 'ci_low_ctrl'", "quartiles must satisfy q1_int",
+                   "quartiles must satisfy q1_ctrl"):
         assert reasons.str.contains(needle, regex=False).any(), needle
     assert (lean[0].rejected["value"] == "+0.50").any()
-    assert 0 < lean[0].n_accepted < 400
+    assert 0 < lean[0].n_accepted < 800
 
 
 def test_extra_checks_reject_rows_with_their_reasons(tmp_path):

@@ -90,3 +90,55 @@ def test_rows_in_equal_accepted_plus_rejected_for_csv_files(frame):
             assert missing, f"ValidationError although every required column is present: {exc}"
             return
     _check(result, len(frame))
+
+
+_CELLS = st.sampled_from(["", "a", "b c", 'say "hi"', "x,y", "two\nlines", '"', "1", "NA"])
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    rows=st.lists(st.lists(_CELLS, min_size=4, max_size=4), min_size=1, max_size=6),
+    damage=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([",", '"', "\n", ""])),
+                    max_size=2),
+)
+def test_damaged_csv_text_never_loses_a_record_a_strict_reader_sees(rows, damage):
+    """Write a valid sheet with csv.writer, then insert stray delimiters, quotes or line
+    breaks anywhere: read_studies either names a line in a ValidationError or reads exactly
+    the records Python's strict csv reader sees, accepted + rejected."""
+    import csv
+    import io
+
+    base = {"study_id": "S", "indication": "i", "outcome": "o", "outcome_kind": "benefit",
+            "stream": "animal", "model": "mouse", "data_type": "none"}
+    header = [*base, "notes", "dose", "comparator", "timepoint"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for i, cells in enumerate(rows):
+        writer.writerow([f"S{i}", *list(base.values())[1:], *cells])
+    text = buf.getvalue()
+    start = text.index("\n") + 1  # the header stays intact
+    for at, piece in damage:
+        at = start + at % max(len(text) - start, 1)
+        text = text[:at] + piece + text[at:]
+    try:
+        records = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
+    except csv.Error:
+        records = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sheet.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        try:
+            result = read_studies(path)
+        except ValidationError as exc:
+            assert "line " in str(exc), exc
+            return
+    assert records is not None, "a file Python's strict reader refuses was read"
+    assert result.n_in == len(records) - 1
+    assert result.n_accepted + result.n_rejected == result.n_in
+    ragged = sum(len(r) != len(header) for r in records[1:])
+    assert (result.rejected["column"] == "<row>").sum() == ragged

@@ -220,3 +220,123 @@ def test_bad_rows_raise_naming_study():
         evidence.study_effects(est.assign(data_type="count"))
     with pytest.raises(ValidationError, match="no 'data_type' column"):
         evidence.study_effects(est.drop(columns="data_type"))
+
+
+# ---------------------------------------------------------------------------
+# Continuous arms reported with an SE, a CI or a median and quartiles
+# (tests/reference/continuous_arms.R: dat.normand1999, metafor escalc on the real SDs)
+
+ARMS = load_fixture("continuous_arms")
+
+
+def _arm_sheet(measure: str, form_int: str, form_ctrl: str) -> pd.DataFrame:
+    d = {k: as_array(v) if k != "study" else v for k, v in ARMS["data"].items()}
+    k = len(d["study"])
+    out = pd.DataFrame({"study_id": d["study"], "data_type": "continuous", "measure": measure,
+                        "n_int": d["n1i"], "n_ctrl": d["n2i"], "ci_level": d["level"]})
+    for arm, i in (("int", "1"), ("ctrl", "2")):
+        form = form_int if arm == "int" else form_ctrl
+        if form == "median":
+            out[f"median_{arm}"] = d[f"m{i}i"]
+            out[f"q1_{arm}"], out[f"q3_{arm}"] = d[f"q1_{i}"], d[f"q3_{i}"]
+            continue
+        out[f"mean_{arm}"] = d[f"m{i}i"]
+        if form == "sd":
+            out[f"sd_{arm}"] = d[f"sd{i}i"]
+        elif form == "se":
+            out[f"se_{arm}"] = d[f"se{i}i"]
+        elif form == "ci":
+            out[f"ci_low_{arm}"] = d[f"ci_low{i}"]
+            out[f"ci_high_{arm}"] = d[f"ci_high{i}"]
+    assert len(out) == k
+    return out
+
+
+@pytest.mark.parametrize("measure", ["MD", "SMD", "ROM"])
+@pytest.mark.parametrize(("form_int", "form_ctrl"), [("se", "se"), ("ci", "ci"), ("se", "ci"),
+                                                     ("ci", "sd")])
+def test_arms_from_se_or_ci_match_metafor_on_the_real_sds(measure, form_int, form_ctrl):
+    out = evidence.study_effects(_arm_sheet(measure, form_int, form_ctrl))
+    case = ARMS["cases"][measure]
+    np.testing.assert_allclose(out["yi"], as_array(case["yi"]), rtol=RTOL)
+    np.testing.assert_allclose(out["vi"], as_array(case["vi"]), rtol=RTOL)
+    notes = out["effect_note"].tolist()
+    expected = {"se": "sd_{a} from se_{a} (SD = SE x sqrt(n))",
+                "ci": "sd_{a} from the {lev:g}% CI of the mean (SD = sqrt(n) x (upper - lower) "
+                      "/ (2 t), t with n - 1 df)"}
+    for note, level in zip(notes, as_array(ARMS["data"]["level"]), strict=True):
+        parts = [expected[f].format(a=a, lev=100 * level)
+                 for a, f in (("int", form_int), ("ctrl", form_ctrl)) if f in expected]
+        assert note == "; ".join(parts)
+
+
+@pytest.mark.parametrize("measure", ["MD", "SMD", "ROM"])
+def test_medians_are_converted_only_on_request_wan_2014(measure):
+    sheet = _arm_sheet(measure, "median", "median")
+    plain = evidence.study_effects(sheet)
+    assert plain["yi"].isna().all() and plain["vi"].isna().all()
+    assert plain["effect_note"].iloc[0] == (
+        "median and quartiles in place of mean_int: not converted "
+        "(study_effects(convert_medians=True) estimates mean and SD, Wan 2014); median and "
+        "quartiles in place of mean_ctrl: not converted (study_effects(convert_medians=True) "
+        "estimates mean and SD, Wan 2014)")
+    out = evidence.study_effects(sheet, convert_medians=True)
+    case = ARMS["cases"][measure]
+    np.testing.assert_allclose(out["yi"], as_array(case["yi_wan"]), rtol=RTOL)
+    np.testing.assert_allclose(out["vi"], as_array(case["vi_wan"]), rtol=RTOL)
+    assert set(out["effect_note"]) == {
+        "mean_int and sd_int estimated from median and quartiles (Wan 2014); mean_ctrl and "
+        "sd_ctrl estimated from median and quartiles (Wan 2014)"}
+
+
+def test_an_arm_with_sd_keeps_it_and_says_nothing():
+    sheet = _arm_sheet("MD", "sd", "sd")
+    sheet["se_int"] = 99.0  # ignored: the SD is given
+    out = evidence.study_effects(sheet)
+    np.testing.assert_allclose(out["yi"], as_array(ARMS["cases"]["MD"]["yi"]), rtol=RTOL)
+    np.testing.assert_allclose(out["vi"], as_array(ARMS["cases"]["MD"]["vi"]), rtol=RTOL)
+    assert set(out["effect_note"]) == {""}
+
+
+# ---------------------------------------------------------------------------
+# Rows of one outcome with opposite outcome_direction
+
+
+def _directions_sheet():
+    base = {"indication": "stroke", "outcome": "function", "data_type": "continuous",
+            "n_int": 20, "n_ctrl": 20, "sd_int": 2.0, "sd_ctrl": 2.0}
+    rows = [
+        {**base, "study_id": "A", "measure": "MD", "mean_int": 5.0, "mean_ctrl": 3.0,
+         "outcome_direction": "higher_is_better"},
+        {**base, "study_id": "B", "measure": "MD", "mean_int": 6.0, "mean_ctrl": 5.0,
+         "outcome_direction": "higher_is_better"},
+        {**base, "study_id": "C", "measure": "MD", "mean_int": 2.0, "mean_ctrl": 4.5,
+         "outcome_direction": "higher_is_worse"},
+        {**base, "study_id": "D", "measure": "ROM", "mean_int": 2.0, "mean_ctrl": 4.0,
+         "outcome_direction": "higher_is_worse"},
+        {**base, "study_id": "E", "outcome": "other", "measure": "MD", "mean_int": 2.0,
+         "mean_ctrl": 4.0, "outcome_direction": "higher_is_worse"},
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_opposite_directions_are_oriented_or_refused_with_the_reason():
+    sheet = _directions_sheet()
+    out = evidence.study_effects(sheet)
+    assert out["yi"].iloc[:3].tolist() == [2.0, 1.0, 2.5]  # C's -2.5 reversed
+    assert out["outcome_direction"].tolist() == ["higher_is_better"] * 3 + [
+        "higher_is_worse"] * 2
+    assert out["effect_note"].iloc[2] == (
+        "sign reversed: outcome_direction 'higher_is_worse' oriented to 'higher_is_better' like "
+        "the other rows of this outcome (2 of 4)")
+    assert np.isnan(out["yi"].iloc[3]) and np.isnan(out["vi"].iloc[3])
+    assert out["effect_note"].iloc[3] == (
+        "outcome_direction 'higher_is_worse' is opposite to 'higher_is_better' of the other rows "
+        "of this outcome (2 of 4) and measure 'ROM' cannot be reversed: not pooled; orient the "
+        "row in the sheet")
+    # another outcome keeps its own direction; variances never change
+    assert out["yi"].iloc[4] == -2.0 and out["effect_note"].iloc[4] == ""
+    assert out["vi"].iloc[2] == pytest.approx(4 / 20 + 4 / 20, rel=1e-15)
+    plain = evidence.study_effects(sheet, orient=False)
+    assert plain["yi"].iloc[2] == -2.5 and plain["effect_note"].iloc[2] == ""
+    assert plain["outcome_direction"].tolist() == sheet["outcome_direction"].tolist()

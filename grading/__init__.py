@@ -8,6 +8,8 @@ from grading.cli import main as cli_main
 from grading.gap import gap_summary
 from grading.integrate import integrate_streams
 from grading.manifest import build_manifest, read_manifest, write_manifest
+from grading.overall import overall_certainty
+from grading.overrides import read_overrides
 from grading.pipeline import RunResult, TextProgress, run_review
 from grading.report import render_report, write_report
 from grading.rob import (
@@ -58,6 +60,8 @@ __all__: list[str] = [
     "grade",
     "informative_statement",
     "integrate_streams",
+    "overall_certainty",
+    "read_overrides",
     "load_scheme",
     "overall_judgement",
     "parse_rob_domains",

@@ -1,7 +1,7 @@
 """Integrate the evidence streams into one statement per indication (IRIS/HAWC style).
 
-Vocabulary (integrated judgements of the EPA IRIS evidence profile table as implemented in HAWC,
-``hawc/tools/tables/ept.py``; grading-frameworks.md section 3.6 [V]):
+Vocabulary (integrated judgements of the EPA IRIS evidence profile table, U.S. EPA ORD Staff
+Handbook for Developing IRIS Assessments 2022, as implemented in HAWC ``hawc/tools/tables/ept.py``):
 
 ========  =====================================
 ⊕⊕⊕       evidence demonstrates
@@ -11,7 +11,7 @@ Vocabulary (integrated judgements of the EPA IRIS evidence profile table as impl
 ⊝⊝⊝       strong evidence supports no effect
 ========  =====================================
 
-Rule (evigap convention; OHAT's Step 7 human x animal matrix is unverified and not used):
+Rule (evigap convention; OHAT's Step 7 human x animal matrix is not used):
 
 1. Each stream's best body is its benefit outcome with the highest certainty (human: certainty
    for the human question; preclinical streams: certainty within the stream).
@@ -43,9 +43,9 @@ INTEGRATED_JUDGEMENTS: dict[str, str] = {
     "supports no effect": "⊝⊝⊝",
 }
 INTEGRATION_SOURCE = (
-    "Judgement vocabulary: EPA IRIS evidence profile table as implemented in HAWC "
-    "(hawc/tools/tables/ept.py; grading-frameworks.md section 3.6) [V]. Mapping from per-stream "
-    "GRADE certainty to these categories: evigap convention (OHAT Step 7 matrix is [U])."
+    "Judgement vocabulary: U.S. EPA ORD Staff Handbook for Developing IRIS Assessments (2022), "
+    "evidence profile table (as implemented in HAWC). Mapping from per-stream GRADE certainty "
+    "to these categories: evigap convention."
 )
 
 _NEEDED = ("indication", "outcome", "stream", "outcome_kind", "certainty",
@@ -55,7 +55,9 @@ _NEEDED = ("indication", "outcome", "stream", "outcome_kind", "certainty",
 def _best(frame: pd.DataFrame, col: str) -> pd.Series | None:
     if frame.empty:
         return None
-    f = frame.copy()
+    f = frame[frame[col].isin(list(LEVEL_SCORE))].copy()  # "no evidence" bodies are not rated
+    if f.empty:
+        return None
     f["_score"] = f[col].map(LEVEL_SCORE)
     f["_est"] = f["estimate"].map(lambda x: isinstance(x, float) and math.isfinite(x))
     f["_effect"] = (f["ci_low"] > 0) | (f["ci_high"] < 0)

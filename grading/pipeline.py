@@ -93,7 +93,8 @@ class RunResult:
     rejected : DataFrame
         Rejected input rows (``row, study_id, column, value, reason``).
     pooled : DataFrame
-        One row per indication x outcome x stream x measure with the pooled scalar fields.
+        One row per estimable graded body (:func:`grading.pooled.pooled_table`): the rows and
+        numbers :func:`grading.grade` rated.
     grades : DataFrame
         Output of :func:`grading.certainty.grade`.
     profile : DataFrame
@@ -739,10 +740,12 @@ def run_review(
     evidence_table = study_effects(ingest.studies)
 
     tick("pooling")
-    pooled = _pooled_table(evidence_table, the_scheme)
-
     tick("grading")
     grades = grade(evidence_table, scheme=the_scheme, overrides=overrides)
+    # issue 11 (grade helper): pooled.csv holds the bodies grade() rates, same rows and numbers
+    from grading.pooled import pooled_table
+
+    pooled = pooled_table(grades)
 
     tick("evidence profile and gap")
     profile = evidence_profile(grades)

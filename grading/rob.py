@@ -36,6 +36,7 @@ __all__ = [
     "judgement_class",
     "assess_rob",
     "rob_classes",
+    "rob_judgements",
     "rob_problems",
     "read_robvis",
     "write_robvis",
@@ -228,7 +229,7 @@ ROB2 = RobTool(
     ),
     citation=(
         "Sterne JAC et al. RoB 2. BMJ 2019;366:l4898, doi:10.1136/bmj.l4898; overall = least "
-        "favourable domain (methods.cochrane.org RoB 2 page) [V]"
+        "favourable domain"
     ),
     rule=_rob2_rule,
     robvis_labels={
@@ -257,9 +258,9 @@ ROBINS_I = RobTool(
         "'no information' when some domain lacks information and none is serious or critical."
     ),
     citation=(
-        "Sterne JAC et al. ROBINS-I. BMJ 2016;355:i4919, doi:10.1136/bmj.i4919 [V]; 'serious in "
-        ">= 1 domain -> serious' from applied tables (PMC10421623 T3) [V]; 'critical in >= 1 -> "
-        "critical' is [U] in grading-frameworks.md and is applied here as the same "
+        "Sterne JAC et al. ROBINS-I. BMJ 2016;355:i4919, doi:10.1136/bmj.i4919: overall = the "
+        "worst domain judgement (serious or critical in one domain makes the study serious or "
+        "critical), applied here as the same "
         "worst-domain rule"
     ),
     rule=_robins_rule,
@@ -295,7 +296,7 @@ SYRCLE = RobTool(
     ),
     citation=(
         "Hooijmans CR et al. BMC Med Res Methodol 2014;14:43, doi:10.1186/1471-2288-14-43 "
-        "(10 items; yes = low, no = high, unclear) [V]; 'No summary score is given' [V]; the "
+        "(10 items; yes = low, no = high, unclear; no summary score is given); the "
         "overall rule is an evigap convention"
     ),
     rule=_three_class_rule("low", "unclear", "high"),
@@ -334,9 +335,9 @@ OHAT = RobTool(
         "others low -> probably_low (tier 1); otherwise unclear (tier 2)."
     ),
     citation=(
-        "OHAT Handbook (NTP 2015, 2019) questions via EFSA J 2018;16(8):e05393 Table 5 and HAWC "
-        "fixture [V]; response scale ++/+/-/--/NR (PMC10641704) [V]; key criteria named in "
-        "applied papers [V]; tier algorithm [U], replaced by the evigap convention above"
+        "OHAT Handbook for Conducting a Literature-Based Health Assessment (NTP 2015, 2019): "
+        "risk-of-bias questions and response scale ++/+/-/--/NR; the tier algorithm is "
+        "replaced by the evigap convention above"
     ),
     rule=_ohat_rule,
     robvis_labels={
@@ -375,9 +376,8 @@ IN_VITRO = RobTool(
     ),
     citation=(
         "ToxRTool in vitro criteria (Schneider K et al. Toxicol Lett 2009;189:138-144) and "
-        "SciRAP in vitro (Roth N et al. Front Toxicol 2021;3:746430), as summarised in "
-        "grading-frameworks.md section 4 [V]; grouping of the 18 criteria into 5 domains and the "
-        "overall rule are evigap conventions (ToxRTool score thresholds are [U])"
+        "SciRAP in vitro (Roth N et al. Front Toxicol 2021;3:746430); grouping of the 18 "
+        "criteria into 5 domains and the overall rule are evigap conventions"
     ),
     rule=_three_class_rule("low", "unclear", "high"),
     robvis_labels={"low": "Low", "unclear": "Unclear", "high": "High"},
@@ -400,7 +400,7 @@ GENERIC = RobTool(
     domains=(),
     judgements=_GENERIC_ORDER,
     overall_rule="overall = the worst domain judgement in the order " + " < ".join(_GENERIC_ORDER),
-    citation="robvis 'Generic' template (McGuinness & Higgins 2020, doi:10.1002/jrsm.1411) [V]",
+    citation="robvis 'Generic' template (McGuinness & Higgins 2020, doi:10.1002/jrsm.1411)",
     rule=_worst(_GENERIC_ORDER),
     robvis_labels={
         "low": "Low",
@@ -688,6 +688,25 @@ def rob_classes(studies: pd.DataFrame, *, tool: str | None = None) -> pd.Categor
     judged = _judge(studies, tool, first)
     cls = np.array([_CLASSES.index(j.cls) for j in judged], dtype=np.int8)
     return pd.Categorical.from_codes(cls[codes], categories=list(_CLASSES))
+
+
+def rob_judgements(studies: pd.DataFrame, *, tool: str | None = None) -> pd.DataFrame:
+    """Per row: ``rob_tool`` (the tool's id), ``judgement`` (the final overall judgement,
+    normalised, e.g. ``moderate``; ``None`` when nothing was recorded) and ``judgement_class``
+    (``low``/``unclear``/``high``, or ``not assessed`` when nothing was recorded).
+
+    Unlike :func:`rob_classes`, a row without any risk-of-bias assessment is ``not assessed``,
+    never ``unclear``: missing data is not a judgement.
+    """
+    _check_studies(studies, tool, "rob_judgements")
+    codes, first = _combinations(studies)
+    judged = _judge(studies, tool, first)
+    tools = np.array([j.tool.name for j in judged], dtype=object)[codes]
+    finals = np.array([j.final for j in judged], dtype=object)[codes]
+    classes = np.array([j.cls if j.final is not None else "not assessed" for j in judged],
+                       dtype=object)[codes]
+    return pd.DataFrame({"rob_tool": tools, "judgement": finals, "judgement_class": classes},
+                        index=studies.index)
 
 
 def assess_rob(

@@ -5,9 +5,8 @@ each field's citation is in :data:`DEFAULT_SOURCES` (and travels with the scheme
 ``Scheme.sources``, so a report can quote it next to every rule).  Load a modified scheme
 from TOML with :func:`load_scheme`; write one with :meth:`Scheme.to_toml`.
 
-Source tags follow ``shared/reference/grading-frameworks.md`` and ``grading-verification.md``:
-only items read there ([V], [V-repro], [V-quote]) or in a secondary summary ([V2], said so)
-are cited as sources.  Values that are evigap's own conventions say so.
+Every source names a primary publication (GRADE series paper, Core GRADE, Cochrane Handbook
+chapter, Hooijmans 2018, Sterne 2011, ...); values that are evigap's own conventions say so.
 """
 
 from __future__ import annotations
@@ -35,10 +34,10 @@ __all__ = [
     "default_scheme",
 ]
 
-#: Certainty levels, lowest first (GRADE guidelines 3, Balshem 2011 [V]).
+#: Certainty levels, lowest first (GRADE 3, Balshem 2011).
 LEVELS: tuple[str, ...] = ("very low", "low", "moderate", "high")
 LEVEL_SCORE: dict[str, int] = {lvl: i + 1 for i, lvl in enumerate(LEVELS)}
-#: Symbols as printed in GRADE tables (Balshem 2011 via BMC Med 2012 10:33 Table 1 [V]).
+#: Symbols as printed in GRADE tables (GRADE 3, Balshem 2011).
 LEVEL_SYMBOLS: dict[str, str] = {
     "high": "⊕⊕⊕⊕",
     "moderate": "⊕⊕⊕◯",
@@ -46,15 +45,8 @@ LEVEL_SYMBOLS: dict[str, str] = {
     "very low": "⊕◯◯◯",
 }
 
-_HANDBOOK_12_2_A = (
-    "Cochrane Handbook 5.1 Table 12.2.a; Core GRADE 1 (BMJ 2025;389:e081903) [V]: randomised "
-    "trials start high, observational studies start low"
-)
-_GV = "grading-verification.md"
-
 #: BIO/Informa/QLS 'Clinical Development Success Rates 2011-2020' (Feb 2021), Figure 5b,
-#: probability of FDA approval (LOA) for a programme currently in each phase, per disease area
-#: [V-repro: two independent transcriptions agree; grading-verification.md section 1.1].
+#: probability of FDA approval (LOA) for a programme currently in each phase, per disease area.
 BIO_2021_LOA: dict[str, dict[str, float]] = {
     "All indications": {"phase_1": 0.079, "phase_2": 0.151, "phase_3": 0.524, "nda_bla": 0.906},
     "Hematology": {"phase_1": 0.239, "phase_2": 0.344, "phase_3": 0.715, "nda_bla": 0.931},
@@ -75,7 +67,7 @@ BIO_2021_LOA: dict[str, dict[str, float]] = {
 }
 
 #: Indication keyword -> BIO 2021 disease area.  These are assumptions (the BIO taxonomy has no
-#: dermatology or musculoskeletal area); grading-verification.md section 1.1 proposes the
+#: dermatology or musculoskeletal area); the
 #: neurology / infectious disease / respiratory ones.  Matching is case-insensitive substring.
 DEFAULT_INDICATION_AREA: dict[str, str] = {
     "stroke": "Neurology",
@@ -87,145 +79,123 @@ DEFAULT_INDICATION_AREA: dict[str, str] = {
     "lung injury": "Respiratory",
 }
 
+_G4 = "GRADE 4: Guyatt GH et al. J Clin Epidemiol 2011;64:407-415"
+_G5 = "GRADE 5: Guyatt GH et al. J Clin Epidemiol 2011;64:1277-1282"
+_G6 = "GRADE 6: Guyatt GH et al. J Clin Epidemiol 2011;64:1283-1293"
+_G7 = "GRADE 7: Guyatt GH et al. J Clin Epidemiol 2011;64:1294-1302"
+_G8 = "GRADE 8: Guyatt GH et al. J Clin Epidemiol 2011;64:1303-1310"
+_G9 = "GRADE 9: Guyatt GH et al. J Clin Epidemiol 2011;64:1311-1316"
+_G18 = "GRADE 18: Schünemann HJ et al. J Clin Epidemiol 2019;111:105-114"
+_G26 = "GRADE 26: Santesso N et al. J Clin Epidemiol 2020;119:126-135"
+_G34 = "GRADE 34: Zeng L et al. J Clin Epidemiol 2022;150:216-224"
+_CORE1 = "Core GRADE 1: Guyatt GH et al. BMJ 2025;389:e081903"
+_CORE2 = "Core GRADE 2: Guyatt GH et al. BMJ 2025;389:e081904"
+_HB14 = ("Cochrane Handbook for Systematic Reviews of Interventions, chapter 14 (Schünemann HJ "
+         "et al., version 6)")
+_STERNE = "Sterne JAC et al. BMJ 2011;343:d4002"
+_HOOIJMANS = "Hooijmans CR et al. PLoS One 2018;13:e0187271"
+_OHAT = ("OHAT Handbook for Conducting a Literature-Based Health Assessment (NTP 2019), "
+         "initial confidence by study design features")
+_BALSHEM = "GRADE 3: Balshem H et al. J Clin Epidemiol 2011;64:401-406"
+_BIO = ("BIO, Informa Pharma Intelligence, QLS Advisors. Clinical Development Success Rates "
+        "2011-2020 (2021), Figure 5b")
+
 DEFAULT_SOURCES: dict[str, str] = {
-    "start_randomised_human": _HANDBOOK_12_2_A,
-    "start_non_randomised_human": _HANDBOOK_12_2_A,
-    "start_uncontrolled_human": (
-        "Cochrane Handbook 5.1 Table 12.2.a (case series/case reports: very low); RECOVER GRADE "
-        "manual ('downgrading to very low evidence is appropriate in most cases') [V]"
-    ),
+    "start_randomised_human": f"{_BALSHEM}: randomised trials start high; {_CORE1}",
+    "start_non_randomised_human": (
+        f"{_BALSHEM}: observational studies start low (when not assessed with ROBINS-I); "
+        f"{_CORE1}"),
+    "start_uncontrolled_human": f"{_BALSHEM}: case series and case reports; {_HB14}",
+    "start_robins_i": (
+        f"{_G18}: a body of non-randomised studies assessed with ROBINS-I starts high, its "
+        "risk of bias is then rated with ROBINS-I levels"),
     "start_randomised_animal": (
-        "OHAT initial confidence by design features: all 4 features (incl. controlled exposure) "
-        "-> High (PMC8885428 Table 9 [V]); 'randomised controlled animal experiment = High within "
-        "stream' is the grading-frameworks.md section 7 proposal (Hooijmans 2018 body text [U] "
-        "not used)"
-    ),
+        f"{_HOOIJMANS}: animal studies start high (randomised or not, controlled experiments); "
+        f"{_OHAT}"),
     "start_non_randomised_animal": (
-        "OHAT initial confidence by design features (PMC8885428 Table 9 [V]): a controlled animal "
-        "experiment has all 4 features (controlled exposure, exposure before outcome, individual "
-        "outcome data, comparison group) -> High; missing randomisation is judged under risk of "
-        "bias, not by a lower start. Also used for preclinical meta-analyses of controlled "
-        "experiments. Set 'low' to follow the stricter clinical-GRADE reading instead"
-    ),
-    "start_uncontrolled_animal": (
-        "OHAT initial confidence by design features (PMC8885428 Table 9 [V]): no comparison group "
-        "-> 3 of 4 features -> Moderate"
-    ),
+        f"{_HOOIJMANS}: controlled animal experiments start high; lack of randomisation is "
+        "judged under risk of bias"),
+    "start_uncontrolled_animal": f"{_OHAT}: no comparison group -> moderate initial confidence",
     "start_in_vitro": (
-        "evigap default, configurable: OHAT/IRIS/HAWC treat in vitro as mechanistic 'other "
-        "relevant data' (grading-frameworks.md sections 3.4-3.6 [V]); section 7 proposes 'not "
-        "graded, or starts Low'"
-    ),
+        f"evigap default (configurable): {_OHAT} treats in vitro data as mechanistic "
+        "evidence; no GRADE starting level exists"),
     "start_meta_analysis_other": (
-        "evigap convention: an aggregate (meta-analysis) record starts as randomised evidence of "
-        "its stream only when its 'randomised' flag is true, else at this level"
-    ),
+        f"{_BALSHEM}: an aggregate record not flagged randomised is rated as non-randomised "
+        "evidence"),
     "rob_share_threshold": (
-        "evigap convention (no numeric GRADE cut-off read): rate down -1 when most of the weight "
-        "comes from studies not at low risk of bias, -2 when most comes from studies at high risk"
-    ),
+        f"{_G4}; {_HB14}: rate down when the proportion of information from studies at high "
+        "risk of bias is sufficient to affect the interpretation (most information low or "
+        "unclear: usually not rated down); the share is evigap's operationalisation"),
+    "rob_very_serious_share": (
+        f"{_G4}: 'very serious' for crucial limitations in most of the evidence; the share "
+        "is evigap's operationalisation"),
+    "robins_moderate_step": f"{_G18}: ROBINS-I 'moderate' -> rate down one level",
+    "robins_serious_step": f"{_G18}: ROBINS-I 'serious' -> rate down two levels",
+    "robins_critical_step": f"{_G18}: ROBINS-I 'critical' -> rate down three levels",
     "i2_moderate": (
-        "Cochrane review decision matrix PMC7195185 (I2 40-74%: -1 only if directions differ) "
-        "[V]; Cochrane Handbook 5.0.1 I2 bands (BMC MRM 2008 8:79 Table 3) [V]"
-    ),
-    "i2_considerable": (
-        "PMC7195185 decision matrix (I2 > 75% with very low p: -1 same direction, -2 different "
-        "directions) [V]; Handbook I2 band 75-100% 'considerable' [V]"
-    ),
-    "heterogeneity_p": (
-        "evigap operationalisation of 'very low p' in the PMC7195185 matrix; Q-test level 0.10"
-    ),
+        f"{_G7}: I2 thresholds are a guide (Cochrane Handbook I2 bands: 30-60% moderate); "
+        "rated down only with further criteria"),
+    "i2_considerable": f"{_G7}; Cochrane Handbook I2 band 75-100% 'considerable'",
+    "heterogeneity_p": f"{_G7}: a low p of the Q test (evigap uses 0.10)",
     "use_prediction_interval": (
-        "evigap operationalisation of 'point estimates vary widely' (GRADE criteria 1 of 4, KCE "
-        "process book 5.3.2 [V]); GRADE 36 warns against over-reliance on I2 [V2]"
-    ),
+        f"{_G7} rates down when point estimates vary widely and confidence intervals show "
+        "minimal overlap; a prediction interval crossing the null is an optional evigap "
+        "operationalisation, off by default (GRADE 7 does not use it)"),
     "imprecision_rr_benefit": (
-        "GRADE 6 (Guyatt 2011 JCE 64:1283) [V]: 'an RR of under 0.75 or over 1.25 as a rough "
-        "guide' to appreciable benefit or harm"
-    ),
-    "imprecision_rr_harm": "GRADE 6 (Guyatt 2011 JCE 64:1283) [V]: RR over 1.25 = appreciable harm",
+        f"{_G6}: RR under 0.75 as a rough guide to appreciable benefit; {_G34}: default "
+        "thresholds of the minimally contextualised approach"),
+    "imprecision_rr_harm": f"{_G6}: RR over 1.25 as a rough guide to appreciable harm; {_G34}",
+    "imprecision_smd_mid": (
+        "Cohen J. Statistical Power Analysis for the Behavioral Sciences, 2nd ed. 1988 "
+        f"(SMD 0.2 = small effect), used as the MID for SMDs; {_G34}"),
     "ois_events": (
-        "heuristic, NOT a GRADE rule ([U] as official GRADE; grading-verification.md 4c): inside "
-        "GRADE 6's own range of ~250-630 events at control risk 0.12 (Core GRADE 2 Appendix 5 [V])"
-    ),
-    "ois_participants_total": (
-        "Core GRADE 2 (BMJ 2025;389:e081904) [V]: '400 patients per group (total sample size "
-        "800)' rule of thumb for continuous outcomes"
-    ),
-    "ois_severe_fraction": (
-        "Core GRADE 2 Fig 4 [V]: N < 30% of OIS -> consider rating down two levels (GRADE 34 via "
-        "Core GRADE 2 Appendix 5 says 30-50%)"
-    ),
-    "ci_ratio_rr": (
-        "GRADE 34 (Zeng 2022 JCE 150:216) via Core GRADE 2 Appendix 5 [V]: upper/lower CI ratio "
-        "> 3 for risk ratios -> rate down two levels"
-    ),
-    "ci_ratio_or": (
-        "GRADE 34 via Core GRADE 2 Appendix 5 [V]: upper/lower CI ratio > 2.5 for odds ratios "
-        "-> rate down two levels"
-    ),
+        f"{_G6}: OIS for binary outcomes of a few hundred events (evigap default 300); {_CORE2}"),
+    "ois_participants_total": f"{_CORE2}: 400 participants per group (800 total) for continuous "
+                              "outcomes",
+    "ois_severe_fraction": f"{_CORE2}; {_G34}: far from the OIS -> consider two levels",
+    "ois_extreme_fraction": (
+        f"{_G34}: when the CI appreciably crosses the thresholds consider rating down two or "
+        "three levels; far below the OIS, three ('extremely serious'); the fraction is "
+        "evigap's operationalisation"),
+    "ci_ratio_rr": f"{_G34}: upper/lower CI ratio > 3 for RR -> OIS far from met",
+    "ci_ratio_or": f"{_G34}: upper/lower CI ratio > 2.5 for OR -> OIS far from met",
     "imprecision_not_estimable": (
-        "evigap convention: no numeric result at all -> 'extremely serious' (-3), GRADE's term for "
-        "three levels (GRADE note 2020; Core GRADE 1 'rarely, extremely serious') [V]"
-    ),
-    "large_effect_rr": (
-        "GRADE 9 (Guyatt 2011 JCE 64:1311) [V]: at least two-fold reduction or increase in risk "
-        "-> +1; Morgan 2016 table (PMC10895515 Table 5) [V]: RR > 2 or < 0.5"
-    ),
-    "very_large_effect_rr": (
-        "GRADE 9 [V]: at least five-fold -> +2; PMC10895515 Table 5 [V]: RR > 5 or < 0.2 with "
-        "no serious risk-of-bias or precision problems"
-    ),
+        "evigap convention for a body with a measure but no interval: 'extremely serious' "
+        f"(three levels, {_CORE1})"),
+    "large_effect_rr": f"{_G9}: RR > 2 or < 0.5 -> rate up one level",
+    "very_large_effect_rr": f"{_G9}: RR > 5 or < 0.2 -> rate up two levels",
     "dose_response_alpha": (
-        "GRADE 9 / Handbook 5.1 Table 12.2.c [V] name the dose-response gradient; the test (fixed-"
-        "effect meta-regression slope on 'dose', two-sided p below this level) is evigap's"
-    ),
-    "dose_response_min_levels": (
-        "evigap convention: a gradient needs at least this many dose levels"
-    ),
+        f"{_G9}: dose-response gradient; the test (weighted regression slope on 'dose') is "
+        "evigap's"),
+    "dose_response_min_levels": f"{_G9}; evigap convention: at least this many dose levels",
     "enable_plausible_confounding": (
-        "Core GRADE 1 [V]: plausible-confounding up-rating 'has proved too difficult to apply and "
-        "too rarely applicable' and was dropped; off by default (reviewer override only)"
-    ),
-    "egger_min_k": (
-        "Cochrane Handbook 5.1 section 10.4.3.1 / Sterne et al. BMJ 2011;343:d4002: asymmetry "
-        "tests only with at least 10 studies (page title read; threshold from those documents)"
-    ),
-    "egger_alpha": "Egger et al. BMJ 1997;315:629: asymmetry judged at p < 0.10",
+        f"{_CORE1}: rating up for plausible confounding is rarely applicable and was dropped; "
+        "off by default"),
+    "egger_min_k": f"{_STERNE}: tests for funnel plot asymmetry only with at least 10 studies; "
+                   f"{_G5}",
+    "egger_alpha": f"{_STERNE}: asymmetry judged at p < 0.10",
     "translational_animal": (
-        "GRADE 8 as summarised (bohrium.com) [V2]: 'Animal studies are usually rated down two "
-        "levels for indirectness'; Core GRADE 5 has no animal rule [V]; configurable"
-    ),
+        f"{_G8}: animal studies are indirect evidence for human questions; {_HOOIJMANS}; "
+        "evigap default two levels, configurable"),
     "translational_in_vitro": (
-        "evigap default: at least the animal step (grading-frameworks.md section 7: 'at least -2 "
-        "and typically mechanistic only'); -3 = 'extremely serious'"
-    ),
+        f"{_G8}; evigap default: at least the animal step (cell culture is mechanistic "
+        "evidence), configurable"),
     "uprate_non_randomised_only": (
-        "Core GRADE 1 [V]: rate up 'non-randomised studies (but not randomised controlled "
-        "trials)'; PMC6692166 Table 1 footnote [V]: 'usually only applicable to observational "
-        "studies without any reason for rating down'"
-    ),
+        f"{_G9}; {_CORE1}: rating up applies to non-randomised studies without a reason for "
+        f"rating down; {_G18}: ROBINS-I bodies may still be rated up"),
     "pool_method": "evigap default pooling: REML random effects (see evidence.pool)",
     "ci_method": "evigap default: Wald-type (z) confidence intervals",
-    "level": "conventional 95% intervals (GRADE 6 uses the 95% CI)",
+    "level": f"{_G6}: the 95% confidence interval",
     "human_certainty_threshold": (
-        "evigap convention for claims audits: a claim needs human evidence at or above this level"
-    ),
+        "evigap convention for claims audits: a claim needs human evidence at or above this "
+        "level"),
     "loa_from_phase": (
-        "BIO/Informa/QLS Clinical Development Success Rates 2011-2020 (Feb 2021) Figure 5b, all "
-        "indications: LOA from phase I 7.9%, II 15.1%, III 52.4%, NDA/BLA 90.6% [V-repro; "
-        "grading-verification.md 1.1]; preclinical 5%: Ineichen et al. PLoS Biol "
-        "2024;22:e3002667 ('5% to regulatory approval') [V]"
-    ),
-    "loa_by_area": (
-        "BIO/Informa/QLS 2011-2020 Figure 5b by disease area [V-repro; grading-verification.md "
-        "1.1]; no dermatology or musculoskeletal area exists"
-    ),
+        f"{_BIO}, all indications: LOA from phase I 7.9%, II 15.1%, III 52.4%, NDA/BLA 90.6%; "
+        "preclinical 5%: Ineichen BV et al. PLoS Biol 2024;22:e3002667"),
+    "loa_by_area": f"{_BIO} by disease area; no dermatology or musculoskeletal area exists",
     "indication_area": (
-        "ASSUMPTION, user-overridable: indication keyword -> BIO area (grading-verification.md 1.1 "
-        "proposal for stroke/Parkinson's/COVID-19/ARDS; other indications fall back to 'All "
-        "indications')"
-    ),
+        f"ASSUMPTION (evigap, user-overridable): indication keyword -> {_BIO} disease area; "
+        "other indications use 'All indications'"),
 }
 
 
@@ -261,19 +231,26 @@ class Scheme:
     start_uncontrolled_animal: str = "moderate"
     start_in_vitro: str = "low"
     start_meta_analysis_other: str = "low"
+    start_robins_i: str = "high"
     # risk of bias
     rob_share_threshold: float = 0.5
+    rob_very_serious_share: float = 0.8
+    robins_moderate_step: int = -1
+    robins_serious_step: int = -2
+    robins_critical_step: int = -3
     # inconsistency
     i2_moderate: float = 40.0
     i2_considerable: float = 75.0
     heterogeneity_p: float = 0.10
-    use_prediction_interval: bool = True
+    use_prediction_interval: bool = False
     # imprecision
     imprecision_rr_benefit: float = 0.75
     imprecision_rr_harm: float = 1.25
+    imprecision_smd_mid: float = 0.2
     ois_events: int = 300
     ois_participants_total: int = 800
     ois_severe_fraction: float = 0.30
+    ois_extreme_fraction: float = 0.05
     ci_ratio_rr: float = 3.0
     ci_ratio_or: float = 2.5
     imprecision_not_estimable: int = -3
@@ -325,6 +302,7 @@ class Scheme:
             "start_uncontrolled_animal",
             "start_in_vitro",
             "start_meta_analysis_other",
+            "start_robins_i",
             "human_certainty_threshold",
         ):
             val = getattr(self, name)
@@ -336,6 +314,9 @@ class Scheme:
             "translational_animal",
             "translational_in_vitro",
             "imprecision_not_estimable",
+            "robins_moderate_step",
+            "robins_serious_step",
+            "robins_critical_step",
         ):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or not -3 <= val <= 0:
@@ -345,8 +326,10 @@ class Scheme:
                 )
         for name in (
             "rob_share_threshold",
+            "rob_very_serious_share",
             "heterogeneity_p",
             "ois_severe_fraction",
+            "ois_extreme_fraction",
             "dose_response_alpha",
             "egger_alpha",
             "level",
@@ -374,7 +357,34 @@ class Scheme:
                 f"1 < large <= very large. Got {self.large_effect_rr!r} and "
                 f"{self.very_large_effect_rr!r}."
             )
-        for name in ("ois_events", "ois_participants_total", "egger_min_k"):
+        if not self.ois_extreme_fraction < self.ois_severe_fraction:
+            raise InvalidParameterError(
+                "The 'ois_extreme_fraction' setting of Scheme must be below "
+                f"'ois_severe_fraction'. Got {self.ois_extreme_fraction!r} and "
+                f"{self.ois_severe_fraction!r}.")
+        if not self.rob_share_threshold < self.rob_very_serious_share:
+            raise InvalidParameterError(
+                "The 'rob_share_threshold' and 'rob_very_serious_share' settings of Scheme must "
+                f"satisfy rob_share_threshold < rob_very_serious_share. Got "
+                f"{self.rob_share_threshold!r} and {self.rob_very_serious_share!r}."
+            )
+        if not (self.robins_moderate_step >= self.robins_serious_step
+                >= self.robins_critical_step):
+            raise InvalidParameterError(
+                "The ROBINS-I steps of Scheme must not rate a worse level up: "
+                "robins_moderate_step >= robins_serious_step >= robins_critical_step.")
+        smd = self.imprecision_smd_mid
+        if isinstance(smd, bool) or not isinstance(smd, (int, float)) or not 0 < smd < 5:
+            raise InvalidParameterError(
+                f"The 'imprecision_smd_mid' setting of Scheme must be a number in (0, 5). "
+                f"Got {smd!r}.")
+        em = self.egger_min_k
+        if isinstance(em, bool) or not isinstance(em, int) or em < 3:
+            raise InvalidParameterError(
+                "The 'egger_min_k' setting of Scheme must be an integer of at least 3 (a "
+                "regression test for small-study effects needs 3 studies; Sterne 2011 advises "
+                f"10). Got {em!r}.")
+        for name in ("ois_events", "ois_participants_total"):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise InvalidParameterError(

@@ -162,6 +162,8 @@ def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str]) -> str:
 
 
 def _certainty_note(r, notes: _Notes, row_notes: list[str]) -> str:
+    if r.get("evidence_status") == "no evidence":  # issue 11 contract: no certainty to show
+        return f"No evidence ({r.get('no_evidence_reason') or 'no result to rate'})"
     steps = [f"{DOMAIN_LABELS[d].lower()} {int(r[d]):+d}" for d in ALL_DOMAINS if int(r[d]) != 0]
     text = (f"Starts {r['starting_level']} ({r['design']}); "
             + (", ".join(steps) if steps else "no rating up or down")

@@ -507,6 +507,20 @@ def test_grade_options(studies, kwargs, arg, got):
             re.escape(got))
 
 
+def test_read_overrides_and_overall_certainty_arguments(tmp_path):
+    # issue 11 (grade helper): the overrides file and the overall certainty
+    _raises(lambda: grading.read_overrides(tmp_path / "none.csv"), InvalidParameterError,
+            "'path'", r"read_overrides\(\)", "none.csv")
+    bad = tmp_path / "o.csv"
+    bad.write_text("indication,domain,step,reason\nstroke,imprecision,-4,x\n", encoding="utf-8")
+    _raises(lambda: grading.read_overrides(bad), InvalidParameterError, "line 2",
+            "column 'step'", "'-4'")
+    _raises(lambda: grading.overall_certainty([1]), InvalidParameterError, "'grades'",
+            r"overall_certainty\(\)")
+    _raises(lambda: grading.overall_certainty(pd.DataFrame({"indication": ["x"]})),
+            ValidationError, "'stream'")
+
+
 def test_assess_rob_options(studies):
     _raises(lambda: grading.assess_rob(studies, tool="cochrane"), InvalidParameterError,
             "'tool'", r"assess_rob\(\)", "'cochrane'")

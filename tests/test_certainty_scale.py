@@ -32,16 +32,19 @@ def _one(rows, **kw) -> pd.Series:
     return g.iloc[0]
 
 
-def test_one_result_per_study_keeps_the_smallest_vi_first_on_ties():
-    r = _one([_rec("A", -0.1, 0.20), _rec("B", -0.2, 0.10), _rec("A", -0.3, 0.05),
-              _rec("B", -0.4, 0.10), _rec("C", -0.5, 0.30)])
-    # A: its second record (vi 0.05); B: tie at 0.10, the first; studies in order seen
+def test_every_row_of_a_study_is_pooled_with_cluster_robust_inference():
+    rows = [_rec("A", -0.1, 0.20), _rec("B", -0.2, 0.10), _rec("A", -0.3, 0.05),
+            _rec("B", -0.4, 0.10), _rec("C", -0.5, 0.30)]
+    r = _one(rows)
+    # no silent selection: all five rows, studies in order seen
     assert r["study_ids"] == "A; B; C" and r["k"] == 3 and r["k_records"] == 5
-    assert "3 records pooled; 2 records not pooled" in r["estimate_basis"]
-    from evidence import pool
+    assert "5 records from 3 studies pooled" in r["estimate_basis"]
+    assert "cluster-robust CR1 standard error by study" in r["estimate_basis"]
+    from evidence import pool_clustered
 
-    pr = pool(np.array([-0.3, -0.2, -0.5]), np.array([0.05, 0.10, 0.30]), method="REML")
-    assert r["estimate"] == pr.estimate and r["tau2"] == pr.tau2
+    df = pd.DataFrame(rows)
+    pr = pool_clustered(df.assign(study=df["study_id"]), cluster="study", method="REML")
+    assert r["estimate"] == pr.estimate and r["tau2"] == pr.tau2 and r["se"] == pr.se
 
 
 def test_missing_study_ids_in_text_columns_are_one_study():
@@ -49,7 +52,7 @@ def test_missing_study_ids_in_text_columns_are_one_study():
     df = pd.DataFrame(rows).astype({"study_id": "string"})
     r = grade(df).iloc[0]
     assert r["study_ids"] == "<NA>; A" and r["estimate_basis"].startswith(
-        "randomised studies with results, measure SMD: 2 records pooled")
+        "randomised studies with results, measure SMD: 3 records from 2 studies pooled")
 
 
 def test_most_common_measure_is_pooled_first_seen_on_ties():
@@ -73,8 +76,9 @@ def test_mode_of_intervention_and_comparator_first_seen_on_ties():
               _rec("B", -0.2, 0.1, intervention="Y", comparator="saline"),
               _rec("C", -0.3, 0.3, intervention="Y", comparator="none"),
               _rec("D", -0.4, 0.3, intervention="X", comparator="PBS")])
-    assert r["intervention"] == "X"  # 2 - 2: X was seen first
-    assert r["comparator"] == "saline"  # "" and "none" are missing; saline seen before PBS
+    # the whole body is named (most common first, first seen on ties), not its first row
+    assert r["intervention"] == "X or Y"
+    assert r["comparator"] == "saline or PBS"  # "" and "none" are missing
     assert r["outcome_kind"] == "benefit"
 
 
@@ -116,7 +120,9 @@ def test_not_estimable_body_names_the_best_tier_records():
               _rec("R2", np.nan, np.nan, n_int=5, n_ctrl=7, within_subject="yes")])
     assert not r["estimable"] and r["k"] == 0 and r["study_ids"] == "R1; R2"
     assert r["n_participants"] == 30 + 7  # n_total; within-subject: the larger arm
-    assert r["risk_of_bias_reason"].endswith("(2 low, 0 unclear/some concerns, 0 high risk)")
+    assert r["evidence_status"] == "no evidence"
+    assert r["no_evidence_reason"] == ("no result to rate: 3 records without a numeric "
+                                       "result")
 
 
 def test_counts_totals_and_control_risk():

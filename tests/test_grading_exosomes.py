@@ -48,11 +48,13 @@ def test_every_body_accounts_for_its_rows(bundle):
 
 def test_steps_add_up_from_the_starting_level(bundle):
     g = bundle["grades"]
+    g = g[g["evidence_status"] != "no evidence"]
+    assert len(g) == 53
     steps = g[list(ALL_DOMAINS)].sum(axis=1)
     assert (steps == g["total_down"] + g["total_up"]).all()
     expected = (g["starting_level"].map(LEVEL_SCORE) + steps).clip(1, 4)
     assert (g["certainty"].map(LEVEL_SCORE) == expected).all()
-    assert (g["certainty_score"] == expected).all()
+    assert (g["certainty_score"].astype(int) == expected).all()
     within = (g["starting_level"].map(LEVEL_SCORE) + steps
               - g["translational_indirectness"]).clip(1, 4)
     assert (g["certainty_within_stream"].map(LEVEL_SCORE) == within).all()
@@ -80,11 +82,60 @@ def test_stroke_human_evidence_is_below_animal_evidence(bundle):
     assert infarct["estimable"] and infarct["k"] == 21
     assert infarct["estimate"] == pytest.approx(-2.05)
     assert infarct["ci_high"] < 0
-    # certainty about the human effect is strictly below certainty about the animal effect
-    # (animal judged within its own stream, i.e. before the translational step)
-    assert infarct["certainty_within_stream"] == "moderate"
-    assert human["certainty"].map(LEVEL_SCORE).max() < animal[
-        "certainty_within_stream"].map(LEVEL_SCORE).max()
+    # no human stroke efficacy body is rated: "no evidence", never a certainty level
+    assert (human["evidence_status"] == "no evidence").all()
+    assert human["certainty"].isna().all() and human["certainty_symbols"].isna().all()
+    assert human["no_evidence_reason"].str.startswith("no result to rate").all()
+    # the animal body is rated from what was assessed and marked provisional: its risk of
+    # bias is not recorded in the sheet, so it is 'not assessed', never 'serious'
+    assert infarct["risk_of_bias_judgement"] == "not assessed"
+    assert infarct["risk_of_bias"] == 0
+    assert infarct["evidence_status"] == "provisional"
+    assert "risk of bias not assessed" in infarct["provisional_reason"]
+    assert infarct["certainty_within_stream"] == "high"
+    assert infarct["certainty"] == "low"  # -2 for translation to humans
+    assert infarct["statement"].startswith("In animal models,")
+    assert "reduces infarct volume (an improvement)" in infarct["statement"]
+    assert infarct["statement_question"].startswith("For people,")
+    assert "low certainty" in infarct["statement_question"]
+
+
+def test_absence_of_evidence_is_not_rated(bundle):
+    g = bundle["grades"]
+    none = g[g["evidence_status"] == "no evidence"]
+    assert len(none) == 88
+    assert none["certainty"].isna().all() and none["certainty_within_stream"].isna().all()
+    registered = none[none["no_evidence_reason"].str.contains("registered trial")]
+    assert len(registered) == 29
+    for d in ALL_DOMAINS:
+        assert (none[f"{d}_judgement"] == "not assessed").all()
+
+
+def test_judgements_are_words_from_the_closed_set(bundle):
+    g = bundle["grades"]
+    down = {"not serious", "serious", "very serious", "extremely serious", "not assessed"}
+    up = {"none", "large", "very large", "present", "would reduce effect",
+          "would suggest spurious effect", "not assessed"}
+    for d in ALL_DOMAINS:
+        allowed = up if d in ("large_effect", "dose_response", "plausible_confounding") else down
+        assert set(g[f"{d}_judgement"]) <= allowed, d
+    # a not-assessed domain never carries a step
+    for d in ALL_DOMAINS:
+        na = g[f"{d}_judgement"] == "not assessed"
+        assert (g.loc[na, d] == 0).all()
+    rated = g[g["evidence_status"] != "no evidence"]
+    assert set(rated["evidence_status"]) <= {"rated", "provisional"}
+    prov = rated[rated["evidence_status"] == "provisional"]
+    assert prov["provisional_reason"].str.len().gt(0).all()
+
+
+def test_sources_name_publications(bundle):
+    g = bundle["grades"]
+    cols = [c for c in g.columns if c.endswith("_source")]
+    text = " ".join(str(v) for c in cols for v in g[c].dropna())
+    for bad in ("grading-verification", "[V", "bohrium", ".md"):
+        assert bad not in text
+    assert "GRADE 6" in text and "Hooijmans" in text
 
 
 def test_integration_gap_claims_and_tables_run(bundle):

@@ -22,7 +22,7 @@ def test_defaults_match_the_cited_numbers():
     assert s.translational_in_vitro <= s.translational_animal
     assert s.start_randomised_human == "high" and s.start_non_randomised_human == "low"
     assert s.start_uncontrolled_human == "very low"
-    # BIO 2011-2020 Fig 5b (grading-verification.md 1.1)
+    # BIO 2011-2020 Fig 5b
     assert s.loa_from_phase["phase_1"] == 0.079
     assert s.loa_by_area["Neurology"]["phase_2"] == 0.123
     # the four BIO all-indication transition rates multiply to the phase-I LOA (0.0787)
@@ -36,9 +36,34 @@ def test_every_setting_has_a_cited_source():
             continue
         assert f.name in DEFAULT_SOURCES, f.name
         assert len(s.source(f.name)) > 10
-    assert "[V2]" in s.source("translational_animal")
-    assert "NOT a GRADE rule" in s.source("ois_events")
+    assert "GRADE 8" in s.source("translational_animal")
+    assert "GRADE 6" in s.source("ois_events")
     assert "800" in s.source("ois_participants_total")
+    assert "GRADE 18" in s.source("start_robins_i")
+    assert "Sterne" in s.source("egger_min_k")
+
+
+def test_sources_name_publications_not_notes():
+    """Every source cites a publication (or says it is evigap's convention), never a note
+    outside the package, a verification tag or a website summary."""
+    for name, text in DEFAULT_SOURCES.items():
+        for bad in ("[V", ".md", "bohrium", "PMC", "http"):
+            assert bad not in text, (name, bad)
+        assert any(w in text for w in ("GRADE", "Handbook", "Hooijmans", "Sterne", "Cohen",
+                                       "OHAT", "BIO", "evigap")), name
+
+
+@pytest.mark.parametrize("toml, match", [
+    ("egger_min_k = 2", "'egger_min_k'.*at least 3"),
+    ("egger_min_k = 0", "'egger_min_k'"),
+    ("rob_very_serious_share = 0.4", "rob_very_serious_share"),
+    ("robins_serious_step = 0", "ROBINS-I steps"),
+    ("imprecision_smd_mid = -0.2", "'imprecision_smd_mid'"),
+    ("start_robins_i = 'medium'", "'start_robins_i'"),
+])
+def test_invalid_values_are_refused_when_the_scheme_is_loaded(toml, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        load_scheme(toml)
 
 
 def test_toml_round_trip_is_exact():

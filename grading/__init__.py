@@ -6,11 +6,13 @@ from grading.certainty import grade, informative_statement
 from grading.claims import audit_claims
 from grading.cli import main as cli_main
 from grading.gap import gap_summary
+from grading.harms import harms_summary
 from grading.integrate import integrate_streams
 from grading.manifest import build_manifest, read_manifest, write_manifest
 from grading.overall import overall_certainty
 from grading.overrides import read_overrides
 from grading.pipeline import RunResult, TextProgress, run_review
+from grading.plots.ladder import translational_ladder
 from grading.report import render_report, write_report
 from grading.rob import (
     GENERIC,
@@ -57,6 +59,7 @@ __all__: list[str] = [
     "audit_claims",
     "evidence_profile",
     "gap_summary",
+    "harms_summary",
     "grade",
     "informative_statement",
     "integrate_streams",
@@ -70,5 +73,6 @@ __all__: list[str] = [
     "to_html",
     "to_latex",
     "to_markdown",
+    "translational_ladder",
     "write_robvis",
 ]

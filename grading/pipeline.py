@@ -42,6 +42,7 @@ OUTPUT_FILES: tuple[str, ...] = (
     "grades.csv",
     "evidence_profile.csv",
     "gap_summary.csv",
+    "summary_of_findings.csv",  # issue 12 (gap helper)
     "claims_audit.csv",
 )
 
@@ -597,6 +598,15 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
                 keep("Evidence gap map", "gap_map.png", png, None)
             else:
                 notes.append(note)
+            # --- issue 12 (gap helper): the translational ladder
+            png, note = _render("Translational ladder", plots.translational_ladder, (table,),
+                                {"grades": run["grades"], "gap": run.get("gap"),
+                                 "regulatory": run["regulatory"]})
+            if png is not None:
+                keep("Translational ladder", "translational_ladder.png", png, None)
+            else:
+                notes.append(note)
+            # --- end issue 12
             rob = _rob_frames(table)
             if not rob:
                 notes.append("Risk-of-bias figure not drawn: no record has rob_tool, "
@@ -660,6 +670,7 @@ def run_review(
     overrides: Any = None,
     jobs: int | None = None,
     progress: ProgressCallback | None = None,
+    baseline_risk: float | None = None,
 ) -> RunResult:
     """Run a whole review: validate, compute, pool, grade, audit, draw and write.
 
@@ -692,6 +703,9 @@ def run_review(
         at most 4; 1 draws everything in this process).  Outputs do not depend on it.
     progress : callable, optional
         ``progress(step, done, total)``, e.g. :class:`TextProgress`.
+    baseline_risk : float, optional
+        Assumed control risk for the absolute effects of binary outcomes in
+        ``summary_of_findings.csv`` (default: the pooled control arms of each body).
 
     Returns
     -------
@@ -750,6 +764,11 @@ def run_review(
     tick("evidence profile and gap")
     profile = evidence_profile(grades)
     gap = gap_summary(evidence_table, grades, regulatory=regulatory_frame, scheme=the_scheme)
+    # --- issue 12 (gap helper): Summary of Findings table
+    from grading.tables import summary_of_findings
+
+    sof = summary_of_findings(grades, baseline_risk=baseline_risk)
+    # --- end issue 12
 
     tick("claims audit")
     claims_audit = None
@@ -780,6 +799,7 @@ def run_review(
             "grades.csv": grades,
             "evidence_profile.csv": profile,
             "gap_summary.csv": gap,
+            "summary_of_findings.csv": sof,  # issue 12 (gap helper)
         }
         if claims_audit is not None:
             tables["claims_audit.csv"] = claims_audit
@@ -798,7 +818,8 @@ def run_review(
             figures_dir = out / "figures"
             figures_dir.mkdir(exist_ok=True)
         run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
-               "regulatory": regulatory_frame, "scheme": the_scheme}
+               "regulatory": regulatory_frame, "scheme": the_scheme,
+               "gap": gap}  # gap: issue 12 (gap helper), for the translational ladder
         n_jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
         general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
             run, figures_dir, progress, step, total, n_jobs)
@@ -834,6 +855,7 @@ def run_review(
             evidence_table=evidence_table, claims_audit=claims_audit, rejected=rejected,
             figures=general_figs, indication_figures=indication_figs, manifest=preview,
             notes=figure_notes,
+            sof=sof,  # issue 12 (gap helper)
         ))
     manifest = build_manifest(inputs=inputs, counts=counts, scheme=settings, extra=extra,
                               outputs=sorted(written), out_dir=out)

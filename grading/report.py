@@ -1,9 +1,13 @@
 """A self-contained HTML report of a review: one file, readable offline, no scripts.
 
-Layout: the translational gap summary first; then one section per indication with its evidence
-profile, its translational forest plot (and study forest plot), the studies behind it and the
-reasons for each certainty rating; then the claims audit, the rejected rows and the provenance
-(input digests, versions, scheme).  Figures are embedded as base64 PNG.  Every piece of
+Layout: one opening screen (what was reviewed, the translation verdict per indication, the human
+harms, what the certainty rests on, review-wide regulatory facts); the translational gap summary
+with the gap map and the translational ladder; then one section per indication with its verdict
+and narrative beside its translational forest plot, its Summary of Findings table, and (folded)
+its evidence profile, records and the reasons for each rating; then the claims audit, the
+rejected rows and the provenance (input digests, versions, scheme).  Figures are embedded as
+downscaled palette PNGs (:func:`compact_png`; full resolution in ``figures/``); a print
+stylesheet drops navigation and folded sections.  Every piece of
 user-supplied text is escaped with :func:`html.escape`, and a Content-Security-Policy forbids
 scripts, so a study called ``<script>alert(1)</script>`` is shown, never run.
 """
@@ -151,8 +155,41 @@ def _png_bytes(figure: Any) -> bytes:
     return figure_png(fig)
 
 
+#: Embedded figures are at most this wide (pixels) and stored as palette PNGs, so that the
+#: bundled review's report stays under 2 MB; the full-resolution PNGs are in ``figures/``.
+EMBED_MAX_WIDTH = 820
+EMBED_COLOURS = 32
+
+
+def compact_png(png: bytes, *, max_width: int = EMBED_MAX_WIDTH,
+                colours: int = EMBED_COLOURS) -> bytes:
+    """A smaller PNG for embedding: downscaled to ``max_width`` and reduced to a palette.
+
+    Deterministic (same input, same bytes).  Returns the input when Pillow cannot read it.
+    """
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return png
+    try:
+        im = Image.open(io.BytesIO(png))
+        im.load()
+    except Exception:  # not a PNG Pillow can read: embed as given
+        return png
+    im = im.convert("RGB")
+    if im.width > max_width:
+        im = im.resize((max_width, max(1, round(im.height * max_width / im.width))),
+                       Image.LANCZOS)
+    im = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE,
+                     dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    im.save(out, format="PNG", optimize=True)
+    small = out.getvalue()
+    return small if len(small) < len(png) else png
+
+
 def _img(figure: Any, alt: str) -> str:
-    data = base64.b64encode(_png_bytes(figure)).decode("ascii")
+    data = base64.b64encode(compact_png(_png_bytes(figure))).decode("ascii")
     return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{_e(alt)}</figcaption></figure>")
 
@@ -178,6 +215,15 @@ def _reasons(grades_rows) -> str:
         return '<p class="muted">No graded outcomes.</p>'
     domains = _domains(grades_rows)
     out = []
+    sources: dict[str, int] = {}  # each cited source listed once per section, cited as [n]
+
+    def cite(text: str) -> str:
+        if not text:
+            return ""
+        if text not in sources:
+            sources[text] = len(sources) + 1
+        return f"[{sources[text]}]"
+
     for _, row in grades_rows.iterrows():
         label = " · ".join(
             _fmt(row.get(c)) for c in ("outcome", "stream") if c in row.index and _fmt(row.get(c))
@@ -200,9 +246,10 @@ def _reasons(grades_rows) -> str:
         if start:
             out.append(f"<p>Starting level: {_e(start)}.</p>")
         if domains:
+            overrides = any(_fmt(row.get(f"{d}_override_by")) for d in domains)
             out.append('<table class="tbl reasons"><thead><tr><th>domain</th><th>step</th>'
-                       "<th>suggested</th><th>reason</th><th>source</th><th>override by</th>"
-                       "</tr></thead><tbody>")
+                       "<th>suggested</th><th>reason</th><th>source</th>"
+                       + ("<th>override by</th>" if overrides else "") + "</tr></thead><tbody>")
             for d in domains:
                 out.append(
                     "<tr>"
@@ -210,12 +257,17 @@ def _reasons(grades_rows) -> str:
                     f'<td class="num">{_e(_step(row.get(d)))}</td>'
                     f'<td class="num">{_e(_step(row.get(f"{d}_suggested")))}</td>'
                     f"<td>{_e(_fmt(row.get(f'{d}_reason')))}</td>"
-                    f"<td>{_e(_fmt(row.get(f'{d}_source')))}</td>"
-                    f"<td>{_e(_fmt(row.get(f'{d}_override_by')))}</td>"
-                    "</tr>"
+                    f"<td>{_e(cite(_fmt(row.get(f'{d}_source'))))}</td>"
+                    + (f"<td>{_e(_fmt(row.get(f'{d}_override_by')))}</td>" if overrides
+                       else "")
+                    + "</tr>"
                 )
             out.append("</tbody></table>")
         out.append("</details>")
+    if sources:
+        out.append('<ol class="footnotes">')
+        out.extend(f"<li>{_e(t)}</li>" for t in sources)
+        out.append("</ol>")
     return "".join(out)
 
 
@@ -250,7 +302,13 @@ def _profile_block(rows) -> str:
     return "".join(parts)
 
 
-def _gap_block(gap) -> str:
+def _label(key: Any) -> str:
+    from grading.labels import indication_label
+
+    return indication_label(key)
+
+
+def _gap_block(gap, anchors: Mapping[str, str] | None = None) -> str:
     """The gap summary as a compact table (one readable cell per question); the full table is
     in ``gap_summary.csv``."""
     if gap is None:
@@ -269,33 +327,181 @@ def _gap_block(gap) -> str:
     for _, r in gap.iterrows():
         phase = _fmt(get(r, "highest_phase_with_results")) or "none"
         registered = _fmt(get(r, "highest_phase_registered"))
-        if registered and registered != phase:
+        if registered and registered not in (phase, "none"):
             phase += f" (registered: {registered})"
-        pre, hum = get(r, "preclinical_smd"), get(r, "human_smd")
-        effect = f"{_fmt(pre, 2) or '–'} vs {_fmt(hum, 2) or '–'}"
-        att = _fmt(get(r, "attenuation"), 2)
-        if att:
-            effect += f" (ratio {att})"
         prior = _fmt(get(r, "prior_loa"), 3)
-        if prior and _fmt(get(r, "prior_phase")):
-            prior += f" ({_fmt(get(r, 'prior_phase'))})"
+        prior = (f"{float(get(r, 'prior_loa')):.0%} (base rate, {_fmt(get(r, 'prior_phase'))}, "
+                 f"{_fmt(get(r, 'prior_area'))})") if prior else (
+            _fmt(get(r, "prior_source")).replace("no prior: ", "none: ") or "none")
         rows.append({
-            "indication": _fmt(r["indication"]),
+            "indication": _fmt(get(r, "indication_label")) or _label(r["indication"]),
+            "verdict": _fmt(get(r, "verdict")),
+            "what the numbers say": _fmt(get(r, "narrative")),
             "records: in vitro / animal / human": trio(r, ("n_in_vitro", "n_animal", "n_human")),
             "human: highest phase with results": phase,
-            "certainty: in vitro / animal / human": trio(
-                r, ("certainty_in_vitro", "certainty_animal", "certainty_human")),
-            "effect (SMD): animal vs human": effect,
-            "regulatory status": _fmt(get(r, "regulatory_status")),
-            "prior probability of approval": prior,
+            "regulatory (indication-specific)": (
+                "none specific" if _fmt(get(r, "regulatory_status")).startswith(
+                    "no indication-specific entry") else _fmt(get(r, "regulatory_status"))),
+            "approval base rate": prior,
         })
     import pandas as pd
 
-    note = ('<p class="muted">Certainty: highest rating in each stream.  Effect: pooled '
-            "animal and human effects of the main benefit outcome on the SMD scale (ratio = "
-            "human / animal).  Prior: probability of eventual approval for a programme at that "
-            "phase.  All columns are in gap_summary.csv.</p>")
+    note = ('<p class="muted">Verdict: the first rule that holds in the table below.  Effects '
+            "are on the SMD scale with benefit positive; every conversion is named in "
+            "gap_summary.csv (preclinical_note, human_note).  Approval base rate: share of "
+            "programmes with results at that phase that reach FDA approval (BIO/Informa/QLS "
+            "2021), not a forecast for these products.</p>")
     return _table(pd.DataFrame(rows)) + note
+
+
+def _opening(gap, gap_attrs: Mapping[str, Any], grades, evidence_table, manifest,
+             n_indications: int, anchors: Mapping[str, str]) -> str:
+    """The first screen: what was reviewed, the verdict per indication, the harms, and what
+    the certainty rests on."""
+    out = ['<section class="first">']
+    streams = ""
+    if evidence_table is not None and "stream" in evidence_table.columns:
+        vc = evidence_table["stream"].astype(str).value_counts()
+        streams = ", ".join(f"{int(vc[k])} {k.replace('_', ' ')}" for k in
+                            ("in_vitro", "animal", "human") if k in vc.index)
+        streams = f"{len(evidence_table)} records ({streams}) on "
+    c = (manifest or {}).get("counts") or {}
+    rej = ""
+    if c:
+        rej = (f"; {_fmt(c.get('rows_in'))} input rows, {_fmt(c.get('rows_accepted'))} "
+               f"accepted, {_fmt(c.get('rows_rejected'))} rejected")
+    out.append("<h2>What was reviewed</h2>")
+    out.append(f"<p>{_e(streams)}{n_indications} indications{_e(rej)}.</p>")
+    line = _bottom_line(gap)
+    if line:
+        out.append(f'<p class="lead"><b>{_e(line)}</b></p>')
+    if gap is not None and "verdict" in gap.columns:
+        from grading.gap import VERDICT_RULES
+
+        out.append("<h2>Translation verdict per indication</h2>")
+        out.append('<table class="verdicts"><tbody>')
+        for verdict, _rule in VERDICT_RULES:
+            rows = gap[gap["verdict"] == verdict]
+            if len(rows) == 0:
+                continue
+            links = ", ".join(
+                f'<a href="#{_e(anchors.get(str(r["indication"]), "gap"))}">'
+                f'{_e(_fmt(r.get("indication_label")) or _label(r["indication"]))}</a>'
+                for _, r in rows.iterrows())
+            cls = ' class="harm"' if verdict == "harm signal" else ""
+            out.append(f"<tr><td{cls}>{_e(verdict)} ({len(rows)})</td><td>{links}</td></tr>")
+        out.append("</tbody></table>")
+    harms = gap_attrs.get("harms_review_wide") or {}
+    if harms:
+        out.append("<h2>Harms</h2>")
+        out.append(f'<p class="harm">{_e(_fmt(harms.get("harm_text")))}.</p>')
+        out.append(f'<p class="muted">{_e(_fmt(harms.get("n_harm_records")))} human harm '
+                   f"records; products: {_e(_fmt(harms.get('harm_products')))}.</p>")
+    out.append("<h2>What the certainty rests on</h2>")
+    out.append(f"<p>{_e(_certainty_basis(grades))}</p>")
+    reg = gap_attrs.get("regulatory_review_wide") or []
+    if reg:
+        entries = "; ".join(f"{x['entry']}" + (f" [{x['citation_key']}]" if x.get(
+            "citation_key") else "") for x in reg)
+        out.append(f"<p><b>Regulatory, all indications:</b> {_e(entries)}.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _bottom_line(gap) -> str:
+    """One sentence with numbers: animal promise, human delivery, harm signals."""
+    if gap is None or not {"preclinical_smd", "human_smd", "verdict"} <= set(gap.columns):
+        return ""
+    import pandas as pd
+
+    pre = pd.to_numeric(gap["preclinical_smd"], errors="coerce")
+    hum = pd.to_numeric(gap["human_smd"], errors="coerce")
+    benefit = pre[pre > 0]
+    parts = []
+    if len(benefit):
+        parts.append(f"Animal studies show a pooled benefit in {len(benefit)} of {len(gap)} "
+                     f"indications (SMD {benefit.min():+.2f} to {benefit.max():+.2f})")
+    else:
+        parts.append(f"No indication of {len(gap)} has a pooled animal benefit on the SMD scale")
+    with_h = gap[hum.notna()]
+    if len(with_h):
+        items = ", ".join(
+            f"{_fmt(r.get('indication_label')) or r['indication']}: SMD "
+            f"{float(r['human_smd']):+.2f}, {_fmt(r.get('certainty_human'))} certainty"
+            for _, r in with_h.iterrows())
+        parts.append(f"a controlled human efficacy result exists for {len(with_h)} ({items})")
+    else:
+        parts.append("no indication has a controlled human efficacy result")
+    n_harm = int((gap["verdict"] == "harm signal").sum())
+    if n_harm:
+        parts.append(f"{n_harm} show a human harm signal")
+    return "; ".join(parts) + "."
+
+
+def _certainty_basis(grades) -> str:
+    """Counts of rated bodies per stream and certainty, and the commonest reasons to rate
+    down (human bodies)."""
+    if grades is None or len(grades) == 0 or "estimate" not in grades.columns:
+        return "No graded outcomes."
+    import pandas as pd
+
+    est = pd.to_numeric(grades["estimate"], errors="coerce")
+    has = est.notna()
+    if "evidence_status" in grades.columns:
+        has &= grades["evidence_status"].astype(str) != "no evidence"
+    parts = []
+    for stream, col in (("human", "certainty"), ("animal", "certainty_within_stream"),
+                        ("in_vitro", "certainty_within_stream")):
+        if col not in grades.columns:
+            continue
+        sub = grades[has & (grades["stream"] == stream)]
+        if len(sub) == 0:
+            continue
+        vc = sub[col].value_counts()
+        levels = ", ".join(f"{int(vc[lv])} {lv}" for lv in ("high", "moderate", "low",
+                                                              "very low") if lv in vc.index)
+        label = stream.replace("_", " ") + (" (within its stream)" if stream != "human" else "")
+        parts.append(f"{label}: {len(sub)} outcomes with a result ({levels})")
+    n_none = int((~has).sum())
+    text = "; ".join(parts) + (f"; {n_none} of {len(grades)} outcome bodies have no result "
+                               "to rate (no certainty shown for them)" if n_none else "")
+    human = grades[has & (grades["stream"] == "human")]
+    domains = [d for d in ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+                           "publication_bias") if d in grades.columns]
+    if len(human) and domains:
+        down = {d: int((pd.to_numeric(human[d], errors="coerce") < 0).sum()) for d in domains}
+        down = {d: n for d, n in sorted(down.items(), key=lambda x: -x[1]) if n}
+        if down:
+            text += (". Human outcomes were rated down for " + ", ".join(
+                f"{d.replace('_', ' ')} ({n})" for d, n in down.items()))
+        starts = human["starting_level"].value_counts() if "starting_level" in human else None
+        if starts is not None and len(starts):
+            text += "; they start at " + ", ".join(
+                f"{k} ({int(v)})" for k, v in starts.items()) + " by design"
+    return text + "."
+
+
+def _sof_block(rows, footnotes: Mapping[str, str]) -> str:
+    """Summary-of-findings rows of one indication, each footnote listed once under them."""
+    if rows is None or len(rows) == 0:
+        return ('<p class="muted">No outcome with a result to summarise (see the records '
+                "below).</p>")
+    import re
+
+    shown = rows.drop(columns=[c for c in ("Indication", "Footnotes") if c in rows.columns])
+    if "Importance" in shown.columns and (shown["Importance"] == "not rated").all():
+        shown = shown.drop(columns="Importance")
+    parts = [_table(shown)]
+    markers: list[str] = []
+    for text in rows.get("Footnotes", []):
+        for mk in re.findall(r"(?:^|\s)([a-z]{1,3})\. ", str(text)):
+            if mk in footnotes and mk not in markers:
+                markers.append(mk)
+    if markers:
+        parts.append('<div class="footnotes">')
+        parts.extend(f"<p>{_e(mk)}. {_e(footnotes[mk])}</p>" for mk in markers)
+        parts.append("</div>")
+    return "".join(parts)
 
 
 def _studies_for(evidence_table, indication: str):
@@ -354,6 +560,20 @@ details.rating summary{cursor:pointer}.cert{font-weight:600;color:#2c6e91}
 .statement{font-style:italic}.footnotes{font-size:12.5px;color:#3d464f}
 .footnotes p{margin:3px 0}nav ol{columns:2;font-size:14px}
 .kv td:first-child{font-weight:600}
+.first{border:1px solid #c9d6df;border-radius:6px;padding:10px 16px;background:#f7fafc}
+.first h2{margin:10px 0 4px;font-size:17px;border:0;padding:0}
+.first p{margin:3px 0}.first ul{margin:2px 0;padding-left:20px}.first li{margin:1px 0}
+.verdicts td{padding:2px 8px;vertical-align:top;font-size:13.5px}
+.verdicts td:first-child{font-weight:600;white-space:nowrap}
+.harm{color:#a11d2b}.narrative{background:#f7fafc;border-left:4px solid #2c6e91;
+padding:6px 10px;margin:6px 0 10px}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:14px;align-items:start}
+details.more{margin:6px 0}details.more>summary{cursor:pointer;font-weight:600;color:#2c6e91}
+@media (max-width:900px){.pair{grid-template-columns:1fr}}
+@media print{body{font-size:10.5pt}main{max-width:none;padding:0}nav{display:none}
+h2{break-after:avoid}figure,table,.narrative{break-inside:avoid}
+.scroll{overflow:visible}a{color:inherit;text-decoration:none}
+.first{background:none}details.more>summary{display:none}}
 """
 
 
@@ -370,6 +590,7 @@ def render_report(
     manifest: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     title: str = "evigap evidence report",
+    sof=None,
 ) -> str:
     """Build the report as one HTML string.
 
@@ -396,6 +617,8 @@ def render_report(
         Remarks shown in a "Notes" section (e.g. figures that could not be drawn).
     title : str
         Page title.
+    sof : DataFrame, optional
+        Output of :func:`grading.tables.summary_of_findings`; shown per indication.
 
     Returns
     -------
@@ -405,8 +628,10 @@ def render_report(
     figures = figures or {}
     indication_figures = indication_figures or {}
     # pandas deep-copies .attrs on every operation; the profile's footnotes make that slow
-    grades, gap, profile, evidence_table, claims_audit, rejected = (
-        _plain(f) for f in (grades, gap, profile, evidence_table, claims_audit, rejected))
+    gap_attrs = dict(getattr(gap, "attrs", None) or {})
+    sof_notes = dict((getattr(sof, "attrs", None) or {}).get("footnotes", []))
+    grades, gap, profile, evidence_table, claims_audit, rejected, sof = (
+        _plain(f) for f in (grades, gap, profile, evidence_table, claims_audit, rejected, sof))
     indications: list[str] = []
     for frame in (gap, grades, profile):
         col = _indication_column(frame)
@@ -418,40 +643,73 @@ def render_report(
         if value not in indications:
             indications.append(value)
 
+    anchors = {ind: f"ind-{i}" for i, ind in enumerate(indications)}
+    gap_rows = {}
+    if gap is not None and "indication" in gap.columns:
+        gap_rows = {str(r["indication"]): r for _, r in gap.iterrows()}
+
+    def label(ind: str) -> str:
+        r = gap_rows.get(ind)
+        if r is not None and "indication_label" in r.index and _fmt(r["indication_label"]):
+            return _fmt(r["indication_label"])
+        return _label(ind)
+
     body: list[str] = [f"<h1>{_e(title)}</h1>"]
-    if manifest is not None and manifest.get("counts"):
-        c = manifest["counts"]
-        body.append(
-            '<p class="lead muted">'
-            f"{_e(_fmt(c.get('rows_in')))} input rows: {_e(_fmt(c.get('rows_accepted')))} "
-            f"accepted, {_e(_fmt(c.get('rows_rejected')))} rejected; "
-            f"{len(indications)} indications.</p>"
-        )
+    body.append(_opening(gap, gap_attrs, grades, evidence_table, manifest, len(indications),
+                         anchors))
     if indications:
         body.append("<nav><ol>")
-        for i, ind in enumerate(indications):
-            body.append(f'<li><a href="#ind-{i}">{_e(ind)}</a></li>')
+        for ind in indications:
+            body.append(f'<li><a href="#{anchors[ind]}">{_e(label(ind))}</a></li>')
         body.append("</ol></nav>")
 
     body.append('<h2 id="gap">Translational gap summary</h2>')
-    body.append(_gap_block(gap))
+    body.append(_gap_block(gap, anchors))
+    rules = gap_attrs.get("verdict_rules")
+    if rules:
+        body.append('<details class="more"><summary>Verdict rules</summary>'
+                    '<table class="tbl"><thead><tr><th>verdict</th><th>when (first rule that '
+                    "holds)</th></tr></thead><tbody>")
+        body.extend(f"<tr><td>{_e(v)}</td><td>{_e(w)}</td></tr>" for v, w in rules)
+        body.append("</tbody></table></details>")
     for name, fig in figures.items():
         body.append(_img(fig, name))
 
-    for i, ind in enumerate(indications):
-        body.append(f'<h2 id="ind-{i}">{_e(ind)}</h2>')
+    for ind in indications:
+        body.append(f'<h2 id="{anchors[ind]}">{_e(label(ind))}</h2>')
+        r = gap_rows.get(ind)
+        text = []
+        if r is not None and "narrative" in r.index:
+            text.append(f'<p class="narrative"><b>{_e(_fmt(r.get("verdict")))}.</b> '
+                        f'{_e(_fmt(r["narrative"]))}</p>')
+            for col, what in (("regulatory_status", "Regulatory"),
+                              ("prior_source", "Approval base rate")):
+                if col in r.index and _fmt(r[col]):
+                    text.append(f'<p class="muted">{what}: {_e(_fmt(r[col]))}</p>')
+        figs = list(indication_figures.get(ind, {}).items())
+        if figs:
+            body.append('<div class="pair"><div>' + "".join(text) + "</div><div>"
+                        + _img(figs[0][1], f"{figs[0][0]}: {label(ind)}") + "</div></div>")
+            for name, fig in figs[1:]:
+                body.append(_img(fig, f"{name}: {label(ind)}"))
+        else:
+            body.extend(text)
+        if sof is not None:
+            body.append("<h3>Summary of findings</h3>")
+            body.append(_sof_block(_rows_for(sof, ind), sof_notes))
         prof = _rows_for(profile, ind)
         if prof is not None:
-            body.append("<h3>Evidence profile</h3>")
+            body.append('<details class="more"><summary>Evidence profile</summary>')
             body.append(_profile_block(prof))
-        for name, fig in indication_figures.get(ind, {}).items():
-            body.append(_img(fig, f"{name}: {ind}"))
+            body.append("</details>")
         studies = _studies_for(evidence_table, ind)
         if studies is not None:
-            body.append(f"<h3>Records ({len(studies)})</h3>")
+            body.append(f'<details class="more"><summary>Records ({len(studies)})</summary>')
             body.append(_table(studies, columns=_STUDY_COLUMNS))
-        body.append("<h3>Why each rating</h3>")
+            body.append("</details>")
+        body.append('<details class="more"><summary>Why each rating</summary>')
         body.append(_reasons(_rows_for(grades, ind)))
+        body.append("</details>")
 
     if claims_audit is not None:
         body.append('<h2 id="claims">Claims audit</h2>')

@@ -44,9 +44,9 @@ EVIDENCE_PROFILE_COLUMNS: tuple[str, ...] = (
     "Relative (95% CI)", "Absolute (95% CI)", "Certainty", "Importance", "Footnotes",
 )
 SUMMARY_OF_FINDINGS_COLUMNS: tuple[str, ...] = (
-    "Indication", "Stream", "Outcomes", "Assumed risk (comparator)",
-    "Corresponding risk (intervention)", "Relative effect (95% CI)",
-    "№ of participants (studies)", "Certainty of the evidence (GRADE)", "Comments", "Footnotes",
+    "Indication", "Outcome", "Stream", "Importance", "№ of participants (studies)",
+    "Certainty of the evidence (GRADE)", "Relative effect (95% CI)", "Risk with comparator",
+    "Risk difference with intervention (95% CI)", "What happens", "Footnotes",
 )
 _RATIO = ("RR", "OR", "HR", "ROM")
 _UP_WORDS = {
@@ -115,9 +115,9 @@ def _absolute(r) -> str:
         def w(x):
             return f"{abs(x):.2f} {'lower' if x < 0 else 'higher'}"
         return f"{m} {w(est)} ({w(r['ci_low'])} to {w(r['ci_high'])})"
-    if m in ("PLO", "PR"):
-        return (f"proportion {_nat(m, est):.2f} ({_nat(m, r['ci_low']):.2f} to "
-                f"{_nat(m, r['ci_high']):.2f}), no comparator")
+    if m in ("PLO", "PR"):  # a Wald interval can cross 0 or 1: shown within [0, 1]
+        lo, hi = (min(1.0, max(0.0, _nat(m, r[c]))) for c in ("ci_low", "ci_high"))
+        return f"proportion {_nat(m, est):.2f} ({lo:.2f} to {hi:.2f}), no comparator"
     return "—"
 
 
@@ -136,6 +136,10 @@ class _Notes:
         self.items: list[tuple[str, str]] = []
 
     def add(self, text: str) -> str:
+        """The marker of ``text`` (a footnote used by several rows keeps one marker)."""
+        for mk, old in self.items:
+            if old == text:
+                return mk
         i = len(self.items)
         marker = ""
         while True:
@@ -241,55 +245,214 @@ def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summary_of_findings(grades: pd.DataFrame) -> pd.DataFrame:
-    """Summary-of-findings table (classic Cochrane layout), one row per graded body.
+def _baseline(baseline_risk, r) -> tuple[float, str]:
+    """(assumed control risk, where it comes from) for a body."""
+    if baseline_risk is not None:
+        if isinstance(baseline_risk, dict):
+            for key in ((r["indication"], r["outcome"]), r["indication"], "*"):
+                if key in baseline_risk:
+                    return float(baseline_risk[key]), "baseline risk given"
+        else:
+            return float(baseline_risk), "baseline risk given"
+    cr = r.get("control_risk", math.nan)
+    if _fin(cr):
+        return float(cr), "control arms"
+    return math.nan, ""
+
+
+def _risk_with(measure: str, x: float, cr: float) -> float:
+    """Risk with the intervention from an effect ``x`` (log scale for ratios) at risk ``cr``."""
+    if measure == "HR":
+        return 1 - (1 - cr) ** math.exp(x)
+    return _risk_int(measure, x, cr)
+
+
+def _diff_text(d: float) -> str:
+    n = round(abs(d) * 1000)
+    if n == 0:
+        return "0 fewer"
+    return f"{n} {'fewer' if d < 0 else 'more'}"
+
+
+def _plain(r, cert: str | None, measure: str) -> str:
+    """GRADE informative statement (Santesso N et al. J Clin Epidemiol 2020;119:126-135)."""
+    outcome = r["outcome"]
+    if cert is None:
+        return "No result to rate."
+    if cert == "very low":
+        return f"The evidence is very uncertain about the effect on {outcome}."
+    lo, hi = r["ci_low"], r["ci_high"]
+    null = 0.0
+    if _fin(lo) and _fin(hi) and lo <= null <= hi:
+        verb = "result in little to no difference in"
+    else:
+        verb = "increase" if r["estimate"] > null else "reduce"
+    mod = {"high": "", "moderate": "probably ", "low": "may "}[cert]
+    return f"The intervention {mod}{verb} {outcome}" + (
+        " (in the animal models)" if r["stream"] == "animal" else
+        " (in vitro)" if r["stream"] == "in_vitro" else "") + "."
+
+
+def _cohen(smd: float) -> str:
+    a = abs(smd)
+    size = ("small" if a < 0.5 else "moderate" if a < 0.8 else "large") if a >= 0.2 else (
+        "less than small")
+    return f"{size} effect by the 0.2/0.5/0.8 rule of thumb (Cochrane Handbook 15.5.3.1)"
+
+
+def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
+                        include_no_evidence: bool = False) -> pd.DataFrame:
+    """Summary-of-findings table in GRADEpro's layout, one row per body with a result.
+
+    Layout of GRADE guidelines 12 and 13 (Guyatt GH et al. J Clin Epidemiol 2013;66:158-172 and
+    66:173-183): per outcome the number of participants (studies), the certainty with
+    footnotes, the relative effect with its CI, the anticipated absolute effects (risk with the
+    comparator and risk difference with the intervention per 1,000, with CI) and a
+    plain-language statement (GRADE informative statements, Santesso 2020).
+
+    Parameters
+    ----------
+    grades : DataFrame
+        Output of :func:`grading.grade`.
+    baseline_risk : float or dict, optional
+        Assumed control risk for binary outcomes, replacing the control arms' pooled risk: a
+        probability, or a dict keyed by ``(indication, outcome)``, ``indication`` or ``'*'``.
+    include_no_evidence : bool, default False
+        Also list bodies without a result (their row says so; no certainty is shown).  Bodies
+        left out are listed in ``attrs['not_shown']`` as ``(indication, outcome, stream, why)``.
 
     Returns
     -------
     DataFrame
-        Columns :data:`SUMMARY_OF_FINDINGS_COLUMNS`: Indication, Stream, Outcomes,
-        Assumed risk (comparator) ('382 per 1,000' for binary outcomes with a control risk),
-        Corresponding risk (intervention) (with its 95% CI; MD/SMD differences for continuous
-        outcomes),
-        Relative effect (95% CI), № of participants (studies), Certainty of the evidence (GRADE)
-        (symbols + level + footnote), Comments (the GRADE informative statement), Footnotes.
-        ``attrs["footnotes"]`` as in :func:`evidence_profile`.
+        Columns :data:`SUMMARY_OF_FINDINGS_COLUMNS`:
+
+        ``Indication``, ``Outcome``, ``Stream``
+            The body (stream: human, animal, in vitro).
+        ``Importance``
+            From ``importance`` when grade() provides it, else 'not rated'.
+        ``№ of participants (studies)``
+            '220 (2 studies)'; participants '—' when not reported.
+        ``Certainty of the evidence (GRADE)``
+            '⊕⊕◯◯ Low (a)' with a footnote listing the start, each step and its reason;
+            'provisional' appended when ``evidence_status`` says so.
+        ``Relative effect (95% CI)``
+            'RR 0.52 (0.33 to 0.83)' for ratio measures; '—' otherwise.
+        ``Risk with comparator``
+            Assumed control risk '382 per 1,000' and its origin ('control arms' or 'baseline
+            risk given'); 'not applicable' for animal and in-vitro bodies and continuous
+            outcomes.
+        ``Risk difference with intervention (95% CI)``
+            '183 fewer per 1,000 (from 256 fewer to 65 fewer)' for binary outcomes with a
+            control risk; 'MD 3.67 higher (2.10 higher to 5.24 higher)' or 'SMD ...' for
+            continuous ones (SMD with its size by the 0.2/0.5/0.8 rule); proportions without a
+            comparator as such; otherwise the reason it is not estimable.
+        ``What happens``
+            The plain-language statement for the certainty (high: 'reduces', moderate:
+            'probably reduces', low: 'may reduce', very low: 'The evidence is very uncertain').
+        ``Footnotes``
+            The row's footnotes ('a. ...').
+
+        ``attrs['footnotes']`` holds every footnote as (marker, text).
     """
     _check(grades, "summary_of_findings")
+    check_bool(include_no_evidence, "include_no_evidence", "summary_of_findings")
+    if baseline_risk is not None and not isinstance(baseline_risk, dict):
+        if not _fin(baseline_risk) or not 0 < float(baseline_risk) < 1:
+            from evidence.errors import InvalidParameterError
+
+            raise InvalidParameterError(
+                "The 'baseline_risk' argument of summary_of_findings() must be a probability "
+                f"between 0 and 1 (exclusive) or a dict of them. Got {baseline_risk!r}.")
     notes = _Notes()
-    rows = []
+    rows, not_shown = [], []
+    has_imp = "importance" in grades.columns and grades["importance"].isin(
+        ["critical", "important"]).any()
     for r in grades.to_dict("records"):  # plain dicts: much cheaper than rows
+        status = r.get("evidence_status")
+        has = _fin(r["estimate"]) and status != "no evidence"
+        if has_imp and r.get("importance") not in ("critical", "important"):
+            not_shown.append((r["indication"], r["outcome"], r["stream"],
+                              f"importance: {r.get('importance') or 'not rated'}"))
+            continue
+        if not has and not include_no_evidence:
+            why = r.get("no_evidence_reason") or r.get("estimate_basis") or "no pooled result"
+            not_shown.append((r["indication"], r["outcome"], r["stream"], str(why)))
+            continue
         rn: list[str] = []
-        m, cr = r["measure"], r.get("control_risk", math.nan)
-        if m in ("RR", "OR", "RD") and _fin(cr) and _fin(r["estimate"]):
-            assumed = f"{round(cr * 1000)} per 1,000"
-            ri = [_risk_int(m, x, cr) for x in (r["estimate"], r["ci_low"], r["ci_high"])]
-            corr = (f"{round(ri[0] * 1000)} per 1,000 ({round(ri[1] * 1000)} to "
-                    f"{round(ri[2] * 1000)})")
-        else:
-            assumed = "—"
-            corr = _absolute(r)
+        m = r["measure"]
+        k = int(r["k"]) if _fin(r["k"]) else 0
         n = r.get("n_participants", math.nan)
-        npart = f"{n:.0f} ({int(r['k'])} {'study' if int(r['k']) == 1 else 'studies'})" if _fin(
-            n) else f"— ({int(r['k'])} {'study' if int(r['k']) == 1 else 'studies'})"
+        studies = f"{k} {'study' if k == 1 else 'studies'}"
+        npart = f"{n:.0f} ({studies})" if _fin(n) else f"— ({studies})"
+        if not has:
+            why = r.get("no_evidence_reason") or "no result to rate"
+            rows.append({
+                "Indication": r["indication"], "Outcome": r["outcome"], "Stream": r["stream"],
+                "Importance": r.get("importance") or "not rated",
+                "№ of participants (studies)": f"— ({why})",
+                "Certainty of the evidence (GRADE)": "no result to rate",
+                "Relative effect (95% CI)": "—", "Risk with comparator": "—",
+                "Risk difference with intervention (95% CI)": "—",
+                "What happens": "No result to rate.", "Footnotes": ""})
+            continue
         for d in ALL_DOMAINS:
             if int(r[d]) != 0:
-                _domain_cell(r, d, notes, rn)
+                word = STEP_WORDS.get(int(r[d]), f"{int(r[d]):+d}") if d not in UP_DOMAINS \
+                    else _UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d])
+                text = f"{DOMAIN_LABELS[d]}: {word} ({int(r[d]):+d}). {r[f'{d}_reason']}"
+                rn.append(f"{notes.add(text)}. {text}")
         cert = _certainty_note(r, notes, rn)
+        if status == "provisional":
+            why = r.get("provisional_reason")
+            text = "Provisional: " + (str(why) if isinstance(why, str) and why else
+                                      "some domains were not assessed")
+            mk = notes.add(text)
+            rn.append(f"{mk}. {text}")
+            cert += f" provisional ({mk})"
+        human = r["stream"] == "human"
+        if m in ("RR", "OR", "HR", "RD") and human:
+            cr, origin = _baseline(baseline_risk, r)
+            if _fin(cr):
+                vals = [_risk_with(m, x, cr) - cr for x in (r["estimate"], r["ci_low"],
+                                                            r["ci_high"])]
+                assumed = f"{round(cr * 1000)} per 1,000 ({origin})"
+                lo, hi = sorted(vals[1:])
+                diff = (f"{_diff_text(vals[0])} per 1,000 (from {_diff_text(lo)} to "
+                        f"{_diff_text(hi)})")
+            else:
+                assumed = "not reported"
+                diff = "not estimable: no control risk (give a baseline risk)"
+        elif m in ("MD", "SMD", "GEN"):
+            assumed = "not applicable (continuous outcome)" if human else (
+                f"not applicable ({r['stream'].replace('_', ' ')} outcome)")
+            diff = _absolute(r)
+            if m == "SMD":
+                diff += f"; {_cohen(r['estimate'])}"
+        elif m in ("PLO", "PR"):
+            assumed = "no comparator"
+            diff = _absolute(r)
+        else:
+            assumed = "not applicable" if not human else "not reported"
+            diff = _absolute(r) if not human else "not estimable: no control risk"
+            if m in ("RR", "OR", "HR"):
+                diff = f"not applicable ({r['stream'].replace('_', ' ')} outcome)"
+        level = r.get("certainty") if isinstance(r.get("certainty"), str) else None
         rows.append({
             "Indication": r["indication"],
-            "Stream": r["stream"],
-            "Outcomes": r["outcome"],
-            "Assumed risk (comparator)": assumed,
-            "Corresponding risk (intervention)": corr,
-            "Relative effect (95% CI)": _relative(r),
+            "Outcome": r["outcome"],
+            "Stream": str(r["stream"]).replace("_", " "),
+            "Importance": r.get("importance") or "not rated",
             "№ of participants (studies)": npart,
             "Certainty of the evidence (GRADE)": cert,
-            "Comments": r.get("statement", ""),
+            "Relative effect (95% CI)": _relative(r),
+            "Risk with comparator": assumed,
+            "Risk difference with intervention (95% CI)": diff,
+            "What happens": _plain(r, level, m),
             "Footnotes": " ".join(rn),
         })
     out = pd.DataFrame(rows, columns=list(SUMMARY_OF_FINDINGS_COLUMNS))
     out.attrs["footnotes"] = list(notes.items)
+    out.attrs["not_shown"] = not_shown
     return out
 
 
@@ -318,20 +481,32 @@ def _notes(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(frame.attrs.get("footnotes", []))
 
 
+_MD_ESCAPE = {"\\": "\\\\", "|": "\\|", "&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[",
+              "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_", "!": "\\!", "~": "\\~"}
+
+
+def _md(text: str) -> str:
+    """Cell text as inert Markdown: HTML characters as entities (no raw HTML such as
+    ``<script>`` or ``<img onerror>``), link/image/emphasis/code syntax backslash-escaped (no
+    ``[x](javascript:...)`` links, no ``![](http://...)`` remote images), pipes escaped."""
+    return "".join(_MD_ESCAPE.get(ch, ch) for ch in text)
+
+
 def to_markdown(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
-    """A pipe table (``|`` in cells escaped); footnotes listed under it."""
+    """A pipe table with every cell made inert (see :func:`_md`); footnotes listed under it.
+
+    Raw HTML, links, images, emphasis and code spans in cells are escaped, so a cell shows its
+    text literally in any CommonMark/GFM renderer.
+    """
     _check_export(frame, footnotes, "to_markdown")
     cols, body = _cells(frame, footnotes=False)
-
-    def esc(t: str) -> str:
-        return t.replace("\\", "\\\\").replace("|", "\\|")
-
+    esc = _md
     lines = ["| " + " | ".join(esc(c) for c in cols) + " |",
              "|" + "|".join(" --- " for _ in cols) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
     if footnotes and _notes(frame):
         lines.append("")
-        lines += [f"{mk}. {esc(t)}  " for mk, t in _notes(frame)]
+        lines += [f"{esc(mk)}. {esc(t)}  " for mk, t in _notes(frame)]
     return "\n".join(lines) + "\n"
 
 
@@ -363,7 +538,10 @@ _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"
 
 
 def _tex(t: str) -> str:
-    return "".join(_LATEX.get(ch, ch) for ch in t)
+    """LaTeX-escaped text; a leading ``[`` is guarded with ``{}`` so that it is never read as
+    the optional argument of a preceding ``\\\\`` or ``\\item``."""
+    out = "".join(_LATEX.get(ch, ch) for ch in t)
+    return "{}" + out if out.startswith("[") else out
 
 
 def to_latex(frame: pd.DataFrame, *, footnotes: bool = True) -> str:

@@ -537,6 +537,19 @@ def test_gap_summary_rejects_non_frames(studies, grades, arg, bad):
             r"gap_summary\(\)", f"Got {type(bad).__name__}")
 
 
+@pytest.mark.parametrize("bad", [None, [1], NOPE])
+def test_harms_summary_rejects_non_frames(bad):
+    _raises(lambda: grading.harms_summary(bad), InvalidParameterError, "'studies'",
+            r"harms_summary\(\)", f"Got {type(bad).__name__}")
+
+
+def test_harms_summary_and_ladder_name_missing_columns(studies):
+    _raises(lambda: grading.harms_summary(BCG), ValidationError, "'indication'",
+            r"harms_summary\(\)")
+    _raises(lambda: grading.translational_ladder(studies, gap=[1]), InvalidParameterError,
+            "'gap'", r"translational_ladder\(\)", "list")
+
+
 def test_gap_summary_names_missing_columns(studies, grades):
     _raises(lambda: grading.gap_summary(pd.DataFrame(), grades), ValidationError,
             "'indication'", "'studies'")
@@ -660,7 +673,7 @@ def test_table_exporters_options_and_any_frame():
 
 # ------------------------------------------------------------------------------ other plots
 @pytest.mark.parametrize("name", ["gap_map", "rob_summary", "rob_traffic_light",
-                                  "translational_forest"])
+                                  "translational_forest", "translational_ladder"])
 @pytest.mark.parametrize("data", BAD_DATA)
 def test_plot_functions_reject_non_frames(name, data):
     func = getattr(grading.plots, name)
@@ -670,7 +683,7 @@ def test_plot_functions_reject_non_frames(name, data):
 
 
 @pytest.mark.parametrize("name", ["gap_map", "rob_summary", "rob_traffic_light",
-                                  "translational_forest"])
+                                  "translational_forest", "translational_ladder"])
 def test_plot_functions_name_missing_columns(name):
     func = getattr(grading.plots, name)
     kwargs = {"indication": "stroke"} if name == "translational_forest" else {}
@@ -765,6 +778,9 @@ def _dup(frame: pd.DataFrame, col: str) -> pd.DataFrame:
     ("summary_of_findings", lambda s, g: grading.summary_of_findings(_dup(g, "certainty")),
      "certainty"),
     ("gap_map", lambda s, g: grading.plots.gap_map(_dup(s, "model")), "model"),
+    ("harms_summary", lambda s, g: grading.harms_summary(_dup(s, "stream")), "stream"),
+    ("translational_ladder",
+     lambda s, g: grading.plots.translational_ladder(_dup(s, "model")), "model"),
     ("translational_forest",
      lambda s, g: grading.plots.translational_forest(_dup(s, "yi"), indication="stroke"), "yi"),
     ("rob_traffic_light", lambda s, g: grading.plots.rob_traffic_light(_dup(ROBVIS, "D1")), "D1"),

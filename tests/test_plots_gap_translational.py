@@ -249,7 +249,9 @@ def test_gap_map_bundled_data_counts_every_record(bundled):
     assert counts == len(studies)  # no record lost
     ind = indication_key(studies)
     top = ind.value_counts().index[0]
-    assert ax.get_yticklabels()[0].get_text() == str(top).replace("_", " ")
+    from grading.labels import indication_label
+
+    assert ax.get_yticklabels()[0].get_text() == indication_label(top)
     names = [t.get_text() for t in ax.get_xticklabels()]
     assert "meta-analysis" not in names
     # the meta-analysis column of each stream holds that stream's meta-analysis records
@@ -409,3 +411,77 @@ def test_translational_forest_never_pools_different_outcomes(bundled):
     (d,) = [p for p in ax.patches if p.get_gid() == "diamond_stream:human"]
     expected = pool(one.yi, one.vi).estimate if len(one) > 1 else one.yi.iloc[0]
     assert d.get_xy()[1][0] == pytest.approx(np.exp(expected), rel=1e-9)
+
+
+# --------------------------------------------------------------------------- translational ladder
+
+def _ladder_sheet() -> pd.DataFrame:
+    base = dict(outcome_kind="benefit", outcome="o", outcome_direction="higher_is_better")
+    rows = [
+        dict(base, study_id="A1", indication="stroke", stream="animal", model="rat",
+             data_type="estimate", measure="SMD", yi=1.0, vi=0.05, randomised=True),
+        dict(base, study_id="M1", indication="stroke", stream="animal", model="meta_analysis",
+             data_type="estimate", measure="SMD", yi=1.2, vi=0.05),
+        dict(base, study_id="T1", indication="stroke", stream="human", model="phase_1_2",
+             data_type="none"),
+        dict(base, study_id="T2", indication="stroke", stream="human", model="phase_1_2",
+             data_type="none"),
+        dict(base, study_id="R1", indication="skin $x^$ 2020", stream="human",
+             model="case_report", data_type="none", outcome_kind="harm", outcome="necrosis"),
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_translational_ladder_marks_rungs_certainty_and_harm():
+    from grading.gap import gap_summary
+    from grading.plots import LADDER_RUNGS, translational_ladder
+
+    st = _ladder_sheet()
+    g = grade(st)
+    gap = gap_summary(st, g)
+    fig, ax = plt.subplots()
+    out = translational_ladder(st, grades=g, gap=gap, ax=ax)
+    assert out is ax
+    texts = [t.get_text() for t in ax.texts]
+    # rung headers, labels as text (a '$' pair is never mathtext), counts inside the dots
+    for rung in LADDER_RUNGS:
+        assert rung in texts
+    assert "skin $x^$ 2020" in texts and "Stroke" in texts
+    assert "2" in texts  # two registered phase 1/2 trials on the phase 1 rung
+    pre = gap.set_index("indication").loc["stroke", "preclinical_smd"]
+    assert f"animal {pre:+.2f}" in texts
+    # big dots: stroke animal, animal MA, phase 1 (hollow: no results), skin's other-human dot
+    big = [ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markersize() == 15]
+    assert len(big) == 4
+    faces = sorted(to_hex(ln.get_markerfacecolor()) for ln in big)
+    assert faces.count("#ffffff") == 2  # registered trials and the case report: no results
+    animal = g[(g["stream"] == "animal")]["certainty_within_stream"].iloc[0]
+    assert to_hex(CERTAINTY_COLOURS[animal]) in faces
+    # the harm signal of the case report
+    assert sum(1 for ln in ax.lines if ln.get_marker() == "^") == 1
+    fig.canvas.draw()  # renders without mathtext errors
+
+
+def test_translational_ladder_without_grades_and_bad_input():
+    from grading.plots import translational_ladder
+
+    ax = translational_ladder(_ladder_sheet())
+    assert ax.figure is not None
+    with pytest.raises(InvalidParameterError, match="'grades'"):
+        translational_ladder(_ladder_sheet(), grades=[1])
+    with pytest.raises(ValidationError, match="'model'"):
+        translational_ladder(_ladder_sheet().drop(columns="model"))
+
+
+def test_translational_ladder_approval_rung_from_indication_specific_rows_only():
+    from grading.plots import translational_ladder
+
+    st = _ladder_sheet()
+    reg = pd.DataFrame({"indication": ["stroke", "all"],
+                        "jurisdiction": ["EU", "US"],
+                        "status": ["approved", "approved"]})
+    ax = translational_ladder(st, regulatory=reg)
+    big = [ln for ln in ax.lines if ln.get_marker() == "o" and ln.get_markersize() == 15]
+    # stroke gets a filled approval dot; the review-wide 'all' row fills nothing for skin
+    assert sum(to_hex(ln.get_markerfacecolor()) == "#1b7837" for ln in big) == 1
+    assert len(big) == 5

@@ -100,14 +100,17 @@ def test_report_is_self_contained(report_html):
 
 def test_report_order_and_reasons(report_html):
     gap_at = report_html.index("Translational gap summary")
-    profile_at = report_html.index("Evidence profile")
     forest_at = report_html.index("Translational forest")
+    profile_at = report_html.index("Evidence profile")
     why_at = report_html.index("Why each rating")
-    assert gap_at < profile_at < forest_at < why_at
-    # every domain of every graded row with its reason and source
+    # figures beside the indication's text, then the folded profile, records and reasons
+    assert gap_at < forest_at < profile_at < why_at
+    # every domain of every graded row with its reason and source (each source listed once
+    # per indication and cited as [n])
     for d in DOMAINS:
         assert report_html.count(html.escape(f"reason for {d} {EVIL}")) == 2
-    assert report_html.count("GRADE handbook 5.2.1") == 2 * len(DOMAINS)
+    assert report_html.count("GRADE handbook 5.2.1") == 1
+    assert report_html.count("<td>[1]</td>") == 2 * len(DOMAINS)
     assert "−2 risk of bias" in report_html  # the summary line of the animal rating
     assert "Rejected rows (1)" in report_html
     # per-record effects with 95% CI, ratio measures back-transformed from the log scale
@@ -206,8 +209,11 @@ def test_bundled_report_covers_every_indication_and_rating(bundled_report):
     assert "<script" not in text.lower()
     indications = list(dict.fromkeys(grades["indication"]))
     assert len(indications) >= 2
+    gap = pd.read_csv(out / "gap_summary.csv")
+    labels = dict(zip(gap["indication"], gap["indication_label"], strict=True))
     for ind in indications:
-        assert f">{html.escape(ind)}</h2>" in text
+        assert f">{html.escape(labels[ind])}</h2>" in text
+    assert ">acne_scars</h2>" not in text and ">Acne scars</h2>" in text
     # one reasons block per graded row, with every domain's reason
     assert text.count('<details class="rating"') == len(grades)
     for reason in grades["imprecision_reason"].dropna().unique():
@@ -223,9 +229,58 @@ def test_bundled_report_covers_every_indication_and_rating(bundled_report):
         assert html.escape(note) in text
 
 
+def test_bundled_report_opens_on_one_screen_and_is_small(bundled_report):
+    out, text = bundled_report
+    assert (out / "report.html").stat().st_size <= 2_000_000
+    first = text[:text.index("<nav>")]
+    for heading in ("What was reviewed", "Translation verdict per indication", "Harms",
+                    "What the certainty rests on"):
+        assert f"<h2>{heading}</h2>" in first
+    gap = pd.read_csv(out / "gap_summary.csv")
+    # every indication appears under its verdict, by its label, linked to its section
+    for _, r in gap.iterrows():
+        assert html.escape(r["indication_label"]) in first
+    et = pd.read_csv(out / "evidence_table.csv")
+    n = et["stream"].value_counts()
+    assert (f"{len(et)} records ({n['in_vitro']} in vitro, {n['animal']} animal, "
+            f"{n['human']} human) on {len(gap)} indications") in first
+    # review-wide regulatory facts once, not on every row
+    # opening + the 'All indications' row of the gap table + that indication's section
+    assert text.count("US (Nebraska): safety notice (2019-12-10)") == 3
+    assert "@media print" in text
+    sof = pd.read_csv(out / "summary_of_findings.csv")
+    assert len(sof) > 0 and "Risk difference with intervention (95% CI)" in sof.columns
+    assert (out / "figures" / "translational_ladder.png").is_file()
+
+
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed")
 def test_bundled_report_renders_in_headless_chromium(bundled_report, tmp_path):
     out, _ = bundled_report
     shot = tmp_path / "bundled.png"
     _screenshot(out / "report.html", shot, tmp_path / "profile")
     _assert_not_blank(shot)
+
+
+def test_report_shows_sof_per_indication_with_each_footnote_once():
+    import grading
+
+    st = pd.DataFrame([dict(study_id=f"T{i}", indication="sepsis", outcome=o, stream="human",
+                            model="phase_3", data_type="counts", measure="RR", randomised=True,
+                            controlled=True, events_int=20, n_int=100, events_ctrl=40,
+                            n_ctrl=100, rob_overall="high", intervention="EV",
+                            outcome_kind="benefit") for i, o in enumerate(("death", "relapse"))])
+    from evidence.study_effects import study_effects
+
+    g = grading.grade(study_effects(st))
+    sof = grading.summary_of_findings(g)
+    gap = grading.gap_summary(study_effects(st), g)
+    text = render_report(grades=g, gap=gap, sof=sof)
+    assert text.index("Summary of findings") < text.index("Why each rating")
+    assert "200 fewer per 1,000 (from 274 fewer to 83 fewer)" in text
+    assert "400 per 1,000 (control arms)" in text
+    # the same risk-of-bias footnote serves both outcomes: listed once
+    rob = [t for mk, t in sof.attrs["footnotes"] if t.startswith("Risk of bias")]
+    assert len(rob) == 1 and text.count(html.escape(rob[0])) == 1
+    # opening screen: verdict and label; no snake_case
+    first = text[:text.index("<nav>")]
+    assert "human efficacy reported, not comparable" in first and ">Sepsis</a>" in first

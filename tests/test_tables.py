@@ -84,16 +84,99 @@ def test_summary_of_findings_columns_and_risks():
     sof = summary_of_findings(g)
     assert tuple(sof.columns) == SUMMARY_OF_FINDINGS_COLUMNS
     h = sof[sof["Stream"] == "human"].iloc[0]
-    assert h["Assumed risk (comparator)"] == "382 per 1,000"
+    # control arms: 42 / 110 = 0.382
+    assert h["Risk with comparator"] == "382 per 1,000 (control arms)"
     assert h["№ of participants (studies)"] == "220 (2 studies)"
-    assert h["Comments"] == g[g["stream"] == "human"].iloc[0]["statement"]
+    a = sof[sof["Stream"] == "animal"].iloc[0]
+    assert a["Risk with comparator"] == "not applicable (animal outcome)"
+    assert a["Risk difference with intervention (95% CI)"].startswith("SMD 1.00 lower")
+    assert "large effect" in a["Risk difference with intervention (95% CI)"]
+
+
+def _one_trial(measure="RR"):
+    st = pd.DataFrame([dict(study_id="T", indication="sepsis", outcome="death",
+                            stream="human", model="phase_3", data_type="counts",
+                            measure=measure, randomised=True, controlled=True, events_int=20,
+                            n_int=100, events_ctrl=40, n_ctrl=100, rob_overall="low",
+                            intervention="EV", outcome_kind="benefit")])
+    from evidence.study_effects import study_effects
+
+    return grade(study_effects(st))
+
+
+def test_sof_absolute_effects_hand_computed():
+    # RR = 0.2 / 0.4 = 0.5; var ln RR = 1/20 - 1/100 + 1/40 - 1/100 = 0.055
+    se = math.sqrt(0.055)
+    lo, hi = 0.5 * math.exp(-1.959963985 * se), 0.5 * math.exp(1.959963985 * se)
+    assert (round(lo, 4), round(hi, 4)) == (0.3158, 0.7918)
+    r = summary_of_findings(_one_trial()).iloc[0]
+    assert r["Relative effect (95% CI)"] == "RR 0.50 (0.32 to 0.79)"
+    assert r["Risk with comparator"] == "400 per 1,000 (control arms)"
+    # 0.4 x 0.5 - 0.4 = -0.200; 0.4 x (0.3158 - 1) = -0.274; 0.4 x (0.7918 - 1) = -0.083
+    assert r["Risk difference with intervention (95% CI)"] == (
+        "200 fewer per 1,000 (from 274 fewer to 83 fewer)")
+    # a user-set baseline risk of 10%: -0.050, -0.068, -0.021
+    r = summary_of_findings(_one_trial(), baseline_risk=0.1).iloc[0]
+    assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
+    assert r["Risk difference with intervention (95% CI)"] == (
+        "50 fewer per 1,000 (from 68 fewer to 21 fewer)")
+    r = summary_of_findings(_one_trial(), baseline_risk={"sepsis": 0.1}).iloc[0]
+    assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
+
+
+def test_sof_odds_ratio_absolute_effect():
+    # OR = (20/80) / (40/60) = 0.375; at p0 = 0.4: 0.375 x 0.4 / (0.6 + 0.15) = 0.2
+    r = summary_of_findings(_one_trial("OR")).iloc[0]
+    assert r["Relative effect (95% CI)"].startswith("OR 0.38 (")
+    assert r["Risk difference with intervention (95% CI)"].startswith("200 fewer per 1,000")
+
+
+def test_sof_plain_language_and_no_evidence_rows():
+    g = _grades()
+    sof = summary_of_findings(g)
+    for _, r in sof.iterrows():
+        if "Very low" in r["Certainty of the evidence (GRADE)"]:
+            assert r["What happens"].startswith("The evidence is very uncertain")
+    g2 = g.copy()
+    g2["evidence_status"] = "rated"
+    g2.loc[g2["stream"] == "animal", "evidence_status"] = "no evidence"
+    g2["no_evidence_reason"] = "3 registered trials without results"
+    out = summary_of_findings(g2)
+    assert list(out["Stream"]) == ["human"]
+    assert out.attrs["not_shown"][0][3] == "3 registered trials without results"
+    out = summary_of_findings(g2, include_no_evidence=True)
+    row = out[out["Stream"] == "animal"].iloc[0]
+    assert row["Certainty of the evidence (GRADE)"] == "no result to rate"
+    assert row["№ of participants (studies)"] == "— (3 registered trials without results)"
+    g3 = g.copy()
+    g3["evidence_status"] = "provisional"
+    g3["provisional_reason"] = "risk of bias not assessed"
+    row = summary_of_findings(g3).iloc[0]
+    assert "provisional (" in row["Certainty of the evidence (GRADE)"]
+    assert "Provisional: risk of bias not assessed" in row["Footnotes"]
+    with pytest.raises(Exception, match="baseline_risk"):
+        summary_of_findings(g, baseline_risk=1.5)
 
 
 def test_markdown_escapes_pipes():
     md = to_markdown(evidence_profile(_grades()))
-    assert "death <b>&</b> \\| 50%" in md
+    assert "death &lt;b&gt;&amp;&lt;/b&gt; \\| 50%" in md
     assert md.splitlines()[1].count("---") == len(EVIDENCE_PROFILE_COLUMNS) - 1
     assert "\na. " in md
+
+
+@pytest.mark.parametrize("cell, bad", [
+    ("<script>alert(1)</script>", "<script>"),
+    ("<img src=x onerror=alert(1)>", "<img"),
+    ("[click](javascript:alert(1))", "[click]("),
+    ("![x](http://evil.example/p.png)", "!["),
+])
+def test_markdown_is_inert(cell, bad):
+    md = to_markdown(pd.DataFrame({"c": [cell]}))
+    assert bad not in md
+    import re
+
+    assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", md)
 
 
 def test_html_escapes_everything():
@@ -101,6 +184,8 @@ def test_html_escapes_everything():
     assert "<b>" not in out and "&lt;b&gt;&amp;&lt;/b&gt;" in out
     assert "<caption>SoF &lt;1&gt;</caption>" in out
     assert '<ol class="evigap-footnotes" type="a">' in out
+    evil = to_html(pd.DataFrame({"c": ["<script>x</script>", "<img src=x onerror=y>"]}))
+    assert "<script" not in evil and "<img" not in evil
 
 
 def test_latex_escapes_specials():
@@ -108,6 +193,12 @@ def test_latex_escapes_specials():
     assert r"death \textless{}b\textgreater{}\&\textless{}/b\textgreater{} \textbar{} 50\%" in out
     assert out.startswith("\\begin{tabular}{" + "l" * (len(EVIDENCE_PROFILE_COLUMNS) - 1) + "}")
     assert "\\item[a.]" in out
+
+
+def test_latex_guards_leading_bracket():
+    out = to_latex(pd.DataFrame({"c": ["[2em] x", "y"]}))
+    assert "\n{}[2em] x \\\\" in out
+    assert not any(line.startswith("[") for line in out.splitlines())
 
 
 def test_csv_export(tmp_path):

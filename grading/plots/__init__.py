@@ -1,5 +1,5 @@
-"""Publication figures: forest, translational forest, gap map, risk of bias, funnel (with
-significance contours), Baujat plot, cumulative forest.
+"""Publication figures: forest, translational forest, gap map, translational ladder, risk of
+bias, funnel (with significance contours), Baujat plot, cumulative forest.
 
 Every function takes its data first, options as keywords, ``ax=None`` and returns the
 matplotlib Axes it drew on; :func:`save_figure` writes PNG, SVG or PDF by suffix.
@@ -14,11 +14,13 @@ from grading.plots.cumulative import cumulative_forest
 from grading.plots.forest import forest_plot
 from grading.plots.funnel import funnel_plot
 from grading.plots.gap_map import GAP_COLUMNS, gap_map
+from grading.plots.ladder import LADDER_RUNGS, translational_ladder
 from grading.plots.rob import ROB_PALETTES, rob_summary, rob_traffic_light
 from grading.plots.translational import translational_forest
 
 __all__ = [
     "GAP_COLUMNS",
+    "LADDER_RUNGS",
     "ROB_PALETTES",
     "baujat_plot",
     "cumulative_forest",
@@ -29,4 +31,5 @@ __all__ = [
     "rob_traffic_light",
     "save_figure",
     "translational_forest",
+    "translational_ladder",
 ]

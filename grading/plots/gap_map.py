@@ -228,7 +228,9 @@ def gap_map(
         ma_stream.setdefault((str(i), c), str(st))
 
     n, m = len(counts), len(colnames)
-    labels = [_style.wrap(str(i).replace("_", " "), label_width, max_lines=2)
+    from grading.labels import indication_label
+
+    labels = [_style.wrap(indication_label(i), label_width, max_lines=2)
               for i in counts.index]
     fs_small = _style.FONT_SIZE - 0.5
     caption = _CAPTION[certainty] if grades is not None else "Records not graded"

@@ -17,13 +17,23 @@ from evidence.errors import InvalidParameterError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["write_csv"]
+__all__ = ["write_csv", "terminal_text"]
 
 #: First characters that make Excel, LibreOffice or Google Sheets read a cell as
 #: a formula (OWASP "CSV injection"), plus their full-width forms.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _NEEDS_QUOTES = (",", '"', "\n", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+#: Terminal escape sequences (ECMA-48): CSI (ESC [ ... final byte, or its 8-bit form U+009B),
+#: OSC/DCS/SOS/PM/APC strings up to BEL or ST, and any other two-character ESC sequence.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[\x20-\x7e]?"
+)
+#: C0/C1 control characters other than tab and newline, DEL, and the Unicode bidirectional
+#: controls that reorder what a terminal shows ("Trojan Source", CVE-2021-42574).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _safe_text(text: str) -> str:
@@ -411,3 +421,15 @@ def _quote(cell: str) -> str:
     if any(ch in cell for ch in _NEEDS_QUOTES):
         return '"' + cell.replace('"', '""') + '"'
     return cell
+
+
+def terminal_text(text: object) -> str:
+    """``text`` made safe to print on a terminal.
+
+    Escape sequences (colours, cursor moves, OSC window titles and hyperlinks, ...) are removed
+    whole; other control characters (C0 except tab and newline, DEL, C1, carriage return) and
+    Unicode bidirectional controls are replaced by ``?`` so that a hidden character stays
+    visible.  Ordinary text, including non-ASCII letters, is unchanged.
+    """
+    out = _ESCAPE_SEQUENCE.sub("", str(text))
+    return _CONTROL.sub("?", out)

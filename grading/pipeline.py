@@ -29,6 +29,7 @@ __all__ = [
     "read_table",
     "bundled_inputs",
     "OUTPUT_FILES",
+    "RejectedRowsError",
 ]
 
 #: ``progress(step, done, total)``: ``step`` names the work just started, ``done`` of ``total``.
@@ -71,7 +72,10 @@ class TextProgress:
         total = max(int(total), 1)
         done = min(max(int(done), 0), total)
         filled = round(self.width * done / total)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {step}"
+        from evidence.export import terminal_text
+
+        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
+                f"{terminal_text(step)}")
         pad = " " * max(self._last_len - len(line), 0)
         self.stream.write("\r" + line + pad)
         self._last_len = len(line)
@@ -115,6 +119,9 @@ class RunResult:
     notes : tuple of str
         Figures that could not be drawn from the data, and why (also in the report and the
         manifest; not raised as warnings).
+    messages : tuple of str
+        What the run did that the reader should know (``--measure`` applied to n rows, files
+        in the output folder that evigap kept, ...); part of :meth:`summary`.
     """
 
     ingest: Any
@@ -130,6 +137,7 @@ class RunResult:
     out_dir: Path | None = None
     files: tuple[Path, ...] = ()
     notes: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
 
     @property
     def indications(self) -> list[str]:
@@ -162,10 +170,15 @@ class RunResult:
         widest = self.widest_gap()
         if widest:
             lines.append(widest)
-        if self.notes:
-            n = len(self.notes)
+        n = sum(" not drawn" in note for note in self.notes)
+        if n:
             lines.append(f"{n} figure{'s' if n != 1 else ''} not drawn (reasons under Notes in "
                          "report.html and in manifest.json).")
+        n = len(self.notes) - n
+        if n:
+            lines.append(f"{n} figure{'s' if n != 1 else ''} drawn with a warning (under Notes "
+                         "in report.html and in manifest.json).")
+        lines.extend(self.messages)
         if self.out_dir is not None:
             lines.append(f"Results in {self.out_dir}" + (
                 f" (open {self.report_path.name})" if self.report_path else ""))
@@ -305,29 +318,182 @@ def _input_record(source: Any, role: str) -> dict | None:
     return {"role": role, "path": None, "name": f"<{type(source).__name__}>", "sha256": None}
 
 
-def _remove_previous_outputs(out: Path) -> None:
-    """Delete the files a previous evigap run listed in ``out/manifest.json`` (and only those),
-    so a re-run into the same folder leaves no stale figure or table behind."""
-    import json
+class RejectedRowsError(ValidationError):
+    """``strict=True`` and some rows were rejected (nothing was written)."""
 
-    manifest = out / "manifest.json"
-    if not manifest.is_file():
-        return
+    def __init__(self, ingest: Any) -> None:
+        rejected = ingest.rejected
+        n_rej = _n_rejected(rejected)
+        first = rejected.iloc[0]
+        super().__init__(
+            f"--strict: {n_rej} of {ingest.n_in} rows rejected (first: row {first['row']}, "
+            f"column {first['column']}: {first['reason']}); nothing written. Run "
+            "'evigap validate' to list them all.")
+        self.n_in = int(ingest.n_in)
+        self.n_rejected = n_rej
+
+
+def _atomic_outputs(func: Callable[..., RunResult]) -> Callable[..., RunResult]:
+    """Run ``func`` writing into a staging folder swapped in whole (:mod:`grading.outputs`)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(studies: Any, *args: Any, **kwargs: Any) -> RunResult:
+        out_dir = kwargs.get("out_dir")
+        if out_dir is None:
+            return func(studies, *args, **kwargs)
+        from dataclasses import replace
+
+        from grading.outputs import OutputFolder
+
+        inputs = [studies] + [kwargs.get(k) for k in ("bib", "regulatory", "claims", "scheme",
+                                                       "overrides", "config")]
+        folder = OutputFolder(out_dir, inputs=inputs).open()
+        try:
+            result = func(studies, *args, **{**kwargs, "out_dir": folder.stage})
+            folder.commit()
+        finally:
+            folder.close()
+        out = folder.out
+        files = tuple(sorted(out / p.relative_to(folder.stage) for p in result.files))
+        return replace(result, out_dir=out, files=files,
+                       messages=result.messages + tuple(folder.notes))
+
+    return wrapper
+
+
+def _with_pooling_options(scheme: Any, opts: Any) -> Any:
+    """The scheme with ``--method``/``--ci-method`` applied (grade() and pooled.csv agree)."""
+    changes = {}
+    if opts.method is not None:
+        changes["pool_method"] = opts.method
+    if opts.ci_method is not None:
+        changes["ci_method"] = opts.ci_method
+    return scheme.replace(**changes) if changes else scheme
+
+
+def _apply_sheet_options(studies: pd.DataFrame, opts: Any) -> tuple[pd.DataFrame, list[str]]:
+    """``--measure`` and ``--by`` applied to the accepted sheet; messages for the summary."""
+    messages: list[str] = []
+    if not opts.measure and not opts.by and not opts.subgroup:
+        return studies, messages
+    sheet = studies.copy()
+    for col in (*opts.by, *([opts.subgroup] if opts.subgroup else [])):
+        if col not in sheet.columns:
+            raise ValidationError(
+                f"The column '{col}' (--by/--subgroup) is not in the study sheet. Columns: "
+                f"{', '.join(map(str, sheet.columns))}.")
+    if opts.measure and len(sheet):
+        from evidence.study_effects import _ALLOWED
+
+        data_type = sheet["data_type"].astype("string")
+        arm_types = [dt for dt, allowed in _ALLOWED.items()
+                     if dt != "estimate" and opts.measure in allowed]
+        target = data_type.isin(arm_types).fillna(False).to_numpy()
+        changed = target & (sheet["measure"].astype("string") != opts.measure).fillna(True) \
+            .to_numpy()
+        sheet["_measure_before"] = sheet["measure"]
+        sheet.loc[target, "measure"] = opts.measure
+        n_keep = int(len(sheet) - target.sum())
+        messages.append(
+            f"--measure {opts.measure}: {int(target.sum())} row(s) computed as {opts.measure} "
+            f"({int(changed.sum())} changed)"
+            + (f"; {n_keep} row(s) whose data_type cannot give {opts.measure} keep their "
+               "measure." if n_keep else "."))
+    if opts.by and len(sheet):
+        from evidence.schema import indication_key
+
+        parts = [f"{col}: " + sheet[col].astype("string").fillna("not given") for col in opts.by]
+        suffix = parts[0]
+        for part in parts[1:]:
+            suffix = suffix + "; " + part
+        sheet["indication_label"] = indication_key(sheet) + " (" + suffix + ")"
+        messages.append(f"Bodies split by {', '.join(opts.by)} (--by): indications are "
+                        "labelled 'indication (column: value)'.")
+    return sheet, messages
+
+
+def _note_measure(table: pd.DataFrame, sheet: pd.DataFrame, opts: Any) -> pd.DataFrame:
+    """Say in ``effect_note`` where ``--measure`` changed a row's measure."""
+    if "_measure_before" not in table.columns:
+        return table
+    before = table.pop("_measure_before").astype("string")
+    changed = (before != table["measure"].astype("string")).fillna(True).to_numpy()
+    if changed.any():
+        note = table["effect_note"].astype("string").fillna("")
+        text = ("measure " + before.fillna("(empty)") + " in the sheet, computed as "
+                + str(opts.measure) + " (--measure)")
+        joined = (note + "; " + text).where(note != "", text)
+        table["effect_note"] = note.where(~changed, joined).astype(object).to_numpy()
+    return table
+
+
+def _read_overrides(overrides: Any) -> Any:
+    """A reviewer-overrides file read for grade(); DataFrames and lists pass through."""
+    if not isinstance(overrides, str | os.PathLike):
+        return overrides
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if not isinstance(data, dict) or data.get("tool") != "evigap":
-        return
-    root = out.resolve()
-    for entry in data.get("outputs") or []:
-        name = entry.get("file") if isinstance(entry, dict) else None
-        if not isinstance(name, str):
+        from grading.overrides import read_overrides  # type: ignore[import-not-found]
+    except ImportError:
+        return read_table(overrides, what="overrides")
+    return read_overrides(overrides)
+
+
+def _subgroup_tables(evidence_table: pd.DataFrame, column: str,
+                     scheme: Any) -> dict[str, pd.DataFrame]:
+    """``subgroups.csv`` (one pooled row per body x subgroup) and ``subgroup_tests.csv`` (the
+    tests for subgroup differences per body, or why there is none)."""
+    import warnings
+
+    from evidence.errors import StatisticalWarning
+    from evidence.moderators import subgroup_analysis
+
+    body = ["indication", "outcome", "stream", "measure"]
+    data = evidence_table.assign(indication=indication_key(evidence_table))
+    yi = pd.to_numeric(data["yi"], errors="coerce")
+    vi = pd.to_numeric(data["vi"], errors="coerce")
+    usable = (yi.notna() & vi.notna() & (vi > 0)).to_numpy()
+    if "model" in data.columns:
+        usable = usable & (data["model"].astype("string") != "meta_analysis").fillna(True) \
+            .to_numpy()
+    data = data.loc[usable, [*body, column, "yi", "vi"]].astype({"yi": float, "vi": float})
+    data[column] = data[column].astype("string").fillna("not given")
+    options = {"method": getattr(scheme, "pool_method", "REML"),
+               "ci_method": getattr(scheme, "ci_method", "z"),
+               "level": getattr(scheme, "level", 0.95)}
+    groups, tests = [], []
+    for key, rows in data.groupby(body, sort=True, dropna=False):
+        keys = dict(zip(body, key, strict=True))
+        n_sub = rows[column].nunique()
+        if n_sub < 2:
+            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub,
+                          "note": f"one subgroup only ({rows[column].iloc[0]}): no test"})
             continue
-        path = (out / name).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            path.unlink()
-    manifest.unlink()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StatisticalWarning)  # said in 'note'
+                res = subgroup_analysis(rows, column, **options)
+        except EvidenceError as exc:
+            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub,
+                          "note": f"not estimable: {' '.join(str(exc).split())}"})
+            continue
+        g = res.to_frame().rename(columns={column: "subgroup_value"})
+        g.insert(0, "subgroup", column)
+        for i, (name, value) in enumerate(keys.items()):
+            g.insert(i, name, value)
+        groups.append(g)
+        for _, t in res.tests().iterrows():
+            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub, **t.to_dict(),
+                          "note": ""})
+    group_frame = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(
+        columns=[*body, "subgroup", "subgroup_value"])
+    test_frame = pd.DataFrame(tests, columns=[*body, "subgroup", "n_subgroups", "test", "stat",
+                                              "df", "df2", "p_value", "tau2", "note"])
+    return {"subgroups.csv": group_frame, "subgroup_tests.csv": test_frame}
+
+
+def _jsonable_read_options(read_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {str(k): v for k, v in (read_options or {}).items()}
 
 
 def _resolve_scheme(scheme: Any):
@@ -464,20 +630,27 @@ _FIGURE_STATE: dict[str, Any] = {}
 
 def _render(title: str, func, args: tuple, kwargs: dict) -> tuple[bytes | None, str | None]:
     """Draw one figure and render it to PNG; (None, note) when the data cannot be drawn."""
+    import warnings
+
     import matplotlib.pyplot as plt
 
     from grading.report import figure_png
 
-    try:
-        drawn = func(*args, **kwargs)
-    except EvidenceError as exc:
-        plt.close("all")
-        return None, f"{title} not drawn: {' '.join(str(exc).split())}"
-    fig = getattr(drawn, "figure", drawn)
-    try:
-        return figure_png(fig, dpi=_FIGURE_DPI), None
-    finally:
-        plt.close(fig)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # warnings while drawing become the figure's note
+        try:
+            drawn = func(*args, **kwargs)
+        except EvidenceError as exc:
+            plt.close("all")
+            return None, f"{title} not drawn: {' '.join(str(exc).split())}"
+        fig = getattr(drawn, "figure", drawn)
+        try:
+            png = figure_png(fig, dpi=_FIGURE_DPI)
+        finally:
+            plt.close(fig)
+    said = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    note = f"{title} drawn with a warning: {'; '.join(said)}" if said else None
+    return png, note
 
 
 def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[str]]:
@@ -500,7 +673,7 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
         png, note = _render(f"{title} for {indication}", func, args, kwargs)
         if png is not None:
             made.append((title, filename, png))
-        else:
+        if note:
             notes.append(note)
 
     with matplotlib.rc_context(DETERMINISTIC_RC):
@@ -521,6 +694,25 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
     return made, notes
 
 
+def _figure_worker_init() -> None:
+    """A figure worker ends with the run: default SIGTERM (not the CLI's handler), Ctrl-C left
+    to the parent, and on Linux killed when the parent dies (a SIGKILLed run leaves no
+    orphan worker holding its pipes)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before prctl
+            os._exit(1)
+
+
 def _fork_pool(jobs: int, n_tasks: int):
     """A fork-based process pool, or None when serial drawing is better or forking unavailable."""
     import multiprocessing
@@ -530,7 +722,8 @@ def _fork_pool(jobs: int, n_tasks: int):
         return None
     try:
         return ProcessPoolExecutor(max_workers=min(jobs, n_tasks),
-                                   mp_context=multiprocessing.get_context("fork"))
+                                   mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_figure_worker_init)
     except (OSError, ValueError):
         return None
 
@@ -592,11 +785,14 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
         step[0] += 1
         progress("figures: gap map and risk of bias", step[0], total)
         with matplotlib.rc_context(DETERMINISTIC_RC):
-            png, note = _render("Evidence gap map", plots.gap_map, (table,),
-                                {"grades": run["grades"], "regulatory": run["regulatory"]})
+            if len(run["grades"]) == 0:
+                png, note = None, "Evidence gap map not drawn: no graded body of evidence"
+            else:
+                png, note = _render("Evidence gap map", plots.gap_map, (table,),
+                                    {"grades": run["grades"], "regulatory": run["regulatory"]})
             if png is not None:
                 keep("Evidence gap map", "gap_map.png", png, None)
-            else:
+            if note:
                 notes.append(note)
             # --- issue 12 (gap helper): the translational ladder
             png, note = _render("Translational ladder", plots.translational_ladder, (table,),
@@ -617,7 +813,7 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
                 png, note = _render(title, plots.rob_summary, (frame,), {})
                 if png is not None:
                     keep(title, f"risk_of_bias_{_slug(tool_name, None)}.png", png, None)
-                else:
+                if note:
                     notes.append(note)
         if pool is not None:
             for future in as_completed(futures):
@@ -657,6 +853,7 @@ def _slug(text: str, index: int | None) -> str:
 # --------------------------------------------------------------------------- the run
 
 
+@_atomic_outputs
 def run_review(
     studies: Any,
     *,
@@ -670,7 +867,17 @@ def run_review(
     overrides: Any = None,
     jobs: int | None = None,
     progress: ProgressCallback | None = None,
+    measure: str | None = None,
+    method: str | None = None,
+    ci_method: str | None = None,
+    zero_cell: Mapping[str, Any] | str | None = None,
+    by: str | list[str] | None = None,
+    subgroup: str | None = None,
+    question: str = "human",
     baseline_risk: float | None = None,
+    strict: bool = False,
+    read_options: Mapping[str, Any] | None = None,
+    config: Any = None,
 ) -> RunResult:
     """Run a whole review: validate, compute, pool, grade, audit, draw and write.
 
@@ -688,24 +895,38 @@ def run_review(
     scheme : Scheme, path-like, TOML text, mapping or None
         Grading scheme; None uses the default :class:`grading.scheme.Scheme`.
     out_dir : path-like, optional
-        Folder to write the CSV files, ``figures/``, ``report.html`` and ``manifest.json`` into
-        (created if needed).  Files listed in a previous run's ``manifest.json`` there are
-        replaced; nothing else in the folder is touched.  None computes everything in memory
-        and writes nothing.
+        Folder for the CSV files, ``figures/``, ``report.html`` and ``manifest.json``.  The run
+        writes into a fresh folder beside it and swaps it in only when complete; the old
+        results stay intact until then (see :mod:`grading.outputs`).  A second run into the
+        same folder is refused while one is running.  Files there that evigap did not write
+        (or that changed since) are kept; an input inside it, or an empty name, is refused.
+        None computes everything in memory and writes nothing.
     figures : bool, default True
         Draw the figures (needed for the report's plots).
     report : bool, default True
         Write ``report.html`` (only with ``out_dir``).
-    overrides : optional
-        Reviewer overrides passed to :func:`grading.certainty.grade`.
+    overrides : path-like, DataFrame or list of dict, optional
+        Reviewer overrides for :func:`grading.certainty.grade` (a file is read with
+        ``grading.overrides.read_overrides`` where available, else as CSV).
     jobs : int, optional
         Worker processes for drawing the per-indication figures (default: the number of CPUs,
         at most 4; 1 draws everything in this process).  Outputs do not depend on it.
     progress : callable, optional
         ``progress(step, done, total)``, e.g. :class:`TextProgress`.
-    baseline_risk : float, optional
-        Assumed control risk for the absolute effects of binary outcomes in
-        ``summary_of_findings.csv`` (default: the pooled control arms of each body).
+    measure, method, ci_method, zero_cell, by, subgroup, question, baseline_risk, strict
+        Run options, checked by :func:`grading.config.check_options` (what each does is
+        documented on :class:`grading.config.RunOptions`).  ``method``/``ci_method`` override
+        the scheme's ``pool_method``/``ci_method``; ``subgroup`` adds ``subgroups.csv`` and
+        ``subgroup_tests.csv``; ``baseline_risk`` is the assumed control risk for the absolute
+        effects of binary outcomes in ``summary_of_findings.csv`` (default: the pooled control
+        arms of each body); ``strict`` raises :class:`RejectedRowsError` before anything is
+        written when any row is rejected.
+    read_options : mapping, optional
+        Keywords for :func:`evidence.ingest.read_studies` (``columns``, ``na_values``,
+        ``sheet``; a config file's ``[input]``/``[columns]``).
+    config : path-like, optional
+        The config file the options came from (recorded in ``manifest.json``; its options are
+        not read here, see :func:`grading.config.load_config`).
 
     Returns
     -------
@@ -740,23 +961,32 @@ def run_review(
         step[0] += 1
         progress(name, step[0], total)
 
+    from grading.config import check_options
+
+    opts = check_options(measure=measure, method=method, ci_method=ci_method,
+                         zero_cell=zero_cell, by=by, subgroup=subgroup, question=question,
+                         baseline_risk=baseline_risk, strict=strict, figures=figures)
     tick("reading and validating studies")
-    the_scheme = _resolve_scheme(scheme)
+    the_scheme = _with_pooling_options(_resolve_scheme(scheme), opts)
     regulatory_frame = read_table(regulatory, what="regulatory")
     claims_frame = read_table(claims, what="claims")
     from grading.rob import rob_problems
 
-    ingest = read_studies(studies, bib=bib, checks=(rob_problems,))
+    ingest = read_studies(studies, bib=bib, checks=(rob_problems,), **dict(read_options or {}))
     _check_no_loss(ingest)
     rejected = ingest.rejected
+    if opts.strict and len(rejected):
+        raise RejectedRowsError(ingest)
+    sheet, messages = _apply_sheet_options(ingest.studies, opts)
 
     tick("effect sizes")
-    evidence_table = study_effects(ingest.studies)
+    evidence_table = _note_measure(study_effects(sheet, **opts.zero_cell), sheet, opts)
 
     tick("pooling")
     tick("grading")
-    grades = grade(evidence_table, scheme=the_scheme, overrides=overrides)
-    # issue 11 (grade helper): pooled.csv holds the bodies grade() rates, same rows and numbers
+    grades = grade(evidence_table, scheme=the_scheme, question=opts.grade_question,
+                   overrides=_read_overrides(overrides))
+    # pooled.csv holds the bodies grade() rates: same rows, same numbers (issue 11)
     from grading.pooled import pooled_table
 
     pooled = pooled_table(grades)
@@ -789,7 +1019,6 @@ def run_review(
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
-            _remove_previous_outputs(out)
         except OSError as exc:
             raise ValidationError(f"Cannot use the output folder '{out}': {exc}") from None
         tables = {
@@ -803,6 +1032,8 @@ def run_review(
         }
         if claims_audit is not None:
             tables["claims_audit.csv"] = claims_audit
+        if opts.subgroup:
+            tables.update(_subgroup_tables(evidence_table, opts.subgroup, the_scheme))
         for name, frame in tables.items():
             if frame.attrs:  # e.g. the profile's footnotes: not part of the CSV
                 frame = frame.copy(deep=False)
@@ -832,6 +1063,8 @@ def run_review(
         "claims": _input_record(claims, "claims"),
         "scheme": _input_record(scheme if isinstance(scheme, str | os.PathLike) else None,
                                 "scheme"),
+        "overrides": _input_record(overrides, "overrides"),
+        "config": _input_record(config, "config"),
     }
     counts = {
         "rows_in": int(ingest.n_in),
@@ -843,7 +1076,9 @@ def run_review(
         "pooled_groups": int(len(pooled)),
     }
     settings = _scheme_settings(the_scheme)
-    extra = {"notes": figure_notes, "options": {"figures": bool(figures), "report": bool(report)}}
+    extra = {"notes": figure_notes,
+             "options": {**opts.to_dict(), "figures": bool(figures), "report": bool(report),
+                         "read_options": _jsonable_read_options(read_options)}}
     tick("report and manifest")
     if out is not None and report:
         from grading.report import write_report
@@ -866,7 +1101,7 @@ def run_review(
         ingest=ingest, evidence_table=evidence_table, rejected=rejected, pooled=pooled,
         grades=grades, profile=profile, gap=gap, claims_audit=claims_audit, scheme=the_scheme,
         manifest=manifest, out_dir=out, files=tuple(sorted(written)),
-        notes=tuple(figure_notes),
+        notes=tuple(figure_notes), messages=tuple(messages),
     )
 
 

@@ -22,6 +22,12 @@ from grading.pipeline import OUTPUT_FILES, TextProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# evigap records the manifests it writes (grading.outputs); keep this session's records out of
+# the user's home folder
+_STATE = tempfile.mkdtemp(prefix="evigap_state_")
+atexit.register(shutil.rmtree, _STATE, True)
+os.environ.setdefault("EVIGAP_STATE_DIR", _STATE)
+
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
@@ -369,3 +375,52 @@ def test_progress_silent_when_not_tty_or_disabled():
     tty = _Tty()
     TextProgress(tty, enabled=False)("x", 1, 2)
     assert tty.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- warnings, help
+
+
+def test_warning_log_names_the_origin_and_strips_escapes():
+    from grading.cli import _WarningLog
+
+    log = _WarningLog()
+    log("mean of empty slice\x1b[31m", RuntimeWarning, "/x/site-packages/numpy/core/_methods.py",
+        1)
+    log("Attempting to set identical low and high ylims", UserWarning,
+        "/x/site-packages/matplotlib/axes/_base.py", 2)
+    from evidence.errors import StatisticalWarning
+
+    log("0.5 added", StatisticalWarning, "/repo/evidence/study_effects.py", 3)
+    log("0.5 added", StatisticalWarning, "/repo/evidence/study_effects.py", 3)
+    stream = io.StringIO()
+    log.report(stream)
+    text = stream.getvalue()
+    assert text.splitlines() == [
+        "evigap: 4 warnings during the run (from evigap, matplotlib, numpy):",
+        "  [evigap] StatisticalWarning: 0.5 added (x2)",
+        "  [matplotlib] UserWarning: Attempting to set identical low and high ylims",
+        "  [numpy] RuntimeWarning: mean of empty slice",
+    ]
+
+
+def test_library_log_messages_are_collected_not_printed(capsys):
+    import logging
+
+    from grading.cli import _LogToWarnings, _WarningLog
+
+    log = _WarningLog()
+    with _LogToWarnings(log):
+        logging.getLogger("matplotlib.font_manager").warning("findfont: Font family 'X' "
+                                                             "not found.")
+    assert log.counts == {("matplotlib", "log", "findfont: Font family 'X' not found."): 1}
+    assert capsys.readouterr().err == ""
+    assert logging.getLogger("matplotlib").handlers == []  # restored
+
+
+def test_run_help_lists_the_run_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--config", "--measure", "--method", "--ci-method", "--zero-cell", "--by",
+                 "--subgroup", "--question", "--overrides", "--baseline-risk", "--strict"):
+        assert flag in text, flag

@@ -186,3 +186,31 @@ def test_two_runs_are_byte_identical_apart_from_timestamp(two_runs):
             assert lines_a == lines_b
         else:
             assert a == b, f"{name} differs between two identical runs"
+
+
+# --------------------------------------------------------------------------- ownership
+
+
+def test_run_records_its_manifest_and_options(tmp_path, monkeypatch):
+    from evidence.datasets import bundled_path
+    from grading.outputs import INCOMPLETE_MARKER, is_recorded_manifest
+    from grading.pipeline import run_review
+
+    monkeypatch.setenv("EVIGAP_STATE_DIR", str(tmp_path / "state"))
+    sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_review(sheet, out_dir=tmp_path / "out", figures=False, method="DL",
+                            question="within")
+    out = tmp_path / "out"
+    assert result.out_dir == out and all(p.is_relative_to(out) for p in result.files)
+    digest = sha256_file(out / "manifest.json")
+    assert is_recorded_manifest(digest)
+    assert (tmp_path / "state" / "manifests" / digest).is_file()
+    manifest = read_manifest(out / "manifest.json")
+    assert INCOMPLETE_MARKER not in {o["file"] for o in manifest["outputs"]}
+    assert manifest["options"]["method"] == "DL" and manifest["options"]["question"] == "within"
+    assert manifest["scheme"]["pool_method"] == "DL"
+    assert manifest["inputs"]["config"] is None and manifest["inputs"]["overrides"] is None
+    # nothing beside the folder: no staging folder, no lock
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]

@@ -561,28 +561,53 @@ def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
 # --------------------------------------------------------------------------- figures
 
 
-def _largest_body(rows: pd.DataFrame) -> tuple[str, str, pd.DataFrame] | None:
-    """(outcome, measure, rows) of the outcome x measure with most estimable primary records.
+#: Forests longer than this many rows are drawn in pages of this many rows.
+_FOREST_PAGE_ROWS = 50
 
-    Ties go to benefit outcomes, then alphabetical order.  Published meta-analysis records are
-    left out: they are shown in the translational forest, not pooled with primary studies.
+
+def _forest_bodies(rows: pd.DataFrame, by=()) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(outcome, measure, "col=value, ..." of ``by``, rows) of each forest of one indication:
+    one per outcome x measure (x the extra grouping columns ``by``) with an estimable primary
+    record, largest first.
+
+    Rows of the body without an estimate (missing inputs) come along, to be listed as not
+    estimable; published meta-analysis records are left out (translational forest).
     """
-    usable = rows[pd.to_numeric(rows["yi"], errors="coerce").notna().to_numpy()
-                  & pd.to_numeric(rows["vi"], errors="coerce").gt(0).to_numpy()]
-    if "model" in usable.columns:
-        usable = usable[(usable["model"].astype("string") != "meta_analysis").to_numpy()]
-    if len(usable) == 0:
-        return None
-    kind = (usable["outcome_kind"].astype("string") if "outcome_kind" in usable.columns
-            else pd.Series("benefit", index=usable.index))
-    table = (usable.assign(_harm=(kind != "benefit").to_numpy())
-             .groupby(["outcome", "measure"], observed=True, sort=True)
-             .agg(n=("yi", "size"), harm=("_harm", "all")).reset_index())
-    table = table.sort_values(["n", "harm", "outcome", "measure"],
-                              ascending=[False, True, True, True], kind="stable")
-    outcome, measure = table.iloc[0]["outcome"], table.iloc[0]["measure"]
-    body = usable[((usable["outcome"] == outcome) & (usable["measure"] == measure)).to_numpy()]
-    return str(outcome), str(measure), body
+    if "model" in rows.columns:
+        rows = rows[(rows["model"].astype("string") != "meta_analysis").fillna(True).to_numpy()]
+    rows = rows[rows["measure"].notna().to_numpy() & rows["outcome"].notna().to_numpy()]
+    usable = (pd.to_numeric(rows["yi"], errors="coerce").notna()
+              & pd.to_numeric(rows["vi"], errors="coerce").gt(0))
+    extra = [c for c in by if c in rows.columns]
+    bodies = []
+    for key, part in rows.groupby(["outcome", "measure", *extra], observed=True, sort=True,
+                                  dropna=False):
+        n = int(usable.loc[part.index].sum())
+        if n:
+            more = ", ".join(f"{c}={v}" for c, v in zip(extra, key[2:], strict=True))
+            bodies.append((-n, str(key[0]), str(key[1]), more, part))
+    bodies.sort(key=lambda b: b[:4])
+    return [body[1:] for body in bodies]
+
+
+def _render_pages(title: str, func, *args, **kwargs) -> tuple[list[bytes], str | None]:
+    """Draw a figure that may come in pages (a list of Axes) and render each to PNG."""
+    import matplotlib.pyplot as plt
+
+    from grading.report import figure_png
+
+    try:
+        drawn = func(*args, **kwargs)
+    except EvidenceError as exc:
+        plt.close("all")
+        return [], f"{title} not drawn: {' '.join(str(exc).split())}"
+    out = []
+    for ax in drawn:
+        try:
+            out.append(figure_png(ax.figure, dpi=_FIGURE_DPI))
+        finally:
+            plt.close(ax.figure)
+    return out, None
 
 
 def _translational_scale(rows: pd.DataFrame) -> str | None:
@@ -682,15 +707,31 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             plots.translational_forest, table, indication=indication, grades=state["grades"],
             scale=_translational_scale(rows) or "SMD", method=options["method"],
             level=options["level"])
-        body = _largest_body(rows)
-        if body is None:
+        # one forest per outcome x measure (x the run's extra grouping columns, when set),
+        # long ones in pages (issue 13 item 6); never pooled across streams
+        bodies = _forest_bodies(rows, state.get("by") or ())
+        if not bodies:
             notes.append(f"Forest plot for {indication} not drawn: no estimable primary record")
-        else:
-            outcome, measure, data = body
-            subgroup = "stream" if data["stream"].nunique() > 1 else None
-            extra = {"favours": None} if measure in ("PR", "PLO") else {}  # single-arm: no control
-            add(f"Forest plot ({outcome}, {measure})", f"forest_{slug}.png", plots.forest_plot,
-                data, measure=measure, subgroup=subgroup, **extra, **options)
+        for k, (outcome, measure, more, data) in enumerate(bodies):
+            several = data["stream"].nunique() > 1
+            # subgroups: streams (never pooled together); else the run's subgroup column
+            # (state "subgroup", e.g. from --subgroup); else several comparators, still pooled
+            asked = state.get("subgroup")
+            sub = ("stream" if several else asked if asked in data.columns
+                   else "comparator" if "comparator" in data.columns
+                   and data["comparator"].dropna().nunique() > 1 else None)
+            name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}"
+            what = f"{outcome}, {measure}" + (f", {more}" if more else "")
+            pages, note = _render_pages(
+                f"Forest plot ({what}) for {indication}", plots.forest_pages,
+                data, measure=measure, subgroup=sub,
+                overall=not several, rows_per_page=_FOREST_PAGE_ROWS, **options)
+            if note:
+                notes.append(note)
+            for p, png in enumerate(pages):
+                part = f", page {p + 1} of {len(pages)}" if len(pages) > 1 else ""
+                made.append((f"Forest plot ({what}{part})",
+                             f"{name}_p{p + 1}.png" if len(pages) > 1 else f"{name}.png", png))
     return made, notes
 
 

@@ -295,6 +295,15 @@ def test_forest_plot_column_errors():
             "empty", r"forest_plot\(\)")
 
 
+def test_forest_pages_options():
+    _raises(lambda: grading.plots.forest_pages(ES, labels="author", rows_per_page=2),
+            InvalidParameterError, "'rows_per_page'", r"forest_pages\(\)", "Got 2")
+    _raises(lambda: grading.plots.forest_pages(ES, labels="author", page=1),
+            InvalidParameterError, "'page'", r"forest_pages\(\)")
+    _raises(lambda: grading.plots.forest_plot(ES, labels="author", page=3),
+            InvalidParameterError, "'page'", r"forest_plot\(\)", "Got 3")
+
+
 def test_forest_plot_without_label_column_numbers_the_studies():
     ax = grading.plots.forest_plot(ES)  # default labels="study_id" is absent from BCG
     labels = [t.get_text() for t in ax.figure.findobj(lambda a: a.get_gid() == "study_label")]

@@ -135,8 +135,9 @@ def test_heterogeneity_and_overall_test_footer(bcg, bcg_summary):
     assert f"I² = {ref.i2:.0f}%" in foot
     z = ref.estimate / ref.se
     assert f"Z = −{abs(z):.2f} (P < 0.001)" in foot
-    assert "favours_left" in [t.get_gid() for t in ax.texts]
-    assert texts(ax, "favours_left") == ["Favours intervention"]
+    # no outcome_direction in the data: the sides only say where the intervention is higher
+    assert texts(ax, "favours_left") == ["Lower with intervention"]
+    assert texts(ax, "favours_right") == ["Higher with intervention"]
 
 
 def test_subgroups_diamonds_and_difference_test(bcg, bcg_sub, bcg_summary):
@@ -188,7 +189,8 @@ def test_two_studies_and_not_estimable_row(bcg):
                                           "vi": [np.nan]})], ignore_index=True)
     ax = forest_plot(three, measure="RR", columns=False)
     assert texts(ax, "study_label")[-1] == "No data 2020"
-    assert texts(ax, "estimate_text")[-1] == "Not estimable"
+    assert texts(ax, "estimate_text")[-1] == "Not estimable (a)"
+    assert "(a) No numeric result; not pooled." in texts(ax, "footer")
     assert len(texts(ax, "weight_text")) == 2
 
 
@@ -275,5 +277,6 @@ def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
     assert not texts(out, "weight_text")  # weights belong to the overall model
     sg = bcg_summary.loc["subgroup_difference"]
     assert texts(out, "footer") == [
-        f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%"]
+        f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%",
+        "Random-effects model (REML), inverse-variance weights."]
     assert not ax_left.texts

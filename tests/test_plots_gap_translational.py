@@ -485,3 +485,20 @@ def test_translational_ladder_approval_rung_from_indication_specific_rows_only()
     # stroke gets a filled approval dot; the review-wide 'all' row fills nothing for skin
     assert sum(to_hex(ln.get_markerfacecolor()) == "#1b7837" for ln in big) == 1
     assert len(big) == 5
+def test_translational_forest_double_zero_not_estimable_and_dollars_literal():
+    d = pd.DataFrame({
+        "study_id": ["A $x^$ 2020", "B 2021", "C 2022"], "indication": "x", "outcome": "death",
+        "stream": "human", "model": "phase_2", "measure": "RR", "yi": [0.0, 0.2, -0.3],
+        "vi": [2.0, 0.1, 0.2],
+        "effect_note": ["0.5 added to all cells (zero cell); no events in either arm", None,
+                        None]})
+    ax = translational_forest(d, indication="x", scale="log_ratio")
+    est = {t.get_text() for t in ax.texts if t.get_gid() == "estimate_text"}
+    assert "no events in either arm" in est
+    # the double-zero trial is not pooled: the human diamond pools B and C only
+    res = pool(d.yi[1:], d.vi[1:])
+    (dia,) = [p for p in ax.patches if p.get_gid() == "diamond_stream:human"]
+    assert dia.get_xy()[1][0] == pytest.approx(np.exp(res.estimate), rel=1e-9)
+    assert "Human pooled (k = 2)" in [t.get_text() for t in ax.texts]
+    labels = [t for t in ax.texts if t.get_gid() == "study_label"]
+    assert any(t._preprocess_math(t.get_text()) == ("A $x^$ 2020", False) for t in labels)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from grading.plots._style import save_figure
 from grading.plots.baujat import baujat_plot
 from grading.plots.cumulative import cumulative_forest
-from grading.plots.forest import forest_plot
+from grading.plots.forest import forest_pages, forest_plot
 from grading.plots.funnel import funnel_plot
 from grading.plots.gap_map import GAP_COLUMNS, gap_map
 from grading.plots.ladder import LADDER_RUNGS, translational_ladder
@@ -24,6 +24,7 @@ __all__ = [
     "ROB_PALETTES",
     "baujat_plot",
     "cumulative_forest",
+    "forest_pages",
     "forest_plot",
     "funnel_plot",
     "gap_map",

@@ -8,46 +8,19 @@ lights on the right; heterogeneity and tests under the axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
 from evidence._validate import numeric_column
 from evidence.errors import InvalidParameterError, ValidationError
+from grading.plots import _forest_core as core
 from grading.plots import _style
 
-__all__ = ["forest_plot"]
+__all__ = ["forest_pages", "forest_plot"]
 
 _COUNTS = ("events_int", "n_int", "events_ctrl", "n_ctrl")
 _CONT = ("mean_int", "sd_int", "n_int", "mean_ctrl", "sd_ctrl", "n_ctrl")
 _RANDOM_LABEL = {"EE": "Fixed", "FE": "Fixed", "CE": "Fixed"}
-
-
-@dataclass
-class _Row:
-    kind: str  # header | study | subtotal | total | pi | text | blank
-    label: str = ""
-    yi: float = np.nan
-    vi: float = np.nan
-    weight: float = np.nan
-    cells: list[str] = field(default_factory=list)
-    result: object = None
-    rob: list = field(default_factory=list)
-    bold: bool = False
-    group: str | None = None
-    ci: str = ""
-
-
-def _get_pool():
-    try:
-        from evidence.pooling import pool
-    except ImportError as err:  # pragma: no cover - depends on the build state
-        raise InvalidParameterError(
-            "forest_plot() needs evidence.pooling.pool to pool the studies; pass 'result=' "
-            "to draw a pooled result computed elsewhere."
-        ) from err
-    return pool
 
 
 def _fmt_cell(v) -> str:
@@ -107,6 +80,8 @@ def _data_columns(data: pd.DataFrame, columns) -> list[tuple[str | None, str, st
             ("Control", "SD", "sd_ctrl"),
             ("Control", "Total", "n_ctrl"),
         ]
+    if has(("events_int", "n_int")):  # single-arm proportions: the one arm
+        return [("Intervention", "Events", "events_int"), ("Intervention", "Total", "n_int")]
     return []
 
 
@@ -153,50 +128,6 @@ def _rob_table(data, rob, labels_col) -> tuple[list[str], list[list]]:
     return [str(d) for d in domains], out
 
 
-def _subgroup_test(results) -> tuple[float, int, float, float]:
-    """Q test across subgroup estimates (RevMan; = metafor rma(est, sei=se, method='FE') QE)."""
-    from evidence import _distributions as dist
-
-    est = np.array([r[0] for r in results], float)
-    se = np.array([r[1] for r in results], float)
-    w = 1 / se**2
-    mu = np.sum(w * est) / np.sum(w)
-    q = float(np.sum(w * (est - mu) ** 2))
-    df = len(est) - 1
-    p = float(dist.chi2_sf(q, df)) if df > 0 else np.nan
-    i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
-    return q, df, p, i2
-
-
-class _Single:
-    """Pooled 'result' of one study (RevMan shows it without heterogeneity)."""
-
-    def __init__(self, yi, vi, level):
-        from evidence import _distributions as dist
-
-        z = dist.norm_ppf(0.5 + level / 2)
-        self.k = 1
-        self.estimate = float(yi)
-        self.se = float(np.sqrt(vi))
-        self.ci_low = self.estimate - z * self.se
-        self.ci_high = self.estimate + z * self.se
-        self.stat = self.estimate / self.se
-        self.p_value = float(2 * dist.norm_sf(abs(self.stat)))
-        self.tau2 = self.i2 = self.q = self.q_p = self.pi_low = self.pi_high = np.nan
-        self.q_df = 0
-        self.ci_method = "z"
-        self.method = "EE"
-        self.level = level
-        self.weights = np.array([100.0])
-
-
-def _pool(yi, vi, method, ci_method, level):
-    if len(yi) == 1:
-        return _Single(yi[0], vi[0], level)
-    pool = _get_pool()
-    return pool(yi, vi, method=method, ci_method=ci_method, level=level)
-
-
 def _is_random(res) -> bool:
     return str(getattr(res, "method", "REML")).upper() not in _RANDOM_LABEL
 
@@ -226,108 +157,40 @@ def _overall_text(res) -> str:
         f"({_style.fmt_p(float(res.p_value))})"
 
 
-def _fit_lines(text: str, max_in: float, fontsize: float) -> list[str]:
-    """Wrap ``text`` so each line is at most ``max_in`` inches wide."""
-    if _style.text_width([text], fontsize) <= max_in:
-        return [text]
-    width = len(text)
-    while width > 10:
-        width = int(width * 0.9)
-        lines = _style.wrap(text, width).split("\n")
-        if _style.text_width(lines, fontsize) <= max_in:
-            return lines
-    return _style.wrap(text, 10).split("\n")
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def forest_plot(
-    data: pd.DataFrame,
-    *,
-    yi: str = "yi",
-    vi: str = "vi",
-    labels: str = "study_id",
-    measure: str | None = None,
-    result=None,
-    subgroup: str | None = None,
-    columns=None,
-    rob=None,
-    favours: tuple[str, str] | None = ("Favours intervention", "Favours control"),
-    prediction: bool = True,
-    method: str = "REML",
-    ci_method: str = "z",
-    level: float = 0.95,
-    overall: bool = True,
-    xlim: tuple[float, float] | None = None,
-    digits: int = 2,
-    label_width: int = 36,
-    plot_width: float = 2.8,
-    palette: str = "cochrane",
-    ax=None,
-):
-    """Forest plot of study effects with the pooled diamond, RevMan/metafor style.
+class _Forest:
+    """Everything drawn, built once; pages draw subsets of ``rows`` on one common layout."""
 
-    Parameters
-    ----------
-    data : DataFrame
-        One row per study: ``yi`` and ``vi`` (log scale for ratio measures), a label column
-        and, optionally, the per-arm data of the study sheet (``events_int``, ``n_int``,
-        ``events_ctrl``, ``n_ctrl`` or ``mean_*``/``sd_*``/``n_*``).  Rows with a missing
-        ``yi``/``vi`` are listed as "Not estimable" and left out of the pooling.
-    yi, vi, labels : str
-        Column names of the effect, its sampling variance and the study label.
-    measure : str, optional
-        Effect measure (``"RR"``, ``"OR"``, ``"HR"``, ``"ROM"`` are drawn on a log axis with
-        back-transformed ticks and text).  Defaults to the data's ``measure`` column when it
-        holds one value.
-    result : PoolResult, optional
-        Pooled result of the estimable rows (in row order).  Pooled with
-        ``evidence.pool(yi, vi, method=, ci_method=, level=)`` when omitted.
-    subgroup : str, optional
-        Column defining subgroups: each gets a header, its own diamond, heterogeneity and test
-        lines; the footer adds the test for subgroup differences (Q across subgroup estimates,
-        as RevMan).
-    columns : None, False, list or dict
-        Per-arm data columns.  None: automatic (events/total or mean/SD/total per arm, when
-        present); False: none; list of columns or dict header -> column: those.
-    rob : None, True or DataFrame
-        Risk-of-bias traffic lights: True reads the sheet's ``rob_domains``/``rob_overall``;
-        a robvis-style frame is matched to the labels by its ``Study`` column.
-    favours : (str, str) or None
-        Labels under the axis, left and right of the null line.
-    prediction : bool, default True
-        Draw the prediction interval of the overall model (when k >= 3).
-    method, ci_method, level
-        Passed to ``evidence.pool`` for the overall and subgroup pooling.
-    overall : bool, default True
-        Draw the overall diamond (False with subgroups: subgroup diamonds only).
-    xlim : (float, float), optional
-        Axis limits on the display scale (ratios: natural scale).  CIs beyond end in arrows.
-    digits : int, default 2
-        Decimals of the printed estimates.
-    label_width : int, default 36
-        Study labels longer than this (characters) are truncated with an ellipsis.
-    plot_width : float, default 2.8
-        Width of the plotting region in inches (only when ``ax`` is None).
-    palette : str, default "cochrane"
-        robvis palette of the risk-of-bias lights.
-    ax : matplotlib Axes, optional
-        Axes of the plotting region; the text columns are drawn outside it, so leave room
-        (``ax=None`` builds a figure sized to the table).
+    rows: list
+    footer: list[str]
+    title: str | None
+    measure: str | None
+    ratio: bool
+    z: float
+    pct: str
+    dcols: list
+    rob_names: list[str]
+    fav: list[str] | None
+    show_weight: bool
+    subgroup: str | None
+    x0: float
+    x1: float
+    ticks: list[float]
+    palette: str
+    plot_width: float
 
-    Returns
-    -------
-    matplotlib Axes
-        Artists carry gids for inspection: ``"study_squares"`` (PathCollection, area ∝ weight),
-        ``"study_ci"`` lines, ``"ci_arrow"`` markers, ``"diamond_total"`` /
-        ``"diamond_subgroup:<name>"`` polygons (vertices: left, top, right, bottom; the top
-        vertex is the estimate), ``"prediction_interval"``, texts ``"study_label"``,
-        ``"estimate_text"``, ``"weight_text"``, ``"footer"``.
-    """
+
+def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, favours,
+           prediction, method, ci_method, level, overall, xlim, digits, label_width,
+           plot_width, palette, title, control_group, func) -> _Forest:
+    from evidence import _distributions as dist
     from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
     from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
     from grading.plots.rob import _check_palette
 
-    func = "forest_plot"
-    _style.check_ax(ax, func)
     check_frame(data, "data", func, columns=[yi, vi, labels])
     measure = _style.check_measure(measure, func)
     method = check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
@@ -343,46 +206,75 @@ def forest_plot(
             f"The 'result' argument of {func}() must be a PoolResult from evidence.pool() or "
             f"None. Got {type(result).__name__}."
         )
+    if not (title is None or title is False or title == "auto" or isinstance(title, str)):
+        raise InvalidParameterError(
+            f"The 'title' argument of {func}() must be 'auto', a string, or None/False (no "
+            f"title). Got {type(title).__name__}."
+        )
+    if not (favours is None or favours is False or (isinstance(favours, str) and favours == "auto")
+            or (isinstance(favours, (tuple, list)) and len(favours) == 2
+                and all(isinstance(f, str) for f in favours))):
+        raise InvalidParameterError(
+            f"The 'favours' argument of {func}() must be 'auto' (from outcome_direction), two "
+            f"labels (left, right) or None. Got {favours!r}."
+        )
     for arg, col in (("yi", yi), ("vi", vi)):
         if col not in data.columns:
             raise ValidationError(
-                f"Column {col!r} (argument {arg!r} of forest_plot()) is not in the data. "
+                f"Column {col!r} (argument {arg!r} of {func}()) is not in the data. "
                 f"Compute effect sizes first (evidence.study_effects) or name the column."
             )
     if len(data) == 0:
-        raise ValidationError("forest_plot() got an empty data frame (no study rows).")
+        raise ValidationError(f"{func}() got an empty data frame (no study rows).")
     data = data.reset_index(drop=True)
     if labels not in data.columns:
         if labels != "study_id":
-            raise ValidationError(f"Label column {labels!r} of forest_plot() is not in the data.")
+            raise ValidationError(f"Label column {labels!r} of {func}() is not in the data.")
         data = data.assign(study_id=[f"Study {i + 1}" for i in range(len(data))])
     if subgroup is not None and subgroup not in data.columns:
-        raise ValidationError(f"Subgroup column {subgroup!r} of forest_plot() is not in the data.")
+        raise ValidationError(
+            f"Subgroup column {subgroup!r} of {func}() is not in the data. "
+            f"Available: {list(data.columns)}.")
     if measure is None and "measure" in data.columns:
         m = data["measure"].dropna().unique()
         if len(m) == 1:
-            measure = str(m[0])
-    ratio = _style.is_ratio(measure)
+            measure = str(m[0]).upper()
+    F = _Forest()
+    F.measure, F.subgroup, F.palette, F.plot_width = measure, subgroup, palette, plot_width
+    F.ratio = ratio = _style.is_ratio(measure)
     tx = np.exp if ratio else (lambda v: v)
-    from evidence import _distributions as dist
-
-    z = dist.norm_ppf(0.5 + level / 2)
-    pct = f"{100 * level:g}%"
+    F.z = z = dist.norm_ppf(0.5 + level / 2)
+    F.pct = pct = f"{100 * level:g}%"
 
     y_all = numeric_column(data, yi, "yi", func, error=ValidationError)
     v_all = numeric_column(data, vi, "vi", func, error=ValidationError)
     neg = np.flatnonzero(np.isfinite(v_all) & (v_all < 0))
     if neg.size:
         raise ValidationError(
-            f"Column {vi!r} (argument 'vi' of forest_plot()) holds negative sampling variances: "
+            f"Column {vi!r} (argument 'vi' of {func}()) holds negative sampling variances: "
             f"row {neg[0]} has {v_all[neg[0]]!r} ({neg.size} row(s) in all)."
         )
-    ok = np.isfinite(y_all) & np.isfinite(v_all)
+    reasons = core.not_estimable_reasons(data, measure, y_all, v_all)
+    ok = np.isfinite(y_all) & np.isfinite(v_all) & np.array([not r for r in reasons])
     if not ok.any():
-        raise ValidationError("forest_plot(): no row has a finite yi and vi to plot.")
+        why = sorted({r for r in reasons if r})
+        raise ValidationError(
+            f"{func}(): no row has an estimable effect to plot (finite 'yi' and 'vi'): "
+            f"{'; '.join(why)}.")
+    y_plot = np.where(ok, y_all, np.nan)
+    v_plot = np.where(ok, v_all, np.nan)
 
-    dcols = _data_columns(data, columns)
-    rob_names, rob_vals = _rob_table(data, rob, labels)
+    F.dcols = dcols = _data_columns(data, columns)
+    F.rob_names, rob_vals = _rob_table(data, rob, labels)
+    extra = core.DISAMBIGUATORS + ((subgroup,) if subgroup is not None else ())
+    shown = core.study_labels(data, labels, label_width, extra=extra)
+    if control_group is not None and control_group not in data.columns:
+        raise ValidationError(
+            f"Column {control_group!r} (argument 'control_group' of {func}()) is not in the "
+            f"data. Available: {list(data.columns)}.")
+    shared = core.shared_controls(data, labels, control_group)
+    shown = [f"{lab} {core.SHARED_MARK}" if shared[i] >= 0 else lab
+             for i, lab in enumerate(shown)]
 
     # --- pooling ---------------------------------------------------------
     res_all = None
@@ -391,139 +283,202 @@ def forest_plot(
             res_all = result
             if int(res_all.k) != int(ok.sum()):
                 raise InvalidParameterError(
-                    f"The 'result' passed to forest_plot() pools k = {res_all.k} studies, but the "
-                    f"data has {int(ok.sum())} rows with finite yi and vi."
+                    f"The 'result' passed to {func}() pools k = {res_all.k} studies, but the "
+                    f"data has {int(ok.sum())} estimable rows."
                 )
         else:
-            res_all = _pool(y_all[ok], v_all[ok], method, ci_method, level)
+            res_all = core.pool(y_all[ok], v_all[ok], method, ci_method, level)
     weights = np.full(len(data), np.nan)
     if res_all is not None:
         weights[ok] = np.asarray(res_all.weights, float)
 
-    groups = [None]
+    groups: list = [None]
     if subgroup is not None:
-        groups = list(pd.unique(data[subgroup].astype("string").fillna("(missing)")))
         gcol = data[subgroup].astype("string").fillna("(missing)")
+        groups = list(pd.unique(gcol))
 
-    def cells_for(idx) -> list[str]:
-        return [_fmt_cell(data.loc[i, c]) if i is not None else "" for (_, _, c) in dcols
-                for i in [idx]]
+    def cells_for(i) -> list[str]:
+        return [_fmt_cell(data.loc[i, c]) for (_, _, c) in dcols]
+
+    ctrl_cols = {"events_ctrl", "n_ctrl", "mean_ctrl", "sd_ctrl"}
 
     def totals_for(mask) -> list[str]:
+        first_of_shared = np.ones(len(data), bool)
+        seen: set[int] = set()
+        for i in np.flatnonzero(mask):
+            if shared[i] >= 0:
+                first_of_shared[i] = shared[i] not in seen
+                seen.add(int(shared[i]))
         out = []
         for _, header, c in dcols:
             if header in ("Events", "Total") and c in data.columns:
-                v = pd.to_numeric(data.loc[mask, c], errors="coerce")
+                use = mask & first_of_shared if c in ctrl_cols else mask
+                v = pd.to_numeric(data.loc[use, c], errors="coerce")
                 out.append(_fmt_cell(v.sum()) if v.notna().any() else "")
             else:
                 out.append("")
         return out
 
-    rows: list[_Row] = []
-    sub_results = []
+    letters: dict[str, str] = {}
+    rows: list[core.Row] = []
+    sub_pooled = 0
     for g in groups:
         mask = np.ones(len(data), bool) if g is None else (gcol == g).to_numpy()
         if g is not None:
-            rows.append(_Row("header", _style.truncate(g, label_width + 8), bold=True))
+            name = _style.STREAM_LABELS.get(str(g), g) if subgroup == "stream" else g
+            rows.append(core.Row("header", _style.truncate(name, label_width + 8), bold=True))
         for i in np.flatnonzero(mask):
-            rows.append(
-                _Row(
-                    "study",
-                    _style.truncate(data.loc[i, labels], label_width),
-                    y_all[i],
-                    v_all[i],
-                    weights[i],
-                    cells_for(i),
-                    rob=rob_vals[i] if rob_vals else [],
-                )
-            )
+            r = core.Row("study", shown[i], y_plot[i], v_plot[i], weights[i], cells_for(i),
+                         rob=rob_vals[i] if rob_vals else [])
+            if not ok[i]:
+                letter = letters.setdefault(reasons[i], _LETTERS[len(letters) % 26])
+                r.note = reasons[i]
+                r.ci = f"Not estimable ({letter})"
+            rows.append(r)
         if g is not None:
             gm = mask & ok
             if gm.any():
-                rg = _pool(y_all[gm], v_all[gm], method, ci_method, level)
-                sub_results.append((float(rg.estimate), float(rg.se), g))
-                rows.append(
-                    _Row("subtotal", f"Subtotal ({pct} CI)",
-                         weight=np.nansum(weights[gm]) if res_all is not None else np.nan,
-                         cells=totals_for(mask), result=rg, bold=True)
-                )
-                rows[-1].group = g
-                rows.append(_Row("text", _het_text(rg)))
-                rows.append(_Row("text", _overall_text(rg)))
+                rg = core.pool(y_all[gm], v_all[gm], method, ci_method, level)
+                sub_pooled += 1
+                rows.append(core.Row(
+                    "subtotal", f"Subtotal ({pct} CI)",
+                    weight=np.nansum(weights[gm]) if res_all is not None else np.nan,
+                    cells=totals_for(mask), result=rg, bold=True, group=str(g)))
+                rows.append(core.Row("text", _het_text(rg)))
+                rows.append(core.Row("text", _overall_text(rg)))
             else:
-                rows.append(_Row("text", "Subtotal: not estimable"))
-            rows.append(_Row("blank"))
+                rows.append(core.Row("text", "Subtotal: not estimable"))
+            rows.append(core.Row("blank"))
     if res_all is not None:
-        rows.append(
-            _Row("total", f"Total ({pct} CI)", weight=100.0, cells=totals_for(np.ones(len(data),
-                 bool)), result=res_all, bold=True)
-        )
-        pil, pih = float(getattr(res_all, "pi_low", np.nan)), float(getattr(res_all, "pi_high",
-                                                                              np.nan))
+        rows.append(core.Row("total", f"Total ({pct} CI)", weight=100.0,
+                             cells=totals_for(np.ones(len(data), bool)), result=res_all,
+                             bold=True))
+        pil = float(getattr(res_all, "pi_low", np.nan))
+        pih = float(getattr(res_all, "pi_high", np.nan))
         if prediction and res_all.k >= 3 and np.isfinite(pil) and np.isfinite(pih):
-            rows.append(_Row("pi", "Prediction interval", result=res_all))
+            rows.append(core.Row("pi", "Prediction interval", result=res_all))
     while rows and rows[-1].kind == "blank":
         rows.pop()
 
-    footer = []
+    # --- footer ------------------------------------------------------------
+    footer: list[str] = []
     if res_all is not None:
-        model = "Random-effects" if _is_random(res_all) else "Common-effect"
-        meth = str(getattr(res_all, "method", method))
-        cim = str(getattr(res_all, "ci_method", ci_method))
         footer.append(_het_text(res_all))
         footer.append(_overall_text(res_all))
-        if len(sub_results) >= 2:
-            q, df, p, i2 = _subgroup_test([(e, s) for e, s, _ in sub_results])
-            footer.append(
-                f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
-                f"({_style.fmt_p(p)}), I² = {i2:.0f}%"
-            )
+    if sub_pooled >= 2:
+        footer.append(_subgroup_test_text(data.loc[ok], y_all[ok], v_all[ok],
+                                          gcol[ok].to_numpy(), method, ci_method, level))
+    direction = core.outcome_direction(data)
+    model = core.model_text(res_all, method, ci_method)
+    if res_all is None or int(res_all.k) > 1:
+        footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
+    for reason, letter in letters.items():
+        if reason in ("no events in either arm", "every participant had the event in both arms"):
+            footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}: the "
+                          f"{_style.measure_label(measure).lower()} is undefined; not pooled "
+                          f"({core.DOUBLE_ZERO_SOURCE}).")
+        else:
+            footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}; not pooled.")
+    n_shared = int((shared >= 0).sum())
+    if n_shared:
+        n_groups = len(set(shared[shared >= 0].tolist()))
         footer.append(
-            f"{model} model, inverse-variance weights ({meth}"
-            + (f", {cim} CI" if cim.lower() != "z" else "")
-            + ")."
+            f"{core.SHARED_MARK} {n_shared} rows share {n_groups} control "
+            f"group{'s' if n_groups > 1 else ''} with other rows of their study: each shared "
+            f"control is counted once in the totals; these rows are not independent "
+            f"({core.SHARED_CONTROL_SOURCE})."
         )
-    elif len(sub_results) >= 2:
-        q, df, p, i2 = _subgroup_test([(e, s) for e, s, _ in sub_results])
-        footer.append(
-            f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
-            f"({_style.fmt_p(p)}), I² = {i2:.0f}%"
-        )
+    if direction == "mixed":
+        footer.append("Rows of this figure differ in outcome_direction (higher is better / "
+                      "worse): the sides say only where the intervention is higher.")
 
-    # --- text of the right-hand columns ---------------------------------
+    # --- favours and title ----------------------------------------------
+    if favours == "auto":
+        favours = core.auto_favours(data, measure)
+    F.fav = None
+    if favours:
+        F.fav = [_style.wrap(f, 24, max_lines=2) for f in favours]
+    if title == "auto":
+        what = [t for t in (core.indication_text(data), core.single_text(data, "outcome")) if t]
+        stream = core.single_text(data, "stream")
+        head = ": ".join(what)
+        head = head[:1].upper() + head[1:]
+        if stream and head:
+            head += f" ({_style.STREAM_LABELS.get(stream, stream).lower()} studies)"
+        how = f"{_style.measure_label(measure)}, {model}"
+        title = f"{head}\n{how}" if head else how
+    F.title = title or None
+
+    # --- texts of the right-hand columns --------------------------------
     def ci_text(est, lo, hi):
         return _style.fmt_ci(tx(est), tx(lo), tx(hi), digits)
 
     for r in rows:
-        if r.kind == "study":
-            if np.isfinite(r.yi) and np.isfinite(r.vi):
-                se = np.sqrt(r.vi)
-                r.ci = ci_text(r.yi, r.yi - z * se, r.yi + z * se)
-            else:
-                r.ci = "Not estimable"
+        if r.kind == "study" and r.estimable:
+            se = np.sqrt(r.vi)
+            r.ci = ci_text(r.yi, r.yi - z * se, r.yi + z * se)
         elif r.kind in ("subtotal", "total"):
             res = r.result
             r.ci = ci_text(float(res.estimate), float(res.ci_low), float(res.ci_high))
         elif r.kind == "pi":
             res = r.result
-            r.ci = f"[{_style.fmt_num(tx(float(res.pi_low)), digits)}, " \
-                f"{_style.fmt_num(tx(float(res.pi_high)), digits)}]"
-        else:
-            r.ci = ""
-    show_weight = res_all is not None
+            r.ci = (f"[{_style.fmt_num(tx(float(res.pi_low)), digits)}, "
+                    f"{_style.fmt_num(tx(float(res.pi_high)), digits)}]")
+    F.show_weight = res_all is not None
+
+    # --- x axis (common to every page) -----------------------------------
+    ys = y_all[ok]
+    ses = np.sqrt(v_all[ok])
+    pooled = [r.result for r in rows if r.kind in ("subtotal", "total")]
+    core_vals = list(ys) + [float(p.ci_low) for p in pooled] + [float(p.ci_high) for p in pooled]
+    if any(r.kind == "pi" for r in rows):
+        core_vals += [float(res_all.pi_low), float(res_all.pi_high)]
+    spread_min = float(np.median(2 * z * ses))
+    F.x0, F.x1, F.ticks = core.x_axis(list(ys - z * ses), list(ys + z * ses), core_vals,
+                                      ratio=ratio, xlim=xlim, plot_width=plot_width, func=func,
+                                      min_spread=max(spread_min, 1e-6))
+    F.rows, F.footer = rows, footer
+    return F
+
+
+def _subgroup_test_text(data, y, v, g, method, ci_method, level) -> str:
+    """RevMan's test for subgroup differences, from :func:`evidence.subgroup_analysis`."""
+    import warnings
+
+    from evidence.errors import StatisticalWarning
+    from evidence.moderators import subgroup_analysis
+
+    frame = pd.DataFrame({"_yi": y, "_vi": v, "_g": g})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        sa = subgroup_analysis(frame, "_g", yi="_yi", vi="_vi", method=method,
+                               ci_method=ci_method, level=level)
+    q, df = float(sa.q_between), int(sa.q_between_df)
+    i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
+    return (f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
+            f"({_style.fmt_p(float(sa.q_between_p))}), I² = {i2:.0f}%")
+
+
+def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
+    """Draw ``rows`` (all of F.rows or one page of them) on the common layout of ``F``."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import ScaledTranslation
+
     fs = _style.FONT_SIZE
     gap = _style.COL_GAP
-
-    # --- column widths (inches) -----------------------------------------
-    label_head = "Study or subgroup" if subgroup is not None else "Study"
-    lab_texts = [label_head] + [r.label for r in rows if r.kind in ("study", "pi")]
+    ratio, z, measure = F.ratio, F.z, F.measure
+    tx = np.exp if ratio else (lambda v: v)
+    every = F.rows  # widths from every row: all pages share the columns
+    label_head = "Study or subgroup" if F.subgroup is not None else "Study"
     lab_w = max(
-        _style.text_width(lab_texts, fs),
-        _style.text_width([r.label for r in rows if r.bold], fs, weight="bold"),
+        _style.text_width([label_head] + [r.label for r in every if r.kind in ("study", "pi")],
+                          fs),
+        _style.text_width([r.label for r in every if r.bold], fs, weight="bold"),
     )
+    dcols = F.dcols
     col_ws = []
     for j, (_, header, _) in enumerate(dcols):
-        vals = [header] + [r.cells[j] for r in rows if r.cells]
+        vals = [header] + [r.cells[j] for r in every if r.cells]
         col_ws.append(max(_style.text_width(vals, fs, weight="bold"), 0.28))
     group_heads: dict[str, list[int]] = {}
     for j, (gh, _, _) in enumerate(dcols):
@@ -535,125 +490,51 @@ def forest_plot(
         if need > have:
             for j in js:
                 col_ws[j] += (need - have) / len(js)
+    pct = F.pct
     ci_head = [_style.measure_label(measure), f"[{pct} CI]"]
-    ci_w = _style.text_width(ci_head + [r.ci for r in rows], fs, weight="bold")
+    ci_w = _style.text_width(ci_head + [r.ci for r in every], fs, weight="bold")
     w_head = ["Weight", "(%)"]
+    show_weight = F.show_weight
     w_w = _style.text_width(w_head + ["100.0"], fs, weight="bold") if show_weight else 0.0
+    rob_names = F.rob_names
     rob_w = [max(_style.text_width([n], fs - 1, weight="bold"), 0.2) for n in rob_names]
-
     left_total = lab_w + sum(col_ws) + gap * len(col_ws) + gap
     right_parts = [gap, ci_w] + ([gap, w_w] if show_weight else [])
     for w in rob_w:
         right_parts += [0.05, w]
     right_total = sum(right_parts)
-
-    n = len(rows)
-    header_h = 0.42
-    n_fav = 0
-    fav = None
-    if favours:
-        if len(favours) != 2:
-            raise InvalidParameterError(
-                "The 'favours' argument of forest_plot() must be two labels (left, right) or None."
-            )
-        fav = [_style.wrap(f, 22, max_lines=2) for f in favours]
-        n_fav = max(f.count("\n") + 1 for f in fav)
-    axis_h = 0.22 + n_fav * 0.14 + 0.2
+    plot_width = F.plot_width
     total_w_in = left_total + plot_width + right_total
+    title_lines = title.count("\n") + 1 if title else 0
+    title_h = 0.18 * title_lines + 0.08 if title else 0.0
+    header_h = 0.42 + title_h
+    n_fav = max(f.count("\n") + 1 for f in F.fav) if F.fav else 0
+    axis_h = 0.22 + n_fav * 0.14 + 0.2
     footer_lines: list[str] = []
     for f in footer:
-        footer_lines += _fit_lines(f, total_w_in, fs - 0.5)
-    footer_h = 0.17 * len(footer_lines) + 0.12
+        footer_lines += core.fit_lines(f, total_w_in, fs - 0.5)
 
+    n = len(rows)
     if ax is None:
-        width = 0.12 + total_w_in + 0.12
-        height = 0.1 + header_h + n * _style.ROW_HEIGHT + axis_h + footer_h
-        fig = _style.new_figure(width, height)
-        ax = fig.add_axes(
-            [
-                (0.12 + left_total) / width,
-                (axis_h + footer_h) / height,
-                plot_width / width,
-                n * _style.ROW_HEIGHT / height,
-            ]
-        )
+        ax = core.table_axes(left=left_total, plot=plot_width, right=right_total, n_rows=n,
+                             top=0.1 + header_h,
+                             bottom=axis_h + 0.17 * len(footer_lines) + 0.12)
     fig = ax.figure
     ax_w_in = ax.get_position().width * fig.get_figwidth()
-
-    # text rows that are too long for the whole table width get wrapped in place
     full_w = left_total + ax_w_in + right_total
-    expanded: list[_Row] = []
+    expanded: list = []  # text rows too long for the table get wrapped in place
     for r in rows:
         if r.kind == "text":
-            for line in _fit_lines(r.label, full_w, fs - 0.5):
-                expanded.append(_Row("text", line))
+            expanded += [core.Row("text", line) for line in core.fit_lines(r.label, full_w,
+                                                                          fs - 0.5)]
         else:
             expanded.append(r)
     rows = expanded
     n = len(rows)
-
-    # --- x limits ---------------------------------------------------------
-    ys = np.array([r.yi for r in rows if r.kind == "study" and np.isfinite(r.vi)
-                   and np.isfinite(r.yi)], float)
-    ses = np.array([np.sqrt(r.vi) for r in rows if r.kind == "study" and np.isfinite(r.vi)
-                    and np.isfinite(r.yi)], float)
-    pooled = [r.result for r in rows if r.kind in ("subtotal", "total")]
-    core = list(ys) + [float(p.ci_low) for p in pooled] + [float(p.ci_high) for p in pooled]
-    if any(r.kind == "pi" for r in rows):
-        core += [float(res_all.pi_low), float(res_all.pi_high)]
-    core.append(0.0)
-    lo_core, hi_core = min(core), max(core)
-    lo_all = min(lo_core, float(np.min(ys - z * ses)))
-    hi_all = max(hi_core, float(np.max(ys + z * ses)))
-    spread = max(hi_core - lo_core, float(np.median(2 * z * ses)), 1e-6)
-    lo = max(lo_all, lo_core - 0.6 * spread)
-    hi = min(hi_all, hi_core + 0.6 * spread)
-    if xlim is not None:
-        if len(xlim) != 2 or not xlim[0] < xlim[1] or (ratio and xlim[0] <= 0):
-            raise InvalidParameterError(
-                "The 'xlim' argument of forest_plot() must be (low, high) with low < high "
-                f"(and low > 0 for ratio measures). Got {xlim!r}."
-            )
-        x0, x1 = float(xlim[0]), float(xlim[1])
-        if ratio:
-            ticks = _style.nice_ratio_ticks(
-                x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0)
-            )
-        else:
-            from matplotlib.ticker import MaxNLocator
-
-            ticks = [float(v) for v in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
-                     .tick_values(x0, x1) if x0 - 1e-12 <= v <= x1 + 1e-12]
-    elif ratio:
-        lo_n, hi_n = np.exp(lo), np.exp(hi)
-        cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)} | {0.25, 4.0})
-        x0 = max([c for c in cands if c <= lo_n * (1 + 1e-9)] or [lo_n])
-        x1 = min([c for c in cands if c >= hi_n * (1 - 1e-9)] or [hi_n])
-        ticks = _style.nice_ratio_ticks(
-            x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0)
-        )
-    else:
-        from matplotlib.ticker import MaxNLocator
-
-        t = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        x0, x1 = float(t[0]), float(t[-1])
-        ticks = [float(v) for v in t]
-    if ratio:
-        ax.set_xscale("log")
-    ax.set_xlim(x0, x1)
-    if ticks is not None:
-        ax.set_xticks(ticks)
-        if ratio:
-            ax.set_xticklabels([_style.fmt_tick(v) for v in ticks])
-            ax.minorticks_off()
-    ax.set_ylim(n - 0.5, -0.6)
-    ax.set_yticks([])
-    for s in ("left", "right", "top"):
-        ax.spines[s].set_visible(False)
-    ax.tick_params(axis="x", labelsize=fs)
-
+    x0, x1 = F.x0, F.x1
+    core.setup_axes(ax, ratio=ratio, x0=x0, x1=x1, ticks=F.ticks, n_rows=n)
     null = 1.0 if ratio else 0.0
-    # --- draw rows ---------------------------------------------------------
+
     t_lab = _style.offset_transform(ax, 0, -left_total)
     col_x = []
     x = -left_total + lab_w + gap
@@ -671,83 +552,64 @@ def forest_plot(
         rob_x.append(x + 0.05 + w / 2)
         x += 0.05 + w
 
-    max_w = np.nanmax([r.weight for r in rows if r.kind == "study"] + [0.0])
+    max_w = np.nanmax([r.weight for r in every if r.kind == "study"] + [0.0])
     side_pt = 0.78 * _style.ROW_HEIGHT * 72
     sq_x, sq_y, sq_s = [], [], []
     ref_rows = []
     for y, r in enumerate(rows):
         if r.kind == "header":
-            ax.text(0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                    fontweight="bold", fontstyle="italic", gid="subgroup_label")
+            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
+                      fontweight="bold", fontstyle="italic", gid="subgroup_label")
         elif r.kind == "text":
-            ax.text(0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs - 0.5,
-                    color=_style.MUTED, gid="subgroup_text")
+            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center",
+                      fontsize=fs - 0.5, color=_style.MUTED, gid="subgroup_text")
         elif r.kind in ("study", "subtotal", "total", "pi"):
             weight = "bold" if r.bold else "normal"
-            ax.text(0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                    fontweight=weight,
-                    gid="study_label" if r.kind == "study" else f"{r.kind}_label")
+            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
+                      fontweight=weight,
+                      gid="study_label" if r.kind == "study" else f"{r.kind}_label")
             for j, cell in enumerate(r.cells):
                 if cell:
-                    ax.text(0, y, cell, transform=t_cols[j], ha="right", va="center", fontsize=fs,
-                            fontweight=weight, gid="data_cell")
-            ax.text(0, y, r.ci, transform=t_ci, ha="left", va="center", fontsize=fs,
-                    fontweight=weight, gid="estimate_text" if r.kind == "study"
-                    else f"{r.kind}_estimate_text",
-                    color=_style.MUTED if r.ci == "Not estimable" else _style.TEXT_COLOUR)
+                    core.text(ax, 0, y, cell, transform=t_cols[j], ha="right", va="center",
+                              fontsize=fs, fontweight=weight, gid="data_cell")
+            core.text(ax, 0, y, r.ci, transform=t_ci, ha="left", va="center", fontsize=fs,
+                      fontweight=weight, gid="estimate_text" if r.kind == "study"
+                      else f"{r.kind}_estimate_text",
+                      color=_style.MUTED if r.note else _style.TEXT_COLOUR)
             if show_weight and np.isfinite(r.weight) and r.kind != "pi":
                 ax.text(0, y, f"{r.weight:.1f}", transform=t_w, ha="right", va="center",
                         fontsize=fs, fontweight=weight,
                         gid="weight_text" if r.kind == "study" else f"{r.kind}_weight_text")
             ref_rows.append(y)
-        if r.kind == "study" and np.isfinite(r.yi) and np.isfinite(r.vi):
-            se = np.sqrt(r.vi)
-            lo_i, hi_i = tx(r.yi - z * se), tx(r.yi + z * se)
-            a, b = max(lo_i, x0), min(hi_i, x1)
-            if a < b:
-                ax.plot([a, b], [y, y], color=_style.TEXT_COLOUR, lw=0.9, solid_capstyle="butt",
-                        zorder=2, gid="study_ci")
-            if lo_i < x0:
-                ax.plot([x0], [y], marker="<", color=_style.TEXT_COLOUR, markersize=4,
-                        clip_on=False, zorder=3, gid="ci_arrow")
-            if hi_i > x1:
-                ax.plot([x1], [y], marker=">", color=_style.TEXT_COLOUR, markersize=4,
-                        clip_on=False, zorder=3, gid="ci_arrow")
+        if r.kind == "study" and r.estimable:
+            core.draw_ci(ax, y, r.yi, r.vi, z, tx, x0, x1)
             area = side_pt**2 * (r.weight / max_w if np.isfinite(r.weight) and max_w > 0 else 0.35)
             sq_x.append(tx(r.yi))
             sq_y.append(y)
             sq_s.append(max(area, 4.0))
         if r.kind in ("subtotal", "total"):
             res = r.result
-            est, cl, ch = tx(float(res.estimate)), tx(float(res.ci_low)), tx(float(res.ci_high))
-            h = 0.34
-            from matplotlib.patches import Polygon
-
-            gid = "diamond_total" if r.kind == "total" else f"diamond_subgroup:{r.group}"
-            ax.add_patch(Polygon(
-                [(cl, y), (est, y - h), (ch, y), (est, y + h)], closed=True,
-                facecolor=_style.DIAMOND_COLOUR if r.kind == "total" else "#555555",
-                edgecolor=_style.DIAMOND_COLOUR, lw=0.6, zorder=3, gid=gid, clip_on=True,
-            ))
+            core.draw_diamond(
+                ax, y, tx(float(res.estimate)), tx(float(res.ci_low)), tx(float(res.ci_high)),
+                half=0.34, face=_style.DIAMOND_COLOUR if r.kind == "total" else "#555555",
+                edge=_style.DIAMOND_COLOUR,
+                gid="diamond_total" if r.kind == "total" else f"diamond_subgroup:{r.group}")
         if r.kind == "pi":
             res = r.result
             pl, ph = tx(float(res.pi_low)), tx(float(res.pi_high))
-            a, b = max(pl, x0), min(ph, x1)
-            ax.plot([a, b], [y, y], color=_style.PI_COLOUR, lw=2.2, solid_capstyle="butt",
-                    zorder=3, gid="prediction_interval")
-            if pl < x0:
-                ax.plot([x0], [y], marker="<", color=_style.PI_COLOUR, markersize=4,
-                        clip_on=False, gid="ci_arrow")
-            if ph > x1:
-                ax.plot([x1], [y], marker=">", color=_style.PI_COLOUR, markersize=4,
-                        clip_on=False, gid="ci_arrow")
+            ax.plot([max(pl, x0), min(ph, x1)], [y, y], color=_style.PI_COLOUR, lw=2.2,
+                    solid_capstyle="butt", zorder=3, gid="prediction_interval")
+            for edge, cond, mk in ((x0, pl < x0, "<"), (x1, ph > x1, ">")):
+                if cond:
+                    ax.plot([edge], [y], marker=mk, color=_style.PI_COLOUR, markersize=4,
+                            clip_on=False, gid="ci_arrow")
         if r.rob:
             from grading.plots.rob import judgement_style
 
             for j, val in enumerate(r.rob):
                 if val is None or (isinstance(val, float) and np.isnan(val)):
                     continue
-                colour, symbol, _, _ = judgement_style(val, palette)
+                colour, symbol, _, _ = judgement_style(val, F.palette)
                 tr = _style.offset_transform(ax, 1, rob_x[j])
                 ax.scatter([0], [y], s=(0.8 * _style.ROW_HEIGHT * 72) ** 2, c=[colour],
                            edgecolors="#444444", linewidths=0.5, transform=tr, clip_on=False,
@@ -757,63 +619,242 @@ def forest_plot(
     if sq_x:
         ax.scatter(sq_x, sq_y, s=sq_s, marker="s", color=_style.STUDY_COLOUR, zorder=4,
                    linewidths=0, gid="study_squares")
-
-    # reference line over the plotted rows only (not through text rows)
-    blocks: list[list[int]] = []
-    for y in ref_rows:
-        if blocks and y == blocks[-1][-1] + 1:
-            blocks[-1].append(y)
-        else:
-            blocks.append([y])
-    for bl in blocks:
-        ax.plot([null, null], [bl[0] - 0.5, bl[-1] + 0.5], color="#888888", lw=0.8, zorder=1,
-                gid="null_line")
+    core.draw_null_line(ax, ref_rows, null)
 
     # --- headers -------------------------------------------------------------
-    def head(x_axes, dx, text, ha, dy=0.06):
-        return ax.text(0, 1, text, transform=_style.offset_transform(ax, x_axes, dx, dy, y="axes"),
-                       ha=ha, va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
+    def head(x_axes, dx, s, ha, dy=0.06):
+        return core.text(ax, 0, 1, s, transform=_style.offset_transform(ax, x_axes, dx, dy,
+                         y="axes"), ha=ha, va="bottom", fontsize=fs, fontweight="bold",
+                         gid="column_header")
 
     head(0, -left_total, label_head, "left")
     for j, (_, header, _) in enumerate(dcols):
         head(0, col_x[j], header, "right")
     for gh, js in group_heads.items():
-        x_l = col_x[js[0]] - col_ws[js[0]]
-        x_r = col_x[js[-1]]
-        head(0, (x_l + x_r) / 2, gh, "center", dy=0.22)
+        head(0, (col_x[js[0]] - col_ws[js[0]] + col_x[js[-1]]) / 2, gh, "center", dy=0.22)
     head(1, x_ci, "\n".join(ci_head), "left")
     if show_weight:
         head(1, x_w, "\n".join(w_head), "right")
     for j, nm in enumerate(rob_names):
-        ax.text(0, 1, _style.truncate(nm, 8), transform=_style.offset_transform(
+        core.text(ax, 0, 1, _style.truncate(nm, 8), transform=_style.offset_transform(
             ax, 1, rob_x[j], 0.06, y="axes"), ha="center", va="bottom", fontsize=fs - 1,
             fontweight="bold", gid="column_header")
     ax.text(0, 1, f"{_style.measure_label(measure)} ({pct} CI)",
             transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"), ha="center",
             va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
-    from matplotlib.lines import Line2D
-
-    x_l = -left_total / ax_w_in
-    x_r = 1 + right_total / ax_w_in
-    for yy in (-0.55,):
-        ax.add_line(Line2D([x_l, x_r], [yy, yy], transform=_style.offset_transform(ax, 0, 0),
-                           color="#444444", lw=0.7, clip_on=False))
+    if title:
+        core.draw_title(ax, title, left=left_total, right=right_total)
+    ax.add_line(Line2D([-left_total / ax_w_in, 1 + right_total / ax_w_in], [-0.55, -0.55],
+                       transform=_style.offset_transform(ax, 0, 0), color="#444444", lw=0.7,
+                       clip_on=False))
 
     # --- favours labels, axis title, footer ---------------------------------
-    if fav:
-        from matplotlib.transforms import ScaledTranslation
-
+    if F.fav:
         base = _style.data_x_offset_transform(ax, -0.24)
-        ax.text(null, 0, fav[0], transform=base + ScaledTranslation(-0.06, 0, fig.dpi_scale_trans),
-                ha="right", va="top", fontsize=fs - 0.5, gid="favours_left")
-        ax.text(null, 0, fav[1], transform=base + ScaledTranslation(0.06, 0, fig.dpi_scale_trans),
-                ha="left", va="top", fontsize=fs - 0.5, gid="favours_right")
-    ax.set_xlabel(
-        _style.measure_label(measure) + (" (log scale)" if ratio else ""),
-        fontsize=fs, labelpad=3 + n_fav * 0.14 * 72,
-    )
-    for i, line in enumerate(footer_lines):
-        ax.text(0, 0, line, transform=_style.offset_transform(ax, 0, -left_total,
-                -axis_h - 0.05 - 0.17 * i, y="axes"), ha="left", va="top", fontsize=fs - 0.5,
-                gid="footer")
+        core.text(ax, null, 0, F.fav[0],
+                  transform=base + ScaledTranslation(-0.06, 0, fig.dpi_scale_trans),
+                  ha="right", va="top", fontsize=fs - 0.5, gid="favours_left")
+        core.text(ax, null, 0, F.fav[1],
+                  transform=base + ScaledTranslation(0.06, 0, fig.dpi_scale_trans),
+                  ha="left", va="top", fontsize=fs - 0.5, gid="favours_right")
+    ax.set_xlabel(_style.measure_label(measure) + (" (log scale)" if ratio else ""),
+                  fontsize=fs, labelpad=3 + n_fav * 0.14 * 72)
+    core.draw_footer(ax, footer_lines, left=left_total, dy_in=axis_h + 0.05)
     return ax
+
+
+def forest_plot(
+    data: pd.DataFrame,
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    labels: str = "study_id",
+    measure: str | None = None,
+    result=None,
+    subgroup: str | None = None,
+    columns=None,
+    rob=None,
+    favours="auto",
+    prediction: bool = True,
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+    overall: bool = True,
+    xlim: tuple[float, float] | None = None,
+    digits: int = 2,
+    label_width: int = 60,
+    plot_width: float = 2.8,
+    palette: str = "cochrane",
+    title="auto",
+    control_group: str | None = None,
+    page: int | None = None,
+    rows_per_page: int = 50,
+    ax=None,
+):
+    """Forest plot of study effects with the pooled diamond, RevMan/metafor style.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per study (or comparison): ``yi`` and ``vi`` (log scale for ratio measures), a
+        label column and, optionally, the per-arm data of the study sheet (``events_int``,
+        ``n_int``, ``events_ctrl``, ``n_ctrl`` or ``mean_*``/``sd_*``/``n_*``) and the sheet's
+        ``indication``/``outcome``/``outcome_direction``/``comparison``/... columns.  Rows
+        with a missing ``yi``/``vi`` are listed as "Not estimable (a)" with the reason
+        (``effect_note``) in a footnote and left out of the pooling; so are risk and odds
+        ratios of 2x2 tables without events in either arm (or with every participant having
+        the event in both), even when a zero-cell correction gave them numbers (Cochrane
+        Handbook 10.4.4.2).
+    yi, vi, labels : str
+        Column names of the effect, its sampling variance and the study label.  Rows sharing
+        a label are told apart by the first of ``comparison``, ``intervention``,
+        ``model_detail`` (strain), ``model`` (species), ``dose``, ``timepoint``, ``outcome``,
+        ``comparator`` that differs between them ("Watkins 2008a: high dose vs vehicle").
+    measure : str, optional
+        Effect measure (``"RR"``, ``"OR"``, ``"HR"``, ``"ROM"`` are drawn on a log axis with
+        back-transformed ticks and text).  Defaults to the data's ``measure`` column when it
+        holds one value.
+    result : PoolResult, optional
+        Pooled result of the estimable rows (in row order).  Pooled with
+        ``evidence.pool(yi, vi, method=, ci_method=, level=)`` when omitted.
+    subgroup : str, optional
+        Column defining subgroups: each gets a header, its own diamond, heterogeneity and test
+        lines; the footer adds the test for subgroup differences (``q_between`` of
+        :func:`evidence.subgroup_analysis`: Q across subgroup estimates, as RevMan).
+    columns : None, False, list or dict
+        Per-arm data columns.  None: automatic (events/total or mean/SD/total per arm, or
+        events/total of the one arm of single-arm rows, when present); False: none; list of
+        columns or dict header -> column: those.  Rows of one
+        study with the same control-arm numbers share a control group: they are marked "†",
+        the control is counted once in the totals row, and a footnote says so.
+    rob : None, True or DataFrame
+        Risk-of-bias traffic lights: True reads the sheet's ``rob_domains``/``rob_overall``;
+        a robvis-style frame is matched to the labels by its ``Study`` column.
+    favours : "auto", (str, str) or None
+        Labels under the axis, left and right of the null line.  "auto": from the data's
+        ``outcome_direction`` (``outcome_kind`` "harm" counts as higher-is-worse): where
+        higher is worse (mortality, adverse events; RR < 1 good) the left side "Favours
+        intervention", where higher is better (abstinence, biomass) the right side does;
+        without a known direction "Lower with intervention" / "Higher with intervention";
+        none for single-arm measures (PR, PLO).
+    prediction : bool, default True
+        Draw the prediction interval of the overall model (when k >= 3).
+    method, ci_method, level
+        Passed to ``evidence.pool`` for the overall and subgroup pooling.
+    overall : bool, default True
+        Draw the overall diamond (False with subgroups: subgroup diamonds only).
+    xlim : (float, float), optional
+        Axis limits on the display scale (ratios: natural scale).  CIs beyond end in arrows.
+    digits : int, default 2
+        Decimals of the printed estimates.
+    label_width : int, default 60
+        Study labels longer than this (characters) are truncated with an ellipsis.
+    plot_width : float, default 2.8
+        Width of the plotting region in inches (only when ``ax`` is None).
+    palette : str, default "cochrane"
+        robvis palette of the risk-of-bias lights.
+    title : "auto", str or None
+        "auto": the indication (its text, or its key in words), the outcome and, when one,
+        the stream on the first line; the measure and the pooling model on the second.
+    control_group : str, optional
+        Column naming each row's control group: rows of one study with the same value share
+        it.  Without it, rows of one study with identical control-arm numbers do.
+    page : int, optional
+        Draw only page ``page`` (1-based) of the forest split into pages of at most
+        ``rows_per_page`` rows (all pages share the columns and the x axis; the pooled rows
+        and the footer are on the last page).  See :func:`forest_pages`.
+    rows_per_page : int, default 50
+        Page length for ``page``.
+    ax : matplotlib Axes, optional
+        Axes of the plotting region; the text columns are drawn outside it, so leave room
+        (``ax=None`` builds a figure sized to the table).
+
+    Returns
+    -------
+    matplotlib Axes
+        Artists carry gids for inspection: ``"study_squares"`` (PathCollection, area ∝ weight),
+        ``"study_ci"`` lines, ``"ci_arrow"`` markers, ``"diamond_total"`` /
+        ``"diamond_subgroup:<name>"`` polygons (vertices: left, top, right, bottom; the top
+        vertex is the estimate), ``"prediction_interval"``, texts ``"title"``,
+        ``"study_label"``, ``"estimate_text"``, ``"weight_text"``, ``"data_cell"``,
+        ``"favours_left"``/``"favours_right"``, ``"footer"``.  Free text is drawn literally
+        (a ``$`` is never read as mathtext).
+    """
+    func = "forest_plot"
+    _style.check_ax(ax, func)
+    F = _build(data, yi=yi, vi=vi, labels=labels, measure=measure, result=result,
+               subgroup=subgroup, columns=columns, rob=rob, favours=favours,
+               prediction=prediction, method=method, ci_method=ci_method, level=level,
+               overall=overall, xlim=xlim, digits=digits, label_width=label_width,
+               plot_width=plot_width, palette=palette, title=title,
+               control_group=control_group, func=func)
+    if page is None:
+        return _draw(F, F.rows, F.footer, F.title, ax)
+    pages = _pages(F, rows_per_page, func)
+    from evidence._validate import check_int
+
+    page = check_int(page, "page", func, minimum=1)
+    if page > len(pages):
+        raise InvalidParameterError(
+            f"The 'page' argument of {func}() must be between 1 and {len(pages)} (the forest "
+            f"has {len(pages)} page(s) of at most {rows_per_page} rows). Got {page}.")
+    return _draw_page(F, pages, page, ax)
+
+
+def _pages(F: _Forest, rows_per_page, func) -> list[list]:
+    from evidence._validate import check_int
+
+    rows_per_page = check_int(rows_per_page, "rows_per_page", func, minimum=5)
+    return core.paginate(F.rows, rows_per_page)
+
+
+def _draw_page(F: _Forest, pages: list[list], page: int, ax):
+    n = len(pages)
+    if n == 1:
+        return _draw(F, pages[0], F.footer, F.title, ax)
+    title = (F.title + f" (page {page} of {n})") if F.title else f"Page {page} of {n}"
+    footer = F.footer if page == n else [
+        f"Continued on page {page + 1} of {n}; the pooled result and its tests are on page {n}."]
+    return _draw(F, pages[page - 1], footer, title, ax)
+
+
+def forest_pages(data: pd.DataFrame, *, rows_per_page: int = 50, **kwargs) -> list:
+    """A long forest split into readable pages: one figure per page.
+
+    Parameters
+    ----------
+    data : DataFrame
+        As for :func:`forest_plot`.
+    rows_per_page : int, default 50
+        At most this many table rows per page (the pooled rows stay on the last page; a
+        subgroup continued on the next page repeats its header).
+    **kwargs
+        Every other keyword of :func:`forest_plot` except ``ax`` and ``page``.
+
+    Returns
+    -------
+    list of matplotlib Axes
+        One Axes (each on its own figure) per page, in order.  Every page has the same
+        columns and x axis; its title ends "(page i of n)"; the footer of the last page
+        carries the heterogeneity and tests, earlier pages say where the pooled result is.
+        A forest that fits on one page gives a list of one.
+    """
+    func = "forest_pages"
+    for bad in ("ax", "page"):
+        if bad in kwargs:
+            raise InvalidParameterError(
+                f"{func}() draws one figure per page; do not pass {bad!r} (use forest_plot("
+                f"..., page=) to draw one page on your own Axes).")
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(forest_plot).parameters.items()
+                if p.kind is p.KEYWORD_ONLY and name not in ("ax", "page", "rows_per_page")}
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise InvalidParameterError(
+            f"{func}() got unknown keyword(s) {sorted(unknown)}; it takes those of "
+            f"forest_plot(): {sorted(defaults)}.")
+    defaults.update(kwargs)
+    F = _build(data, func=func, **defaults)
+    pages = _pages(F, rows_per_page, func)
+    return [_draw_page(F, pages, i + 1, None) for i in range(len(pages))]

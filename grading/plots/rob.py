@@ -167,7 +167,8 @@ def _legend(ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0
     handles = [
         Line2D(
             [], [], marker=marker, linestyle="", markersize=9, markerfacecolor=colour,
-            markeredgecolor="#555555", label=f"{symbol}  {label}" if symbol else label,
+            markeredgecolor="#555555",
+            label=_style.plain(f"{symbol}  {label}" if symbol else label),
         )
         for label, (colour, symbol, _) in items
     ]
@@ -270,9 +271,9 @@ def rob_traffic_light(
         ax.axvspan(m - 1.5, m - 0.5, color="#d3d3d3", zorder=0, lw=0)
     ax.set_xlim(-0.5, m - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
-    ax.set_xticks(range(m), [str(d) for d in domains])
+    ax.set_xticks(range(m), _style.plain_all(domains))
     ax.xaxis.tick_top()
-    ax.set_yticks(range(n), labels)
+    ax.set_yticks(range(n), _style.plain_all(labels))
     ax.tick_params(length=0, labelsize=_style.FONT_SIZE)
     for k in range(m + 1):
         ax.axvline(k - 0.5, color=_style.GRID, lw=0.6, zorder=1)
@@ -283,7 +284,8 @@ def rob_traffic_light(
     leg = _legend(ax, used, anchor_in=0.08, title="Judgement")
     if caption:
         ax.text(
-            0, 0, "\n".join(caption), transform=_style.offset_transform(ax, 0, 0, -0.72, y="axes"),
+            0, 0, _style.plain("\n".join(caption)),
+            transform=_style.offset_transform(ax, 0, 0, -0.72, y="axes"),
             ha="left", va="top", fontsize=_style.FONT_SIZE - 0.5, color=_style.MUTED,
         )
     leg.set_gid("rob_legend")
@@ -364,7 +366,7 @@ def rob_summary(
             left += share
     ax.set_xlim(0, 1)
     ax.set_ylim(m - 0.5, -0.5)
-    ax.set_yticks(range(m), names)
+    ax.set_yticks(range(m), _style.plain_all(names))
     for lab, d in zip(ax.get_yticklabels(), domains, strict=True):
         if str(d).lower() == "overall":
             lab.set_fontweight("bold")

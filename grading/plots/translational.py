@@ -7,8 +7,8 @@ import pandas as pd
 
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.schema import ANIMAL_MODELS, HUMAN_MODELS, RATIO_MEASURES, STREAMS, indication_key
+from grading.plots import _forest_core as core
 from grading.plots import _style
-from grading.plots.forest import _pool
 
 __all__ = ["translational_forest"]
 
@@ -40,9 +40,10 @@ def _model_label(m: str) -> str:
 
 _WHERE = {"animal": "in animals", "in_vitro": "in vitro"}
 #: The record columns translational_forest() reads.
-_DRAWN_COLUMNS = ("study_id", "outcome", "stream", "model", "model_detail", "k_studies",
-                  "measure", "yi", "vi", "effect_note")
+_DRAWN_COLUMNS = ("study_id", "indication", "indication_label", "outcome", "stream", "model",
+                  "model_detail", "k_studies", "measure", "yi", "vi", "effect_note")
 _CERT_LINE = 0.15  # inches between the two certainty lines of a preclinical stream
+_INDENT = 0.12  # inches: study labels are indented under their model
 
 
 def _level(value) -> str | None:
@@ -227,10 +228,18 @@ def translational_forest(
     y = pd.to_numeric(sel["yi"], errors="coerce")
     v = pd.to_numeric(sel["vi"], errors="coerce")
     on_scale = measure.isin(_SCALES[scale]).fillna(False).astype(bool)
+    # a ratio of a table without events in either arm is not estimable (as in forest_plot)
+    note = (sel["effect_note"].astype("string") if "effect_note" in sel.columns
+            else pd.Series(pd.NA, index=sel.index, dtype="string"))
+    double0 = (measure.isin(core.DOUBLE_ZERO_MEASURES)
+               & note.str.contains("no events in either arm", regex=False)).fillna(False)
+    y, v = y.mask(double0.to_numpy()), v.mask(double0.to_numpy())
     has_num = y.notna() & v.notna()
     keep = (on_scale & has_num) | (~has_num & show_missing)
     n_other = int((has_num & ~on_scale).sum())
     sel = sel[keep.to_numpy()].assign(_y=y[keep], _v=v[keep])
+    if double0.any() and "effect_note" in sel.columns:
+        sel.loc[double0[keep].to_numpy(), "effect_note"] = "no events in either arm"
     ratio = scale == "log_ratio"
     tx = np.exp if ratio else (lambda a: a)
     from evidence import _distributions as dist
@@ -244,18 +253,21 @@ def translational_forest(
                          == str(indication).lower()).to_numpy()]
     many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1
     mixed_outcomes = False
-    rows: list[dict] = []
+    rows: list[core.Row] = []
     for stream in STREAMS:
         s = sel[sel["stream"].astype(str) == stream]
         if s.empty:
             continue
-        rows.append({"kind": "stream", "label": _style.STREAM_LABELS[stream], "stream": stream})
+        colour = _style.STREAM_COLOURS[stream]
+        rows.append(core.Row("stream", _style.STREAM_LABELS[stream], group=stream,
+                             colour=colour))
         models = sorted(s["model"].astype(str).unique(), key=lambda m: _MODEL_ORDER.get(m, 99))
         for m in models:
             sm = s[s["model"].astype(str) == m]
             if stream != "in_vitro" or len(models) > 1:
-                rows.append({"kind": "model", "label": _model_label(m)})
+                rows.append(core.Row("model", _model_label(m)))
             sm = sm.sort_values("_y", na_position="last", kind="stable")
+            labs = []
             for r in sm.to_dict("records"):
                 lab = str(r.get("study_id", ""))
                 if many_outcomes and isinstance(r.get("outcome"), str):
@@ -264,35 +276,37 @@ def translational_forest(
                     lab = f"{lab} ({r['model_detail']})"
                 if m == "meta_analysis" and pd.notna(r.get("k_studies", np.nan)):
                     lab = f"{lab} [k = {int(r['k_studies'])}]"
+                labs.append(lab)
+            # rows of one study still alike are told apart as in forest_plot()
+            shown = core.study_labels(sm.assign(_label=labs), "_label", label_width)
+            for lab, r in zip(shown, sm.to_dict("records"), strict=True):
                 note = r.get("effect_note") if "effect_note" in sm.columns else None
-                rows.append({
-                    "kind": "study", "label": _style.truncate(lab, label_width), "yi": r["_y"],
-                    "vi": r["_v"], "stream": stream, "meta": m == "meta_analysis",
-                    "note": note if isinstance(note, str) and note else "no numeric result",
-                })
+                rows.append(core.Row(
+                    "study", lab, r["_y"], r["_v"], group=stream, colour=colour,
+                    meta=m == "meta_analysis",
+                    note=note if isinstance(note, str) and note else "no numeric result"))
         with_num = s[s["_y"].notna() & s["_v"].notna()]
         plotted = set(with_num["outcome"].dropna().astype(str)) if "outcome" in s.columns else set()
         pooled = with_num[with_num["model"].astype(str) != "meta_analysis"]
         n_out = pooled["outcome"].nunique() if "outcome" in pooled.columns else 1
+        cert = _stream_certainty(grades, str(indication), stream, outcome, plotted) or []
         if n_out > 1:  # different outcomes (and directions) are never pooled together
-            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
-            rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: "
-                         f"{n_out} outcomes, not pooled", "stream": stream, "cert": cert})
+            rows.append(core.Row("nodiamond", f"{_style.STREAM_LABELS[stream]}: {n_out} "
+                                 "outcomes, not pooled", group=stream, colour=colour, cert=cert))
             mixed_outcomes = True
         elif len(pooled):
-            res = _pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
+            res = core.pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
                         level)
-            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
-            rows.append({"kind": "diamond", "label": f"{_style.STREAM_LABELS[stream]} pooled "
-                         f"(k = {len(pooled)})", "stream": stream, "res": res, "cert": cert})
+            rows.append(core.Row("diamond", f"{_style.STREAM_LABELS[stream]} pooled "
+                                 f"(k = {len(pooled)})", group=stream, colour=colour,
+                                 result=res, cert=cert))
         else:
-            cert = _stream_certainty(grades, str(indication), stream, outcome, plotted)
             what = ("published meta-analyses only (not pooled again)" if len(with_num)
                     else "no estimate to pool")
-            rows.append({"kind": "nodiamond", "label": f"{_style.STREAM_LABELS[stream]}: {what}",
-                         "stream": stream, "cert": cert})
-        rows.append({"kind": "blank", "label": ""})
-    if rows and rows[-1]["kind"] == "blank":
+            rows.append(core.Row("nodiamond", f"{_style.STREAM_LABELS[stream]}: {what}",
+                                 group=stream, colour=colour, cert=cert))
+        rows.append(core.Row("blank"))
+    if rows and rows[-1].kind == "blank":
         rows.pop()
     if not rows:
         raise ValidationError(
@@ -303,25 +317,24 @@ def translational_forest(
         return _style.fmt_ci(tx(est), tx(lo), tx(hi), digits)
 
     for r in rows:
-        r["ci"] = ""
-        if r["kind"] == "study":
-            if np.isfinite(r["yi"]) and np.isfinite(r["vi"]):
-                se = np.sqrt(r["vi"])
-                r["ci"] = ci_txt(r["yi"], r["yi"] - z * se, r["yi"] + z * se)
+        if r.kind == "study":
+            if r.estimable:
+                se = np.sqrt(r.vi)
+                r.ci = ci_txt(r.yi, r.yi - z * se, r.yi + z * se)
             else:
-                r["ci"] = _style.truncate(r["note"], 30)
-        elif r["kind"] == "diamond":
-            res = r["res"]
-            r["ci"] = ci_txt(float(res.estimate), float(res.ci_low), float(res.ci_high))
+                r.ci = _style.truncate(r.note, 30)
+        elif r.kind == "diamond":
+            res = r.result
+            r.ci = ci_txt(float(res.estimate), float(res.ci_low), float(res.ci_high))
     fs = _style.FONT_SIZE
     gap = _style.COL_GAP
-    lab_w = max(_style.text_width([r["label"] for r in rows if r["kind"] in ("study", "model")]
-                                  + ["Study (model)"], fs),
-                _style.text_width([r["label"] for r in rows if r["kind"] in
+    lab_w = max(_style.text_width([r.label for r in rows if r.kind in ("study", "model")]
+                                  + ["Study (model)"], fs) + _INDENT,
+                _style.text_width([r.label for r in rows if r.kind in
                                    ("stream", "diamond", "nodiamond")], fs, weight="bold"))
     ci_head = ["Ratio" if ratio else "SMD", f"[{pct} CI]"]
-    ci_w = _style.text_width(ci_head + [r["ci"] for r in rows], fs, weight="bold")
-    certs = [text for r in rows for text, _ in (r.get("cert") or [])]
+    ci_w = _style.text_width(ci_head + [r.ci for r in rows], fs, weight="bold")
+    certs = [t for r in rows for t, _ in r.cert]
     cert_w = _style.text_width(certs + ["Certainty"], fs, weight="bold") if certs else 0
     left_total = lab_w + gap
     right_total = gap + ci_w + (gap + cert_w if cert_w else 0)
@@ -335,138 +348,97 @@ def translational_forest(
                 f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again).")
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
+    human = core.indication_text(sel) or _style.human_label(indication)
+    title = human + (f": {outcome}" if outcome is not None else "")
+    how = (f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
+           f"(random-effects, {method})" if method.upper() not in ("EE", "FE", "CE") else
+           f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
+           f"(common-effect)")
+    title_lines = _style.wrap(title, 60, max_lines=2) + "\n" + how
+    title_h = 0.18 * (title_lines.count("\n") + 1)
     if ax is None:
-        width = max(0.12 + left_total + plot_width + right_total + 0.12,
-                    0.12 + _style.text_width(foot, fs - 0.5) + 0.12)
-        bottom = 0.55 + 0.17 * len(foot)
-        height = 0.5 + n * _style.ROW_HEIGHT + bottom
-        fig = _style.new_figure(width, height)
-        ax = fig.add_axes([(0.12 + left_total) / width, bottom / height, plot_width / width,
-                           n * _style.ROW_HEIGHT / height])
-    # x limits
-    vals, lows, highs = [0.0], [], []
+        ax = core.table_axes(left=left_total, plot=plot_width, right=right_total, n_rows=n,
+                             top=0.5 + title_h, bottom=0.55 + 0.17 * len(foot),
+                             min_width=_style.text_width(foot, fs - 0.5))
+    # x limits: the shared forest axis (estimates and pooled CIs always inside)
+    lows, highs, core_vals = [], [], []
     for r in rows:
-        if r["kind"] == "study" and np.isfinite(r["yi"]) and np.isfinite(r["vi"]):
-            se = np.sqrt(r["vi"])
-            vals.append(r["yi"])
-            lows.append(r["yi"] - z * se)
-            highs.append(r["yi"] + z * se)
-        elif r["kind"] == "diamond":
-            vals += [float(r["res"].ci_low), float(r["res"].ci_high)]
-    lo_core, hi_core = min(vals), max(vals)
-    spread = max(hi_core - lo_core, 0.5)
-    lo = max(min(lows + [lo_core]), lo_core - 0.5 * spread)
-    hi = min(max(highs + [hi_core]), hi_core + 0.5 * spread)
-    if hi - lo < 1e-9:  # no number on the scale: an axis around the null
-        lo, hi = lo - 0.5, hi + 0.5
-    if ratio:
-        ax.set_xscale("log")
-        cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)})
-        x0 = max([c for c in cands if c <= np.exp(lo) * (1 + 1e-9)] or [np.exp(lo)])
-        x1 = min([c for c in cands if c >= np.exp(hi) * (1 - 1e-9)] or [np.exp(hi)])
-        ticks = _style.nice_ratio_ticks(x0, x1, min_gap=0.36 * np.log10(x1 / x0) / plot_width)
-        ax.set_xlim(x0, x1)
-        ax.set_xticks(ticks, [_style.fmt_tick(t) for t in ticks])
-        ax.minorticks_off()
-    else:
-        from matplotlib.ticker import MaxNLocator
-
-        t = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        x0, x1 = float(t[0]), float(t[-1])
-        ax.set_xlim(x0, x1)
-        ax.set_xticks(t)
-    ax.set_ylim(n - 0.5, -0.6)
-    ax.set_yticks([])
-    for sp in ("left", "right", "top"):
-        ax.spines[sp].set_visible(False)
-    ax.tick_params(axis="x", labelsize=fs)
+        if r.kind == "study" and r.estimable:
+            se = np.sqrt(r.vi)
+            core_vals.append(r.yi)
+            lows.append(r.yi - z * se)
+            highs.append(r.yi + z * se)
+        elif r.kind == "diamond":
+            core_vals += [float(r.result.ci_low), float(r.result.ci_high)]
+    x0, x1, ticks = core.x_axis(lows, highs, core_vals, ratio=ratio, xlim=None,
+                                plot_width=plot_width, func=func, margin=0.5, min_spread=0.5)
+    core.setup_axes(ax, ratio=ratio, x0=x0, x1=x1, ticks=ticks, n_rows=n)
     null = 1.0 if ratio else 0.0
     t_lab = _style.offset_transform(ax, 0, -left_total)
+    t_study = _style.offset_transform(ax, 0, -left_total + _INDENT)
     t_ci = _style.offset_transform(ax, 1, gap)
     cert_x = gap + ci_w + gap
-    from matplotlib.patches import Polygon
 
     sq_x, sq_y, sq_c, sq_s = [], [], [], []
     ref = []
     side_pt = 0.6 * _style.ROW_HEIGHT * 72
     for yrow, r in enumerate(rows):
-        kind = r["kind"]
-        colour = _style.STREAM_COLOURS.get(r.get("stream"), _style.TEXT_COLOUR)
+        kind = r.kind
+        colour = r.colour or _style.TEXT_COLOUR
         if kind == "stream":
-            ax.text(0, yrow, r["label"], transform=t_lab, ha="left", va="center", fontsize=fs + 0.5,
-                    fontweight="bold", color=colour, gid="stream_label")
+            core.text(ax, 0, yrow, r.label, transform=t_lab, ha="left", va="center",
+                      fontsize=fs + 0.5, fontweight="bold", color=colour, gid="stream_label")
         elif kind == "model":
-            ax.text(0, yrow, r["label"], transform=t_lab, ha="left", va="center", fontsize=fs,
-                    fontstyle="italic", gid="model_label")
+            core.text(ax, 0, yrow, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
+                      fontstyle="italic", gid="model_label")
         elif kind in ("study", "diamond", "nodiamond"):
             bold = "bold" if kind != "study" else "normal"
-            ax.text(0, yrow, ("   " if kind == "study" else "") + r["label"], transform=t_lab,
-                    ha="left", va="center", fontsize=fs, fontweight=bold,
-                    gid="study_label" if kind == "study" else "stream_pooled_label")
-            if r["ci"]:
-                muted = kind == "study" and not np.isfinite(r["yi"])
-                ax.text(0, yrow, r["ci"], transform=t_ci, ha="left", va="center", fontsize=fs,
-                        fontweight=bold, color=_style.MUTED if muted else _style.TEXT_COLOUR,
-                        gid="estimate_text")
-            lines = r.get("cert") or []
-            for li, (text, lev) in enumerate(lines):
+            core.text(ax, 0, yrow, r.label, transform=t_study if kind == "study" else t_lab,
+                      ha="left", va="center", fontsize=fs, fontweight=bold,
+                      gid="study_label" if kind == "study" else "stream_pooled_label")
+            if r.ci:
+                muted = kind == "study" and not r.estimable
+                core.text(ax, 0, yrow, r.ci, transform=t_ci, ha="left", va="center",
+                          fontsize=fs, fontweight=bold,
+                          color=_style.MUTED if muted else _style.TEXT_COLOUR,
+                          gid="estimate_text")
+            for li, (txt, lev) in enumerate(r.cert):
                 # first line on the summary row, the second just under it (in the blank row
                 # that follows every stream block)
-                ax.text(0, yrow, text, transform=_style.offset_transform(ax, 1, cert_x,
-                        -li * _CERT_LINE), ha="left", va="center", fontsize=fs, fontweight="bold",
-                        color=_style.CERTAINTY_TEXT_COLOURS.get(lev, _style.TEXT_COLOUR),
-                        gid=f"stream_certainty:{r['stream']}")
+                core.text(ax, 0, yrow, txt, transform=_style.offset_transform(
+                    ax, 1, cert_x, -li * _CERT_LINE), ha="left", va="center", fontsize=fs,
+                    fontweight="bold",
+                    color=_style.CERTAINTY_TEXT_COLOURS.get(lev, _style.TEXT_COLOUR),
+                    gid=f"stream_certainty:{r.group}")
             ref.append(yrow)
-        if kind == "study" and np.isfinite(r["yi"]) and np.isfinite(r["vi"]):
-            se = np.sqrt(r["vi"])
-            lo_i, hi_i = tx(r["yi"] - z * se), tx(r["yi"] + z * se)
-            a, b = max(lo_i, x0), min(hi_i, x1)
-            if a < b and not r["meta"]:
-                ax.plot([a, b], [yrow, yrow], color=colour, lw=0.9, zorder=2, gid="study_ci")
-            for edge, cond, mk in ((x0, lo_i < x0, "<"), (x1, hi_i > x1, ">")):
-                if cond:
-                    ax.plot([edge], [yrow], marker=mk, color=colour, markersize=4, clip_on=False,
-                            gid="ci_arrow")
-            if r["meta"]:  # a published pooled estimate: open diamond, not pooled again
-                e, cl, ch = tx(r["yi"]), max(lo_i, x0), min(hi_i, x1)
-                ax.add_patch(Polygon([(cl, yrow), (e, yrow - 0.3), (ch, yrow), (e, yrow + 0.3)],
-                                     closed=True, facecolor="white", edgecolor=colour, lw=1.0,
-                                     zorder=3, gid="meta_analysis_diamond"))
+        if kind == "study" and r.estimable:
+            core.draw_ci(ax, yrow, r.yi, r.vi, z, tx, x0, x1, colour=colour, line=not r.meta)
+            if r.meta:  # a published pooled estimate: open diamond, not pooled again
+                se = np.sqrt(r.vi)
+                core.draw_diamond(ax, yrow, tx(r.yi), max(tx(r.yi - z * se), x0),
+                                  min(tx(r.yi + z * se), x1), half=0.3, face="white",
+                                  edge=colour, lw=1.0, gid="meta_analysis_diamond")
             else:
-                sq_x.append(tx(r["yi"]))
+                sq_x.append(tx(r.yi))
                 sq_y.append(yrow)
                 sq_c.append(colour)
                 sq_s.append(side_pt**2)
         if kind == "diamond":
-            res = r["res"]
-            est, cl, ch = tx(float(res.estimate)), tx(float(res.ci_low)), tx(float(res.ci_high))
-            ax.add_patch(Polygon([(cl, yrow), (est, yrow - 0.36), (ch, yrow), (est, yrow + 0.36)],
-                                 closed=True, facecolor=colour, edgecolor="black", lw=0.6,
-                                 zorder=3, gid=f"diamond_stream:{r['stream']}"))
+            res = r.result
+            core.draw_diamond(ax, yrow, tx(float(res.estimate)), tx(float(res.ci_low)),
+                              tx(float(res.ci_high)), half=0.36, face=colour, edge="black",
+                              gid=f"diamond_stream:{r.group}")
     if sq_x:
         ax.scatter(sq_x, sq_y, s=sq_s, marker="s", c=sq_c, edgecolors="#333333", linewidths=0.4,
                    zorder=4, gid="study_squares")
-    blocks: list[list[int]] = []
-    for yy in ref:
-        if blocks and yy == blocks[-1][-1] + 1:
-            blocks[-1].append(yy)
-        else:
-            blocks.append([yy])
-    for bl in blocks:
-        ax.plot([null, null], [bl[0] - 0.5, bl[-1] + 0.5], color="#888888", lw=0.8, zorder=1)
+    core.draw_null_line(ax, ref, null)
     heads = [(0, -left_total, "Study (model)", "left"), (1, gap, "\n".join(ci_head), "left")]
     if cert_w:
         heads.append((1, gap + ci_w + gap, "Certainty", "left"))
-    for xa, dx, text, ha in heads:
-        ax.text(0, 1, text, transform=_style.offset_transform(ax, xa, dx, 0.06, y="axes"), ha=ha,
+    for xa, dx, txt, ha in heads:
+        ax.text(0, 1, txt, transform=_style.offset_transform(ax, xa, dx, 0.06, y="axes"), ha=ha,
                 va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
-    title = str(indication).replace("_", " ") + (f": {outcome}" if outcome is not None else "")
-    ax.text(0, 1, _style.wrap(title, 40, max_lines=2),
-            transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"), ha="center",
-            va="bottom", fontsize=fs, fontweight="bold", gid="title")
+    core.draw_title(ax, title_lines, left=left_total, right=right_total)
     ax.set_xlabel(("Ratio (log scale)" if ratio else "Standardised mean difference"), fontsize=fs)
-    for i, line in enumerate(foot):
-        ax.text(0, 0, line, transform=_style.offset_transform(ax, 0, -left_total,
-                -0.5 - 0.17 * i, y="axes"), ha="left", va="top", fontsize=fs - 0.5,
-                color=_style.MUTED, gid="footer")
+    core.draw_footer(ax, foot, left=left_total, dy_in=0.5, muted=True)
     return ax

@@ -16,6 +16,15 @@ What each side computes (per group):
   No tau2 CI and no prediction interval; ``.conf_int(use_t=True)`` adds the Knapp-Hartung
   ("wls") interval, timed separately. PM vs "iterated" + conf_int is the like-for-like pair.
 
+* PyMARE (if installed; ``pip install pymare``, not an evigap dependency):
+  ``VarianceBasedLikelihoodEstimator(method="REML").fit(y, v)`` on the 2-D arrays (one call for
+  all groups) and ``summary().get_fe_stats()`` (Knapp-Hartung by default); no tau2 CI, no PI.
+* One vectorised DerSimonian-Laird pass over the same data (``_tau2.tau2_dl``): the unit in
+  which the full REML + KH + PI + tau2 CI fit is expressed ("DL passes").
+* 100,000 groups x 20 studies in a fresh subprocess: time and peak memory of the call
+  (``tracemalloc`` peak, which counts numpy's buffers, and the growth of the process's
+  maximum resident set size).
+
 The script also checks that pool_groups equals a per-group ``pool()`` call on a sample of
 groups (max abs difference) and reports how far statsmodels' PM tau2 is from ours.
 """
@@ -23,6 +32,7 @@ groups (max abs difference) and reports how far statsmodels' PM tau2 is from our
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -58,7 +68,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sample", type=int, default=200, help="groups checked against pool()")
+    parser.add_argument("--big", type=int, default=100_000,
+                        help="groups of the large run in a subprocess (0: skip)")
+    parser.add_argument("--_big-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args._big_child:
+        big_child(args._big_child, args.k, args.repeat)
+        return
 
     import scipy
     import statsmodels
@@ -74,7 +90,8 @@ def main() -> None:
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
           f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}, "
           f"evigap {evidence.__version__}")
-    print(f"{args.groups} groups x {args.k} studies = {len(data)} rows\n")
+    print(f"{args.groups} groups x {args.k} studies = {len(data)} rows")
+    print(f"load average before the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
 
     warnings.simplefilter("ignore")  # e.g. "local maximum below tau2 = 0" notes
     pool_groups(data.head(args.k * 10), "group")  # import scipy.stats etc. outside the timing
@@ -116,6 +133,29 @@ def main() -> None:
     t_pool_one = (time.perf_counter() - t0) / len(sample)
 
     tau2_gap = np.max(np.abs(out_pm["tau2"].to_numpy() - sm_tau2))
+
+    from evidence import _tau2
+
+    seg = _tau2.Segments.from_sorted(data["yi"].to_numpy(), data["vi"].to_numpy(),
+                                      np.full(args.groups, args.k))
+    t_dl, _ = best_of(lambda: _tau2.tau2_dl(seg), max(args.repeat, 10))
+
+    t_pymare = None
+    try:
+        from pymare.estimators import VarianceBasedLikelihoodEstimator
+
+        def pymare_fit():
+            est = VarianceBasedLikelihoodEstimator(method="REML").fit(
+                y=y.T, v=v.T, X=np.ones((args.k, 1)))
+            return est.summary().get_fe_stats()
+
+        pymare_fit()  # warm-up (imports)
+        t_pymare, _ = best_of(pymare_fit, args.repeat)
+        import pymare
+
+        pymare_version = pymare.__version__
+    except ImportError:
+        pymare_version = None
     rows = [
         (f"pool_groups REML + HKSJ + tau2 CI + PI (best of {args.repeat})", t_reml),
         (f"pool_groups PM + HKSJ + tau2 CI + PI (best of {args.repeat})", t_pm),
@@ -123,20 +163,61 @@ def main() -> None:
         ("statsmodels loop combine_effects('iterated') (whole loop)", t_sm_total),
         ("statsmodels loop 'iterated' + conf_int(use_t=True) (best chunk)", t_sm_ci),
         ("statsmodels loop 'iterated' + conf_int(use_t=True) (whole loop)", t_sm_ci_total),
+        (f"one vectorised DerSimonian-Laird pass (best of {max(args.repeat, 10)})", t_dl),
     ]
+    if t_pymare is not None:
+        rows.append((f"PyMARE {pymare_version} REML one call + get_fe_stats (best of "
+                     f"{args.repeat})", t_pymare))
     width = max(len(r[0]) for r in rows)
     for name, t in rows:
-        print(f"{name:<{width}}  {t:8.3f} s  ({1e6 * t / args.groups:7.1f} us/group)")
+        print(f"{name:<{width}}  {1e3 * t:9.1f} ms  ({1e6 * t / args.groups:7.2f} us/group)")
     print()
     print(f"speed-up REML pool_groups vs statsmodels 'iterated' loop:           "
           f"{t_sm / t_reml:6.1f}x (whole loop: {t_sm_total / t_reml:.1f}x)")
     print(f"speed-up PM pool_groups vs statsmodels 'iterated' + conf_int loop:  "
           f"{t_sm_ci / t_pm:6.1f}x (whole loop: {t_sm_ci_total / t_pm:.1f}x; like for like)")
+    if t_pymare is not None:
+        print(f"speed-up REML pool_groups vs PyMARE one-call REML fit:              "
+              f"{t_pymare / t_reml:6.1f}x")
+    else:
+        print("PyMARE not installed: no comparison (pip install pymare)")
+    print(f"REML pool_groups in single DL passes:                               "
+          f"{t_reml / t_dl:6.1f}")
     print(f"per-group pool() in a Python loop: {1e3 * t_pool_one:.2f} ms/group "
           f"({t_pool_one * args.groups / t_reml:.0f}x slower than pool_groups)")
     print(f"max |pool_groups - pool| over {len(sample)} sampled groups, {len(cols)} fields: "
           f"{max_diff:.3g}")
     print(f"max |tau2 PM (evigap) - tau2 'iterated' (statsmodels, atol 1e-5)|: {tau2_gap:.3g}")
+    if args.big:
+        import subprocess
+
+        print()
+        subprocess.run([sys.executable, __file__, "--_big-child", str(args.big), "--k",
+                        str(args.k), "--repeat", str(min(args.repeat, 3))], check=True)
+
+
+def big_child(n_groups: int, k: int, repeat: int) -> None:
+    """The large run, alone in a fresh process: time and peak memory of one pool_groups call."""
+    import resource
+    import tracemalloc
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from evidence import pool_groups
+
+    warnings.simplefilter("ignore")
+    data = make_data(n_groups, k)
+    pool_groups(data.head(k * 10), "group")  # imports outside the measurement
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t, _ = best_of(lambda: pool_groups(data, "group", method="REML", ci_method="hksj"), repeat)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    pool_groups(data, "group", method="REML", ci_method="hksj")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"{n_groups} groups x {k} studies: pool_groups REML + HKSJ + tau2 CI + PI "
+          f"{t:.3f} s (best of {repeat}); peak memory of the call {peak / 2**20:.0f} MB "
+          f"(tracemalloc), max RSS grew by {(rss1 - rss0) / 1024:.0f} MB "
+          f"(input table {data.memory_usage(deep=True).sum() / 2**20:.0f} MB)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from evidence.moderators import (
     pool_clustered,
     subgroup_analysis,
 )
+from evidence.multilevel import MultilevelResult, pool_multilevel
 from evidence.pooling import PoolResult, pool, pool_groups
 from evidence.proportions import PooledProportion, pool_proportions, proportion_ci
 from evidence.publication_bias import FailSafeNResult, RankTestResult, fail_safe_n, ranktest
@@ -106,4 +107,6 @@ __all__ = [
     "baujat_data",
     "cumulative",
     "influence",
+    "MultilevelResult",
+    "pool_multilevel",
 ]

@@ -183,11 +183,7 @@ def egger_test(
         )
     X = np.column_stack([np.ones(k), sei])
     alpha = 1 - level
-    if model == "rma" and method in ("REML", "ML") and k > _FAST_EGGER_K:
-        stat, pval, df, slope, slope_se, est, lo, hi, tau2 = _egger_rma_large_k(
-            y, v, X, method=method, ci_method=ci_method, level=level, func=func)
-        stat_name = "z" if ci_method == "z" else "t"
-    elif model == "rma":
+    if model == "rma":
         fit = _fit(
             y,
             v,
@@ -206,22 +202,17 @@ def egger_test(
     else:
         if (v <= 0).any():
             raise ValidationError("egger_test(model='lm') needs positive sampling variances 'vi'.")
-        w = 1 / v
-        WX = X * w[:, None]
-        xtwx_inv = np.linalg.inv(X.T @ WX)
-        beta = xtwx_inv @ (WX.T @ y)
-        df = float(k - 2)
-        sigma2 = float(np.sum(w * (y - X @ beta) ** 2)) / df
-        se = np.sqrt(np.diag(xtwx_inv) * sigma2)
-        tvals = beta / se
-        stat = float(tvals[1])
-        from evidence import _distributions as dist
+        # Egger's original weighted regression with a multiplicative dispersion term
+        # (metafor regtest(model="lm")): ordinary WLS, scale estimated, t on k - 2 df
+        from statsmodels.regression.linear_model import WLS  # heavy: imported on first use
 
-        pval = float(2 * dist.t_sf(abs(stat), df))
-        slope, slope_se = float(beta[1]), float(se[1])
-        crit = float(dist.t_isf(alpha / 2, df))
-        est = float(beta[0])
-        lo, hi = est - crit * float(se[0]), est + crit * float(se[0])
+        res = WLS(y, X, weights=1 / v).fit()
+        df = float(res.df_resid)
+        stat = float(res.tvalues[1])
+        pval = float(res.pvalues[1])
+        slope, slope_se = float(res.params[1]), float(res.bse[1])
+        est = float(res.params[0])
+        lo, hi = (float(b) for b in np.asarray(res.conf_int(alpha=alpha))[0])
         tau2 = math.nan
         stat_name = "t"
         method = "FE"
@@ -250,102 +241,6 @@ def egger_test(
         level=level,
         warning=warn,
     )
-
-
-#: Above this many studies egger_test() fits the REML/ML model with p x p algebra instead of
-#: k x k matrices (O(k) instead of O(k^3) per Fisher-scoring step); same iterations and
-#: stopping rule, agreeing with the general fit to rounding (~1e-12 relative).
-_FAST_EGGER_K = 50
-
-
-def _egger_rma_large_k(y, v, X, *, method, ci_method, level, func):
-    """The parts of moderators._fit that egger_test() reports, for REML/ML, without forming
-    the k x k projection matrix P = W - W X (X'WX)^-1 X'W: every quantity the Fisher scoring
-    needs (P y, tr P, tr PP) is written through the p x p matrices X'WX, X'W^2X, X'W^3X."""
-    from evidence.errors import StatisticalWarning
-    from evidence.moderators import _MAXITER, _STEPADJ, _THRESHOLD, _TOL, _loglik, _wls
-
-    k, p = X.shape
-    ymc = y - y.mean()
-    # starting value: the Hedges (HE) estimate, as moderators._tau2
-    xtx_inv_xt = np.linalg.solve(X.T @ X, X.T)
-    fitted = X @ (xtx_inv_xt @ ymc)
-    rss = float(ymc @ ymc - ymc @ fitted)
-    tr_pv = float(v.sum() - np.trace(xtx_inv_xt @ (X * v[:, None])))
-    tau2 = max(0.0, (rss - tr_pv) / (k - p))
-
-    def parts(t):
-        w = 1 / (v + t)
-        WX = X * w[:, None]
-        A = np.linalg.inv(X.T @ WX)
-        M = WX.T @ WX
-        AM = A @ M
-        py = w * ymc - WX @ (A @ (WX.T @ ymc))
-        tr_p = float(w.sum() - np.trace(AM))
-        tr_pp = float((w**2).sum() - 2 * np.trace(A @ (WX.T @ (WX * w[:, None])))
-                      + np.trace(AM @ AM))
-        return w, py, tr_p, tr_pp
-
-    change = _THRESHOLD + 1
-    it = 0
-    while change > _THRESHOLD:
-        it += 1
-        if it > _MAXITER:
-            raise ConvergenceError(
-                f"{func}(): Fisher scoring for the {method} estimate of tau2 did not "
-                f"converge in {_MAXITER} iterations."
-            )
-        old = tau2
-        w, py, tr_p, tr_pp = parts(tau2)
-        if method == "ML":
-            adj = (float(py @ py) - float(w.sum())) / float((w**2).sum())
-        else:
-            adj = (float(py @ py) - tr_p) / tr_pp
-        adj *= _STEPADJ
-        if math.isnan(adj):
-            adj = 0.0
-        while tau2 + adj < 0:
-            adj /= 2
-        tau2 = tau2 + adj
-        change = abs(old - tau2)
-    if bool((v > 0).all()):
-        ll0 = _loglik(ymc, v, X, 0.0, method)
-        ll = _loglik(ymc, v, X, tau2, method)
-        if ll0 - ll > _TOL and tau2 > _THRESHOLD:
-            warnings.warn(
-                f"{func}(): Fisher scoring may have stopped at a local maximum; tau2 set to 0.",
-                StatisticalWarning,
-                stacklevel=3,
-            )
-            tau2 = 0.0
-    tau2 = max(0.0, float(tau2))
-    w = 1 / (v + tau2)
-    if np.isinf(w).any():
-        raise ValidationError(
-            f"{func}(): a study has vi = 0 and tau2 = 0 (division by zero in the weights)."
-        )
-    beta, vb = _wls(y, w, X)
-    if ci_method in ("hksj", "hksj_adhoc"):
-        rss_f = float(np.sum(w * (y - X @ beta) ** 2))
-        s2w = 0.0 if rss_f <= np.finfo(float).eps else rss_f / (k - p)
-        if ci_method == "hksj_adhoc" and s2w < 1:
-            s2w = 1.0
-        vb = s2w * vb
-    se = np.sqrt(np.diag(vb))
-    stat = beta / se
-    from evidence import _distributions as dist
-
-    alpha = 1 - level
-    if ci_method != "z":
-        df = float(k - p)
-        pval = 2 * dist.t_sf(np.abs(stat), df)
-        crit = float(dist.t_isf(alpha / 2, df))
-    else:
-        df = math.nan
-        pval = 2 * dist.norm_sf(np.abs(stat))
-        crit = float(dist.norm_isf(alpha / 2))
-    return (float(stat[1]), float(pval[1]), df, float(beta[1]), float(se[1]), float(beta[0]),
-            float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0]), tau2)
 
 
 # --------------------------------------------------------------------------- funnel

@@ -2,8 +2,10 @@
 
 The mixed-effects model ``yi = X b + u_i + e_i`` with ``u_i ~ N(0, tau2)`` and
 ``e_i ~ N(0, vi)`` is fitted here exactly as metafor 3.8-1 ``rma.uni()`` fits it: the
-tau2 estimators (EE, DL, HE, SJ, HS, ML, REML, EB, PM) follow ``R/rma.uni.r``, ML/REML/EB by
-Fisher scoring run to full precision, then weighted least squares for the fixed part.
+tau2 estimators (EE, DL, HE, SJ, HS, ML, REML, EB, PM) follow ``R/rma.uni.r`` and live in one
+place, :func:`evidence._tau2.tau2_mods` (intercept-only models use the vectorised solvers of
+:func:`evidence.pooling.pool`); the fixed part is weighted least squares with a fixed scale,
+fitted and tested by statsmodels ``WLS(...).fit(cov_type="fixed scale")``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ import numpy as np
 import pandas as pd
 
 from evidence._validate import (
-    as_vector,
     check_bool,
     check_choice,
     check_frame,
     check_level,
-    numeric_column,
 )
 from evidence.errors import (
     ConvergenceError,
@@ -49,11 +49,6 @@ _METHOD_ALIASES = {"EE": "FE", "CE": "FE"}
 CI_METHODS: tuple[str, ...] = ("z", "t", "hksj", "hksj_adhoc")
 _CI_ALIASES = {"knha": "hksj", "kh": "hksj", "adhoc": "hksj_adhoc"}
 
-_THRESHOLD = 1e-12  # Fisher-scoring change criterion (metafor control 'threshold')
-_TOL = 1e-13  # log-likelihood tolerance of the tau2 = 0 check (metafor control 'tol')
-_MAXITER = 100_000
-_STEPADJ = 0.5
-_TAU2_MAX = 100.0  # upper end of the PM root search (metafor control 'tau2.max')
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -89,7 +84,10 @@ def _pool_options(method: object, ci_method: object, func: str) -> tuple[str, st
 
 
 def _as_vector(x: object, arg: str, func: str) -> np.ndarray:
-    return as_vector(x, arg, func, error=ValidationError)
+    """Numbers only, as :func:`evidence.pool` (booleans and text are a wrong argument)."""
+    from evidence.pooling import _as_float_array
+
+    return _as_float_array(x, arg, func)
 
 
 def _check_yi_vi(yi: object, vi: object, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,7 +98,7 @@ def _check_yi_vi(yi: object, vi: object, func: str) -> tuple[np.ndarray, np.ndar
     y = _as_vector(yi, "yi", func)
     v = _as_vector(vi, "vi", func)
     if y.shape != v.shape:
-        raise ValidationError(
+        raise InvalidParameterError(
             f"The 'yi' and 'vi' arguments of {func}() must have the same length. "
             f"Got {y.size} and {v.size}."
         )
@@ -160,12 +158,6 @@ class _Fit:
     ll_reml: float
 
 
-def _p_matrix(w: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """P = W - W X (X'WX)^-1 X'W for diagonal W = diag(w)."""
-    WX = X * w[:, None]
-    return np.diag(w) - WX @ np.linalg.solve(X.T @ WX, WX.T)
-
-
 def _wls(y: np.ndarray, w: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     WX = X * w[:, None]
     vb = np.linalg.inv(X.T @ WX)
@@ -175,145 +167,57 @@ def _wls(y: np.ndarray, w: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.nd
 def _tau2(
     y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, func: str
 ) -> tuple[float, float]:
-    """tau2 and its standard error as metafor rma.uni() estimates them."""
-    k, p = X.shape
-    ymc = y - y.mean()
-    if method == "FE" or k == 1:
-        return 0.0, math.nan
-    if k <= p:
-        raise ValidationError(
-            f"{func}(): {k} studies cannot estimate tau2 with {p} coefficients "
-            "(need more studies than coefficients)."
-        )
-    allpos = bool((v > 0).all())
-    if method in ("DL", "HS", "PM") and not allpos:
-        raise ValidationError(
-            f"The '{method}' estimator in {func}() needs positive sampling variances 'vi'."
-        )
-    tau2 = math.nan
-    se = math.nan
-    if method in ("HE", "ML", "REML", "EB"):
-        Pols = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-        rss = float(ymc @ Pols @ ymc)
-        PV = Pols * v[None, :]
-        tau2 = (rss - float(np.trace(PV))) / (k - p)
-        if method == "HE":
-            t0 = max(tau2, 0.0)
-            se = math.sqrt(
-                (2 * float(np.sum(PV * PV.T)) + 4 * t0 * float(np.trace(PV)) + 2 * t0**2 * (k - p))
-                / (k - p) ** 2
-            )
-    if method in ("DL", "HS"):
-        w = 1 / v
-        P = _p_matrix(w, X)
-        rss = float(ymc @ P @ ymc)
-        if method == "DL":
-            trP = float(np.trace(P))
-            tau2 = (rss - (k - p)) / trP
-            t0 = max(tau2, 0.0)
-            se = math.sqrt((2 * (k - p) + 4 * t0 * trP + 2 * t0**2 * float(np.sum(P * P))) / trP**2)
-        else:
-            tau2 = (rss - k) / float(w.sum())
-            t0 = max(tau2, 0.0)
-            se = math.sqrt(
-                (2 * (k - p) + 4 * t0 * float(np.trace(P)) + 2 * t0**2 * float(np.sum(P * P)))
-                / float(w.sum()) ** 2
-            )
-    if method == "SJ":
-        tau2_0 = float(np.var(ymc, ddof=1) * (k - 1) / k)
-        P = _p_matrix(1 / (v + tau2_0), X)
-        rss = float(ymc @ P @ ymc)
-        tau2 = tau2_0 * rss / (k - p)
-        PV = P * v[None, :]
-        t0 = max(tau2, 0.0)
-        se = math.sqrt(
-            tau2_0**2
-            / (k - p) ** 2
-            * (
-                2 * float(np.sum(PV * PV.T))
-                + 4 * t0 * float(np.sum(PV * P))
-                + 2 * t0**2 * float(np.sum(P * P))
-            )
-        )
-    if method == "PM":
+    """tau2 and its standard error as metafor rma.uni() estimates them: the one estimator,
+    :func:`evidence._tau2.tau2_mods` (intercept-only models go through the same vectorised
+    solvers as :func:`evidence.pooling.pool`)."""
+    from evidence._tau2 import tau2_mods
 
-        def qe_minus_target(t: float) -> float:
-            P = _p_matrix(1 / (v + t), X)
-            return float(ymc @ P @ ymc) - (k - p)
-
-        if qe_minus_target(0.0) < 0:
-            tau2 = 0.0
-        elif qe_minus_target(_TAU2_MAX) > 0:
-            raise ConvergenceError(
-                f"{func}(): the Paule-Mandel estimate of tau2 is above {_TAU2_MAX}; "
-                "use another 'method'."
-            )
-        else:
-            from scipy import optimize  # lazy: heavy import
-
-            tau2 = optimize.brentq(qe_minus_target, 0.0, _TAU2_MAX, xtol=1e-15, rtol=1e-15)
-    if method in ("ML", "REML", "EB"):
-        tau2 = max(0.0, tau2)
-        change = _THRESHOLD + 1
-        it = 0
-        while change > _THRESHOLD:
-            it += 1
-            if it > _MAXITER:
-                raise ConvergenceError(
-                    f"{func}(): Fisher scoring for the {method} estimate of tau2 did not "
-                    f"converge in {_MAXITER} iterations."
-                )
-            old = tau2
-            w = 1 / (v + tau2)
-            P = _p_matrix(w, X)
-            if method == "ML":
-                adj = (float(ymc @ P @ P @ ymc) - float(w.sum())) / float((w**2).sum())
-            elif method == "REML":
-                PP = P @ P
-                adj = (float(ymc @ PP @ ymc) - float(np.trace(P))) / float(np.trace(PP))
-            else:
-                adj = (float(ymc @ P @ ymc) * k / (k - p) - k) / float(w.sum())
-            adj *= _STEPADJ
-            if math.isnan(adj):
-                adj = 0.0
-            while tau2 + adj < 0:
-                adj /= 2
-            tau2 = tau2 + adj
-            change = abs(old - tau2)
-        if method in ("ML", "REML") and allpos:
-            # metafor's ll0check: Fisher scoring can stop at a local maximum above 0
-            ll0 = _loglik(ymc, v, X, 0.0, method)
-            ll = _loglik(ymc, v, X, tau2, method)
-            if ll0 - ll > _TOL and tau2 > _THRESHOLD:
-                warnings.warn(
-                    f"{func}(): Fisher scoring may have stopped at a local maximum; tau2 set to 0.",
-                    StatisticalWarning,
-                    stacklevel=3,
-                )
-                tau2 = 0.0
-        w = 1 / (v + tau2)
-        P = _p_matrix(w, X)
-        if method == "ML":
-            se = math.sqrt(2 / float((w**2).sum()))
-        elif method == "REML":
-            se = math.sqrt(2 / float(np.sum(P * P)))
-    return max(0.0, float(tau2)), se
+    tau2, se, stuck = tau2_mods(y, v, X, method, func)
+    if stuck:
+        warnings.warn(
+            f"{func}(): the {method} iteration stopped at a local maximum below the likelihood "
+            f"at tau2 = 0; tau2 set to 0 (as metafor does).",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+    return tau2, se
 
 
 def _loglik(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: str) -> float:
-    k, p = X.shape
-    w = 1 / (v + tau2)
-    beta, _ = _wls(y, w, X)
-    rss = float(np.sum(w * (y - X @ beta) ** 2))
-    if method == "ML":
-        return -0.5 * k * math.log(2 * math.pi) - 0.5 * float(np.log(v + tau2).sum()) - 0.5 * rss
-    logdet = np.linalg.slogdet(X.T @ (X * w[:, None]))[1]
-    return (
-        -0.5 * (k - p) * math.log(2 * math.pi)
-        - 0.5 * float(np.log(v + tau2).sum())
-        - 0.5 * float(logdet)
-        - 0.5 * rss
-    )
+    from evidence._tau2 import loglik_mods
+
+    return loglik_mods(y, v, X, tau2, method)
+
+
+def _wls_inference(y, X, w, scale, ci_method, level, btt):
+    """Coefficients, covariance, tests and CIs of the weighted least-squares fit with a fixed
+    scale, by statsmodels ``WLS(...).fit(cov_type="fixed scale")`` (z tests, or t on k - p df)
+    and its Wald test of the coefficients ``btt`` (chi-square, or F for t tests).
+
+    metafor's variance of the coefficients is ``scale * (X'WX)^-1`` with scale 1 (z, t) or the
+    Knapp-Hartung factor ``s2w``; that is exactly statsmodels' fixed-scale covariance.
+    """
+    from statsmodels.regression.linear_model import WLS  # heavy: imported on first use
+
+    use_t = ci_method != "z"
+    res = WLS(y, X, weights=w).fit(cov_type="fixed scale", cov_kwds={"scale": scale},
+                                   use_t=use_t)
+    beta = np.asarray(res.params, dtype=float)
+    vb = np.asarray(res.cov_params(), dtype=float)
+    se = np.asarray(res.bse, dtype=float)
+    stat = np.asarray(res.tvalues, dtype=float)
+    pval = np.asarray(res.pvalues, dtype=float)
+    ci = np.asarray(res.conf_int(alpha=1 - level), dtype=float)
+    qm = qm_p = math.nan
+    if btt:
+        R = np.zeros((len(btt), X.shape[1]))
+        R[np.arange(len(btt)), btt] = 1.0
+        try:
+            wald = res.wald_test(R, use_f=use_t, scalar=True)
+            qm, qm_p = float(wald.statistic), float(wald.pvalue)
+        except (np.linalg.LinAlgError, ValueError):
+            pass
+    return beta, vb, se, stat, pval, ci[:, 0], ci[:, 1], qm, qm_p
 
 
 def _fit(
@@ -348,50 +252,53 @@ def _fit(
         )
     beta, vb = _wls(y, w, X)
     rss_f = float(np.sum(w * (y - X @ beta) ** 2))
+    scale = 1.0
     if ci_method in ("hksj", "hksj_adhoc"):
         s2w = 0.0 if rss_f <= np.finfo(float).eps else rss_f / (k - p) if k > p else math.nan
         if ci_method == "hksj_adhoc" and s2w < 1:
             s2w = 1.0
-        vb = s2w * vb
-    se = np.sqrt(np.diag(vb))
-    stat = beta / se
+        scale = s2w
     btt = list(range(1, p) if p > 1 and names[0] == "intrcpt" else range(p)) if btt is None else btt
     m = len(btt)
-    try:
-        sub = vb[np.ix_(btt, btt)]
-        qm = float(beta[btt] @ np.linalg.solve(sub, beta[btt]))
-    except np.linalg.LinAlgError:
-        qm = math.nan
     alpha = 1 - level
     from evidence import _distributions as dist
 
-    if ci_method != "z":
-        dfs = float(k - p)
-        qm = qm / m if m else math.nan
-        qm_df2 = dfs
-        qm_p = float(dist.f_sf(qm, m, dfs)) if dfs > 0 and m else math.nan
-        if dfs > 0:
-            pval = 2 * dist.t_sf(np.abs(stat), dfs)
-            crit = float(dist.t_isf(alpha / 2, dfs))
+    dfs = float(k - p) if ci_method != "z" else math.nan
+    qm_df2 = dfs
+    if scale > 0 and math.isfinite(scale) and (ci_method == "z" or k > p):
+        beta, vb, se, stat, pval, ci_low, ci_high, qm, qm_p = _wls_inference(
+            y, X, w, scale, ci_method, level, btt)
+        if not m:
+            qm = math.nan
+    else:  # s2w = 0 (all residuals 0) or no residual df: metafor's arithmetic, no library
+        vb = scale * vb
+        se = np.sqrt(np.diag(vb))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = beta / se
+            try:
+                qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
+            except np.linalg.LinAlgError:
+                qm = math.nan
+        if ci_method != "z":
+            qm = qm / m if m else math.nan
+            ok = dfs > 0
+            qm_p = float(dist.f_sf(qm, m, dfs)) if ok and m else math.nan
+            pval = 2 * dist.t_sf(np.abs(stat), dfs) if ok else np.full(p, math.nan)
+            crit = float(dist.t_isf(alpha / 2, dfs)) if ok else math.nan
         else:
-            pval = np.full(p, math.nan)
-            crit = math.nan
-    else:
-        dfs = math.nan
-        qm_df2 = math.nan
-        qm_p = float(dist.chi2_sf(qm, m)) if m else math.nan
-        pval = 2 * dist.norm_sf(np.abs(stat))
-        crit = float(dist.norm_isf(alpha / 2))
-    ci_low = beta - crit * se
-    ci_high = beta + crit * se
+            qm_p = float(dist.chi2_sf(qm, m)) if m else math.nan
+            pval = 2 * dist.norm_sf(np.abs(stat))
+            crit = float(dist.norm_isf(alpha / 2))
+        ci_low, ci_high = beta - crit * se, beta + crit * se
 
     if (v > 0).all() and k > p:
-        wfe = 1 / v
-        Pfe = _p_matrix(wfe, X)
+        from evidence._tau2 import _Proj
+
         ymc = y - y.mean()
-        qe = max(0.0, float(ymc @ Pfe @ ymc))
+        pfe = _Proj(X, 1 / v)
+        qe = max(0.0, float(ymc @ pfe.Py(ymc)))
         qe_p = float(dist.chi2_sf(qe, k - p))
-        vt = (k - p) / float(np.trace(Pfe))
+        vt = (k - p) / pfe.tr()
         if method == "FE":
             i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
             h2 = qe / (k - p)
@@ -502,7 +409,7 @@ def _design(
     keep = np.ones(len(data), dtype=bool)
     for mod in moderators:
         if mod not in data.columns:
-            raise ValidationError(
+            raise InvalidParameterError(
                 f"The moderator column {mod!r} given to {func}() is not in the data. "
                 f"Available columns: {list(data.columns)}."
             )
@@ -561,22 +468,24 @@ def _check_positive_vi(v: np.ndarray, func: str) -> None:
 def _data_yi_vi(
     data: object, yi: str, vi: str, extra: Sequence[str], func: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    data = check_frame(data, "data", func, error=ValidationError)
+    data = check_frame(data, "data", func)
     for arg, col in (("yi", yi), ("vi", vi)):
         if not isinstance(col, str) or col not in data.columns:
-            raise ValidationError(
+            raise InvalidParameterError(
                 f"The {arg!r} column {col!r} given to {func}() is not in the data. "
                 f"Available columns: {list(data.columns)}."
             )
     for col in extra:
         if col not in data.columns:
-            raise ValidationError(
+            raise InvalidParameterError(
                 f"The column {col!r} given to {func}() is not in the data. "
                 f"Available columns: {list(data.columns)}."
             )
     check_frame(data, "data", func, columns=[yi, vi, *extra])
-    y = numeric_column(data, yi, "yi", func, error=ValidationError)
-    v = numeric_column(data, vi, "vi", func, error=ValidationError)
+    from evidence.pooling import _numeric_column
+
+    y = _numeric_column(data, yi, "yi", func)
+    v = _numeric_column(data, vi, "vi", func)
     return data, y, v
 
 
@@ -781,6 +690,26 @@ def meta_regression(
 
 
 # --------------------------------------------------------------------------- subgroups
+#: Corrections accepted by ``subgroup_analysis(p_adjust=)`` (statsmodels ``multipletests``).
+P_ADJUST: tuple[str, ...] = ("bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg",
+                             "hommel", "fdr_bh", "fdr_by", "fdr_tsbh", "fdr_tsbky")
+
+
+def _adjust_p(groups: pd.DataFrame, how: str) -> pd.DataFrame:
+    """Add ``p_value_adj`` (statsmodels multipletests over the subgroups with a p-value)."""
+    from statsmodels.stats.multitest import multipletests  # heavy: imported on first use
+
+    out = groups.copy()
+    p = out["p_value"].to_numpy(dtype=float)
+    ok = np.isfinite(p)
+    adj = np.full(p.shape, np.nan)
+    if ok.any():
+        adj[ok] = multipletests(p[ok], method=how)[1]
+    out["p_value_adj"] = adj
+    out["p_adjust"] = how
+    return out
+
+
 @dataclass(frozen=True)
 class SubgroupResult(_Display):
     """Subgroup analysis: one model per subgroup plus two tests of subgroup differences.
@@ -873,6 +802,7 @@ def subgroup_analysis(
     method: str = "REML",
     ci_method: str = "z",
     level: float = 0.95,
+    p_adjust: str | None = None,
 ) -> SubgroupResult:
     """Random-effects model per subgroup and the tests for subgroup differences.
 
@@ -887,6 +817,11 @@ def subgroup_analysis(
     method, ci_method, level
         As in :func:`evidence.pooling.pool` (``method`` "REML" default; ``ci_method`` "z" or
         "hksj"), for the subgroup fits and for the common-tau2 model.
+    p_adjust : str, optional
+        Multiple-testing correction of the per-subgroup tests (each subgroup's estimate
+        against 0), by statsmodels ``multipletests``: "holm", "bonferroni", "fdr_bh", "hommel",
+        ... (any of its ``method`` names). Adds the columns ``p_value_adj`` and ``p_adjust`` to
+        ``groups``; default None adds nothing.
 
     Returns
     -------
@@ -915,9 +850,13 @@ def subgroup_analysis(
         warnings.simplefilter("ignore", StatisticalWarning)  # pool_groups warns about NaN rows
         _check_yi_vi(y, v, func)
     _check_positive_vi(v, func)
+    if p_adjust is not None:
+        p_adjust = _check_choice(p_adjust, P_ADJUST, "p_adjust", func)
     groups = pool_groups(
         data, by_list, yi=yi, vi=vi, method=method, ci_method=ci_method, level=level
     )
+    if p_adjust is not None:
+        groups = _adjust_p(groups, p_adjust)
     ok = (groups["k"] > 0) & np.isfinite(groups["se"].to_numpy(dtype=float))
     n_groups = int(ok.sum())
     nan_res = dict(
@@ -1016,8 +955,9 @@ class ClusteredPoolResult(_Display):
         Pooled estimate of the working random-effects model (as :func:`evidence.pooling.pool`).
     se : float
         Cluster-robust standard error (CR1 with ``small_sample``, else CR0).
-    stat, df, p_value : float, int, float
-        t statistic on n_clusters - 1 df and its two-sided p-value.
+    stat, df, p_value : float
+        t statistic on n_clusters - 1 df (Satterthwaite df with CR2) and its two-sided
+        p-value.
     ci_low, ci_high : float
         t-based confidence interval.
     pi_low, pi_high : float
@@ -1027,7 +967,8 @@ class ClusteredPoolResult(_Display):
     se_model : float
         The model-based (non-robust) standard error, for comparison.
     vcov_type : str
-        "CR1" (small-sample factor n/(n - 1), metafor ``adjust=TRUE``) or "CR0".
+        "CR1" (small-sample factor n/(n - 1), metafor ``adjust=TRUE``), "CR0" or "CR2"
+        (clubSandwich bias-reduced linearisation).
     method, level
         As given.
     """
@@ -1037,7 +978,7 @@ class ClusteredPoolResult(_Display):
     estimate: float
     se: float
     stat: float
-    df: int
+    df: float
     p_value: float
     ci_low: float
     ci_high: float
@@ -1077,6 +1018,7 @@ def pool_clustered(
     method: str = "REML",
     small_sample: bool = True,
     level: float = 0.95,
+    vcov: str | None = None,
 ) -> ClusteredPoolResult:
     """Pool several arms/outcomes per study with cluster-robust inference.
 
@@ -1100,8 +1042,15 @@ def pool_clustered(
         tau2 estimator of the working model (as :func:`evidence.pooling.pool`).
     small_sample : bool
         Apply the n/(n - 1) small-sample factor (default True, metafor ``adjust=TRUE``).
+        Ignored when ``vcov`` is given.
     level : float
         Confidence level.
+    vcov : {None, "CR0", "CR1", "CR2"}
+        Sandwich estimator. ``None`` (default): "CR1" if ``small_sample`` else "CR0".
+        ``"CR2"``: the bias-reduced CR2 estimator with a t test on Satterthwaite df (R
+        clubSandwich, metafor ``robust(..., clubSandwich=TRUE)``; ``df`` is then not an
+        integer). For several comparisons per study, :func:`evidence.pool_multilevel` models
+        the within-study correlation instead of only correcting the standard error.
 
     Returns
     -------
@@ -1120,6 +1069,8 @@ def pool_clustered(
         raise InvalidParameterError(
             f"The 'small_sample' argument of {func}() must be True or False. Got {small_sample!r}."
         )
+    vcov_type = ("CR1" if small_sample else "CR0") if vcov is None else _check_choice(
+        vcov, ("CR0", "CR1", "CR2"), "vcov", func)
     data, y, v = _data_yi_vi(data, yi, vi, [cluster], func)
     method, _ = _pool_options(method, "z", func)
     level = _check_level(level, func)
@@ -1141,16 +1092,27 @@ def pool_clustered(
         warnings.simplefilter("ignore", StatisticalWarning)  # _check_yi_vi warned already
         res = pool(y, v, method=method, ci_method="z", level=level)
     tau2 = 0.0 if res.method == "FE" or not math.isfinite(res.tau2) else res.tau2
-    w = 1 / (v + tau2)
-    bread = w / w.sum()
     resid = y - res.estimate
-    score = np.bincount(codes, weights=bread * resid, minlength=n)
-    var = float(np.sum(score**2))
-    dfs = n - 1
-    if small_sample:
-        var *= n / dfs
+    dfs: float = n - 1
+    if vcov_type == "CR2":
+        from evidence.robust import cr2
+
+        rows = [np.flatnonzero(codes == j) for j in range(n)]
+        cr = cr2(np.ones((y.size, 1)), resid, [np.diag(v[r] + tau2) for r in rows], rows)
+        var = float(cr.vcov[0, 0])
+        dfs = float(cr.df[0])
+    else:
+        w = 1 / (v + tau2)
+        bread = w / w.sum()
+        score = np.bincount(codes, weights=bread * resid, minlength=n)
+        var = float(np.sum(score**2))
+        if vcov_type == "CR1":
+            var *= n / dfs
     se = math.sqrt(var)
-    stat = res.estimate / se
+    if se > 0:
+        stat = res.estimate / se
+    else:  # every residual is 0 (identical estimates): an infinite t, as metafor reports
+        stat = math.copysign(math.inf, res.estimate) if res.estimate != 0 else math.nan
     from evidence import _distributions as dist
 
     crit = float(dist.t_isf((1 - level) / 2, dfs))
@@ -1174,7 +1136,7 @@ def pool_clustered(
         q_df=res.q_df,
         q_p=res.q_p,
         se_model=res.se,
-        vcov_type="CR1" if small_sample else "CR0",
+        vcov_type=vcov_type,
         method=res.method,
         level=level,
     )

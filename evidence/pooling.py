@@ -33,7 +33,12 @@ from evidence._validate import (
     check_level,
     numeric_column,
 )
-from evidence.errors import ConvergenceWarning, InvalidParameterError, StatisticalWarning
+from evidence.errors import (
+    ConvergenceWarning,
+    InvalidParameterError,
+    StatisticalWarning,
+    ValidationError,
+)
 
 __all__ = ["METHODS", "CI_METHODS", "PoolResult", "pool", "pool_groups"]
 
@@ -68,24 +73,96 @@ _BATCH_ROWS = 1 << 16
 # --------------------------------------------------------------------------------------------
 _check_choice = check_choice
 _check_level = check_level
-_as_float_array = as_vector
+
+
+def _as_float_array(x: Any, arg: str, func: str) -> np.ndarray:
+    """A one-dimensional float array from numbers only.
+
+    Booleans and strings (also numeric ones such as ``"0.3"``) are refused with an
+    :class:`InvalidParameterError`: an effect size typed as text or a True/False column passed
+    by mistake is a wrong argument, not a number to guess. ``None``/NaN mark missing values.
+    """
+    arr = as_vector(x, arg, func)  # shape and type checks, names the first non-number
+    raw = x.to_numpy() if isinstance(x, pd.Series | pd.Index) else np.asarray(x, dtype=object)
+    raw = np.asarray(raw).ravel()
+    if raw.dtype.kind == "b":
+        raise InvalidParameterError(
+            f"The '{arg}' argument of {func}() must contain numbers, not booleans (True/False)."
+        )
+    if raw.dtype.kind in "OUS":
+        for i, val in enumerate(raw):
+            if isinstance(val, bool | np.bool_ | str | bytes):
+                labels = x.index if isinstance(x, pd.Series) else range(len(raw))
+                kind = "a boolean" if isinstance(val, bool | np.bool_) else "text"
+                raise InvalidParameterError(
+                    f"The '{arg}' argument of {func}() must contain numbers only; row "
+                    f"{labels[i]!r} has {kind} ({val!r}). Convert the values to numbers first."
+                )
+    return arr
+
+
+#: Data with every |yi| <= 2**200 and every vi in [2**-200, 2**200] (about 1e+-60) are pooled
+#: as given: every power up to w**3 r**2 that the solvers form stays within double range.
+_SAFE_EXP = 200
+
+
+def _safe_transform(y: np.ndarray, v: np.ndarray, func: str) -> tuple[float, float]:
+    """A shift and a power-of-two scale ``(m, c)`` so that ``(y - m) / c`` and ``v / c**2``
+    can be pooled in doubles; ``(0.0, 1.0)`` (nothing done) for ordinary data.
+
+    Pooling is location- and scale-equivariant: estimate, CI and PI move with ``m`` and scale
+    with ``c``, se with ``c``, tau2 and its CI with ``c**2``; Q, I^2, H^2, weights and p-values
+    are unchanged. Dividing by a power of two is exact. Raises :class:`ValidationError` with
+    the reason when no scale works: the variances span more than 2**400 (~1e120) or the
+    estimates differ by more than ~1e60 standard errors, where the squared standardised
+    differences or the weights leave double range (metafor would return Q = Inf with tau2 = 0
+    and I^2 = 0).
+    """
+    lim = 2.0**_SAFE_EXP
+    ay_max = float(np.abs(y).max(initial=0.0))
+    vmin, vmax = (float(v.min()), float(v.max())) if v.size else (1.0, 1.0)
+    if ay_max <= lim and 1.0 / lim <= vmin and vmax <= lim:
+        return 0.0, 1.0
+    shift = float(np.median(y)) if ay_max > lim else 0.0
+    spread = float(np.abs(y - shift).max(initial=0.0))
+    log_ratio = math.log2(vmax) - math.log2(vmin)
+    c = 2.0 ** round(0.25 * (math.log2(vmin) + math.log2(vmax)))  # geometric middle of the se
+    if log_ratio <= 2 * _SAFE_EXP and (spread == 0.0 or math.log2(spread / c) <= _SAFE_EXP):
+        return shift, c
+    if log_ratio > 2 * _SAFE_EXP:
+        why = (f"the sampling variances range from {vmin:.3g} to {vmax:.3g}, a ratio beyond "
+               f"2**{2 * _SAFE_EXP}")
+    else:
+        why = (f"the estimates (up to {ay_max:.3g}) differ by about {spread / c:.3g} standard "
+               f"errors (sampling variances {vmin:.3g} to {vmax:.3g})")
+    raise ValidationError(
+        f"{func}(): the values cannot be pooled in double precision: {why}, so the squared "
+        f"standardised differences and the inverse-variance weights overflow or underflow "
+        f"(Q would be infinite and tau2 and I^2 meaningless). Check the units of 'yi' and "
+        f"'vi' (e.g. a standard error entered as a variance, or a missing-value code such as "
+        f"1e300)."
+    )
 
 
 def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any],
                   yname: str = "yi", vname: str = "vi") -> np.ndarray:
-    """Validate finite values; return the mask of usable rows (both yi and vi present)."""
+    """Validate finite values; return the mask of usable rows (both yi and vi present).
+
+    Values that are present but unusable (infinite, vi <= 0) are data problems:
+    :class:`ValidationError` naming the argument (or column) and the row.
+    """
     keep = ~(np.isnan(y) | np.isnan(v))
     for arr, name in ((y, yname), (v, vname)):
         bad = np.flatnonzero(np.isinf(arr))
         if bad.size:
-            raise InvalidParameterError(
+            raise ValidationError(
                 f"The '{name}' argument of {func}() contains infinite values "
                 f"(row {labels[bad[0]]!r}: {arr[bad[0]]}). Use NaN for a missing value."
             )
     bad = np.flatnonzero(keep & (v <= 0))
     if bad.size:
         what = "negative" if v[bad[0]] < 0 else "zero"
-        raise InvalidParameterError(
+        raise ValidationError(
             f"The '{vname}' argument of {func}() must contain sampling variances > 0; row "
             f"{labels[bad[0]]!r} has a {what} variance ({v[bad[0]]!r}) and {bad.size} row(s) in "
             f"all are <= 0. Inverse-variance weights 1/vi are undefined for them (metafor stops "
@@ -114,18 +191,40 @@ _MESSAGES: dict[str, tuple[str, str]] = {
                   "interval are NaN for {count} with k = 1."),
     "qprofile_failed": ("CONV", "The Q-profile interval for tau2 did not converge for "
                         "{count}; its bounds are NaN."),
+    "nonfinite": ("STAT", "Floating-point overflow or underflow in {count}: the estimate, "
+                  "tau2, Q or I2 is not finite and must not be interpreted (check the units "
+                  "of yi and vi)."),
     "single": ("STAT", "Only one study in {count}: tau2, its interval, I2, H2, Q and the "
                "prediction interval cannot be estimated and are NaN; the estimate is that "
                "study's own result."),
 }
 
 
-def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float
-         ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
+         weights: bool = True
+         ) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
     """Fit every group of ``seg``.
 
     Returns (columns, per-study percent weights, per-group warning flags of :data:`_MESSAGES`).
+    numpy's floating-point RuntimeWarnings are silenced here: every non-finite result that
+    can arise is either expected (NaN for k = 1, an infinite KH statistic when s2w = 0) or
+    reported as the evigap warning "nonfinite".
     """
+    with np.errstate(all="ignore"):
+        cols, w, flags = _fit_arrays(seg, method, ci_method, level, weights)
+    multi = seg.k > 1
+    bad = np.zeros(len(seg.k), dtype=bool)
+    for name in ("estimate", "tau2", "q", "i2"):
+        col = cols[name].astype(float)
+        bad |= multi & ~np.isfinite(col)
+    flags["nonfinite"] = bad
+    return cols, w, flags
+
+
+def _fit_arrays(seg: _tau2.Segments, method: str, ci_method: str, level: float,
+                want_weights: bool = True
+                ) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
+    """The arithmetic of :func:`_fit` (per-study weights only if ``want_weights``)."""
     from scipy import special
 
     flags: dict[str, np.ndarray] = {}
@@ -200,7 +299,8 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float
     sw0 = seg.sum(w0)
     mu0 = seg.sum(w0 * seg.y) / sw0
     r0 = seg.y - seg.rep(mu0)
-    q = np.maximum(seg.sum(w0 * r0 * r0), 0.0)
+    q_raw = seg.sum(w0 * r0 * r0)  # generalised Q at tau2 = 0
+    q = np.maximum(q_raw, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         q_p = special.chdtrc(np.where(multi, df, np.nan), q)
         if method == "FE":
@@ -216,7 +316,7 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float
         tau2_lo = tau2_hi = np.full(n, np.nan)
         pi_low = pi_high = np.full(n, np.nan)
     else:
-        tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level, start=tau2)
+        tau2_lo, tau2_hi, ci_conv = _tau2.qprofile_ci(seg, level, start=tau2, q0=q_raw)
         flags["qprofile_failed"] = multi & ~ci_conv
         if flags["qprofile_failed"].any():
             tau2_lo = np.where(ci_conv, tau2_lo, np.nan)
@@ -246,7 +346,7 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float
         "method": methods_used,
     }
     flags["single"] = ~multi
-    weights = 100.0 * w_rows / seg.rep(sw)
+    weights = 100.0 * w_rows / seg.rep(sw) if want_weights else None
     return cols, weights, flags
 
 
@@ -267,7 +367,7 @@ def _fit_batches(y: np.ndarray, v: np.ndarray, k: np.ndarray, method: str, ci_me
         last = max(first + 1, int(np.searchsorted(ends, start + _BATCH_ROWS, side="right")))
         stop = int(ends[last - 1])
         seg = _tau2.Segments.from_sorted(y[start:stop], v[start:stop], k[first:last])
-        c, _, f = _fit(seg, method, ci_method, level)
+        c, _, f = _fit(seg, method, ci_method, level, weights=False)
         cols.append(c)
         flags.append(f)
         first = last
@@ -494,7 +594,7 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
     keep = _check_values(y, v, func, range(len(y)))
     n_drop = int(len(y) - keep.sum())
     if keep.sum() == 0:
-        raise InvalidParameterError(
+        raise ValidationError(
             f"pool() needs at least one study with both 'yi' and 'vi'; all {len(y)} rows have "
             f"a missing value."
         )
@@ -502,8 +602,12 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
         warnings.warn(f"pool(): {n_drop} of {len(y)} rows dropped because 'yi' or 'vi' is "
                       f"missing (NaN); k = {int(keep.sum())} studies remain.",
                       StatisticalWarning, stacklevel=2)
-    seg = _tau2.Segments.from_sorted(y[keep], v[keep], np.array([keep.sum()]))
+    m, c = _safe_transform(y[keep], v[keep], func)
+    seg = _tau2.Segments.from_sorted((y[keep] - m) / c, v[keep] / (c * c),
+                                     np.array([keep.sum()]))
     cols, w, flags = _fit(seg, method, ci_method, level)
+    if c != 1.0 or m != 0.0:
+        _unscale(cols, m, c, ci_method)
     _emit(_messages(flags, method), func)
     weights = np.full(len(y), np.nan)
     weights[keep] = w
@@ -596,8 +700,13 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
     v = _numeric_column(data, vi, "vi")
     keep = _check_values(y, v, func, data.index, yname=yi, vname=vi)
 
-    codes, n_groups = _group_codes(data, by_list)
-    order = stable_order(codes, n_groups)
+    presorted = _presorted_codes(data, by_list)
+    if presorted is not None:  # one numeric key, already sorted: no hashing, no sort
+        codes, n_groups = presorted
+        order = np.arange(len(codes))
+    else:
+        codes, n_groups = _group_codes(data, by_list)
+        order = stable_order(codes, n_groups)
     rows_per_group = np.bincount(codes, minlength=n_groups)
     first = order[np.cumsum(rows_per_group) - rows_per_group]
     keys = data[by_list].iloc[first].reset_index(drop=True)
@@ -606,28 +715,63 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
     if n_drop:
         warnings.warn(f"pool_groups(): {n_drop} of {len(y)} rows dropped because '{yi}' or "
                       f"'{vi}' is missing (NaN).", StatisticalWarning, stacklevel=2)
-    order = order[keep[order]]  # the usable rows, grouped, in their original order per group
-    k_all = np.bincount(codes[keep], minlength=n_groups)
+    all_rows = bool(keep.all())
+    if not all_rows:
+        order = order[keep[order]]  # the usable rows, grouped, in their original order per group
+    k_all = rows_per_group if all_rows else np.bincount(codes[keep], minlength=n_groups)
     present = k_all > 0
     out = {name: np.full(n_groups, np.nan) for name in SCALAR_FIELDS[:-3]}
     out["k"] = k_all.astype(np.int64)
     out["q_df"] = np.maximum(k_all - 1, 0).astype(np.int64)
     out["method"] = np.full(n_groups, method, dtype=object)
     if present.any():
-        cols, flags = _fit_batches(y[order], v[order], k_all[present], method, ci_method, level)
+        ys, vs = (y, v) if presorted is not None and all_rows else (y[order], v[order])
+        m, c = _safe_transform(ys, vs, func)
+        if c != 1.0 or m != 0.0:
+            ys, vs = (ys - m) / c, vs / (c * c)
+        cols, flags = _fit_batches(ys, vs, k_all[present], method, ci_method, level)
+        if c != 1.0 or m != 0.0:
+            _unscale(cols, m, c, ci_method)
+        every = bool(present.all())
         for name, col in cols.items():
-            out[name][present] = col
+            if every:
+                out[name] = col
+            else:
+                out[name][present] = col
         _emit(_messages(flags, method), func)
     if (~present).any():
         warnings.warn(f"pool_groups(): {int((~present).sum())} group(s) have no study with both "
                       f"'{yi}' and '{vi}'; their row has k = 0 and NaN results.",
                       StatisticalWarning, stacklevel=2)
-    frame = keys.copy()
-    for name in SCALAR_FIELDS[:-2]:
-        frame[name] = out[name]
-    frame["ci_method"] = ci_method
-    frame["level"] = level
-    return frame
+    # one concat instead of 20 column insertions (each insertion copies pandas' block layout)
+    results = pd.DataFrame({name: out[name] for name in SCALAR_FIELDS[:-2]})
+    results["ci_method"] = ci_method
+    results["level"] = level
+    overlap = [c for c in results.columns if c in keys.columns]
+    if overlap:  # a group column named like a result column: keep the old replace semantics
+        keys = keys.drop(columns=overlap)
+    return pd.concat([keys, results], axis=1)
+
+
+def _presorted_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int] | None:
+    """Group numbers when the table is already sorted by a single numeric key (common for long
+    tables written group by group); the same numbering as :func:`_group_codes`. None otherwise.
+    """
+    if len(by) != 1 or len(data) == 0:
+        return None
+    col = data[by[0]]
+    dtype = col.dtype
+    if (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype)
+            or not is_numeric_dtype(dtype) or not isinstance(dtype, np.dtype)):
+        return None
+    a = col.to_numpy()
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        return None
+    if not bool(np.all(a[1:] >= a[:-1])):
+        return None
+    codes = np.zeros(len(a), dtype=np.int64)
+    np.cumsum(a[1:] != a[:-1], out=codes[1:])
+    return codes, int(codes[-1]) + 1
 
 
 def _group_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int]:
@@ -671,7 +815,50 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return rank[codes], len(uniques)
 
 
-def _numeric_column(data: pd.DataFrame, col: str, arg: str) -> np.ndarray:
-    if is_numeric_dtype(data[col].dtype):  # nothing to parse: skip the per-value checks
-        return data[col].to_numpy(dtype=float)
-    return numeric_column(data, col, arg, "pool_groups")
+def _numeric_column(data: pd.DataFrame, col: str, arg: str, func: str = "pool_groups"
+                    ) -> np.ndarray:
+    """Column ``col`` as floats: numbers only (a text or boolean cell is a ValidationError
+    naming the column and the row)."""
+    raw = data[col]
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raise ValidationError(
+            f"The '{arg}' argument of {func}() names column {col!r}, which holds booleans "
+            f"(True/False), not numbers."
+        )
+    if is_numeric_dtype(raw.dtype):  # nothing to parse: skip the per-value checks
+        return raw.to_numpy(dtype=float)
+    if raw.dtype == object:
+        flags = raw.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
+        if flags.any():
+            row = raw.index[int(np.flatnonzero(flags)[0])]
+            raise ValidationError(
+                f"The '{arg}' argument of {func}() names column {col!r}, which must be "
+                f"numeric; row {row!r} has a boolean ({raw[row]!r})."
+            )
+    return numeric_column(data, col, arg, func, error=ValidationError)
+
+
+#: Result columns in the units of yi (shifted back by m, multiplied by c) and of vi (c**2).
+_LOCATION_COLS = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")
+_VARIANCE_COLS = ("tau2", "tau2_ci_low", "tau2_ci_high")
+
+
+def _unscale(cols: dict[str, np.ndarray], m: float, c: float, ci_method: str) -> None:
+    """Undo :func:`_safe_transform` on the result columns (in place); the test statistic and
+    its p-value are recomputed when the data were shifted (they are not shift-invariant)."""
+    for name in _LOCATION_COLS:
+        cols[name] = cols[name] * c + m
+    cols["se"] = cols["se"] * c
+    for name in _VARIANCE_COLS:
+        cols[name] = cols[name] * (c * c)
+    if m != 0.0:
+        from scipy import special
+
+        with np.errstate(all="ignore"):
+            stat = cols["estimate"] / cols["se"]
+            if ci_method == "z":
+                p = 2.0 * special.ndtr(-np.abs(stat))
+            else:
+                df = np.where(cols["k"] > 1, cols["k"] - 1, np.nan).astype(float)
+                p = 2.0 * special.stdtr(df, -np.abs(stat))
+        cols["stat"], cols["p_value"] = stat, p

@@ -160,8 +160,8 @@ def test_vector_functions_reject_bad_options(name, kwargs, arg, got):
     assert f"{name}()" in msg
 
 
-def test_vector_functions_accept_numeric_strings_and_drop_nan_rows_with_a_warning():
-    y = [str(x) for x in Y[:5]] + [np.nan]
+def test_vector_functions_drop_nan_rows_with_a_warning():
+    y = [*Y[:5], np.nan]
     v = [*V[:5], 0.1]
     with pytest.warns(StatisticalWarning, match=r"1 of 6 rows dropped"):
         res = evidence.pool(y, v)
@@ -169,6 +169,13 @@ def test_vector_functions_accept_numeric_strings_and_drop_nan_rows_with_a_warnin
     assert res.k == 5
     assert res.estimate == pytest.approx(ref.estimate, rel=1e-12)
     assert np.isnan(res.weights[5])
+
+
+@pytest.mark.parametrize("yi", [[str(x) for x in Y], [True] * 13, np.ones(13, dtype=bool)],
+                         ids=["numeric-strings", "booleans", "bool-array"])
+def test_pool_accepts_numbers_only(yi):
+    _raises(lambda: evidence.pool(yi, V), InvalidParameterError, r"'yi' argument of pool\(\)",
+            r"numbers")
 
 
 def test_too_few_studies_is_a_validation_error_naming_k():
@@ -184,6 +191,7 @@ FRAME_FUNCS = {
     "subgroup_analysis": lambda d, **k: evidence.subgroup_analysis(d, "alloc", **k),
     "meta_regression": lambda d, **k: evidence.meta_regression(d, "ablat", **k),
     "pool_clustered": lambda d, **k: evidence.pool_clustered(d, cluster="alloc", **k),
+    "pool_multilevel": lambda d, **k: evidence.pool_multilevel(d, study="alloc", **k),
     "forest_plot": lambda d, **k: grading.plots.forest_plot(d, labels="author", **k),
 }
 FRAME_CASES = [
@@ -860,3 +868,69 @@ def test_engine_a_functions_name_the_bad_argument(call, exc, patterns):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         _raises(call, exc, *patterns)
+# ------------------------------------------------------------------------------ one error class
+# per kind of mistake (docs/architecture.md): a wrong call -> InvalidParameterError, data that
+# cannot be analysed -> ValidationError, the same in every pooling/regression/bias function
+_VEC_MISTAKES = {
+    "booleans": (([True] * 13, V), InvalidParameterError),
+    "numeric-strings": (([str(x) for x in Y], V), InvalidParameterError),
+    "text": ((["abc", *Y[1:]], V), InvalidParameterError),
+    "length-mismatch": ((Y, V[:-1]), InvalidParameterError),
+    "negative-vi": ((Y, np.r_[-0.1, V[1:]]), ValidationError),
+    "infinite-yi": ((np.r_[np.inf, Y[1:]], V), ValidationError),
+    "all-missing": (([np.nan] * 13, [np.nan] * 13), ValidationError),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(_VEC_MISTAKES))
+@pytest.mark.parametrize("name", ["pool", "egger_test", "funnel_data", "leave_one_out",
+                                  "trim_and_fill"])
+def test_same_vector_mistake_same_error_class(name, mistake):
+    (y, v), exc = _VEC_MISTAKES[mistake]
+    func = getattr(evidence, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(EvidenceError) as info:
+            func(y, v)
+    assert type(info.value) is exc, (name, mistake, type(info.value))
+
+
+def _cell(col, row, value):
+    out = ES.copy()
+    out[col] = out[col].astype(object)
+    out.loc[row, col] = value
+    return out
+
+
+_FRAME_MISTAKES = {
+    "text-cell": (lambda: _cell("yi", 2, "abc"), ValidationError),
+    "boolean-cell": (lambda: _cell("yi", 2, True), ValidationError),
+    "boolean-column": (lambda: ES.assign(yi=True), ValidationError),
+    "negative-vi": (lambda: _cell("vi", 1, -0.1), ValidationError),
+    "infinite-yi": (lambda: _cell("yi", 1, np.inf), ValidationError),
+    "missing-column": (lambda: ES.drop(columns="vi"), InvalidParameterError),
+}
+_FRAME_POOLERS = {
+    "pool_groups": lambda d: evidence.pool_groups(d, "alloc"),
+    "subgroup_analysis": lambda d: evidence.subgroup_analysis(d, "alloc"),
+    "meta_regression": lambda d: evidence.meta_regression(d, "ablat"),
+    "pool_clustered": lambda d: evidence.pool_clustered(d, cluster="alloc"),
+    "pool_multilevel": lambda d: evidence.pool_multilevel(d, study="alloc"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(_FRAME_MISTAKES))
+@pytest.mark.parametrize("name", sorted(_FRAME_POOLERS))
+def test_same_table_mistake_same_error_class(name, mistake):
+    make, exc = _FRAME_MISTAKES[mistake]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(EvidenceError) as info:
+            _FRAME_POOLERS[name](make())
+    assert type(info.value) is exc, (name, mistake, type(info.value))
+
+
+def test_pool_clustered_identical_estimates_give_infinite_t_not_a_crash():
+    data = pd.DataFrame({"yi": [0.2] * 6, "vi": [0.01, 0.02] * 3, "c": [1, 1, 2, 2, 3, 3]})
+    res = evidence.pool_clustered(data, cluster="c")
+    assert res.se == 0.0 and res.stat == np.inf and res.p_value == 0.0

@@ -130,14 +130,14 @@ def test_meta_regression_missing_moderator_rows_dropped_with_warning():
 def test_meta_regression_errors_name_the_problem():
     inp = CASES["metareg_bcg_ablat_year_reml"]["input"]
     frame = _metareg_frame(inp)
-    with pytest.raises(ValidationError, match="'latitude'"):
+    with pytest.raises(InvalidParameterError, match="'latitude'"):
         meta_regression(frame, "latitude")
     with pytest.raises(InvalidParameterError, match="'method' argument of meta_regression"):
         meta_regression(frame, "ablat", method="RMEL")
     frame["ablat2"] = 2 * frame["ablat"]
     with pytest.raises(ValidationError, match="collinear"):
         meta_regression(frame, ["ablat", "ablat2"])
-    with pytest.raises(ValidationError, match="DataFrame"):
+    with pytest.raises(InvalidParameterError, match="DataFrame"):
         meta_regression(frame.to_dict(), "ablat")
 
 
@@ -226,7 +226,7 @@ def test_subgroup_missing_key_is_its_own_group():
 
 def test_subgroup_bad_by():
     frame = pd.DataFrame({"yi": [0.1, 0.4], "vi": [0.02, 0.03], "g": ["a", "b"]})
-    with pytest.raises(ValidationError, match="'grp'"):
+    with pytest.raises(InvalidParameterError, match="'grp'"):
         subgroup_analysis(frame, "grp")
     with pytest.raises(InvalidParameterError, match="'by' argument"):
         subgroup_analysis(frame, 3)
@@ -267,7 +267,7 @@ def test_pool_clustered_errors():
     frame["s"] = 1
     with pytest.raises(ValidationError, match="at least 2 clusters"):
         pool_clustered(frame, cluster="s")
-    with pytest.raises(ValidationError, match="'study'"):
+    with pytest.raises(InvalidParameterError, match="'study'"):
         pool_clustered(frame, cluster="study")
     with pytest.raises(InvalidParameterError, match="'small_sample'"):
         pool_clustered(frame, cluster="s", small_sample="yes")
@@ -291,3 +291,27 @@ def test_intercept_only_meta_regression_equals_pool(method, ci_method):
     )
     close([reg.tau2, reg.i2, reg.h2, reg.qe], [ref.tau2, ref.i2, ref.h2, ref.q], atol=1e-10)
     assert math.isnan(reg.r2)
+
+
+def test_subgroup_p_adjust_uses_multipletests():
+    import warnings
+
+    from statsmodels.stats.multitest import multipletests
+
+    import evidence
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = evidence.effect_sizes(evidence.load_dataset("bcg"), "RR", ai="tpos", bi="tneg",
+                                      ci="cpos", di="cneg")
+    res = subgroup_analysis(frame, "alloc", p_adjust="holm")
+    plain = subgroup_analysis(frame, "alloc")
+    p = plain.groups["p_value"].to_numpy(dtype=float)
+    assert len(p) == 3
+    np.testing.assert_allclose(res.groups["p_value_adj"], multipletests(p, method="holm")[1],
+                               rtol=1e-15)
+    assert (res.groups["p_value_adj"] >= res.groups["p_value"]).all()
+    assert set(res.groups["p_adjust"]) == {"holm"}
+    assert "p_value_adj" not in plain.groups
+    with pytest.raises(InvalidParameterError, match="'p_adjust'"):
+        subgroup_analysis(frame, "alloc", p_adjust="tukey")

@@ -12,7 +12,7 @@ import pytest
 from test_pooling import DATASETS, FIX, METHODS, R_TESTS, assert_matches_r, dataset
 
 import evidence.pooling
-from evidence import InvalidParameterError, pool, pool_groups
+from evidence import InvalidParameterError, ValidationError, pool, pool_groups
 from evidence.errors import StatisticalWarning
 
 FIELDS = list(evidence.pooling.SCALAR_FIELDS)
@@ -171,8 +171,42 @@ def test_bad_data_errors():
     with pytest.raises(InvalidParameterError, match="'data' argument of pool_groups"):
         pool_groups([1, 2], "g")
     bad = pd.DataFrame({"g": [1, 1], "yi": [0.1, "x"], "vi": [0.1, 0.1]})
-    with pytest.raises(InvalidParameterError, match="column 'yi'.*numeric; row 1 has 'x'"):
+    with pytest.raises(ValidationError, match="column 'yi'.*numeric; row 1 has 'x'"):
         pool_groups(bad, "g")
     neg = pd.DataFrame({"g": [1, 1], "yi": [0.1, 0.2], "vi": [0.1, -0.1]}, index=["s1", "s2"])
-    with pytest.raises(InvalidParameterError, match="row 's2' has a negative"):
+    with pytest.raises(ValidationError, match="row 's2' has a negative"):
         pool_groups(neg, "g")
+    flags = pd.DataFrame({"g": [1, 1], "yi": [True, False], "vi": [0.1, 0.1]})
+    with pytest.raises(ValidationError, match="column 'yi', which holds booleans"):
+        pool_groups(flags, "g")
+
+
+@pytest.mark.parametrize("keys", [
+    np.repeat(np.arange(40), 5),  # sorted integers
+    np.repeat(np.linspace(-1.0, 1.0, 40), 5),  # sorted floats
+    np.r_[np.zeros(100), -0.0 * np.ones(50), np.ones(50)],  # -0.0 == 0.0: one group
+])
+def test_presorted_numeric_key_gives_the_same_frame(keys, monkeypatch):
+    import evidence.pooling as pooling
+
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame({"g": keys, "yi": rng.normal(size=keys.size),
+                         "vi": rng.uniform(0.01, 0.1, keys.size)})
+    assert pooling._presorted_codes(data, ["g"]) is not None
+    fast = pool_groups(data, "g")
+    monkeypatch.setattr(pooling, "_presorted_codes", lambda *args: None)
+    general = pool_groups(data, "g")
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert len(fast) == data.groupby("g").ngroups
+
+
+def test_unsorted_or_missing_keys_use_the_general_path():
+    import evidence.pooling as pooling
+
+    unsorted = pd.DataFrame({"g": [2, 1, 2], "yi": [0.1, 0.2, 0.3], "vi": 0.1})
+    assert pooling._presorted_codes(unsorted, ["g"]) is None
+    with_nan = pd.DataFrame({"g": [1.0, 1.0, np.nan], "yi": [0.1, 0.2, 0.3], "vi": 0.1})
+    assert pooling._presorted_codes(with_nan, ["g"]) is None
+    with pytest.warns(StatisticalWarning, match="Only one study in 1 group"):
+        out = pool_groups(with_nan, "g")
+    assert len(out) == 2  # the missing key is its own group

@@ -14,7 +14,7 @@ from reference_loader import load_fixture
 from scipy import stats
 
 import evidence
-from evidence import InvalidParameterError, PoolResult, _tau2, pool
+from evidence import InvalidParameterError, PoolResult, ValidationError, _tau2, pool
 from evidence.errors import ConvergenceWarning, StatisticalWarning
 
 FIX = load_fixture("pooling")
@@ -344,30 +344,89 @@ def test_bad_method_message_names_argument():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "pattern"),
+    ("kwargs", "pattern", "error"),
     [
-        ({"ci_method": "t"}, r"The 'ci_method' argument of pool\(\) must be one of .*Got 't'"),
-        ({"level": 95}, r"The 'level' argument of pool\(\).*use 0.95"),
-        ({"level": "0.95"}, r"The 'level' argument of pool\(\)"),
-        ({"vi": [0.1, -0.2, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a negative"),
-        ({"vi": [0.1, 0.0, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a zero"),
-        ({"vi": [0.1, 0.2]}, r"'yi' and 'vi' arguments of pool\(\) must have the same length"),
-        ({"yi": ["a", 1, 2]}, r"'yi' argument of pool\(\) must contain only numbers"),
-        ({"yi": 0.3}, r"'yi' argument of pool\(\) must be a one-dimensional"),
-        ({"yi": [np.inf, 1, 2]}, r"'yi' argument of pool\(\) contains infinite"),
-        ({"yi": [np.nan] * 3}, r"at least one study"),
+        ({"ci_method": "t"}, r"The 'ci_method' argument of pool\(\) must be one of .*Got 't'",
+         InvalidParameterError),
+        ({"level": 95}, r"The 'level' argument of pool\(\).*use 0.95", InvalidParameterError),
+        ({"level": "0.95"}, r"The 'level' argument of pool\(\)", InvalidParameterError),
+        ({"vi": [0.1, 0.2]}, r"'yi' and 'vi' arguments of pool\(\) must have the same length",
+         InvalidParameterError),
+        ({"yi": ["a", 1, 2]}, r"'yi' argument of pool\(\) must contain only numbers",
+         InvalidParameterError),
+        ({"yi": ["0.1", "0.2", "0.3"]}, r"'yi' argument of pool\(\) must contain numbers "
+         r"only; row 0 has text \('0.1'\)", InvalidParameterError),
+        ({"yi": [True, False, True]}, r"'yi' argument of pool\(\) must contain numbers.*boolean",
+         InvalidParameterError),
+        ({"vi": np.array([0.1, 0.2, 0.1], dtype=object) == 0.1}, r"'vi'.*boolean",
+         InvalidParameterError),
+        ({"yi": [0.1, True, 0.3]}, r"row 1 has a boolean", InvalidParameterError),
+        ({"yi": 0.3}, r"'yi' argument of pool\(\) must be a one-dimensional",
+         InvalidParameterError),
+        # the call is fine but the numbers cannot be analysed: ValidationError
+        ({"vi": [0.1, -0.2, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a negative",
+         ValidationError),
+        ({"vi": [0.1, 0.0, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a zero",
+         ValidationError),
+        ({"yi": [np.inf, 1, 2]}, r"'yi' argument of pool\(\) contains infinite",
+         ValidationError),
+        ({"yi": [np.nan] * 3}, r"at least one study", ValidationError),
     ],
 )
-def test_argument_errors(kwargs, pattern):
+def test_argument_errors(kwargs, pattern, error):
     args = {"yi": [0.1, 0.2, 0.3], "vi": [0.1, 0.2, 0.1]} | kwargs
     yi, vi = args.pop("yi"), args.pop("vi")
-    with pytest.raises(InvalidParameterError, match=pattern):
+    with pytest.raises(error, match=pattern):
         pool(yi, vi, **args)
 
 
 def test_vi_zero_rejected_for_fe_too():
-    with pytest.raises(InvalidParameterError, match="'vi'"):
+    with pytest.raises(ValidationError, match="'vi'"):
         pool([0.1, 0.2], [0.0, 0.1], method="FE")
+
+
+# ---- numeric edge cases (issue 16 item 11) ----------------------------------------------------
+@pytest.mark.parametrize(("yi", "vi", "pattern"), [
+    ([1e200, -1e200, 1e200], [1.0, 1.0, 1.0], r"differ by about 2e\+200 standard errors"),
+    ([0.1, 0.2, 0.4], [1e-300, 1e-300, 2e-300], r"differ by about .* standard errors"),
+    ([0.1, 0.2, 0.3], [5e-320, 5e-320, 6e-320], r"differ by about"),  # subnormal variances
+    ([0.1, 0.2, 0.3], [1e-300, 1.0, 1.0], r"range from 1e-300 to 1, a ratio beyond"),
+])
+def test_values_whose_squares_overflow_are_refused_with_the_reason(yi, vi, pattern):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw numpy RuntimeWarning either
+        with pytest.raises(ValidationError, match=pattern):
+            pool(yi, vi)
+        with pytest.raises(ValidationError, match=pattern):
+            pool_groups_frame = pd.DataFrame({"g": 1, "yi": yi, "vi": vi})
+            evidence.pool_groups(pool_groups_frame, "g")
+
+
+@pytest.mark.parametrize("scale", [1e-140, 1e140])
+@pytest.mark.parametrize("ci_method", ["z", "hksj"])
+def test_extreme_scales_are_pooled_on_a_safe_scale(scale, ci_method):
+    y, v = dataset("bcg_rr")
+    ref = pool(y, v, ci_method=ci_method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = pool(y * scale, v * scale**2, ci_method=ci_method)
+    for name in ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
+        assert getattr(res, name) == pytest.approx(getattr(ref, name) * scale, rel=1e-12)
+    for name in ("tau2", "tau2_ci_low", "tau2_ci_high"):
+        assert getattr(res, name) == pytest.approx(getattr(ref, name) * scale**2, rel=1e-12)
+    for name in ("stat", "p_value", "q", "q_p", "i2", "h2"):
+        assert getattr(res, name) == pytest.approx(getattr(ref, name), rel=1e-12)
+
+
+def test_large_offset_is_pooled_with_shifted_estimate():
+    y, v = dataset("bcg_rr")
+    off = 2.0**320  # |yi| beyond the direct range 2**200: pooled after a shift and a scale
+    res = pool(y * 2.0**300 + off, v * 2.0**600)
+    ref = pool(y, v)
+    assert (res.estimate - off) / 2.0**300 == pytest.approx(ref.estimate, rel=1e-6)
+    assert res.tau2 / 2.0**600 == pytest.approx(ref.tau2, rel=1e-9)
+    assert res.i2 == pytest.approx(ref.i2, rel=1e-9)
+    assert res.stat == pytest.approx(res.estimate / res.se, rel=1e-15)
 
 
 # ---- result object -----------------------------------------------------------------------------

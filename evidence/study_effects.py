@@ -459,6 +459,8 @@ def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteC
     returns the new ``outcome_direction`` column, or None when nothing changed.
 
     Works on codes: only the rows of outcomes whose rows disagree are looked at one by one."""
+    if len(studies) == 0:
+        return None
     if "outcome_direction" not in studies.columns or "outcome" not in studies.columns:
         return None
     if "indication" not in studies.columns and "indication_label" not in studies.columns:

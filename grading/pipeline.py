@@ -429,14 +429,15 @@ def _note_measure(table: pd.DataFrame, sheet: pd.DataFrame, opts: Any) -> pd.Dat
 
 
 def _read_overrides(overrides: Any) -> Any:
-    """A reviewer-overrides file read for grade(); DataFrames and lists pass through."""
+    """Reviewer overrides for grade(): a file is handed to grade() as a path (it reads it
+    with :func:`grading.overrides.read_overrides`, whose errors name the line); DataFrames
+    and lists pass through."""
     if not isinstance(overrides, str | os.PathLike):
         return overrides
-    try:
-        from grading.overrides import read_overrides  # type: ignore[import-not-found]
-    except ImportError:
-        return read_table(overrides, what="overrides")
-    return read_overrides(overrides)
+    path = Path(overrides)
+    if not path.is_file():
+        raise ValidationError(f"The overrides file '{path}' does not exist or is not a file.")
+    return path
 
 
 def _subgroup_tables(evidence_table: pd.DataFrame, column: str,

@@ -236,8 +236,17 @@ def test_run_with_scheme_file(tmp_path):
     assert manifest["scheme"]["translational_animal"] == -1
     grades = pd.read_csv(out / "grades.csv")
     animal = grades[grades["stream"] == "animal"]
-    assert len(animal) > 0
-    assert (animal["translational_indirectness"] == -1).all()
+    # bodies with a result take the scheme's translational step; a body without one has no
+    # certainty to step down (issue 11: "no evidence" is not rated), so the domain is not
+    # assessed there
+    rated = animal[animal["evidence_status"] != "no evidence"]
+    empty = animal[animal["evidence_status"] == "no evidence"]
+    assert len(rated) > 0 and len(empty) > 0
+    assert (rated["translational_indirectness"] == -1).all()
+    assert (rated["translational_indirectness_judgement"] == "serious").all()
+    assert (empty["translational_indirectness"] == 0).all()
+    assert (empty["translational_indirectness_judgement"] == "not assessed").all()
+    assert empty["certainty"].isna().all()
 
 
 def test_run_missing_studies_file_is_clean_error(tmp_path):

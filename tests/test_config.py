@@ -303,3 +303,36 @@ def test_overrides_file_from_the_command_line(tmp_path):
     assert grades["publication_bias_override_by"].tolist() == ["AB"]
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["overrides"]["sha256"] == sha256_file(tmp_path / "overrides.csv")
+
+
+def test_zero_cell_from_the_command_line_matches_escalc(tmp_path):
+    """--zero-cell to=all,drop00=true on metadat's dat.hahn2001 (12 trials, 3 without events
+    in either arm; labels below are neutral, the counts are the dataset's) gives metafor's
+    escalc(measure="RR", ..., to="all", drop00=TRUE) in evidence_table.csv, and the pooled
+    body leaves the dropped trials out."""
+    from reference_loader import as_array, load_fixture
+
+    case = load_fixture("escalc")["cases"]["hahn2001_RR_all_drop00"]
+    d = case["data"]
+    ai, n1, ci, n2 = (as_array(d[c]) for c in ("ai", "n1i", "ci", "n2i"))
+    pd.DataFrame({
+        "study_id": [f"trial {i + 1}" for i in range(len(ai))],
+        "indication": "dat.hahn2001", "outcome": "event as coded in dat.hahn2001",
+        "outcome_kind": "benefit", "outcome_direction": "higher_is_worse", "stream": "human",
+        "model": "clinical_trial", "data_type": "counts", "measure": "RR",
+        "events_int": ai, "n_int": n1, "events_ctrl": ci, "n_ctrl": n2,
+    }).to_csv(tmp_path / "hahn.csv", index=False)
+    code, stdout, stderr = _main("run", "--studies", "hahn.csv", "--zero-cell",
+                                 "to=all,drop00=true", "--out", "o", "--no-figures",
+                                 cwd=tmp_path)
+    assert code == 0, stderr
+    table = pd.read_csv(tmp_path / "o" / "evidence_table.csv")
+    expected = as_array(case["yi"])
+    np.testing.assert_array_equal(table["yi"].isna(), np.isnan(expected))
+    _close(table["yi"].fillna(0), np.nan_to_num(expected))
+    _close(table["vi"].fillna(0), np.nan_to_num(as_array(case["vi"])))
+    assert (table["effect_note"].str.endswith("(drop00)").fillna(False)).sum() == 3
+    pooled = pd.read_csv(tmp_path / "o" / "pooled.csv")
+    assert pooled["k"].tolist() == [9]  # 12 trials, 3 without events dropped
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["zero_cell"] == {"to": "all", "drop00": True}

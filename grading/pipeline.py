@@ -783,6 +783,9 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             sub = ("stream" if several else asked if asked in data.columns
                    else "comparator" if "comparator" in data.columns
                    and data["comparator"].dropna().nunique() > 1 else None)
+            if state.get("by") and "indication" in data.columns:
+                # --by split the indication: the forest's title names the split
+                data = data.assign(indication=indication)
             name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}"
             what = f"{outcome}, {measure}" + (f", {more}" if more else "")
             pages, note = _render_pages(
@@ -859,6 +862,9 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
         pool_options={"method": getattr(scheme, "pool_method", "REML"),
                       "ci_method": getattr(scheme, "ci_method", "z"),
                       "level": getattr(scheme, "level", 0.95)},
+        # the run's extra grouping (--by: one forest per value) and subgroup column
+        # (--subgroup: subgroup forests with the test for subgroup differences)
+        by=tuple(run.get("by") or ()), subgroup=run.get("subgroup"),
     )
     general: dict[str, bytes] = {}
     per_indication: dict[str, dict[str, bytes]] = {}
@@ -1154,7 +1160,8 @@ def run_review(
             figures_dir.mkdir(exist_ok=True)
         run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
                "regulatory": regulatory_frame, "scheme": the_scheme,
-               "gap": gap}  # gap: issue 12 (gap helper), for the translational ladder
+               "gap": gap,  # gap: issue 12 (gap helper), for the translational ladder
+               "by": opts.by, "subgroup": opts.subgroup}  # --by / --subgroup forests
         n_jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
         general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
             run, figures_dir, progress, step, total, n_jobs)

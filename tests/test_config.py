@@ -336,3 +336,44 @@ def test_zero_cell_from_the_command_line_matches_escalc(tmp_path):
     assert pooled["k"].tolist() == [9]  # 12 trials, 3 without events dropped
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["options"]["zero_cell"] == {"to": "all", "drop00": True}
+
+
+def test_subgroup_and_by_reach_the_forests(tmp_path, monkeypatch):
+    """--subgroup draws each body's forest by subgroup with the test for subgroup differences
+    (the same test as subgroup_tests.csv); --by gives one forest per value, titled with it."""
+    from grading import plots
+    from grading.pipeline import run_review
+
+    drawn = []
+    original = plots.forest_pages
+
+    def spy(data, **kwargs):
+        axes = original(data, **kwargs)
+        drawn.append((kwargs.get("subgroup"), len(data),
+                      [t.get_text() for ax in axes for t in [*ax.texts, ax.title]]))
+        return axes
+
+    monkeypatch.setattr(plots, "forest_pages", spy)
+    sheet = _bcg_sheet(tmp_path / "bcg.csv")
+    result = run_review(sheet, out_dir=tmp_path / "sub", subgroup="alloc", method="DL",
+                        jobs=1, report=False)
+    assert [(sub, n) for sub, n, _ in drawn] == [("alloc", 13)]
+    texts = " ".join(drawn[0][2])
+    tests = pd.read_csv(tmp_path / "sub" / "subgroup_tests.csv").set_index("test")
+    between = tests.loc["between (separate tau2)"]
+    assert "Test for subgroup differences" in texts
+    assert f"{between['stat']:.2f}" in texts
+    for alloc in ("random", "alternate", "systematic"):
+        assert alloc in texts
+    assert any(p.name.startswith("forest_01_tuberculosis_prevention") for p in result.files)
+
+    drawn.clear()
+    result = run_review(sheet, out_dir=tmp_path / "by", by="alloc", jobs=1, report=False)
+    assert sorted(n for _, n, _ in drawn) == [2, 4, 7]
+    assert all(sub is None for sub, _, _ in drawn)
+    titles = sorted(text for _, _, texts in drawn for text in texts
+                    if text.startswith("Tuberculosis prevention"))
+    assert [t.split("\n")[0] for t in titles] == [
+        "Tuberculosis prevention (alloc: alternate): tuberculosis (human studies)",
+        "Tuberculosis prevention (alloc: random): tuberculosis (human studies)",
+        "Tuberculosis prevention (alloc: systematic): tuberculosis (human studies)"]

@@ -210,14 +210,40 @@ def test_mantel_haenszel_accepted_only_when_the_engine_has_it(tmp_path):
     if "MH" in METHODS:
         assert check_options(method="mh").method == "MH"
     else:
-        line = _refused(tmp_path, "--method", "MH")
-        assert f"supported methods: {', '.join(METHODS)}." in line
+        # grade() pools bodies by inverse variance: MH/Peto would make pooled.csv disagree
+        # with the grades, so the run refuses them and says why (issue 14 item 1, issue 13)
+        for method, name in (("MH", "Mantel-Haenszel"), ("peto", "Peto")):
+            folder = tmp_path / method
+            folder.mkdir()
+            line = _refused(folder, "--method", method)
+            assert line.endswith(f"supported methods: {', '.join(METHODS)}.")
+            assert f"{name} pooling exists in the library" in line
+            assert "the grading engine pools every body by inverse variance" in line
 
 
 def test_unsupported_question_and_ci_method(tmp_path):
     line = _refused(tmp_path, "--question", "plants")
     assert f"supported questions: {', '.join(supported()['question'])}." in line
     assert "within" in supported()["question"] and "human" in supported()["question"]
+    # exactly what grade(question=) takes ("within" is None there)
+    from evidence.errors import InvalidParameterError
+    from evidence.ingest import read_studies
+    from grading import grade
+
+    studies = read_studies(_bcg_sheet(tmp_path / "q.csv")).studies
+    expected = []
+    for q in ("human", "within", "animal", "in_vitro"):
+        try:
+            grade(studies, question=None if q == "within" else q)
+        except InvalidParameterError:
+            continue
+        expected.append(q)
+    assert sorted(supported()["question"]) == sorted(expected)
+    if "animal" not in expected:
+        folder = tmp_path / "animal"
+        folder.mkdir()
+        line = _refused(folder, "--question", "animal")
+        assert line.endswith(f"supported questions: {', '.join(expected)}.")
     line = _refused(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
                     "--ci-method", "bootstrap")
     assert "supported CI methods: z, hksj, hksj_adhoc" in line

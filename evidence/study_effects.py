@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from evidence._codes import combine, distinct, group_positions
 from evidence._distributions import norm_ppf, t_isf
 from evidence._validate import check_bool, check_frame
 from evidence.effects import (
+    TO_OPTIONS,
     _check_values,
     _complete_table,
     _mean_core,
@@ -21,7 +23,7 @@ from evidence.effects import (
     _table_core,
     effects_from_ci,
 )
-from evidence.errors import StatisticalWarning, ValidationError
+from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 from evidence.schema import DATA_TYPES, MEASURES, indication_key
 
 __all__ = ["study_effects", "NOTE_NO_RESULT"]
@@ -157,15 +159,16 @@ def _normalised(studies: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]
 
 
 def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
-                  orient: bool = True) -> pd.DataFrame:
+                  orient: bool = True, add: float = _ADD, to: str = "only0",
+                  drop00: bool = False) -> pd.DataFrame:
     """Effect size ``yi`` and sampling variance ``vi`` for every row of the study sheet.
 
     Each row is computed from its ``data_type`` and ``measure`` (columns of
     :mod:`evidence.schema`), intervention versus control:
 
     * ``counts``: RR, OR or RD from ``events_int``, ``n_int``, ``events_ctrl``, ``n_ctrl``
-      (metafor's defaults: 0.5 added to all four cells of tables with a zero cell,
-      double-zero tables kept).
+      (by default metafor's ``escalc`` defaults: 0.5 added to all four cells of tables with a
+      zero cell, double-zero tables kept; see ``add``, ``to``, ``drop00``).
     * ``continuous``: MD, SMD (Hedges' g) or ROM from ``mean_*``, ``sd_*``, ``n_*``.  An arm
       without an SD uses its standard error (``se_*``: SD = SE * sqrt(n)) or else the CI of its
       mean (``ci_low_*``/``ci_high_*`` at ``ci_level``, default 0.95: SD = sqrt(n) * (upper -
@@ -190,6 +193,17 @@ def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
     convert_medians : bool, default False
         Estimate mean and SD of arms given as median and quartiles (Wan 2014); off by default
         because the estimate assumes a roughly normal outcome.
+    add : float, default 0.5
+        Zero-cell correction for ``counts`` rows: the amount added to the cells (metafor
+        ``escalc(add=)``).
+    to : {"only0", "all", "if0all", "none"}, default "only0"
+        Which ``counts`` rows get ``add`` (metafor ``escalc(to=)``): rows with a zero cell,
+        every row, every row when some row has a zero cell, or none.  ``if0all`` looks at all
+        counts rows of the same measure in ``studies``, as ``escalc`` on that table would.
+    drop00 : bool, default False
+        ``counts`` rows with no events (or no non-events) in both arms get no effect size
+        (metafor ``escalc(drop00=TRUE)``), with a note.  ``single_arm`` rows keep metafor's
+        defaults whatever these three say.
     orient : bool, default True
         Orient the rows of one outcome (same indication and outcome) to one
         ``outcome_direction`` when they disagree: the minority direction's effects change sign
@@ -244,15 +258,27 @@ def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
     notes = _NoteCodes(k)
     check_bool(convert_medians, "convert_medians", "study_effects")
     check_bool(orient, "orient", "study_effects")
+    check_bool(drop00, "drop00", "study_effects")
+    if to not in TO_OPTIONS:
+        raise InvalidParameterError(
+            f"The 'to' argument of study_effects() must be one of {list(TO_OPTIONS)}. "
+            f"Got {to!r}.")
+    if isinstance(add, bool) or not isinstance(add, int | float) or not (
+            math.isfinite(add) and add >= 0):
+        raise InvalidParameterError(
+            f"The 'add' argument of study_effects() must be a number >= 0. Got {add!r}.")
+    zero_cell = {"add": float(add), "to": to, "drop00": bool(drop00)}
     group, keys = _normalised(studies)
     n_corrected = 0
     for (dt, ms), pos in zip(keys, group_positions(group, len(keys)), strict=True):
-        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes, convert_medians)
+        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes, convert_medians,
+                                      zero_cell)
     direction = _orient(studies, yi, vi, notes, keys, group) if orient else None
 
     if n_corrected:
         warnings.warn(
-            f"study_effects(): 0.5 added to the cells of {n_corrected} row(s) with a zero cell "
+            f"study_effects(): {_count_fix(zero_cell)} the cells of {n_corrected} row(s)"
+            f"{' with a zero cell' if zero_cell['to'] == 'only0' else ''} "
             f"({k} rows in all; see 'effect_note').",
             StatisticalWarning,
             stacklevel=2,
@@ -272,8 +298,15 @@ def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
     return out
 
 
+def _count_fix(zero_cell: dict | None) -> str:
+    """"0.5 added to" (or the ``add`` in use) for notes and the warning."""
+    add = _ADD if zero_cell is None else zero_cell["add"]
+    return f"{add:g} added to"
+
+
 def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi: np.ndarray,
-                   vi: np.ndarray, notes: _NoteCodes, convert_medians: bool = False) -> int:
+                   vi: np.ndarray, notes: _NoteCodes, convert_medians: bool = False,
+                   zero_cell: dict | None = None) -> int:
     """Fill ``yi``, ``vi`` and the notes of the rows ``pos`` (one data_type x measure).
 
     Returns the number of rows that got a zero-cell correction.
@@ -302,25 +335,34 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
     _check_values(values, names, labels, fam, "study_effects()")
     if dt == "counts":
         a, b, c, d = _complete_table(values, names, labels, "study_effects()")
-        comp = _table_core(ms, a, b, c, d, add=_ADD, to="only0", drop00=False, vtype="LS")
-        fix = "0.5 added to all cells (zero cell)"
+        zc = zero_cell or {"add": _ADD, "to": "only0", "drop00": False}
+        comp = _table_core(ms, a, b, c, d, add=zc["add"], to=zc["to"], drop00=zc["drop00"],
+                           vtype="LS")
+        fix = f"{_count_fix(zc)} all cells " + {
+            "all": "(to='all')", "if0all": "(to='if0all': some table has a zero cell)"}.get(
+            zc["to"], "(zero cell)")
         double0 = comp.corrected & (((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+        dropped = comp.dropped00
     elif dt == "continuous":
         comp = _mean_core(
             ms, values["m1i"], values["sd1i"], values["n1i"],
             values["m2i"], values["sd2i"], values["n2i"], vtype="LS", correct=False,
         )  # fmt: skip
         fix, double0 = "", np.zeros(len(pos), dtype=bool)
+        dropped = double0
     else:
         comp = _proportion_core(ms, values["xi"], values["ni"], add=_ADD, to="only0", vtype="LS")
         fix = "0.5 added to events and non-events (zero cell)"
         double0 = np.zeros(len(pos), dtype=bool)
+        dropped = double0
     yi[pos], vi[pos] = comp.yi, comp.vi
     code = _missing_codes(values, cols, notes)
     # precedence: no events in either arm > zero-cell correction > undefined > missing input
     code[comp.undefined] = notes.code(_UNDEFINED.get(ms, f"{ms} undefined for these inputs"))
     code[comp.corrected] = notes.code(fix)
     code[double0] = notes.code(fix + "; no events in either arm")
+    code[dropped] = notes.code("no events (or no non-events) in either arm: not estimable "
+                               "(drop00)")
     if converted is not None and (converted != "").any():
         _add_notes(notes, code, converted)
     notes.codes[pos] = code
@@ -459,6 +501,8 @@ def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteC
     returns the new ``outcome_direction`` column, or None when nothing changed.
 
     Works on codes: only the rows of outcomes whose rows disagree are looked at one by one."""
+    if len(studies) == 0:
+        return None
     if "outcome_direction" not in studies.columns or "outcome" not in studies.columns:
         return None
     if "indication" not in studies.columns and "indication_label" not in studies.columns:

@@ -57,10 +57,16 @@ class Body:
     basis : str
         Which rows were pooled, how, and why others were not.
     measure : str or None
-    estimate, se, ci_low, ci_high, pi_low, pi_high, i2, tau2, q_p : float
+    estimate, se, ci_low, ci_high, pi_low, pi_high, i2, tau2, q, q_p : float
         Pooled result (log scale for ratio measures); NaN where not available.
+    q_df : float
+        Degrees of freedom of Cochran's Q (NaN where not pooled).
     method : str or None
-        tau2 estimator of the pooling.
+        tau2 estimator of the pooling (None: not pooled).
+    ci_method : str or None
+        How the interval was computed: ``z``, ``hksj``, ``hksj_adhoc`` (:func:`evidence.pool`),
+        ``z`` for a single record, ``CR1`` (cluster-robust, t with studies - 1 df) for
+        several rows per study; None when not estimable.
     clustered : bool
         Several rows per study pooled with a cluster-robust standard error.
     n_participants, n_events, control_risk, n_int_total, n_ctrl_total, events_int_total,
@@ -99,6 +105,9 @@ class Body:
     events_int_total: float
     events_ctrl_total: float
     pool_error: str | None = None
+    q: float = math.nan
+    q_df: float = math.nan
+    ci_method: str | None = None
 
     @property
     def estimable(self) -> bool:
@@ -428,11 +437,12 @@ def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
     """
     res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
            "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
-           "q_p": math.nan, "method": None, "clustered": False}
+           "q_p": math.nan, "q": math.nan, "q_df": math.nan, "method": None,
+           "ci_method": None, "clustered": False}
     if len(sel) == 1:
         y, v = float(rec.yi[sel[0]]), float(rec.vi[sel[0]])
         se = math.sqrt(v)
-        res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se)
+        res.update(estimate=y, se=se, ci_low=y - z * se, ci_high=y + z * se, ci_method="z")
     elif len(sel) > 1:
         try:
             res.update(_pool_rows(rec, sel, scheme, row_ids))
@@ -458,12 +468,14 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
             pr = pool_clustered(frame, cluster="study", method=scheme.pool_method,
                                 level=scheme.level)
             res["clustered"] = True
+            res["ci_method"] = pr.vcov_type
         else:
             pr = pool(rec.yi[sel], rec.vi[sel], method=scheme.pool_method,
                       ci_method=scheme.ci_method, level=scheme.level)
+            res["ci_method"] = pr.ci_method
     res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
                pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p,
-               method=scheme.pool_method)
+               q=pr.q, q_df=float(pr.q_df), method=pr.method)
     return res
 
 

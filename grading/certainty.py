@@ -80,7 +80,8 @@ GRADE_COLUMNS: tuple[str, ...] = (
     "indication", "outcome", "stream", "outcome_kind", "intervention", "comparator", "design",
     "k", "k_records", "n_participants", "n_events", "n_int_total", "n_ctrl_total",
     "events_int_total", "events_ctrl_total", "control_risk", "measure", "estimate", "se", "ci_low",
-    "ci_high", "pi_low", "pi_high", "i2", "tau2", "estimate_natural", "ci_low_natural",
+    "ci_high", "pi_low", "pi_high", "i2", "tau2", "q", "q_df", "q_p", "method", "ci_method",
+    "estimate_natural", "ci_low_natural",
     "ci_high_natural", "estimable", "estimate_basis", "study_ids", "estimate_rows",
     "starting_level",
     "starting_level_source",
@@ -231,6 +232,12 @@ def grade(
             not estimable; heterogeneity NaN for k = 1 or an aggregate record.  Every row of
             the chosen design tier and measure is pooled; several rows of one study are pooled
             with a cluster-robust standard error (``estimate_basis`` says so).
+        ``q, q_df, q_p``
+            Cochran's Q of the pooled records, its df and p-value (NaN for a single record).
+        ``method, ci_method``
+            tau2 estimator (the scheme's ``pool_method``; empty when one record carries the
+            estimate) and how the interval was computed (the scheme's ``ci_method``; ``z`` for
+            a single record; ``CR1`` cluster-robust for several rows per study).
         ``estimate_natural, ci_low_natural, ci_high_natural``
             The same on the natural scale (exp for ratio measures, proportion for PLO).
         ``estimable``
@@ -425,6 +432,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         "measure": measure, "estimate": body.estimate, "se": body.se,
         "ci_low": body.ci_low, "ci_high": body.ci_high, "pi_low": body.pi_low,
         "pi_high": body.pi_high, "i2": body.i2, "tau2": body.tau2,
+        "q": body.q, "q_df": body.q_df, "q_p": body.q_p, "method": body.method,
+        "ci_method": body.ci_method,
         "estimate_natural": _natural(measure, body.estimate),
         "ci_low_natural": _natural(measure, body.ci_low),
         "ci_high_natural": _natural(measure, body.ci_high),

@@ -157,6 +157,32 @@ def supported() -> dict[str, Any]:
     }
 
 
+#: Pooling of 2x2 tables (evidence.mantel_haenszel), which grade() does not use for a body.
+_TWO_BY_TWO = {"MH": "Mantel-Haenszel", "PETO": "Peto"}
+
+
+def _refuse_two_by_two(method: Any) -> None:
+    """``--method MH``/``PETO``: refused, saying why, until grade() pools bodies that way.
+
+    The library pools 2x2 tables by Mantel-Haenszel and Peto (``evidence.mantel_haenszel``,
+    ``evidence.peto``), but a run's pooled table is the graded bodies, and grade() pools each
+    body by inverse variance (:func:`evidence.pool`, tau² estimators of
+    :data:`evidence.pooling.METHODS`).  Accepting MH for pooled.csv only would give a pooled
+    table whose numbers differ from the graded ones, so the run refuses it.
+    """
+    if not isinstance(method, str):
+        return
+    key = method.strip().upper()
+    if key not in _TWO_BY_TWO or key in _methods():
+        return
+    raise UnsupportedOptionError(
+        f"--method {method.strip()!r} is not supported by this version: "
+        f"{_TWO_BY_TWO[key]} pooling exists in the library (evidence.mantel_haenszel, "
+        "evidence.peto), but the grading engine pools every body by inverse variance, so a "
+        "run cannot honour it for both the grades and pooled.csv; supported methods: "
+        f"{', '.join(_methods())}.")
+
+
 def _choice(value: Any, what: str, flag: str, allowed: tuple[str, ...],
             aliases: Mapping[str, str] | None = None, fold=str.upper) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -338,6 +364,7 @@ def check_options(*, measure: Any = None, method: Any = None, ci_method: Any = N
     if measure is not None:
         measure = _choice(measure, "measures", "--measure", _measures())
     if method is not None:
+        _refuse_two_by_two(method)
         method = _choice(method, "methods", "--method", _methods(), method_aliases)
     if ci_method is not None:
         ci_method = _choice(ci_method, "CI methods", "--ci-method", _ci_methods(), ci_aliases,

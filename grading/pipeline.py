@@ -8,6 +8,7 @@ figures, write the CSV files, ``report.html`` and ``manifest.json``.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tomllib
@@ -167,6 +168,9 @@ class RunResult:
             f"{len(self.indications)} indications, {len(self.grades)} graded "
             "indication x outcome x stream rows.",
         ]
+        status = _status_line(self.grades)
+        if status:
+            lines.append(status)
         widest = self.widest_gap()
         if widest:
             lines.append(widest)
@@ -193,6 +197,28 @@ class RunResult:
         return "<pre>" + html.escape(self.summary()) + "</pre>"
 
 
+def _status_counts(grades: pd.DataFrame) -> dict[str, int]:
+    """Bodies rated, provisional and without evidence (``manifest.json`` counts)."""
+    if grades is None or "evidence_status" not in grades.columns:
+        return {}
+    counts = grades["evidence_status"].value_counts()
+    return {"bodies_rated": int(counts.get("rated", 0)),
+            "bodies_provisional": int(counts.get("provisional", 0)),
+            "bodies_no_evidence": int(counts.get("no evidence", 0))}
+
+
+def _status_line(grades: pd.DataFrame) -> str | None:
+    """:func:`grading.certainty.status_summary` with a pointer to the reasons (issue 11)."""
+    if grades is None or len(grades) == 0 or "evidence_status" not in grades.columns:
+        return None
+    from grading.certainty import status_summary
+
+    line = status_summary(grades) + "."
+    if (grades["evidence_status"] != "rated").any():
+        line += (" Why: provisional_reason / no_evidence_reason in grades.csv.")
+    return line
+
+
 def _n_rejected(rejected: pd.DataFrame) -> int:
     if rejected is None or len(rejected) == 0:
         return 0
@@ -207,49 +233,85 @@ def _num(value: Any) -> float:
     return out
 
 
-def _widest_gap(gap: pd.DataFrame | None) -> str | None:
-    """One sentence naming the indication with the widest translational gap.
+_LEVEL_RANK = {"high": 4, "moderate": 3, "low": 2, "very low": 1}
 
-    Rule: where both streams have an SMD-scale effect, the smallest ``attenuation`` (human
-    effect / animal effect) is the widest gap.  Otherwise, among indications with a positive
-    pooled animal effect and no comparable human effect, the one with most animal records
-    (then the largest animal effect).  Otherwise, the indication with most preclinical records
-    relative to human records.
+
+def _widest_gap(gap: pd.DataFrame | None) -> str | None:
+    """One sentence naming the indication with the widest translational gap, with its numbers.
+
+    Read from :func:`grading.gap.gap_summary` (its ``verdict``, common-scale effects,
+    certainties and ``human_note``):
+
+    1. where both streams have an effect on the common scale, the smallest ``attenuation``
+       (human SMD / animal SMD);
+    2. otherwise, among indications with a positive (beneficial) preclinical SMD and no human
+       effect on the common scale, the one whose promise is most certain, then rests on most
+       animal records, then is largest;
+    3. otherwise, the indication with most preclinical records relative to human records.
+
+    A certainty is named only where one was rated (never "not rated" as if it were a level).
     """
     if gap is None or len(gap) == 0 or "indication" not in gap.columns:
         return None
     rows = [r for _, r in gap.iterrows()]
 
-    def human_text(r) -> str:
-        n_h = _num(r.get("n_human"))
-        n_h = int(n_h) if pd.notna(n_h) else 0
-        cert = r.get("certainty_human")
-        cert_txt = f", certainty {cert}" if isinstance(cert, str) and cert else ""
-        return f"{n_h} human record{'s' if n_h != 1 else ''}{cert_txt}"
+    def text(r, col: str) -> str:
+        v = r.get(col)
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA \
+            else str(v).strip()
+
+    def name(r) -> str:
+        label = text(r, "indication_label") or text(r, "indication")
+        verdict = text(r, "verdict")
+        return f"{label} ({verdict})" if verdict else label
+
+    def records(n: float, what: str) -> str:
+        n = int(n) if pd.notna(n) else 0
+        return f"{n} {what} record{'s' if n != 1 else ''}"
+
+    def certainty(r, col: str) -> str:
+        level = text(r, col)
+        return f"{level} certainty, " if level in _LEVEL_RANK else ""
+
+    def animal(r) -> str:
+        outcome = text(r, "preclinical_outcome")
+        outcome = f"{outcome} " if outcome and outcome != "none" else ""
+        return (f"animal {outcome}SMD {_num(r['preclinical_smd']):+.2f} "
+                f"({certainty(r, 'certainty_animal')}"
+                f"{records(_num(r.get('n_animal')), 'animal')})")
+
+    def human(r) -> str:
+        n_h = records(_num(r.get("n_human")), "human")
+        note = text(r, "human_note")
+        if not note or _num(r.get("n_human")) == 0 or not pd.notna(_num(r.get("n_human"))):
+            return "no human record"
+        return f"{note} ({n_h})"
 
     with_both = [r for r in rows if pd.notna(_num(r.get("attenuation")))]
     if with_both:
         r = min(with_both, key=lambda r: (_num(r["attenuation"]), str(r["indication"])))
-        return (f"Gap widest for {r['indication']}: human SMD {_num(r['human_smd']):.2f} vs "
-                f"animal SMD {_num(r['preclinical_smd']):.2f} (attenuation "
-                f"{_num(r['attenuation']):.2f}; {human_text(r)}).")
+        outcome = text(r, "human_outcome")
+        outcome = f"{outcome} " if outcome and outcome != "none" else ""
+        return (f"Gap widest for {name(r)}: human {outcome}SMD {_num(r['human_smd']):+.2f} "
+                f"({certainty(r, 'certainty_human')}"
+                f"{records(_num(r.get('n_human')), 'human')}) against {animal(r)}; "
+                f"attenuation {_num(r['attenuation']):.2f}.")
     promising = [r for r in rows if _num(r.get("preclinical_smd")) > 0
                  and not pd.notna(_num(r.get("human_smd")))]
     if promising:
-        r = max(promising, key=lambda r: (_num(r.get("n_animal")), _num(r["preclinical_smd"]),
-                                          str(r["indication"])))
-        n_a = int(_num(r.get("n_animal")))
-        return (f"Gap widest for {r['indication']}: animal SMD {_num(r['preclinical_smd']):.2f} "
-                f"from {n_a} animal record{'s' if n_a != 1 else ''}, no human effect on a "
-                f"comparable scale ({human_text(r)}).")
+        r = max(promising, key=lambda r: (
+            _LEVEL_RANK.get(text(r, "certainty_animal"), 0), _num(r.get("n_animal")),
+            _num(r["preclinical_smd"]), str(r["indication"])))
+        return f"Gap widest for {name(r)}: {animal(r)} against {human(r)}."
     if {"n_in_vitro", "n_animal", "n_human"} <= set(gap.columns):
         def lead(r) -> float:
             return (_num(r["n_in_vitro"]) + _num(r["n_animal"])) - _num(r["n_human"])
 
         r = max(rows, key=lambda r: (lead(r), str(r["indication"])))
         if lead(r) > 0:
-            return (f"Gap widest for {r['indication']}: {int(_num(r['n_in_vitro']))} in vitro "
-                    f"and {int(_num(r['n_animal']))} animal records against {human_text(r)}.")
+            return (f"Gap widest for {name(r)}: "
+                    f"{records(_num(r['n_in_vitro']), 'in vitro')} and "
+                    f"{records(_num(r['n_animal']), 'animal')} against {human(r)}.")
     return None
 
 
@@ -429,14 +491,15 @@ def _note_measure(table: pd.DataFrame, sheet: pd.DataFrame, opts: Any) -> pd.Dat
 
 
 def _read_overrides(overrides: Any) -> Any:
-    """A reviewer-overrides file read for grade(); DataFrames and lists pass through."""
+    """Reviewer overrides for grade(): a file is handed to grade() as a path (it reads it
+    with :func:`grading.overrides.read_overrides`, whose errors name the line); DataFrames
+    and lists pass through."""
     if not isinstance(overrides, str | os.PathLike):
         return overrides
-    try:
-        from grading.overrides import read_overrides  # type: ignore[import-not-found]
-    except ImportError:
-        return read_table(overrides, what="overrides")
-    return read_overrides(overrides)
+    path = Path(overrides)
+    if not path.is_file():
+        raise ValidationError(f"The overrides file '{path}' does not exist or is not a file.")
+    return path
 
 
 def _subgroup_tables(evidence_table: pd.DataFrame, column: str,
@@ -720,6 +783,9 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             sub = ("stream" if several else asked if asked in data.columns
                    else "comparator" if "comparator" in data.columns
                    and data["comparator"].dropna().nunique() > 1 else None)
+            if state.get("by") and "indication" in data.columns:
+                # --by split the indication: the forest's title names the split
+                data = data.assign(indication=indication)
             name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}"
             what = f"{outcome}, {measure}" + (f", {more}" if more else "")
             pages, note = _render_pages(
@@ -796,6 +862,9 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
         pool_options={"method": getattr(scheme, "pool_method", "REML"),
                       "ci_method": getattr(scheme, "ci_method", "z"),
                       "level": getattr(scheme, "level", 0.95)},
+        # the run's extra grouping (--by: one forest per value) and subgroup column
+        # (--subgroup: subgroup forests with the test for subgroup differences)
+        by=tuple(run.get("by") or ()), subgroup=run.get("subgroup"),
     )
     general: dict[str, bytes] = {}
     per_indication: dict[str, dict[str, bytes]] = {}
@@ -1091,7 +1160,8 @@ def run_review(
             figures_dir.mkdir(exist_ok=True)
         run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
                "regulatory": regulatory_frame, "scheme": the_scheme,
-               "gap": gap}  # gap: issue 12 (gap helper), for the translational ladder
+               "gap": gap,  # gap: issue 12 (gap helper), for the translational ladder
+               "by": opts.by, "subgroup": opts.subgroup}  # --by / --subgroup forests
         n_jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
         general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
             run, figures_dir, progress, step, total, n_jobs)
@@ -1115,6 +1185,7 @@ def run_review(
         "indications": len(indications),
         "graded_rows": int(len(grades)),
         "pooled_groups": int(len(pooled)),
+        **_status_counts(grades),
     }
     settings = _scheme_settings(the_scheme)
     extra = {"notes": figure_notes,

@@ -186,6 +186,71 @@ def test_run_prints_short_summary(default_run):
     assert "accepted" in stdout and "rejected" in stdout
     assert "widest" in stdout.lower()
     assert len(stdout.splitlines()) <= 8
+    # how many bodies are provisional / without evidence (issue 11), from grades.csv
+    status = grades["evidence_status"].value_counts()
+    assert (f"{len(grades)} bodies of evidence: {status.get('rated', 0)} rated, "
+            f"{status.get('provisional', 0)} provisional (some domains not assessed), "
+            f"{status.get('no evidence', 0)} without evidence.") in stdout
+    assert status.get("provisional", 0) > 0 and status.get("no evidence", 0) > 0
+    counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
+    assert (counts["bodies_rated"], counts["bodies_provisional"],
+            counts["bodies_no_evidence"]) == (status.get("rated", 0),
+                                              status.get("provisional", 0),
+                                              status.get("no evidence", 0))
+    # the widest-gap line is read from gap_summary.csv: verdict and numbers, no "not rated"
+    gap = pd.read_csv(out / "gap_summary.csv")
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("Gap widest for "))
+    assert "not rated" not in line
+    row = gap[[line.startswith(f"Gap widest for {lab} ({v}): ")
+               for lab, v in zip(gap["indication_label"], gap["verdict"], strict=True)]]
+    assert len(row) == 1
+    assert f"SMD {row['preclinical_smd'].iloc[0]:+.2f}" in line
+
+
+def _gap_rows(**cols):
+    base = {"indication": ["a", "b", "c"], "indication_label": ["A", "B", "C"],
+            "verdict": ["preclinical only", "human efficacy not reported",
+                        "human efficacy reported, concordant"],
+            "preclinical_outcome": ["infarct volume", "lung injury score", "LVEF"],
+            "preclinical_smd": [3.0, 1.5, 2.0], "human_smd": [float("nan")] * 2 + [0.5],
+            "human_outcome": ["none", "none", "mRS"],
+            "attenuation": [float("nan")] * 2 + [0.25],
+            "certainty_animal": ["low", "high", "moderate"],
+            "certainty_human": ["no records", "not rated: no pooled result", "very low"],
+            "human_note": ["no human records", "no controlled human efficacy result reported; "
+                           "2 registered trials without results", ""],
+            "n_in_vitro": [0, 0, 0], "n_animal": [4, 9, 5], "n_human": [0, 2, 3]}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_widest_gap_names_the_verdict_and_the_numbers():
+    from grading.pipeline import _widest_gap
+
+    # both streams on the common scale: the smallest attenuation
+    assert _widest_gap(_gap_rows()) == (
+        "Gap widest for C (human efficacy reported, concordant): human mRS SMD +0.50 "
+        "(very low certainty, 3 human records) against animal LVEF SMD +2.00 (moderate "
+        "certainty, 5 animal records); attenuation 0.25.")
+    # no human effect anywhere: the most certain preclinical promise; a certainty is named
+    # only where one was rated
+    gap = _gap_rows(human_smd=[float("nan")] * 3, attenuation=[float("nan")] * 3)
+    assert _widest_gap(gap) == (
+        "Gap widest for B (human efficacy not reported): animal lung injury score SMD +1.50 "
+        "(high certainty, 9 animal records) against no controlled human efficacy result "
+        "reported; 2 registered trials without results (2 human records).")
+    gap = gap.assign(certainty_animal="not rated: no pooled result")
+    assert _widest_gap(gap) == (
+        "Gap widest for B (human efficacy not reported): animal lung injury score SMD +1.50 "
+        "(9 animal records) against no controlled human efficacy result reported; 2 "
+        "registered trials without results (2 human records).")
+    # no positive promise: most preclinical records against the human ones
+    gap = gap.assign(preclinical_smd=float("nan"))
+    assert _widest_gap(gap) == ("Gap widest for B (human efficacy not reported): 0 in vitro "
+                                "records and 9 animal records against no controlled human "
+                                "efficacy result reported; 2 registered trials without "
+                                "results (2 human records).")
+    assert _widest_gap(gap.iloc[0:0]) is None
 
 
 def test_run_quiet_prints_nothing(tmp_path, capsys):
@@ -236,8 +301,17 @@ def test_run_with_scheme_file(tmp_path):
     assert manifest["scheme"]["translational_animal"] == -1
     grades = pd.read_csv(out / "grades.csv")
     animal = grades[grades["stream"] == "animal"]
-    assert len(animal) > 0
-    assert (animal["translational_indirectness"] == -1).all()
+    # bodies with a result take the scheme's translational step; a body without one has no
+    # certainty to step down (issue 11: "no evidence" is not rated), so the domain is not
+    # assessed there
+    rated = animal[animal["evidence_status"] != "no evidence"]
+    empty = animal[animal["evidence_status"] == "no evidence"]
+    assert len(rated) > 0 and len(empty) > 0
+    assert (rated["translational_indirectness"] == -1).all()
+    assert (rated["translational_indirectness_judgement"] == "serious").all()
+    assert (empty["translational_indirectness"] == 0).all()
+    assert (empty["translational_indirectness_judgement"] == "not assessed").all()
+    assert empty["certainty"].isna().all()
 
 
 def test_run_missing_studies_file_is_clean_error(tmp_path):

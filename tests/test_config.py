@@ -210,14 +210,40 @@ def test_mantel_haenszel_accepted_only_when_the_engine_has_it(tmp_path):
     if "MH" in METHODS:
         assert check_options(method="mh").method == "MH"
     else:
-        line = _refused(tmp_path, "--method", "MH")
-        assert f"supported methods: {', '.join(METHODS)}." in line
+        # grade() pools bodies by inverse variance: MH/Peto would make pooled.csv disagree
+        # with the grades, so the run refuses them and says why (issue 14 item 1, issue 13)
+        for method, name in (("MH", "Mantel-Haenszel"), ("peto", "Peto")):
+            folder = tmp_path / method
+            folder.mkdir()
+            line = _refused(folder, "--method", method)
+            assert line.endswith(f"supported methods: {', '.join(METHODS)}.")
+            assert f"{name} pooling exists in the library" in line
+            assert "the grading engine pools every body by inverse variance" in line
 
 
 def test_unsupported_question_and_ci_method(tmp_path):
     line = _refused(tmp_path, "--question", "plants")
     assert f"supported questions: {', '.join(supported()['question'])}." in line
     assert "within" in supported()["question"] and "human" in supported()["question"]
+    # exactly what grade(question=) takes ("within" is None there)
+    from evidence.errors import InvalidParameterError
+    from evidence.ingest import read_studies
+    from grading import grade
+
+    studies = read_studies(_bcg_sheet(tmp_path / "q.csv")).studies
+    expected = []
+    for q in ("human", "within", "animal", "in_vitro"):
+        try:
+            grade(studies, question=None if q == "within" else q)
+        except InvalidParameterError:
+            continue
+        expected.append(q)
+    assert sorted(supported()["question"]) == sorted(expected)
+    if "animal" not in expected:
+        folder = tmp_path / "animal"
+        folder.mkdir()
+        line = _refused(folder, "--question", "animal")
+        assert line.endswith(f"supported questions: {', '.join(expected)}.")
     line = _refused(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
                     "--ci-method", "bootstrap")
     assert "supported CI methods: z, hksj, hksj_adhoc" in line
@@ -303,3 +329,77 @@ def test_overrides_file_from_the_command_line(tmp_path):
     assert grades["publication_bias_override_by"].tolist() == ["AB"]
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["overrides"]["sha256"] == sha256_file(tmp_path / "overrides.csv")
+
+
+def test_zero_cell_from_the_command_line_matches_escalc(tmp_path):
+    """--zero-cell to=all,drop00=true on metadat's dat.hahn2001 (12 trials, 3 without events
+    in either arm; labels below are neutral, the counts are the dataset's) gives metafor's
+    escalc(measure="RR", ..., to="all", drop00=TRUE) in evidence_table.csv, and the pooled
+    body leaves the dropped trials out."""
+    from reference_loader import as_array, load_fixture
+
+    case = load_fixture("escalc")["cases"]["hahn2001_RR_all_drop00"]
+    d = case["data"]
+    ai, n1, ci, n2 = (as_array(d[c]) for c in ("ai", "n1i", "ci", "n2i"))
+    pd.DataFrame({
+        "study_id": [f"trial {i + 1}" for i in range(len(ai))],
+        "indication": "dat.hahn2001", "outcome": "event as coded in dat.hahn2001",
+        "outcome_kind": "benefit", "outcome_direction": "higher_is_worse", "stream": "human",
+        "model": "clinical_trial", "data_type": "counts", "measure": "RR",
+        "events_int": ai, "n_int": n1, "events_ctrl": ci, "n_ctrl": n2,
+    }).to_csv(tmp_path / "hahn.csv", index=False)
+    code, stdout, stderr = _main("run", "--studies", "hahn.csv", "--zero-cell",
+                                 "to=all,drop00=true", "--out", "o", "--no-figures",
+                                 cwd=tmp_path)
+    assert code == 0, stderr
+    table = pd.read_csv(tmp_path / "o" / "evidence_table.csv")
+    expected = as_array(case["yi"])
+    np.testing.assert_array_equal(table["yi"].isna(), np.isnan(expected))
+    _close(table["yi"].fillna(0), np.nan_to_num(expected))
+    _close(table["vi"].fillna(0), np.nan_to_num(as_array(case["vi"])))
+    assert (table["effect_note"].str.endswith("(drop00)").fillna(False)).sum() == 3
+    pooled = pd.read_csv(tmp_path / "o" / "pooled.csv")
+    assert pooled["k"].tolist() == [9]  # 12 trials, 3 without events dropped
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["zero_cell"] == {"to": "all", "drop00": True}
+
+
+def test_subgroup_and_by_reach_the_forests(tmp_path, monkeypatch):
+    """--subgroup draws each body's forest by subgroup with the test for subgroup differences
+    (the same test as subgroup_tests.csv); --by gives one forest per value, titled with it."""
+    from grading import plots
+    from grading.pipeline import run_review
+
+    drawn = []
+    original = plots.forest_pages
+
+    def spy(data, **kwargs):
+        axes = original(data, **kwargs)
+        drawn.append((kwargs.get("subgroup"), len(data),
+                      [t.get_text() for ax in axes for t in [*ax.texts, ax.title]]))
+        return axes
+
+    monkeypatch.setattr(plots, "forest_pages", spy)
+    sheet = _bcg_sheet(tmp_path / "bcg.csv")
+    result = run_review(sheet, out_dir=tmp_path / "sub", subgroup="alloc", method="DL",
+                        jobs=1, report=False)
+    assert [(sub, n) for sub, n, _ in drawn] == [("alloc", 13)]
+    texts = " ".join(drawn[0][2])
+    tests = pd.read_csv(tmp_path / "sub" / "subgroup_tests.csv").set_index("test")
+    between = tests.loc["between (separate tau2)"]
+    assert "Test for subgroup differences" in texts
+    assert f"{between['stat']:.2f}" in texts
+    for alloc in ("random", "alternate", "systematic"):
+        assert alloc in texts
+    assert any(p.name.startswith("forest_01_tuberculosis_prevention") for p in result.files)
+
+    drawn.clear()
+    result = run_review(sheet, out_dir=tmp_path / "by", by="alloc", jobs=1, report=False)
+    assert sorted(n for _, n, _ in drawn) == [2, 4, 7]
+    assert all(sub is None for sub, _, _ in drawn)
+    titles = sorted(text for _, _, texts in drawn for text in texts
+                    if text.startswith("Tuberculosis prevention"))
+    assert [t.split("\n")[0] for t in titles] == [
+        "Tuberculosis prevention (alloc: alternate): tuberculosis (human studies)",
+        "Tuberculosis prevention (alloc: random): tuberculosis (human studies)",
+        "Tuberculosis prevention (alloc: systematic): tuberculosis (human studies)"]

@@ -340,3 +340,48 @@ def test_opposite_directions_are_oriented_or_refused_with_the_reason():
     plain = evidence.study_effects(sheet, orient=False)
     assert plain["yi"].iloc[2] == -2.5 and plain["effect_note"].iloc[2] == ""
     assert plain["outcome_direction"].tolist() == sheet["outcome_direction"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "measure", "keywords"),
+    [
+        ("hahn2001_RR_all_drop00", "RR", {"to": "all", "drop00": True}),
+        ("nielweise2007_OR_all_drop00", "OR", {"to": "all", "drop00": True}),
+        ("hahn2001_OR_only0_add1", "OR", {"add": 1.0}),
+        ("nielweise2007_OR_if0all", "OR", {"to": "if0all"}),
+        ("nielweise2007_RD_none", "RD", {"to": "none"}),
+    ],
+)
+def test_zero_cell_keywords_match_escalc(fixture, measure, keywords):
+    """add/to/drop00 as metafor escalc() (the evigap run option --zero-cell)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        out = evidence.study_effects(_sheet_counts(fixture, measure), **keywords)
+    expected_yi = as_array(_case(fixture)["yi"])
+    np.testing.assert_array_equal(out["yi"].isna(), np.isnan(expected_yi))
+    np.testing.assert_allclose(out["yi"], expected_yi, rtol=RTOL, atol=1e-14)
+    np.testing.assert_allclose(out["vi"], as_array(_case(fixture)["vi"]), rtol=RTOL)
+
+
+def test_zero_cell_keywords_are_said_in_the_notes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        out = evidence.study_effects(_sheet_counts("hahn2001_RR_all_drop00", "RR"), to="all",
+                                     drop00=True)
+    notes = out["effect_note"].tolist()
+    dropped = "no events (or no non-events) in either arm: not estimable (drop00)"
+    assert notes[1] == notes[6] == notes[9] == dropped  # 0/18 vs 0/18, 0/22 vs 0/22, 0/33 vs 0/30
+    assert notes[0] == notes[10] == "0.5 added to all cells (to='all')"
+    with pytest.warns(StatisticalWarning, match=r"1 added to the cells of 4 row\(s\) with a zero"):
+        one = evidence.study_effects(_sheet_counts("hahn2001_RR_only0", "RR"), add=1)
+    assert one["effect_note"].iloc[10] == "1 added to all cells (zero cell)"
+
+
+def test_zero_cell_keywords_bad_values():
+    sheet = _sheet_counts("hahn2001_RR_only0", "RR")
+    with pytest.raises(evidence.errors.InvalidParameterError, match="'to' argument"):
+        evidence.study_effects(sheet, to="sometimes")
+    with pytest.raises(evidence.errors.InvalidParameterError, match="'add' argument"):
+        evidence.study_effects(sheet, add=-1)
+    with pytest.raises(evidence.errors.InvalidParameterError, match="drop00"):
+        evidence.study_effects(sheet, drop00="yes")

@@ -32,9 +32,12 @@ Config file format (every key optional; paths relative to the config file's fold
     to = "only0"
     drop00 = false
 
-    [input]                          # how to read the study sheet
-    sheet = "Data"                   # sheet name of an .xlsx/.ods file
+    [sheet]                          # how to read the study sheet ([input] sheet/na_values
+    name = "Data"                    # is read the same way): sheet name of an .xlsx/.ods file
     na_values = ["NA", "NR"]         # missing-value tokens
+
+    [defaults]                       # a value for a column the sheet does not have
+    stream = "human"
 
     [columns]                        # your header = evigap column
     "x.nrt" = "events_int"
@@ -53,7 +56,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence.errors import EvidenceError, InvalidParameterError, ValidationError
 
 __all__ = [
     "ConfigFile",
@@ -74,7 +77,7 @@ PATH_KEYS: tuple[str, ...] = ("studies", "bib", "regulatory", "claims", "scheme"
 #: Config keys of run options (as ``evigap run`` options, with ``_`` for ``-``).
 OPTION_KEYS: tuple[str, ...] = ("measure", "method", "ci_method", "zero_cell", "by", "subgroup",
                                 "question", "baseline_risk", "figures", "strict")
-_TABLES = ("input", "columns")
+_TABLES = ("input", "sheet", "columns", "defaults")
 _INPUT_KEYS = ("sheet", "na_values")
 #: metafor's zero-cell defaults (``escalc``: add = 1/2, to = "only0", drop00 = FALSE).
 ZERO_CELL_DEFAULTS: dict[str, Any] = {"add": 0.5, "to": "only0", "drop00": False}
@@ -140,7 +143,7 @@ def _read_keywords() -> tuple[str, ...]:
     from evidence.ingest import read_studies
 
     params = inspect.signature(read_studies).parameters
-    return tuple(k for k in ("columns", "na_values", "sheet") if k in params)
+    return tuple(k for k in ("columns", "na_values", "sheet", "defaults") if k in params)
 
 
 def supported() -> dict[str, Any]:
@@ -488,6 +491,15 @@ def load_config(path: str | os.PathLike) -> ConfigFile:
             raise ValidationError(f"Config file '{p}': [columns] maps your column names to "
                                   'evigap column names, e.g. "x.nrt" = "events_int".')
         read_options["columns"] = dict(table)
+    if "sheet" in data or "defaults" in data:
+        # the same tables evidence.readers.sheet_options() reads, checked there
+        from evidence.readers import sheet_options
+
+        try:
+            extra = sheet_options({k: data[k] for k in ("sheet", "defaults") if k in data})
+        except EvidenceError as exc:
+            raise ValidationError(f"Config file '{p}': {exc}") from None
+        read_options.update(extra)
     able = _read_keywords()
     refused = [k for k in read_options if k not in able]
     if refused:

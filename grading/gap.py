@@ -210,7 +210,7 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     """
     out = {"outcome": None, "level": None, "smd": math.nan, "note": None, "k": 0,
            "measure": None, "certainty": None, "estimate": math.nan, "n_single": 0,
-           "dir_known": False}
+           "dir_known": False, "provisional": False}
     f = [r for r in g if _is(r["stream"], stream) and not _is(r["outcome_kind"], "harm")
          and _has_result(r)]
     single = [r for r in f if r.get("measure") in _SINGLE_GROUP]
@@ -242,7 +242,8 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     out.update(outcome=r["outcome"], level=level or "not recorded", k=int(r["k"]),
                measure=r["measure"], estimate=float(r["estimate"]),
                certainty=r.get("certainty_within_stream") if stream != "human" else r.get(
-                   "certainty"))
+                   "certainty"),
+               provisional=r.get("evidence_status") == "provisional")
     if not math.isfinite(smd):
         out["note"] = f"'{r['outcome']}' ({level_txt}): {how}"
         return out
@@ -250,6 +251,13 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     out["dir_known"] = (ind, r["outcome"]) in ctx["directions"]
     out.update(smd=sign * smd, note=f"'{r['outcome']}' ({level_txt}; {how}; {dnote})")
     return out
+
+
+def _cert(body: dict) -> str:
+    """'moderate certainty', with '(provisional)' when some applicable domain was not
+    assessed (issue 11: the level comes from the assessed domains only)."""
+    return f"{body['certainty']} certainty" + (" (provisional)" if body.get("provisional")
+                                               else "")
 
 
 def _best_level(g: list[dict], stream: str, col: str, n_records: int) -> str:
@@ -513,10 +521,10 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         lv = pre["level"] if pre["level"] != "not recorded" else "outcome level not recorded"
         sign = "benefit positive" if pre["dir_known"] else "sign as reported"
         animal = (f"Animal: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
-                  f"{pre['certainty']} certainty, {_plural(n_animal, 'record')}")
+                  f"{_cert(pre)}, {_plural(n_animal, 'record')}")
     elif pre["outcome"] is not None:
         animal = (f"Animal: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
-                  f"common scale), {pre['certainty']} certainty, {_plural(n_animal, 'record')}")
+                  f"common scale), {_cert(pre)}, {_plural(n_animal, 'record')}")
     else:
         animal = f"Animal: no pooled estimate, {_plural(n_animal, 'record')}"
     if n_human == 0:
@@ -524,12 +532,12 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     else:
         if hum["outcome"] is not None and math.isfinite(hum["smd"]):
             res = (f"{hum['outcome']} SMD {_fmt(hum['smd'])} (from {hum['measure']}), "
-                   f"{hum['certainty']} certainty")
+                   f"{_cert(hum)}")
             if math.isfinite(att):
                 res += f", {att:.2f} times the animal effect"
         elif hum["outcome"] is not None:
             res = (f"{hum['outcome']} {hum['measure']} {hum['estimate']:.2f}, not on the "
-                   f"common scale, {hum['certainty']} certainty")
+                   f"common scale, {_cert(hum)}")
         else:
             res = hum["note"][0].lower() + hum["note"][1:]
         human = f"Human ({_plural(n_human, 'record')}): {res}"

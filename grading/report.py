@@ -437,11 +437,18 @@ def _bottom_line(gap) -> str:
         parts.append(f"No indication of {len(gap)} has a pooled animal benefit on the SMD scale")
     with_h = gap[hum.notna()]
     if len(with_h):
-        items = ", ".join(
-            f"{_fmt(r.get('indication_label')) or r['indication']}: SMD "
-            f"{float(r['human_smd']):+.2f}, {_fmt(r.get('certainty_human'))} certainty"
-            for _, r in with_h.iterrows())
-        parts.append(f"a controlled human efficacy result exists for {len(with_h)} ({items})")
+        def item(r) -> str:
+            what = _fmt(r.get("human_outcome"))
+            vs = _fmt(r.get("human_comparison"))
+            cert = _fmt(r.get("human_certainty")) or (
+                f"{_fmt(r.get('certainty_human'))} certainty")
+            return (f"{_fmt(r.get('indication_label')) or r['indication']}, "
+                    + (f"{what} " if what and what != "none" else "")
+                    + f"SMD {float(r['human_smd']):+.2f}" + (f" ({vs})" if vs else "")
+                    + f", {cert}")
+
+        items = "; ".join(item(r) for _, r in with_h.iterrows())
+        parts.append(f"a controlled human efficacy result exists for {len(with_h)}: {items}")
     else:
         parts.append("no indication has a controlled human efficacy result")
     n_harm = int((gap["verdict"] == "harm signal").sum())
@@ -473,7 +480,17 @@ def _certainty_basis(grades) -> str:
         levels = ", ".join(f"{int(vc[lv])} {lv}" for lv in ("high", "moderate", "low",
                                                               "very low") if lv in vc.index)
         label = stream.replace("_", " ") + (" (within its stream)" if stream != "human" else "")
-        parts.append(f"{label}: {len(sub)} outcomes with a result ({levels})")
+        prov = ""
+        if "evidence_status" in sub.columns:
+            p = sub[sub["evidence_status"].astype(str) == "provisional"]
+            if len(p):
+                prov = f", {len(p)} of them provisional"
+                if "risk_of_bias_judgement" in p.columns:
+                    n_rob = int((p["risk_of_bias_judgement"].astype(str)
+                                 == "not assessed").sum())
+                    if n_rob:
+                        prov += f" (risk of bias not assessed in {n_rob})"
+        parts.append(f"{label}: {len(sub)} outcomes with a result ({levels}{prov})")
     n_none = int((~has).sum())
     text = "; ".join(parts) + (f"; {n_none} of {len(grades)} outcome bodies have no result "
                                "to rate (no certainty shown for them)" if n_none else "")

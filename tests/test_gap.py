@@ -345,3 +345,38 @@ def test_human_labels():
     assert indication_label("covid19_ards") == "COVID-19 ARDS"
     assert indication_label("acne_scars") == "Acne scars"
     assert indication_label("acute ischaemic stroke") == "acute ischaemic stroke"
+
+
+def test_human_result_names_its_comparison_and_its_own_certainty():
+    # a dose comparison is not a comparison with no treatment: the row and the narrative
+    # say what was compared, and the certainty is that body's (not the best human one)
+    st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4, intervention="EV 10^10",
+                                comparator="EV 10^9"))
+    g = grade(st)
+    h = g[g["stream"] == "human"].iloc[0]
+    r = _row(st, "x")
+    assert r["human_comparison"] == "EV 10^10 vs EV 10^9"
+    cert = h["certainty"] + " certainty" + (
+        " (provisional)" if h["evidence_status"] == "provisional" else "")
+    assert r["human_certainty"] == cert
+    assert f"(from OR; EV 10^10 vs EV 10^9), {cert}" in r["narrative"]
+    # without a comparator in the sheet: nothing invented
+    r = _row(_sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4)), "x")
+    assert r["human_comparison"] == "" and "(from OR), " in r["narrative"]
+
+
+def test_single_group_example_is_the_observed_proportion_with_wilson_ci():
+    # issue 18 item 3: 0 of 28 reads 0% (95% CI 0% to 12%), not the 0.5-corrected 0.02
+    import warnings
+
+    from evidence.study_effects import study_effects
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        st = study_effects(_sheet(ANIMAL_UP, dict(
+            stream="human", model="phase_2", data_type="single_arm", measure="PR",
+            outcome="relapse", events_int=0, n_int=28)))
+    r = _row(st, "x")
+    assert r["verdict"] == "human efficacy uncontrolled only"
+    assert ("1 single-group result without a comparator (e.g. 'relapse' 0 of 28: 0% (95% CI "
+            "0% to 12%, Wilson score))") in r["human_note"]

@@ -245,6 +245,7 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
                certainty=r.get("certainty_within_stream") if stream != "human" else r.get(
                    "certainty"),
                provisional=r.get("evidence_status") == "provisional",
+               for_humans=r.get("certainty") if stream != "human" else None,
                comparison=_comparison(r))
     if not math.isfinite(smd):
         out["note"] = f"'{r['outcome']}' ({level_txt}): {how}"
@@ -304,11 +305,16 @@ def _single_arm_text(studies: pd.DataFrame):
     return text
 
 
-def _cert(body: dict) -> str:
+def _cert(body: dict, where: str = "") -> str:
     """'moderate certainty', with '(provisional)' when some applicable domain was not
-    assessed (issue 11: the level comes from the assessed domains only)."""
-    return f"{body['certainty']} certainty" + (" (provisional)" if body.get("provisional")
-                                               else "")
+    assessed (issue 11: the level comes from the assessed domains only).  A preclinical body
+    (``where`` = 'in animals') also gives its certainty for humans when that differs:
+    'high certainty in animals, low for humans'."""
+    text = f"{body['certainty']} certainty"
+    q = body.get("for_humans")
+    if where and isinstance(q, str) and q and q != body["certainty"]:
+        text += f" {where}, {q} for humans"
+    return text + (" (provisional)" if body.get("provisional") else "")
 
 
 def _best_level(g: list[dict], stream: str, col: str, n_records: int) -> str:
@@ -584,10 +590,10 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         lv = pre["level"] if pre["level"] != "not recorded" else "outcome level not recorded"
         sign = "benefit positive" if pre["dir_known"] else "sign as reported"
         animal = (f"Animal: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
-                  f"{_cert(pre)}, {_plural(n_animal, 'record')}")
+                  f"{_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
     elif pre["outcome"] is not None:
         animal = (f"Animal: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
-                  f"common scale), {_cert(pre)}, {_plural(n_animal, 'record')}")
+                  f"common scale), {_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
     else:
         animal = f"Animal: no pooled estimate, {_plural(n_animal, 'record')}"
     if n_human == 0:

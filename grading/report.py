@@ -254,7 +254,11 @@ def _reasons(grades_rows) -> str:
         start = _fmt(row.get("starting_level"))
         if start:
             out.append(f"<p>Starting level: {_e(start)}.</p>")
-        if domains:
+        same = {_fmt(row.get(f"{d}_reason")) for d in domains}
+        if status == "no evidence" and domains and len(same) == 1:
+            # nothing to rate: one line instead of a table of identical rows
+            out.append(f'<p class="muted">Every domain: {_e(same.pop())}.</p>')
+        elif domains:
             overrides = any(_fmt(row.get(f"{d}_override_by")) for d in domains)
             words = any(f"{d}_judgement" in row.index for d in domains)
             out.append('<table class="tbl reasons"><thead><tr><th>domain</th>'

@@ -243,16 +243,17 @@ def test_narrative_for_registered_trials_only():
     r = _row(st, "x")
     # issue 11 engine: a controlled animal experiment starts high; its risk of bias is not
     # recorded, so 'not assessed' (no step) and the body is provisional, which the narrative
-    # says; the level is high within the animal stream
+    # says; high within the animal stream, low for humans (-2 for translation)
     g = grade(st)
     a = g[g["stream"] == "animal"].iloc[0]
-    assert (a["certainty_within_stream"], a["evidence_status"]) == ("high", "provisional")
+    assert (a["certainty_within_stream"], a["certainty"], a["evidence_status"]) == (
+        "high", "low", "provisional")
     assert r["certainty_animal"] == "high"
     assert r["narrative"] == (
         "Animal: o SMD +1.00 (benefit positive; outcome level not recorded), high "
-        "certainty (provisional), 1 record. Human (3 records): no controlled human efficacy "
-        "result reported; 3 registered trials without results; highest phase registered: "
-        "phase 1/2.")
+        "certainty in animals, low for humans (provisional), 1 record. Human (3 records): no "
+        "controlled human efficacy result reported; 3 registered trials without results; "
+        "highest phase registered: phase 1/2.")
     assert r["human_note"] == ("no controlled human efficacy result reported; 3 registered "
                                "trials without results")
 

@@ -272,6 +272,11 @@ def test_gap_map_bundled_data_counts_every_record(bundled):
     c = cells(ax)
     assert colour(c, "stroke|animal") == colour(c, "stroke|animal MA") == \
         CERTAINTY_COLOURS["high"]
+    # ... and the figure says these levels are provisional (no risk-of-bias data in the sheet)
+    n_rated = int((grades_["evidence_status"] != "no evidence").sum())
+    assert n_rated == 55
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "gap_note"][0].endswith(
+        "Certainty provisional in 55 of 55 rated bodies (risk of bias not assessed in 55).")
     # the human stroke records (Dehghani 2022, phase 1/2) have no result to rate: not graded
     h = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "human")]
     assert (h["evidence_status"] == "no evidence").all()

@@ -116,6 +116,25 @@ def _regulatory_text(regulatory: pd.DataFrame | None, width: int) -> dict[str, s
     return {k: _style.wrap("; ".join(v), width, max_lines=2) for k, v in out.items()}
 
 
+def _provisional_note(grades) -> str:
+    """' Certainty provisional in 55 of 55 rated bodies (risk of bias not assessed in 55).'
+    (issue 11: a provisional certainty comes from the assessed domains only)."""
+    if grades is None or "evidence_status" not in grades.columns:
+        return ""
+    status = grades["evidence_status"].astype(str)
+    rated = int((status != "no evidence").sum())
+    prov = status == "provisional"
+    if not prov.any():
+        return ""
+    text = f" Certainty provisional in {int(prov.sum())} of {rated} rated bodies"
+    if "risk_of_bias_judgement" in grades.columns:
+        n_rob = int((prov & (grades["risk_of_bias_judgement"].astype(str)
+                             == "not assessed")).sum())
+        if n_rob:
+            text += f" (risk of bias not assessed in {n_rob})"
+    return text + "."
+
+
 def gap_map(
     studies: pd.DataFrame,
     *,
@@ -236,7 +255,7 @@ def gap_map(
     caption = _CAPTION[certainty] if grades is not None else "Records not graded"
     notes = ["Numbers are records"
              + ("; MA: published meta-analyses (aggregate records), counted under the stream "
-                "they pool" if is_ma.any() else "") + "."]
+                "they pool" if is_ma.any() else "") + "." + _provisional_note(grades)]
     if reg_all:
         notes.append(_style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3))
     reg_w = 0.0

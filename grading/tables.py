@@ -564,7 +564,7 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
             prop = single.get(i)
             diff = _proportion_text(prop) if prop else _absolute(r)
             if prop:
-                npart = f"{prop['events']:.0f} of {prop['n']:.0f} (1 study)"
+                npart = f"{prop['n']:.0f} (1 study)"
         else:
             assumed = "not applicable" if not human else "not reported"
             diff = _absolute(r) if not human else "not estimable: no control risk"

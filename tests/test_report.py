@@ -311,3 +311,33 @@ def test_single_arm_records_show_observed_proportion_and_method():
     assert "PR 0.02" not in text and f"{0.5 / 29:.3g}" not in text
     # the body is rated from what was assessed and says so
     assert "(provisional: " in text
+
+
+def test_bottom_line_names_the_human_body_its_comparison_and_its_certainty():
+    import grading
+    from evidence.study_effects import study_effects
+
+    st = pd.DataFrame([dict(study_id="T1", indication="sepsis", outcome="death", stream="human",
+                            model="phase_2", data_type="counts", measure="RR", randomised=True,
+                            controlled=True, events_int=20, n_int=100, events_ctrl=40,
+                            n_ctrl=100, intervention="EV high dose", comparator="EV low dose",
+                            outcome_kind="benefit", outcome_direction="higher_is_worse")])
+    eff = study_effects(st)
+    g = grading.grade(eff)
+    gap = grading.gap_summary(eff, g)
+    r = gap.iloc[0]
+    assert r["human_comparison"] == "EV high dose vs EV low dose"
+    h = g.iloc[0]
+    cert = f"{h['certainty']} certainty" + (
+        " (provisional)" if h["evidence_status"] == "provisional" else "")
+    assert r["human_certainty"] == cert
+    text = render_report(grades=g, gap=gap)
+    first = text[:text.index("<nav>")]
+    assert html.escape(
+        f"a controlled human efficacy result exists for 1: Sepsis, death SMD "
+        f"{r['human_smd']:+.2f} (EV high dose vs EV low dose), {cert}") in first
+    # what the certainty rests on: provisional bodies counted with the reason (the sheet
+    # records no risk of bias, so it is not assessed and the body provisional)
+    assert (h["evidence_status"], h["risk_of_bias_judgement"]) == ("provisional",
+                                                                   "not assessed")
+    assert "1 of them provisional (risk of bias not assessed in 1)" in first

@@ -74,7 +74,8 @@ GAP_COLUMNS: tuple[str, ...] = (
     "n_animal_meta_analyses", "n_human", "n_human_registered_no_results",
     "n_human_trials_unknown_phase", "models", "preclinical_outcome", "preclinical_outcome_level",
     "preclinical_smd", "preclinical_note", "human_outcome", "human_outcome_level", "human_smd",
-    "human_note", "attenuation", "attenuation_note", "certainty_in_vitro", "certainty_animal",
+    "human_note", "human_certainty", "human_comparison", "attenuation", "attenuation_note",
+    "certainty_in_vitro", "certainty_animal",
     "certainty_human", "n_harm_records", "n_harm_reports", "n_harm_events", "n_harm_exposed",
     "harm_signal", "harm_products", "harm_text", "regulatory_status", "regulatory_citations",
     "prior_phase", "prior_area", "prior_area_assumed", "prior_loa", "prior_source",
@@ -210,7 +211,7 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     """
     out = {"outcome": None, "level": None, "smd": math.nan, "note": None, "k": 0,
            "measure": None, "certainty": None, "estimate": math.nan, "n_single": 0,
-           "dir_known": False}
+           "dir_known": False, "provisional": False}
     f = [r for r in g if _is(r["stream"], stream) and not _is(r["outcome_kind"], "harm")
          and _has_result(r)]
     single = [r for r in f if r.get("measure") in _SINGLE_GROUP]
@@ -242,7 +243,10 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     out.update(outcome=r["outcome"], level=level or "not recorded", k=int(r["k"]),
                measure=r["measure"], estimate=float(r["estimate"]),
                certainty=r.get("certainty_within_stream") if stream != "human" else r.get(
-                   "certainty"))
+                   "certainty"),
+               provisional=r.get("evidence_status") == "provisional",
+               for_humans=r.get("certainty") if stream != "human" else None,
+               comparison=_comparison(r))
     if not math.isfinite(smd):
         out["note"] = f"'{r['outcome']}' ({level_txt}): {how}"
         return out
@@ -250,6 +254,67 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     out["dir_known"] = (ind, r["outcome"]) in ctx["directions"]
     out.update(smd=sign * smd, note=f"'{r['outcome']}' ({level_txt}; {how}; {dnote})")
     return out
+
+
+def _comparison(r: dict) -> str:
+    """'intervention vs comparator' of a body; empty when the comparator is not recorded."""
+    def text(c):
+        v = r.get(c)
+        return str(v).strip() if isinstance(v, str) and str(v).strip() else ""
+
+    comp, inter = text("comparator"), text("intervention")
+    if not comp:
+        return ""
+    return f"{inter} vs {comp}" if inter else f"vs {comp}"
+
+
+def _single_arm_text(studies: pd.DataFrame):
+    """A function body -> '7 of 22: 32% (95% CI 16% to 53%, Wilson score)' for a one-row
+    single-arm body (the observed proportion, no continuity correction; issue 18), else ''."""
+    cols = ("proportion", "proportion_ci_low", "proportion_ci_high", "proportion_ci_method",
+            "events_int", "n_int")
+    if not {"events_int", "n_int", "data_type"} <= set(studies.columns):
+        return lambda body: ""
+    if "proportion" not in studies.columns:
+        from evidence.proportions import single_arm_columns
+
+        studies = studies.assign(**single_arm_columns(studies))
+    arr = {c: studies[c].to_numpy() for c in cols}
+
+    def text(body: dict) -> str:
+        rows = body.get("estimate_rows")
+        pos = [p.strip() for p in rows.split(";")] if isinstance(rows, str) else []
+        if len(pos) != 1 or not pos[0].isdigit() or int(pos[0]) >= len(studies):
+            return ""
+        j = int(pos[0])
+        p, lo, hi = (float(arr[c][j]) for c in cols[:3])
+        if not all(math.isfinite(v) for v in (p, lo, hi)):
+            return ""
+        method = str(arr["proportion_ci_method"][j] or "").strip()
+        level = "95%"
+        if method.endswith("%"):
+            method, _, level = method.rpartition(" ")
+
+        def pct(x: float) -> str:
+            v = 100 * x
+            return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + "%"
+
+        return (f"{float(arr['events_int'][j]):.0f} of {float(arr['n_int'][j]):.0f}: "
+                f"{pct(p)} ({level} CI {pct(lo)} to {pct(hi)}, {method or 'Wilson score'})")
+
+    return text
+
+
+def _cert(body: dict, where: str = "") -> str:
+    """'moderate certainty', with '(provisional)' when some applicable domain was not
+    assessed (issue 11: the level comes from the assessed domains only).  A preclinical body
+    (``where`` = 'in animals') also gives its certainty for humans when that differs:
+    'high certainty in animals, low for humans'."""
+    text = f"{body['certainty']} certainty"
+    q = body.get("for_humans")
+    if where and isinstance(q, str) and q and q != body["certainty"]:
+        text += f" {where}, {q} for humans"
+    return text + (" (provisional)" if body.get("provisional") else "")
 
 
 def _best_level(g: list[dict], stream: str, col: str, n_records: int) -> str:
@@ -327,6 +392,14 @@ def gap_summary(
             The same for the human stream, from controlled comparisons only; when there is none,
             ``human_note`` says what exists instead (single-group results, registered trials
             without results, records without numbers).
+        ``human_certainty``
+            Certainty of the body behind ``human_smd`` (for the review's question, with
+            '(provisional)' when some domain was not assessed); empty without a human result.
+            ``certainty_human`` is the highest among all human bodies and can differ.
+        ``human_comparison``
+            What that body compared, from the sheet's ``intervention`` and ``comparator``
+            ("inhaled EXO-CD24 10^10 vs EXO-CD24 10^9": a dose comparison is not a
+            comparison with no treatment); empty without a human result.
         ``attenuation``, ``attenuation_note``
             human_smd / preclinical_smd (1 = as large as in animals) and why it is missing.
         ``certainty_in_vitro, certainty_animal, certainty_human``
@@ -375,7 +448,9 @@ def gap_summary(
     ind_codes, ind_texts = text_codes(keys)
     ctx = {"directions": _directions(studies, ind_codes, ind_texts),
            "levels": _body_levels(studies, keys), "sds": _body_sds(studies, keys)}
-    extra = [c for c in ("control_risk", "evidence_status") if c in grades.columns]
+    extra = [c for c in ("control_risk", "evidence_status", "intervention", "comparator",
+                         "estimate_rows") if c in grades.columns]
+    ctx["single_arm"] = _single_arm_text(studies)
     grades = grades[gcols + extra]
     records = _record_counts(studies, ind_codes, ind_texts)
     record_ind = records["_ind"].to_numpy()
@@ -472,9 +547,11 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         what = []
         if hum["n_single"]:
             ex = hum["single"][0]
+            seen = ctx["single_arm"](ex)
             what.append(f"{_plural(hum['n_single'], 'single-group result')} without a "
-                        f"comparator (e.g. '{ex['outcome']}' proportion {ex['estimate']:.2f})"
-                        if ex.get("measure") == "PR" else
+                        f"comparator (e.g. '{ex['outcome']}' "
+                        + (seen or f"proportion {ex['estimate']:.2f}") + ")"
+                        if ex.get("measure") == "PR" or seen else
                         f"{_plural(hum['n_single'], 'single-group result')} without a comparator")
         if n_reg_no:
             what.append(f"{_plural(n_reg_no, 'registered trial')} without results")
@@ -513,23 +590,24 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         lv = pre["level"] if pre["level"] != "not recorded" else "outcome level not recorded"
         sign = "benefit positive" if pre["dir_known"] else "sign as reported"
         animal = (f"Animal: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
-                  f"{pre['certainty']} certainty, {_plural(n_animal, 'record')}")
+                  f"{_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
     elif pre["outcome"] is not None:
         animal = (f"Animal: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
-                  f"common scale), {pre['certainty']} certainty, {_plural(n_animal, 'record')}")
+                  f"common scale), {_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
     else:
         animal = f"Animal: no pooled estimate, {_plural(n_animal, 'record')}"
     if n_human == 0:
         human = "Human: no records"
     else:
         if hum["outcome"] is not None and math.isfinite(hum["smd"]):
-            res = (f"{hum['outcome']} SMD {_fmt(hum['smd'])} (from {hum['measure']}), "
-                   f"{hum['certainty']} certainty")
+            vs = hum.get("comparison") or ""
+            res = (f"{hum['outcome']} SMD {_fmt(hum['smd'])} (from {hum['measure']}"
+                   + (f"; {vs}" if vs else "") + f"), {_cert(hum)}")
             if math.isfinite(att):
                 res += f", {att:.2f} times the animal effect"
         elif hum["outcome"] is not None:
             res = (f"{hum['outcome']} {hum['measure']} {hum['estimate']:.2f}, not on the "
-                   f"common scale, {hum['certainty']} certainty")
+                   f"common scale, {_cert(hum)}")
         else:
             res = hum["note"][0].lower() + hum["note"][1:]
         human = f"Human ({_plural(n_human, 'record')}): {res}"
@@ -573,6 +651,10 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         "human_outcome_level": hum["level"] or "none",
         "human_smd": hum["smd"],
         "human_note": hum["note"],
+        "human_certainty": _cert(hum) if hum["outcome"] is not None and math.isfinite(
+            hum["smd"]) else "",
+        "human_comparison": (hum.get("comparison") or "") if hum["outcome"] is not None
+        and math.isfinite(hum["smd"]) else "",
         "attenuation": att,
         "attenuation_note": att_note,
         "certainty_in_vitro": _best_level(g, "in_vitro", "certainty_within_stream", n_vitro),

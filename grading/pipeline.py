@@ -1102,12 +1102,12 @@ def run_review(
     pooled = pooled_table(grades)
 
     tick("evidence profile and gap")
-    profile = evidence_profile(grades)
+    profile = evidence_profile(grades, studies=evidence_table)
     gap = gap_summary(evidence_table, grades, regulatory=regulatory_frame, scheme=the_scheme)
     # --- issue 12 (gap helper): Summary of Findings table
     from grading.tables import summary_of_findings
 
-    sof = summary_of_findings(grades, baseline_risk=baseline_risk)
+    sof = summary_of_findings(grades, baseline_risk=baseline_risk, studies=evidence_table)
     # --- end issue 12
 
     tick("claims audit")

@@ -230,8 +230,17 @@ def _reasons(grades_rows) -> str:
         )
         certainty = _fmt(row.get("certainty"))
         symbols = _fmt(row.get("certainty_symbols"))
+        status = _fmt(row.get("evidence_status"))
+        if status == "no evidence":  # issue 11: no level for a body without a result
+            certainty = "no evidence: " + (_fmt(row.get("no_evidence_reason"))
+                                           or "no result to rate")
+            symbols = ""
+        elif status == "provisional":
+            certainty += " (provisional: " + (_fmt(row.get("provisional_reason"))
+                                              or "some domains not assessed") + ")"
         out.append('<details class="rating" open><summary>')
-        out.append(f"<b>{_e(label)}</b>: <span class=\"cert\">{_e(symbols)} {_e(certainty)}</span>")
+        out.append(f"<b>{_e(label)}</b>: <span class=\"cert\">"
+                   f"{_e((symbols + ' ' + certainty).strip())}</span>")
         if "k" in row.index:
             out.append(f' <span class="muted">(k = {_e(_fmt(row.get("k")))})</span>')
         moves = [f"{_step(row.get(d))} {d.replace('_', ' ')}" for d in domains
@@ -245,16 +254,23 @@ def _reasons(grades_rows) -> str:
         start = _fmt(row.get("starting_level"))
         if start:
             out.append(f"<p>Starting level: {_e(start)}.</p>")
-        if domains:
+        same = {_fmt(row.get(f"{d}_reason")) for d in domains}
+        if status == "no evidence" and domains and len(same) == 1:
+            # nothing to rate: one line instead of a table of identical rows
+            out.append(f'<p class="muted">Every domain: {_e(same.pop())}.</p>')
+        elif domains:
             overrides = any(_fmt(row.get(f"{d}_override_by")) for d in domains)
-            out.append('<table class="tbl reasons"><thead><tr><th>domain</th><th>step</th>'
+            words = any(f"{d}_judgement" in row.index for d in domains)
+            out.append('<table class="tbl reasons"><thead><tr><th>domain</th>'
+                       + ("<th>judgement</th>" if words else "") + "<th>step</th>"
                        "<th>suggested</th><th>reason</th><th>source</th>"
                        + ("<th>override by</th>" if overrides else "") + "</tr></thead><tbody>")
             for d in domains:
                 out.append(
                     "<tr>"
                     f"<td>{_e(d.replace('_', ' '))}</td>"
-                    f'<td class="num">{_e(_step(row.get(d)))}</td>'
+                    + (f"<td>{_e(_fmt(row.get(f'{d}_judgement')))}</td>" if words else "")
+                    + f'<td class="num">{_e(_step(row.get(d)))}</td>'
                     f'<td class="num">{_e(_step(row.get(f"{d}_suggested")))}</td>'
                     f"<td>{_e(_fmt(row.get(f'{d}_reason')))}</td>"
                     f"<td>{_e(cite(_fmt(row.get(f'{d}_source'))))}</td>"
@@ -425,11 +441,18 @@ def _bottom_line(gap) -> str:
         parts.append(f"No indication of {len(gap)} has a pooled animal benefit on the SMD scale")
     with_h = gap[hum.notna()]
     if len(with_h):
-        items = ", ".join(
-            f"{_fmt(r.get('indication_label')) or r['indication']}: SMD "
-            f"{float(r['human_smd']):+.2f}, {_fmt(r.get('certainty_human'))} certainty"
-            for _, r in with_h.iterrows())
-        parts.append(f"a controlled human efficacy result exists for {len(with_h)} ({items})")
+        def item(r) -> str:
+            what = _fmt(r.get("human_outcome"))
+            vs = _fmt(r.get("human_comparison"))
+            cert = _fmt(r.get("human_certainty")) or (
+                f"{_fmt(r.get('certainty_human'))} certainty")
+            return (f"{_fmt(r.get('indication_label')) or r['indication']}, "
+                    + (f"{what} " if what and what != "none" else "")
+                    + f"SMD {float(r['human_smd']):+.2f}" + (f" ({vs})" if vs else "")
+                    + f", {cert}")
+
+        items = "; ".join(item(r) for _, r in with_h.iterrows())
+        parts.append(f"a controlled human efficacy result exists for {len(with_h)}: {items}")
     else:
         parts.append("no indication has a controlled human efficacy result")
     n_harm = int((gap["verdict"] == "harm signal").sum())
@@ -461,7 +484,17 @@ def _certainty_basis(grades) -> str:
         levels = ", ".join(f"{int(vc[lv])} {lv}" for lv in ("high", "moderate", "low",
                                                               "very low") if lv in vc.index)
         label = stream.replace("_", " ") + (" (within its stream)" if stream != "human" else "")
-        parts.append(f"{label}: {len(sub)} outcomes with a result ({levels})")
+        prov = ""
+        if "evidence_status" in sub.columns:
+            p = sub[sub["evidence_status"].astype(str) == "provisional"]
+            if len(p):
+                prov = f", {len(p)} of them provisional"
+                if "risk_of_bias_judgement" in p.columns:
+                    n_rob = int((p["risk_of_bias_judgement"].astype(str)
+                                 == "not assessed").sum())
+                    if n_rob:
+                        prov += f" (risk of bias not assessed in {n_rob})"
+        parts.append(f"{label}: {len(sub)} outcomes with a result ({levels}{prov})")
     n_none = int((~has).sum())
     text = "; ".join(parts) + (f"; {n_none} of {len(grades)} outcome bodies have no result "
                                "to rate (no certainty shown for them)" if n_none else "")
@@ -512,10 +545,39 @@ def _studies_for(evidence_table, indication: str):
     rows = evidence_table[(indication_key(evidence_table) == indication).fillna(False)
                           .to_numpy()]
     if {"yi", "vi", "measure"} <= set(rows.columns):
-        rows = rows.assign(**{"effect [95% CI]": [
-            _effect_text(m, y, v) for m, y, v in zip(rows["measure"], rows["yi"], rows["vi"],
-                                                     strict=True)]})
+        texts = [_effect_text(m, y, v) for m, y, v in zip(rows["measure"], rows["yi"],
+                                                          rows["vi"], strict=True)]
+        props = [""] * len(rows)
+        if "proportion" in rows.columns:  # single-arm rows: what was observed (issue 18)
+            props = [_proportion_text(r) for r in rows.to_dict("records")]
+        shown = [bool(p) for p in props]
+        rows = rows.assign(**{"effect [95% CI]": [p or t for p, t in zip(props, texts,
+                                                                          strict=True)]})
+        if any(shown):  # the continuity-corrected yi/vi stay inside pooling, not shown
+            rows = rows.assign(yi=rows["yi"].mask(shown), vi=rows["vi"].mask(shown))
     return rows
+
+
+def _proportion_text(r: Mapping[str, Any]) -> str:
+    """``'0 of 28: 0% (95% CI 0% to 12%, Wilson score)'`` for a single-arm row: the observed
+    proportion with the interval of :func:`evidence.study_effects` (no continuity correction,
+    which stays inside pooling); empty when the row has none."""
+    from grading.tables import _pct
+
+    try:
+        p, lo, hi = (float(r.get(c)) for c in ("proportion", "proportion_ci_low",
+                                              "proportion_ci_high"))
+        x, n = float(r.get("events_int")), float(r.get("n_int"))
+    except (TypeError, ValueError):
+        return ""
+    if any(math.isnan(v) for v in (p, lo, hi, x, n)):
+        return ""
+    method = str(r.get("proportion_ci_method") or "").strip()
+    level = "95%"
+    if method.endswith("%"):
+        method, _, level = method.rpartition(" ")
+    return (f"{x:.0f} of {n:.0f}: {_pct(p)} ({level} CI {_pct(lo)} to {_pct(hi)}, "
+            f"{method or 'Wilson score'})")
 
 
 def _effect_text(measure: Any, yi: Any, vi: Any) -> str:

@@ -117,7 +117,9 @@ def _absolute(r) -> str:
         return f"{m} {w(est)} ({w(r['ci_low'])} to {w(r['ci_high'])})"
     if m in ("PLO", "PR"):  # a Wald interval can cross 0 or 1: shown within [0, 1]
         lo, hi = (min(1.0, max(0.0, _nat(m, r[c]))) for c in ("ci_low", "ci_high"))
-        return f"proportion {_nat(m, est):.2f} ({lo:.2f} to {hi:.2f}), no comparator"
+        how = "logit scale, back-transformed" if m == "PLO" else "Wald"
+        what = "pooled proportion" if _fin(r.get("k")) and r["k"] > 1 else "proportion"
+        return f"{what} {_nat(m, est):.2f} ({lo:.2f} to {hi:.2f}, {how}), no comparator"
     return "—"
 
 
@@ -151,18 +153,54 @@ class _Notes:
         return marker
 
 
-def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str]) -> str:
+def _judgement(r, d: str) -> str:
+    """The domain's GRADE word (``<domain>_judgement``; from the step for older frames)."""
+    j = r.get(f"{d}_judgement")
+    if isinstance(j, str) and j:
+        return j
     step = int(r[d])
-    word = STEP_WORDS.get(step, f"{step:+d}") if d not in UP_DOMAINS else str(step)
+    return STEP_WORDS.get(step, f"{step:+d}") if d not in UP_DOMAINS else str(step)
+
+
+def _not_assessed(r, d: str) -> bool:
+    return _judgement(r, d) == "not assessed"
+
+
+def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str], *,
+                 explain: bool = True) -> str:
+    """The cell of one domain: its GRADE word, with a footnote when it was rated, overridden
+    or not assessed (issue 11: a not-assessed domain never reads as a judgement)."""
+    step = int(r[d])
+    word = _judgement(r, d)
     overridden = r.get(f"{d}_override_by") is not None and not (
         isinstance(r.get(f"{d}_override_by"), float))
-    if step != 0 or overridden or str(r.get(f"{d}_reason", "")).startswith("override"):
-        text = (f"{DOMAIN_LABELS[d]} ({step:+d}, {word}): {r[f'{d}_reason']}. "
+    reason = str(r.get(f"{d}_reason", ""))
+    if word == "not assessed":
+        if not explain:
+            return word
+        why = reason if reason.startswith("not assessed") else f"not assessed: {reason}"
+        text = f"{DOMAIN_LABELS[d]}: {why}. Source: {r[f'{d}_source']}"
+    elif step != 0 or overridden or reason.startswith("override"):
+        text = (f"{DOMAIN_LABELS[d]} ({step:+d}, {word}): {reason}. "
                 f"Source: {r[f'{d}_source']}")
-        mk = notes.add(text)
-        row_notes.append(f"{mk}. {text}")
-        return f"{word} ({mk})"
-    return word
+    else:
+        return word
+    mk = notes.add(text)
+    row_notes.append(f"{mk}. {text}")
+    return f"{word} ({mk})"
+
+
+def _provisional_note(r, notes: _Notes, row_notes: list[str]) -> str:
+    """' provisional (c)' for a provisional body (its footnote names what was not assessed)."""
+    if r.get("evidence_status") != "provisional":
+        return ""
+    why = r.get("provisional_reason")
+    text = "Provisional: " + (str(why) if isinstance(why, str) and why else
+                              "some domains were not assessed") + (
+        "; the certainty comes from the assessed domains only")
+    mk = notes.add(text)
+    row_notes.append(f"{mk}. {text}")
+    return f" provisional ({mk})"
 
 
 def _certainty_note(r, notes: _Notes, row_notes: list[str]) -> str:
@@ -180,33 +218,107 @@ def _certainty_note(r, notes: _Notes, row_notes: list[str]) -> str:
     return f"{LEVEL_SYMBOLS[r['certainty']]} {r['certainty'].capitalize()} ({mk})"
 
 
-def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
+def _importance(r) -> str:
+    imp = r.get("importance")
+    return imp if isinstance(imp, str) and imp else "not rated"
+
+
+def _pct(x: float) -> str:
+    """A proportion as a percentage: whole percent from 10%, one decimal below."""
+    v = 100 * x
+    t = f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")
+    return f"{t}%"
+
+
+def _proportion_text(prop: dict) -> str:
+    """'0% (95% CI 0% to 12%, Wilson score; no comparator)': the observed proportion of a
+    single-arm body with its interval and the method named (no continuity correction)."""
+    method = str(prop.get("method") or "").strip()
+    level = "95%"
+    if method.endswith("%"):
+        method, _, level = method.rpartition(" ")
+    return (f"{_pct(prop['proportion'])} ({level} CI {_pct(prop['ci_low'])} to "
+            f"{_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)")
+
+
+def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, dict]:
+    """Observed proportion of each one-study single-arm body (PR/PLO), by position in
+    ``grades``: events, n, proportion, ci_low, ci_high, method, from the study table's
+    ``proportion*`` columns (:func:`evidence.study_effects`) at the body's ``estimate_rows``.
+    """
+    if studies is None:
+        return {}
+    check_frame(studies, "studies", func, what="the study table given to grade()")
+    if "estimate_rows" not in grades.columns:
+        return {}
+    if "proportion" not in studies.columns:
+        from evidence.proportions import single_arm_columns
+
+        studies = studies.assign(**single_arm_columns(studies))
+    cols = {c: studies[c].to_numpy() for c in ("proportion", "proportion_ci_low",
+                                              "proportion_ci_high", "proportion_ci_method",
+                                              "events_int", "n_int") if c in studies.columns}
+    if len(cols) < 6:
+        return {}
+    out: dict[int, dict] = {}
+    for i, (m, rows) in enumerate(zip(grades["measure"], grades["estimate_rows"],
+                                      strict=True)):
+        if m not in ("PR", "PLO") or not isinstance(rows, str) or not rows.strip():
+            continue
+        pos = [p.strip() for p in rows.split(";") if p.strip()]
+        if len(pos) != 1 or not pos[0].isdigit() or int(pos[0]) >= len(studies):
+            continue
+        j = int(pos[0])
+        p = cols["proportion"][j]
+        if not _fin(p):
+            continue
+        out[i] = {"proportion": float(p), "ci_low": float(cols["proportion_ci_low"][j]),
+                  "ci_high": float(cols["proportion_ci_high"][j]),
+                  "method": cols["proportion_ci_method"][j],
+                  "events": float(cols["events_int"][j]), "n": float(cols["n_int"][j])}
+    return out
+
+
+def evidence_profile(grades: pd.DataFrame, *, studies: pd.DataFrame | None = None
+                     ) -> pd.DataFrame:
     """GRADEpro-style evidence profile, one row per graded body.
 
     Parameters
     ----------
     grades : DataFrame
         Output of :func:`grading.grade`.
+    studies : DataFrame, optional
+        The study table given to :func:`grading.grade`; when given, one-study single-arm
+        bodies show their observed proportion with its Wilson (or exact) CI, method named
+        (see :func:`summary_of_findings`).
 
     Returns
     -------
     DataFrame
         Columns :data:`EVIDENCE_PROFILE_COLUMNS`: Indication, Outcome, Stream, № of studies,
         Study design, Risk of bias, Inconsistency, Indirectness, Translational indirectness,
-        Imprecision (cells 'not serious' / 'serious' / 'very serious' / 'extremely serious'
-        with a footnote marker when rated), Other considerations (publication bias and
-        up-ratings, or 'none'), № of patients: intervention, № of patients: comparison
-        ('events/total (%)' for counts), Relative (95% CI) (ratio measures), Absolute (95% CI)
-        (per 1,000 for binary outcomes with a control risk; MD/SMD lower/higher), Certainty
-        ('⊕⊕◯◯ Low'), Importance ('not rated': evigap does not rate outcome importance), Footnotes.
+        Imprecision (the GRADE word from ``<domain>_judgement``: 'not serious' / 'serious' /
+        'very serious' / 'extremely serious' with a footnote marker when rated, or 'not
+        assessed' with a footnote saying why; bodies with no evidence: 'not assessed'
+        without a note, the Certainty cell says why), Other considerations (publication bias
+        and up-ratings when rated or not assessed, or 'none'), № of patients: intervention,
+        № of patients: comparison ('events/total (%)' for counts; single-arm bodies with
+        ``studies``: 'events/n (%)' and 'no comparator'), Relative (95% CI) (ratio
+        measures), Absolute (95% CI) (per 1,000 for binary outcomes with a control risk;
+        MD/SMD lower/higher; single-arm: the observed proportion with its CI and method),
+        Certainty ('⊕⊕◯◯ Low (a)', then ' provisional (b)' when some applicable domain was
+        not assessed; 'No evidence (...)' without a level), Importance (``importance`` from
+        grade(), else 'not rated'), Footnotes.
         ``attrs["footnotes"]`` holds every footnote as (marker, text).
     """
     _check(grades, "evidence_profile")
+    single = _single_arm_lookup(studies, grades, "evidence_profile")
     notes = _Notes()
     rows = []
-    for r in grades.to_dict("records"):  # plain dicts: much cheaper than rows
+    for i, r in enumerate(grades.to_dict("records")):  # plain dicts: much cheaper than rows
         rn: list[str] = []
-        cells = {d: _domain_cell(r, d, notes, rn) for d in (
+        rated = r.get("evidence_status") != "no evidence"
+        cells = {d: _domain_cell(r, d, notes, rn, explain=rated) for d in (
             "risk_of_bias", "inconsistency", "indirectness", "translational_indirectness",
             "imprecision")}
         other = []
@@ -215,11 +327,24 @@ def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
             base = _domain_cell(r, "publication_bias", notes, rn)
             other.append("publication bias strongly suspected" + base[base.find(" ("):]
                          if pb != 0 else base)
+        elif rated and _not_assessed(r, "publication_bias"):
+            mark = _domain_cell(r, "publication_bias", notes, rn)
+            other.append("publication bias not assessed" + mark[mark.find(" ("):])
         for d in UP_DOMAINS:
             if int(r[d]) != 0:
                 mark = _domain_cell(r, d, notes, rn)
                 other.append(_UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d]) + mark[mark.find(
                     " ("):])
+            elif rated and _not_assessed(r, d):
+                mark = _domain_cell(r, d, notes, rn)
+                other.append(f"{DOMAIN_LABELS[d].lower()} not assessed" + mark[mark.find(
+                    " ("):])
+        if not rated:
+            other = ["not assessed"]
+        cert = _certainty_note(r, notes, rn)
+        if rated:
+            cert += _provisional_note(r, notes, rn)
+        prop = single.get(i)
         rows.append({
             "Indication": r["indication"],
             "Outcome": r["outcome"],
@@ -232,12 +357,14 @@ def evidence_profile(grades: pd.DataFrame) -> pd.DataFrame:
             "Translational indirectness": cells["translational_indirectness"],
             "Imprecision": cells["imprecision"],
             "Other considerations": "; ".join(other) if other else "none",
-            "№ of patients: intervention": _arm(r, "int"),
-            "№ of patients: comparison": _arm(r, "ctrl"),
+            "№ of patients: intervention": (f"{prop['events']:.0f}/{prop['n']:.0f} "
+                                           f"({100 * prop['proportion']:.1f}%)" if prop
+                                           else _arm(r, "int")),
+            "№ of patients: comparison": "no comparator" if prop else _arm(r, "ctrl"),
             "Relative (95% CI)": _relative(r),
-            "Absolute (95% CI)": _absolute(r),
-            "Certainty": _certainty_note(r, notes, rn),
-            "Importance": "not rated",
+            "Absolute (95% CI)": _proportion_text(prop) if prop else _absolute(r),
+            "Certainty": cert,
+            "Importance": _importance(r),
             "Footnotes": " ".join(rn),
         })
     out = pd.DataFrame(rows, columns=list(EVIDENCE_PROFILE_COLUMNS))
@@ -301,7 +428,8 @@ def _cohen(smd: float) -> str:
 
 
 def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
-                        include_no_evidence: bool = False) -> pd.DataFrame:
+                        include_no_evidence: bool = False,
+                        studies: pd.DataFrame | None = None) -> pd.DataFrame:
     """Summary-of-findings table in GRADEpro's layout, one row per body with a result.
 
     Layout of GRADE guidelines 12 and 13 (Guyatt GH et al. J Clin Epidemiol 2013;66:158-172 and
@@ -320,6 +448,12 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
     include_no_evidence : bool, default False
         Also list bodies without a result (their row says so; no certainty is shown).  Bodies
         left out are listed in ``attrs['not_shown']`` as ``(indication, outcome, stream, why)``.
+    studies : DataFrame, optional
+        The study table given to :func:`grading.grade` (from :func:`evidence.study_effects`).
+        When given, a one-study single-arm body (PR/PLO) shows its observed proportion with
+        the study table's interval and method ("0% (95% CI 0% to 12%, Wilson score; no
+        comparator)", ``proportion*`` columns) instead of the continuity-corrected value
+        used for pooling.
 
     Returns
     -------
@@ -345,7 +479,10 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
             '183 fewer per 1,000 (from 256 fewer to 65 fewer)' for binary outcomes with a
             control risk; 'MD 3.67 higher (2.10 higher to 5.24 higher)' or 'SMD ...' for
             continuous ones (SMD with its size by the 0.2/0.5/0.8 rule); proportions without a
-            comparator as such; otherwise the reason it is not estimable.
+            comparator as such (with ``studies``: the observed proportion of a one-study body
+            with its Wilson or exact CI, the method named; otherwise the pooled value and
+            its Wald or back-transformed logit interval, named); otherwise the reason it is
+            not estimable.
         ``What happens``
             The plain-language statement for the certainty (high: 'reduces', moderate:
             'probably reduces', low: 'may reduce', very low: 'The evidence is very uncertain').
@@ -367,7 +504,8 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
     rows, not_shown = [], []
     has_imp = "importance" in grades.columns and grades["importance"].isin(
         ["critical", "important"]).any()
-    for r in grades.to_dict("records"):  # plain dicts: much cheaper than rows
+    single = _single_arm_lookup(studies, grades, "summary_of_findings")
+    for i, r in enumerate(grades.to_dict("records")):  # plain dicts: much cheaper than rows
         status = r.get("evidence_status")
         has = _fin(r["estimate"]) and status != "no evidence"
         if has_imp and r.get("importance") not in ("critical", "important"):
@@ -401,14 +539,7 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
                     else _UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d])
                 text = f"{DOMAIN_LABELS[d]}: {word} ({int(r[d]):+d}). {r[f'{d}_reason']}"
                 rn.append(f"{notes.add(text)}. {text}")
-        cert = _certainty_note(r, notes, rn)
-        if status == "provisional":
-            why = r.get("provisional_reason")
-            text = "Provisional: " + (str(why) if isinstance(why, str) and why else
-                                      "some domains were not assessed")
-            mk = notes.add(text)
-            rn.append(f"{mk}. {text}")
-            cert += f" provisional ({mk})"
+        cert = _certainty_note(r, notes, rn) + _provisional_note(r, notes, rn)
         human = r["stream"] == "human"
         if m in ("RR", "OR", "HR", "RD") and human:
             cr, origin = _baseline(baseline_risk, r)
@@ -430,7 +561,10 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
                 diff += f"; {_cohen(r['estimate'])}"
         elif m in ("PLO", "PR"):
             assumed = "no comparator"
-            diff = _absolute(r)
+            prop = single.get(i)
+            diff = _proportion_text(prop) if prop else _absolute(r)
+            if prop:
+                npart = f"{prop['n']:.0f} (1 study)"
         else:
             assumed = "not applicable" if not human else "not reported"
             diff = _absolute(r) if not human else "not estimable: no control risk"

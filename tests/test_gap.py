@@ -241,10 +241,19 @@ def test_harm_signal_keeps_efficacy_verdict_and_counts():
 def test_narrative_for_registered_trials_only():
     st = _sheet(ANIMAL_UP, *[dict(stream="human", model="phase_1_2", data_type="none")] * 3)
     r = _row(st, "x")
+    # issue 11 engine: a controlled animal experiment starts high; its risk of bias is not
+    # recorded, so 'not assessed' (no step) and the body is provisional, which the narrative
+    # says; high within the animal stream, low for humans (-2 for translation)
+    g = grade(st)
+    a = g[g["stream"] == "animal"].iloc[0]
+    assert (a["certainty_within_stream"], a["certainty"], a["evidence_status"]) == (
+        "high", "low", "provisional")
+    assert r["certainty_animal"] == "high"
     assert r["narrative"] == (
-        "Animal: o SMD +1.00 (benefit positive; outcome level not recorded), moderate "
-        "certainty, 1 record. Human (3 records): no controlled human efficacy result reported; "
-        "3 registered trials without results; highest phase registered: phase 1/2.")
+        "Animal: o SMD +1.00 (benefit positive; outcome level not recorded), high "
+        "certainty in animals, low for humans (provisional), 1 record. Human (3 records): no "
+        "controlled human efficacy result reported; 3 registered trials without results; "
+        "highest phase registered: phase 1/2.")
     assert r["human_note"] == ("no controlled human efficacy result reported; 3 registered "
                                "trials without results")
 
@@ -337,3 +346,38 @@ def test_human_labels():
     assert indication_label("covid19_ards") == "COVID-19 ARDS"
     assert indication_label("acne_scars") == "Acne scars"
     assert indication_label("acute ischaemic stroke") == "acute ischaemic stroke"
+
+
+def test_human_result_names_its_comparison_and_its_own_certainty():
+    # a dose comparison is not a comparison with no treatment: the row and the narrative
+    # say what was compared, and the certainty is that body's (not the best human one)
+    st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4, intervention="EV 10^10",
+                                comparator="EV 10^9"))
+    g = grade(st)
+    h = g[g["stream"] == "human"].iloc[0]
+    r = _row(st, "x")
+    assert r["human_comparison"] == "EV 10^10 vs EV 10^9"
+    cert = h["certainty"] + " certainty" + (
+        " (provisional)" if h["evidence_status"] == "provisional" else "")
+    assert r["human_certainty"] == cert
+    assert f"(from OR; EV 10^10 vs EV 10^9), {cert}" in r["narrative"]
+    # without a comparator in the sheet: nothing invented
+    r = _row(_sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4)), "x")
+    assert r["human_comparison"] == "" and "(from OR), " in r["narrative"]
+
+
+def test_single_group_example_is_the_observed_proportion_with_wilson_ci():
+    # issue 18 item 3: 0 of 28 reads 0% (95% CI 0% to 12%), not the 0.5-corrected 0.02
+    import warnings
+
+    from evidence.study_effects import study_effects
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        st = study_effects(_sheet(ANIMAL_UP, dict(
+            stream="human", model="phase_2", data_type="single_arm", measure="PR",
+            outcome="relapse", events_int=0, n_int=28)))
+    r = _row(st, "x")
+    assert r["verdict"] == "human efficacy uncontrolled only"
+    assert ("1 single-group result without a comparator (e.g. 'relapse' 0 of 28: 0% (95% CI "
+            "0% to 12%, Wilson score))") in r["human_note"]

@@ -97,3 +97,67 @@ def test_risk_of_bias_figures_with_dollars():
     ax = rob_summary(rob)
     assert "D$1$" in drawn_texts(ax.figure)
     render(ax.figure)
+
+
+# --------------------------------------------------------------- the other figures (issue 16)
+
+def test_gap_map_labels_and_regulatory_text_with_dollars():
+    from grading.plots import gap_map
+
+    st = pd.DataFrame({"study_id": ["A", "B", "C"],
+                       "indication": ["Pay $ to win $", "Pay $ to win $", "$5 and $10"],
+                       "stream": ["animal", "human", "in_vitro"],
+                       "model": ["rat", "phase_2", "cell_culture"],
+                       "data_type": ["none"] * 3})
+    reg = pd.DataFrame({"indication": ["Pay $ to win $", "all"], "jurisdiction": ["US", "US"],
+                        "status": ["costs $1 per $ dose", "safety_notice"],
+                        "date": ["2020-01-01", "2021-01-01"], "detail": ["$x$", "$y$"]})
+    ax = gap_map(st, regulatory=reg)
+    texts = drawn_texts(ax.figure)
+    assert "Pay $ to win $" in texts and "$5 and $10" in texts
+    reg_texts = [t.get_text() for t in ax.texts if t.get_gid() == "gap_regulatory"]
+    assert any("$" in t for t in reg_texts)  # the data's own text, escaped, not dropped
+    render(ax.figure)
+
+
+def test_translational_ladder_with_dollars():
+    from grading.plots import translational_ladder
+
+    st = pd.DataFrame({"study_id": ["A", "B"], "indication": ["Pay $ to win $"] * 2,
+                       "stream": ["animal", "human"], "model": ["rat", "phase_1"],
+                       "data_type": ["none"] * 2})
+    ax = translational_ladder(st)
+    texts = drawn_texts(ax.figure)
+    assert "Pay $ to win $" in texts
+    render(ax.figure)
+
+
+def test_funnel_and_baujat_study_labels_with_dollars():
+    from grading.plots import baujat_plot, funnel_plot
+
+    yi = np.array([0.1, 0.2, 0.15, 2.5, 0.05])
+    vi = np.array([0.01, 0.02, 0.015, 0.01, 0.03])
+    labels = ["Alpha $x^$ 2020", "$5 and $10", "Beta 2021", "Gamma $y$", "Delta"]
+    ax = funnel_plot(yi, vi, labels=labels)
+    texts = drawn_texts(ax.figure)
+    assert "Gamma $y$" in texts  # the study outside the funnel is labelled literally
+    render(ax.figure)
+    ax = baujat_plot(yi, vi, labels=labels)
+    texts = drawn_texts(ax.figure)
+    for lab in labels:
+        assert lab in texts
+    render(ax.figure)
+
+
+def test_cumulative_forest_labels_with_dollars():
+    from evidence import cumulative
+    from grading.plots import cumulative_forest
+
+    d = pd.DataFrame({"study_id": NASTY, "year": [2018, 2019, 2020, 2021],
+                      "yi": [0.1, -0.2, 0.3, 0.2], "vi": [0.04, 0.05, 0.03, 0.02]})
+    cu = cumulative(d, label="study_id")
+    ax = cumulative_forest(cu, measure="MD")
+    texts = drawn_texts(ax.figure)
+    for s in NASTY:
+        assert any(t.startswith(f"+ {s}") for t in texts), s
+    render(ax.figure)

@@ -261,16 +261,28 @@ def test_gap_map_bundled_data_counts_every_record(bundled):
     ma = studies[studies["model"] == "meta_analysis"]
     for stream, col in (("animal", "animal MA"), ("human", "human MA")):
         assert per_col[col] == int((ma["stream"] == stream).sum()) > 0
-    # colours follow the certainty within the stream: stroke animal evidence is moderate
-    # within animals although it is very low for humans
+    # colours follow the certainty within the stream: the best stroke animal bodies (SCRT
+    # 2023 meta-analysis, infarct volume and mNSS, provisional: risk of bias not assessed) are
+    # high within animals although they are low for humans (issue 11 engine)
     g = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "animal")]
-    assert set(g["certainty"]) == {"very low"} and "moderate" in set(g["certainty_within_stream"])
+    rated = g[g["evidence_status"] != "no evidence"]
+    assert set(rated["certainty"]) == {"low", "very low"}
+    assert set(rated["certainty_within_stream"]) == {"high", "moderate"}
+    assert g.loc[g["evidence_status"] == "no evidence", "certainty"].isna().all()
     c = cells(ax)
     assert colour(c, "stroke|animal") == colour(c, "stroke|animal MA") == \
-        CERTAINTY_COLOURS["moderate"]
-    assert colour(c, "stroke|phase 1") == CERTAINTY_COLOURS["very low"]
+        CERTAINTY_COLOURS["high"]
+    # ... and the figure says these levels are provisional (no risk-of-bias data in the sheet)
+    n_rated = int((grades_["evidence_status"] != "no evidence").sum())
+    assert n_rated == 55
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "gap_note"][0].endswith(
+        "Certainty provisional in 55 of 55 rated bodies (risk of bias not assessed in 55).")
+    # the human stroke records (Dehghani 2022, phase 1/2) have no result to rate: not graded
+    h = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "human")]
+    assert (h["evidence_status"] == "no evidence").all()
+    assert colour(c, "stroke|phase 1") == NOT_GRADED_COLOUR
     c = cells(gap_map(studies, grades=grades_, certainty="human_question"))
-    assert colour(c, "stroke|animal") == CERTAINTY_COLOURS["very low"]
+    assert colour(c, "stroke|animal") == CERTAINTY_COLOURS["low"]
 
 
 def test_gap_map_errors(sheet):
@@ -362,12 +374,21 @@ def test_translational_forest_bundled_meta_analyses(bundled):
     assert summary == ["Animal: published meta-analyses only (not pooled again)",
                        "Human: no estimate to pool"]
     assert not [p for p in ax.patches if str(p.get_gid()).startswith("diamond_stream:")]
-    # kidney animal outcomes are low within animals, very low for humans
+    # kidney animal outcomes (k = 31 each): the surrogate and mechanistic ones are moderate
+    # within animals (indirectness serious, GRADE 8) and very low for humans; the kidney
+    # injury score (functional) is high within animals, low for humans.  The forest shows the
+    # first of the largest bodies and names it, since the outcomes differ in certainty.
     g = grades_[(grades_["indication"] == "kidney_disease") & (grades_["stream"] == "animal")
                 & (grades_["k"] > 0)]
-    assert set(g["certainty_within_stream"]) == {"low"} and set(g["certainty"]) == {"very low"}
-    assert certainty_texts(ax) == {"animal": ["⊕⊕◯◯ low in animals", "⊕◯◯◯ very low for humans"],
-                                   "human": ["⊕◯◯◯ very low"]}
+    assert set(g["certainty_within_stream"]) == {"high", "moderate"}
+    assert set(g["certainty"]) == {"low", "very low"}
+    assert set(g.loc[g["certainty_within_stream"] == "moderate", "indirectness_judgement"]) == {
+        "serious"}
+    # the human kidney record has no numeric result: no certainty line for the human stream
+    h = grades_[(grades_["indication"] == "kidney_disease") & (grades_["stream"] == "human")]
+    assert (h["evidence_status"] == "no evidence").all()
+    assert certainty_texts(ax) == {"animal": ["⊕⊕⊕◯ moderate in animals (serum creatinine)",
+                                              "⊕◯◯◯ very low for humans"]}
     assert overlapping_texts(ax) == ([], [])
 
 
@@ -376,15 +397,19 @@ def test_translational_forest_bundled_stroke_shows_the_gap(bundled):
     ax = translational_forest(eff, indication="stroke", grades=grades_)
     g = grades_[(grades_["indication"] == "stroke") & (grades_["stream"] == "animal")]
     best = g.sort_values("k", ascending=False).iloc[0]
-    assert (best["certainty_within_stream"], best["certainty"]) == ("moderate", "very low")
+    # issue 11 engine: controlled animal experiments start high; risk of bias not recorded is
+    # 'not assessed' (provisional), not a step down; -2 for translation to humans
+    assert (best["certainty_within_stream"], best["certainty"]) == ("high", "low")
+    assert best["evidence_status"] == "provisional"
     # the two plotted animal outcomes (infarct volume, mNSS) share their certainty: no name
-    assert certainty_texts(ax)["animal"] == ["⊕⊕⊕◯ moderate in animals",
-                                             "⊕◯◯◯ very low for humans"]
-    assert certainty_texts(ax)["human"] == ["⊕◯◯◯ very low"]
+    assert certainty_texts(ax)["animal"] == ["⊕⊕⊕⊕ high in animals", "⊕⊕◯◯ low for humans"]
+    # no human stroke record has a result to rate: no human certainty is shown
+    assert "human" not in certainty_texts(ax)
     assert overlapping_texts(ax) == ([], [])
-    # on the ratio scale only the two very-low animal outcomes are plotted
+    # on the ratio scale only the two single-study animal outcomes are plotted (imprecision
+    # serious: moderate in animals, very low for humans)
     ax = translational_forest(eff, indication="stroke", grades=grades_, scale="log_ratio")
-    assert certainty_texts(ax)["animal"] == ["⊕◯◯◯ very low in animals",
+    assert certainty_texts(ax)["animal"] == ["⊕⊕⊕◯ moderate in animals",
                                              "⊕◯◯◯ very low for humans"]
     assert overlapping_texts(ax) == ([], [])
 
@@ -446,7 +471,9 @@ def test_translational_ladder_marks_rungs_certainty_and_harm():
     # rung headers, labels as text (a '$' pair is never mathtext), counts inside the dots
     for rung in LADDER_RUNGS:
         assert rung in texts
-    assert "skin $x^$ 2020" in texts and "Stroke" in texts
+    assert "Stroke" in texts
+    # drawn literally (escaped with _style.plain, as every other figure's free text)
+    assert any(t._preprocess_math(t.get_text()) == ("skin $x^$ 2020", False) for t in ax.texts)
     assert "2" in texts  # two registered phase 1/2 trials on the phase 1 rung
     pre = gap.set_index("indication").loc["stroke", "preclinical_smd"]
     assert f"animal {pre:+.2f}" in texts

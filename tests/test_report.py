@@ -284,3 +284,60 @@ def test_report_shows_sof_per_indication_with_each_footnote_once():
     # opening screen: verdict and label; no snake_case
     first = text[:text.index("<nav>")]
     assert "human efficacy reported, not comparable" in first and ">Sepsis</a>" in first
+
+
+def test_single_arm_records_show_observed_proportion_and_method():
+    # issue 18 item 3: '0 of 28 with an adverse event' reads 0% with its Wilson 95% CI (0 to
+    # 12%), never the 0.5-corrected PR 0.017 used inside pooling
+    import warnings
+
+    import grading
+    from evidence.study_effects import study_effects
+
+    st = pd.DataFrame([dict(study_id="HACS", indication="skin ageing", outcome="SAE",
+                            stream="human", model="phase_1", data_type="single_arm",
+                            measure="PR", events_int=0, n_int=28, outcome_kind="harm",
+                            intervention="EV")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eff = study_effects(st)
+    assert eff["yi"].iloc[0] == pytest.approx(0.5 / 29)
+    g = grading.grade(eff)
+    text = render_report(grades=g, evidence_table=eff,
+                         profile=grading.evidence_profile(g, studies=eff),
+                         sof=grading.summary_of_findings(g, studies=eff))
+    assert "0 of 28: 0% (95% CI 0% to 12%, Wilson score)" in text
+    assert "0% (95% CI 0% to 12%, Wilson score; no comparator)" in text  # SoF and profile
+    assert "PR 0.02" not in text and f"{0.5 / 29:.3g}" not in text
+    # the body is rated from what was assessed and says so
+    assert "(provisional: " in text
+
+
+def test_bottom_line_names_the_human_body_its_comparison_and_its_certainty():
+    import grading
+    from evidence.study_effects import study_effects
+
+    st = pd.DataFrame([dict(study_id="T1", indication="sepsis", outcome="death", stream="human",
+                            model="phase_2", data_type="counts", measure="RR", randomised=True,
+                            controlled=True, events_int=20, n_int=100, events_ctrl=40,
+                            n_ctrl=100, intervention="EV high dose", comparator="EV low dose",
+                            outcome_kind="benefit", outcome_direction="higher_is_worse")])
+    eff = study_effects(st)
+    g = grading.grade(eff)
+    gap = grading.gap_summary(eff, g)
+    r = gap.iloc[0]
+    assert r["human_comparison"] == "EV high dose vs EV low dose"
+    h = g.iloc[0]
+    cert = f"{h['certainty']} certainty" + (
+        " (provisional)" if h["evidence_status"] == "provisional" else "")
+    assert r["human_certainty"] == cert
+    text = render_report(grades=g, gap=gap)
+    first = text[:text.index("<nav>")]
+    assert html.escape(
+        f"a controlled human efficacy result exists for 1: Sepsis, death SMD "
+        f"{r['human_smd']:+.2f} (EV high dose vs EV low dose), {cert}") in first
+    # what the certainty rests on: provisional bodies counted with the reason (the sheet
+    # records no risk of bias, so it is not assessed and the body provisional)
+    assert (h["evidence_status"], h["risk_of_bias_judgement"]) == ("provisional",
+                                                                   "not assessed")
+    assert "1 of them provisional (risk of bias not assessed in 1)" in first

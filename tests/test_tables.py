@@ -57,26 +57,47 @@ def test_evidence_profile_columns_and_cells():
                                       f"{math.exp(gh['ci_high']):.2f})")
     cr = 42 / 110
     assert h["Absolute (95% CI)"].startswith(f"{round(abs(cr * rr - cr) * 1000)} fewer per 1,000")
-    assert h["Risk of bias"].startswith("very serious (")
+    # issue 11 engine (GRADE 4 / Handbook ch. 14): 55% of the weight at high risk of bias is
+    # serious (-1); very serious needs >= 80% (it was -2 before the engine changed)
+    assert gh["risk_of_bias"] == -1
+    assert h["Risk of bias"].startswith("serious (")
     assert h["Inconsistency"] == "not serious"
-    assert h["Certainty"].startswith("⊕◯◯◯ Very low (")
+    # a domain without data reads 'not assessed' (with its note), never 'not serious'
+    assert h["Indirectness"].startswith("not assessed (")
+    assert h["Other considerations"].startswith("publication bias not assessed (")
+    assert h["Certainty"].startswith("⊕◯◯◯ Very low (") and " provisional (" in h["Certainty"]
     a = ep[ep["Stream"] == "animal"].iloc[0]
     assert a["Translational indirectness"].startswith("very serious (")
+    assert a["Risk of bias"].startswith("not assessed (")
+    assert a["Inconsistency"].startswith("not assessed (")
+    assert a["Imprecision"] == "not serious"
     assert a["Absolute (95% CI)"] == "SMD 1.00 lower (1.62 lower to 0.38 lower)"
+    notes = dict(ep.attrs["footnotes"])
+    mk = a["Risk of bias"][len("not assessed ("):-1]
+    assert notes[mk].startswith("Risk of bias: not assessed: no risk-of-bias judgement "
+                                "recorded for the 1 study. Source: ")
 
 
 def test_every_rating_has_a_footnote():
     g = _grades()
     ep = evidence_profile(g)
     notes = ep.attrs["footnotes"]
-    n_rated = int(sum((g[d] != 0).sum() for d in (
-        "risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias",
-        "translational_indirectness", "large_effect", "dose_response",
-        "plausible_confounding")))
-    assert len(notes) == n_rated + len(g)  # + one certainty note per row
+    domains = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+               "publication_bias", "translational_indirectness", "large_effect",
+               "dose_response", "plausible_confounding")
+    n_rated = int(sum((g[d] != 0).sum() for d in domains))
+    # issue 11: a not-assessed domain is explained too (why it was not assessed)
+    n_not_assessed = int(sum((g[f"{d}_judgement"] == "not assessed").sum() for d in domains))
+    n_provisional = int((g["evidence_status"] == "provisional").sum())
+    assert (n_rated, n_not_assessed, n_provisional) == (3, 6, 2)
+    # + one certainty note and one provisional note per row (every text here differs)
+    assert len(notes) == n_rated + n_not_assessed + len(g) + n_provisional
     assert [m for m, _ in notes] == [chr(ord("a") + i) for i in range(len(notes))]
-    assert any(t.startswith("Starts high (randomised); risk of bias -2") for _, t in notes)
-    assert all("Source:" in t for _, t in notes if not t.startswith("Starts"))
+    assert any(t.startswith("Starts high (randomised); risk of bias -1, imprecision -2 = "
+                            "very low") for _, t in notes)
+    assert any(t.startswith("Provisional: indirectness not assessed; publication bias not "
+                            "assessed") for _, t in notes)
+    assert all("Source:" in t for _, t in notes if not t.startswith(("Starts", "Provisional")))
 
 
 def test_summary_of_findings_columns_and_risks():
@@ -211,3 +232,40 @@ def test_csv_export(tmp_path):
 def test_tables_need_grade_output():
     with pytest.raises(ValidationError, match="'risk_of_bias'"):
         evidence_profile(_grades().drop(columns="risk_of_bias"))
+
+
+def test_single_arm_body_shows_observed_proportion_with_wilson_ci():
+    # issue 18 item 3: "0 of 28 with an adverse event" is 0% with a Wilson 95% CI of 0 to
+    # 12.06% (0 to z^2 / (n + z^2) = 3.8415 / 31.8415), never the 0.5-corrected 0.5 / 29
+    from evidence.study_effects import study_effects
+
+    sheet = pd.DataFrame([
+        dict(study_id="S", indication="skin", outcome="serious adverse events", stream="human",
+             model="phase_1", data_type="single_arm", measure="PR", events_int=0, n_int=28,
+             outcome_kind="harm", intervention="EV"),
+        dict(study_id="T", indication="skin", outcome="recovery", stream="human",
+             model="phase_1", data_type="single_arm", measure="PR", events_int=17, n_int=24,
+             outcome_kind="benefit", intervention="EV")])
+    with pytest.warns(Warning, match="0.5 added"):  # inside pooling only
+        st = study_effects(sheet)
+    z2 = 1.959963984540054 ** 2
+    assert st["proportion_ci_high"].iloc[0] == pytest.approx(z2 / (28 + z2), rel=1e-9)
+    assert st["yi"].iloc[0] == pytest.approx(0.5 / 29)  # what pooling uses, not shown
+    g = grade(st)
+    ep = evidence_profile(g, studies=st).set_index("Outcome")
+    sae = ep.loc["serious adverse events"]
+    assert sae["Absolute (95% CI)"] == "0% (95% CI 0% to 12%, Wilson score; no comparator)"
+    assert sae["№ of patients: intervention"] == "0/28 (0.0%)"
+    assert sae["№ of patients: comparison"] == "no comparator"
+    # 17 / 24 = 70.8%; Wilson 95%: 50.8% to 85.1% (statsmodels proportion_confint)
+    assert ep.loc["recovery", "Absolute (95% CI)"] == (
+        "71% (95% CI 51% to 85%, Wilson score; no comparator)")
+    sof = summary_of_findings(g, studies=st).set_index("Outcome")
+    assert sof.loc["serious adverse events", "Risk difference with intervention (95% CI)"] == (
+        "0% (95% CI 0% to 12%, Wilson score; no comparator)")
+    assert sof.loc["serious adverse events", "№ of participants (studies)"] == "28 (1 study)"
+    # without the study table: the pooled value, its interval named as such
+    plain = evidence_profile(g).set_index("Outcome").loc["serious adverse events"]
+    hi = 0.5 / 29 + 1.959963984540054 * math.sqrt(st["vi"].iloc[0])  # 0.0646, low clipped at 0
+    assert f"{hi:.2f}" == "0.06"
+    assert plain["Absolute (95% CI)"] == "proportion 0.02 (0.00 to 0.06, Wald), no comparator"

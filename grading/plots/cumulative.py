@@ -68,7 +68,7 @@ def cumulative_forest(cumul: pd.DataFrame, *, measure: str | None = None, ax=Non
                gid="cumulative_estimates")
     null = 1.0 if ratio else 0.0
     ax.axvline(null, color=_style.MUTED, lw=0.8, ls="--", zorder=1, gid="cumulative_null")
-    ax.set_yticks(ys, labels, fontsize=_style.FONT_SIZE)
+    ax.set_yticks(ys, _style.plain_all(labels), fontsize=_style.FONT_SIZE)
     ax.set_ylim(-0.7, n - 0.3)
     xs = np.concatenate([lo[ok], hi[ok], est[np.isfinite(est)], [np.log(null) if ratio else 0]])
     pad = 0.05 * (np.ptp(xs) or 1.0)

@@ -222,7 +222,8 @@ def funnel_plot(
         for (_, r) in st.iterrows():
             if bool(r["outside"]):  # label on the outer side, away from the funnel
                 left = r["yi"] < centre
-                ax.annotate(_style.truncate(labs[int(r["study"])], 24), (tx(r["yi"]), r["sei"]),
+                ax.annotate(_style.plain(_style.truncate(labs[int(r["study"])], 24)),
+                            (tx(r["yi"]), r["sei"]),
                             xytext=(-5 if left else 5, 0), textcoords="offset points",
                             ha="right" if left else "left", va="center",
                             fontsize=_style.FONT_SIZE - 1, annotation_clip=False)

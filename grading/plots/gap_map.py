@@ -116,6 +116,25 @@ def _regulatory_text(regulatory: pd.DataFrame | None, width: int) -> dict[str, s
     return {k: _style.wrap("; ".join(v), width, max_lines=2) for k, v in out.items()}
 
 
+def _provisional_note(grades) -> str:
+    """' Certainty provisional in 55 of 55 rated bodies (risk of bias not assessed in 55).'
+    (issue 11: a provisional certainty comes from the assessed domains only)."""
+    if grades is None or "evidence_status" not in grades.columns:
+        return ""
+    status = grades["evidence_status"].astype(str)
+    rated = int((status != "no evidence").sum())
+    prov = status == "provisional"
+    if not prov.any():
+        return ""
+    text = f" Certainty provisional in {int(prov.sum())} of {rated} rated bodies"
+    if "risk_of_bias_judgement" in grades.columns:
+        n_rob = int((prov & (grades["risk_of_bias_judgement"].astype(str)
+                             == "not assessed")).sum())
+        if n_rob:
+            text += f" (risk of bias not assessed in {n_rob})"
+    return text + "."
+
+
 def gap_map(
     studies: pd.DataFrame,
     *,
@@ -236,7 +255,7 @@ def gap_map(
     caption = _CAPTION[certainty] if grades is not None else "Records not graded"
     notes = ["Numbers are records"
              + ("; MA: published meta-analyses (aggregate records), counted under the stream "
-                "they pool" if is_ma.any() else "") + "."]
+                "they pool" if is_ma.any() else "") + "." + _provisional_note(grades)]
     if reg_all:
         notes.append(_style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3))
     reg_w = 0.0
@@ -286,15 +305,15 @@ def gap_map(
         if regulatory is not None:
             txt = reg.get(str(indication).strip().lower(), "none specific" if reg_all
                           else "none found")
-            ax.text(0, i, txt, transform=_style.offset_transform(ax, 1, 0.15), ha="left",
-                    va="center", fontsize=fs_small,
+            ax.text(0, i, _style.plain(txt), transform=_style.offset_transform(ax, 1, 0.15),
+                    ha="left", va="center", fontsize=fs_small,
                     color=_style.MUTED if txt.startswith("none ") else _style.TEXT_COLOUR,
                     gid="gap_regulatory")
     ax.set_xlim(-0.5, m - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xticks(range(m), colnames)
     ax.xaxis.tick_top()
-    ax.set_yticks(range(n), labels)
+    ax.set_yticks(range(n), _style.plain_all(labels))
     ax.tick_params(length=0, labelsize=_style.FONT_SIZE)
     for s in ax.spines.values():
         s.set_visible(False)
@@ -326,11 +345,13 @@ def gap_map(
             key, _style.CERTAINTY_COLOURS.get(key))
         label = f"{_style.CERTAINTY_SYMBOLS[key]} {key}" if key in _style.CERTAINTY_SYMBOLS else key
         handles.append(Patch(facecolor=face, edgecolor="#888888", label=label))
-    ax.text(0, 0, notes[0], transform=_style.offset_transform(ax, 0, 0, -note_dy, y="axes"),
-            ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR, gid="gap_note")
+    ax.text(0, 0, _style.plain(notes[0]),
+            transform=_style.offset_transform(ax, 0, 0, -note_dy, y="axes"), ha="left",
+            va="top", fontsize=fs_small, color=_style.TEXT_COLOUR, gid="gap_note")
     if reg_all:
-        ax.text(0, 0, notes[1], transform=_style.offset_transform(ax, 0, 0, -note_dy - _NOTE_LINE,
-                y="axes"), ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR,
+        ax.text(0, 0, _style.plain(notes[1]),
+                transform=_style.offset_transform(ax, 0, 0, -note_dy - _NOTE_LINE, y="axes"),
+                ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR,
                 gid="gap_regulatory_all")
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
               bbox_transform=_style.offset_transform(ax, 0, 0, -0.06, y="axes"),

@@ -43,8 +43,8 @@ _LEVEL = {"very low": 1, "low": 2, "moderate": 3, "high": 4}
 
 
 def _txt(ax, x, y, s, **kw):
-    """Text drawn literally (a '$' in a label is never mathtext)."""
-    return ax.text(x, y, str(s), parse_math=False, **kw)
+    """Text drawn literally (a '$' in a label is never mathtext: ``_style.plain``)."""
+    return ax.text(x, y, _style.plain(s), **kw)
 
 
 def _stage_mask(studies: pd.DataFrame, stream: str, models) -> pd.Series:

@@ -439,6 +439,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         reason = _no_evidence_reason(rec, pos)
         if body.pool_error:
             reason = f"not estimable: {body.pool_error}"
+        elif rec.double_zero[pos].any():
+            reason = body.basis  # every result a double-zero study (Cochrane Handbook 10.4.4.2)
         for d in ALL_DOMAINS:
             jd = not_assessed("no evidence (no result to rate)", "GRADE 3: Balshem H et al. "
                               "J Clin Epidemiol 2011;64:401-406")

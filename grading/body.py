@@ -17,7 +17,10 @@ Body of evidence (evigap conventions, documented here because GRADE gives no num
   10.4.4.2; :mod:`grading.zero_cells`, the rule the forest plots use too); the basis names
   them.  Several records of one study
   (multiple comparisons, shared controls) are pooled with :func:`evidence.pool_clustered`
-  (cluster-robust CR1 standard error by study), never reduced to one silently.
+  (working random-effects model with the bias-reduced cluster-robust CR2 standard error by
+  study and Satterthwaite degrees of freedom; Hedges, Tipton & Johnson 2010; Pustejovsky &
+  Tipton 2018), never reduced to one silently.  See ``docs/grading.md`` for why this and not
+  the three-level model.
 * The starting level comes from that tier (see :class:`grading.scheme.Scheme`).
 """
 
@@ -464,8 +467,9 @@ def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
 
     One row per study: :func:`evidence.pool`.  Several rows from one study (multiple
     comparisons, shared controls) and at least two studies: :func:`evidence.pool_clustered`
-    (working random-effects model, cluster-robust CR1 standard error by study, t with
-    n_studies - 1 df; Hedges, Tipton & Johnson 2010, as metafor ``robust()``).  Several rows
+    (working random-effects model, bias-reduced cluster-robust CR2 standard error by study,
+    t with Satterthwaite df; Hedges, Tipton & Johnson 2010; Pustejovsky & Tipton 2018, as
+    metafor ``robust(..., clubSandwich=TRUE)``).  Several rows
     from a single study: pooled as independent (no cluster adjustment is possible), said so.
     """
     res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
@@ -498,7 +502,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
             frame = pd.DataFrame({"yi": rec.yi[sel], "vi": rec.vi[sel],
                                   "study": [str(i) for i in row_ids]})
             pr = pool_clustered(frame, cluster="study", method=scheme.pool_method,
-                                level=scheme.level)
+                                level=scheme.level, vcov="CR2")
             res["clustered"] = True
         else:
             pr = pool(rec.yi[sel], rec.vi[sel], method=scheme.pool_method,
@@ -578,8 +582,9 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     if len(sel) == 1 and not out["aggregate"]:
         out["basis"] = out["basis"].replace("1 record from 1 study pooled", "single study")
     elif out["clustered"]:
-        out["basis"] += (f" ({out['method']} random effects with cluster-robust CR1 standard "
-                         "error by study: several rows per study)")
+        out["basis"] += (f" ({out['method']} random effects with cluster-robust CR2 standard "
+                         "error by study and Satterthwaite df: several rows per study; Hedges, "
+                         "Tipton & Johnson 2010; Pustejovsky & Tipton 2018)")
     elif len(sel) > 1 and out["k"] == 1:
         out["basis"] += (f" ({out['method']} random effects; the rows of one study pooled as "
                          "independent: no cluster adjustment possible)")

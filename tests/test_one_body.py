@@ -12,11 +12,12 @@ review and on two sheets built from metadat fixtures of ``tests/reference/`` (wr
   the forest all leave them out, and the estimate is metafor's ``rma()`` on
   ``escalc(..., drop00=TRUE)``;
 * ``dat.besson2016`` (Rearing): several comparisons per study, pooled with a cluster-robust
-  standard error by study; the forest's diamond carries the same interval.
+  (CR2) standard error by study; the forest's diamond carries the same interval.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -182,4 +183,32 @@ def test_several_rows_per_study_cluster_robust_in_grade_and_forest(tmp_path):
         ax = forest_plot(rows, measure="SMD", cluster="study_id")
     foot = [t.get_text() for t in ax.texts if t.get_gid() == "footer"]
     plt.close(ax.figure)
-    assert any("cluster-robust (CR1)" in f and "Hedges" in f for f in foot)
+    text = " ".join(foot)
+    assert "cluster-robust (CR2)" in text and "Pustejovsky" in text
+
+
+# ------------------------------------------------------------------ the stated method (CR2)
+
+ML = json.loads((REF / "multilevel_fixtures.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["cr2_uni_assink_reml", "cr2_uni_kon_reml"])
+def test_grade_pools_several_rows_per_study_with_cr2_as_clubsandwich(name):
+    """grade() pools a body with several rows per study as metafor 3.8-1
+    ``robust(rma(yi, vi, method="REML"), cluster=study, clubSandwich=TRUE)`` (CR2,
+    Satterthwaite df; fixtures of ``tests/reference/multilevel.R``)."""
+    case = ML["cases"][name] if "cases" in ML else ML[name]
+    inp, exp = case["input"], case["expected"]
+    sheet = pd.DataFrame({"study_id": [f"study {c}" for c in inp["cluster"]],
+                          "yi": inp["yi"], "vi": inp["vi"]}).assign(
+        indication="x", outcome="y", stream="human", model="phase_3", randomised=True,
+        controlled=True, data_type="estimate", measure="MD")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = grade(sheet).iloc[0]
+    assert g["k"] == exp["n_clusters"] and g["k_records"] == len(inp["yi"])
+    assert "CR2" in g["estimate_basis"] and "Pustejovsky" in g["estimate_basis"]
+    for col, key in (("estimate", "beta"), ("se", "se"), ("ci_low", "ci_lb"),
+                     ("ci_high", "ci_ub"), ("pi_low", "pi_lb"), ("pi_high", "pi_ub"),
+                     ("tau2", "tau2")):
+        assert g[col] == pytest.approx(exp[key], rel=1e-6), col

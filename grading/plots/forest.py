@@ -162,12 +162,13 @@ def _overall_text(res) -> str:
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-#: Citation of the cluster-robust standard error used with several rows per study.
-CLUSTER_SOURCE = "Hedges LV, Tipton E, Johnson MC. Res Synth Methods 2010;1:39-65"
+#: Citations of the cluster-robust standard error used with several rows per study.
+CLUSTER_SOURCE = ("Hedges LV, Tipton E, Johnson MC. Res Synth Methods 2010;1:39-65; Pustejovsky "
+                  "JE, Tipton E. J Bus Econ Stat 2018;36:672-683")
 
 
 class _ClusteredResult:
-    """The pooled result of the working model with the cluster-robust (CR1) standard error of
+    """The pooled result of the working model with the cluster-robust (CR2) standard error of
     :func:`evidence.pool_clustered`: the estimate, weights and heterogeneity of the working
     model, the interval, test and prediction interval of the robust fit (as
     :func:`grading.grade` rates a body with several rows per study)."""
@@ -198,7 +199,7 @@ def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rob = pool_clustered(pd.DataFrame({"yi": y, "vi": v, "c": [str(i) for i in ids]}),
-                             cluster="c", method=method, level=level)
+                             cluster="c", method=method, level=level, vcov="CR2")
     return _ClusteredResult(res, rob, cluster)
 
 
@@ -418,7 +419,7 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             footer.append(
                 f"Several rows per {res_all.cluster} ({int(res_all.k)} rows, "
                 f"{res_all.n_clusters} clusters): the overall CI, test and prediction interval "
-                "use a cluster-robust (CR1) standard error with t on clusters - 1 df "
+                "use a cluster-robust (CR2) standard error with Satterthwaite df "
                 f"({CLUSTER_SOURCE}), as the graded body.")
     if sub_pooled >= 2:
         footer.append(_subgroup_test_text(data.loc[ok], y_all[ok], v_all[ok],
@@ -819,9 +820,10 @@ def forest_plot(
         Column naming the study each row belongs to (usually ``"study_id"``).  When some
         study has several estimable rows (multiple comparisons, shared controls) and there are
         at least two studies, the overall diamond keeps the working random-effects estimate
-        but its CI, test and prediction interval use the cluster-robust (CR1) standard error
-        of :func:`evidence.pool_clustered` (t on studies - 1 df; Hedges, Tipton & Johnson
-        2010), as :func:`grading.grade` rates the body; a footer line says so.  None (the
+        but its CI, test and prediction interval use the bias-reduced cluster-robust (CR2)
+        standard error of :func:`evidence.pool_clustered` (t on Satterthwaite df; Hedges,
+        Tipton & Johnson 2010; Pustejovsky & Tipton 2018), as :func:`grading.grade` rates the
+        body; a footer line says so.  None (the
         default): rows are pooled as independent.
     page : int, optional
         Draw only page ``page`` (1-based) of the forest split into pages of at most

@@ -67,7 +67,13 @@ class Body:
     estimate, se, ci_low, ci_high, pi_low, pi_high, i2, tau2, q_p : float
         Pooled result (log scale for ratio measures); NaN where not available.
     method : str or None
-        tau2 estimator of the pooling.
+        tau2 estimator of the pooling as used (a fallback is named); None when not pooled.
+    ci_method : str or None
+        How the interval was made: the CI method of :func:`evidence.pool` (``"z"``,
+        ``"hksj"``, ...) or ``"CR2"`` (cluster-robust, several rows per study); None when
+        not pooled.
+    q : float
+        Cochran's Q of the pooled rows (NaN when not pooled).
     clustered : bool
         Several rows per study pooled with a cluster-robust standard error.
     n_participants, n_events, control_risk, n_int_total, n_ctrl_total, events_int_total,
@@ -106,6 +112,8 @@ class Body:
     events_int_total: float
     events_ctrl_total: float
     pool_error: str | None = None
+    ci_method: str | None = None
+    q: float = math.nan
 
     @property
     def estimable(self) -> bool:
@@ -474,7 +482,8 @@ def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
     """
     res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
            "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
-           "q_p": math.nan, "method": None, "clustered": False}
+           "q": math.nan, "q_p": math.nan, "method": None, "ci_method": None,
+           "clustered": False}
     if len(sel) == 1:
         y, v = float(rec.yi[sel[0]]), float(rec.vi[sel[0]])
         se = math.sqrt(v)
@@ -508,8 +517,9 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
             pr = pool(rec.yi[sel], rec.vi[sel], method=scheme.pool_method,
                       ci_method=scheme.ci_method, level=scheme.level)
     res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
-               pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p,
-               method=scheme.pool_method)
+               pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q=pr.q,
+               q_p=pr.q_p, method=pr.method,
+               ci_method=pr.vcov_type if res["clustered"] else pr.ci_method)
     return res
 
 

@@ -80,7 +80,8 @@ GRADE_COLUMNS: tuple[str, ...] = (
     "indication", "outcome", "stream", "outcome_kind", "intervention", "comparator", "design",
     "k", "k_records", "n_participants", "n_events", "n_int_total", "n_ctrl_total",
     "events_int_total", "events_ctrl_total", "control_risk", "measure", "estimate", "se", "ci_low",
-    "ci_high", "pi_low", "pi_high", "i2", "tau2", "estimate_natural", "ci_low_natural",
+    "ci_high", "pi_low", "pi_high", "i2", "tau2", "q", "method", "ci_method",
+    "estimate_natural", "ci_low_natural",
     "ci_high_natural", "estimable", "estimate_basis", "study_ids", "estimate_rows",
     "starting_level",
     "starting_level_source",
@@ -231,6 +232,11 @@ def grade(
             not estimable; heterogeneity NaN for k = 1 or an aggregate record.  Every row of
             the chosen design tier and measure is pooled; several rows of one study are pooled
             with a cluster-robust standard error (``estimate_basis`` says so).
+        ``q, method, ci_method``
+            Cochran's Q of the pooled rows; the tau2 estimator as used (a fallback is named)
+            and how the interval was made (``"z"``, ``"hksj"``, ... of
+            :func:`evidence.pool`, or ``"CR2"`` for several rows per study); None / NaN when
+            the estimate is one row or an aggregate record (not pooled).
         ``estimate_natural, ci_low_natural, ci_high_natural``
             The same on the natural scale (exp for ratio measures, proportion for PLO).
         ``estimable``
@@ -424,7 +430,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         "events_ctrl_total": body.events_ctrl_total, "control_risk": body.control_risk,
         "measure": measure, "estimate": body.estimate, "se": body.se,
         "ci_low": body.ci_low, "ci_high": body.ci_high, "pi_low": body.pi_low,
-        "pi_high": body.pi_high, "i2": body.i2, "tau2": body.tau2,
+        "pi_high": body.pi_high, "i2": body.i2, "tau2": body.tau2, "q": body.q,
+        "method": body.method, "ci_method": body.ci_method,
         "estimate_natural": _natural(measure, body.estimate),
         "ci_low_natural": _natural(measure, body.ci_low),
         "ci_high_natural": _natural(measure, body.ci_high),

@@ -18,7 +18,8 @@ __all__ = ["POOLED_COLUMNS", "pooled_table", "body_forests"]
 #: Columns of :func:`pooled_table`.
 POOLED_COLUMNS: tuple[str, ...] = (
     "indication", "outcome", "stream", "measure", "design", "k", "k_records", "estimate", "se",
-    "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "estimate_natural",
+    "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "q", "method", "ci_method",
+    "estimate_natural",
     "ci_low_natural", "ci_high_natural", "estimate_basis", "study_ids", "estimate_rows",
 )
 

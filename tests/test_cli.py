@@ -235,7 +235,9 @@ def test_run_with_scheme_file(tmp_path):
     assert manifest["inputs"]["scheme"]["sha256"] == sha256_file(scheme)
     assert manifest["scheme"]["translational_animal"] == -1
     grades = pd.read_csv(out / "grades.csv")
-    animal = grades[grades["stream"] == "animal"]
+    # bodies without a result are "no evidence": no domain is assessed for them (issue 11)
+    animal = grades[(grades["stream"] == "animal")
+                    & (grades["evidence_status"] != "no evidence")]
     assert len(animal) > 0
     assert (animal["translational_indirectness"] == -1).all()
 

@@ -159,6 +159,8 @@ def check_columns(data: pd.DataFrame, columns: Iterable[str], arg: str, func: st
 def as_vector(x: Any, arg: str, func: str,
               error: type[EvidenceError] = InvalidParameterError) -> np.ndarray:
     """A one-dimensional float array; names the first value that is not a number."""
+    if isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind == "f":
+        return x.astype(float)  # already numbers: nothing to parse (a copy, as below)
     if isinstance(x, str | bytes) or x is None or isinstance(x, dict) or np.ndim(x) == 0:
         raise error(
             f"The '{arg}' argument of {func}() must be a one-dimensional sequence of numbers. "

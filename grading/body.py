@@ -11,9 +11,16 @@ Body of evidence (evigap conventions, documented here because GRADE gives no num
   ``k_studies`` (then the latest) gives the estimate and primary studies are not pooled with it
   (they may be inside it: double counting).
 * Otherwise every record of the best design tier with results (randomised > non-randomised >
-  uncontrolled) and their most common measure is pooled.  Several records of one study
+  uncontrolled) and their most common measure is pooled.  Double-zero studies of a risk or
+  odds ratio (no events in either arm, or events in every participant of both arms) are left
+  out as not estimable, even when a zero-cell correction gave them numbers (Cochrane Handbook
+  10.4.4.2; :mod:`grading.zero_cells`, the rule the forest plots use too); the basis names
+  them.  Several records of one study
   (multiple comparisons, shared controls) are pooled with :func:`evidence.pool_clustered`
-  (cluster-robust CR1 standard error by study), never reduced to one silently.
+  (working random-effects model with the bias-reduced cluster-robust CR2 standard error by
+  study and Satterthwaite degrees of freedom; Hedges, Tipton & Johnson 2010; Pustejovsky &
+  Tipton 2018), never reduced to one silently.  See ``docs/grading.md`` for why this and not
+  the three-level model.
 * The starting level comes from that tier (see :class:`grading.scheme.Scheme`).
 """
 
@@ -62,11 +69,11 @@ class Body:
     q_df : float
         Degrees of freedom of Cochran's Q (NaN where not pooled).
     method : str or None
-        tau2 estimator of the pooling (None: not pooled).
+        tau2 estimator of the pooling as used (a fallback is named); None when not pooled.
     ci_method : str or None
         How the interval was computed: ``z``, ``hksj``, ``hksj_adhoc`` (:func:`evidence.pool`),
-        ``z`` for a single record, ``CR1`` (cluster-robust, t with studies - 1 df) for
-        several rows per study; None when not estimable.
+        ``z`` for a single record, ``CR2`` (cluster-robust with Satterthwaite df) for several
+        rows per study; None when not estimable.
     clustered : bool
         Several rows per study pooled with a cluster-robust standard error.
     n_participants, n_events, control_risk, n_int_total, n_ctrl_total, events_int_total,
@@ -238,6 +245,7 @@ class _Records:
             self.numeric = np.isfinite(self.yi) & np.isfinite(self.vi) & (self.vi > 0)
         self._design()
         self.measure, self.measure_labels = self._measures()
+        self.double_zero = self._double_zero()
         self.within = self._flags("within_subject")
         self.rob_codes = np.asarray(rob.codes)
         self.rob_labels = np.asarray(rob.categories, dtype=str)
@@ -351,6 +359,26 @@ class _Records:
         label_codes, measures = pd.factorize(all_labels)
         return label_codes.astype(np.int32)[codes], measures.tolist()
 
+    def _double_zero(self) -> np.ndarray:
+        """Records of a risk or odds ratio without events in either arm (or with every
+        participant having the event in both): not estimable (:mod:`grading.zero_cells`)."""
+        from grading.zero_cells import DOUBLE_ZERO_MEASURES, double_zero_reasons
+
+        labels = np.array([*self.measure_labels, None], dtype=object)
+        ratio = np.isin(np.array([str(x).upper() for x in labels], dtype=object),
+                        DOUBLE_ZERO_MEASURES)[self.measure]
+        out = np.zeros(self.n, dtype=bool)
+        if not ratio.any():
+            return out
+        rows = np.flatnonzero(ratio)
+        notes = self.column("effect_note")
+        reasons = double_zero_reasons(
+            labels[self.measure[rows]],
+            *(self.floats(c, rows) for c in ("events_int", "n_int", "events_ctrl", "n_ctrl")),
+            notes=None if notes is None else _values(notes)[rows])
+        out[rows] = reasons != ""
+        return out
+
     def participants(self, pos: np.ndarray) -> np.ndarray:
         """Participants per record: ``n_int + n_ctrl`` (the larger one for within-subject
         designs), else ``n_total``, else ``n_int``."""
@@ -401,10 +429,13 @@ def _aggregate(rec: _Records, agg: np.ndarray, n_records: int) -> dict:
             "k": k_out, "basis": basis}
 
 
-def _primary(rec: _Records, num: np.ndarray, n_records: int) -> dict:
+def _primary(rec: _Records, num: np.ndarray, n_records: int,
+             double_zero: np.ndarray | None = None) -> dict:
     """The records of the best design tier with results and their most common measure; every
     row of them (a study with several comparisons contributes each, pooled with cluster-robust
-    inference by study, see :func:`_pooled`)."""
+    inference by study, see :func:`_pooled`).  ``double_zero``: rows of the body left out as
+    double-zero studies of a risk or odds ratio (named in the basis when of that tier and
+    measure)."""
     tier = _first_max_tier(rec.tier[num])
     cand = num[rec.tier[num] == tier]
     m = _mode_code(rec.measure[cand])
@@ -414,25 +445,40 @@ def _primary(rec: _Records, num: np.ndarray, n_records: int) -> dict:
     for i in ids:
         keys.setdefault(i, len(keys))
     n_studies = len(keys)
-    left = n_records - len(sel)
+    dz = np.array([], dtype=np.intp) if double_zero is None else double_zero[
+        (rec.tier[double_zero] == tier) & (rec.measure[double_zero] == m)]
+    left = n_records - len(sel) - len(dz)
     basis = (
         f"{_TIER_LABEL[_TIERS[tier]]} studies with results, measure "
         f"{rec.measure_labels[m] if m >= 0 else None}: {_records_text(len(sel))} from "
         f"{n_studies} stud{'y' if n_studies == 1 else 'ies'} pooled"
+        + (f"; {_double_zero_text(rec, dz)}" if len(dz) else "")
         + (f"; {_records_text(left)} not pooled (other design tier, measure or no numeric "
            "result)" if left else "")
     )
     unique_ids = list(keys)
     return {"sel": sel, "ids": unique_ids, "row_ids": ids, "tier": tier, "aggregate": False,
             "k": n_studies, "basis": basis}
+
+
+def _double_zero_text(rec: _Records, dz: np.ndarray) -> str:
+    from grading.zero_cells import DOUBLE_ZERO_SOURCE
+
+    studies = list(dict.fromkeys(str(i) for i in rec.cells("study_id", dz)))
+    return (f"{_records_text(len(dz))} ({', '.join(studies)}) left out as not estimable: no "
+            "events in either arm (or events in every participant of both arms) leave a risk "
+            f"or odds ratio undefined ({DOUBLE_ZERO_SOURCE})")
+
+
 def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
             row_ids: list | None = None) -> dict:
     """Estimate, interval and heterogeneity of the selected records.
 
     One row per study: :func:`evidence.pool`.  Several rows from one study (multiple
     comparisons, shared controls) and at least two studies: :func:`evidence.pool_clustered`
-    (working random-effects model, cluster-robust CR1 standard error by study, t with
-    n_studies - 1 df; Hedges, Tipton & Johnson 2010, as metafor ``robust()``).  Several rows
+    (working random-effects model, bias-reduced cluster-robust CR2 standard error by study,
+    t with Satterthwaite df; Hedges, Tipton & Johnson 2010; Pustejovsky & Tipton 2018, as
+    metafor ``robust(..., clubSandwich=TRUE)``).  Several rows
     from a single study: pooled as independent (no cluster adjustment is possible), said so.
     """
     res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
@@ -466,7 +512,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
             frame = pd.DataFrame({"yi": rec.yi[sel], "vi": rec.vi[sel],
                                   "study": [str(i) for i in row_ids]})
             pr = pool_clustered(frame, cluster="study", method=scheme.pool_method,
-                                level=scheme.level)
+                                level=scheme.level, vcov="CR2")
             res["clustered"] = True
             res["ci_method"] = pr.vcov_type
         else:
@@ -511,12 +557,25 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     :data:`_TIERS`.
     """
     n_records = len(pos)
-    num = pos[rec.numeric[pos]]
+    numeric = pos[rec.numeric[pos]]
+    # double-zero studies of a risk or odds ratio are not estimable (Cochrane Handbook
+    # 10.4.4.2), even with the 0.5 correction's numbers: left out, as the forest does
+    dzero = rec.double_zero[numeric]
+    num = numeric[~dzero]
     agg = num[rec.is_meta[num]]
     if len(agg):
         out = _aggregate(rec, agg, n_records)
     elif len(num):
-        out = _primary(rec, num, n_records)
+        out = _primary(rec, num, n_records, numeric[dzero])
+    elif dzero.any():
+        from grading.zero_cells import DOUBLE_ZERO_SOURCE
+
+        out = {"sel": np.array([], dtype=np.intp), "tier": _first_max_tier(rec.tier[pos]),
+               "aggregate": False, "k": 0,
+               "basis": f"not estimable: {_records_text(int(dzero.sum()))} of "
+                        f"{n_records} with a result, each without events in either arm (or "
+                        "with events in every participant of both arms): a risk or odds ratio "
+                        f"is not estimable ({DOUBLE_ZERO_SOURCE})"}
     else:
         out = {"sel": np.array([], dtype=np.intp), "tier": _first_max_tier(rec.tier[pos]),
                "aggregate": False, "k": 0,
@@ -535,8 +594,9 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     if len(sel) == 1 and not out["aggregate"]:
         out["basis"] = out["basis"].replace("1 record from 1 study pooled", "single study")
     elif out["clustered"]:
-        out["basis"] += (f" ({out['method']} random effects with cluster-robust CR1 standard "
-                         "error by study: several rows per study)")
+        out["basis"] += (f" ({out['method']} random effects with cluster-robust CR2 standard "
+                         "error by study and Satterthwaite df: several rows per study; Hedges, "
+                         "Tipton & Johnson 2010; Pustejovsky & Tipton 2018)")
     elif len(sel) > 1 and out["k"] == 1:
         out["basis"] += (f" ({out['method']} random effects; the rows of one study pooled as "
                          "independent: no cluster adjustment possible)")

@@ -236,8 +236,9 @@ def grade(
             Cochran's Q of the pooled records, its df and p-value (NaN for a single record).
         ``method, ci_method``
             tau2 estimator (the scheme's ``pool_method``; empty when one record carries the
-            estimate) and how the interval was computed (the scheme's ``ci_method``; ``z`` for
-            a single record; ``CR1`` cluster-robust for several rows per study).
+            estimate; a fallback is named) and how the interval was computed (the scheme's
+            ``ci_method``; ``z`` for a single record; ``CR2`` cluster-robust for several rows per
+            study).
         ``estimate_natural, ci_low_natural, ci_high_natural``
             The same on the natural scale (exp for ratio measures, proportion for PLO).
         ``estimable``
@@ -448,6 +449,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         reason = _no_evidence_reason(rec, pos)
         if body.pool_error:
             reason = f"not estimable: {body.pool_error}"
+        elif rec.double_zero[pos].any():
+            reason = body.basis  # every result a double-zero study (Cochrane Handbook 10.4.4.2)
         for d in ALL_DOMAINS:
             jd = not_assessed("no evidence (no result to rate)", "GRADE 3: Balshem H et al. "
                               "J Clin Epidemiol 2011;64:401-406")

@@ -100,6 +100,9 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
     if isinstance(overrides, (str, Path)):
         return read_overrides(overrides)
     if isinstance(overrides, pd.DataFrame):
+        if set(overrides.columns) == {*cols, "kind", "line"}:
+            # already the table read_overrides() returns (checked, with the file's lines)
+            return overrides.loc[:, [*cols, "kind", "line"]].reset_index(drop=True)
         frame = overrides.copy()
     elif isinstance(overrides, Mapping):
         frame = pd.DataFrame([overrides])

@@ -626,11 +626,15 @@ def test_several_rows_per_study_use_cluster_robust_pooling():
             _rct("Z", 30, 100, 33, 100), _rct("Z", 25, 100, 33, 100)]
     df = _counts_effects(rows)
     r = grade(df).iloc[0]
-    ref = pool_clustered(df.assign(study=df["study_id"]), cluster="study")
+    # CR2 with Satterthwaite df (docs/grading.md; pinned to clubSandwich in test_one_body.py)
+    ref = pool_clustered(df.assign(study=df["study_id"]), cluster="study", vcov="CR2")
+    cr1 = pool_clustered(df.assign(study=df["study_id"]), cluster="study")
     assert r["k"] == 3 and r["k_records"] == 5
     assert r["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert r["ci_low"] == pytest.approx(ref.ci_low, rel=1e-12)
-    assert "cluster-robust" in r["estimate_basis"]
+    assert r["ci_high"] == pytest.approx(ref.ci_high, rel=1e-12)
+    assert r["ci_low"] != pytest.approx(cr1.ci_low, rel=1e-6)
+    assert "cluster-robust CR2" in r["estimate_basis"]
 
 
 # ---------------------------------------------------------------------------- overrides

@@ -39,11 +39,12 @@ def test_every_row_of_a_study_is_pooled_with_cluster_robust_inference():
     # no silent selection: all five rows, studies in order seen
     assert r["study_ids"] == "A; B; C" and r["k"] == 3 and r["k_records"] == 5
     assert "5 records from 3 studies pooled" in r["estimate_basis"]
-    assert "cluster-robust CR1 standard error by study" in r["estimate_basis"]
+    assert "cluster-robust CR2 standard error by study" in r["estimate_basis"]
     from evidence import pool_clustered
 
     df = pd.DataFrame(rows)
-    pr = pool_clustered(df.assign(study=df["study_id"]), cluster="study", method="REML")
+    pr = pool_clustered(df.assign(study=df["study_id"]), cluster="study", method="REML",
+                        vcov="CR2")
     assert r["estimate"] == pr.estimate and r["tau2"] == pr.tau2 and r["se"] == pr.se
 
 

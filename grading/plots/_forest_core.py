@@ -17,6 +17,11 @@ import pandas as pd
 
 from evidence.errors import InvalidParameterError
 from grading.plots import _style
+from grading.zero_cells import (  # noqa: F401  (re-exported for the figures)
+    DOUBLE_ZERO_MEASURES,
+    DOUBLE_ZERO_SOURCE,
+    double_zero_reasons,
+)
 
 #: Columns that tell apart several rows of one study, tried in this order.
 DISAMBIGUATORS: tuple[str, ...] = (
@@ -25,9 +30,7 @@ DISAMBIGUATORS: tuple[str, ...] = (
 )
 _COUNT_ARMS = ("events_int", "n_int", "events_ctrl", "n_ctrl")
 _CTRL_ARMS = (("events_ctrl", "n_ctrl"), ("mean_ctrl", "sd_ctrl", "n_ctrl"))
-#: Measures that a study without events (or with all events) in both arms leaves undefined.
-DOUBLE_ZERO_MEASURES = ("RR", "OR", "PETO")
-DOUBLE_ZERO_SOURCE = "Cochrane Handbook for Systematic Reviews of Interventions, section 10.4.4.2"
+# the double-zero rule is grading.zero_cells', shared with grade() (one body, one estimate)
 SHARED_CONTROL_SOURCE = "Cochrane Handbook for Systematic Reviews of Interventions, section 23.3.4"
 SHARED_MARK = "†"
 
@@ -132,27 +135,16 @@ def not_estimable_reasons(data: pd.DataFrame, measure: str | None, yi: np.ndarra
     ``yi``/``vi`` give their ``effect_note`` (or "no numeric result").
     """
     n = len(data)
-    out = [""] * n
     m = None if measure is None else str(measure).upper()
-    if m in DOUBLE_ZERO_MEASURES and all(c in data.columns for c in _COUNT_ARMS):
-        a, n1, c, n2 = (pd.to_numeric(data[col], errors="coerce").to_numpy(float)
-                        for col in _COUNT_ARMS)
-        with np.errstate(invalid="ignore"):
-            none = (a == 0) & (c == 0)
-            every = (a == n1) & (c == n2) & (n1 > 0) & (n2 > 0)
-        for i in np.flatnonzero(none):
-            out[i] = "no events in either arm"
-        for i in np.flatnonzero(every & ~none):
-            out[i] = "every participant had the event in both arms"
+    cols = [pd.to_numeric(data[c], errors="coerce").to_numpy(float) if c in data.columns
+            else np.full(n, np.nan) for c in _COUNT_ARMS]
     notes = data["effect_note"] if "effect_note" in data.columns else None
+    out = list(double_zero_reasons(
+        np.full(n, m, dtype=object), *cols,
+        notes=None if notes is None else notes.astype(object).to_numpy()))
     for i in range(n):
-        if out[i]:
-            continue
-        note = _text(notes.iloc[i]) if notes is not None else None
-        if m in DOUBLE_ZERO_MEASURES and note and "no events in either arm" in note:
-            out[i] = "no events in either arm"
-        elif not (np.isfinite(yi[i]) and np.isfinite(vi[i])):
-            out[i] = note or "no numeric result"
+        if not out[i] and not (np.isfinite(yi[i]) and np.isfinite(vi[i])):
+            out[i] = (_text(notes.iloc[i]) if notes is not None else None) or "no numeric result"
     return out
 
 

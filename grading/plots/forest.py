@@ -151,7 +151,9 @@ def _het_text(res) -> str:
 
 def _overall_text(res) -> str:
     name = "Z"
-    if str(getattr(res, "ci_method", "z")).lower() in ("knha", "hksj", "t"):
+    if getattr(res, "cluster_df", None) is not None:
+        name = f"t({_style.fmt_num(float(res.cluster_df), 2).rstrip('0').rstrip('.')})"
+    elif str(getattr(res, "ci_method", "z")).lower() in ("knha", "hksj", "t"):
         name = f"t({int(res.k) - 1})"
     return f"Test for overall effect: {name} = {_style.fmt_num(float(res.stat), 2)} " \
         f"({_style.fmt_p(float(res.p_value))})"
@@ -159,6 +161,46 @@ def _overall_text(res) -> str:
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+#: Citations of the cluster-robust standard error used with several rows per study.
+CLUSTER_SOURCE = ("Hedges LV, Tipton E, Johnson MC. Res Synth Methods 2010;1:39-65; Pustejovsky "
+                  "JE, Tipton E. J Bus Econ Stat 2018;36:672-683")
+
+
+class _ClusteredResult:
+    """The pooled result of the working model with the cluster-robust (CR2) standard error of
+    :func:`evidence.pool_clustered`: the estimate, weights and heterogeneity of the working
+    model, the interval, test and prediction interval of the robust fit (as
+    :func:`grading.grade` rates a body with several rows per study)."""
+
+    def __init__(self, res, rob, cluster: str) -> None:
+        for name in ("k", "estimate", "tau2", "i2", "h2", "q", "q_df", "q_p", "method",
+                     "level", "weights"):
+            setattr(self, name, getattr(res, name))
+        for name in ("se", "stat", "p_value", "ci_low", "ci_high", "pi_low", "pi_high"):
+            setattr(self, name, getattr(rob, name))
+        self.ci_method = "t"
+        self.cluster_df = float(rob.df)
+        self.n_clusters = int(rob.n_clusters)
+        self.cluster = cluster
+
+
+def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: str, method,
+                  level):
+    """``res`` with the cluster-robust interval when some cluster has several rows and there
+    are at least two clusters; else ``res``."""
+    n_clusters = len(pd.unique(ids))
+    if res is None or n_clusters >= len(ids) or n_clusters < 2:
+        return res
+    import warnings
+
+    from evidence import pool_clustered
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rob = pool_clustered(pd.DataFrame({"yi": y, "vi": v, "c": [str(i) for i in ids]}),
+                             cluster="c", method=method, level=level, vcov="CR2")
+    return _ClusteredResult(res, rob, cluster)
 
 
 class _Forest:
@@ -185,7 +227,7 @@ class _Forest:
 
 def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, favours,
            prediction, method, ci_method, level, overall, xlim, digits, label_width,
-           plot_width, palette, title, control_group, func) -> _Forest:
+           plot_width, palette, title, control_group, func, cluster=None) -> _Forest:
     from evidence import _distributions as dist
     from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
     from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
@@ -288,6 +330,14 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
                 )
         else:
             res_all = core.pool(y_all[ok], v_all[ok], method, ci_method, level)
+            if cluster is not None:
+                if cluster not in data.columns:
+                    raise ValidationError(
+                        f"Column {cluster!r} (argument 'cluster' of {func}()) is not in the "
+                        f"data. Available: {list(data.columns)}.")
+                ids = data[cluster].astype("string").fillna("(missing)").to_numpy()[ok]
+                res_all = _cluster_pool(res_all, y_all[ok], v_all[ok], ids, cluster, method,
+                                        level)
     weights = np.full(len(data), np.nan)
     if res_all is not None:
         weights[ok] = np.asarray(res_all.weights, float)
@@ -365,6 +415,12 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     if res_all is not None:
         footer.append(_het_text(res_all))
         footer.append(_overall_text(res_all))
+        if isinstance(res_all, _ClusteredResult):
+            footer.append(
+                f"Several rows per {res_all.cluster} ({int(res_all.k)} rows, "
+                f"{res_all.n_clusters} clusters): the overall CI, test and prediction interval "
+                "use a cluster-robust (CR2) standard error with Satterthwaite df "
+                f"({CLUSTER_SOURCE}), as the graded body.")
     if sub_pooled >= 2:
         footer.append(_subgroup_test_text(data.loc[ok], y_all[ok], v_all[ok],
                                           gcol[ok].to_numpy(), method, ci_method, level))
@@ -687,6 +743,7 @@ def forest_plot(
     palette: str = "cochrane",
     title="auto",
     control_group: str | None = None,
+    cluster: str | None = None,
     page: int | None = None,
     rows_per_page: int = 50,
     ax=None,
@@ -759,6 +816,15 @@ def forest_plot(
     control_group : str, optional
         Column naming each row's control group: rows of one study with the same value share
         it.  Without it, rows of one study with identical control-arm numbers do.
+    cluster : str, optional
+        Column naming the study each row belongs to (usually ``"study_id"``).  When some
+        study has several estimable rows (multiple comparisons, shared controls) and there are
+        at least two studies, the overall diamond keeps the working random-effects estimate
+        but its CI, test and prediction interval use the bias-reduced cluster-robust (CR2)
+        standard error of :func:`evidence.pool_clustered` (t on Satterthwaite df; Hedges,
+        Tipton & Johnson 2010; Pustejovsky & Tipton 2018), as :func:`grading.grade` rates the
+        body; a footer line says so.  None (the
+        default): rows are pooled as independent.
     page : int, optional
         Draw only page ``page`` (1-based) of the forest split into pages of at most
         ``rows_per_page`` rows (all pages share the columns and the x axis; the pooled rows
@@ -787,7 +853,7 @@ def forest_plot(
                prediction=prediction, method=method, ci_method=ci_method, level=level,
                overall=overall, xlim=xlim, digits=digits, label_width=label_width,
                plot_width=plot_width, palette=palette, title=title,
-               control_group=control_group, func=func)
+               control_group=control_group, func=func, cluster=cluster)
     if page is None:
         return _draw(F, F.rows, F.footer, F.title, ax)
     pages = _pages(F, rows_per_page, func)

@@ -628,31 +628,6 @@ def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
 _FOREST_PAGE_ROWS = 50
 
 
-def _forest_bodies(rows: pd.DataFrame, by=()) -> list[tuple[str, str, str, pd.DataFrame]]:
-    """(outcome, measure, "col=value, ..." of ``by``, rows) of each forest of one indication:
-    one per outcome x measure (x the extra grouping columns ``by``) with an estimable primary
-    record, largest first.
-
-    Rows of the body without an estimate (missing inputs) come along, to be listed as not
-    estimable; published meta-analysis records are left out (translational forest).
-    """
-    if "model" in rows.columns:
-        rows = rows[(rows["model"].astype("string") != "meta_analysis").fillna(True).to_numpy()]
-    rows = rows[rows["measure"].notna().to_numpy() & rows["outcome"].notna().to_numpy()]
-    usable = (pd.to_numeric(rows["yi"], errors="coerce").notna()
-              & pd.to_numeric(rows["vi"], errors="coerce").gt(0))
-    extra = [c for c in by if c in rows.columns]
-    bodies = []
-    for key, part in rows.groupby(["outcome", "measure", *extra], observed=True, sort=True,
-                                  dropna=False):
-        n = int(usable.loc[part.index].sum())
-        if n:
-            more = ", ".join(f"{c}={v}" for c, v in zip(extra, key[2:], strict=True))
-            bodies.append((-n, str(key[0]), str(key[1]), more, part))
-    bodies.sort(key=lambda b: b[:4])
-    return [body[1:] for body in bodies]
-
-
 def _render_pages(title: str, func, *args, **kwargs) -> tuple[list[bytes], str | None]:
     """Draw a figure that may come in pages (a list of Axes) and render each to PNG."""
     import matplotlib.pyplot as plt
@@ -770,28 +745,28 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             plots.translational_forest, table, indication=indication, grades=state["grades"],
             scale=_translational_scale(rows) or "SMD", method=options["method"],
             level=options["level"])
-        # one forest per outcome x measure (x the run's extra grouping columns, when set),
-        # long ones in pages (issue 13 item 6); never pooled across streams
-        bodies = _forest_bodies(rows, state.get("by") or ())
+        # one forest per graded body (indication x outcome x stream): the rows grade() pooled
+        # (estimate_rows) and the body's rows it could not pool, listed as not estimable; the
+        # diamond is the grade's and pooled.csv's estimate (issue 11, one body one estimate)
+        from grading.pooled import body_forests
+
+        grades = state["grades"]
+        bodies = body_forests(table, grades[(grades["indication"] == indication).to_numpy()])
         if not bodies:
             notes.append(f"Forest plot for {indication} not drawn: no estimable primary record")
-        for k, (outcome, measure, more, data) in enumerate(bodies):
-            several = data["stream"].nunique() > 1
-            # subgroups: streams (never pooled together); else the run's subgroup column
-            # (state "subgroup", e.g. from --subgroup); else several comparators, still pooled
+        for k, (g, data) in enumerate(bodies):
+            outcome, measure, stream = str(g["outcome"]), str(g["measure"]), str(g["stream"])
             asked = state.get("subgroup")
-            sub = ("stream" if several else asked if asked in data.columns
-                   else "comparator" if "comparator" in data.columns
-                   and data["comparator"].dropna().nunique() > 1 else None)
+            sub = asked if asked in data.columns else None
             if state.get("by") and "indication" in data.columns:
                 # --by split the indication: the forest's title names the split
                 data = data.assign(indication=indication)
-            name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}"
-            what = f"{outcome}, {measure}" + (f", {more}" if more else "")
+            name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}_{stream}"
+            what = f"{outcome}, {measure}, {stream}"
             pages, note = _render_pages(
                 f"Forest plot ({what}) for {indication}", plots.forest_pages,
-                data, measure=measure, subgroup=sub,
-                overall=not several, rows_per_page=_FOREST_PAGE_ROWS, **options)
+                data, measure=measure, subgroup=sub, cluster="study_id",
+                rows_per_page=_FOREST_PAGE_ROWS, **options)
             if note:
                 notes.append(note)
             for p, png in enumerate(pages):

@@ -254,28 +254,6 @@ def test_auto_title_names_indication_outcome_measure_and_model():
     assert texts(forest_plot(d, title="My forest"), "title") == ["My forest"]
 
 
-# ------------------------------------------------------------------ the run's forests
-def test_pipeline_draws_one_forest_per_outcome_and_measure():
-    from grading.pipeline import _forest_bodies
-
-    rows = pd.DataFrame({
-        "study_id": ["A", "B", "C", "D", "E", "F", "G"],
-        "outcome": ["death", "death", "death", "ICU", "ICU", "death", "pain"],
-        "measure": ["RR", "RR", "PR", "RR", "RR", "RR", None],
-        "stream": ["human", "animal", "human", "human", "human", "human", "human"],
-        "model": ["phase_2", "mouse", "case_series", "phase_2", "phase_2", "meta_analysis",
-                  "phase_2"],
-        "yi": [0.1, 0.2, 0.3, 0.1, np.nan, 0.5, np.nan],
-        "vi": [0.1, 0.1, 0.1, 0.1, np.nan, 0.1, np.nan],
-    })
-    bodies = _forest_bodies(rows)
-    assert [(o, m, list(p.study_id)) for o, m, _, p in bodies] == [
-        ("death", "RR", ["A", "B"]), ("ICU", "RR", ["D", "E"]), ("death", "PR", ["C"])]
-    more = _forest_bodies(rows.assign(dose=["1", "2", "1", "1", "1", "1", "1"]), ("dose",))
-    assert [(o, m, x) for o, m, x, _ in more][:2] == [("ICU", "RR", "dose=1"),
-                                                      ("death", "PR", "dose=1")]
-
-
 def test_single_arm_proportions_show_their_arm_and_no_favours():
     d = pd.DataFrame({"study_id": ["A 2020", "B 2021"], "events_int": [4, 17],
                       "n_int": [24, 30], "measure": "PR"})

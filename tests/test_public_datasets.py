@@ -158,5 +158,5 @@ def test_axfors_forest_is_drawn(tmp_path):
     proc = _run(PUBLIC / "axfors2021.toml", out, tmp_path / "state")
     assert proc.returncode == 0, proc.stderr
     forests = sorted(p.name for p in (out / "figures").glob("forest_*.png"))
-    assert forests == ["forest_01_covid_19_01_all_cause_mortality.png"]
+    assert forests == ["forest_01_covid_19_01_all_cause_mortality_human.png"]
     assert (out / "figures" / forests[0]).stat().st_size > 10_000

@@ -12,13 +12,15 @@
 #    - one row in the body: the row's yi, sqrt(vi), z interval;
 #    - one row per study: rma(yi, vi, method="REML");
 #    - several rows of one study (multi-arm trials, comparisons sharing a control) and at least
-#      two studies: robust(rma(yi, vi, method="REML"), cluster=study, adjust=TRUE) (CR1, t with
-#      n_studies - 1 df), as grading/body.py pools them; tau2 and I2 of the working model.
+#      two studies: robust(rma(yi, vi, method="REML"), cluster=study, clubSandwich=TRUE) (CR2,
+#      Satterthwaite df), as grading/body.py pools them; tau2 and I2 of the working model.
+#    - RR/OR tables with no event in either arm (double-zero) are left out (escalc drop00=TRUE),
+#      as grade() and the forests leave them out (Cochrane Handbook 10.4.4.2).
 #    Rows evigap must reject (an arm without SD/SE, without n, or with SE 0) are dropped here by
 #    the same rule, and their count is stored so that the test checks rows in = accepted +
 #    rejected against an independent count.
 # Writes tests/reference/public_datasets_fixtures.json (numbers with sprintf("%.17g")).
-suppressPackageStartupMessages({library(metafor); library(metadat)})
+suppressPackageStartupMessages({library(metafor); library(metadat); library(clubSandwich)})
 source("tests/reference/_json.R")
 
 write.csv(metadat::dat.hartmannboyce2018, "tests/data/public/hartmannboyce2018.csv", row.names = FALSE)
@@ -39,7 +41,7 @@ body <- function(yi, vi, study) {
   }
   fit <- rma(yi, vi, method = "REML", control = ctrl)
   clustered <- n_studies < k && n_studies >= 2
-  r <- if (clustered) robust(fit, cluster = study, adjust = TRUE) else fit
+  r <- if (clustered) robust(fit, cluster = study, clubSandwich = TRUE) else fit
   list(k = n_studies, k_records = k, estimate = as.numeric(r$b), se = r$se, ci_low = r$ci.lb,
        ci_high = r$ci.ub, tau2 = fit$tau2, i2 = fit$I2, clustered = clustered)
 }
@@ -48,7 +50,7 @@ body <- function(yi, vi, study) {
 pool_call <- paste(
   "one row: yi, sqrt(vi), z interval; one row per study: rma(yi, vi, method='REML',",
   "control=ctrl); several rows of a study: robust(rma(yi, vi, method='REML', control=ctrl),",
-  "cluster=study, adjust=TRUE)")
+  "cluster=study, clubSandwich=TRUE); double-zero tables left out (drop00=TRUE)")
 
 out <- list()
 
@@ -76,16 +78,21 @@ out$hartmannboyce2018 <- list(
                      stat = mixed$QM, df = mixed$QMdf[1], p_value = mixed$QMp,
                      tau2 = mixed$tau2)))
 
-# 2. Axfors 2021: (hydroxy)chloroquine vs control, mortality, OR; metafor's default zero-cell
-# handling (0.5 added to tables with a zero cell, double-zero tables kept: drop00=FALSE).
+# 2. Axfors 2021: (hydroxy)chloroquine vs control, mortality, OR; 0.5 added to tables with a
+# zero cell, double-zero tables left out (drop00=TRUE), as grade() does; k_records counts every
+# row of the body (grade()'s k_records: rows with or without a result).
 a <- metadat::dat.axfors2021
 d <- escalc(measure = "OR", ai = hcq_arm_event, n1i = hcq_arm_total, ci = control_arm_event,
-            n2i = control_arm_total, data = a)
+            n2i = control_arm_total, data = a, drop00 = TRUE)
+d_all <- d
+d <- d[!is.na(d$yi), ]
 out$axfors2021 <- list(
   call = paste("escalc('OR', ai=hcq_arm_event, n1i=hcq_arm_total, ci=control_arm_event,",
-               "n2i=control_arm_total, data=dat.axfors2021); cluster=acronym;", pool_call),
-  n_in = nrow(a), n_accepted = nrow(d),
-  bodies = list(list(outcome = "all-cause mortality", pooled = body(d$yi, d$vi, d$acronym))))
+               "n2i=control_arm_total, data=dat.axfors2021, drop00=TRUE); cluster=acronym;", pool_call),
+  n_in = nrow(a), n_accepted = nrow(d_all),
+  bodies = list(list(outcome = "all-cause mortality",
+                     pooled = modifyList(body(d$yi, d$vi, d$acronym),
+                                         list(k_records = nrow(d_all))))))
 
 # 3. Besson 2016: maternal diet and offspring coping styles in rodents, SMD from mean, SE and n
 # (SD = SE * sqrt(n)); one body per behavioural measure (column 'measure'); study = Reference.

@@ -258,7 +258,8 @@ def test_a_quote_the_strict_reader_refuses_is_an_error_naming_the_line(tmp_path,
 def test_sound_quoting_reads_the_cells_the_strict_reader_sees(tmp_path):
     notes = ['5" needle', '"dose, route: i.v."', '"said ""ok"", twice"', 'mo""use',
              '"two\nlines"', '""']
-    path = _sheet(tmp_path / "sheet.csv", *(_GOOD.format(i=i, notes=n) for i, n in enumerate(notes)))
+    bodies = (_GOOD.format(i=i, notes=n) for i, n in enumerate(notes))
+    path = _sheet(tmp_path / "sheet.csv", *bodies)
     assert not _strict_refuses(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvigapWarning)

@@ -153,7 +153,10 @@ def _read_csv_arrow(path: Path, sep: str, label: str) -> tuple[_ArrowSheet, list
 
     Returns None whenever pyarrow is missing or the file is not a clean
     rectangular UTF-8 table; the strict reader then reads it or raises the
-    explanatory ValidationError.
+    explanatory ValidationError.  Arrow's parser is lenient about quoting (it reads past an
+    unclosed quote to the end of the file and joins text after a closing quote to the cell),
+    so a file with a quoted cell must first pass the strict check (:func:`_read_csv` runs
+    :func:`_rectangular` whenever :func:`_quote_opens_cell` finds one).
     """
     try:
         import pyarrow as pa
@@ -181,11 +184,6 @@ def _read_csv_arrow(path: Path, sep: str, label: str) -> tuple[_ArrowSheet, list
         return None
     names = _names_from_header([c[0].as_py() for c in table.columns], label)
     body = [table.column(i).slice(1) for i in range(n_columns)]
-    # a cell holding a line break may be a quote left open: the strict reader checks the file
-    if any(pc.any(pc.match_substring(col, end)).as_py()
-           for col in body if len(col) for end in ("\n", "\r")):
-        if not _rectangular(path, sep, label):
-            return None
 
     def has_data(i: int) -> bool:
         return bool(pc.any(pc.not_equal(pc.utf8_trim_whitespace(body[i]), "")).as_py())
@@ -195,13 +193,31 @@ def _read_csv_arrow(path: Path, sep: str, label: str) -> tuple[_ArrowSheet, list
     return _ArrowSheet(columns, len(body[0])), names
 
 
-def _odd_quotes(path: Path) -> bool:
-    """Whether the file holds an odd number of '"' (read in blocks, not held whole)."""
-    count = 0
+def _quote_opens_cell(path: Path, sep: str) -> bool:
+    """Whether any '"' stands where a quoted cell can open: at the start of the file (after a
+    byte-order mark), after the delimiter or after a line break.
+
+    Without such a quote the file has no quoted cell, every '"' is a literal character of an
+    unquoted cell (``5" needle``, which the strict and the Arrow reader both keep as it is), and
+    neither an unclosed quote nor text after a closing quote can occur: the fast reader reads
+    exactly the records the strict reader sees.  With one, the file needs the strict pass,
+    whatever the number of quotes (an even count can still hold a quote left open, or ``""S0``
+    whose text follows a closing quote).  Read in blocks, not held whole.
+    """
+    marks = (sep.encode() + b'"', b'\n"', b'\r"')
+    previous = b"\n"  # the file's first byte follows a virtual line break
     with path.open("rb") as handle:
+        first = True
         while block := handle.read(1 << 24):
-            count += block.count(b'"')
-    return count % 2 == 1
+            if first and block.startswith(b"\xef\xbb\xbf"):
+                block = block[3:]
+            first = False
+            if b'"' in block:
+                joined = previous + block
+                if any(m in joined for m in marks):
+                    return True
+            previous = block[-1:] or previous
+    return False
 
 
 def _strict_records(path: Path, sep: str, label: str):
@@ -246,14 +262,20 @@ def _strict_records(path: Path, sep: str, label: str):
 
 def _rectangular(path: Path, sep: str, label: str) -> bool:
     """Whether every record has as many cells as the header, read strictly without keeping
-    the records (raises as :func:`_strict_records` does)."""
-    width = None
-    for _, fields in _strict_records(path, sep, label):
-        if width is None:
-            width = len(fields)
-        elif len(fields) != width:
-            return False
-    return True
+    the records (raises as :func:`_strict_records` does).
+
+    The record widths are collected at C speed (``set(map(len, reader))``); only a file the
+    strict reader refuses is read again, record by record, to name the line in the error.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            widths = set(map(len, csv.reader(handle, delimiter=sep, strict=True)))
+    except (csv.Error, UnicodeDecodeError):
+        for _ in _strict_records(path, sep, label):  # raises the error naming the line
+            pass
+        return False  # pragma: no cover - the second pass raises as the first did
+    widths.discard(0)  # blank lines: a spreadsheet shows no row for them
+    return len(widths) <= 1
 
 
 def _read_csv_strict(path: Path, sep: str, label: str) -> Loaded:
@@ -302,10 +324,11 @@ def _read_csv(path: Path, label: str) -> Loaded:
             "the header is ';'-separated: read as a ';'-separated file whose numbers may use a "
             "decimal comma (1,5); save it as 'CSV UTF-8 (comma delimited)' to avoid the guess"
         )
-    # an odd number of quotes: one is literal (5" needle) or left open; a strict pass without
-    # keeping the records tells which, and the fast reader is used when the table is sound
+    # a quoted cell may be left open or have text after its closing quote, which Arrow reads
+    # leniently: a strict pass without keeping the records checks the quoting (raising a
+    # ValidationError naming the line) and the fast reader is used when the table is sound
     parsed = None
-    if not _odd_quotes(path) or _rectangular(path, sep, label):
+    if not _quote_opens_cell(path, sep) or _rectangular(path, sep, label):
         parsed = _read_csv_arrow(path, sep, label)
     if parsed is not None:
         loaded = Loaded(parsed[0], str(path))

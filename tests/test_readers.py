@@ -207,3 +207,63 @@ def test_arms_given_as_medians_are_flagged_in_the_notes(tmp_path):
     again = read_studies(write(tmp_path / "t.csv", [bad]))
     assert again.rejected["reason"].tolist() == [
         "quartiles must satisfy q1_int <= median_int <= q3_int with q1_int < q3_int; got 2, 4, 3"]
+
+
+# --- strict quoting: whatever Python's strict csv reader refuses, read_studies refuses -------
+
+_HEADER = ("study_id,citation_key,indication,outcome,outcome_kind,stream,model,data_type,"
+           "measure,events_int,n_int,events_ctrl,n_ctrl,notes\n")
+_GOOD = "S{i},smith2020,wounds,closure,benefit,animal,mouse,counts,RR,8,10,3,10,{notes}\n"
+
+
+def _sheet(path: Path, *bodies: str) -> Path:
+    path.write_text(_HEADER + "".join(bodies), encoding="utf-8", newline="")
+    return path
+
+
+def _strict_refuses(path: Path) -> bool:
+    with open(path, encoding="utf-8", newline="") as handle:
+        try:
+            list(csv.reader(handle, strict=True))
+        except csv.Error:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("bodies", "line"), [
+    # the property test's falsifying case: '""' inserted before a cell (an even quote count)
+    (('""' + _GOOD.format(i=0, notes=""),), 2),
+    ((_GOOD.format(i=0, notes="").replace(",mouse,", ',""mouse,'),), 2),
+    # a quoted cell with text after its closing quote, even count, second record
+    (
+        (_GOOD.format(i=0, notes="a"), _GOOD.format(i=1, notes='"dose, route"i.v.')),
+        3,
+    ),
+    # a quote opened inside a cell and closed later: text follows the closing quote
+    ((_GOOD.format(i=0, notes='"a,"b'),), 2),
+    # a literal quote (5" needle) makes the count even while the last cell is never closed
+    (
+        (_GOOD.format(i=0, notes='5" needle'), _GOOD.format(i=1, notes='"open').rstrip("\n")),
+        3,
+    ),
+])
+def test_a_quote_the_strict_reader_refuses_is_an_error_naming_the_line(tmp_path, bodies, line):
+    path = _sheet(tmp_path / "sheet.csv", *bodies)
+    assert path.read_text().count('"') % 2 == 0  # the odd-count heuristic alone missed these
+    assert _strict_refuses(path)
+    with pytest.raises(ValidationError, match=rf"line {line}\b"):
+        read_studies(path)
+
+
+def test_sound_quoting_reads_the_cells_the_strict_reader_sees(tmp_path):
+    notes = ['5" needle', '"dose, route: i.v."', '"said ""ok"", twice"', 'mo""use',
+             '"two\nlines"', '""']
+    bodies = (_GOOD.format(i=i, notes=n) for i, n in enumerate(notes))
+    path = _sheet(tmp_path / "sheet.csv", *bodies)
+    assert not _strict_refuses(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EvigapWarning)
+        result = read_studies(path)
+    assert (result.n_in, result.n_accepted, result.n_rejected) == (6, 6, 0)
+    assert result.studies["notes"].fillna("").tolist() == [
+        '5" needle', "dose, route: i.v.", 'said "ok", twice', 'mo""use', "two\nlines", ""]

@@ -44,14 +44,27 @@ def test_an_unterminated_quote_is_an_error_naming_its_line(tmp_path, where):
 
 
 def test_an_unterminated_quote_hidden_by_an_even_quote_count_is_found(tmp_path):
-    """A literal quote inside an unquoted cell makes the count even; the line break inside
-    the swallowed cell sends the file to the strict reader anyway."""
+    """A literal quote inside an unquoted cell makes the count even; the quote that opens a
+    cell sends the file through the strict pass whatever the count."""
     path = tmp_path / "s.csv"
     lines = six_records(path)
     lines[1] = lines[1].replace("wounds", 'a 5" wound')
     lines[4] = lines[4] + '"open'
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ValidationError, match=r"line 5: a quoted cell opened on this line"):
+        read_studies(path)
+
+
+@pytest.mark.parametrize("damage", ['""S3', '"dose, route"i.v.'])
+def test_text_after_a_closing_quote_is_an_error_naming_its_line(tmp_path, damage):
+    """An even number of quotes in a wrong place: the Arrow fast path used to read '""S3' as
+    the cell 'S3' (and '"a, b"c' as 'a, bc') although the strict reader refuses the file."""
+    path = tmp_path / "s.csv"
+    lines = six_records(path)
+    lines[4] = lines[4].replace("S3,", damage + ",", 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.read_text().count('"') % 2 == 0
+    with pytest.raises(ValidationError, match=r"s\.csv': line 5: text follows the closing quote"):
         read_studies(path)
 
 

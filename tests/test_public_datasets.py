@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from reference_loader import load_fixture
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -280,3 +280,36 @@ def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
         f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%",
         "Random-effects model (REML), inverse-variance weights."]
     assert not ax_left.texts
+
+
+def test_one_study_draws_no_total_diamond(bcg):
+    """k = 1: nothing is pooled, so no 'Total' row and no diamond; the study row carries the
+    result and the footer says why (the study's own RR and Wald CI, computed by hand)."""
+    one = bcg.iloc[[0]]
+    ax = forest_plot(one, measure="RR")
+    assert not [p for p in ax.patches if str(p.get_gid()).startswith("diamond")]
+    assert not [t for t in ax.texts if t.get_text().startswith("Total (")]
+    foot = " ".join(texts(ax, "footer"))
+    assert "One study: its own estimate is the result" in foot
+    yi, vi = float(one["yi"].iloc[0]), float(one["vi"].iloc[0])
+    half = 1.959963984540054 * math.sqrt(vi)
+    want = f"{math.exp(yi):.2f} [{math.exp(yi - half):.2f}, {math.exp(yi + half):.2f}]"
+    assert want in texts(ax, "estimate_text")
+    # two studies still pool and draw the total diamond
+    ax2 = forest_plot(bcg.iloc[:2], measure="RR")
+    assert len([p for p in ax2.patches if p.get_gid() == "diamond_total"]) == 1
+
+
+def test_long_title_is_wrapped_inside_the_figure(bcg):
+    long = ("Green 2023 and a very long indication name that would never fit on one line of "
+            "a small forest plot: all-cause mortality at the longest follow-up reported")
+    ax = forest_plot(bcg.iloc[:3], measure="RR", title=long)
+    (title,) = texts(ax, "title")
+    assert title.count("\n") >= 1 and title.replace("\n", " ") == long
+    assert_no_overlap(ax)
+
+
+def test_auto_title_uses_the_report_indication_label(bcg):
+    data = bcg.iloc[:3].assign(indication="covid19_ards", outcome="mortality")
+    ax = forest_plot(data, measure="RR")
+    assert texts(ax, "title")[0].startswith("COVID-19 ARDS: mortality")

@@ -227,12 +227,16 @@ def auto_favours(data: pd.DataFrame, measure: str | None) -> tuple[str, str] | N
 
 def indication_text(data: pd.DataFrame) -> str | None:
     """The human indication of the rows: their one ``indication`` text, else their
-    ``indication_label`` key in words; None when neither is a single value."""
+    ``indication_label`` key in words (:func:`grading.labels.indication_label`, the label the
+    report uses: ``"covid19_ards"`` -> ``"COVID-19 ARDS"``); None when neither is a single
+    value."""
+    from grading.labels import indication_label
+
     for col in ("indication", "indication_label"):
         if col in data.columns:
             vals = data[col].dropna().astype(str).unique()
             if len(vals) == 1:
-                return _style.human_label(vals[0])
+                return indication_label(vals[0].strip())
     return None
 
 

@@ -399,7 +399,11 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             else:
                 rows.append(core.Row("text", "Subtotal: not estimable"))
             rows.append(core.Row("blank"))
-    if res_all is not None:
+    # one estimable study: nothing is pooled, so no total row and no diamond (the study's
+    # square and CI are the result; a diamond would read as a pooled estimate); said in the
+    # footer.  Subgroups keep their subtotals (each is its own pooling).
+    single = res_all is not None and int(res_all.k) == 1 and subgroup is None
+    if res_all is not None and not single:
         rows.append(core.Row("total", f"Total ({pct} CI)", weight=100.0,
                              cells=totals_for(np.ones(len(data), bool)), result=res_all,
                              bold=True))
@@ -428,6 +432,9 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     model = core.model_text(res_all, method, ci_method)
     if res_all is None or int(res_all.k) > 1:
         footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
+    elif single:
+        footer.append("One study: its own estimate is the result; nothing is pooled, so no "
+                      "total row or diamond is drawn.")
     for reason, letter in letters.items():
         if reason in ("no events in either arm", "every participant had the event in both arms"):
             footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}: the "
@@ -561,6 +568,9 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     right_total = sum(right_parts)
     plot_width = F.plot_width
     total_w_in = left_total + plot_width + right_total
+    if title:  # a long title is wrapped to the table's width, never cut at the figure edge
+        title = "\n".join(line for part in title.split("\n")
+                          for line in core.fit_lines(part, total_w_in - 0.4, fs + 1))
     title_lines = title.count("\n") + 1 if title else 0
     title_h = 0.18 * title_lines + 0.08 if title else 0.0
     header_h = 0.42 + title_h

@@ -348,7 +348,9 @@ def translational_forest(
                 f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again).")
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
-    human = core.indication_text(sel) or _style.human_label(indication)
+    from grading.labels import indication_label
+
+    human = core.indication_text(sel) or indication_label(indication)
     title = human + (f": {outcome}" if outcome is not None else "")
     how = (f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
            f"(random-effects, {method})" if method.upper() not in ("EE", "FE", "CE") else

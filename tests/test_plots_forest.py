@@ -313,3 +313,51 @@ def test_auto_title_uses_the_report_indication_label(bcg):
     data = bcg.iloc[:3].assign(indication="covid19_ards", outcome="mortality")
     ax = forest_plot(data, measure="RR")
     assert texts(ax, "title")[0].startswith("COVID-19 ARDS: mortality")
+
+
+def _single_arm():
+    from evidence.study_effects import study_effects
+
+    st = pd.DataFrame(dict(study_id=["A 2001", "B 2005", "C 2010", "D 2015"],
+                           indication="covid19_ards", outcome="adverse events", stream="human",
+                           model="case_series", data_type="single_arm",
+                           events_int=[1, 0, 3, 10], n_int=[50, 30, 40, 60]))
+    with pytest.warns(Warning):
+        return st, study_effects(st)
+
+
+def _wilson(x, n, z=1.959963984540054):
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, centre - half, centre + half
+
+
+def test_single_arm_forest_shows_observed_proportions_with_wilson_ci():
+    from evidence.proportions import pool_proportions
+
+    st, eff = _single_arm()
+    ax = forest_plot(eff, measure="PLO")
+    shown = texts(ax, "estimate_text")
+    # Wilson score by hand: 1/50 -> 0.0035 to 0.1050; 0/30 -> 0 to 0.1135
+    want = [_wilson(x, n) for x, n in zip(st["events_int"], st["n_int"], strict=True)]
+    assert (round(want[0][1], 4), round(want[0][2], 4)) == (0.0035, 0.105)
+    assert shown == [f"{p:.2f} [{lo:.2f}, {hi:.2f}]" for p, lo, hi in want]
+    assert not any("-" in s or "−" in s for s in shown)  # never below 0
+    # the square is the observed proportion (0 for 0/30, not the corrected 0.5/31)
+    sq = [p for p in ax.collections if p.get_gid() == "study_squares"][0]
+    assert list(sq.get_offsets()[:, 0]) == pytest.approx([w[0] for w in want], abs=1e-12)
+    # pooled: the logit fit back-transformed, as evidence.pool_proportions (metafor-exact)
+    ref = pool_proportions(st, measure="PLO").to_frame().iloc[0]
+    lo, centre, hi = diamond_xy(patch(ax, "diamond_total"))
+    assert (lo, centre, hi) == pytest.approx(
+        (ref.proportion_ci_low, ref.proportion, ref.proportion_ci_high), rel=1e-9)
+    assert texts(ax, "total_estimate_text") == [
+        f"{ref.proportion:.2f} [{ref.proportion_ci_low:.2f}, {ref.proportion_ci_high:.2f}]"]
+    foot = " ".join(texts(ax, "footer"))
+    assert "observed proportion with Wilson score 95% CI (no continuity correction)" in foot
+    assert "back-transformed by the inverse logit" in foot
+    assert "Test for overall effect" not in foot
+    assert ax.get_xlim()[0] >= 0 and ax.get_xlim()[1] <= 1
+    assert ax.get_xlabel() == "Proportion"
+    assert_no_overlap(ax)

@@ -54,6 +54,9 @@ class Row:
     colour: str | None = None
     meta: bool = False  # a published pooled estimate (open diamond, not pooled again)
     cert: list = field(default_factory=list)
+    #: (point, low, high) on the display scale when the drawn CI is not yi +- z*sqrt(vi)
+    #: (a single-arm proportion: the observed proportion with its Wilson CI)
+    disp: tuple | None = None
 
     @property
     def estimable(self) -> bool:
@@ -405,10 +408,15 @@ def text(ax, x, y, s, **kwargs):
 
 
 def draw_ci(ax, y: float, yi: float, vi: float, z: float, tx, x0: float, x1: float, *,
-            colour: str = _style.TEXT_COLOUR, line: bool = True) -> None:
-    """A study's CI line, with arrows where it leaves the axis."""
-    se = np.sqrt(vi)
-    lo, hi = tx(yi - z * se), tx(yi + z * se)
+            colour: str = _style.TEXT_COLOUR, line: bool = True,
+            bounds: tuple[float, float] | None = None) -> None:
+    """A study's CI line, with arrows where it leaves the axis (``bounds``: the display-scale
+    CI when it is not ``yi`` +- z x sqrt(``vi``))."""
+    if bounds is not None:
+        lo, hi = float(bounds[0]), float(bounds[1])
+    else:
+        se = np.sqrt(vi)
+        lo, hi = tx(yi - z * se), tx(yi + z * se)
     a, b = max(lo, x0), min(hi, x1)
     if line and a < b:
         ax.plot([a, b], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2,

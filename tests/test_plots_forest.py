@@ -361,3 +361,14 @@ def test_single_arm_forest_shows_observed_proportions_with_wilson_ci():
     assert ax.get_xlim()[0] >= 0 and ax.get_xlim()[1] <= 1
     assert ax.get_xlabel() == "Proportion"
     assert_no_overlap(ax)
+
+
+def test_plant_forest_title_does_not_say_animal(bcg):
+    data = bcg.iloc[:3].assign(indication="elevated CO2", outcome="biomass", stream="animal",
+                               model="other_organism")
+    title = texts(forest_plot(data, measure="RR"), "title")[0]
+    assert title.startswith("Elevated CO2: biomass (non-animal organisms)")
+    mixed = data.assign(model=["other_organism", "rat", "rat"])
+    assert "(animal and other organisms)" in texts(forest_plot(mixed, measure="RR"), "title")[0]
+    rats = data.assign(model="rat")
+    assert "(animal studies)" in texts(forest_plot(rats, measure="RR"), "title")[0]

@@ -588,3 +588,25 @@ def test_translational_ladder_bundled_headers_inside_the_figure(bundled):
     ax = translational_ladder(eff, grades=grades_)
     assert "phase 3" in [t.get_text() for t in ax.texts]
     assert _inside_figure(ax) == []
+
+
+def test_plant_review_gap_and_translational_forest_say_non_animal_organisms():
+    from grading.gap import gap_summary
+
+    st = pd.DataFrame([dict(study_id=f"P{i}", indication="elevated CO2", outcome="biomass",
+                            stream="animal", model="other_organism", model_detail="PINUS",
+                            data_type="continuous", measure="SMD", controlled=True,
+                            intervention="elevated CO2", comparator="ambient CO2",
+                            outcome_direction="higher_is_better",
+                            mean_int=m, sd_int=1.0, n_int=6, mean_ctrl=5.0, sd_ctrl=1.0,
+                            n_ctrl=6)
+                       for i, m in enumerate([7.0, 6.5, 6.8])])
+    eff = study_effects(st)
+    g = grade(eff, question=None)
+    gap = gap_summary(eff, g).iloc[0]
+    assert gap["narrative"].startswith("Non-animal organisms: biomass SMD")
+    assert "Animal" not in gap["narrative"]
+    ax = translational_forest(eff, indication="elevated CO2", grades=g)
+    labels = [t.get_text() for t in ax.texts]
+    assert "Non-animal organisms" in labels and "Animal" not in labels
+    assert any(t.endswith("in non-animal organisms") for t in labels)

@@ -243,6 +243,22 @@ def indication_text(data: pd.DataFrame) -> str | None:
     return None
 
 
+def stream_words(data: pd.DataFrame, stream: str) -> str:
+    """The rows' stream in words for a title: 'animal studies', 'human studies', 'in vitro
+    studies'; an animal stream of non-animal organisms only (model ``other_organism``:
+    plants, microbes) is 'non-animal organisms', animals and others together 'animal and
+    other organisms' (the statements' wording, :func:`grading.statements.model_prefix`)."""
+    from grading.statements import model_word
+
+    if stream == "animal" and "model" in data.columns:
+        word = model_word("animal", data["model"].tolist())
+        if word == "non-animal organism":
+            return "non-animal organisms"
+        if word == "animal and other organism":
+            return "animal and other organisms"
+    return f"{_style.STREAM_LABELS.get(stream, stream).lower()} studies"
+
+
 def single_text(data: pd.DataFrame, col: str) -> str | None:
     if col not in data.columns:
         return None

@@ -542,7 +542,7 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
         head = ": ".join(what)
         head = head[:1].upper() + head[1:]
         if stream and head:
-            head += f" ({_style.STREAM_LABELS.get(stream, stream).lower()} studies)"
+            head += f" ({core.stream_words(data, stream)})"
         how = f"{'Proportion' if prop else _style.measure_label(measure)}, {model}"
         title = f"{head}\n{how}" if head else how
     F.title = title or None

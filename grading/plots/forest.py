@@ -502,7 +502,8 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
                "evidence.pool_proportions / metafor transf.ilogit" if measure == "PLO" else
                "pooled untransformed (raw proportions, Wald CI)")
         footer.append(f"Studies: observed proportion with {disp_method} {pct} CI (no "
-                      f"continuity correction); {how}.")
+                      f"continuity correction)" + ("." if single or res_all is None
+                                                   else f"; {how}."))
     direction = core.outcome_direction(data)
     model = core.model_text(res_all, method, ci_method)
     if res_all is None or int(res_all.k) > 1:

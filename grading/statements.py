@@ -151,7 +151,8 @@ def informative_statement(
     measure has none).  Animal and in vitro bodies are prefixed "In animal models," /
     "In cell culture,"; the body's ``models`` (and ``model_details``) refine the animal
     prefix: a body of non-animal organisms only (``other_organism``: plants, microbes) reads
-    "In non-animal organisms (<model_detail names>)," (:func:`model_prefix`).  ``comparator`` adds "compared with ...".  For continuous measures
+    "In non-animal organisms (<model_detail names>)," (:func:`model_prefix`).
+    ``comparator`` adds "compared with ...".  For continuous measures
     with a known ``outcome_direction`` (``higher_is_better`` / ``higher_is_worse``) the
     statement says whether the change is an improvement or a worsening, so a lower score on a
     higher-is-worse scale (SGRQ) is not read as less quality of life.

@@ -507,8 +507,8 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
             'RR 0.52 (0.33 to 0.83)' for ratio measures; '—' otherwise.
         ``Risk with comparator``
             Assumed control risk '382 per 1,000' and its origin ('control arms', 'baseline
-            risk given' or 'baseline risk from the overrides: <reason>'); 'not applicable' for animal and in-vitro bodies and continuous
-            outcomes.
+            risk given' or 'baseline risk from the overrides: <reason>'); 'not applicable'
+            for animal and in-vitro bodies and continuous outcomes.
         ``Risk difference with intervention (95% CI)``
             '183 fewer per 1,000 (from 256 fewer to 65 fewer)' for binary outcomes with a
             control risk; 'MD 3.67 higher (2.10 higher to 5.24 higher)' or 'SMD ...' for

@@ -150,7 +150,6 @@ def translational_ladder(
     for col in ("indication", "stream", "model"):
         if col not in studies.columns:
             raise ValidationError(f"translational_ladder() needs column {col!r} in 'studies'.")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     keys = indication_key(studies)

@@ -193,8 +193,9 @@ def translational_ladder(
     rung_in = max(0.82, _style.text_width([_organism_rung(studies, r) for r in rungs], fs,
                                           weight="bold") + 0.15)
     lab_in = _style.text_width(labels, fs) + 0.15
-    eff_in = max(_style.text_width(effects + ["SMD (benefit +)"], fs, weight="bold"), 0.8) + 0.2
-    harm_in = 0.45 if human else 0.0
+    eff_in = max(_style.text_width(effects, 7.5),
+                 _style.text_width(["SMD (benefit +)"], fs, weight="bold"), 0.8) + 0.25
+    harm_in = 0.55 if human else 0.0
     note = None if human else ("No human record and no regulatory row in the inputs: the human "
                                "rungs (phase 1-3, approval) are not drawn.")
     top_in, bottom_in = 0.55, 0.95 + (0.2 if note else 0.0)

@@ -458,7 +458,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
             _put(row, d, jd, final, who)
         text = informative_statement("very low", intervention=intervention, outcome=outcome,
                                      measure=None, estimate=math.nan, ci_low=math.nan,
-                                     ci_high=math.nan, stream=stream)
+                                     ci_high=math.nan, stream=stream,
+                                     models=rec.cells("model", pos))
         row.update(total_down=0, total_up=0, certainty_within_stream=None, certainty=None,
                    certainty_score=None, certainty_symbols=None, evidence_status="no evidence",
                    provisional_reason=None, no_evidence_reason=reason, statement=text,
@@ -559,11 +560,12 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         LEVELS[within - 1], intervention=intervention, outcome=outcome, measure=measure,
         estimate=body.estimate, ci_low=body.ci_low, ci_high=body.ci_high,
         stream=stream, comparator=comparator or None, thresholds=thr,
-        outcome_direction=rec.mode("outcome_direction", pos))
+        outcome_direction=rec.mode("outcome_direction", pos),
+        models=rec.cells("model", names_rows), model_details=rec.cells("model_detail", names_rows))
     row["statement"] = own
     row["statement_question"] = question_statement(
         level, stream=stream, intervention=intervention, outcome=outcome, own_statement=own,
-        question=question)
+        question=question, models=rec.cells("model", names_rows))
     return row
 
 

@@ -583,19 +583,25 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     cert_animal = _best_level(g, "animal", "certainty_within_stream", n_animal)
     cert_human = _best_level(g, "human", "certainty", n_human)
 
-    # the narrative, from the numbers
+    # the narrative, from the numbers; an 'animal' stream of non-animal organisms only (model
+    # other_organism: plants, microbes) is not called animal
+    in_vivo = {str(x) for x in model[s["_animal"].to_numpy() & (n > 0)]}
+    plants = bool(in_vivo) and in_vivo <= {"other_organism", "meta_analysis"} and \
+        "other_organism" in in_vivo
+    who, where = ("Non-animal organisms", "in these organisms") if plants else (
+        "Animal", "in animals")
     if n_animal == 0:
         animal = "Animal: no records"
     elif math.isfinite(pre["smd"]):
         lv = pre["level"] if pre["level"] != "not recorded" else "outcome level not recorded"
         sign = "benefit positive" if pre["dir_known"] else "sign as reported"
-        animal = (f"Animal: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
-                  f"{_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
+        animal = (f"{who}: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
+                  f"{_cert(pre, where)}, {_plural(n_animal, 'record')}")
     elif pre["outcome"] is not None:
-        animal = (f"Animal: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
-                  f"common scale), {_cert(pre, 'in animals')}, {_plural(n_animal, 'record')}")
+        animal = (f"{who}: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
+                  f"common scale), {_cert(pre, where)}, {_plural(n_animal, 'record')}")
     else:
-        animal = f"Animal: no pooled estimate, {_plural(n_animal, 'record')}"
+        animal = f"{who}: no pooled estimate, {_plural(n_animal, 'record')}"
     if n_human == 0:
         human = "Human: no records"
     else:

@@ -21,6 +21,17 @@ suggest).  One table holds three kinds of rows, told apart by ``domain``:
     scale (RR 0.8 / 1.25; MD -5 / 5) in ``threshold_low`` and ``threshold_high``.  ``reason``
     is mandatory.
 
+``domain`` = ``baseline_risk``
+    The assumed control risk (a probability, 0 < p < 1, in the ``baseline_risk`` column) of the
+    Summary of Findings' absolute effects for the matching human bodies of binary outcomes
+    (GRADE 12: Guyatt GH et al. J Clin Epidemiol 2013;66:158-172; Cochrane Handbook 14.1.5:
+    the assumed risk may come from outside the included studies).  ``reason`` (the source of
+    the risk) is mandatory.  It does not change the grade.  Precedence in
+    :func:`grading.tables.summary_of_findings`: the more specific wins -- an override row
+    naming the outcome, then the option's ``(indication, outcome)`` key, then an override row
+    for every outcome of the indication, then the option's indication key, then its global
+    value (``--baseline-risk``), then the pooled control arms.
+
 Matching: ``indication`` is required; an empty ``outcome`` or ``stream`` matches every outcome or
 stream of that indication.  An override that matches no body is an error in :func:`grading.grade`.
 Later rows win over earlier ones.  Who (``by``) and why (``reason``) are shown in the outputs.
@@ -40,10 +51,11 @@ from grading.domains import ALL_DOMAINS, UP_DOMAINS
 
 __all__ = ["OVERRIDE_COLUMNS", "IMPORTANCE_LEVELS", "read_overrides", "normalise_overrides"]
 
-#: Columns of an overrides table (``importance``, ``threshold_low``, ``threshold_high`` optional).
+#: Columns of an overrides table (``importance``, ``threshold_low``, ``threshold_high``,
+#: ``baseline_risk`` optional).
 OVERRIDE_COLUMNS: tuple[str, ...] = (
     "indication", "outcome", "stream", "domain", "step", "reason", "by", "importance",
-    "threshold_low", "threshold_high",
+    "threshold_low", "threshold_high", "baseline_risk",
 )
 #: GRADE 2 outcome importance.
 IMPORTANCE_LEVELS: tuple[str, ...] = ("critical", "important", "not important")
@@ -67,9 +79,10 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns :data:`OVERRIDE_COLUMNS` plus ``kind`` (``domain``, ``importance`` or
-        ``thresholds``) and ``line`` (the CSV line, for messages).  ``step`` is an integer
-        (``<NA>`` on other rows), thresholds floats.
+        Columns :data:`OVERRIDE_COLUMNS` plus ``kind`` (``domain``, ``importance``,
+        ``thresholds`` or ``baseline_risk``) and ``line`` (the CSV line, for messages).
+        ``step`` is an integer (``<NA>`` on other rows), thresholds and ``baseline_risk``
+        floats (NaN on other rows).
 
     Raises
     ------
@@ -128,7 +141,7 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
         if col not in frame.columns:
             frame[col] = None
     frame = frame[cols].reset_index(drop=True).astype(object)
-    kinds, steps, imps, lows, highs, lines = [], [], [], [], [], []
+    kinds, steps, imps, lows, highs, lines, risks = [], [], [], [], [], [], []
     for i, r in enumerate(frame.to_dict("records")):
         line = i + first_line if first_line is not None else i
         where = f"line {line}" if first_line is not None else f"row {line}"
@@ -141,9 +154,9 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
             domain = "importance"
         if domain is None:
             raise InvalidParameterError(f"{label}, column 'domain': missing (a GRADE domain, "
-                                        "'importance' or 'thresholds').")
+                                        "'importance', 'thresholds' or 'baseline_risk').")
         step = pd.NA
-        low = high = math.nan
+        low = high = risk = math.nan
         if domain == "importance":
             if importance not in IMPORTANCE_LEVELS:
                 raise InvalidParameterError(
@@ -163,6 +176,18 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
                 raise InvalidParameterError(
                     f"{label}, columns 'threshold_low'/'threshold_high': need finite "
                     f"threshold_low < threshold_high. Got {low!r} and {high!r}.")
+        elif domain == "baseline_risk":
+            if _missing(r["reason"]):
+                raise InvalidParameterError(f"{label}, column 'reason': missing (say where the "
+                                            "baseline risk comes from).")
+            try:
+                risk = float(str(r["baseline_risk"]).strip())
+            except (TypeError, ValueError):
+                risk = math.nan
+            if not (math.isfinite(risk) and 0 < risk < 1):
+                raise InvalidParameterError(
+                    f"{label}, column 'baseline_risk': must be a probability between 0 and 1 "
+                    f"(exclusive). Got {r['baseline_risk']!r}.")
         elif domain in ALL_DOMAINS:
             if _missing(r["reason"]):
                 raise InvalidParameterError(f"{label}, column 'reason': missing (every override "
@@ -171,9 +196,11 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
         else:
             raise InvalidParameterError(
                 f"{label}, column 'domain': must be one of "
-                f"{[*ALL_DOMAINS, 'importance', 'thresholds']}. "
+                f"{[*ALL_DOMAINS, 'importance', 'thresholds', 'baseline_risk']}. "
                 f"Got {r['domain']!r}.")
-        kinds.append(domain if domain in ("importance", "thresholds") else "domain")
+        kinds.append(domain if domain in ("importance", "thresholds", "baseline_risk")
+                     else "domain")
+        risks.append(risk)
         frame.at[i, "domain"] = domain
         steps.append(step)
         imps.append(importance)
@@ -184,6 +211,7 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
     frame["importance"] = imps
     frame["threshold_low"] = np.asarray(lows, dtype=float)
     frame["threshold_high"] = np.asarray(highs, dtype=float)
+    frame["baseline_risk"] = np.asarray(risks, dtype=float)
     frame["kind"] = kinds
     frame["line"] = lines
     for col in ("outcome", "stream", "by", "reason"):

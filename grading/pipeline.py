@@ -1069,8 +1069,9 @@ def run_review(
 
     tick("pooling")
     tick("grading")
+    the_overrides = _read_overrides(overrides)
     grades = grade(evidence_table, scheme=the_scheme, question=opts.grade_question,
-                   overrides=_read_overrides(overrides))
+                   overrides=the_overrides)
     # pooled.csv holds the bodies grade() rates: same rows, same numbers (issue 11)
     from grading.pooled import pooled_table
 
@@ -1082,7 +1083,9 @@ def run_review(
     # --- issue 12 (gap helper): Summary of Findings table
     from grading.tables import summary_of_findings
 
-    sof = summary_of_findings(grades, baseline_risk=baseline_risk, studies=evidence_table)
+    # baseline_risk rows of the overrides file beat the global --baseline-risk (more specific)
+    sof = summary_of_findings(grades, baseline_risk=baseline_risk, studies=evidence_table,
+                              overrides=the_overrides)
     # --- end issue 12
 
     tick("claims audit")

@@ -31,7 +31,8 @@ from evidence.schema import STREAMS
 from grading.domains import NONCOMPARATIVE_MEASURES, Thresholds, effect_size_class
 from grading.scheme import LEVELS
 
-__all__ = ["informative_statement", "question_statement", "name_list", "STATEMENT_SOURCE"]
+__all__ = ["informative_statement", "question_statement", "name_list", "model_prefix",
+           "STATEMENT_SOURCE", "NON_ANIMAL_MODELS"]
 
 STATEMENT_SOURCE = "GRADE 26: Santesso N et al. J Clin Epidemiol 2020;119:126-135"
 
@@ -43,6 +44,53 @@ _VERBS = {
 }
 _CONTINUOUS = ("MD", "SMD", "SMDH", "ROM")
 _PREFIX = {"animal": "In animal models, ", "in_vitro": "In cell culture, "}
+#: Model tags of organisms that are not animals (evidence.schema puts them in the animal
+#: stream, evigap's non-human in vivo stream).
+NON_ANIMAL_MODELS = frozenset({"other_organism"})
+
+
+def _clean(values: Sequence[object] | None) -> list[str]:
+    out = []
+    for v in values or ():
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        t = str(v).strip()  # pandas' NA reads "<NA>"
+        if t and t.lower() not in ("nan", "none", "<na>"):
+            out.append(t)
+    return out
+
+
+def model_prefix(stream: str, models: Sequence[object] | None = None,
+                 model_details: Sequence[object] | None = None) -> str:
+    """The opening words of a statement in the body's own models.
+
+    Animal stream: "In animal models, "; when every model of the body is a non-animal
+    organism (``other_organism``: plants, microbes) "In non-animal organisms (<model_detail
+    names>), "; animals and other organisms together "In animal models and other organisms, ".
+    In vitro: "In cell culture, "; human: no prefix.  Without ``models`` the stream decides.
+    """
+    if stream != "animal":
+        return _PREFIX.get(stream, "")
+    ms = {m.lower() for m in _clean(models)}
+    if not ms or not ms & NON_ANIMAL_MODELS:
+        return _PREFIX["animal"]
+    if ms <= NON_ANIMAL_MODELS | {"meta_analysis"}:
+        details = _clean(model_details)
+        named = f" ({name_list(details, default='', limit=3)})" if details else ""
+        return f"In non-animal organisms{named}, "
+    return "In animal models and other organisms, "
+
+
+def model_word(stream: str, models: Sequence[object] | None = None) -> str:
+    """'animal', 'non-animal organism', 'animal and other organism' or 'cell-culture'."""
+    if stream == "in_vitro":
+        return "cell-culture"
+    if stream != "animal":
+        return stream
+    p = model_prefix(stream, models)
+    return {"In animal models, ": "animal",
+            "In animal models and other organisms, ": "animal and other organism"}.get(
+        p, "non-animal organism")
 
 
 def name_list(names: Sequence[str | None], *, default: str, limit: int = 3) -> str:
@@ -92,6 +140,8 @@ def informative_statement(
     comparator: str | None = None,
     thresholds: Thresholds | None = None,
     outcome_direction: str | None = None,
+    models: Sequence[object] | None = None,
+    model_details: Sequence[object] | None = None,
 ) -> str:
     """GRADE 26 informative statement for one body in its own model.
 
@@ -99,7 +149,10 @@ def informative_statement(
     ``thresholds`` as :func:`grading.domains.default_thresholds` gives them (``None``: the
     default scheme's thresholds for ``measure``; the sign of the point estimate when the
     measure has none).  Animal and in vitro bodies are prefixed "In animal models," /
-    "In cell culture,".  ``comparator`` adds "compared with ...".  For continuous measures
+    "In cell culture,"; the body's ``models`` (and ``model_details``) refine the animal
+    prefix: a body of non-animal organisms only (``other_organism``: plants, microbes) reads
+    "In non-animal organisms (<model_detail names>)," (:func:`model_prefix`).
+    ``comparator`` adds "compared with ...".  For continuous measures
     with a known ``outcome_direction`` (``higher_is_better`` / ``higher_is_worse``) the
     statement says whether the change is an improvement or a worsening, so a lower score on a
     higher-is-worse scale (SGRQ) is not read as less quality of life.
@@ -116,7 +169,7 @@ def informative_statement(
     estimate = check_number(estimate, "estimate", func)
     ci_low = check_number(ci_low, "ci_low", func)
     ci_high = check_number(ci_high, "ci_high", func)
-    prefix = _PREFIX.get(stream, "")
+    prefix = model_prefix(stream, models, model_details)
     who = intervention if not comparator else f"{intervention} compared with {comparator}"
     if measure is None or not math.isfinite(estimate):
         return _sentence(f"no study reported a numeric result for {outcome}: the effect of "
@@ -151,6 +204,7 @@ def question_statement(
     outcome: str,
     own_statement: str,
     question: str | None = "human",
+    models: Sequence[object] | None = None,
 ) -> str:
     """What a body means for the review's question, with the certainty for that question.
 
@@ -162,7 +216,7 @@ def question_statement(
         return own_statement
     if question is None or stream == question:
         return own_statement
-    model = {"animal": "animal", "in_vitro": "cell-culture"}.get(stream, stream)
+    model = model_word(stream, models)
     if level == "very low":
         return (f"For people, the evidence is very uncertain about the effect of {intervention} "
                 f"on {outcome} ({model} evidence only: very low certainty for the human "

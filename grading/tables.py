@@ -372,15 +372,40 @@ def evidence_profile(grades: pd.DataFrame, *, studies: pd.DataFrame | None = Non
     return out
 
 
-def _baseline(baseline_risk, r) -> tuple[float, str]:
-    """(assumed control risk, where it comes from) for a body."""
-    if baseline_risk is not None:
-        if isinstance(baseline_risk, dict):
-            for key in ((r["indication"], r["outcome"]), r["indication"], "*"):
-                if key in baseline_risk:
-                    return float(baseline_risk[key]), "baseline risk given"
-        else:
-            return float(baseline_risk), "baseline risk given"
+def _baseline(baseline_risk, r, risk_rows: list[dict] | None = None) -> tuple[float, str]:
+    """(assumed control risk, where it comes from) for a body.
+
+    The more specific source wins: an overrides row naming the outcome, the option's
+    ``(indication, outcome)`` key, an overrides row for every outcome of the indication, the
+    option's indication key, its ``'*'`` key or single value, then the pooled control arms.
+    Among overrides rows of one specificity the later row wins.
+    """
+    ind, out = str(r["indication"]), str(r["outcome"])
+    per_outcome = per_indication = None
+    for o in risk_rows or ():
+        if str(o["indication"]) != ind:
+            continue
+        if o.get("outcome") is None:
+            per_indication = o
+        elif str(o["outcome"]) == out:
+            per_outcome = o
+
+    def given(o) -> tuple[float, str]:
+        why = f": {o['reason']}" if o.get("reason") else ""
+        return float(o["baseline_risk"]), f"baseline risk from the overrides{why}"
+
+    as_dict = baseline_risk if isinstance(baseline_risk, dict) else {}
+    if per_outcome is not None:
+        return given(per_outcome)
+    if (r["indication"], r["outcome"]) in as_dict:
+        return float(as_dict[(r["indication"], r["outcome"])]), "baseline risk given"
+    if per_indication is not None:
+        return given(per_indication)
+    for key in (r["indication"], "*"):
+        if key in as_dict:
+            return float(as_dict[key]), "baseline risk given"
+    if baseline_risk is not None and not isinstance(baseline_risk, dict):
+        return float(baseline_risk), "baseline risk given"
     cr = r.get("control_risk", math.nan)
     if _fin(cr):
         return float(cr), "control arms"
@@ -429,7 +454,8 @@ def _cohen(smd: float) -> str:
 
 def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
                         include_no_evidence: bool = False,
-                        studies: pd.DataFrame | None = None) -> pd.DataFrame:
+                        studies: pd.DataFrame | None = None,
+                        overrides=None) -> pd.DataFrame:
     """Summary-of-findings table in GRADEpro's layout, one row per body with a result.
 
     Layout of GRADE guidelines 12 and 13 (Guyatt GH et al. J Clin Epidemiol 2013;66:158-172 and
@@ -445,6 +471,14 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
     baseline_risk : float or dict, optional
         Assumed control risk for binary outcomes, replacing the control arms' pooled risk: a
         probability, or a dict keyed by ``(indication, outcome)``, ``indication`` or ``'*'``.
+    overrides : path, DataFrame or list of dict, optional
+        The reviewer's overrides table (:func:`grading.overrides.read_overrides`); its
+        ``baseline_risk`` rows set the assumed control risk per indication (and outcome).
+        The more specific source wins: an override naming the outcome, then
+        ``baseline_risk[(indication, outcome)]``, an override for every outcome of the
+        indication, ``baseline_risk[indication]``, ``baseline_risk['*']`` or a single
+        ``baseline_risk`` (``--baseline-risk``), then the pooled control arms.  Other kinds
+        of rows are ignored here (they act in :func:`grading.grade`).
     include_no_evidence : bool, default False
         Also list bodies without a result (their row says so; no certainty is shown).  Bodies
         left out are listed in ``attrs['not_shown']`` as ``(indication, outcome, stream, why)``.
@@ -472,9 +506,9 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
         ``Relative effect (95% CI)``
             'RR 0.52 (0.33 to 0.83)' for ratio measures; '—' otherwise.
         ``Risk with comparator``
-            Assumed control risk '382 per 1,000' and its origin ('control arms' or 'baseline
-            risk given'); 'not applicable' for animal and in-vitro bodies and continuous
-            outcomes.
+            Assumed control risk '382 per 1,000' and its origin ('control arms', 'baseline
+            risk given' or 'baseline risk from the overrides: <reason>'); 'not applicable'
+            for animal and in-vitro bodies and continuous outcomes.
         ``Risk difference with intervention (95% CI)``
             '183 fewer per 1,000 (from 256 fewer to 65 fewer)' for binary outcomes with a
             control risk; 'MD 3.67 higher (2.10 higher to 5.24 higher)' or 'SMD ...' for
@@ -500,6 +534,10 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
             raise InvalidParameterError(
                 "The 'baseline_risk' argument of summary_of_findings() must be a probability "
                 f"between 0 and 1 (exclusive) or a dict of them. Got {baseline_risk!r}.")
+    from grading.overrides import normalise_overrides
+
+    ov = normalise_overrides(overrides, what="'overrides' argument of summary_of_findings()")
+    risk_rows = [o for o in ov.to_dict("records") if o["kind"] == "baseline_risk"]
     notes = _Notes()
     rows, not_shown = [], []
     has_imp = "importance" in grades.columns and grades["importance"].isin(
@@ -542,7 +580,7 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
         cert = _certainty_note(r, notes, rn) + _provisional_note(r, notes, rn)
         human = r["stream"] == "human"
         if m in ("RR", "OR", "HR", "RD") and human:
-            cr, origin = _baseline(baseline_risk, r)
+            cr, origin = _baseline(baseline_risk, r, risk_rows)
             if _fin(cr):
                 vals = [_risk_with(m, x, cr) - cr for x in (r["estimate"], r["ci_low"],
                                                             r["ci_high"])]

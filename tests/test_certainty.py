@@ -825,3 +825,42 @@ def test_estimate_rows_are_the_pooled_rows():
 
     pr = pool(df["yi"].iloc[[0, 2]], df["vi"].iloc[[0, 2]])
     assert r["estimate"] == pytest.approx(pr.estimate, rel=1e-12)
+
+
+def test_statement_words_follow_the_body_models():
+    """Plants/microbes (model other_organism) sit in the animal stream but are not animals:
+    the statement and its question wording say so (dat.curtis1998, elevated CO2)."""
+    from grading.statements import informative_statement, model_prefix, question_statement
+
+    kw = dict(intervention="elevated CO2", outcome="total plant biomass", measure="ROM",
+              estimate=math.log(1.3), ci_low=math.log(1.2), ci_high=math.log(1.4),
+              stream="animal", comparator="ambient CO2", outcome_direction="higher_is_better")
+    plants = informative_statement("low", models=["other_organism"] * 3,
+                                   model_details=["PINUS", "PINUS", "QUERCUS"], **kw)
+    assert plants == ("In non-animal organisms (PINUS or QUERCUS), elevated CO2 compared with "
+                      "ambient CO2 may increase total plant biomass (an improvement).")
+    assert informative_statement("low", **kw).startswith("In animal models, ")
+    assert informative_statement("low", models=["rat", "mouse"], **kw).startswith(
+        "In animal models, ")
+    assert model_prefix("animal", ["rat", "other_organism"]) == (
+        "In animal models and other organisms, ")
+    assert model_prefix("animal", ["other_organism"]) == "In non-animal organisms, "
+    assert model_prefix("human", ["other_organism"]) == ""
+    q = question_statement("very low", stream="animal", intervention="elevated CO2",
+                           outcome="biomass", own_statement=plants, models=["other_organism"])
+    assert "(non-animal organism evidence only" in q and "animal evidence" not in q.replace(
+        "non-animal organism evidence", "")
+
+
+def test_grade_words_plant_bodies_as_non_animal_organisms():
+    st = pd.DataFrame([dict(study_id=f"P{i}", indication="elevated CO2", outcome="biomass",
+                            stream="animal", model="other_organism", model_detail=g,
+                            data_type="continuous", measure="ROM", controlled=True,
+                            intervention="elevated CO2", comparator="ambient CO2",
+                            mean_int=m, sd_int=1.0, n_int=6, mean_ctrl=5.0, sd_ctrl=1.0,
+                            n_ctrl=6)
+                       for i, (g, m) in enumerate([("PINUS", 7.0), ("ALNUS", 6.5),
+                                                   ("PINUS", 6.8)])])
+    g = grade(st, question=None).iloc[0]
+    assert g["statement"].startswith("In non-animal organisms (PINUS or ALNUS), elevated CO2")
+    assert "animal models" not in g["statement"]

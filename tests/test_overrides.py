@@ -186,3 +186,22 @@ def test_question_statement_for_preclinical_bodies():
     assert "very uncertain" in q and "cell-culture" in q
     assert question_statement("high", stream="human", intervention="EV", outcome="x",
                               own_statement="EV reduces x.") == "EV reduces x."
+
+
+def test_baseline_risk_rows_read_and_checked(tmp_path):
+    from evidence.errors import InvalidParameterError
+    from grading.overrides import read_overrides
+
+    p = tmp_path / "o.csv"
+    p.write_text("indication,outcome,domain,reason,baseline_risk\n"
+                 "sepsis,death,baseline_risk,Registry 2021,0.25\n", encoding="utf-8")
+    o = read_overrides(p)
+    assert o.loc[0, "kind"] == "baseline_risk" and o.loc[0, "baseline_risk"] == 0.25
+    p.write_text("indication,outcome,domain,reason,baseline_risk\n"
+                 "sepsis,death,baseline_risk,Registry 2021,25\n", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match="line 2, column 'baseline_risk'"):
+        read_overrides(p)
+    p.write_text("indication,outcome,domain,reason,baseline_risk\n"
+                 "sepsis,death,baseline_risk,,0.25\n", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match="column 'reason'"):
+        read_overrides(p)

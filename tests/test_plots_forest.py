@@ -280,3 +280,95 @@ def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
         f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%",
         "Random-effects model (REML), inverse-variance weights."]
     assert not ax_left.texts
+
+
+def test_one_study_draws_no_total_diamond(bcg):
+    """k = 1: nothing is pooled, so no 'Total' row and no diamond; the study row carries the
+    result and the footer says why (the study's own RR and Wald CI, computed by hand)."""
+    one = bcg.iloc[[0]]
+    ax = forest_plot(one, measure="RR")
+    assert not [p for p in ax.patches if str(p.get_gid()).startswith("diamond")]
+    assert not [t for t in ax.texts if t.get_text().startswith("Total (")]
+    foot = " ".join(texts(ax, "footer"))
+    assert "One study: its own estimate is the result" in foot
+    yi, vi = float(one["yi"].iloc[0]), float(one["vi"].iloc[0])
+    half = 1.959963984540054 * math.sqrt(vi)
+    want = f"{math.exp(yi):.2f} [{math.exp(yi - half):.2f}, {math.exp(yi + half):.2f}]"
+    assert want in texts(ax, "estimate_text")
+    # two studies still pool and draw the total diamond
+    ax2 = forest_plot(bcg.iloc[:2], measure="RR")
+    assert len([p for p in ax2.patches if p.get_gid() == "diamond_total"]) == 1
+
+
+def test_long_title_is_wrapped_inside_the_figure(bcg):
+    long = ("Green 2023 and a very long indication name that would never fit on one line of "
+            "a small forest plot: all-cause mortality at the longest follow-up reported")
+    ax = forest_plot(bcg.iloc[:3], measure="RR", title=long)
+    (title,) = texts(ax, "title")
+    assert title.count("\n") >= 1 and title.replace("\n", " ") == long
+    assert_no_overlap(ax)
+
+
+def test_auto_title_uses_the_report_indication_label(bcg):
+    data = bcg.iloc[:3].assign(indication="covid19_ards", outcome="mortality")
+    ax = forest_plot(data, measure="RR")
+    assert texts(ax, "title")[0].startswith("COVID-19 ARDS: mortality")
+
+
+def _single_arm():
+    from evidence.study_effects import study_effects
+
+    st = pd.DataFrame(dict(study_id=["A 2001", "B 2005", "C 2010", "D 2015"],
+                           indication="covid19_ards", outcome="adverse events", stream="human",
+                           model="case_series", data_type="single_arm",
+                           events_int=[1, 0, 3, 10], n_int=[50, 30, 40, 60]))
+    with pytest.warns(Warning):
+        return st, study_effects(st)
+
+
+def _wilson(x, n, z=1.959963984540054):
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, centre - half, centre + half
+
+
+def test_single_arm_forest_shows_observed_proportions_with_wilson_ci():
+    from evidence.proportions import pool_proportions
+
+    st, eff = _single_arm()
+    ax = forest_plot(eff, measure="PLO")
+    shown = texts(ax, "estimate_text")
+    # Wilson score by hand: 1/50 -> 0.0035 to 0.1050; 0/30 -> 0 to 0.1135
+    want = [_wilson(x, n) for x, n in zip(st["events_int"], st["n_int"], strict=True)]
+    assert (round(want[0][1], 4), round(want[0][2], 4)) == (0.0035, 0.105)
+    assert shown == [f"{p:.2f} [{lo:.2f}, {hi:.2f}]" for p, lo, hi in want]
+    assert not any("-" in s or "−" in s for s in shown)  # never below 0
+    # the square is the observed proportion (0 for 0/30, not the corrected 0.5/31)
+    sq = [p for p in ax.collections if p.get_gid() == "study_squares"][0]
+    assert list(sq.get_offsets()[:, 0]) == pytest.approx([w[0] for w in want], abs=1e-12)
+    # pooled: the logit fit back-transformed, as evidence.pool_proportions (metafor-exact)
+    ref = pool_proportions(st, measure="PLO").to_frame().iloc[0]
+    lo, centre, hi = diamond_xy(patch(ax, "diamond_total"))
+    assert (lo, centre, hi) == pytest.approx(
+        (ref.proportion_ci_low, ref.proportion, ref.proportion_ci_high), rel=1e-9)
+    assert texts(ax, "total_estimate_text") == [
+        f"{ref.proportion:.2f} [{ref.proportion_ci_low:.2f}, {ref.proportion_ci_high:.2f}]"]
+    foot = " ".join(texts(ax, "footer"))
+    assert "observed proportion with Wilson score 95% CI (no continuity correction)" in foot
+    assert "back-transformed by the inverse logit" in foot
+    assert "Test for overall effect" not in foot
+    assert ax.get_xlim()[0] >= 0 and ax.get_xlim()[1] <= 1
+    assert ax.get_xlabel() == "Proportion"
+    assert_no_overlap(ax)
+
+
+def test_plant_forest_title_does_not_say_animal(bcg):
+    data = bcg.iloc[:3].assign(indication="elevated CO2", outcome="biomass", stream="animal",
+                               model="other_organism")
+    title = texts(forest_plot(data, measure="RR"), "title")[0]
+    assert title.startswith("Elevated CO2: biomass (non-animal organisms)")
+    mixed = data.assign(model=["other_organism", "rat", "rat"])
+    assert "(animal and other organisms)" in texts(forest_plot(mixed, measure="RR"), "title")[0]
+    rats = data.assign(model="rat")
+    assert "(animal studies)" in texts(forest_plot(rats, measure="RR"), "title")[0]

@@ -529,3 +529,84 @@ def test_translational_forest_double_zero_not_estimable_and_dollars_literal():
     assert "Human pooled (k = 2)" in [t.get_text() for t in ax.texts]
     labels = [t for t in ax.texts if t.get_gid() == "study_label"]
     assert any(t._preprocess_math(t.get_text()) == ("A $x^$ 2020", False) for t in labels)
+
+
+def _inside_figure(ax):
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    fb = fig.bbox
+    out = []
+    for t in ax.texts:
+        if not t.get_text().strip():
+            continue
+        b = t.get_window_extent(r)
+        if not (b.x0 >= fb.x0 - 1 and b.x1 <= fb.x1 + 1 and b.y0 >= fb.y0 - 1
+                and b.y1 <= fb.y1 + 1):
+            out.append(t.get_text())
+    return out
+
+
+def test_translational_ladder_preclinical_review_has_no_human_rungs():
+    """Rule: the phase/approval rungs are drawn only when the sheet has a human record or
+    regulatory rows are given; a non-therapeutic animal/plant review gets a note instead.
+    Headers and long indication names stay whole inside the figure."""
+    from grading.plots import translational_ladder
+
+    long = "maternal diet during pregnancy and lactation (offspring coping style)"
+    st = pd.DataFrame([
+        dict(study_id="P1", indication="elevated CO2", stream="animal", model="other_organism",
+             data_type="none", outcome="biomass"),
+        dict(study_id="M1", indication=long, stream="animal", model="rat", data_type="none",
+             outcome="open arm time"),
+    ])
+    ax = translational_ladder(st)
+    texts = [t.get_text() for t in ax.texts]
+    assert not any(t.startswith(("phase", "approval", "other human")) for t in texts)
+    assert "harm" not in texts
+    (note,) = [t.get_text() for t in ax.texts if t.get_gid() == "ladder_note"]
+    assert note.replace("\n", " ").startswith("No human record and no regulatory row")
+    labels = [t.get_text().replace("\n", " ") for t in ax.texts
+              if t.get_gid() == "indication_label"]
+    assert long in labels and "elevated CO2" in labels  # wrapped, never cut
+    # an 'animal' stream holding a plant study is not headed 'animal' alone
+    assert "animal and\nother organisms" in texts
+    assert _inside_figure(ax) == []
+    # regulatory rows (or a human record) bring the human rungs back
+    reg = pd.DataFrame({"indication": ["elevated CO2"], "status": ["not approved"]})
+    texts = [t.get_text() for t in translational_ladder(st, regulatory=reg).texts]
+    assert "phase 1" in texts and "approval" in texts
+    only_plants = st.iloc[[0]]
+    texts = [t.get_text() for t in translational_ladder(only_plants).texts]
+    assert "non-animal\norganisms" in texts and "animal" not in texts
+
+
+def test_translational_ladder_bundled_headers_inside_the_figure(bundled):
+    from grading.plots import translational_ladder
+
+    _, eff, grades_ = bundled
+    ax = translational_ladder(eff, grades=grades_)
+    assert "phase 3" in [t.get_text() for t in ax.texts]
+    assert _inside_figure(ax) == []
+
+
+def test_plant_review_gap_and_translational_forest_say_non_animal_organisms():
+    from grading.gap import gap_summary
+
+    st = pd.DataFrame([dict(study_id=f"P{i}", indication="elevated CO2", outcome="biomass",
+                            stream="animal", model="other_organism", model_detail="PINUS",
+                            data_type="continuous", measure="SMD", controlled=True,
+                            intervention="elevated CO2", comparator="ambient CO2",
+                            outcome_direction="higher_is_better",
+                            mean_int=m, sd_int=1.0, n_int=6, mean_ctrl=5.0, sd_ctrl=1.0,
+                            n_ctrl=6)
+                       for i, m in enumerate([7.0, 6.5, 6.8])])
+    eff = study_effects(st)
+    g = grade(eff, question=None)
+    gap = gap_summary(eff, g).iloc[0]
+    assert gap["narrative"].startswith("Non-animal organisms: biomass SMD")
+    assert "Animal" not in gap["narrative"]
+    ax = translational_forest(eff, indication="elevated CO2", grades=g)
+    labels = [t.get_text() for t in ax.texts]
+    assert "Non-animal organisms" in labels and "Animal" not in labels
+    assert any(t.endswith("in non-animal organisms") for t in labels)

@@ -269,3 +269,35 @@ def test_single_arm_body_shows_observed_proportion_with_wilson_ci():
     hi = 0.5 / 29 + 1.959963984540054 * math.sqrt(st["vi"].iloc[0])  # 0.0646, low clipped at 0
     assert f"{hi:.2f}" == "0.06"
     assert plain["Absolute (95% CI)"] == "proportion 0.02 (0.00 to 0.06, Wald), no comparator"
+
+
+def test_sof_baseline_risk_from_the_overrides_file(tmp_path):
+    """An overrides row of kind baseline_risk sets the assumed control risk; the more specific
+    source wins (per-outcome override > (indication, outcome) key > per-indication override >
+    global --baseline-risk > control arms).  RR 0.5 (0.3158 to 0.7918), as above."""
+    path = tmp_path / "overrides.csv"
+    path.write_text(
+        "indication,outcome,stream,domain,step,reason,by,baseline_risk\n"
+        "sepsis,,,baseline_risk,,Cohort X 2019 (all outcomes),AB,0.2\n"
+        "sepsis,death,,baseline_risk,,Registry Y 2021 28-day mortality,AB,0.3\n",
+        encoding="utf-8")
+    # per-outcome override (0.3) beats the global option (0.1):
+    # 0.3 x (0.5 - 1) = -0.150; 0.3 x (0.3158 - 1) = -0.205; 0.3 x (0.7918 - 1) = -0.062
+    r = summary_of_findings(_one_trial(), baseline_risk=0.1, overrides=path).iloc[0]
+    assert r["Risk with comparator"] == (
+        "300 per 1,000 (baseline risk from the overrides: Registry Y 2021 28-day mortality)")
+    assert r["Risk difference with intervention (95% CI)"] == (
+        "150 fewer per 1,000 (from 205 fewer to 62 fewer)")
+    # only the per-indication row: 0.2 x -0.5 = -0.100; 0.2 x -0.6842 = -0.137; -0.042
+    only_ind = pd.read_csv(path).iloc[[0]]
+    r = summary_of_findings(_one_trial(), baseline_risk=0.1, overrides=only_ind).iloc[0]
+    assert r["Risk with comparator"].startswith("200 per 1,000 (baseline risk from the overr")
+    assert r["Risk difference with intervention (95% CI)"] == (
+        "100 fewer per 1,000 (from 137 fewer to 42 fewer)")
+    # an (indication, outcome) key of the option is more specific than a per-indication row
+    r = summary_of_findings(_one_trial(), baseline_risk={("sepsis", "death"): 0.1},
+                            overrides=only_ind).iloc[0]
+    assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
+    # without the option or the row: the control arms (0.4)
+    r = summary_of_findings(_one_trial(), overrides=None).iloc[0]
+    assert r["Risk with comparator"] == "400 per 1,000 (control arms)"

@@ -54,6 +54,9 @@ class Row:
     colour: str | None = None
     meta: bool = False  # a published pooled estimate (open diamond, not pooled again)
     cert: list = field(default_factory=list)
+    #: (point, low, high) on the display scale when the drawn CI is not yi +- z*sqrt(vi)
+    #: (a single-arm proportion: the observed proportion with its Wilson CI)
+    disp: tuple | None = None
 
     @property
     def estimable(self) -> bool:
@@ -227,13 +230,33 @@ def auto_favours(data: pd.DataFrame, measure: str | None) -> tuple[str, str] | N
 
 def indication_text(data: pd.DataFrame) -> str | None:
     """The human indication of the rows: their one ``indication`` text, else their
-    ``indication_label`` key in words; None when neither is a single value."""
+    ``indication_label`` key in words (:func:`grading.labels.indication_label`, the label the
+    report uses: ``"covid19_ards"`` -> ``"COVID-19 ARDS"``); None when neither is a single
+    value."""
+    from grading.labels import indication_label
+
     for col in ("indication", "indication_label"):
         if col in data.columns:
             vals = data[col].dropna().astype(str).unique()
             if len(vals) == 1:
-                return _style.human_label(vals[0])
+                return indication_label(vals[0].strip())
     return None
+
+
+def stream_words(data: pd.DataFrame, stream: str) -> str:
+    """The rows' stream in words for a title: 'animal studies', 'human studies', 'in vitro
+    studies'; an animal stream of non-animal organisms only (model ``other_organism``:
+    plants, microbes) is 'non-animal organisms', animals and others together 'animal and
+    other organisms' (the statements' wording, :func:`grading.statements.model_prefix`)."""
+    from grading.statements import model_word
+
+    if stream == "animal" and "model" in data.columns:
+        word = model_word("animal", data["model"].tolist())
+        if word == "non-animal organism":
+            return "non-animal organisms"
+        if word == "animal and other organism":
+            return "animal and other organisms"
+    return f"{_style.STREAM_LABELS.get(stream, stream).lower()} studies"
 
 
 def single_text(data: pd.DataFrame, col: str) -> str | None:
@@ -401,10 +424,15 @@ def text(ax, x, y, s, **kwargs):
 
 
 def draw_ci(ax, y: float, yi: float, vi: float, z: float, tx, x0: float, x1: float, *,
-            colour: str = _style.TEXT_COLOUR, line: bool = True) -> None:
-    """A study's CI line, with arrows where it leaves the axis."""
-    se = np.sqrt(vi)
-    lo, hi = tx(yi - z * se), tx(yi + z * se)
+            colour: str = _style.TEXT_COLOUR, line: bool = True,
+            bounds: tuple[float, float] | None = None) -> None:
+    """A study's CI line, with arrows where it leaves the axis (``bounds``: the display-scale
+    CI when it is not ``yi`` +- z x sqrt(``vi``))."""
+    if bounds is not None:
+        lo, hi = float(bounds[0]), float(bounds[1])
+    else:
+        se = np.sqrt(vi)
+        lo, hi = tx(yi - z * se), tx(yi + z * se)
     a, b = max(lo, x0), min(hi, x1)
     if line and a < b:
         ax.plot([a, b], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2,

@@ -203,6 +203,63 @@ def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: s
     return _ClusteredResult(res, rob, cluster)
 
 
+_PROPORTIONS = ("PR", "PLO")
+
+
+def _ilogit(v):
+    return 1.0 / (1.0 + np.exp(-np.asarray(v, dtype=float)))
+
+
+def _proportion_display(data: pd.DataFrame, y: np.ndarray, v: np.ndarray, measure: str,
+                        z: float, level: float) -> tuple[list, str]:
+    """(observed proportion, CI low, CI high) per row and the CI's name, for single-arm rows.
+
+    From ``events_int``/``n_int`` with the Wilson score interval (:func:`evidence.proportion_ci`,
+    no continuity correction: corrections belong to pooling only), else from the study table's
+    ``proportion*`` columns (95% only), else the row's own interval back-transformed (PLO:
+    inverse logit; PR: its Wald interval, cut to [0, 1]).
+    """
+    from evidence.proportions import proportion_ci
+
+    n_rows = len(data)
+    out: list = [None] * n_rows
+    names: set[str] = set()
+    ev = (pd.to_numeric(data["events_int"], errors="coerce").to_numpy(float)
+          if "events_int" in data.columns else np.full(n_rows, np.nan))
+    nn = (pd.to_numeric(data["n_int"], errors="coerce").to_numpy(float)
+          if "n_int" in data.columns else np.full(n_rows, np.nan))
+    counts = (np.isfinite(ev) & np.isfinite(nn) & (nn > 0) & (ev >= 0) & (ev <= nn)
+              & (ev == np.round(ev)) & (nn == np.round(nn)))
+    if counts.any():
+        ci = proportion_ci(ev[counts], nn[counts], method="wilson", level=level)
+        for j, i in enumerate(np.flatnonzero(counts)):
+            out[i] = (float(ci["proportion"].iloc[j]), float(ci["ci_low"].iloc[j]),
+                      float(ci["ci_high"].iloc[j]))
+        names.add(str(ci["ci_method"].iloc[0]))
+    cols = ("proportion", "proportion_ci_low", "proportion_ci_high")
+    for i in range(n_rows):
+        if out[i] is not None or not (np.isfinite(y[i]) and np.isfinite(v[i])):
+            continue
+        if abs(level - 0.95) < 1e-12 and all(c in data.columns for c in cols):
+            vals = [pd.to_numeric(pd.Series([data[c].iloc[i]]), errors="coerce").iloc[0]
+                    for c in cols]
+            if all(np.isfinite(vals)):
+                out[i] = tuple(float(x) for x in vals)
+                method = (str(data["proportion_ci_method"].iloc[i]) if
+                          "proportion_ci_method" in data.columns else "") or "as given"
+                names.add(method)
+                continue
+        se = float(np.sqrt(v[i]))
+        lo, hi = y[i] - z * se, y[i] + z * se
+        if measure == "PLO":
+            out[i] = (float(_ilogit(y[i])), float(_ilogit(lo)), float(_ilogit(hi)))
+            names.add("Wald on the logit scale, back-transformed")
+        else:
+            out[i] = (float(y[i]), max(float(lo), 0.0), min(float(hi), 1.0))
+            names.add("Wald, cut to [0, 1]")
+    return out, " / ".join(sorted(names))
+
+
 class _Forest:
     """Everything drawn, built once; pages draw subsets of ``rows`` on one common layout."""
 
@@ -223,6 +280,8 @@ class _Forest:
     ticks: list[float]
     palette: str
     plot_width: float
+    prop: bool = False
+    tx = None
 
 
 def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, favours,
@@ -285,6 +344,12 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     F.measure, F.subgroup, F.palette, F.plot_width = measure, subgroup, palette, plot_width
     F.ratio = ratio = _style.is_ratio(measure)
     tx = np.exp if ratio else (lambda v: v)
+    # single-arm proportions are shown as proportions: studies observed with a Wilson CI,
+    # the pooled logit back-transformed (metafor transf.ilogit; evidence.pool_proportions)
+    F.prop = prop = measure in _PROPORTIONS
+    if measure == "PLO":
+        tx = _ilogit
+    F.tx = tx
     F.z = z = dist.norm_ppf(0.5 + level / 2)
     F.pct = pct = f"{100 * level:g}%"
 
@@ -305,6 +370,8 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             f"{'; '.join(why)}.")
     y_plot = np.where(ok, y_all, np.nan)
     v_plot = np.where(ok, v_all, np.nan)
+    disp, disp_method = (_proportion_display(data, y_all, v_all, measure, z, level) if prop
+                         else ([None] * len(data), ""))
 
     F.dcols = dcols = _data_columns(data, columns)
     F.rob_names, rob_vals = _rob_table(data, rob, labels)
@@ -379,7 +446,7 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             rows.append(core.Row("header", _style.truncate(name, label_width + 8), bold=True))
         for i in np.flatnonzero(mask):
             r = core.Row("study", shown[i], y_plot[i], v_plot[i], weights[i], cells_for(i),
-                         rob=rob_vals[i] if rob_vals else [])
+                         rob=rob_vals[i] if rob_vals else [], disp=disp[i] if ok[i] else None)
             if not ok[i]:
                 letter = letters.setdefault(reasons[i], _LETTERS[len(letters) % 26])
                 r.note = reasons[i]
@@ -399,7 +466,11 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             else:
                 rows.append(core.Row("text", "Subtotal: not estimable"))
             rows.append(core.Row("blank"))
-    if res_all is not None:
+    # one estimable study: nothing is pooled, so no total row and no diamond (the study's
+    # square and CI are the result; a diamond would read as a pooled estimate); said in the
+    # footer.  Subgroups keep their subtotals (each is its own pooling).
+    single = res_all is not None and int(res_all.k) == 1 and subgroup is None
+    if res_all is not None and not single:
         rows.append(core.Row("total", f"Total ({pct} CI)", weight=100.0,
                              cells=totals_for(np.ones(len(data), bool)), result=res_all,
                              bold=True))
@@ -414,7 +485,8 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     footer: list[str] = []
     if res_all is not None:
         footer.append(_het_text(res_all))
-        footer.append(_overall_text(res_all))
+        if not prop:  # a test of logit p = 0 (p = 0.5) or p = 0 answers no question here
+            footer.append(_overall_text(res_all))
         if isinstance(res_all, _ClusteredResult):
             footer.append(
                 f"Several rows per {res_all.cluster} ({int(res_all.k)} rows, "
@@ -424,10 +496,21 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     if sub_pooled >= 2:
         footer.append(_subgroup_test_text(data.loc[ok], y_all[ok], v_all[ok],
                                           gcol[ok].to_numpy(), method, ci_method, level))
+    if prop:
+        how = ("pooled on the logit scale (0.5 added to the events and non-events of studies "
+               "with 0 or n events) and back-transformed by the inverse logit, as "
+               "evidence.pool_proportions / metafor transf.ilogit" if measure == "PLO" else
+               "pooled untransformed (raw proportions, Wald CI)")
+        footer.append(f"Studies: observed proportion with {disp_method} {pct} CI (no "
+                      f"continuity correction)" + ("." if single or res_all is None
+                                                   else f"; {how}."))
     direction = core.outcome_direction(data)
     model = core.model_text(res_all, method, ci_method)
     if res_all is None or int(res_all.k) > 1:
         footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
+    elif single:
+        footer.append("One study: its own estimate is the result; nothing is pooled, so no "
+                      "total row or diamond is drawn.")
     for reason, letter in letters.items():
         if reason in ("no events in either arm", "every participant had the event in both arms"):
             footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}: the "
@@ -460,8 +543,8 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
         head = ": ".join(what)
         head = head[:1].upper() + head[1:]
         if stream and head:
-            head += f" ({_style.STREAM_LABELS.get(stream, stream).lower()} studies)"
-        how = f"{_style.measure_label(measure)}, {model}"
+            head += f" ({core.stream_words(data, stream)})"
+        how = f"{'Proportion' if prop else _style.measure_label(measure)}, {model}"
         title = f"{head}\n{how}" if head else how
     F.title = title or None
 
@@ -470,7 +553,9 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
         return _style.fmt_ci(tx(est), tx(lo), tx(hi), digits)
 
     for r in rows:
-        if r.kind == "study" and r.estimable:
+        if r.kind == "study" and r.disp is not None:
+            r.ci = _style.fmt_ci(*r.disp, digits)
+        elif r.kind == "study" and r.estimable:
             se = np.sqrt(r.vi)
             r.ci = ci_text(r.yi, r.yi - z * se, r.yi + z * se)
         elif r.kind in ("subtotal", "total"):
@@ -489,10 +574,19 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     core_vals = list(ys) + [float(p.ci_low) for p in pooled] + [float(p.ci_high) for p in pooled]
     if any(r.kind == "pi" for r in rows):
         core_vals += [float(res_all.pi_low), float(res_all.pi_high)]
+    lows, highs = list(ys - z * ses), list(ys + z * ses)
     spread_min = float(np.median(2 * z * ses))
-    F.x0, F.x1, F.ticks = core.x_axis(list(ys - z * ses), list(ys + z * ses), core_vals,
+    if prop:  # the axis is the proportion scale
+        shown_p = [d for d in disp if d is not None]
+        core_vals = [d[0] for d in shown_p] + [float(tx(c)) for c in core_vals[len(ys):]]
+        lows, highs = [d[1] for d in shown_p], [d[2] for d in shown_p]
+        spread_min = float(np.median([d[2] - d[1] for d in shown_p])) if shown_p else 0.1
+    F.x0, F.x1, F.ticks = core.x_axis(lows, highs, core_vals,
                                       ratio=ratio, xlim=xlim, plot_width=plot_width, func=func,
                                       min_spread=max(spread_min, 1e-6))
+    if prop and xlim is None:  # a proportion lives in [0, 1]
+        F.x0, F.x1 = max(F.x0, 0.0), min(F.x1, 1.0)
+        F.ticks = [t for t in F.ticks if F.x0 - 1e-12 <= t <= F.x1 + 1e-12]
     F.rows, F.footer = rows, footer
     return F
 
@@ -523,7 +617,8 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     fs = _style.FONT_SIZE
     gap = _style.COL_GAP
     ratio, z, measure = F.ratio, F.z, F.measure
-    tx = np.exp if ratio else (lambda v: v)
+    tx = F.tx if F.tx is not None else (np.exp if ratio else (lambda v: v))
+    mlabel = "Proportion" if F.prop else _style.measure_label(measure)
     every = F.rows  # widths from every row: all pages share the columns
     label_head = "Study or subgroup" if F.subgroup is not None else "Study"
     lab_w = max(
@@ -547,7 +642,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
             for j in js:
                 col_ws[j] += (need - have) / len(js)
     pct = F.pct
-    ci_head = [_style.measure_label(measure), f"[{pct} CI]"]
+    ci_head = [mlabel, f"[{pct} CI]"]
     ci_w = _style.text_width(ci_head + [r.ci for r in every], fs, weight="bold")
     w_head = ["Weight", "(%)"]
     show_weight = F.show_weight
@@ -561,6 +656,9 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     right_total = sum(right_parts)
     plot_width = F.plot_width
     total_w_in = left_total + plot_width + right_total
+    if title:  # a long title is wrapped to the table's width, never cut at the figure edge
+        title = "\n".join(line for part in title.split("\n")
+                          for line in core.fit_lines(part, total_w_in - 0.4, fs + 1))
     title_lines = title.count("\n") + 1 if title else 0
     title_h = 0.18 * title_lines + 0.08 if title else 0.0
     header_h = 0.42 + title_h
@@ -638,9 +736,10 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
                         gid="weight_text" if r.kind == "study" else f"{r.kind}_weight_text")
             ref_rows.append(y)
         if r.kind == "study" and r.estimable:
-            core.draw_ci(ax, y, r.yi, r.vi, z, tx, x0, x1)
+            core.draw_ci(ax, y, r.yi, r.vi, z, tx, x0, x1,
+                         bounds=None if r.disp is None else r.disp[1:])
             area = side_pt**2 * (r.weight / max_w if np.isfinite(r.weight) and max_w > 0 else 0.35)
-            sq_x.append(tx(r.yi))
+            sq_x.append(tx(r.yi) if r.disp is None else r.disp[0])
             sq_y.append(y)
             sq_s.append(max(area, 4.0))
         if r.kind in ("subtotal", "total"):
@@ -675,7 +774,8 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     if sq_x:
         ax.scatter(sq_x, sq_y, s=sq_s, marker="s", color=_style.STUDY_COLOUR, zorder=4,
                    linewidths=0, gid="study_squares")
-    core.draw_null_line(ax, ref_rows, null)
+    if not F.prop:  # a proportion has no line of no effect
+        core.draw_null_line(ax, ref_rows, null)
 
     # --- headers -------------------------------------------------------------
     def head(x_axes, dx, s, ha, dy=0.06):
@@ -695,7 +795,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
         core.text(ax, 0, 1, _style.truncate(nm, 8), transform=_style.offset_transform(
             ax, 1, rob_x[j], 0.06, y="axes"), ha="center", va="bottom", fontsize=fs - 1,
             fontweight="bold", gid="column_header")
-    ax.text(0, 1, f"{_style.measure_label(measure)} ({pct} CI)",
+    ax.text(0, 1, f"{mlabel} ({pct} CI)",
             transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"), ha="center",
             va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
     if title:
@@ -713,7 +813,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
         core.text(ax, null, 0, F.fav[1],
                   transform=base + ScaledTranslation(0.06, 0, fig.dpi_scale_trans),
                   ha="left", va="top", fontsize=fs - 0.5, gid="favours_right")
-    ax.set_xlabel(_style.measure_label(measure) + (" (log scale)" if ratio else ""),
+    ax.set_xlabel(mlabel + (" (log scale)" if ratio else ""),
                   fontsize=fs, labelpad=3 + n_fav * 0.14 * 72)
     core.draw_footer(ax, footer_lines, left=left_total, dy_in=axis_h + 0.05)
     return ax

@@ -54,7 +54,7 @@ def _level(value) -> str | None:
 
 
 def _stream_certainty(grades, indication, stream, outcome,
-                      plotted=()) -> list[tuple[str, str]] | None:
+                      plotted=(), where: str | None = None) -> list[tuple[str, str]] | None:
     """Certainty lines of one stream: ``[(text, level), ...]``, or None when not graded.
 
     Human stream: one line, the certainty.  Animal and in vitro streams graded for the human
@@ -102,11 +102,12 @@ def _stream_certainty(grades, indication, stream, outcome,
     reason = row.get("translational_indirectness_reason")
     # grade(question=None): no translational step, the certainty is the stream's own
     for_humans = not (isinstance(reason, str) and reason.startswith("not applicable"))
+    where = where or _WHERE.get(stream)
     if stream in _WHERE and within is not None and for_humans:
-        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {_WHERE[stream]}{which}", within),
+        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {where}{which}", within),
                 (f"{sym} {cert} for humans", cert)]
     if stream in _WHERE and within is not None:
-        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {_WHERE[stream]}{which}", within)]
+        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {where}{which}", within)]
     return [(f"{sym} {cert}{which}", cert)]
 
 
@@ -259,7 +260,12 @@ def translational_forest(
         if s.empty:
             continue
         colour = _style.STREAM_COLOURS[stream]
-        rows.append(core.Row("stream", _style.STREAM_LABELS[stream], group=stream,
+        # an animal stream of non-animal organisms (plants, microbes) is not called animal
+        words = core.stream_words(s, stream)
+        slabel = (words[0].upper() + words[1:] if not words.endswith(" studies")
+                  else _style.STREAM_LABELS[stream])
+        where = None if words.endswith(" studies") else f"in {words}"
+        rows.append(core.Row("stream", slabel, group=stream,
                              colour=colour))
         models = sorted(s["model"].astype(str).unique(), key=lambda m: _MODEL_ORDER.get(m, 99))
         for m in models:
@@ -289,21 +295,22 @@ def translational_forest(
         plotted = set(with_num["outcome"].dropna().astype(str)) if "outcome" in s.columns else set()
         pooled = with_num[with_num["model"].astype(str) != "meta_analysis"]
         n_out = pooled["outcome"].nunique() if "outcome" in pooled.columns else 1
-        cert = _stream_certainty(grades, str(indication), stream, outcome, plotted) or []
+        cert = _stream_certainty(grades, str(indication), stream, outcome, plotted,
+                                 where=where) or []
         if n_out > 1:  # different outcomes (and directions) are never pooled together
-            rows.append(core.Row("nodiamond", f"{_style.STREAM_LABELS[stream]}: {n_out} "
+            rows.append(core.Row("nodiamond", f"{slabel}: {n_out} "
                                  "outcomes, not pooled", group=stream, colour=colour, cert=cert))
             mixed_outcomes = True
         elif len(pooled):
             res = core.pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
                         level)
-            rows.append(core.Row("diamond", f"{_style.STREAM_LABELS[stream]} pooled "
+            rows.append(core.Row("diamond", f"{slabel} pooled "
                                  f"(k = {len(pooled)})", group=stream, colour=colour,
                                  result=res, cert=cert))
         else:
             what = ("published meta-analyses only (not pooled again)" if len(with_num)
                     else "no estimate to pool")
-            rows.append(core.Row("nodiamond", f"{_style.STREAM_LABELS[stream]}: {what}",
+            rows.append(core.Row("nodiamond", f"{slabel}: {what}",
                                  group=stream, colour=colour, cert=cert))
         rows.append(core.Row("blank"))
     if rows and rows[-1].kind == "blank":
@@ -348,7 +355,9 @@ def translational_forest(
                 f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again).")
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
-    human = core.indication_text(sel) or _style.human_label(indication)
+    from grading.labels import indication_label
+
+    human = core.indication_text(sel) or indication_label(indication)
     title = human + (f": {outcome}" if outcome is not None else "")
     how = (f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
            f"(random-effects, {method})" if method.upper() not in ("EE", "FE", "CE") else

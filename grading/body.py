@@ -202,6 +202,21 @@ def _values(series: pd.Series):
     return series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
 
 
+def _masked(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The values and the missing-mask of a nullable numeric or boolean column (``Float64``,
+    ``Int64``, ``boolean``) without a copy; None for other columns."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) or isinstance(dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+        return None
+    arr = series.array
+    data, mask = getattr(arr, "_data", None), getattr(arr, "_mask", None)
+    if not (isinstance(data, np.ndarray) and isinstance(mask, np.ndarray)
+            and data.dtype.kind in "biuf" and mask.dtype == bool and data.shape == mask.shape):
+        return None
+    return data, mask
+
+
 def _mode_code(codes: np.ndarray) -> int:
     """The most common of ``codes`` >= 0 (-1 when there is none); ties: the one seen first."""
     codes = codes[codes >= 0]
@@ -286,6 +301,12 @@ class _Records:
             return series.to_numpy()[pos].astype(float, copy=False)
         if name in self._float_columns:
             return self._float_columns[name][pos]
+        masked = _masked(series)
+        if masked is not None:  # nullable numbers: read at ``pos`` only, no whole copy
+            data, mask = masked
+            values = data[pos].astype(float)
+            values[mask[pos]] = math.nan
+            return values
         dtype = series.dtype
         if not isinstance(dtype, pd.CategoricalDtype) and (
                 pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):

@@ -61,7 +61,6 @@ from grading.domains import (
     not_assessed,
 )
 from grading.overrides import normalise_overrides, unmatched_error
-from grading.rob import rob_judgements
 from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS, Scheme, load_scheme
 from grading.statements import (
     STATEMENT_SOURCE,
@@ -165,12 +164,51 @@ def _no_evidence_reason(rec: _Records, pos: np.ndarray) -> str:
     return "no result to rate: " + "; ".join(parts)
 
 
-def _robins_body(rob: pd.DataFrame, rows: np.ndarray, tier: str, stream: str) -> bool:
+class _Rob:
+    """:func:`grading.rob.rob_judgements` of the study table, kept as each row's code into its
+    distinct judgements: the same values, without a column of texts per row (issue 16: a
+    million-row sheet).  ``tool``, ``judgement`` and ``judgement_class`` hold the values of
+    the distinct combinations (as the columns of ``rob_judgements`` give them); ``codes`` maps
+    each row to one of them."""
+
+    def __init__(self, eff: pd.DataFrame) -> None:
+        from grading.rob import _check_studies, _combinations, _judge
+
+        _check_studies(eff, None, "rob_judgements")
+        codes, first = _combinations(eff)
+        judged = _judge(eff, None, first)
+        # built as rob_judgements() builds its frame, one row per combination
+        small = pd.DataFrame({
+            "rob_tool": np.array([j.tool.name for j in judged], dtype=object),
+            "judgement": np.array([j.final for j in judged], dtype=object),
+            "judgement_class": np.array([j.cls if j.final is not None else NOT_ASSESSED
+                                         for j in judged], dtype=object)})
+        self.codes = codes
+        self.tool = small["rob_tool"].to_numpy()
+        self.judgement = small["judgement"].to_numpy()
+        self.judgement_class = small["judgement_class"].to_numpy()
+        cls = pd.Categorical(small["judgement_class"].replace(NOT_ASSESSED, "unclear"),
+                             categories=["low", "unclear", "high"])
+        #: the classes for weighting (not assessed read as unclear), one per row
+        self.categorical = pd.Categorical.from_codes(np.asarray(cls.codes)[codes],
+                                                     categories=cls.categories)
+
+    def classes(self, rows: np.ndarray) -> np.ndarray:
+        return self.judgement_class[self.codes[rows]]
+
+    def judgements(self, rows: np.ndarray) -> np.ndarray:
+        return self.judgement[self.codes[rows]]
+
+    def tools(self, rows: np.ndarray) -> np.ndarray:
+        return self.tool[self.codes[rows]]
+
+
+def _robins_body(rob: _Rob, rows: np.ndarray, tier: str, stream: str) -> bool:
     """A human non-randomised body whose assessed studies were all judged with ROBINS-I."""
     if tier != "non_randomised" or stream != "human" or not len(rows):
         return False
-    tools = rob["rob_tool"].to_numpy()[rows]
-    assessed = rob["judgement_class"].to_numpy()[rows] != NOT_ASSESSED
+    tools = rob.tools(rows)
+    assessed = rob.classes(rows) != NOT_ASSESSED
     return bool(assessed.any()) and bool(np.all(tools[assessed] == "robins_i"))
 
 
@@ -314,13 +352,9 @@ def grade(
     indication = indication_key(eff)
     if "study_id" not in eff.columns:
         eff = eff.assign(study_id=[f"row {i}" for i in range(len(eff))])
-    rob = rob_judgements(eff)
-    rob_cls = pd.Categorical(rob["judgement_class"].replace(NOT_ASSESSED, "unclear"),
-                             categories=["low", "unclear", "high"])
+    rob = _Rob(eff)
     _check_streams(eff["stream"], eff.index)
-    rec = _Records(eff, rob_cls)
-    rob_class = rob["judgement_class"].to_numpy()
-    rob_judgement = rob["judgement"].to_numpy()
+    rec = _Records(eff, rob.categorical)
     z = float(dist.norm_ppf(0.5 + scheme.level / 2))
     out_rows = []
     used: set[int] = set()
@@ -331,8 +365,7 @@ def grade(
             if _match_override(o, key):
                 used.add(i)
                 mine.append(o)
-        out_rows.append(_grade_body(key, pos, rec, eff, scheme, z, question, mine,
-                                    rob_class, rob_judgement, rob))
+        out_rows.append(_grade_body(key, pos, rec, eff, scheme, z, question, mine, rob))
     unused = sorted(set(range(len(ov_rows))) - used)
     if unused:
         raise unmatched_error(ov_rows[unused[0]])
@@ -375,7 +408,7 @@ def _match_override(o: Mapping, key: tuple[str, str, str]) -> bool:
 
 
 def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: float,
-                question, ov: list[dict], rob_class, rob_judgement, rob) -> dict:
+                question, ov: list[dict], rob: _Rob) -> dict:
     """One body, in GRADE's order: select -> judge -> override -> rate up -> score -> state."""
     ind, outcome, stream = key
     # 1. the body and its numbers
@@ -473,8 +506,8 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
     weights = 1.0 / (rec.vi[sel] + tau2)
     wk = "inverse-variance weight" if len(sel) > 1 else "weight (single record)"
     j["risk_of_bias"] = judge_risk_of_bias(
-        rob_class[rrows], weights, scheme, weight_kind=wk,
-        judgements=rob_judgement[rrows], robins=robins)
+        rob.classes(rrows), weights, scheme, weight_kind=wk,
+        judgements=rob.judgements(rrows), robins=robins)
     j["inconsistency"] = judge_inconsistency(
         ys, i2=body.i2, q_p=body.q_p, ci_low=body.ci_low, ci_high=body.ci_high,
         pi_low=body.pi_low, pi_high=body.pi_high, measure=measure or "",

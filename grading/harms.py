@@ -35,7 +35,7 @@ _SERIES_MODELS = ("case_series", "cohort", "case_control", "cross_sectional")
 
 def _frame(studies: pd.DataFrame, harm: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
     """The harm records as plain columns: key, class, model, outcome, events, participants,
-    product (vectorised: one pass over the sheet)."""
+    product (vectorised: one pass over the sheet); ``keys`` are the harm rows' indications."""
     def col(name: str, numeric: bool = False) -> np.ndarray:
         if name not in studies.columns:
             return np.full(int(harm.sum()), np.nan if numeric else None, dtype=object
@@ -51,7 +51,7 @@ def _frame(studies: pd.DataFrame, harm: np.ndarray, keys: np.ndarray) -> pd.Data
     series = ~report & np.isin(model, _SERIES_MODELS)
     klass = np.where(report, "report", np.where(series, "series", "trial"))
     return pd.DataFrame({
-        "key": keys[harm], "klass": klass, "model": model, "outcome": col("outcome"),
+        "key": keys, "klass": klass, "model": model, "outcome": col("outcome"),
         "events": col("events_int", True),
         "part": np.where(np.isfinite(n_int), n_int, n_total),
         "product": col("intervention_source"),
@@ -140,14 +140,15 @@ def harms_summary(studies: pd.DataFrame, *, review_wide: bool = True) -> pd.Data
             raise ValidationError(f"harms_summary() needs column {col!r} in 'studies'.")
     from evidence.schema import indication_key
 
-    keys = indication_key(studies).astype(object).to_numpy()
+    keys = indication_key(studies)
     human = (studies["stream"] == "human").fillna(False).to_numpy(dtype=bool)
     harm = human & (studies["outcome_kind"] == "harm").fillna(False).to_numpy(dtype=bool)
-    h = _frame(studies, harm, keys)
+    # Python strings only for the harm rows (a whole-sheet object array costs ~70 MB at 1M rows)
+    h = _frame(studies, harm, keys[harm].astype(object).to_numpy())
     groups = {k: g for k, g in h.groupby("key", sort=False)} if len(h) else {}
     empty = h.iloc[:0]
     rows = []
-    for ind in sorted({k for k in keys[human] if isinstance(k, str)}):
+    for ind in sorted({k for k in pd.unique(keys[human].dropna()) if isinstance(k, str)}):
         rows.append({"indication": ind, "indication_label": indication_label(ind),
                      **_summarise(groups.get(ind, empty))})
     if review_wide:

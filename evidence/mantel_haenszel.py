@@ -43,6 +43,7 @@ from evidence.effects import (
     _zero_correction,
 )
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.pooling import _fmt_cell
 
 __all__ = ["MHResult", "mantel_haenszel", "peto", "mh_pool_groups", "MH_MEASURES"]
 
@@ -196,15 +197,9 @@ class MHResult:
         from html import escape
 
         rows = "".join(f"<tr><th style='text-align:left'>{escape(n)}</th>"
-                       f"<td>{escape(_fmt(getattr(self, n)))}</td></tr>" for n in MH_FIELDS)
+                       f"<td>{escape(_fmt_cell(getattr(self, n)))}</td></tr>" for n in MH_FIELDS)
         return (f"<div><strong>MHResult</strong> ({escape(self.method)}, "
                 f"{escape(self.measure)})<table>{rows}</table></div>")
-
-
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        return "NaN" if math.isnan(x) else f"{x:.6g}"
-    return str(x)
 
 
 # --------------------------------------------------------------------------- arguments

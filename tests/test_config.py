@@ -8,17 +8,14 @@ differences agree with metafor (``tests/reference/cli_run.R``).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run_main
 
-from grading.cli import main
 from grading.config import (
     UnsupportedOptionError,
     check_options,
@@ -35,19 +32,6 @@ def _state_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EVIGAP_STATE_DIR", str(tmp_path_factory.getbasetemp() / "state"))
 
 
-def _main(*args: str, cwd: Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:
-                code = exc.code
-    finally:
-        os.chdir(old)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _bcg_sheet(path: Path) -> Path:
@@ -93,7 +77,7 @@ def test_config_file_run_matches_metafor(tmp_path):
         'ci_method = "knha"\n'
         'subgroup = "alloc"\n'
         'figures = false\n', encoding="utf-8")
-    code, stdout, stderr = _main("run", "--config", "review.toml", cwd=tmp_path)
+    code, stdout, stderr = run_main("run", "--config", "review.toml", cwd=tmp_path)
     assert code == 0, stderr
     assert "--measure OR: 13 row(s) computed as OR (13 changed)." in stdout
     out = tmp_path / "results"
@@ -142,7 +126,7 @@ def test_command_line_wins_over_config(tmp_path):
     _bcg_sheet(tmp_path / "bcg.csv")
     (tmp_path / "c.toml").write_text('studies = "bcg.csv"\nout = "from_config"\n'
                                      'method = "DL"\nfigures = false\n', encoding="utf-8")
-    code, _, stderr = _main("run", "--config", "c.toml", "--method", "REML", "--out", "cli",
+    code, _, stderr = run_main("run", "--config", "c.toml", "--method", "REML", "--out", "cli",
                             "-q", cwd=tmp_path)
     assert code == 0, stderr
     assert not (tmp_path / "from_config").exists()
@@ -152,7 +136,7 @@ def test_command_line_wins_over_config(tmp_path):
 
 def test_by_splits_bodies(tmp_path):
     _bcg_sheet(tmp_path / "bcg.csv")
-    code, stdout, stderr = _main("run", "--studies", "bcg.csv", "--by", "alloc", "--out", "o",
+    code, stdout, stderr = run_main("run", "--studies", "bcg.csv", "--by", "alloc", "--out", "o",
                                  "--no-figures", cwd=tmp_path)
     assert code == 0, stderr
     grades = pd.read_csv(tmp_path / "o" / "grades.csv")
@@ -169,7 +153,7 @@ def test_question_within_is_passed_to_grade(tmp_path):
     sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(40)
     sheet.to_csv(tmp_path / "s.csv", index=False)
     for question in ("human", "within"):
-        code, _, stderr = _main("run", "--studies", "s.csv", "--question", question, "--out",
+        code, _, stderr = run_main("run", "--studies", "s.csv", "--question", question, "--out",
                                 question, "-q", "--no-figures", cwd=tmp_path)
         assert code == 0, stderr
     human = pd.read_csv(tmp_path / "human" / "grades.csv")
@@ -186,7 +170,7 @@ def test_question_within_is_passed_to_grade(tmp_path):
 
 def _refused(tmp_path: Path, *args: str) -> str:
     _bcg_sheet(tmp_path / "bcg.csv")
-    code, stdout, stderr = _main("run", "--studies", "bcg.csv", "--out", "o", *args,
+    code, stdout, stderr = run_main("run", "--studies", "bcg.csv", "--out", "o", *args,
                                  cwd=tmp_path)
     assert code == 2, stderr
     assert "Traceback" not in stderr and "pool_groups" not in stderr
@@ -290,7 +274,7 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(Exception, match="'studies' must be a file or folder name"):
         load_config(bad)
     bad.write_text("this is not toml = [\n", encoding="utf-8")
-    code, _, stderr = _main("run", "--config", "bad.toml", cwd=tmp_path)
+    code, _, stderr = run_main("run", "--config", "bad.toml", cwd=tmp_path)
     assert code == 2 and "is not valid TOML" in stderr
 
 
@@ -303,11 +287,11 @@ def test_config_input_tables(tmp_path):
         'studies = "raw.csv"\nfigures = false\n[columns]\n"x.vacc" = "events_int"\n'
         '"n.vacc" = "n_int"\n', encoding="utf-8")
     if "columns" in supported()["input"]:
-        code, _, stderr = _main("run", "--config", "c.toml", "--out", "o", "-q", cwd=tmp_path)
+        code, _, stderr = run_main("run", "--config", "c.toml", "--out", "o", "-q", cwd=tmp_path)
         assert code == 0, stderr
         assert len(pd.read_csv(tmp_path / "o" / "evidence_table.csv")) == 13
     else:
-        code, _, stderr = _main("run", "--config", "c.toml", "--out", "o", cwd=tmp_path)
+        code, _, stderr = run_main("run", "--config", "c.toml", "--out", "o", cwd=tmp_path)
         assert code == 2
         assert "[columns] is not supported by this version yet" in stderr
         assert not (tmp_path / "o").exists()
@@ -321,7 +305,7 @@ def test_overrides_file_from_the_command_line(tmp_path):
         "indication,outcome,stream,domain,step,reason,by\n"
         "tuberculosis prevention,tuberculosis,human,publication_bias,-1,"
         "asymmetric funnel judged by the reviewers,AB\n", encoding="utf-8")
-    code, _, stderr = _main("run", "--studies", "bcg.csv", "--overrides", "overrides.csv",
+    code, _, stderr = run_main("run", "--studies", "bcg.csv", "--overrides", "overrides.csv",
                             "--out", "o", "-q", "--no-figures", cwd=tmp_path)
     assert code == 0, stderr
     grades = pd.read_csv(tmp_path / "o" / "grades.csv")
@@ -348,7 +332,7 @@ def test_zero_cell_from_the_command_line_matches_escalc(tmp_path):
         "model": "clinical_trial", "data_type": "counts", "measure": "RR",
         "events_int": ai, "n_int": n1, "events_ctrl": ci, "n_ctrl": n2,
     }).to_csv(tmp_path / "hahn.csv", index=False)
-    code, stdout, stderr = _main("run", "--studies", "hahn.csv", "--zero-cell",
+    code, stdout, stderr = run_main("run", "--studies", "hahn.csv", "--zero-cell",
                                  "to=all,drop00=true", "--out", "o", "--no-figures",
                                  cwd=tmp_path)
     assert code == 0, stderr

@@ -9,9 +9,7 @@ SIGKILL at random points, in a subprocess), a forged ``manifest.json``, inputs i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -23,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grading.cli import main
 from grading.outputs import INCOMPLETE_MARKER, OutputFolder, OutputFolderError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,19 +47,6 @@ def _sheet(folder: Path, n: int = 40) -> Path:
     return path
 
 
-def _main(*args: str, cwd: Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:
-                code = exc.code
-    finally:
-        os.chdir(old)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -94,7 +79,7 @@ def test_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "results"
     holder = OutputFolder(out).open()  # a run in progress
     try:
-        code, stdout, stderr = _main("run", "--studies", str(sheet), "--out", "results", "-q",
+        code, stdout, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                                      "--no-figures", cwd=tmp_path)
     finally:
         holder.close()
@@ -103,7 +88,7 @@ def test_second_run_into_the_same_folder_is_refused(tmp_path):
     assert "Wait for it to finish or choose another --out folder." in stderr
     assert not out.exists()  # the refused run wrote nothing
     assert _siblings(out, {"studies.csv"}) == []  # lock released, staging folder removed
-    code, _, stderr = _main("run", "--studies", str(sheet), "--out", "results", "-q",
+    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                             "--no-figures", cwd=tmp_path)
     assert code == 0, stderr
     _assert_complete(out)
@@ -137,7 +122,7 @@ def test_two_processes_at_once_never_mix(tmp_path):
 def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
     sheet = _sheet(tmp_path)
     out = tmp_path / "results"
-    assert _main("run", "--studies", str(sheet), "--out", "results", "-q", cwd=tmp_path)[0] == 0
+    assert run_main("run", "--studies", str(sheet), "--out", "results", "-q", cwd=tmp_path)[0] == 0
     before = _files(out)
 
     import grading.pipeline as pipeline
@@ -146,7 +131,7 @@ def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
         raise RuntimeError("crash while drawing")
 
     monkeypatch.setattr(pipeline, "_draw_figures", boom)
-    code, _, stderr = _main("run", "--studies", str(sheet), "--out", "results", "-q",
+    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                             "--measure", "OR", cwd=tmp_path)
     assert code == 3 and "crash while drawing" in stderr
     assert _files(out) == before  # the previous complete results, untouched
@@ -156,7 +141,7 @@ def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
 def test_ctrl_c_keeps_previous_results(tmp_path, monkeypatch):
     sheet = _sheet(tmp_path)
     out = tmp_path / "results"
-    assert _main("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures",
+    assert run_main("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures",
                  cwd=tmp_path)[0] == 0
     before = _files(out)
     import grading.pipeline as pipeline
@@ -165,7 +150,7 @@ def test_ctrl_c_keeps_previous_results(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "_subgroup_tables", interrupted)
-    code, _, stderr = _main("run", "--studies", str(sheet), "--out", "results",
+    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results",
                             "--subgroup", "model", cwd=tmp_path)
     assert code == 130
     assert "previous results (if any) are unchanged" in stderr
@@ -198,7 +183,7 @@ def previous_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EVIGAP_STATE_DIR", str(state))
         sheet = _sheet(base)
-        assert _main("run", "--studies", str(sheet), "--out", "results", "-q",
+        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                      cwd=base)[0] == 0
         (base / "results" / "my_notes.txt").write_text("keep me\n", encoding="utf-8")
         start = time.monotonic()
@@ -206,7 +191,7 @@ def previous_run(tmp_path_factory):
         assert proc.wait(timeout=120) == 0, _stderr(proc)
         duration = time.monotonic() - start
         shutil.rmtree(base / "results")
-        assert _main("run", "--studies", str(sheet), "--out", "results", "-q",
+        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                      cwd=base)[0] == 0
         (base / "results" / "my_notes.txt").write_text("keep me\n", encoding="utf-8")
     return base, duration
@@ -278,7 +263,7 @@ def test_forged_manifest_deletes_nothing(tmp_path):
         {"file": "thesis_chapter.docx", "sha256": hashlib.sha256(chapter.read_bytes())
          .hexdigest()}, {"file": "../studies.csv", "sha256": "0"}]}
     (out / "manifest.json").write_text(json.dumps(forged), encoding="utf-8")
-    code, _, stderr = _main("run", "--studies", str(sheet), "--out", "results", "-q",
+    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
                             "--no-figures", cwd=tmp_path)
     assert code == 2
     assert "was not written by evigap on this computer" in stderr
@@ -292,7 +277,7 @@ def test_rerun_replaces_own_files_keeps_changed_and_foreign_ones(tmp_path):
     sheet = _sheet(tmp_path)
     out = tmp_path / "results"
     args = ("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures")
-    assert _main(*args, "--subgroup", "model", cwd=tmp_path)[0] == 0
+    assert run_main(*args, "--subgroup", "model", cwd=tmp_path)[0] == 0
     assert (out / "subgroups.csv").is_file()
     (out / "notes").mkdir()
     (out / "notes" / "mine.txt").write_text("mine", encoding="utf-8")
@@ -300,7 +285,7 @@ def test_rerun_replaces_own_files_keeps_changed_and_foreign_ones(tmp_path):
     (out / "figures" / "my_drawing.png").write_bytes(b"not evigap's")
     with open(out / "subgroup_tests.csv", "a", encoding="utf-8") as handle:
         handle.write("a reviewer's edit\n")  # changed since evigap wrote it: not evigap's
-    code, stdout, stderr = _main(*args[:-2], "--no-figures", cwd=tmp_path)
+    code, stdout, stderr = run_main(*args[:-2], "--no-figures", cwd=tmp_path)
     assert code == 0, stderr
     assert not (out / "subgroups.csv").exists()  # evigap's own stale output removed
     assert (out / "subgroup_tests.csv").read_text(encoding="utf-8").endswith(
@@ -316,10 +301,10 @@ def test_changed_output_with_the_same_name_is_never_overwritten(tmp_path):
     sheet = _sheet(tmp_path)
     out = tmp_path / "results"
     args = ("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures")
-    assert _main(*args, cwd=tmp_path)[0] == 0
+    assert run_main(*args, cwd=tmp_path)[0] == 0
     (out / "grades.csv").write_text("my own grades\n", encoding="utf-8")
     before = _files(out)
-    code, _, stderr = _main(*args, cwd=tmp_path)
+    code, _, stderr = run_main(*args, cwd=tmp_path)
     assert code == 2
     assert "grades.csv' was not written by evigap (or was changed after evigap wrote it)" \
         in stderr
@@ -332,10 +317,10 @@ def test_swap_without_renameat2_gives_the_same_folder(tmp_path, monkeypatch):
 
     sheet = _sheet(tmp_path)
     args = ("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures")
-    assert _main(*args, cwd=tmp_path)[0] == 0
+    assert run_main(*args, cwd=tmp_path)[0] == 0
     monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
     (tmp_path / "results" / "keep.txt").write_text("k", encoding="utf-8")
-    assert _main(*args, "--measure", "OR", cwd=tmp_path)[0] == 0
+    assert run_main(*args, "--measure", "OR", cwd=tmp_path)[0] == 0
     manifest = _assert_complete(tmp_path / "results", foreign={"keep.txt"})
     assert manifest["options"]["measure"] == "OR"
     assert _siblings(tmp_path / "results", {"studies.csv"}) == []
@@ -349,7 +334,7 @@ def test_input_inside_out_is_refused(tmp_path):
     review.mkdir()
     sheet = _sheet(review)
     before = sheet.read_bytes()
-    code, _, stderr = _main("run", "--studies", "review/studies.csv", "--out", "review", "-q",
+    code, _, stderr = run_main("run", "--studies", "review/studies.csv", "--out", "review", "-q",
                             cwd=tmp_path)
     assert code == 2
     assert "The input 'review/studies.csv' is inside the output folder 'review'" in stderr
@@ -366,7 +351,7 @@ def test_input_inside_out_is_refused(tmp_path):
 ])
 def test_unusable_out_is_refused(tmp_path, out, needle):
     sheet = _sheet(tmp_path)
-    code, stdout, stderr = _main("run", "--studies", str(sheet), "--out", out, "-q",
+    code, stdout, stderr = run_main("run", "--studies", str(sheet), "--out", out, "-q",
                                  cwd=tmp_path)
     assert code == 2
     assert needle in stderr and stderr.startswith("evigap: error: ")
@@ -387,7 +372,7 @@ def test_every_row_rejected_exits_1_with_the_summary(tmp_path):
     sheet = pd.read_csv(_sheet(tmp_path, 5), dtype="string")
     sheet["stream"] = "plant"
     sheet.to_csv(tmp_path / "bad.csv", index=False)
-    code, stdout, stderr = _main("run", "--studies", "bad.csv", "--out", "o", cwd=tmp_path)
+    code, stdout, stderr = run_main("run", "--studies", "bad.csv", "--out", "o", cwd=tmp_path)
     assert code == 1
     assert "evigap: 5 input rows, 0 accepted, 5 rejected." in stdout
     assert "Nothing usable: no row was accepted" in stdout
@@ -399,12 +384,12 @@ def test_strict_fails_on_one_rejected_row_and_writes_nothing(tmp_path):
     sheet = pd.read_csv(_sheet(tmp_path, 6), dtype="string")
     sheet.loc[2, "stream"] = "plant"
     sheet.to_csv(tmp_path / "one_bad.csv", index=False)
-    code, _, stderr = _main("run", "--studies", "one_bad.csv", "--out", "o", "--strict",
+    code, _, stderr = run_main("run", "--studies", "one_bad.csv", "--out", "o", "--strict",
                             cwd=tmp_path)
     assert code == 1
     assert "--strict: 1 of 6 rows rejected (first: row 2, column stream:" in stderr
     assert not (tmp_path / "o").exists()
-    code, _, _ = _main("run", "--studies", "one_bad.csv", "--out", "o", "-q", "--no-figures",
+    code, _, _ = run_main("run", "--studies", "one_bad.csv", "--out", "o", "-q", "--no-figures",
                        cwd=tmp_path)
     assert code == 0  # without --strict the run goes on with the 5 good rows
 
@@ -416,7 +401,7 @@ def test_validate_strips_terminal_escapes(tmp_path):
     sheet = pd.read_csv(_sheet(tmp_path, 3), dtype="string")
     sheet.loc[1, "stream"] = "\x1b]0;pwned\x07\x1b[2J\x1b[31mplant\x1b[0m\x08X\u202e"
     sheet.to_csv(tmp_path / "esc.csv", index=False)
-    code, stdout, stderr = _main("validate", "esc.csv", cwd=tmp_path)
+    code, stdout, stderr = run_main("validate", "esc.csv", cwd=tmp_path)
     assert code == 1
     assert "\x1b" not in stdout and "\x07" not in stdout and "\x08" not in stdout
     assert "\u202e" not in stdout
@@ -461,8 +446,8 @@ def test_out_as_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
     args = ("run", "--studies", str(sheet), "--out", "link", "-q", "--no-figures")
-    assert _main(*args, cwd=tmp_path)[0] == 0
-    assert _main(*args, "--measure", "OR", cwd=tmp_path)[0] == 0
+    assert run_main(*args, cwd=tmp_path)[0] == 0
+    assert run_main(*args, "--measure", "OR", cwd=tmp_path)[0] == 0
     assert (tmp_path / "link").is_symlink()
     manifest = _assert_complete(tmp_path / "real")
     assert manifest["options"]["measure"] == "OR"

@@ -41,13 +41,18 @@ def wall_time(code: str, repeat: int) -> list[float]:
 
 def import_tree(code: str) -> list[tuple[int, int, str]]:
     """``-X importtime`` rows as (depth, cumulative microseconds, module)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=_env(),
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        parts = line[len("import time:"):].split("|")
+        parts = line[len("import time:") :].split("|")
         try:
             cumulative = int(parts[1])
         except ValueError:
@@ -89,8 +94,9 @@ def heavy_importers(rows: list[tuple[int, int, str]]) -> dict[str, tuple[str, fl
             k = _parent(rows, k)
         if k is not None:
             ours = rows[k][2]
-        found.setdefault(top, []).append((name, f"{ours} (via {importer})"
-                                           if ours != importer else ours, cumulative))
+        found.setdefault(top, []).append(
+            (name, f"{ours} (via {importer})" if ours != importer else ours, cumulative)
+        )
     out: dict[str, tuple[str, float]] = {}
     for pkg, entries in found.items():
         by_importer: dict[str, list[str]] = {}
@@ -98,7 +104,9 @@ def heavy_importers(rows: list[tuple[int, int, str]]) -> dict[str, tuple[str, fl
             by_importer.setdefault(who, []).append(name)
         text = "; ".join(
             f"{', '.join(names[:2])}{f' (+{len(names) - 2} more)' if len(names) > 2 else ''}"
-            f" imported at top level by {who}" for who, names in by_importer.items())
+            f" imported at top level by {who}"
+            for who, names in by_importer.items()
+        )
         out[pkg] = (text, sum(us for _, _, us in entries) / 1000)
     return out
 
@@ -117,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python -c pass:                  median {b * 1000:7.1f} ms")
     print(f"python -c 'import pandas':       median {p * 1000:7.1f} ms")
     print(f"python -c 'import evidence, grading': median {e * 1000:7.1f} ms")
-    print(f"ratio (wall, incl. interpreter start): {ratio:.2f}x   goal <= {GOAL}x  "
-          f"{'OK' if ratio <= GOAL else 'MISSED'}")
+    print(
+        f"ratio (wall, incl. interpreter start): {ratio:.2f}x   goal <= {GOAL}x  "
+        f"{'OK' if ratio <= GOAL else 'MISSED'}"
+    )
     print(f"ratio (import only, start-up subtracted): {ratio_net:.2f}x")
 
     rows = import_tree("import evidence, grading")
@@ -128,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         print("  none")
     for pkg, (parent, ms) in sorted(heavy.items()):
         print(f"  {pkg:<13} {ms:7.1f} ms: {parent}")
-    ours = sorted(((us / 1000, n) for _, us, n in rows
-                   if n.split(".")[0] in ("evidence", "grading")), reverse=True)[:8]
+    ours = sorted(
+        ((us / 1000, n) for _, us, n in rows if n.split(".")[0] in ("evidence", "grading")),
+        reverse=True,
+    )[:8]
     print("\nSlowest evigap modules (cumulative ms, includes what they import):")
     for ms, name in ours:
         print(f"  {name:<32} {ms:7.1f}")

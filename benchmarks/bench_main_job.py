@@ -26,8 +26,13 @@ def command_seconds(out: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     start = time.perf_counter()
     code = "import sys; from grading.cli import main; sys.exit(main())"  # = the console script
-    proc = subprocess.run([sys.executable, "-c", code, "run", "--out", str(out), "--quiet"],
-                          env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", "--out", str(out), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"evigap run failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -49,8 +54,14 @@ def step_times(out: Path) -> list[tuple[str, float]]:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
-                   claims=inputs["claims"], out_dir=out, progress=progress)
+        run_review(
+            inputs["studies"],
+            bib=inputs["bib"],
+            regulatory=inputs["regulatory"],
+            claims=inputs["claims"],
+            out_dir=out,
+            progress=progress,
+        )
     end = time.perf_counter()
     marks.append(("end", end))
     steps = [(marks[i][0], marks[i + 1][1] - marks[i][1]) for i in range(len(marks) - 1)]
@@ -66,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         times = [command_seconds(Path(tmp) / f"run{i}") for i in range(args.repeat)]
         n_files = sum(1 for p in (Path(tmp) / "run0").rglob("*") if p.is_file())
         median = statistics.median(times)
-        print(f"evigap run (bundled data, figures, report): median {median:.2f} s over "
-              f"{args.repeat} runs (min {min(times):.2f}, max {max(times):.2f}); "
-              f"{n_files} files written")
+        print(
+            f"evigap run (bundled data, figures, report): median {median:.2f} s over "
+            f"{args.repeat} runs (min {min(times):.2f}, max {max(times):.2f}); "
+            f"{n_files} files written"
+        )
         print(f"goal <= {GOAL_SECONDS:.0f} s: {'OK' if median <= GOAL_SECONDS else 'MISSED'}")
         sys.path.insert(0, str(ROOT))
         import matplotlib

@@ -40,8 +40,11 @@ OUTCOMES = {
     "lesion size": ("benefit", "continuous", "MD"),
     "time to recovery": ("benefit", "estimate", "HR"),
 }
-MODELS = {"in_vitro": ("cell_culture",), "animal": ("mouse", "rat"),
-          "human": ("phase_1", "phase_2", "cohort")}
+MODELS = {
+    "in_vitro": ("cell_culture",),
+    "animal": ("mouse", "rat"),
+    "human": ("phase_1", "phase_2", "cohort"),
+}
 
 
 def generate(n: int, seed: int = 20260101):
@@ -70,41 +73,47 @@ def generate(n: int, seed: int = 20260101):
     nan = np.full(n, np.nan)
     hr = np.exp(rng.normal(-0.2, 0.3, n))
     se_log = rng.uniform(0.1, 0.5, n)
-    frame = pd.DataFrame({
-        "study_id": [f"S{i:07d}" for i in range(n)],
-        "citation_key": [f"gen{i % 5000:04d}" for i in range(n)],
-        "year": rng.integers(2005, 2026, n),
-        "indication": np.char.add("Indication ", rng.integers(1, 41, n).astype(str)),
-        "intervention": "EV therapy",
-        "comparator": "vehicle",
-        "outcome": outcomes[o],
-        "outcome_kind": kind,
-        "outcome_direction": np.where(np.isin(outcomes[o], ["function score"]),
-                                      "higher_is_better", "higher_is_worse"),
-        "stream": stream,
-        "model": model,
-        "randomised": rng.random(n) < 0.6,
-        "blinded": rng.random(n) < 0.4,
-        "controlled": True,
-        "data_type": dtype,
-        "measure": measure,
-        "events_int": np.where(counts, np.round(p_int * n_int), nan),
-        "n_int": n_int,
-        "events_ctrl": np.where(counts, np.round(p_ctrl * n_ctrl), nan),
-        "n_ctrl": n_ctrl,
-        "mean_int": np.where(cont, np.round(rng.normal(48, 10, n), 2), nan),
-        "sd_int": np.where(cont, np.round(rng.uniform(5, 15, n), 2), nan),
-        "mean_ctrl": np.where(cont, np.round(rng.normal(52, 10, n), 2), nan),
-        "sd_ctrl": np.where(cont, np.round(rng.uniform(5, 15, n), 2), nan),
-        "estimate": np.where(est, np.round(hr, 3), nan),
-        "ci_low": np.where(est, np.round(hr * np.exp(-1.96 * se_log), 3), nan),
-        "ci_high": np.where(est, np.round(hr * np.exp(1.96 * se_log), 3), nan),
-        "rob_tool": np.where(stream == "human", "rob2", np.where(stream == "animal", "syrcle",
-                                                                   "in_vitro")),
-        "rob_overall": np.where(stream == "human",
-                                np.array(["low", "some_concerns", "high"])[rng.integers(0, 3, n)],
-                                np.array(["low", "unclear", "high"])[rng.integers(0, 3, n)]),
-    })
+    frame = pd.DataFrame(
+        {
+            "study_id": [f"S{i:07d}" for i in range(n)],
+            "citation_key": [f"gen{i % 5000:04d}" for i in range(n)],
+            "year": rng.integers(2005, 2026, n),
+            "indication": np.char.add("Indication ", rng.integers(1, 41, n).astype(str)),
+            "intervention": "EV therapy",
+            "comparator": "vehicle",
+            "outcome": outcomes[o],
+            "outcome_kind": kind,
+            "outcome_direction": np.where(
+                np.isin(outcomes[o], ["function score"]), "higher_is_better", "higher_is_worse"
+            ),
+            "stream": stream,
+            "model": model,
+            "randomised": rng.random(n) < 0.6,
+            "blinded": rng.random(n) < 0.4,
+            "controlled": True,
+            "data_type": dtype,
+            "measure": measure,
+            "events_int": np.where(counts, np.round(p_int * n_int), nan),
+            "n_int": n_int,
+            "events_ctrl": np.where(counts, np.round(p_ctrl * n_ctrl), nan),
+            "n_ctrl": n_ctrl,
+            "mean_int": np.where(cont, np.round(rng.normal(48, 10, n), 2), nan),
+            "sd_int": np.where(cont, np.round(rng.uniform(5, 15, n), 2), nan),
+            "mean_ctrl": np.where(cont, np.round(rng.normal(52, 10, n), 2), nan),
+            "sd_ctrl": np.where(cont, np.round(rng.uniform(5, 15, n), 2), nan),
+            "estimate": np.where(est, np.round(hr, 3), nan),
+            "ci_low": np.where(est, np.round(hr * np.exp(-1.96 * se_log), 3), nan),
+            "ci_high": np.where(est, np.round(hr * np.exp(1.96 * se_log), 3), nan),
+            "rob_tool": np.where(
+                stream == "human", "rob2", np.where(stream == "animal", "syrcle", "in_vitro")
+            ),
+            "rob_overall": np.where(
+                stream == "human",
+                np.array(["low", "some_concerns", "high"])[rng.integers(0, 3, n)],
+                np.array(["low", "unclear", "high"])[rng.integers(0, 3, n)],
+            ),
+        }
+    )
     return frame
 
 
@@ -172,24 +181,36 @@ def worker(kind: str, csv: str, out: str) -> None:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = run_review(csv, out_dir=out, figures=False, report=False,
-                                progress=progress)
+            result = run_review(csv, out_dir=out, figures=False, report=False, progress=progress)
         marks.append(("end", time.perf_counter(), _peak_rss_bytes()))
-        extra = {"rows_in": result.manifest["counts"]["rows_in"],
-                 "accepted": len(result.evidence_table),
-                 "graded_rows": len(result.grades), "pooled_groups": len(result.pooled),
-                 "steps": [(marks[i][0], marks[i + 1][1] - marks[i][1], marks[i + 1][2])
-                           for i in range(len(marks) - 1)]}
+        extra = {
+            "rows_in": result.manifest["counts"]["rows_in"],
+            "accepted": len(result.evidence_table),
+            "graded_rows": len(result.grades),
+            "pooled_groups": len(result.pooled),
+            "steps": [
+                (marks[i][0], marks[i + 1][1] - marks[i][1], marks[i + 1][2])
+                for i in range(len(marks) - 1)
+            ],
+        }
     seconds = time.perf_counter() - start
     peak = max([_peak_rss_bytes()] + [m[2] for m in extra.get("steps", [])])
-    print(json.dumps({"kind": kind, "seconds": seconds, "rss_after_imports": base,
-                      "peak_rss": peak, **extra}))
+    print(
+        json.dumps(
+            {"kind": kind, "seconds": seconds, "rss_after_imports": base, "peak_rss": peak, **extra}
+        )
+    )
 
 
 def _run_worker(kind: str, csv: Path, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, __file__, "--worker", kind, str(csv), str(out)],
-                          env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, str(csv), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -199,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", metavar="DIR", help="keep the CSV and outputs in DIR")
-    parser.add_argument("--csv", metavar="CSV",
-                        help="use this study sheet instead of generating one")
-    parser.add_argument("--worker", nargs=3, metavar=("KIND", "CSV", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--csv", metavar="CSV", help="use this study sheet instead of generating one"
+    )
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "CSV", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(*args.worker)
@@ -220,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             generate(args.rows).to_csv(csv, index=False)
             size = csv.stat().st_size
-            print(f"generated {args.rows:,} rows, {size / 1e6:.1f} MB CSV "
-                  f"in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"generated {args.rows:,} rows, {size / 1e6:.1f} MB CSV "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
         (base / "pandas").mkdir(exist_ok=True)
         (base / "evigap").mkdir(exist_ok=True)
         floor = _run_worker("pandas", csv, base / "pandas")
@@ -231,21 +254,30 @@ def main(argv: list[str] | None = None) -> int:
     growth = run["peak_rss"] - run["rss_after_imports"]
     mem_ratio = growth / size
     floor_growth = floor["peak_rss"] - floor["rss_after_imports"]
-    print(f"pandas read_csv + to_csv floor: {floor['seconds']:.2f} s, "
-          f"peak RSS {floor['peak_rss'] / 1e6:.0f} MB (growth {floor_growth / 1e6:.0f} MB = "
-          f"{floor_growth / size:.2f}x CSV)")
-    print(f"evigap pipeline (no figures):   {run['seconds']:.2f} s, "
-          f"peak RSS {run['peak_rss'] / 1e6:.0f} MB "
-          f"({run['rss_after_imports'] / 1e6:.0f} MB after imports)")
-    print(f"  rows in {run['rows_in']:,}, accepted {run['accepted']:,}, "
-          f"graded rows {run['graded_rows']}, pooled groups {run['pooled_groups']}")
+    print(
+        f"pandas read_csv + to_csv floor: {floor['seconds']:.2f} s, "
+        f"peak RSS {floor['peak_rss'] / 1e6:.0f} MB (growth {floor_growth / 1e6:.0f} MB = "
+        f"{floor_growth / size:.2f}x CSV)"
+    )
+    print(
+        f"evigap pipeline (no figures):   {run['seconds']:.2f} s, "
+        f"peak RSS {run['peak_rss'] / 1e6:.0f} MB "
+        f"({run['rss_after_imports'] / 1e6:.0f} MB after imports)"
+    )
+    print(
+        f"  rows in {run['rows_in']:,}, accepted {run['accepted']:,}, "
+        f"graded rows {run['graded_rows']}, pooled groups {run['pooled_groups']}"
+    )
     for step, seconds, peak in run["steps"]:
         over = (peak - run["rss_after_imports"]) / 1e6
         print(f"    {step:<32} {seconds:7.2f} s   peak {over:6.0f} MB over the RSS after imports")
-    print(f"time ratio {ratio:.2f}x (goal <= {TIME_GOAL}x) "
-          f"{'OK' if ratio <= TIME_GOAL else 'MISSED'}")
-    print(f"memory growth {growth / 1e6:.0f} MB = {mem_ratio:.2f}x CSV size "
-          f"(goal <= {MEMORY_GOAL}x) {'OK' if mem_ratio <= MEMORY_GOAL else 'MISSED'}")
+    print(
+        f"time ratio {ratio:.2f}x (goal <= {TIME_GOAL}x) {'OK' if ratio <= TIME_GOAL else 'MISSED'}"
+    )
+    print(
+        f"memory growth {growth / 1e6:.0f} MB = {mem_ratio:.2f}x CSV size "
+        f"(goal <= {MEMORY_GOAL}x) {'OK' if mem_ratio <= MEMORY_GOAL else 'MISSED'}"
+    )
     return 0 if ratio <= TIME_GOAL and mem_ratio <= MEMORY_GOAL else 1
 
 

@@ -49,8 +49,9 @@ def make_data(n_groups: int, k: int, seed: int = 20261123) -> pd.DataFrame:
     tau2 = rng.choice([0.0, 0.02, 0.1, 0.3], n_groups)
     v = rng.uniform(0.01, 0.3, (n_groups, k))
     y = mu[:, None] + rng.normal(size=(n_groups, k)) * np.sqrt(v + tau2[:, None])
-    return pd.DataFrame({"group": np.repeat(np.arange(n_groups), k),
-                         "yi": y.ravel(), "vi": v.ravel()})
+    return pd.DataFrame(
+        {"group": np.repeat(np.arange(n_groups), k), "yi": y.ravel(), "vi": v.ravel()}
+    )
 
 
 def best_of(fn, repeat: int) -> tuple[float, object]:
@@ -68,8 +69,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sample", type=int, default=200, help="groups checked against pool()")
-    parser.add_argument("--big", type=int, default=100_000,
-                        help="groups of the large run in a subprocess (0: skip)")
+    parser.add_argument(
+        "--big", type=int, default=100_000, help="groups of the large run in a subprocess (0: skip)"
+    )
     parser.add_argument("--_big-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._big_child:
@@ -87,18 +89,22 @@ def main() -> None:
     data = make_data(args.groups, args.k)
     y = data["yi"].to_numpy().reshape(args.groups, args.k)
     v = data["vi"].to_numpy().reshape(args.groups, args.k)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}, "
-          f"evigap {evidence.__version__}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}, "
+        f"evigap {evidence.__version__}"
+    )
     print(f"{args.groups} groups x {args.k} studies = {len(data)} rows")
     print(f"load average before the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
 
     warnings.simplefilter("ignore")  # e.g. "local maximum below tau2 = 0" notes
     pool_groups(data.head(args.k * 10), "group")  # import scipy.stats etc. outside the timing
     t_reml, out_reml = best_of(
-        lambda: pool_groups(data, "group", method="REML", ci_method="hksj"), args.repeat)
+        lambda: pool_groups(data, "group", method="REML", ci_method="hksj"), args.repeat
+    )
     t_pm, out_pm = best_of(
-        lambda: pool_groups(data, "group", method="PM", ci_method="hksj"), args.repeat)
+        lambda: pool_groups(data, "group", method="PM", ci_method="hksj"), args.repeat
+    )
 
     # The statsmodels loop is timed in 10 chunks of groups; the machine may be shared, so the
     # ratio uses the fastest chunk scaled to all groups (a best-of estimate, like ours).
@@ -114,16 +120,32 @@ def main() -> None:
                     res.conf_int(use_t=True)
                 tau2[g] = res.tau2
             times.append((time.perf_counter() - t0) / len(chunk))
-        return float(np.sum([t * len(c) for t, c in zip(times, chunks, strict=True)])), \
-            min(times) * args.groups, tau2
+        return (
+            float(np.sum([t * len(c) for t, c in zip(times, chunks, strict=True)])),
+            min(times) * args.groups,
+            tau2,
+        )
 
     t_sm_total, t_sm, sm_tau2 = sm_loop(False)
     t_sm_ci_total, t_sm_ci, _ = sm_loop(True)
 
     rng = np.random.default_rng(1)
     sample = rng.choice(args.groups, min(args.sample, args.groups), replace=False)
-    cols = ["estimate", "se", "p_value", "ci_low", "ci_high", "tau2", "tau2_ci_low",
-            "tau2_ci_high", "i2", "h2", "q", "pi_low", "pi_high"]
+    cols = [
+        "estimate",
+        "se",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "tau2",
+        "tau2_ci_low",
+        "tau2_ci_high",
+        "i2",
+        "h2",
+        "q",
+        "pi_low",
+        "pi_high",
+    ]
     max_diff = 0.0
     t0 = time.perf_counter()
     for g in sample:
@@ -136,8 +158,9 @@ def main() -> None:
 
     from evidence import _tau2
 
-    seg = _tau2.Segments.from_sorted(data["yi"].to_numpy(), data["vi"].to_numpy(),
-                                      np.full(args.groups, args.k))
+    seg = _tau2.Segments.from_sorted(
+        data["yi"].to_numpy(), data["vi"].to_numpy(), np.full(args.groups, args.k)
+    )
     t_dl, _ = best_of(lambda: _tau2.tau2_dl(seg), max(args.repeat, 10))
 
     t_pymare = None
@@ -146,7 +169,8 @@ def main() -> None:
 
         def pymare_fit():
             est = VarianceBasedLikelihoodEstimator(method="REML").fit(
-                y=y.T, v=v.T, X=np.ones((args.k, 1)))
+                y=y.T, v=v.T, X=np.ones((args.k, 1))
+            )
             return est.summary().get_fe_stats()
 
         pymare_fit()  # warm-up (imports)
@@ -166,34 +190,60 @@ def main() -> None:
         (f"one vectorised DerSimonian-Laird pass (best of {max(args.repeat, 10)})", t_dl),
     ]
     if t_pymare is not None:
-        rows.append((f"PyMARE {pymare_version} REML one call + get_fe_stats (best of "
-                     f"{args.repeat})", t_pymare))
+        rows.append(
+            (
+                f"PyMARE {pymare_version} REML one call + get_fe_stats (best of {args.repeat})",
+                t_pymare,
+            )
+        )
     width = max(len(r[0]) for r in rows)
     for name, t in rows:
         print(f"{name:<{width}}  {1e3 * t:9.1f} ms  ({1e6 * t / args.groups:7.2f} us/group)")
     print()
-    print(f"speed-up REML pool_groups vs statsmodels 'iterated' loop:           "
-          f"{t_sm / t_reml:6.1f}x (whole loop: {t_sm_total / t_reml:.1f}x)")
-    print(f"speed-up PM pool_groups vs statsmodels 'iterated' + conf_int loop:  "
-          f"{t_sm_ci / t_pm:6.1f}x (whole loop: {t_sm_ci_total / t_pm:.1f}x; like for like)")
+    print(
+        f"speed-up REML pool_groups vs statsmodels 'iterated' loop:           "
+        f"{t_sm / t_reml:6.1f}x (whole loop: {t_sm_total / t_reml:.1f}x)"
+    )
+    print(
+        f"speed-up PM pool_groups vs statsmodels 'iterated' + conf_int loop:  "
+        f"{t_sm_ci / t_pm:6.1f}x (whole loop: {t_sm_ci_total / t_pm:.1f}x; like for like)"
+    )
     if t_pymare is not None:
-        print(f"speed-up REML pool_groups vs PyMARE one-call REML fit:              "
-              f"{t_pymare / t_reml:6.1f}x")
+        print(
+            f"speed-up REML pool_groups vs PyMARE one-call REML fit:              "
+            f"{t_pymare / t_reml:6.1f}x"
+        )
     else:
         print("PyMARE not installed: no comparison (pip install pymare)")
-    print(f"REML pool_groups in single DL passes:                               "
-          f"{t_reml / t_dl:6.1f}")
-    print(f"per-group pool() in a Python loop: {1e3 * t_pool_one:.2f} ms/group "
-          f"({t_pool_one * args.groups / t_reml:.0f}x slower than pool_groups)")
-    print(f"max |pool_groups - pool| over {len(sample)} sampled groups, {len(cols)} fields: "
-          f"{max_diff:.3g}")
+    print(
+        f"REML pool_groups in single DL passes:                               {t_reml / t_dl:6.1f}"
+    )
+    print(
+        f"per-group pool() in a Python loop: {1e3 * t_pool_one:.2f} ms/group "
+        f"({t_pool_one * args.groups / t_reml:.0f}x slower than pool_groups)"
+    )
+    print(
+        f"max |pool_groups - pool| over {len(sample)} sampled groups, {len(cols)} fields: "
+        f"{max_diff:.3g}"
+    )
     print(f"max |tau2 PM (evigap) - tau2 'iterated' (statsmodels, atol 1e-5)|: {tau2_gap:.3g}")
     if args.big:
         import subprocess
 
         print()
-        subprocess.run([sys.executable, __file__, "--_big-child", str(args.big), "--k",
-                        str(args.k), "--repeat", str(min(args.repeat, 3))], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--_big-child",
+                str(args.big),
+                "--k",
+                str(args.k),
+                "--repeat",
+                str(min(args.repeat, 3)),
+            ],
+            check=True,
+        )
 
 
 def big_child(n_groups: int, k: int, repeat: int) -> None:
@@ -214,10 +264,12 @@ def big_child(n_groups: int, k: int, repeat: int) -> None:
     pool_groups(data, "group", method="REML", ci_method="hksj")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"{n_groups} groups x {k} studies: pool_groups REML + HKSJ + tau2 CI + PI "
-          f"{t:.3f} s (best of {repeat}); peak memory of the call {peak / 2**20:.0f} MB "
-          f"(tracemalloc), max RSS grew by {(rss1 - rss0) / 1024:.0f} MB "
-          f"(input table {data.memory_usage(deep=True).sum() / 2**20:.0f} MB)")
+    print(
+        f"{n_groups} groups x {k} studies: pool_groups REML + HKSJ + tau2 CI + PI "
+        f"{t:.3f} s (best of {repeat}); peak memory of the call {peak / 2**20:.0f} MB "
+        f"(tracemalloc), max RSS grew by {(rss1 - rss0) / 1024:.0f} MB "
+        f"(input table {data.memory_usage(deep=True).sum() / 2**20:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct", "per_value", "text_codes", "combine", "stable_order",
-           "group_positions"]
+__all__ = ["distinct", "per_value", "text_codes", "combine", "stable_order", "group_positions"]
 
 
 def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:

@@ -18,8 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Segments", "tau2_fixed", "tau2_dl", "tau2_he", "tau2_sj", "tau2_pm",
-           "tau2_likelihood", "qprofile_ci", "generalised_q"]
+__all__ = [
+    "Segments",
+    "tau2_fixed",
+    "tau2_dl",
+    "tau2_he",
+    "tau2_sj",
+    "tau2_pm",
+    "tau2_likelihood",
+    "qprofile_ci",
+    "generalised_q",
+]
 
 _EPS = np.finfo(float).eps
 #: Maximum iterations of the bracketed Newton solver (generalised Q equations).
@@ -163,10 +172,16 @@ def _bracketed_newton(fun, seg, x, lo, hi, active, maxiter=None):
     return x, conv
 
 
-def _q_target_root(seg: Segments, target: np.ndarray, active: np.ndarray,
-                   x0: np.ndarray | None = None, q0: np.ndarray | None = None,
-                   ss: np.ndarray | None = None, lo: np.ndarray | None = None,
-                   hi_cap: np.ndarray | None = None):
+def _q_target_root(
+    seg: Segments,
+    target: np.ndarray,
+    active: np.ndarray,
+    x0: np.ndarray | None = None,
+    q0: np.ndarray | None = None,
+    ss: np.ndarray | None = None,
+    lo: np.ndarray | None = None,
+    hi_cap: np.ndarray | None = None,
+):
     """Smallest tau2 >= 0 with generalised Q(tau2) = target; 0 where Q(0) <= target.
 
     Q(tau2) decreases from Q(0) to 0, and Q(tau2) <= SS/tau2 with SS the sum of squares
@@ -300,12 +315,21 @@ def tau2_likelihood(seg: Segments, reml: bool):
     up = active & (f_he > 0)
     down = active & (f_he <= 0) & (he > 0)
     found_up, lo_up, hi_up = _walk(
-        seg, reml, up, he,
-        [he + (top - he) * c for c in (1e-3, 0.02, 0.1, 0.3, 1.0)], stop_when_positive=False)
+        seg,
+        reml,
+        up,
+        he,
+        [he + (top - he) * c for c in (1e-3, 0.02, 0.1, 0.3, 1.0)],
+        stop_when_positive=False,
+    )
     found_dn, lo_dn, hi_dn = _walk(
-        seg, reml, down, he,
+        seg,
+        reml,
+        down,
+        he,
         [he * c for c in (0.9, 0.7, 0.5, 0.3, 0.15, 0.05, 0.01, 1e-3, 1e-5, 0.0)],
-        stop_when_positive=True)
+        stop_when_positive=True,
+    )
     interior = found_up | found_dn
     lo = np.where(found_up, lo_up, lo_dn)
     hi = np.where(found_up, hi_up, hi_dn)
@@ -320,8 +344,7 @@ def tau2_likelihood(seg: Segments, reml: bool):
         x_he = he - f_he / d_he
     inside = np.isfinite(x_he) & (d_he < 0) & (x_he > lo) & (x_he < hi)
     x0 = np.where(inside, x_he, 0.5 * (lo + hi))
-    tau2, conv = _bracketed_newton(fun, seg, x0, lo, hi, interior,
-                                   LIKELIHOOD_MAXITER)
+    tau2, conv = _bracketed_newton(fun, seg, x0, lo, hi, interior, LIKELIHOOD_MAXITER)
     tau2 = np.where(interior, tau2, 0.0)
     conv = conv & ~(up & ~found_up)  # (an uphill walk always ends at top, where f < 0)
 
@@ -335,8 +358,9 @@ def tau2_likelihood(seg: Segments, reml: bool):
     return tau2, conv, stuck
 
 
-def qprofile_ci(seg: Segments, level: float, start: np.ndarray | None = None,
-                q0: np.ndarray | None = None):
+def qprofile_ci(
+    seg: Segments, level: float, start: np.ndarray | None = None, q0: np.ndarray | None = None
+):
     """Q-profile confidence interval for tau2 (metafor ``confint(type="QP")``), per group.
 
     The lower bound solves Q(tau2) = chi2_{k-1, 1-alpha/2} and the upper bound
@@ -379,9 +403,16 @@ def qprofile_ci(seg: Segments, level: float, start: np.ndarray | None = None,
         lo = np.where(above, t2, 0.0)
         hi_cap = np.where(ok & ~above, t2, np.inf)
         x0 = np.where(ok, np.maximum(x1, 0.0), t2)
-    roots, conv = _q_target_root(both, target, np.concatenate([active, active]), x0=x0,
-                                 q0=np.concatenate([q0, q0]), ss=np.concatenate([ss, ss]),
-                                 lo=lo, hi_cap=hi_cap)
+    roots, conv = _q_target_root(
+        both,
+        target,
+        np.concatenate([active, active]),
+        x0=x0,
+        q0=np.concatenate([q0, q0]),
+        ss=np.concatenate([ss, ss]),
+        lo=lo,
+        hi_cap=hi_cap,
+    )
     lo = np.where(active, roots[:n], np.nan)
     hi = np.where(active, roots[n:], np.nan)
     return lo, hi, conv[:n] & conv[n:]
@@ -429,13 +460,17 @@ class _Proj:
     def tr_pdpd(self, d: np.ndarray) -> float:  # tr P D P D (= sum PD * (PD)')
         w = self.w
         B = self.A @ self.C(w**2 * d)
-        return float(np.sum((w * d) ** 2) - 2 * np.trace(self.A @ self.C(w**3 * d**2))
-                     + np.trace(B @ B))
+        return float(
+            np.sum((w * d) ** 2) - 2 * np.trace(self.A @ self.C(w**3 * d**2)) + np.trace(B @ B)
+        )
 
     def tr_dpp(self, d: np.ndarray) -> float:  # tr D P P (= sum PD * P)
         w = self.w
-        return float(np.sum(d * w**2) - 2 * np.trace(self.A @ self.C(w**3 * d))
-                     + np.trace(self.A @ self.C(w**2 * d) @ self.A @ self.C(w**2)))
+        return float(
+            np.sum(d * w**2)
+            - 2 * np.trace(self.A @ self.C(w**3 * d))
+            + np.trace(self.A @ self.C(w**2 * d) @ self.A @ self.C(w**2))
+        )
 
 
 def loglik_mods(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: str) -> float:
@@ -451,12 +486,17 @@ def loglik_mods(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method
     rss = float(np.sum(w * (y - X @ beta) ** 2))
     if method == "ML":
         return -0.5 * k * math.log(2 * math.pi) - 0.5 * float(np.log(v + tau2).sum()) - 0.5 * rss
-    return (-0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * float(np.log(v + tau2).sum())
-            - 0.5 * float(np.linalg.slogdet(xtwx)[1]) - 0.5 * rss)
+    return (
+        -0.5 * (k - p) * math.log(2 * math.pi)
+        - 0.5 * float(np.log(v + tau2).sum())
+        - 0.5 * float(np.linalg.slogdet(xtwx)[1])
+        - 0.5 * rss
+    )
 
 
-def tau2_mods(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, func: str
-              ) -> tuple[float, float, bool]:
+def tau2_mods(
+    y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, func: str
+) -> tuple[float, float, bool]:
     """tau2, its standard error and whether the ML/REML 'local maximum' check reset it to 0.
 
     The one tau2 estimator for models with moderators (meta-regression, the common-tau2
@@ -515,8 +555,7 @@ def tau2_mods(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, func: st
         if method in ("DL", "HS"):
             pr = _Proj(X, 1 / v)
             rss = float(ymc @ pr.Py(ymc))
-            tau2 = ((rss - (k - p)) / pr.tr() if method == "DL"
-                    else (rss - k) / float((1 / v).sum()))
+            tau2 = (rss - (k - p)) / pr.tr() if method == "DL" else (rss - k) / float((1 / v).sum())
         if method == "SJ":
             t0 = float(np.var(ymc, ddof=1) * (k - 1) / k)
             pr = _Proj(X, 1 / (v + t0))
@@ -596,8 +635,9 @@ def _tau2_se(ymc, v, X, tau2, method) -> float:
     k, p = X.shape
     if method == "HE":
         ols = _Proj(X, np.ones(k))
-        return math.sqrt((2 * ols.tr_pdpd(v) + 4 * tau2 * ols.tr_pd(v) + 2 * tau2**2 * (k - p))
-                         / (k - p) ** 2)
+        return math.sqrt(
+            (2 * ols.tr_pdpd(v) + 4 * tau2 * ols.tr_pd(v) + 2 * tau2**2 * (k - p)) / (k - p) ** 2
+        )
     if method in ("DL", "HS"):
         pr = _Proj(X, 1 / v)
         trp, trpp = pr.tr(), pr.tr_pp()
@@ -606,8 +646,11 @@ def _tau2_se(ymc, v, X, tau2, method) -> float:
     if method == "SJ":
         t0 = float(np.var(ymc, ddof=1) * (k - 1) / k)
         pr = _Proj(X, 1 / (v + t0))
-        return math.sqrt(t0**2 / (k - p) ** 2 * (2 * pr.tr_pdpd(v) + 4 * tau2 * pr.tr_dpp(v)
-                                                  + 2 * tau2**2 * pr.tr_pp()))
+        return math.sqrt(
+            t0**2
+            / (k - p) ** 2
+            * (2 * pr.tr_pdpd(v) + 4 * tau2 * pr.tr_dpp(v) + 2 * tau2**2 * pr.tr_pp())
+        )
     if method == "ML":
         return math.sqrt(2 / float(((1 / (v + tau2)) ** 2).sum()))
     if method == "REML":

@@ -43,8 +43,9 @@ def _is_blank(x: Any) -> bool:
     return isinstance(x, str) and x.strip() == ""
 
 
-def check_choice(value: Any, arg: str, func: str, choices: Sequence[str],
-                 aliases: dict[str, str] | None = None) -> str:
+def check_choice(
+    value: Any, arg: str, func: str, choices: Sequence[str], aliases: dict[str, str] | None = None
+) -> str:
     """Return the canonical spelling of ``value`` (case-insensitive; aliases resolved)."""
     aliases = aliases or {}
     allowed = list(choices) + list(aliases)
@@ -91,9 +92,7 @@ def check_number(value: Any, arg: str, func: str, *, allow_nan: bool = True) -> 
     if _is_number(value) and (allow_nan or not np.isnan(value)) and not np.isinf(value):
         return float(value)
     what = "a finite number" if allow_nan else "a finite number (not NaN)"
-    raise InvalidParameterError(
-        f"The '{arg}' argument of {func}() must be {what}. Got {value!r}."
-    )
+    raise InvalidParameterError(f"The '{arg}' argument of {func}() must be {what}. Got {value!r}.")
 
 
 def check_text(value: Any, arg: str, func: str, *, optional: bool = False) -> str | None:
@@ -101,8 +100,7 @@ def check_text(value: Any, arg: str, func: str, *, optional: bool = False) -> st
         return value
     what = "a string or None" if optional else "a string"
     raise InvalidParameterError(
-        f"The '{arg}' argument of {func}() must be {what}. Got {type(value).__name__} "
-        f"({value!r})."
+        f"The '{arg}' argument of {func}() must be {what}. Got {type(value).__name__} ({value!r})."
     )
 
 
@@ -126,14 +124,18 @@ def check_mapping(value: Any, arg: str, func: str, what: str = "a mapping (dict)
     )
 
 
-def check_frame(data: Any, arg: str, func: str, *, what: str = "a pandas DataFrame",
-                columns: Iterable[Any] = (),
-                error: type[EvidenceError] = InvalidParameterError) -> pd.DataFrame:
+def check_frame(
+    data: Any,
+    arg: str,
+    func: str,
+    *,
+    what: str = "a pandas DataFrame",
+    columns: Iterable[Any] = (),
+    error: type[EvidenceError] = InvalidParameterError,
+) -> pd.DataFrame:
     """A DataFrame whose named ``columns`` (those the caller will use) are not duplicated."""
     if not isinstance(data, pd.DataFrame):
-        raise error(
-            f"The '{arg}' argument of {func}() must be {what}. Got {type(data).__name__}."
-        )
+        raise error(f"The '{arg}' argument of {func}() must be {what}. Got {type(data).__name__}.")
     dup = data.columns[data.columns.duplicated()]
     wanted = set(columns) if columns else None
     bad = [c for c in dict.fromkeys(dup) if wanted is None or c in wanted]
@@ -145,8 +147,9 @@ def check_frame(data: Any, arg: str, func: str, *, what: str = "a pandas DataFra
     return data
 
 
-def check_columns(data: pd.DataFrame, columns: Iterable[str], arg: str, func: str,
-                  hint: str = "") -> None:
+def check_columns(
+    data: pd.DataFrame, columns: Iterable[str], arg: str, func: str, hint: str = ""
+) -> None:
     """Every name in ``columns`` must be a column of ``data``."""
     missing = [c for c in columns if c not in data.columns]
     if missing:
@@ -156,8 +159,9 @@ def check_columns(data: pd.DataFrame, columns: Iterable[str], arg: str, func: st
         )
 
 
-def as_vector(x: Any, arg: str, func: str,
-              error: type[EvidenceError] = InvalidParameterError) -> np.ndarray:
+def as_vector(
+    x: Any, arg: str, func: str, error: type[EvidenceError] = InvalidParameterError
+) -> np.ndarray:
     """A one-dimensional float array; names the first value that is not a number."""
     if isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind == "f":
         return x.astype(float)  # already numbers: nothing to parse (a copy, as below)
@@ -184,8 +188,13 @@ def as_vector(x: Any, arg: str, func: str,
     return parsed.to_numpy(dtype=float)
 
 
-def numeric_column(data: pd.DataFrame, col: str, arg: str, func: str,
-                   error: type[EvidenceError] = InvalidParameterError) -> np.ndarray:
+def numeric_column(
+    data: pd.DataFrame,
+    col: str,
+    arg: str,
+    func: str,
+    error: type[EvidenceError] = InvalidParameterError,
+) -> np.ndarray:
     """Column ``col`` as floats; names the first row holding something that is not a number."""
     raw = data[col]
     parsed = pd.to_numeric(raw, errors="coerce")

@@ -29,12 +29,28 @@ from evidence.pooling import pool
 
 __all__ = ["cumulative", "influence", "baujat_data"]
 
-_CUMUL_FIELDS = ("k", "estimate", "se", "stat", "p_value", "ci_low", "ci_high", "q", "q_p",
-                 "tau2", "i2", "h2", "pi_low", "pi_high", "method")
+_CUMUL_FIELDS = (
+    "k",
+    "estimate",
+    "se",
+    "stat",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "q",
+    "q_p",
+    "tau2",
+    "i2",
+    "h2",
+    "pi_low",
+    "pi_high",
+    "method",
+)
 
 
-def _check_yi_vi(yi: Any, vi: Any, func: str, labels: Sequence[Any] | None
-                 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+def _check_yi_vi(
+    yi: Any, vi: Any, func: str, labels: Sequence[Any] | None
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     y, v = as_vector(yi, "yi", func), as_vector(vi, "vi", func)
     if len(y) != len(v):
         raise InvalidParameterError(
@@ -57,8 +73,12 @@ def _check_yi_vi(yi: Any, vi: Any, func: str, labels: Sequence[Any] | None
             f"'yi' finite values); study {lab[i]!r} has yi = {y[i]!r}, vi = {v[i]!r}."
         )
     if (~keep).any():
-        warnings.warn(f"{func}(): {int((~keep).sum())} of {len(y)} studies dropped because "
-                      "'yi' or 'vi' is missing (NaN).", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{func}(): {int((~keep).sum())} of {len(y)} studies dropped because "
+            "'yi' or 'vi' is missing (NaN).",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     return y[keep], v[keep], [lab[i] for i in np.flatnonzero(keep)]
 
 
@@ -144,16 +164,22 @@ def cumulative(
                 f"The 'order' argument of {func}() must have one key per row ({len(data)}). "
                 f"Got {len(order)}."
             )
-    labels = (data[label] if label else data["study_id"] if "study_id" in data.columns
-              else pd.Series(data.index, index=data.index))
+    labels = (
+        data[label]
+        if label
+        else data["study_id"]
+        if "study_id" in data.columns
+        else pd.Series(data.index, index=data.index)
+    )
     y_all = pd.to_numeric(data[yi], errors="coerce").to_numpy(dtype=float)
     v_all = pd.to_numeric(data[vi], errors="coerce").to_numpy(dtype=float)
     pos = np.arange(len(data))
-    sorted_pos = (pd.Series(keys.to_numpy(), index=pos)
-                  .sort_values(ascending=not decreasing, kind="stable", na_position="last")
-                  .index.to_numpy())
-    y, v, kept = _check_yi_vi(y_all[sorted_pos], v_all[sorted_pos], func,
-                              list(sorted_pos))
+    sorted_pos = (
+        pd.Series(keys.to_numpy(), index=pos)
+        .sort_values(ascending=not decreasing, kind="stable", na_position="last")
+        .index.to_numpy()
+    )
+    y, v, kept = _check_yi_vi(y_all[sorted_pos], v_all[sorted_pos], func, list(sorted_pos))
     if len(y) == 0:
         raise InvalidParameterError(f"{func}() needs at least one study with '{yi}' and '{vi}'.")
     rows = []
@@ -170,11 +196,13 @@ def cumulative(
         seen.add(msg)
         warnings.warn(f"{func}(): {msg}", w.category, stacklevel=2)
     kept = np.asarray(kept, dtype=int)
-    head = pd.DataFrame({
-        "row": data.index.to_numpy()[kept],
-        "label": labels.to_numpy()[kept],
-        "order_key": keys.to_numpy()[kept],
-    })
+    head = pd.DataFrame(
+        {
+            "row": data.index.to_numpy()[kept],
+            "label": labels.to_numpy()[kept],
+            "order_key": keys.to_numpy()[kept],
+        }
+    )
     return pd.concat([head, pd.DataFrame(rows)], axis=1)
 
 
@@ -269,13 +297,27 @@ def influence(
     resid = y - est
     resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
     rstudent = resid / np.sqrt(v * s2w + var + tau2 * s2w)
-    inf = ((np.abs(dffits) > 3 * math.sqrt(1 / (k - 1))) | (chdtr(1, cook) > 0.5)
-           | (hat > 3 / k) | (np.abs(dfbs) > 1))
-    return pd.DataFrame({
-        "label": lab, "rstudent": rstudent, "dffits": dffits, "cook_d": cook, "cov_r": cov_r,
-        "tau2_del": tau2, "q_del": q, "hat": hat, "weight": 100 * hat, "dfbs": dfbs,
-        "inf": inf,
-    })
+    inf = (
+        (np.abs(dffits) > 3 * math.sqrt(1 / (k - 1)))
+        | (chdtr(1, cook) > 0.5)
+        | (hat > 3 / k)
+        | (np.abs(dfbs) > 1)
+    )
+    return pd.DataFrame(
+        {
+            "label": lab,
+            "rstudent": rstudent,
+            "dffits": dffits,
+            "cook_d": cook,
+            "cov_r": cov_r,
+            "tau2_del": tau2,
+            "q_del": q,
+            "hat": hat,
+            "weight": 100 * hat,
+            "dfbs": dfbs,
+            "inf": inf,
+        }
+    )
 
 
 def baujat_data(
@@ -307,8 +349,10 @@ def baujat_data(
         raise ValidationError(f"{func}() needs at least 2 studies; got k = {len(y)}.")
     full = _quiet(y, v, method=method, ci_method=ci_method, level=level)
     est, var, _, _, _ = _loo(y, v, method, ci_method, level)
-    return pd.DataFrame({
-        "label": lab,
-        "x": (y - full.estimate) ** 2 / (full.tau2 + v),
-        "y": (est - full.estimate) ** 2 / var,
-    })
+    return pd.DataFrame(
+        {
+            "label": lab,
+            "x": (y - full.estimate) ** 2 / (full.tau2 + v),
+            "y": (est - full.estimate) ** 2 / var,
+        }
+    )

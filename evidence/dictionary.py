@@ -14,6 +14,7 @@ from evidence.schema import COLUMNS, MODEL_STREAM, Column
 
 __all__ = ["data_dictionary", "template_frame", "schema_dtypes", "DATA_TYPE_REQUIREMENTS"]
 
+
 def _pandas_dtype(column: Column):
     if column.dtype == "string":
         return pd.StringDtype()

@@ -32,8 +32,12 @@ CORRELATION_MEASURES: tuple[str, ...] = ("COR", "ZCOR")
 RATE_MEASURES: tuple[str, ...] = ("IRR", "IRD")
 #: Measures :func:`effect_sizes` computes.
 EFFECT_MEASURES: tuple[str, ...] = (
-    TABLE_MEASURES + MEAN_MEASURES + PROPORTION_MEASURES + CORRELATION_MEASURES
-    + RATE_MEASURES + ("GEN",)
+    TABLE_MEASURES
+    + MEAN_MEASURES
+    + PROPORTION_MEASURES
+    + CORRELATION_MEASURES
+    + RATE_MEASURES
+    + ("GEN",)
 )
 #: Measures whose ``add`` defaults to 0 (metafor: the variance-stabilising transformations).
 _ADD_ZERO: tuple[str, ...] = ("PAS", "PFT")
@@ -201,9 +205,12 @@ def _mean_core(measure, m1, sd1, n1, m2, sd2, n2, *, vtype, correct) -> _Compute
             s1, s2 = sd1**2, sd2**2
             yi = cmi * (m1 - m2) / np.sqrt((s1 + s2) / 2)
             if vtype == "LS2":
-                vi = (yi**2 * s1 / (2 * n1 * (s1 + s2) ** 2)
-                      + yi**2 * s2 / (2 * n2 * (s1 + s2) ** 2)
-                      + 2 * s1 / (n1 * (s1 + s2)) + 2 * s2 / (n2 * (s1 + s2)))
+                vi = (
+                    yi**2 * s1 / (2 * n1 * (s1 + s2) ** 2)
+                    + yi**2 * s2 / (2 * n2 * (s1 + s2) ** 2)
+                    + 2 * s1 / (n1 * (s1 + s2))
+                    + 2 * s2 / (n2 * (s1 + s2))
+                )
             else:
                 vi = cmi**2 * (
                     yi**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (2 * (s1 + s2) ** 2)
@@ -420,7 +427,8 @@ def _correction_message(comp: _Computed, add: float, to: str, family: str, k: in
     if n == 0:
         return None
     cells = {"table": "all four cells", "rate": "the event counts of both groups"}.get(
-        family, "the events and non-events")
+        family, "the events and non-events"
+    )
     why = {
         "only0": "rows with a zero cell",
         "all": "rows (to='all')",
@@ -763,11 +771,14 @@ def effects_from_ci(
     if measure in LOG_MEASURES:
         f = np.log
     elif measure == "PLO":
+
         def f(p):
             return np.log(p / (1 - p))
     else:
+
         def f(x):
             return x
+
     yi, flo, fhi = f(est), f(lo), f(hi)
     from scipy.special import ndtri
 

@@ -164,7 +164,7 @@ def _has_arrow() -> bool:
 def _write_python(frame: pd.DataFrame, handle: BinaryIO) -> None:
     rows = _chunk_rows(frame)
     for start in range(0, len(frame), rows):
-        handle.write(_python_lines(frame.iloc[start:start + rows]))
+        handle.write(_python_lines(frame.iloc[start : start + rows]))
 
 
 def _python_lines(part: pd.DataFrame) -> bytes:
@@ -327,8 +327,9 @@ def _text_cells(series: pd.Series) -> pa.Array:
     import pyarrow.compute as pc
 
     if getattr(series.dtype, "storage", None) == "pyarrow":
-        text = pc.cast(pa.chunked_array(series.array.__arrow_array__()).combine_chunks(),
-                       pa.large_string())
+        text = pc.cast(
+            pa.chunked_array(series.array.__arrow_array__()).combine_chunks(), pa.large_string()
+        )
     else:
         text = pa.array(series.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
     lead = _maybe_formula(text)
@@ -361,7 +362,8 @@ def _writer_safe(text: pa.Array) -> pa.Array:
         return text
     need = pc.match_substring_regex(text, '[,"\r\n]')
     quoted = pc.binary_join_element_wise(
-        _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit(""))
+        _lit('"'), pc.replace_substring(text, '"', '""'), _lit('"'), _lit("")
+    )
     return _translated(pc.if_else(need, quoted, text), _HIDE)
 
 
@@ -385,13 +387,14 @@ def _translated(text: pa.Array, table: bytes) -> pa.Array:
     validity, offsets, data = text.buffers()
     data = pa.py_buffer(data.to_pybytes().translate(table))
     return pa.LargeStringArray.from_buffers(
-        len(text), offsets, data, validity, text.null_count, text.offset)
+        len(text), offsets, data, validity, text.null_count, text.offset
+    )
 
 
 def _offsets(text: pa.Array) -> np.ndarray:
     """The ``len(text) + 1`` value offsets of a ``large_string`` array."""
     buffer = text.buffers()[1]
-    return np.frombuffer(buffer, dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    return np.frombuffer(buffer, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
 
 
 def _value_bytes(text: pa.Array) -> np.ndarray:
@@ -400,7 +403,7 @@ def _value_bytes(text: pa.Array) -> np.ndarray:
     if data is None or not len(text):
         return np.zeros(0, dtype=np.uint8)
     offsets = _offsets(text)
-    return np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
 
 
 def _cast_text(array: pa.Array) -> pa.Array:

@@ -116,24 +116,30 @@ class IngestResult:
         good_rows = sorted(set(range(self.n_in)) - set(bad_rows))
         reasons = (
             rej.assign(_text=rej["column"].astype(str) + ": " + rej["reason"].astype(str))
-            .groupby("row", sort=True)["_text"].agg("; ".join)
+            .groupby("row", sort=True)["_text"]
+            .agg("; ".join)
         )
         rej_ids = rej.groupby("row", sort=True)["study_id"].first()
-        accepted = pd.DataFrame({
-            "row": good_rows,
-            "study_id": self.studies["study_id"].astype("string").to_numpy()
-            if "study_id" in self.studies.columns else pd.NA,
-            "status": "accepted",
-            "studies_index": pd.array(range(len(good_rows)), dtype="Int64"),
-            "reasons": "",
-        })
-        rejected = pd.DataFrame({
-            "row": bad_rows,
-            "study_id": pd.array([rej_ids.get(r) for r in bad_rows], dtype="string"),
-            "status": "rejected",
-            "studies_index": pd.array([pd.NA] * len(bad_rows), dtype="Int64"),
-            "reasons": [reasons.get(r, "") for r in bad_rows],
-        })
+        accepted = pd.DataFrame(
+            {
+                "row": good_rows,
+                "study_id": self.studies["study_id"].astype("string").to_numpy()
+                if "study_id" in self.studies.columns
+                else pd.NA,
+                "status": "accepted",
+                "studies_index": pd.array(range(len(good_rows)), dtype="Int64"),
+                "reasons": "",
+            }
+        )
+        rejected = pd.DataFrame(
+            {
+                "row": bad_rows,
+                "study_id": pd.array([rej_ids.get(r) for r in bad_rows], dtype="string"),
+                "status": "rejected",
+                "studies_index": pd.array([pd.NA] * len(bad_rows), dtype="Int64"),
+                "reasons": [reasons.get(r, "") for r in bad_rows],
+            }
+        )
         frames = [f for f in (accepted, rejected) if len(f)]
         if not frames:
             return accepted
@@ -237,8 +243,9 @@ def _resolve_bib(bib):
     )
 
 
-def read_studies(source, *, bib=None, checks=(), columns=None, na_values=None, sheet=None,
-                 defaults=None) -> IngestResult:
+def read_studies(
+    source, *, bib=None, checks=(), columns=None, na_values=None, sheet=None, defaults=None
+) -> IngestResult:
     """Read a study sheet and validate every row against :mod:`evidence.schema`.
 
     Parameters
@@ -322,8 +329,15 @@ def read_studies(source, *, bib=None, checks=(), columns=None, na_values=None, s
     """
     checks = _check_checks(checks)
     with returning_allocator():
-        result = _read_and_validate(source, bib, checks, columns=columns, na_values=na_values,
-                                    sheet=sheet, defaults=defaults)
+        result = _read_and_validate(
+            source,
+            bib,
+            checks,
+            columns=columns,
+            na_values=na_values,
+            sheet=sheet,
+            defaults=defaults,
+        )
         release_arrow_memory()
     if result.n_accepted + result.n_rejected != result.n_in:  # pragma: no cover - a bug
         raise AssertionError("read_studies lost rows: please report this as a bug")
@@ -362,8 +376,12 @@ def _add_check_problems(problems: Problems, check, studies: pd.DataFrame) -> Non
         return
     rows = pd.to_numeric(found["row"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     n = len(studies)
-    if not (np.isfinite(rows).all() and (rows == np.floor(rows)).all()
-            and (rows >= 0).all() and (rows < n).all()):
+    if not (
+        np.isfinite(rows).all()
+        and (rows == np.floor(rows)).all()
+        and (rows >= 0).all()
+        and (rows < n).all()
+    ):
         raise InvalidParameterError(
             f"read_studies(): the check {name}() returned a 'row' that is not a position "
             f"0..{n - 1} of the table."
@@ -375,16 +393,16 @@ def _add_check_problems(problems: Problems, check, studies: pd.DataFrame) -> Non
         mask[at] = True
         if mask.sum() != len(at):
             raise InvalidParameterError(
-                f"read_studies(): the check {name}() reported a row twice for column "
-                f"{column!r}."
+                f"read_studies(): the check {name}() reported a row twice for column {column!r}."
             )
         values = np.full(n, None, dtype=object)
         values[at] = part["value"].astype(object).where(part["value"].notna(), None).to_numpy()
         problems.add(mask, str(column), values, [str(r) for r in part["reason"]])
 
 
-def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_values=None,
-                       sheet=None, defaults=None) -> IngestResult:
+def _read_and_validate(
+    source, bib, checks: tuple = (), *, columns=None, na_values=None, sheet=None, defaults=None
+) -> IngestResult:
     na = na_set(na_values)
     columns = check_column_map(columns)
     defaults = check_defaults(defaults)
@@ -416,8 +434,9 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
         name = col.name
         if name not in frame:
             present[name] = np.zeros(n, dtype=bool)
-            typed[name] = (_no_text_like(no_text) if col.dtype == "string"
-                           else _empty(n, dtypes[name]))
+            typed[name] = (
+                _no_text_like(no_text) if col.dtype == "string" else _empty(n, dtypes[name])
+            )
             text[name] = shown[name] = no_text
             if col.dtype in ("int", "float"):
                 num[name] = np.full(n, np.nan)
@@ -428,19 +447,25 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
             shown[name] = compact(t, raw)
             del raw
             problems.add(
-                bad, name, shown[name],
+                bad,
+                name,
+                shown[name],
                 lambda v, c=name: f"non-numeric value '{v}' in numeric column '{c}'",
             )
             if col.dtype == "int":
                 filled = np.nan_to_num(values)
                 frac = ~bad & here & (np.floor(filled) != filled)
                 problems.add(
-                    frac, name, shown[name],
+                    frac,
+                    name,
+                    shown[name],
                     lambda v, c=name: f"non-integer value '{v}' in integer column '{c}'",
                 )
                 huge = ~bad & ~frac & (np.abs(filled) >= 2.0**53)
                 problems.add(
-                    huge, name, shown[name],
+                    huge,
+                    name,
+                    shown[name],
                     lambda v, c=name: f"value '{v}' in integer column '{c}' is too large",
                 )
                 values = np.where(frac | huge, np.nan, values)
@@ -449,17 +474,29 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
                 typed[name] = pd.arrays.IntegerArray(ints, missing)
             else:
                 extreme = ~bad & here & (np.abs(np.nan_to_num(values)) >= _SQUARE_MAX)
-                tiny = ~bad & here & (values != 0) & (np.abs(np.nan_to_num(values, nan=1.0))
-                                                       < _SQUARE_MIN)
-                problems.add(
-                    extreme, name, shown[name],
-                    lambda v, c=name: f"value {v} in column '{c}' is too large to compute with "
-                    "(its square overflows double precision)",
+                tiny = (
+                    ~bad
+                    & here
+                    & (values != 0)
+                    & (np.abs(np.nan_to_num(values, nan=1.0)) < _SQUARE_MIN)
                 )
                 problems.add(
-                    tiny, name, shown[name],
-                    lambda v, c=name: f"value {v} in column '{c}' is too small to compute with "
-                    "(its square underflows double precision to 0 or a subnormal number)",
+                    extreme,
+                    name,
+                    shown[name],
+                    lambda v, c=name: (
+                        f"value {v} in column '{c}' is too large to compute with "
+                        "(its square overflows double precision)"
+                    ),
+                )
+                problems.add(
+                    tiny,
+                    name,
+                    shown[name],
+                    lambda v, c=name: (
+                        f"value {v} in column '{c}' is too small to compute with "
+                        "(its square underflows double precision to 0 or a subnormal number)"
+                    ),
                 )
                 values = np.where(extreme | tiny, np.nan, values)
                 typed[name] = pd.arrays.FloatingArray(values, np.isnan(values))
@@ -491,9 +528,12 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
             bad &= ~token
             present[name] = here & ~token
             problems.add(
-                bad, name, t,
-                lambda v, c=name: f"value '{v}' in true/false column '{c}'; "
-                "expected true/false, yes/no or 1/0",
+                bad,
+                name,
+                t,
+                lambda v, c=name: (
+                    f"value '{v}' in true/false column '{c}'; expected true/false, yes/no or 1/0"
+                ),
             )
             typed[name] = pd.arrays.BooleanArray(is_true, ~(is_true | is_false))
         else:  # category
@@ -505,8 +545,9 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
             ok = cat_codes >= 0
             token = _tokens(t, here & ~ok, na)
             present[name] = here & ~token
-            problems.add(here & ~ok & ~token, name, t,
-                         vocabulary_reason(name, col.vocabulary or ()))
+            problems.add(
+                here & ~ok & ~token, name, t, vocabulary_reason(name, col.vocabulary or ())
+            )
             typed[name] = pd.Categorical.from_codes(cat_codes, dtype=dtypes[name])
             # the rules read the valid values only: the categorical holds exactly those
             text[name] = pd.Series(typed[name], index=t.index)
@@ -515,8 +556,9 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
             text[name] = no_text
 
     row_rules(problems, text, num, present, shown, n)
-    medians = sum(int((present[f"median_{a}"] & ~present[f"mean_{a}"]).sum())
-                  for a in ("int", "ctrl"))
+    medians = sum(
+        int((present[f"median_{a}"] & ~present[f"mean_{a}"]).sum()) for a in ("int", "ctrl")
+    )
     if medians:
         notes.append(
             f"{medians} arm(s) give a median and quartiles instead of a mean: they get no effect "
@@ -526,14 +568,18 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
     if bib_keys is None:
         untraceable = int((~present["citation_key"]).sum())
         if untraceable:
-            msg = (f"{untraceable} of {n} records have no citation_key and no bibliography was "
-                   "given: they cannot be traced to a source (give each row a citation_key and "
-                   "pass bib= to check the keys)")
+            msg = (
+                f"{untraceable} of {n} records have no citation_key and no bibliography was "
+                "given: they cannot be traced to a source (give each row a citation_key and "
+                "pass bib= to check the keys)"
+            )
             notes.append(msg)
             warnings.warn(f"read_studies(): {msg}.", EvigapWarning, stacklevel=3)
     else:
         problems.add(
-            ~present["citation_key"], "citation_key", None,
+            ~present["citation_key"],
+            "citation_key",
+            None,
             "citation_key missing; with a bibliography every row must cite one of its keys",
         )
         cited = text["citation_key"]
@@ -541,7 +587,9 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
             dtype=bool, na_value=False
         )
         problems.add(
-            missing_key, "citation_key", cited,
+            missing_key,
+            "citation_key",
+            cited,
             lambda v: f"citation key '{v}' not found in {bib_name}",
         )
 
@@ -566,5 +614,6 @@ def _read_and_validate(source, bib, checks: tuple = (), *, columns=None, na_valu
         keep[rejected["row"].to_numpy()] = False
         studies = studies.iloc[np.flatnonzero(keep)].reset_index(drop=True)
 
-    return IngestResult(studies=studies, rejected=rejected, n_in=n, source=label_path,
-                        notes=tuple(notes))
+    return IngestResult(
+        studies=studies, rejected=rejected, n_in=n, source=label_path, notes=tuple(notes)
+    )

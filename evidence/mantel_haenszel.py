@@ -55,9 +55,30 @@ SHEET_COLUMNS = {"ai": "events_int", "n1i": "n_int", "ci": "events_ctrl", "n2i":
 
 #: Scalar fields of :class:`MHResult`, in output order.
 MH_FIELDS: tuple[str, ...] = (
-    "k", "k_yi", "k_pos", "estimate", "se", "stat", "p_value", "ci_low", "ci_high", "tau2",
-    "q", "q_df", "q_p", "i2", "h2", "cmh", "cmh_p", "bd", "bd_p", "tarone", "tarone_p",
-    "method", "measure", "level",
+    "k",
+    "k_yi",
+    "k_pos",
+    "estimate",
+    "se",
+    "stat",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "tau2",
+    "q",
+    "q_df",
+    "q_p",
+    "i2",
+    "h2",
+    "cmh",
+    "cmh_p",
+    "bd",
+    "bd_p",
+    "tarone",
+    "tarone_p",
+    "method",
+    "measure",
+    "level",
 )
 
 
@@ -161,45 +182,69 @@ class MHResult:
         def pv(x: float) -> str:
             if isinstance(x, float) and math.isnan(x):
                 return "NA"
-            return f"< {10 ** -d:.{d}f}" if x < 10 ** -d else f"{x:.{d}f}"
+            return f"< {10**-d:.{d}f}" if x < 10**-d else f"{x:.{d}f}"
 
-        name = ("Fixed-Effects Model (Peto's method)" if self.method == "PETO"
-                else "Fixed-Effects Model (Mantel-Haenszel method)")
+        name = (
+            "Fixed-Effects Model (Peto's method)"
+            if self.method == "PETO"
+            else "Fixed-Effects Model (Mantel-Haenszel method)"
+        )
         lines = [f"{name}, measure {self.measure} (k = {self.k})", ""]
         if self.k_yi > 1:
-            lines += [f"I^2 (total heterogeneity / total variability):  {f(self.i2)}%",
-                      f"H^2 (total variability / sampling variability): {f(self.h2)}", "",
-                      "Test for Heterogeneity:",
-                      f"Q(df = {self.q_df}) = {f(self.q)}, p-val {pv(self.q_p)}"]
+            lines += [
+                f"I^2 (total heterogeneity / total variability):  {f(self.i2)}%",
+                f"H^2 (total variability / sampling variability): {f(self.h2)}",
+                "",
+                "Test for Heterogeneity:",
+                f"Q(df = {self.q_df}) = {f(self.q)}, p-val {pv(self.q_p)}",
+            ]
         pct = f"{100 * self.level:g}%"
-        lines += ["", f"Model Results ({pct} CI):", "",
-                  f"{'estimate':>10} {'se':>10} {'zval':>10} {'pval':>10} {'ci.lb':>10} "
-                  f"{'ci.ub':>10}",
-                  f"{f(self.estimate):>10} {f(self.se):>10} {f(self.stat):>10} "
-                  f"{pv(self.p_value):>10} {f(self.ci_low):>10} {f(self.ci_high):>10}"]
+        lines += [
+            "",
+            f"Model Results ({pct} CI):",
+            "",
+            f"{'estimate':>10} {'se':>10} {'zval':>10} {'pval':>10} {'ci.lb':>10} {'ci.ub':>10}",
+            f"{f(self.estimate):>10} {f(self.se):>10} {f(self.stat):>10} "
+            f"{pv(self.p_value):>10} {f(self.ci_low):>10} {f(self.ci_high):>10}",
+        ]
         if self.measure in ("OR", "RR", "IRR", "PETO"):
-            lines += ["", f"Ratio scale: {f(math.exp(self.estimate))} "
-                      f"[{f(math.exp(self.ci_low))}, {f(math.exp(self.ci_high))}]"]
+            lines += [
+                "",
+                f"Ratio scale: {f(math.exp(self.estimate))} "
+                f"[{f(math.exp(self.ci_low))}, {f(math.exp(self.ci_high))}]",
+            ]
         if not math.isnan(self.cmh):
-            lines += ["", f"Cochran-Mantel-Haenszel Test:    CMH = {f(self.cmh)}, df = 1, "
-                      f"p-val {pv(self.cmh_p)}"]
+            lines += [
+                "",
+                f"Cochran-Mantel-Haenszel Test:    CMH = {f(self.cmh)}, df = 1, "
+                f"p-val {pv(self.cmh_p)}",
+            ]
         if not math.isnan(self.tarone):
-            lines += [f"Tarone's Test for Heterogeneity: X^2 = {f(self.tarone)}, "
-                      f"df = {int(self.k_pos) - 1}, p-val {pv(self.tarone_p)}"]
+            lines += [
+                f"Tarone's Test for Heterogeneity: X^2 = {f(self.tarone)}, "
+                f"df = {int(self.k_pos) - 1}, p-val {pv(self.tarone_p)}"
+            ]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"MHResult(method={self.method!r}, measure={self.measure!r}, k={self.k}, "
-                f"estimate={self.estimate:.4g}, ci=[{self.ci_low:.4g}, {self.ci_high:.4g}], "
-                f"p={self.p_value:.3g}, q={self.q:.4g})")
+        return (
+            f"MHResult(method={self.method!r}, measure={self.measure!r}, k={self.k}, "
+            f"estimate={self.estimate:.4g}, ci=[{self.ci_low:.4g}, {self.ci_high:.4g}], "
+            f"p={self.p_value:.3g}, q={self.q:.4g})"
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(n)}</th>"
-                       f"<td>{escape(_fmt_cell(getattr(self, n)))}</td></tr>" for n in MH_FIELDS)
-        return (f"<div><strong>MHResult</strong> ({escape(self.method)}, "
-                f"{escape(self.measure)})<table>{rows}</table></div>")
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(n)}</th>"
+            f"<td>{escape(_fmt_cell(getattr(self, n)))}</td></tr>"
+            for n in MH_FIELDS
+        )
+        return (
+            f"<div><strong>MHResult</strong> ({escape(self.method)}, "
+            f"{escape(self.measure)})<table>{rows}</table></div>"
+        )
 
 
 # --------------------------------------------------------------------------- arguments
@@ -226,24 +271,22 @@ def _options(func: str, add, to, drop00, level) -> tuple:
     for t in (to0, to1):
         if t not in _TO:
             raise InvalidParameterError(
-                f"The 'to' argument of {func}() must be one of {list(_TO)} (or a pair). "
-                f"Got {to!r}."
+                f"The 'to' argument of {func}() must be one of {list(_TO)} (or a pair). Got {to!r}."
             )
     d0, d1 = check_bool(d0, "drop00", func), check_bool(d1, "drop00", func)
     return (float(add0), float(add1)), (to0, to1), (d0, d1), check_level(level, func)
 
 
-def _read(data: pd.DataFrame, func: str, cols: dict[str, str | None], rate: bool
-          ) -> list[np.ndarray]:
+def _read(
+    data: pd.DataFrame, func: str, cols: dict[str, str | None], rate: bool
+) -> list[np.ndarray]:
     """The count columns as float arrays (validated; bi/di completed from n1i/n2i)."""
     check_frame(data, "data", func)
     given = {k: v for k, v in cols.items() if v is not None}
     needed = ("x1i", "t1i", "x2i", "t2i") if rate else ("ai", "ci")
     for arg in needed:
         if arg not in given:
-            raise InvalidParameterError(
-                f"{func}() needs the '{arg}' argument (a column name)."
-            )
+            raise InvalidParameterError(f"{func}() needs the '{arg}' argument (a column name).")
     if not rate:
         for non, tot in (("bi", "n1i"), ("di", "n2i")):
             if non not in given and tot not in given:
@@ -264,9 +307,13 @@ def _read(data: pd.DataFrame, func: str, cols: dict[str, str | None], rate: bool
     if rate:
         return [values["x1i"], values["t1i"], values["x2i"], values["t2i"]]
     a, b, c, d = _complete_table(values, names, data.index, f"{func}()")
-    _check_values({"bi": b, "di": d}, {"bi": "non-events of group 1 (n1i - ai)",
-                                        "di": "non-events of group 2 (n2i - ci)"},
-                  data.index, "table", f"{func}()")
+    _check_values(
+        {"bi": b, "di": d},
+        {"bi": "non-events of group 1 (n1i - ai)", "di": "non-events of group 2 (n2i - ci)"},
+        data.index,
+        "table",
+        f"{func}()",
+    )
     return [a, b, c, d]
 
 
@@ -289,8 +336,18 @@ def _z_parts(beta: float, se: float, level: float) -> tuple[float, float, float,
     return z, float(2 * ndtr(-abs(z))), beta - crit * se, beta + crit * se
 
 
-def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
-          correct: bool, level: float, labels, func: str) -> MHResult:
+def _core(
+    method: str,
+    measure: str,
+    arrays: list[np.ndarray],
+    add,
+    to,
+    drop00,
+    correct: bool,
+    level: float,
+    labels,
+    func: str,
+) -> MHResult:
     rate = measure in ("IRR", "IRD")
     nan = math.nan
     k_all = len(arrays[0])
@@ -300,8 +357,17 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
         comp = _rate_core(measure, x1, t1, x2, t2, add=add[0], to=to[0], drop00=drop00[0])
     else:
         a, b, c, d = (x.copy() for x in arrays)
-        comp = _table_core("PETO" if method == "PETO" else measure, a, b, c, d,
-                           add=add[0], to=to[0], drop00=drop00[0], vtype="LS")
+        comp = _table_core(
+            "PETO" if method == "PETO" else measure,
+            a,
+            b,
+            c,
+            d,
+            add=add[0],
+            to=to[0],
+            drop00=drop00[0],
+            vtype="LS",
+        )
     yi_all, vi_all = comp.yi, comp.vi
     # cells of the MH / Peto computation
     if rate:
@@ -325,9 +391,13 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
             f"{func}(): no complete table to pool (every row has a missing count)."
         )
     if k < k_all:
-        warnings.warn(f"{func}(): {k_all - k} of {k_all} tables omitted (missing counts"
-                      f"{' or no events in both groups' if drop00[1] else ''}): row(s) "
-                      f"{_rows_text(labels, ~used)}.", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{func}(): {k_all - k} of {k_all} tables omitted (missing counts"
+            f"{' or no events in both groups' if drop00[1] else ''}): row(s) "
+            f"{_rows_text(labels, ~used)}.",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     has_yi = ~(np.isnan(yi_all) | np.isnan(vi_all))
     yi, vi = yi_all[has_yi], vi_all[has_yi]
     k_yi = int(has_yi.sum())
@@ -351,8 +421,12 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
             se = math.sqrt(1 / vsum)
             pos = vpeto > 0
             k_pos = int(pos.sum())
-            q = max(0.0, float(((a - ei)[pos] ** 2 / vpeto[pos]).sum()
-                               - (a - ei).sum() ** 2 / vpeto[pos].sum()))
+            q = max(
+                0.0,
+                float(
+                    ((a - ei)[pos] ** 2 / vpeto[pos]).sum() - (a - ei).sum() ** 2 / vpeto[pos].sum()
+                ),
+            )
             wi = vpeto
             het_ok = k_pos > 1
         else:
@@ -368,9 +442,14 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
                 r, s = float(ri.sum()), float(si.sum())
                 if r != 0 and s != 0:
                     beta = math.log(r / s)
-                    se = math.sqrt(0.5 * ((pi_ * ri).sum() / r**2
-                                          + (pi_ * si + qi * ri).sum() / (r * s)
-                                          + (qi * si).sum() / s**2))
+                    se = math.sqrt(
+                        0.5
+                        * (
+                            (pi_ * ri).sum() / r**2
+                            + (pi_ * si + qi * ri).sum() / (r * s)
+                            + (qi * si).sum() / s**2
+                        )
+                    )
                 xt, yt = a + c, b + d
                 if xt.sum() != 0 and yt.sum() != 0:
                     num = (abs(float((a - (n1 / ni) * xt).sum())) - (0.5 if correct else 0)) ** 2
@@ -402,16 +481,27 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
                 r, s = float((a * (n2 / ni)).sum()), float((c * (n1 / ni)).sum())
                 if a.sum() != 0 and c.sum() != 0:
                     beta = math.log(r / s)
-                    se = math.sqrt(float(((n1 / ni) * (n2 / ni) * (a + c)
-                                          - (a / ni) * c).sum()) / (r * s))
+                    se = math.sqrt(
+                        float(((n1 / ni) * (n2 / ni) * (a + c) - (a / ni) * c).sum()) / (r * s)
+                    )
                 wi = (c / ni) * n1
             elif measure == "RD":
                 sw = float((n1 * (n2 / ni)).sum())
                 beta = float((a * (n2 / ni) - c * (n1 / ni)).sum()) / sw
-                se = math.sqrt((beta * float((c * (n1 / ni) ** 2 - a * (n2 / ni) ** 2
-                                              + (n1 / ni) * (n2 / ni) * (n2 - n1) / 2).sum())
-                                + float((a * (n2 - c) / ni + c * (n1 - a) / ni).sum()) / 2)
-                               / sw**2)
+                se = math.sqrt(
+                    (
+                        beta
+                        * float(
+                            (
+                                c * (n1 / ni) ** 2
+                                - a * (n2 / ni) ** 2
+                                + (n1 / ni) * (n2 / ni) * (n2 - n1) / 2
+                            ).sum()
+                        )
+                        + float((a * (n2 - c) / ni + c * (n1 - a) / ni).sum()) / 2
+                    )
+                    / sw**2
+                )
                 wi = (n1 / ni) * n2
             elif measure == "IRR":
                 r, s = float((x1 * (t2 / tt)).sum()), float((x2 * (t1 / tt)).sum())
@@ -434,10 +524,13 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
             het_ok = k_yi > 1
     stat, p, lo, hi = _z_parts(beta, se, level)
     if math.isnan(beta):
-        warnings.warn(f"{func}(): the Mantel-Haenszel {measure} is undefined because every "
-                      "table has a zero in the same arm or outcome (metafor gives NA); estimate, "
-                      "se, CI and Q are NaN. The risk difference or Peto's method stay defined.",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{func}(): the Mantel-Haenszel {measure} is undefined because every "
+            "table has a zero in the same arm or outcome (metafor gives NA); estimate, "
+            "se, CI and Q are NaN. The risk difference or Peto's method stay defined.",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     if het_ok and np.isfinite(q):
         q_p = _chi2_sf(q, k_yi - 1)
         i2 = max(0.0, 100 * (q - (k_yi - 1)) / q) if q > 0 else 0.0
@@ -452,12 +545,33 @@ def _core(method: str, measure: str, arrays: list[np.ndarray], add, to, drop00,
     for arr in (yi_all, vi_all, weights):
         arr.setflags(write=False)
     return MHResult(
-        k=k, k_yi=k_yi, k_pos=k_pos, estimate=float(beta), se=float(se), stat=float(stat),
-        p_value=float(p), ci_low=float(lo), ci_high=float(hi), tau2=0.0, q=float(q),
-        q_df=max(k_yi - 1, 0), q_p=float(q_p), i2=float(i2), h2=float(h2), cmh=float(cmh),
-        cmh_p=float(cmh_p), bd=float(bd), bd_p=float(bd_p), tarone=float(ta),
-        tarone_p=float(ta_p), method=method, measure="PETO" if method == "PETO" else measure,
-        level=level, yi=yi_all, vi=vi_all, weights=weights,
+        k=k,
+        k_yi=k_yi,
+        k_pos=k_pos,
+        estimate=float(beta),
+        se=float(se),
+        stat=float(stat),
+        p_value=float(p),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        tau2=0.0,
+        q=float(q),
+        q_df=max(k_yi - 1, 0),
+        q_p=float(q_p),
+        i2=float(i2),
+        h2=float(h2),
+        cmh=float(cmh),
+        cmh_p=float(cmh_p),
+        bd=float(bd),
+        bd_p=float(bd_p),
+        tarone=float(ta),
+        tarone_p=float(ta_p),
+        method=method,
+        measure="PETO" if method == "PETO" else measure,
+        level=level,
+        yi=yi_all,
+        vi=vi_all,
+        weights=weights,
     )
 
 
@@ -521,14 +635,50 @@ def mantel_haenszel(
         names the column and rows), or no complete table.
     """
     func = "mantel_haenszel"
-    prep = _prepare_mh(func, data, measure=measure, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i,
-                       n2i=n2i, x1i=x1i, t1i=t1i, x2i=x2i, t2i=t2i, add=add, to=to,
-                       drop00=drop00, correct=correct, level=level)
+    prep = _prepare_mh(
+        func,
+        data,
+        measure=measure,
+        ai=ai,
+        bi=bi,
+        ci=ci,
+        di=di,
+        n1i=n1i,
+        n2i=n2i,
+        x1i=x1i,
+        t1i=t1i,
+        x2i=x2i,
+        t2i=t2i,
+        add=add,
+        to=to,
+        drop00=drop00,
+        correct=correct,
+        level=level,
+    )
     return _core("MH", *prep, data.index, func)
 
 
-def _prepare_mh(func: str, data, *, measure, ai, bi, ci, di, n1i, n2i, x1i, t1i, x2i, t2i,
-                add, to, drop00, correct, level) -> tuple:
+def _prepare_mh(
+    func: str,
+    data,
+    *,
+    measure,
+    ai,
+    bi,
+    ci,
+    di,
+    n1i,
+    n2i,
+    x1i,
+    t1i,
+    x2i,
+    t2i,
+    add,
+    to,
+    drop00,
+    correct,
+    level,
+) -> tuple:
     """Checked options and count arrays of :func:`mantel_haenszel` (the arguments of _core)."""
     if not isinstance(measure, str) or measure.upper() not in MH_MEASURES:
         raise InvalidParameterError(
@@ -539,8 +689,21 @@ def _prepare_mh(func: str, data, *, measure, ai, bi, ci, di, n1i, n2i, x1i, t1i,
     add_, to_, d00, level = _options(func, add, to, drop00, level)
     correct = check_bool(correct, "correct", func)
     rate = measure in ("IRR", "IRD")
-    cols = _columns(data, rate, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i,
-                    t1i=t1i, x2i=x2i, t2i=t2i, func=func)
+    cols = _columns(
+        data,
+        rate,
+        ai=ai,
+        bi=bi,
+        ci=ci,
+        di=di,
+        n1i=n1i,
+        n2i=n2i,
+        x1i=x1i,
+        t1i=t1i,
+        x2i=x2i,
+        t2i=t2i,
+        func=func,
+    )
     arrays = _read(data, func, cols, rate)
     return measure, arrays, add_, to_, d00, correct, level
 
@@ -579,17 +742,55 @@ def peto(
         As :func:`mantel_haenszel`; also when no table has both outcomes (sum V = 0).
     """
     func = "peto"
-    prep = _prepare_peto(func, data, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, add=add,
-                         to=to, drop00=drop00, level=level)
+    prep = _prepare_peto(
+        func,
+        data,
+        ai=ai,
+        bi=bi,
+        ci=ci,
+        di=di,
+        n1i=n1i,
+        n2i=n2i,
+        add=add,
+        to=to,
+        drop00=drop00,
+        level=level,
+    )
     return _core("PETO", *prep, data.index, func)
 
 
-def _prepare_peto(func: str, data, *, ai=None, bi=None, ci=None, di=None, n1i=None,
-                  n2i=None, add=0.5, to="only0", drop00=True, level=0.95) -> tuple:
+def _prepare_peto(
+    func: str,
+    data,
+    *,
+    ai=None,
+    bi=None,
+    ci=None,
+    di=None,
+    n1i=None,
+    n2i=None,
+    add=0.5,
+    to="only0",
+    drop00=True,
+    level=0.95,
+) -> tuple:
     """Checked options and count arrays of :func:`peto` (the arguments of _core)."""
     add_, to_, d00, level = _options(func, add, to, drop00, level)
-    cols = _columns(data, False, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=None,
-                    t1i=None, x2i=None, t2i=None, func=func)
+    cols = _columns(
+        data,
+        False,
+        ai=ai,
+        bi=bi,
+        ci=ci,
+        di=di,
+        n1i=n1i,
+        n2i=n2i,
+        x1i=None,
+        t1i=None,
+        x2i=None,
+        t2i=None,
+        func=func,
+    )
     arrays = _read(data, func, cols, False)
     return "OR", arrays, add_, to_, d00, False, level
 
@@ -615,12 +816,34 @@ def _columns(data, rate: bool, *, func: str, **given) -> dict[str, str | None]:
     return table
 
 
-_COUNT_ARGS = ("measure", "ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i",
-               "add", "to", "drop00", "correct")
+_COUNT_ARGS = (
+    "measure",
+    "ai",
+    "bi",
+    "ci",
+    "di",
+    "n1i",
+    "n2i",
+    "x1i",
+    "t1i",
+    "x2i",
+    "t2i",
+    "add",
+    "to",
+    "drop00",
+    "correct",
+)
 
 
-def mh_pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, method: str = "MH",
-                   ci_method: str = "z", level: float = 0.95, **options: Any) -> pd.DataFrame:
+def mh_pool_groups(
+    data: pd.DataFrame,
+    by: str | Sequence[str],
+    *,
+    method: str = "MH",
+    ci_method: str = "z",
+    level: float = 0.95,
+    **options: Any,
+) -> pd.DataFrame:
     """:func:`mantel_haenszel` (``method="MH"``) or :func:`peto` (``"PETO"``) per group.
 
     Called by :func:`evidence.pool_groups` with ``method="MH"`` or ``"PETO"``. ``options``
@@ -671,12 +894,21 @@ def mh_pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, method: str =
     if method == "PETO":
         prep = _prepare_peto(func, data, **{**defaults, **options})
     else:
-        cols = {k: options.get(k) for k in ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i",
-                                             "t1i", "x2i", "t2i")}
-        prep = _prepare_mh(func, data, measure=options.get("measure", "OR"), **cols,
-                           add=options.get("add", 0.5), to=options.get("to", "only0"),
-                           drop00=options.get("drop00", True),
-                           correct=options.get("correct", True), level=level)
+        cols = {
+            k: options.get(k)
+            for k in ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
+        }
+        prep = _prepare_mh(
+            func,
+            data,
+            measure=options.get("measure", "OR"),
+            **cols,
+            add=options.get("add", 0.5),
+            to=options.get("to", "only0"),
+            drop00=options.get("drop00", True),
+            correct=options.get("correct", True),
+            level=level,
+        )
     measure, arrays, add_, to_, d00, correct, level = prep
     rows = []
     codes = data.groupby(by_list, sort=True, dropna=False, observed=True).ngroup().to_numpy()
@@ -687,18 +919,39 @@ def mh_pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, method: str =
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", StatisticalWarning)
             try:
-                fit = _core(method, measure, [a[pos] for a in arrays], add_, to_, d00, correct,
-                            level, data.index[pos], func)
+                fit = _core(
+                    method,
+                    measure,
+                    [a[pos] for a in arrays],
+                    add_,
+                    to_,
+                    d00,
+                    correct,
+                    level,
+                    data.index[pos],
+                    func,
+                )
                 res = {f: getattr(fit, f) for f in MH_FIELDS}
             except ValidationError as exc:
                 if "no complete table" not in str(exc):
                     raise
-                warnings.warn(f"{exc} The group's row has k = 0 and NaN results.",
-                              StatisticalWarning, stacklevel=2)
+                warnings.warn(
+                    f"{exc} The group's row has k = 0 and NaN results.",
+                    StatisticalWarning,
+                    stacklevel=2,
+                )
                 res = {f: math.nan for f in MH_FIELDS}
-                res.update(k=0, k_yi=0, q_df=0, tau2=0.0, method=method, level=level,
-                           measure="PETO" if method == "PETO"
-                           else str(options.get("measure", "OR")).upper())
+                res.update(
+                    k=0,
+                    k_yi=0,
+                    q_df=0,
+                    tau2=0.0,
+                    method=method,
+                    level=level,
+                    measure="PETO"
+                    if method == "PETO"
+                    else str(options.get("measure", "OR")).upper(),
+                )
         for w in caught:
             warnings.warn(f"{func}() group {key!r}: {w.message}", w.category, stacklevel=2)
         rows.append({**dict(zip(by_list, key, strict=True)), **res})

@@ -50,7 +50,6 @@ CI_METHODS: tuple[str, ...] = ("z", "t", "hksj", "hksj_adhoc")
 _CI_ALIASES = {"knha": "hksj", "kh": "hksj", "adhoc": "hksj_adhoc"}
 
 
-
 # --------------------------------------------------------------------------- argument checks
 def _check_choice(
     value: object,
@@ -200,8 +199,7 @@ def _wls_inference(y, X, w, scale, ci_method, level, btt):
     from statsmodels.regression.linear_model import WLS  # heavy: imported on first use
 
     use_t = ci_method != "z"
-    res = WLS(y, X, weights=w).fit(cov_type="fixed scale", cov_kwds={"scale": scale},
-                                   use_t=use_t)
+    res = WLS(y, X, weights=w).fit(cov_type="fixed scale", cov_kwds={"scale": scale}, use_t=use_t)
     beta = np.asarray(res.params, dtype=float)
     vb = np.asarray(res.cov_params(), dtype=float)
     se = np.asarray(res.bse, dtype=float)
@@ -267,7 +265,8 @@ def _fit(
     qm_df2 = dfs
     if scale > 0 and math.isfinite(scale) and (ci_method == "z" or k > p):
         beta, vb, se, stat, pval, ci_low, ci_high, qm, qm_p = _wls_inference(
-            y, X, w, scale, ci_method, level, btt)
+            y, X, w, scale, ci_method, level, btt
+        )
         if not m:
             qm = math.nan
     else:  # s2w = 0 (all residuals 0) or no residual df: metafor's arithmetic, no library
@@ -385,8 +384,9 @@ class _Display:
     def _repr_html_(self) -> str:
         from html import escape
 
-        return (f"<p><b>{escape(self._title())}</b></p>"
-                + self.to_frame().round(4).to_html(escape=True))
+        return f"<p><b>{escape(self._title())}</b></p>" + self.to_frame().round(4).to_html(
+            escape=True
+        )
 
 
 def _fmt_p(p: float) -> str:
@@ -640,8 +640,11 @@ def meta_regression(
     """
     func = "meta_regression"
     mods = (
-        [moderators] if isinstance(moderators, str)
-        else list(moderators) if isinstance(moderators, Sequence) else [None]
+        [moderators]
+        if isinstance(moderators, str)
+        else list(moderators)
+        if isinstance(moderators, Sequence)
+        else [None]
     )
     if not all(isinstance(m, str) for m in mods):
         raise InvalidParameterError(
@@ -691,8 +694,18 @@ def meta_regression(
 
 # --------------------------------------------------------------------------- subgroups
 #: Corrections accepted by ``subgroup_analysis(p_adjust=)`` (statsmodels ``multipletests``).
-P_ADJUST: tuple[str, ...] = ("bonferroni", "sidak", "holm-sidak", "holm", "simes-hochberg",
-                             "hommel", "fdr_bh", "fdr_by", "fdr_tsbh", "fdr_tsbky")
+P_ADJUST: tuple[str, ...] = (
+    "bonferroni",
+    "sidak",
+    "holm-sidak",
+    "holm",
+    "simes-hochberg",
+    "hommel",
+    "fdr_bh",
+    "fdr_by",
+    "fdr_tsbh",
+    "fdr_tsbky",
+)
 
 
 def _adjust_p(groups: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -1069,8 +1082,11 @@ def pool_clustered(
         raise InvalidParameterError(
             f"The 'small_sample' argument of {func}() must be True or False. Got {small_sample!r}."
         )
-    vcov_type = ("CR1" if small_sample else "CR0") if vcov is None else _check_choice(
-        vcov, ("CR0", "CR1", "CR2"), "vcov", func)
+    vcov_type = (
+        ("CR1" if small_sample else "CR0")
+        if vcov is None
+        else _check_choice(vcov, ("CR0", "CR1", "CR2"), "vcov", func)
+    )
     data, y, v = _data_yi_vi(data, yi, vi, [cluster], func)
     method, _ = _pool_options(method, "z", func)
     level = _check_level(level, func)

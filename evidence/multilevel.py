@@ -36,11 +36,35 @@ CI_METHODS: tuple[str, ...] = ("z", "cr2")
 _MAXITER = 10_000
 
 FIELDS: tuple[str, ...] = (
-    "k", "n_studies", "n_comparisons", "estimate", "se", "stat", "df", "p_value", "ci_low",
-    "ci_high", "sigma2_study", "sigma2_study_ci_low", "sigma2_study_ci_high",
-    "sigma2_comparison", "sigma2_comparison_ci_low", "sigma2_comparison_ci_high", "i2_study",
-    "i2_comparison", "i2", "q", "q_df", "q_p", "pi_low", "pi_high", "se_model", "loglik",
-    "method", "ci_method", "level",
+    "k",
+    "n_studies",
+    "n_comparisons",
+    "estimate",
+    "se",
+    "stat",
+    "df",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "sigma2_study",
+    "sigma2_study_ci_low",
+    "sigma2_study_ci_high",
+    "sigma2_comparison",
+    "sigma2_comparison_ci_low",
+    "sigma2_comparison_ci_high",
+    "i2_study",
+    "i2_comparison",
+    "i2",
+    "q",
+    "q_df",
+    "q_p",
+    "pi_low",
+    "pi_high",
+    "se_model",
+    "loglik",
+    "method",
+    "ci_method",
+    "level",
 )
 
 
@@ -67,8 +91,9 @@ class _Blocks:
         inn[self.index] = inner[order]
         z = self.mask.astype(float)
         self.V1 = z[:, :, None] * z[:, None, :]  # study level: all rows of a study
-        self.V2 = ((inn[:, :, None] == inn[:, None, :]) & self.mask[:, :, None]
-                   & self.mask[:, None, :]).astype(float)  # same comparison
+        self.V2 = (
+            (inn[:, :, None] == inn[:, None, :]) & self.mask[:, :, None] & self.mask[:, None, :]
+        ).astype(float)  # same comparison
         self.X = z[:, :, None]  # intercept only, (S, m, p)
         self.k = len(y)
         self.p = 1
@@ -100,8 +125,13 @@ def _ll_from(b: _Blocks, reml: bool, r, Wr, logdet_v, XtWX) -> float:
     if not reml:
         return -0.5 * b.k * math.log(2 * math.pi) - 0.5 * logdet_v - 0.5 * rss
     XtX = np.einsum("sip,siq->pq", b.X, b.X)
-    return (-0.5 * (b.k - b.p) * math.log(2 * math.pi) + 0.5 * np.linalg.slogdet(XtX)[1]
-            - 0.5 * logdet_v - 0.5 * np.linalg.slogdet(XtWX)[1] - 0.5 * rss)
+    return (
+        -0.5 * (b.k - b.p) * math.log(2 * math.pi)
+        + 0.5 * np.linalg.slogdet(XtX)[1]
+        - 0.5 * logdet_v
+        - 0.5 * np.linalg.slogdet(XtWX)[1]
+        - 0.5 * rss
+    )
 
 
 def _eval(b: _Blocks, theta: np.ndarray, reml: bool):
@@ -131,8 +161,9 @@ def _eval(b: _Blocks, theta: np.ndarray, reml: bool):
     return ll, g, F
 
 
-def _maximise(b: _Blocks, reml: bool, start: np.ndarray, fixed: np.ndarray | None = None
-              ) -> tuple[np.ndarray, float]:
+def _maximise(
+    b: _Blocks, reml: bool, start: np.ndarray, fixed: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Fisher scoring with an active set at 0; components in ``fixed`` are held.
 
     Returns the maximiser and the (restricted) log-likelihood there. Each iteration costs one
@@ -170,8 +201,9 @@ def _maximise(b: _Blocks, reml: bool, start: np.ndarray, fixed: np.ndarray | Non
     )
 
 
-def _profile_ci(b: _Blocks, reml: bool, theta: np.ndarray, ll_max: float, j: int,
-                level: float) -> tuple[float, float]:
+def _profile_ci(
+    b: _Blocks, reml: bool, theta: np.ndarray, ll_max: float, j: int, level: float
+) -> tuple[float, float]:
     """Profile-likelihood CI for component j (metafor ``confint(res, sigma2=j)``)."""
     from scipy import optimize, special
 
@@ -195,8 +227,7 @@ def _profile_ci(b: _Blocks, reml: bool, theta: np.ndarray, ll_max: float, j: int
     if est <= 0 or gap(0.0) <= 0:
         low = 0.0
     else:
-        low = optimize.brentq(gap, 0.0, est, xtol=1e-300, rtol=4 * np.finfo(float).eps,
-                              maxiter=500)
+        low = optimize.brentq(gap, 0.0, est, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     hi_end = max(10.0 * est, float(np.mean(b.v[b.mask])))
     tries = 0
     while gap(hi_end) < 0:
@@ -204,8 +235,7 @@ def _profile_ci(b: _Blocks, reml: bool, theta: np.ndarray, ll_max: float, j: int
         tries += 1
         if tries > 60:
             return low, math.nan
-    high = optimize.brentq(gap, est, hi_end, xtol=1e-300, rtol=4 * np.finfo(float).eps,
-                           maxiter=500)
+    high = optimize.brentq(gap, est, hi_end, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     return float(low), float(high)
 
 
@@ -279,27 +309,33 @@ class MultilevelResult:
 
     def components(self) -> pd.DataFrame:
         """The variance components: columns ``level, sigma2, ci_low, ci_high, i2``."""
-        return pd.DataFrame({
-            "level": ["study", "comparison"],
-            "sigma2": [self.sigma2_study, self.sigma2_comparison],
-            "ci_low": [self.sigma2_study_ci_low, self.sigma2_comparison_ci_low],
-            "ci_high": [self.sigma2_study_ci_high, self.sigma2_comparison_ci_high],
-            "i2": [self.i2_study, self.i2_comparison],
-        })
+        return pd.DataFrame(
+            {
+                "level": ["study", "comparison"],
+                "sigma2": [self.sigma2_study, self.sigma2_comparison],
+                "ci_low": [self.sigma2_study_ci_low, self.sigma2_comparison_ci_low],
+                "ci_high": [self.sigma2_study_ci_high, self.sigma2_comparison_ci_high],
+                "i2": [self.i2_study, self.i2_comparison],
+            }
+        )
 
     def _title(self) -> str:
         test = "z" if self.ci_method == "z" else f"t({self.df:.2f}), CR2"
-        return (f"Three-level model ({self.method}; k = {self.k} comparisons in "
-                f"{self.n_studies} studies): {self.estimate:.4f} [{self.ci_low:.4f}, "
-                f"{self.ci_high:.4f}], {test} = {self.stat:.4f}, p = {self.p_value:.4g}")
+        return (
+            f"Three-level model ({self.method}; k = {self.k} comparisons in "
+            f"{self.n_studies} studies): {self.estimate:.4f} [{self.ci_low:.4f}, "
+            f"{self.ci_high:.4f}], {test} = {self.stat:.4f}, p = {self.p_value:.4g}"
+        )
 
     def summary(self, digits: int = 4) -> str:
         """Printable text: title, variance components and I^2 (the only rounding)."""
         pct = f"{100 * self.level:g}%"
         comp = self.components().round(digits).to_string(index=False)
-        return (f"{self._title()}\nVariance components ({pct} profile-likelihood CI):\n{comp}\n"
-                f"I^2 total {self.i2:.2f}%; Q({self.q_df}) = {self.q:.4f}, p = {self.q_p:.4g}\n"
-                f"{pct} prediction interval: {self.pi_low:.4f} to {self.pi_high:.4f}")
+        return (
+            f"{self._title()}\nVariance components ({pct} profile-likelihood CI):\n{comp}\n"
+            f"I^2 total {self.i2:.2f}%; Q({self.q_df}) = {self.q:.4f}, p = {self.q_p:.4g}\n"
+            f"{pct} prediction interval: {self.pi_low:.4f} to {self.pi_high:.4f}"
+        )
 
     def __str__(self) -> str:
         return self.summary()
@@ -307,15 +343,25 @@ class MultilevelResult:
     def _repr_html_(self) -> str:
         from html import escape
 
-        return (f"<p><b>{escape(self._title())}</b></p>"
-                + self.to_frame().round(6).to_html(escape=True, index=False)
-                + self.components().round(6).to_html(escape=True, index=False))
+        return (
+            f"<p><b>{escape(self._title())}</b></p>"
+            + self.to_frame().round(6).to_html(escape=True, index=False)
+            + self.components().round(6).to_html(escape=True, index=False)
+        )
 
 
 # ------------------------------------------------------------------------------ public
-def pool_multilevel(data: pd.DataFrame, *, study: str, comparison: str | None = None,
-                    yi: str = "yi", vi: str = "vi", method: str = "REML",
-                    ci_method: str = "z", level: float = 0.95) -> MultilevelResult:
+def pool_multilevel(
+    data: pd.DataFrame,
+    *,
+    study: str,
+    comparison: str | None = None,
+    yi: str = "yi",
+    vi: str = "vi",
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+) -> MultilevelResult:
     """Pool several comparisons per study with a three-level random-effects model.
 
     Parameters
@@ -390,8 +436,12 @@ def pool_multilevel(data: pd.DataFrame, *, study: str, comparison: str | None = 
             f"missing value."
         )
     if not keep.all():
-        warnings.warn(f"{func}(): {int((~keep).sum())} of {len(y)} rows dropped because "
-                      f"'{yi}' or '{vi}' is missing (NaN).", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"{func}(): {int((~keep).sum())} of {len(y)} rows dropped because "
+            f"'{yi}' or '{vi}' is missing (NaN).",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     sub = data[keep]
     y, v = y[keep], v[keep]
     s_codes = pd.factorize(sub[study])[0]
@@ -415,7 +465,10 @@ def pool_multilevel(data: pd.DataFrame, *, study: str, comparison: str | None = 
         warnings.warn(
             f"{func}(): every study has a single comparison, so the study and comparison "
             f"variances are not identified separately (only their sum is); use pool() for "
-            f"one row per study.", StatisticalWarning, stacklevel=2)
+            f"one row per study.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     reml = method == "REML"
     b = _Blocks(y, v, s_codes, inner)
     # start: half of the DerSimonian-Laird tau2 at each level (floored away from 0)
@@ -465,14 +518,33 @@ def pool_multilevel(data: pd.DataFrame, *, study: str, comparison: str | None = 
     vt = q_df / (sw0 - float(np.sum(w0 * w0)) / sw0)
     tot = float(theta.sum()) + vt
     return MultilevelResult(
-        k=len(y), n_studies=n_studies, n_comparisons=n_comparisons,
-        estimate=est, se=se, stat=stat, df=df, p_value=p, ci_low=ci_low, ci_high=ci_high,
-        sigma2_study=float(theta[0]), sigma2_study_ci_low=cis[0][0],
-        sigma2_study_ci_high=cis[0][1], sigma2_comparison=float(theta[1]),
-        sigma2_comparison_ci_low=cis[1][0], sigma2_comparison_ci_high=cis[1][1],
-        i2_study=100 * float(theta[0]) / tot, i2_comparison=100 * float(theta[1]) / tot,
-        i2=100 * float(theta.sum()) / tot, q=q, q_df=q_df,
+        k=len(y),
+        n_studies=n_studies,
+        n_comparisons=n_comparisons,
+        estimate=est,
+        se=se,
+        stat=stat,
+        df=df,
+        p_value=p,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        sigma2_study=float(theta[0]),
+        sigma2_study_ci_low=cis[0][0],
+        sigma2_study_ci_high=cis[0][1],
+        sigma2_comparison=float(theta[1]),
+        sigma2_comparison_ci_low=cis[1][0],
+        sigma2_comparison_ci_high=cis[1][1],
+        i2_study=100 * float(theta[0]) / tot,
+        i2_comparison=100 * float(theta[1]) / tot,
+        i2=100 * float(theta.sum()) / tot,
+        q=q,
+        q_df=q_df,
         q_p=float(dist.chi2_sf(q, q_df)) if q_df > 0 else math.nan,
-        pi_low=est - half, pi_high=est + half, se_model=se_model, loglik=ll, method=method,
-        ci_method=ci_method, level=level,
+        pi_low=est - half,
+        pi_high=est + half,
+        se_model=se_model,
+        loglik=ll,
+        method=method,
+        ci_method=ci_method,
+        level=level,
     )

@@ -60,8 +60,25 @@ _METHOD_NAMES = {
 
 #: Scalar result fields, in output order (``pool_groups`` columns after the group columns).
 SCALAR_FIELDS: tuple[str, ...] = (
-    "k", "estimate", "se", "stat", "p_value", "ci_low", "ci_high", "tau2", "tau2_ci_low",
-    "tau2_ci_high", "i2", "h2", "q", "q_df", "q_p", "pi_low", "pi_high", "method", "ci_method",
+    "k",
+    "estimate",
+    "se",
+    "stat",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "tau2",
+    "tau2_ci_low",
+    "tau2_ci_high",
+    "i2",
+    "h2",
+    "q",
+    "q_df",
+    "q_p",
+    "pi_low",
+    "pi_high",
+    "method",
+    "ci_method",
     "level",
 )
 #: Studies per batch in :func:`pool_groups` (see :func:`_fit_batches`).
@@ -130,11 +147,15 @@ def _safe_transform(y: np.ndarray, v: np.ndarray, func: str) -> tuple[float, flo
     if log_ratio <= 2 * _SAFE_EXP and (spread == 0.0 or math.log2(spread / c) <= _SAFE_EXP):
         return shift, c
     if log_ratio > 2 * _SAFE_EXP:
-        why = (f"the sampling variances range from {vmin:.3g} to {vmax:.3g}, a ratio beyond "
-               f"2**{2 * _SAFE_EXP}")
+        why = (
+            f"the sampling variances range from {vmin:.3g} to {vmax:.3g}, a ratio beyond "
+            f"2**{2 * _SAFE_EXP}"
+        )
     else:
-        why = (f"the estimates (up to {ay_max:.3g}) differ by about {spread / c:.3g} standard "
-               f"errors (sampling variances {vmin:.3g} to {vmax:.3g})")
+        why = (
+            f"the estimates (up to {ay_max:.3g}) differ by about {spread / c:.3g} standard "
+            f"errors (sampling variances {vmin:.3g} to {vmax:.3g})"
+        )
     raise ValidationError(
         f"{func}(): the values cannot be pooled in double precision: {why}, so the squared "
         f"standardised differences and the inverse-variance weights overflow or underflow "
@@ -144,8 +165,14 @@ def _safe_transform(y: np.ndarray, v: np.ndarray, func: str) -> tuple[float, flo
     )
 
 
-def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any],
-                  yname: str = "yi", vname: str = "vi") -> np.ndarray:
+def _check_values(
+    y: np.ndarray,
+    v: np.ndarray,
+    func: str,
+    labels: Sequence[Any],
+    yname: str = "yi",
+    vname: str = "vi",
+) -> np.ndarray:
     """Validate finite values; return the mask of usable rows (both yi and vi present).
 
     Values that are present but unusable (infinite, vi <= 0) are data problems:
@@ -178,31 +205,54 @@ def _check_values(y: np.ndarray, v: np.ndarray, func: str, labels: Sequence[Any]
 #: per-group mask under each flag that applies to its method; the warning is given when any
 #: group is flagged ({count}: "this analysis" or "n groups").
 _MESSAGES: dict[str, tuple[str, str]] = {
-    "pm_failed": ("CONV", "The Paule-Mandel iteration did not converge for {count}; the "
-                  "DerSimonian-Laird estimate of tau2 was used instead (method column 'DL')."),
-    "likelihood_failed": ("CONV", "The {method} score iteration did not converge for {count}; "
-                          "tau2 from the Paule-Mandel estimator (DerSimonian-Laird if that "
-                          "failed too) was used instead and is named in the 'method' field."),
-    "stuck": ("STAT", "The {method} iteration stopped at a local maximum below the likelihood "
-              "at tau2 = 0 for {count}; tau2 was set to 0 (as metafor does)."),
-    "kh_fixed": ("STAT", "The Knapp-Hartung method is not meant to be used with a "
-                 "fixed-effect model (computed anyway, as metafor does)."),
-    "kh_single": ("STAT", "The Knapp-Hartung interval needs k >= 2 studies; se, test and "
-                  "interval are NaN for {count} with k = 1."),
-    "qprofile_failed": ("CONV", "The Q-profile interval for tau2 did not converge for "
-                        "{count}; its bounds are NaN."),
-    "nonfinite": ("STAT", "Floating-point overflow or underflow in {count}: the estimate, "
-                  "tau2, Q or I2 is not finite and must not be interpreted (check the units "
-                  "of yi and vi)."),
-    "single": ("STAT", "Only one study in {count}: tau2, its interval, I2, H2, Q and the "
-               "prediction interval cannot be estimated and are NaN; the estimate is that "
-               "study's own result."),
+    "pm_failed": (
+        "CONV",
+        "The Paule-Mandel iteration did not converge for {count}; the "
+        "DerSimonian-Laird estimate of tau2 was used instead (method column 'DL').",
+    ),
+    "likelihood_failed": (
+        "CONV",
+        "The {method} score iteration did not converge for {count}; "
+        "tau2 from the Paule-Mandel estimator (DerSimonian-Laird if that "
+        "failed too) was used instead and is named in the 'method' field.",
+    ),
+    "stuck": (
+        "STAT",
+        "The {method} iteration stopped at a local maximum below the likelihood "
+        "at tau2 = 0 for {count}; tau2 was set to 0 (as metafor does).",
+    ),
+    "kh_fixed": (
+        "STAT",
+        "The Knapp-Hartung method is not meant to be used with a "
+        "fixed-effect model (computed anyway, as metafor does).",
+    ),
+    "kh_single": (
+        "STAT",
+        "The Knapp-Hartung interval needs k >= 2 studies; se, test and "
+        "interval are NaN for {count} with k = 1.",
+    ),
+    "qprofile_failed": (
+        "CONV",
+        "The Q-profile interval for tau2 did not converge for {count}; its bounds are NaN.",
+    ),
+    "nonfinite": (
+        "STAT",
+        "Floating-point overflow or underflow in {count}: the estimate, "
+        "tau2, Q or I2 is not finite and must not be interpreted (check the units "
+        "of yi and vi).",
+    ),
+    "single": (
+        "STAT",
+        "Only one study in {count}: tau2, its interval, I2, H2, Q and the "
+        "prediction interval cannot be estimated and are NaN; the estimate is that "
+        "study's own result.",
+    ),
 }
 
 
-def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
-         weights: bool = True
-         ) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
+def _fit(
+    seg: _tau2.Segments, method: str, ci_method: str, level: float, weights: bool = True
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
     """Fit every group of ``seg``.
 
     Returns (columns, per-study percent weights, per-group warning flags of :data:`_MESSAGES`).
@@ -221,9 +271,9 @@ def _fit(seg: _tau2.Segments, method: str, ci_method: str, level: float,
     return cols, w, flags
 
 
-def _fit_arrays(seg: _tau2.Segments, method: str, ci_method: str, level: float,
-                want_weights: bool = True
-                ) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
+def _fit_arrays(
+    seg: _tau2.Segments, method: str, ci_method: str, level: float, want_weights: bool = True
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
     """The arithmetic of :func:`_fit` (per-study weights only if ``want_weights``)."""
     from scipy import special
 
@@ -350,8 +400,9 @@ def _fit_arrays(seg: _tau2.Segments, method: str, ci_method: str, level: float,
     return cols, weights, flags
 
 
-def _fit_batches(y: np.ndarray, v: np.ndarray, k: np.ndarray, method: str, ci_method: str,
-                 level: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _fit_batches(
+    y: np.ndarray, v: np.ndarray, k: np.ndarray, method: str, ci_method: str, level: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """:func:`_fit` of the groups of sizes ``k`` (studies sorted by group) in batches.
 
     Groups are fitted independently of each other, so the results are those of one call;
@@ -371,8 +422,10 @@ def _fit_batches(y: np.ndarray, v: np.ndarray, k: np.ndarray, method: str, ci_me
         cols.append(c)
         flags.append(f)
         first = last
-    return ({name: np.concatenate([c[name] for c in cols]) for name in cols[0]},
-            {name: np.concatenate([f[name] for f in flags]) for name in flags[0]})
+    return (
+        {name: np.concatenate([c[name] for c in cols]) for name in cols[0]},
+        {name: np.concatenate([f[name] for f in flags]) for name in flags[0]},
+    )
 
 
 def _messages(flags: dict[str, np.ndarray], method: str) -> list[str]:
@@ -474,11 +527,14 @@ class PoolResult:
         def pv(x: float) -> str:
             if isinstance(x, float) and math.isnan(x):
                 return "NA"
-            return f"< {10 ** -d:.{d}f}" if x < 10 ** -d else f"{x:.{d}f}"
+            return f"< {10**-d:.{d}f}" if x < 10**-d else f"{x:.{d}f}"
 
         pct = f"{100 * self.level:g}%"
-        head = (f"Fixed-Effects Model (k = {self.k})" if self.method == "FE"
-                else f"Random-Effects Model (k = {self.k}; tau^2 estimator: {self.method})")
+        head = (
+            f"Fixed-Effects Model (k = {self.k})"
+            if self.method == "FE"
+            else f"Random-Effects Model (k = {self.k}; tau^2 estimator: {self.method})"
+        )
         lines = [head, ""]
         if self.method != "FE" and self.k > 1:
             lines += [
@@ -496,8 +552,11 @@ class PoolResult:
             ]
         else:
             lines.append("Heterogeneity: not estimable with k = 1")
-        ci_name = {"z": "normal (z)", "hksj": "Knapp-Hartung t",
-                   "hksj_adhoc": "Knapp-Hartung t (ad hoc, s2w >= 1)"}[self.ci_method]
+        ci_name = {
+            "z": "normal (z)",
+            "hksj": "Knapp-Hartung t",
+            "hksj_adhoc": "Knapp-Hartung t (ad hoc, s2w >= 1)",
+        }[self.ci_method]
         stat_name = "zval" if self.ci_method == "z" else "tval"
         lines += [
             "",
@@ -513,9 +572,11 @@ class PoolResult:
 
     def __repr__(self) -> str:
         het = "" if self.method == "FE" else f", tau2={self.tau2:.4g}"
-        return (f"PoolResult(k={self.k}, method={self.method!r}, ci_method={self.ci_method!r}, "
-                f"estimate={self.estimate:.4g}, ci=[{self.ci_low:.4g}, {self.ci_high:.4g}], "
-                f"p={self.p_value:.3g}{het}, i2={self.i2:.3g})")
+        return (
+            f"PoolResult(k={self.k}, method={self.method!r}, ci_method={self.ci_method!r}, "
+            f"estimate={self.estimate:.4g}, ci=[{self.ci_low:.4g}, {self.ci_high:.4g}], "
+            f"p={self.p_value:.3g}{het}, i2={self.i2:.3g})"
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -525,8 +586,10 @@ class PoolResult:
             f"<td>{escape(_fmt_cell(getattr(self, name)))}</td></tr>"
             for name in SCALAR_FIELDS
         )
-        return (f"<div><strong>PoolResult</strong> ({escape(self.method)}, "
-                f"{escape(self.ci_method)})<table>{rows}</table></div>")
+        return (
+            f"<div><strong>PoolResult</strong> ({escape(self.method)}, "
+            f"{escape(self.ci_method)})<table>{rows}</table></div>"
+        )
 
 
 def _fmt_cell(x: Any) -> str:
@@ -538,8 +601,9 @@ def _fmt_cell(x: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # public functions
 # --------------------------------------------------------------------------------------------
-def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
-         level: float = 0.95) -> PoolResult:
+def pool(
+    yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z", level: float = 0.95
+) -> PoolResult:
     """Pool study effects with an inverse-variance fixed- or random-effects model.
 
     Parameters
@@ -599,12 +663,14 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
             f"a missing value."
         )
     if n_drop:
-        warnings.warn(f"pool(): {n_drop} of {len(y)} rows dropped because 'yi' or 'vi' is "
-                      f"missing (NaN); k = {int(keep.sum())} studies remain.",
-                      StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"pool(): {n_drop} of {len(y)} rows dropped because 'yi' or 'vi' is "
+            f"missing (NaN); k = {int(keep.sum())} studies remain.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     m, c = _safe_transform(y[keep], v[keep], func)
-    seg = _tau2.Segments.from_sorted((y[keep] - m) / c, v[keep] / (c * c),
-                                     np.array([keep.sum()]))
+    seg = _tau2.Segments.from_sorted((y[keep] - m) / c, v[keep] / (c * c), np.array([keep.sum()]))
     cols, w, flags = _fit(seg, method, ci_method, level)
     if c != 1.0 or m != 0.0:
         _unscale(cols, m, c, ci_method)
@@ -614,21 +680,41 @@ def pool(yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z",
     weights.setflags(write=False)
     values = {name: col[0] for name, col in cols.items()}
     return PoolResult(
-        k=int(values["k"]), estimate=float(values["estimate"]), se=float(values["se"]),
-        stat=float(values["stat"]), p_value=float(values["p_value"]),
-        ci_low=float(values["ci_low"]), ci_high=float(values["ci_high"]),
-        tau2=float(values["tau2"]), tau2_ci_low=float(values["tau2_ci_low"]),
-        tau2_ci_high=float(values["tau2_ci_high"]), i2=float(values["i2"]),
-        h2=float(values["h2"]), q=float(values["q"]), q_df=int(values["q_df"]),
-        q_p=float(values["q_p"]), pi_low=float(values["pi_low"]),
-        pi_high=float(values["pi_high"]), method=str(values["method"]), ci_method=ci_method,
-        level=level, weights=weights,
+        k=int(values["k"]),
+        estimate=float(values["estimate"]),
+        se=float(values["se"]),
+        stat=float(values["stat"]),
+        p_value=float(values["p_value"]),
+        ci_low=float(values["ci_low"]),
+        ci_high=float(values["ci_high"]),
+        tau2=float(values["tau2"]),
+        tau2_ci_low=float(values["tau2_ci_low"]),
+        tau2_ci_high=float(values["tau2_ci_high"]),
+        i2=float(values["i2"]),
+        h2=float(values["h2"]),
+        q=float(values["q"]),
+        q_df=int(values["q_df"]),
+        q_p=float(values["q_p"]),
+        pi_low=float(values["pi_low"]),
+        pi_high=float(values["pi_high"]),
+        method=str(values["method"]),
+        ci_method=ci_method,
+        level=level,
+        weights=weights,
     )
 
 
-def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", vi: str = "vi",
-                method: str = "REML", ci_method: str = "z", level: float = 0.95,
-                **counts: Any) -> pd.DataFrame:
+def pool_groups(
+    data: pd.DataFrame,
+    by: str | Sequence[str],
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+    **counts: Any,
+) -> pd.DataFrame:
     """Pool every group of a long table at once (vectorised across groups).
 
     Gives the same numbers as calling :func:`pool` on each group (to ~1e-12), but all groups
@@ -667,8 +753,9 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
     if isinstance(method, str) and method.upper() in ("MH", "PETO"):
         from evidence.mantel_haenszel import mh_pool_groups
 
-        return mh_pool_groups(data, by, method=method.upper(), ci_method=ci_method,
-                              level=level, **counts)
+        return mh_pool_groups(
+            data, by, method=method.upper(), ci_method=ci_method, level=level, **counts
+        )
     if counts:
         raise InvalidParameterError(
             f"The '{next(iter(counts))}' argument of pool_groups() is used only with "
@@ -713,8 +800,12 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
 
     n_drop = int(len(y) - keep.sum())
     if n_drop:
-        warnings.warn(f"pool_groups(): {n_drop} of {len(y)} rows dropped because '{yi}' or "
-                      f"'{vi}' is missing (NaN).", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"pool_groups(): {n_drop} of {len(y)} rows dropped because '{yi}' or "
+            f"'{vi}' is missing (NaN).",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     all_rows = bool(keep.all())
     if not all_rows:
         order = order[keep[order]]  # the usable rows, grouped, in their original order per group
@@ -740,9 +831,12 @@ def pool_groups(data: pd.DataFrame, by: str | Sequence[str], *, yi: str = "yi", 
                 out[name][present] = col
         _emit(_messages(flags, method), func)
     if (~present).any():
-        warnings.warn(f"pool_groups(): {int((~present).sum())} group(s) have no study with both "
-                      f"'{yi}' and '{vi}'; their row has k = 0 and NaN results.",
-                      StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"pool_groups(): {int((~present).sum())} group(s) have no study with both "
+            f"'{yi}' and '{vi}'; their row has k = 0 and NaN results.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     # one concat instead of 20 column insertions (each insertion copies pandas' block layout)
     results = pd.DataFrame({name: out[name] for name in SCALAR_FIELDS[:-2]})
     results["ci_method"] = ci_method
@@ -761,8 +855,12 @@ def _presorted_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int
         return None
     col = data[by[0]]
     dtype = col.dtype
-    if (isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype)
-            or not is_numeric_dtype(dtype) or not isinstance(dtype, np.dtype)):
+    if (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or not is_numeric_dtype(dtype)
+        or not isinstance(dtype, np.dtype)
+    ):
         return None
     a = col.to_numpy()
     if a.dtype.kind == "f" and np.isnan(a).any():
@@ -815,8 +913,9 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return rank[codes], len(uniques)
 
 
-def _numeric_column(data: pd.DataFrame, col: str, arg: str, func: str = "pool_groups"
-                    ) -> np.ndarray:
+def _numeric_column(
+    data: pd.DataFrame, col: str, arg: str, func: str = "pool_groups"
+) -> np.ndarray:
     """Column ``col`` as floats: numbers only (a text or boolean cell is a ValidationError
     naming the column and the row)."""
     raw = data[col]

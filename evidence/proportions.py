@@ -56,8 +56,9 @@ def _counts(values: Any, arg: str, func: str) -> np.ndarray:
     return arr
 
 
-def _intervals(x: np.ndarray, n: np.ndarray, method: str, level: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _intervals(
+    x: np.ndarray, n: np.ndarray, method: str, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Proportion and CI where x and n are present (NaN elsewhere); inputs already checked."""
     ok = ~(np.isnan(x) | np.isnan(n))
     p = np.full(len(x), np.nan)
@@ -74,8 +75,9 @@ def _intervals(x: np.ndarray, n: np.ndarray, method: str, level: float
     return p, lo, hi
 
 
-def _check_counts(x: np.ndarray, n: np.ndarray, func: str, xname: str, nname: str,
-                  labels: Any = None) -> None:
+def _check_counts(
+    x: np.ndarray, n: np.ndarray, func: str, xname: str, nname: str, labels: Any = None
+) -> None:
     labels = np.arange(len(x)) if labels is None else np.asarray(labels, dtype=object)
 
     def fail(mask: np.ndarray, what: str) -> None:
@@ -93,8 +95,9 @@ def _check_counts(x: np.ndarray, n: np.ndarray, func: str, xname: str, nname: st
         fail(frac, f"'{xname}' and '{nname}' must be whole numbers")
 
 
-def proportion_ci(events: Any, n: Any, *, method: str = "wilson",
-                  level: float = 0.95) -> pd.DataFrame:
+def proportion_ci(
+    events: Any, n: Any, *, method: str = "wilson", level: float = 0.95
+) -> pd.DataFrame:
     """Observed proportion of each study with an exact or Wilson confidence interval.
 
     Parameters
@@ -133,14 +136,22 @@ def proportion_ci(events: Any, n: Any, *, method: str = "wilson",
         )
     _check_counts(x, m, func, "events", "n")
     p, lo, hi = _intervals(x, m, method, level)
-    return pd.DataFrame({
-        "events": x, "n": m, "proportion": p, "ci_low": lo, "ci_high": hi,
-        "ci_method": PROPORTION_CI_METHODS[method], "level": level,
-    })
+    return pd.DataFrame(
+        {
+            "events": x,
+            "n": m,
+            "proportion": p,
+            "ci_low": lo,
+            "ci_high": hi,
+            "ci_method": PROPORTION_CI_METHODS[method],
+            "level": level,
+        }
+    )
 
 
-def single_arm_columns(studies: pd.DataFrame, *, method: str = "wilson",
-                       level: float = 0.95) -> pd.DataFrame:
+def single_arm_columns(
+    studies: pd.DataFrame, *, method: str = "wilson", level: float = 0.95
+) -> pd.DataFrame:
     """Display columns for the single-arm rows of a study sheet.
 
     Returns a DataFrame with the index of ``studies`` and the columns ``proportion``
@@ -152,14 +163,18 @@ def single_arm_columns(studies: pd.DataFrame, *, method: str = "wilson",
     method = check_choice(method, "method", "single_arm_columns", tuple(PROPORTION_CI_METHODS))
     k = len(studies)
     out = pd.DataFrame(
-        {"proportion": np.full(k, np.nan), "proportion_ci_low": np.full(k, np.nan),
-         "proportion_ci_high": np.full(k, np.nan), "proportion_ci_method": ""},
+        {
+            "proportion": np.full(k, np.nan),
+            "proportion_ci_low": np.full(k, np.nan),
+            "proportion_ci_high": np.full(k, np.nan),
+            "proportion_ci_method": "",
+        },
         index=studies.index,
     )
     needed = {"data_type", "events_int", "n_int"}
     if k == 0 or not needed <= set(studies.columns):
         return out
-    arm = (studies["data_type"].astype("string").str.strip().str.lower() == "single_arm")
+    arm = studies["data_type"].astype("string").str.strip().str.lower() == "single_arm"
     arm = arm.fillna(False).to_numpy(dtype=bool)
     x = pd.to_numeric(studies["events_int"], errors="coerce").to_numpy(dtype=float)
     n = pd.to_numeric(studies["n_int"], errors="coerce").to_numpy(dtype=float)
@@ -220,8 +235,14 @@ class PooledProportion:
     proportion_pi_high: float
     pool: Any
 
-    _FIELDS = ("measure", "proportion", "proportion_ci_low", "proportion_ci_high",
-               "proportion_pi_low", "proportion_pi_high")
+    _FIELDS = (
+        "measure",
+        "proportion",
+        "proportion_ci_low",
+        "proportion_ci_high",
+        "proportion_pi_low",
+        "proportion_pi_high",
+    )
 
     def to_frame(self) -> pd.DataFrame:
         """One row: ``measure, proportion, proportion_ci_low, proportion_ci_high,
@@ -234,23 +255,35 @@ class PooledProportion:
         """Pooled proportion with its intervals, then the fit on the transformed scale."""
         d = digits
         pct = f"{100 * self.pool.level:g}%"
-        return (f"Pooled proportion ({self.measure} scale, back-transformed): "
-                f"{self.proportion:.{d}f} ({pct} CI {self.proportion_ci_low:.{d}f} to "
-                f"{self.proportion_ci_high:.{d}f}; prediction interval "
-                f"{self.proportion_pi_low:.{d}f} to {self.proportion_pi_high:.{d}f})\n\n"
-                + self.pool.summary(digits))
+        return (
+            f"Pooled proportion ({self.measure} scale, back-transformed): "
+            f"{self.proportion:.{d}f} ({pct} CI {self.proportion_ci_low:.{d}f} to "
+            f"{self.proportion_ci_high:.{d}f}; prediction interval "
+            f"{self.proportion_pi_low:.{d}f} to {self.proportion_pi_high:.{d}f})\n\n"
+            + self.pool.summary(digits)
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(f)}</th>"
-                       f"<td>{escape(str(getattr(self, f)))}</td></tr>" for f in self._FIELDS)
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(f)}</th>"
+            f"<td>{escape(str(getattr(self, f)))}</td></tr>"
+            for f in self._FIELDS
+        )
         return f"<div><strong>PooledProportion</strong><table>{rows}</table></div>"
 
 
-def pool_proportions(data: pd.DataFrame, *, xi: str = "events_int", ni: str = "n_int",
-                     measure: str = "PLO", method: str = "REML", ci_method: str = "z",
-                     level: float = 0.95) -> PooledProportion:
+def pool_proportions(
+    data: pd.DataFrame,
+    *,
+    xi: str = "events_int",
+    ni: str = "n_int",
+    measure: str = "PLO",
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+) -> PooledProportion:
     """Pool single-arm proportions on the logit or Freeman-Tukey scale, back-transformed.
 
     ``yi``/``vi`` come from :func:`evidence.effect_sizes` (PLO: 0.5 added to events and
@@ -294,8 +327,9 @@ def pool_proportions(data: pd.DataFrame, *, xi: str = "events_int", ni: str = "n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)  # corrections are part of pooling
         es = effect_sizes(data, measure, xi=xi, ni=ni)
-    res = pool(es["yi"].to_numpy(), es["vi"].to_numpy(), method=method, ci_method=ci_method,
-               level=level)
+    res = pool(
+        es["yi"].to_numpy(), es["vi"].to_numpy(), method=method, ci_method=ci_method, level=level
+    )
     vals = np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high])
     if measure == "PLO":
         back = _ilogit(vals)

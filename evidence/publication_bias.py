@@ -26,8 +26,7 @@ __all__ = ["RankTestResult", "FailSafeNResult", "ranktest", "fail_safe_n"]
 FSN_TYPES: tuple[str, ...] = ("Rosenthal", "Orwin", "Rosenberg")
 
 
-def _yi_vi(yi: Any, vi: Any, func: str, *, need_vi: bool = True
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _yi_vi(yi: Any, vi: Any, func: str, *, need_vi: bool = True) -> tuple[np.ndarray, np.ndarray]:
     y = as_vector(yi, "yi", func)
     v = as_vector(vi, "vi", func) if vi is not None else np.zeros(len(y))
     if vi is None and need_vi:
@@ -51,8 +50,12 @@ def _yi_vi(yi: Any, vi: Any, func: str, *, need_vi: bool = True
             f"has {v[row]!r}."
         )
     if (~keep).any():
-        warnings.warn(f"{func}(): {int((~keep).sum())} of {len(y)} rows dropped because 'yi' "
-                      "or 'vi' is missing (NaN).", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{func}(): {int((~keep).sum())} of {len(y)} rows dropped because 'yi' "
+            "or 'vi' is missing (NaN).",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     return y[keep], v[keep]
 
 
@@ -65,8 +68,11 @@ def _result_methods(cls):
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(f)}</th>"
-                       f"<td>{escape(str(getattr(self, f)))}</td></tr>" for f in self._FIELDS)
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(f)}</th>"
+            f"<td>{escape(str(getattr(self, f)))}</td></tr>"
+            for f in self._FIELDS
+        )
         return f"<div><strong>{cls.__name__}</strong><table>{rows}</table></div>"
 
     cls.to_frame = to_frame
@@ -101,9 +107,11 @@ class RankTestResult:
 
     def summary(self, digits: int = 4) -> str:
         """metafor-like one-liner."""
-        return (f"Rank Correlation Test for Funnel Plot Asymmetry (k = {self.k})\n\n"
-                f"Kendall's tau = {self.tau:.{digits}f}, p = {self.p_value:.{digits}f} "
-                f"({self.method})")
+        return (
+            f"Rank Correlation Test for Funnel Plot Asymmetry (k = {self.k})\n\n"
+            f"Kendall's tau = {self.tau:.{digits}f}, p = {self.p_value:.{digits}f} "
+            f"({self.method})"
+        )
 
 
 @_result_methods
@@ -196,8 +204,9 @@ def ranktest(yi: Any, vi: Any, *, exact: bool = True) -> RankTestResult:
     ties = len(np.unique(ystar)) < len(ystar) or len(np.unique(v)) < len(v)
     method = "exact" if exact and not ties else "normal"
     res = kendalltau(ystar, v, method="exact" if method == "exact" else "asymptotic")
-    return RankTestResult(k=len(y), tau=float(res.statistic), p_value=float(res.pvalue),
-                          method=method)
+    return RankTestResult(
+        k=len(y), tau=float(res.statistic), p_value=float(res.pvalue), method=method
+    )
 
 
 def _norm_isf(p: float) -> float:
@@ -206,8 +215,15 @@ def _norm_isf(p: float) -> float:
     return float(-ndtri(p))
 
 
-def fail_safe_n(yi: Any, vi: Any = None, *, type: str = "Rosenthal", alpha: float = 0.05,
-                target: float | None = None, weighted: bool = False) -> FailSafeNResult:
+def fail_safe_n(
+    yi: Any,
+    vi: Any = None,
+    *,
+    type: str = "Rosenthal",
+    alpha: float = 0.05,
+    target: float | None = None,
+    weighted: bool = False,
+) -> FailSafeNResult:
     """Fail-safe N (metafor ``fsn()``): how many null studies would overturn the result.
 
     * ``"Rosenthal"``: studies averaging z = 0 needed to raise Stouffer's one-sided combined
@@ -248,10 +264,12 @@ def fail_safe_n(yi: Any, vi: Any = None, *, type: str = "Rosenthal", alpha: floa
             f"The 'alpha' argument of {func}() must be a number in (0, 1). Got {alpha!r}."
         )
     if target is not None and type != "Orwin":
-        raise InvalidParameterError(f"The 'target' argument of {func}() is used only with "
-                                    "type='Orwin'.")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)
-                               or not math.isfinite(target)):
+        raise InvalidParameterError(
+            f"The 'target' argument of {func}() is used only with type='Orwin'."
+        )
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target)
+    ):
         raise InvalidParameterError(
             f"The 'target' argument of {func}() must be a finite number. Got {target!r}."
         )
@@ -290,5 +308,12 @@ def fail_safe_n(yi: Any, vi: Any = None, *, type: str = "Rosenthal", alpha: floa
         fsnum = float(math.ceil(fsnum))
     elif math.isfinite(fsnum):
         fsnum = float(round(fsnum))
-    return FailSafeNResult(type=type, fail_safe_n=fsnum, alpha=float(alpha), p_value=pval,
-                           mean_effect=meanes, target=tgt, k=k)
+    return FailSafeNResult(
+        type=type,
+        fail_safe_n=fsnum,
+        alpha=float(alpha),
+        p_value=pval,
+        mean_effect=meanes,
+        target=tgt,
+        k=k,
+    )

@@ -113,8 +113,9 @@ class _ArrowSheet:
     def __getitem__(self, name: str) -> pd.Series:
         # pandas keeps text with 64-bit offsets: the 32-bit ones Arrow parsed into are widened
         # here, one column at a time (the text bytes are shared, not copied)
-        return pd.Series(pd.arrays.ArrowStringArray(self._columns[name]), name=name,
-                         index=pd.RangeIndex(self._n))
+        return pd.Series(
+            pd.arrays.ArrowStringArray(self._columns[name]), name=name, index=pd.RangeIndex(self._n)
+        )
 
     def pop(self, name: str) -> pd.Series:
         out = self[name]
@@ -244,8 +245,11 @@ def _strict_records(path: Path, sep: str, label: str):
                         "(an unmatched '\"'); every record after it would be read into that "
                         "cell. Close the quote or remove it.",
                     ) from None
-                where = (f"line {reader.line_num}" if reader.line_num == line else
-                         f"line {reader.line_num} (in the record that starts on line {line})")
+                where = (
+                    f"line {reader.line_num}"
+                    if reader.line_num == line
+                    else f"line {reader.line_num} (in the record that starts on line {line})"
+                )
                 raise fail(
                     label,
                     f"{where}: text follows the closing quote of a quoted cell ({exc}): a quote "
@@ -255,7 +259,7 @@ def _strict_records(path: Path, sep: str, label: str):
     except UnicodeDecodeError as exc:
         raise fail(
             label,
-            f"cannot be decoded as UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at "
+            f"cannot be decoded as UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at "
             f"offset {exc.start}); save the sheet as 'CSV UTF-8'.",
         ) from None
 
@@ -289,15 +293,27 @@ def _read_csv_strict(path: Path, sep: str, label: str) -> Loaded:
     rows = []
     for i, (line, fields) in enumerate(body):
         if len(fields) != width:
-            what = ("a stray delimiter or an unquoted " + repr(sep) + " inside a cell"
-                    if len(fields) > width else "a missing delimiter or cells left out")
-            flagged.append((i, "<row>", None,
-                            f"line {line} has {len(fields)} cells but the header has {width} "
-                            f"({what}); the row is not read"))
+            what = (
+                "a stray delimiter or an unquoted " + repr(sep) + " inside a cell"
+                if len(fields) > width
+                else "a missing delimiter or cells left out"
+            )
+            flagged.append(
+                (
+                    i,
+                    "<row>",
+                    None,
+                    f"line {line} has {len(fields)} cells but the header has {width} "
+                    f"({what}); the row is not read",
+                )
+            )
             fields = [""] * width
         rows.append(fields)
-    raw = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(
-        {i: pd.Series(dtype=object) for i in range(width)})
+    raw = (
+        pd.DataFrame(rows, columns=range(width), dtype=object)
+        if rows
+        else pd.DataFrame({i: pd.Series(dtype=object) for i in range(width)})
+    )
     names = _names_from_header(header, label)
     return Loaded(_apply_header(raw, names, label), str(path), flagged)
 
@@ -381,8 +397,11 @@ def _uncalculated_formulas(path: Path, sheet: str) -> list[tuple[int, int, str]]
         v_rows = values[sheet].iter_rows(values_only=True)
         for r, (f_row, v_row) in enumerate(zip(f_rows, v_rows, strict=False)):
             for c, f in enumerate(f_row):
-                if isinstance(f, str) and f.startswith("=") and (
-                        c >= len(v_row) or v_row[c] is None):
+                if (
+                    isinstance(f, str)
+                    and f.startswith("=")
+                    and (c >= len(v_row) or v_row[c] is None)
+                ):
                     found.append((r, c, f))
     finally:
         formulas.close()
@@ -424,12 +443,21 @@ def _read_excel(path: Path, label: str, sheet=None) -> Loaded:
             for r, c, formula in cells:
                 column = names[c] if c < len(names) and names[c] else f"column {c + 1}"
                 if r == 0:
-                    raise fail(label, f"the header cell of {column} is a formula ({formula}) "
-                               "without a calculated value; type the column name instead.")
-                flagged.append((r - 1, column, formula,
-                                f"formula {formula} has no calculated value (the workbook was "
-                                "saved by a program that does not calculate); open and save it "
-                                "in a spreadsheet program, or paste the values"))
+                    raise fail(
+                        label,
+                        f"the header cell of {column} is a formula ({formula}) "
+                        "without a calculated value; type the column name instead.",
+                    )
+                flagged.append(
+                    (
+                        r - 1,
+                        column,
+                        formula,
+                        f"formula {formula} has no calculated value (the workbook was "
+                        "saved by a program that does not calculate); open and save it "
+                        "in a spreadsheet program, or paste the values",
+                    )
+                )
     return Loaded(_apply_header(raw.iloc[1:], names, label), str(path), flagged)
 
 
@@ -485,8 +513,7 @@ def load(source, *, sheet=None) -> Loaded:
     except PermissionError as exc:
         raise unreadable(label, exc) from None
     raise ValidationError(
-        f"{label} has the extension '{path.suffix}'; expected .csv, .tsv, .xlsx, .ods or "
-        ".parquet."
+        f"{label} has the extension '{path.suffix}'; expected .csv, .tsv, .xlsx, .ods or .parquet."
     )
 
 
@@ -526,7 +553,8 @@ def check_column_map(columns, func: str = "read_studies") -> dict[str, str]:
     if columns is None:
         return {}
     if not isinstance(columns, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
         raise InvalidParameterError(
             f"The 'columns' argument of {func}() must be a mapping of the sheet's column names "
             f"to schema column names, e.g. {{'x.nrt': 'events_int'}}. Got {columns!r}."
@@ -565,12 +593,18 @@ def rename_columns(frame, columns: dict[str, str], label: str):
         for k in absent:
             close = difflib.get_close_matches(k, have, n=1, cutoff=0.6)
             hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        raise fail(label, f"the column mapping names {', '.join(hints)}, which the header does "
-                   f"not have; its columns are {have}.")
+        raise fail(
+            label,
+            f"the column mapping names {', '.join(hints)}, which the header does "
+            f"not have; its columns are {have}.",
+        )
     clash = [v for k, v in columns.items() if v in have and v not in columns]
     if clash:
-        raise fail(label, f"the column mapping renames a column to {clash}, which the header "
-                   "already has; map or rename that column too.")
+        raise fail(
+            label,
+            f"the column mapping renames a column to {clash}, which the header "
+            "already has; map or rename that column too.",
+        )
     return frame.rename(columns=columns)
 
 
@@ -579,7 +613,8 @@ def check_defaults(defaults, func: str = "read_studies") -> dict[str, str]:
     if defaults is None:
         return {}
     ok = isinstance(defaults, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in defaults.items())
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in defaults.items()
+    )
     if not ok:
         raise InvalidParameterError(
             f"The 'defaults' argument of {func}() must be a mapping of schema column names to "
@@ -591,16 +626,18 @@ def check_defaults(defaults, func: str = "read_studies") -> dict[str, str]:
             f"The 'defaults' argument of {func}() names {unknown}, not columns of the study "
             "sheet schema (data/SCHEMA.md)."
         )
-    return {k: str(v).lower() if isinstance(v, bool) else fmt_value(v)
-            for k, v in defaults.items()}
+    return {k: str(v).lower() if isinstance(v, bool) else fmt_value(v) for k, v in defaults.items()}
 
 
 def add_defaults(frame, defaults: dict[str, str], label: str):
     """The frame with a constant column for each of ``defaults``."""
     there = [k for k in defaults if k in frame.columns]
     if there:
-        raise fail(label, f"the sheet has column(s) {there} given in defaults too; a default "
-                   "only supplies a column the sheet does not have.")
+        raise fail(
+            label,
+            f"the sheet has column(s) {there} given in defaults too; a default "
+            "only supplies a column the sheet does not have.",
+        )
     for name, value in defaults.items():
         frame[name] = value
     return frame
@@ -758,8 +795,7 @@ def _empty_as_null(chunk):
     if chunk.offset or keep.offset:  # pragma: no cover - sliced input: copy instead
         return pc.if_else(keep, chunk, pa.scalar(None, chunk.type))
     # the comparison's bit-packed result is a ready-made validity bitmap
-    return pa.Array.from_buffers(chunk.type, len(chunk),
-                                 [keep.buffers()[1], *chunk.buffers()[1:]])
+    return pa.Array.from_buffers(chunk.type, len(chunk), [keep.buffers()[1], *chunk.buffers()[1:]])
 
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -776,8 +812,11 @@ def _to_float(text: pd.Series, decimal_comma: bool = False) -> np.ndarray:
 
         arr = pa.chunked_array(text.array.__arrow_array__())
         if decimal_comma and pc.any(pc.match_substring(arr, ",")).as_py():
-            arr = pc.if_else(pc.match_substring(arr, "."), pa.scalar(None, arr.type),
-                             pc.replace_substring(arr, ",", "."))
+            arr = pc.if_else(
+                pc.match_substring(arr, "."),
+                pa.scalar(None, arr.type),
+                pc.replace_substring(arr, ",", "."),
+            )
         is_number = pc.match_substring_regex(arr, _NUMBER)
         try:
             cast = pc.cast(pc.if_else(is_number, arr, None), pa.float64())
@@ -788,14 +827,18 @@ def _to_float(text: pd.Series, decimal_comma: bool = False) -> np.ndarray:
     if decimal_comma and text.str.contains(",", regex=False).fillna(False).any():
         dotted = text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
         obj = text.str.replace(",", ".", regex=False).astype(object).where(~dotted, None)
-    num = pd.to_numeric(pd.Series(obj).where(pd.Series(obj).astype("string")
-                                             .str.fullmatch(_NUMBER).fillna(False), None),
-                        errors="coerce")
+    num = pd.to_numeric(
+        pd.Series(obj).where(
+            pd.Series(obj).astype("string").str.fullmatch(_NUMBER).fillna(False), None
+        ),
+        errors="coerce",
+    )
     return pd.Series(num).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
-def parse_numeric(raw: pd.Series, na: frozenset[str] = frozenset(), decimal_comma: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series | None]:
+def parse_numeric(
+    raw: pd.Series, na: frozenset[str] = frozenset(), decimal_comma: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series | None]:
     """Parse a numeric column: (values with NaN, present, bad, text or None)."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.astype("Float64").to_numpy(dtype=float, na_value=np.nan)

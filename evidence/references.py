@@ -93,9 +93,7 @@ class Bibliography(Mapping):
         extra: list[dict] = []
         for ref in references:
             if ref.key in entries:
-                extra.append(
-                    {"line": None, "key": ref.key, "reason": f"duplicate key '{ref.key}'"}
-                )
+                extra.append({"line": None, "key": ref.key, "reason": f"duplicate key '{ref.key}'"})
                 continue
             entries[ref.key] = ref
         self._entries = entries
@@ -411,7 +409,10 @@ def _ris_reference(record: dict, key: str) -> Reference:
         authors=tuple(a.strip() for a in authors if a and a.strip()),
         year=_year(first("year", "publication_year", "date")),
         journal=first(
-            "journal_name", "secondary_title", "alternate_title3", "alternate_title1",
+            "journal_name",
+            "secondary_title",
+            "alternate_title3",
+            "alternate_title1",
             "alternate_title2",
         )
         if ty not in ("BOOK", "EBOOK", "RPRT", "THES", "ELEC", "WEB")
@@ -465,9 +466,7 @@ def read_ris(path) -> Bibliography:
         try:
             records = rispy.loads(text, skip_unknown_tags=False)
         except Exception as exc:  # rispy raises plain Exceptions on malformed tags
-            problems.append(
-                {"line": line, "key": None, "reason": f"unparseable RIS record: {exc}"}
-            )
+            problems.append({"line": line, "key": None, "reason": f"unparseable RIS record: {exc}"})
             continue
         parsed.extend((line, r) for r in records)
 

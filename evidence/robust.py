@@ -36,13 +36,17 @@ def _inv_sqrt_psd(g: np.ndarray) -> np.ndarray:
     """Symmetric inverse square root (clubSandwich ``matrix_power(g, -1/2)``)."""
     vals, vecs = np.linalg.eigh(0.5 * (g + g.T))
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(vals > np.finfo(float).eps * max(vals.max(), 0.0) * len(vals),
-                       1.0 / np.sqrt(np.maximum(vals, 0.0)), 0.0)
+        inv = np.where(
+            vals > np.finfo(float).eps * max(vals.max(), 0.0) * len(vals),
+            1.0 / np.sqrt(np.maximum(vals, 0.0)),
+            0.0,
+        )
     return (vecs * inv) @ vecs.T
 
 
-def cr2(X: np.ndarray, resid: np.ndarray, blocks: list[np.ndarray],
-        rows: list[np.ndarray]) -> CR2Result:
+def cr2(
+    X: np.ndarray, resid: np.ndarray, blocks: list[np.ndarray], rows: list[np.ndarray]
+) -> CR2Result:
     """CR2 covariance and Satterthwaite df.
 
     Parameters

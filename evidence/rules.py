@@ -25,8 +25,7 @@ KEY_COLUMNS = ("study_id", "outcome", "comparison", "timepoint")
 
 
 #: Text columns the row rules (row_rules, duplicates, the citation check) read after parsing.
-RULE_TEXT = frozenset({"model", "stream", "data_type", "measure", "citation_key",
-                        *KEY_COLUMNS})
+RULE_TEXT = frozenset({"model", "stream", "data_type", "measure", "citation_key", *KEY_COLUMNS})
 
 
 def _equal_cell_codes(values: pd.Series) -> np.ndarray:
@@ -41,8 +40,7 @@ def _equal_cell_codes(values: pd.Series) -> np.ndarray:
         encoded = pc.dictionary_encode(arr, null_encoding="encode")
         if encoded.num_chunks == 0:
             return np.zeros(0, dtype=np.int32)
-        return np.concatenate([c.indices.to_numpy(zero_copy_only=False)
-                               for c in encoded.chunks])
+        return np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks])
     # missing comparison / timepoint cells match each other, as in DataFrame.duplicated()
     return pd.factorize(values, use_na_sentinel=False)[0]
 
@@ -201,8 +199,9 @@ def _model_stream(c: Cells) -> None:
     # judged once per distinct (model, stream) pair, not once per row
     m_codes, m_values = pd.factorize(model)
     s_codes, s_values = pd.factorize(stream)
-    valid = np.array([[sv in MODEL_STREAM.get(mv, ()) for sv in s_values] for mv in m_values],
-                     dtype=bool).reshape(len(m_values), len(s_values))
+    valid = np.array(
+        [[sv in MODEL_STREAM.get(mv, ()) for sv in s_values] for mv in m_values], dtype=bool
+    ).reshape(len(m_values), len(s_values))
     both = (m_codes >= 0) & (s_codes >= 0)
     mismatch = both.copy()
     mismatch[both] = ~valid[m_codes[both], s_codes[both]]
@@ -213,11 +212,15 @@ def _model_stream(c: Cells) -> None:
         why = [f"model '{m}' belongs to stream {streams_of[m]}, not '{s}'" for m, s in pairs]
         c.problems.add(mismatch, "model", model, why)
     c.problems.add(
-        c.is_("model", "meta_analysis") & ~c.present["k_studies"], "k_studies", None,
+        c.is_("model", "meta_analysis") & ~c.present["k_studies"],
+        "k_studies",
+        None,
         "model 'meta_analysis' needs k_studies >= 1; k_studies is missing",
     )
     c.problems.add(
-        c.num["k_studies"] < 1, "k_studies", c.shown["k_studies"],
+        c.num["k_studies"] < 1,
+        "k_studies",
+        c.shown["k_studies"],
         lambda v: f"k_studies must be >= 1 (number of pooled studies); got {v}",
     )
 
@@ -230,22 +233,31 @@ def _data_type(c: Cells) -> None:
             continue
         for col in needed:
             c.problems.add(
-                rows_dt & ~c.present[col], col, None,
+                rows_dt & ~c.present[col],
+                col,
+                None,
                 f"data_type '{dt}' needs a value in '{col}'",
             )
         if measures is not None:
             allowed = ", ".join(measures)
             c.problems.add(
-                rows_dt & ~c.present["measure"], "measure", None,
+                rows_dt & ~c.present["measure"],
+                "measure",
+                None,
                 f"data_type '{dt}' needs measure {allowed}; measure is missing",
             )
-            wrong = rows_dt & measure.notna().to_numpy() & ~measure.isin(measures).to_numpy(
-                dtype=bool, na_value=False
+            wrong = (
+                rows_dt
+                & measure.notna().to_numpy()
+                & ~measure.isin(measures).to_numpy(dtype=bool, na_value=False)
             )
             c.problems.add(
-                wrong, "measure", measure,
-                lambda v, dt=dt, allowed=allowed: f"data_type '{dt}' needs measure {allowed}; "
-                f"got '{v}'",
+                wrong,
+                "measure",
+                measure,
+                lambda v, dt=dt, allowed=allowed: (
+                    f"data_type '{dt}' needs measure {allowed}; got '{v}'"
+                ),
             )
         if dt == "estimate":
             ci = c.present["ci_low"] & c.present["ci_high"]
@@ -253,7 +265,9 @@ def _data_type(c: Cells) -> None:
             has_low = c.present["ci_low"]  # the limit reported missing is the one not given
             for col, flagged in (("ci_low", lacking & ~has_low), ("ci_high", lacking & has_low)):
                 c.problems.add(
-                    flagged, col, None,
+                    flagged,
+                    col,
+                    None,
                     "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'",
                 )
 
@@ -263,21 +277,28 @@ def _continuous_arms(c: Cells) -> None:
     if not is_cont.any():
         return
     for arm in ("int", "ctrl"):
-        has = {k: c.present[f"{k}_{arm}"] for k in
-               ("mean", "sd", "se", "ci_low", "ci_high", "median", "q1", "q3")}
+        has = {
+            k: c.present[f"{k}_{arm}"]
+            for k in ("mean", "sd", "se", "ci_low", "ci_high", "median", "q1", "q3")
+        }
         c.problems.add(
-            is_cont & ~has["mean"] & ~has["median"], f"mean_{arm}", None,
-            f"data_type 'continuous' needs mean_{arm} (or median_{arm} with q1_{arm} and "
-            f"q3_{arm})",
+            is_cont & ~has["mean"] & ~has["median"],
+            f"mean_{arm}",
+            None,
+            f"data_type 'continuous' needs mean_{arm} (or median_{arm} with q1_{arm} and q3_{arm})",
         )
         spread = has["sd"] | has["se"] | (has["ci_low"] & has["ci_high"])
         c.problems.add(
-            is_cont & has["mean"] & ~spread, f"sd_{arm}", None,
+            is_cont & has["mean"] & ~spread,
+            f"sd_{arm}",
+            None,
             f"data_type 'continuous' needs sd_{arm}, se_{arm} or both ci_low_{arm} and "
             f"ci_high_{arm}",
         )
         c.problems.add(
-            is_cont & ~has["mean"] & has["median"] & ~(has["q1"] & has["q3"]), f"q1_{arm}", None,
+            is_cont & ~has["mean"] & has["median"] & ~(has["q1"] & has["q3"]),
+            f"q1_{arm}",
+            None,
             f"data_type 'continuous' with median_{arm} needs q1_{arm} and q3_{arm}",
         )
 
@@ -286,7 +307,9 @@ def _counts(c: Cells) -> None:
     num, shown = c.num, c.shown
     for col in ("events_int", "n_int", "events_ctrl", "n_ctrl", "n_total"):
         c.problems.add(
-            num[col] < 0, col, shown[col],
+            num[col] < 0,
+            col,
+            shown[col],
             lambda v, col=col: f"negative count {v} in column '{col}'",
         )
     for events, total in (("events_int", "n_int"), ("events_ctrl", "n_ctrl")):
@@ -309,11 +332,17 @@ def _events_over(v, num, total):
 
 
 def _spreads(c: Cells) -> None:
-    for col, what in (("sd_int", "standard deviation"), ("sd_ctrl", "standard deviation"),
-                      ("se", "standard error"), ("se_int", "standard error"),
-                      ("se_ctrl", "standard error")):
+    for col, what in (
+        ("sd_int", "standard deviation"),
+        ("sd_ctrl", "standard deviation"),
+        ("se", "standard error"),
+        ("se_int", "standard error"),
+        ("se_ctrl", "standard error"),
+    ):
         c.problems.add(
-            c.num[col] <= 0, col, c.shown[col],
+            c.num[col] <= 0,
+            col,
+            c.shown[col],
             lambda v, col=col, what=what: f"{what} '{col}' must be > 0; got {v}",
         )
 
@@ -372,7 +401,9 @@ def _ratio_scale(c: Cells) -> None:
     is_rom = c.is_("measure", "ROM")
     for col in ("mean_int", "mean_ctrl"):
         c.problems.add(
-            is_rom & (num[col] <= 0), col, shown[col],
+            is_rom & (num[col] <= 0),
+            col,
+            shown[col],
             lambda v, col=col: f"measure 'ROM' needs positive means; '{col}' is {v}",
         )
 
@@ -380,7 +411,9 @@ def _ratio_scale(c: Cells) -> None:
 def _ci_level(c: Cells) -> None:
     level = c.num["ci_level"]
     c.problems.add(
-        (level <= 0) | (level >= 1), "ci_level", c.shown["ci_level"],
+        (level <= 0) | (level >= 1),
+        "ci_level",
+        c.shown["ci_level"],
         lambda v: f"ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got {v}",
     )
 
@@ -391,69 +424,124 @@ def _duplicate_keys(c: Cells) -> None:
 
 #: The row rules, in the order ``data/SCHEMA.md`` lists them.
 RULES: tuple[Rule, ...] = (
-    Rule("Text is stripped of surrounding spaces; an empty cell is a missing value, and so is a "
-         "missing-value token (by default NA, N/A, NaN, NR, '.', '-' and 'not reported', in any "
-         "of their usual cases; read_studies(na_values=...) or [sheet] na_values in a config "
-         "file replaces the list). Other text in a numeric column is rejected."),
+    Rule(
+        "Text is stripped of surrounding spaces; an empty cell is a missing value, and so is a "
+        "missing-value token (by default NA, N/A, NaN, NR, '.', '-' and 'not reported', in any "
+        "of their usual cases; read_studies(na_values=...) or [sheet] na_values in a config "
+        "file replaces the list). Other text in a numeric column is rejected."
+    ),
     Rule("Every required column must hold a value.", _required),
-    Rule("Numeric columns hold numbers written with a '.' decimal point (a ';'-separated file "
-         "may use decimal commas instead); 'int' columns hold whole numbers. A number whose "
-         "square over- or underflows double precision (magnitude >= 1e154, or non-zero below "
-         "1e-154) is rejected."),
+    Rule(
+        "Numeric columns hold numbers written with a '.' decimal point (a ';'-separated file "
+        "may use decimal commas instead); 'int' columns hold whole numbers. A number whose "
+        "square over- or underflows double precision (magnitude >= 1e154, or non-zero below "
+        "1e-154) is rejected."
+    ),
     Rule("Bool columns accept true/false, yes/no and 1/0 (any case) or an empty cell."),
-    Rule("Category columns accept exactly the listed values (case-sensitive); a near miss is "
-         "rejected with a suggestion."),
-    Rule("A CSV record with more or fewer cells than the header (a stray delimiter, a missing "
-         "one) is rejected; a quote that is never closed makes the file unreadable (the error "
-         "names its line). An Excel formula cell without a calculated value is rejected."),
-    Rule("'model' must belong to the row's 'stream' (see the table above). Model "
-         "'meta_analysis' needs k_studies >= 1.", _model_stream,
-         {"k_studies": ((), _below_one)}),
-    Rule("data_type 'counts' needs events_int, n_int, events_ctrl, n_ctrl and measure RR, OR or "
-         "RD.", _data_type),
-    Rule("data_type 'continuous' needs n_int, n_ctrl, measure MD, SMD or ROM (ROM needs positive "
-         "means) and, per arm, the mean with its SD, its SE (se_*) or both limits of its CI "
-         "(ci_low_*, ci_high_* at ci_level), or else the median with both quartiles (median_*, "
-         "q1_*, q3_*).", _continuous_arms),
-    Rule("data_type 'estimate' needs estimate, measure and either both ci_low and ci_high or "
-         "se."),
+    Rule(
+        "Category columns accept exactly the listed values (case-sensitive); a near miss is "
+        "rejected with a suggestion."
+    ),
+    Rule(
+        "A CSV record with more or fewer cells than the header (a stray delimiter, a missing "
+        "one) is rejected; a quote that is never closed makes the file unreadable (the error "
+        "names its line). An Excel formula cell without a calculated value is rejected."
+    ),
+    Rule(
+        "'model' must belong to the row's 'stream' (see the table above). Model "
+        "'meta_analysis' needs k_studies >= 1.",
+        _model_stream,
+        {"k_studies": ((), _below_one)},
+    ),
+    Rule(
+        "data_type 'counts' needs events_int, n_int, events_ctrl, n_ctrl and measure RR, OR or RD.",
+        _data_type,
+    ),
+    Rule(
+        "data_type 'continuous' needs n_int, n_ctrl, measure MD, SMD or ROM (ROM needs positive "
+        "means) and, per arm, the mean with its SD, its SE (se_*) or both limits of its CI "
+        "(ci_low_*, ci_high_* at ci_level), or else the median with both quartiles (median_*, "
+        "q1_*, q3_*).",
+        _continuous_arms,
+    ),
+    Rule("data_type 'estimate' needs estimate, measure and either both ci_low and ci_high or se."),
     Rule("data_type 'single_arm' needs events_int, n_int and measure PLO or PR."),
     Rule("data_type 'none' needs no numbers."),
-    Rule("Counts are >= 0, events do not exceed their arm total, arm totals and n_total are "
-         ">= 1.", _counts,
-         {"events_int": (("n_int",), lambda v, num: _events_over(v, num, "n_int")),
-          "events_ctrl": (("n_ctrl",), lambda v, num: _events_over(v, num, "n_ctrl")),
-          "n_int": ((), _below_one), "n_ctrl": ((), _below_one), "n_total": ((), _below_one)}),
-    Rule("SDs and standard errors (sd_*, se, se_*) are > 0.", _spreads,
-         {c: ((), _below_one) for c in ("sd_int", "sd_ctrl", "se", "se_int", "se_ctrl")}),
-    Rule("ci_low <= estimate <= ci_high.", _estimate_ci,
-         {"ci_low": (("ci_high",), lambda v, num: (v < 1) | (v > num["ci_high"])),
-          "estimate": (("ci_low", "ci_high"),
-                       lambda v, num: (v < 1) | (v < num["ci_low"]) | (v > num["ci_high"]))}),
-    Rule("An arm's CI has ci_low_* < ci_high_*; quartiles satisfy q1_* <= median_* <= q3_* with "
-         "q1_* < q3_*.", _arm_ci_and_quartiles,
-         {**{f"ci_low_{a}": ((f"ci_high_{a}",), lambda v, num, a=a: v >= num[f"ci_high_{a}"])
-             for a in ("int", "ctrl")},
-          **{f"median_{a}": ((f"q1_{a}", f"q3_{a}"),
-                             lambda v, num, a=a: (num[f"q1_{a}"] > v) | (v > num[f"q3_{a}"])
-                             | (num[f"q1_{a}"] >= num[f"q3_{a}"]))
-             for a in ("int", "ctrl")}}),
-    Rule("Ratio measures (RR, OR, HR, ROM) and their CI limits are > 0 (natural scale).",
-         _ratio_scale,
-         {c: ((), _below_one) for c in ("estimate", "ci_low", "ci_high", "mean_int",
-                                        "mean_ctrl")}),
-    Rule("ci_level is a fraction strictly between 0 and 1.", _ci_level,
-         {"ci_level": ((), lambda v, num: (v <= 0) | (v >= 1))}),
-    Rule("(study_id, outcome, comparison, timepoint) is unique; later duplicates are rejected.",
-         _duplicate_keys),
-    Rule("With a bibliography, every row needs a citation_key that is one of its keys; without "
-         "one, citation_key is optional and rows lacking it are counted in a warning (they "
-         "cannot be traced to a source)."),
-    Rule("In `evigap run` and `evigap validate` (read_studies(checks=...) with "
-         "grading.rob.rob_problems): rob_tool names one of the tools listed for it (or is "
-         "empty: SYRCLE for animal rows, the in vitro tool for in vitro rows, generic "
-         "otherwise) and rob_domains parse for the row's tool ('D1=low; D2=some concerns', the "
-         "tool's domain ids and judgements)."),
+    Rule(
+        "Counts are >= 0, events do not exceed their arm total, arm totals and n_total are >= 1.",
+        _counts,
+        {
+            "events_int": (("n_int",), lambda v, num: _events_over(v, num, "n_int")),
+            "events_ctrl": (("n_ctrl",), lambda v, num: _events_over(v, num, "n_ctrl")),
+            "n_int": ((), _below_one),
+            "n_ctrl": ((), _below_one),
+            "n_total": ((), _below_one),
+        },
+    ),
+    Rule(
+        "SDs and standard errors (sd_*, se, se_*) are > 0.",
+        _spreads,
+        {c: ((), _below_one) for c in ("sd_int", "sd_ctrl", "se", "se_int", "se_ctrl")},
+    ),
+    Rule(
+        "ci_low <= estimate <= ci_high.",
+        _estimate_ci,
+        {
+            "ci_low": (("ci_high",), lambda v, num: (v < 1) | (v > num["ci_high"])),
+            "estimate": (
+                ("ci_low", "ci_high"),
+                lambda v, num: (v < 1) | (v < num["ci_low"]) | (v > num["ci_high"]),
+            ),
+        },
+    ),
+    Rule(
+        "An arm's CI has ci_low_* < ci_high_*; quartiles satisfy q1_* <= median_* <= q3_* with "
+        "q1_* < q3_*.",
+        _arm_ci_and_quartiles,
+        {
+            **{
+                f"ci_low_{a}": ((f"ci_high_{a}",), lambda v, num, a=a: v >= num[f"ci_high_{a}"])
+                for a in ("int", "ctrl")
+            },
+            **{
+                f"median_{a}": (
+                    (f"q1_{a}", f"q3_{a}"),
+                    lambda v, num, a=a: (
+                        (num[f"q1_{a}"] > v)
+                        | (v > num[f"q3_{a}"])
+                        | (num[f"q1_{a}"] >= num[f"q3_{a}"])
+                    ),
+                )
+                for a in ("int", "ctrl")
+            },
+        },
+    ),
+    Rule(
+        "Ratio measures (RR, OR, HR, ROM) and their CI limits are > 0 (natural scale).",
+        _ratio_scale,
+        {c: ((), _below_one) for c in ("estimate", "ci_low", "ci_high", "mean_int", "mean_ctrl")},
+    ),
+    Rule(
+        "ci_level is a fraction strictly between 0 and 1.",
+        _ci_level,
+        {"ci_level": ((), lambda v, num: (v <= 0) | (v >= 1))},
+    ),
+    Rule(
+        "(study_id, outcome, comparison, timepoint) is unique; later duplicates are rejected.",
+        _duplicate_keys,
+    ),
+    Rule(
+        "With a bibliography, every row needs a citation_key that is one of its keys; without "
+        "one, citation_key is optional and rows lacking it are counted in a warning (they "
+        "cannot be traced to a source)."
+    ),
+    Rule(
+        "In `evigap run` and `evigap validate` (read_studies(checks=...) with "
+        "grading.rob.rob_problems): rob_tool names one of the tools listed for it (or is "
+        "empty: SYRCLE for animal rows, the in vitro tool for in vitro rows, generic "
+        "otherwise) and rob_domains parse for the row's tool ('D1=low; D2=some concerns', the "
+        "tool's domain ids and judgements)."
+    ),
 )
 
 
@@ -491,8 +579,11 @@ def drop_unshown(shown: dict, num: dict[str, np.ndarray]) -> None:
             shown[name] = None  # no row rule shows this column
         elif all(p in num for p in entry[0]):
             rows = np.flatnonzero(_may_be_shown(name, num))
-            kept = (shown[name].take(rows) if isinstance(shown[name], CompactText)
-                    else shown[name].iloc[rows].astype(object).to_numpy())
+            kept = (
+                shown[name].take(rows)
+                if isinstance(shown[name], CompactText)
+                else shown[name].iloc[rows].astype(object).to_numpy()
+            )
             shown[name] = SomeCells(rows, kept)
 
 

@@ -104,8 +104,10 @@ class SmallStudyResult:
     def summary(self) -> str:
         if not self.estimable:
             return f"{self.test} test (k = {self.k}): not estimable: {self.note}"
-        return (f"{self.test} test for small-study effects (k = {self.k}): t = {self.stat:.3f}, "
-                f"df = {self.df:.0f}, p = {self.p_value:.4f}")
+        return (
+            f"{self.test} test for small-study effects (k = {self.k}): t = {self.stat:.3f}, "
+            f"df = {self.df:.0f}, p = {self.p_value:.4f}"
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -114,28 +116,34 @@ class SmallStudyResult:
 
 
 def _array(x, name: str, func: str) -> np.ndarray:
-    if isinstance(x, (str, bytes)) or not isinstance(x, (Sequence, np.ndarray)) and not hasattr(
-            x, "__array__"):
+    if (
+        isinstance(x, (str, bytes))
+        or not isinstance(x, (Sequence, np.ndarray))
+        and not hasattr(x, "__array__")
+    ):
         raise InvalidParameterError(
             f"The '{name}' argument of {func}() must be a sequence of numbers. "
-            f"Got {type(x).__name__}.")
+            f"Got {type(x).__name__}."
+        )
     arr = np.asarray(x)
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         raise InvalidParameterError(
-            f"The '{name}' argument of {func}() must hold numbers only. Got dtype {arr.dtype}.")
+            f"The '{name}' argument of {func}() must hold numbers only. Got dtype {arr.dtype}."
+        )
     arr = arr.astype(float).ravel()
     if not np.all(np.isfinite(arr)):
         i = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise InvalidParameterError(
-            f"The '{name}' argument of {func}() must be finite; position {i} is {arr[i]!r}.")
+            f"The '{name}' argument of {func}() must be finite; position {i} is {arr[i]!r}."
+        )
     return arr
 
 
-def _not_estimable(test: str, predictor: str, k: int, level: float, note: str
-                   ) -> SmallStudyResult:
+def _not_estimable(test: str, predictor: str, k: int, level: float, note: str) -> SmallStudyResult:
     nan = math.nan
-    return SmallStudyResult(test, predictor, k, False, nan, nan, nan, nan, nan, nan, nan, nan,
-                            level, note)
+    return SmallStudyResult(
+        test, predictor, k, False, nan, nan, nan, nan, nan, nan, nan, nan, level, note
+    )
 
 
 def regression_test(
@@ -171,66 +179,95 @@ def regression_test(
     if predictor not in PREDICTORS:
         raise InvalidParameterError(
             f"The 'predictor' argument of {func}() must be one of {list(PREDICTORS)}. "
-            f"Got {predictor!r}.")
+            f"Got {predictor!r}."
+        )
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise InvalidParameterError(
-            f"The 'level' argument of {func}() must be a number between 0 and 1. Got {level!r}.")
+            f"The 'level' argument of {func}() must be a number between 0 and 1. Got {level!r}."
+        )
     y = _array(yi, "yi", func)
     v = _array(vi, "vi", func)
     name = test or _TEST_NAMES[predictor]
     if len(y) != len(v):
         raise InvalidParameterError(
             f"The 'yi' and 'vi' arguments of {func}() must have the same length "
-            f"(got {len(y)} and {len(v)}).")
+            f"(got {len(y)} and {len(v)})."
+        )
     if np.any(v <= 0):
         i = int(np.flatnonzero(v <= 0)[0])
         raise InvalidParameterError(
-            f"The 'vi' argument of {func}() must be positive; position {i} is {v[i]!r}.")
+            f"The 'vi' argument of {func}() must be positive; position {i} is {v[i]!r}."
+        )
     if predictor in ("sei", "vi"):
         x = np.sqrt(v) if predictor == "sei" else v
     else:
         if ni is None:
             raise InvalidParameterError(
-                f"The 'ni' argument of {func}() is needed for predictor {predictor!r}.")
+                f"The 'ni' argument of {func}() is needed for predictor {predictor!r}."
+            )
         n = _array(ni, "ni", func)
         if len(n) != len(y):
             raise InvalidParameterError(
                 f"The 'ni' argument of {func}() must have the same length as 'yi' "
-                f"(got {len(n)} and {len(y)}).")
+                f"(got {len(n)} and {len(y)})."
+            )
         if np.any(n <= 0):
             i = int(np.flatnonzero(n <= 0)[0])
             raise InvalidParameterError(
-                f"The 'ni' argument of {func}() must be positive; position {i} is {n[i]!r}.")
+                f"The 'ni' argument of {func}() must be positive; position {i} is {n[i]!r}."
+            )
         x = {"ni": n, "ninv": 1 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1 / np.sqrt(n)}[predictor]
     k = len(y)
     if k < 3:
-        return _not_estimable(name, predictor, k, level,
-                              f"needs at least 3 studies (k = {k})")
+        return _not_estimable(name, predictor, k, level, f"needs at least 3 studies (k = {k})")
     w = 1.0 / v
     xbar = float(np.sum(w * x) / np.sum(w))
     sxx = float(np.sum(w * (x - xbar) ** 2))
     if not sxx > 1e-12 * float(np.sum(w * x * x) + 1e-300):
         what = {"sei": "standard error", "vi": "variance"}.get(predictor, "sample size")
-        return _not_estimable(name, predictor, k, level,
-                              f"every study has the same {what}, so the predictor is constant")
+        return _not_estimable(
+            name,
+            predictor,
+            k,
+            level,
+            f"every study has the same {what}, so the predictor is constant",
+        )
     ybar = float(np.sum(w * y) / np.sum(w))
     slope = float(np.sum(w * (x - xbar) * (y - ybar)) / sxx)
     intercept = ybar - slope * xbar
     resid = y - intercept - slope * x
     df = k - 2
-    sigma2 = float(np.sum(w * resid ** 2) / df)
+    sigma2 = float(np.sum(w * resid**2) / df)
     if not sigma2 > 0:
-        return _not_estimable(name, predictor, k, level,
-                              "the regression fits every study exactly (no residual variance)")
+        return _not_estimable(
+            name,
+            predictor,
+            k,
+            level,
+            "the regression fits every study exactly (no residual variance)",
+        )
     slope_se = math.sqrt(sigma2 / sxx)
-    int_se = math.sqrt(sigma2 * (1.0 / float(np.sum(w)) + xbar ** 2 / sxx))
+    int_se = math.sqrt(sigma2 * (1.0 / float(np.sum(w)) + xbar**2 / sxx))
     from evidence import _distributions as dist
 
     t = slope / slope_se
     p = float(min(1.0, 2 * dist.t_sf(abs(t), df)))
     crit = float(dist.t_isf((1 - level) / 2, df))
-    return SmallStudyResult(name, predictor, k, True, t, float(df), p, slope, slope_se,
-                            intercept, intercept - crit * int_se, intercept + crit * int_se, level)
+    return SmallStudyResult(
+        name,
+        predictor,
+        k,
+        True,
+        t,
+        float(df),
+        p,
+        slope,
+        slope_se,
+        intercept,
+        intercept - crit * int_se,
+        intercept + crit * int_se,
+        level,
+    )
 
 
 def peters_test(yi, vi, ni, *, level: float = 0.95) -> SmallStudyResult:
@@ -240,8 +277,9 @@ def peters_test(yi, vi, ni, *, level: float = 0.95) -> SmallStudyResult:
 
 def sample_size_test(yi, vi, ni, *, level: float = 0.95) -> SmallStudyResult:
     """Sample-size-based test for SMDs (Zwetsloot 2017 eLife 6:e24260): predictor 1/sqrt(n)."""
-    return regression_test(yi, vi, predictor="sqrtninv", ni=ni, level=level,
-                           test="sample-size (1/sqrt(n))")
+    return regression_test(
+        yi, vi, predictor="sqrtninv", ni=ni, level=level, test="sample-size (1/sqrt(n))"
+    )
 
 
 def harbord_test(ai, bi, ci, di, *, level: float = 0.95) -> SmallStudyResult:
@@ -252,8 +290,7 @@ def harbord_test(ai, bi, ci, di, *, level: float = 0.95) -> SmallStudyResult:
     out (named in ``note``).
     """
     func = "harbord_test"
-    a, b, c, d = (_array(x, n, func) for x, n in ((ai, "ai"), (bi, "bi"), (ci, "ci"),
-                                                   (di, "di")))
+    a, b, c, d = (_array(x, n, func) for x, n in ((ai, "ai"), (bi, "bi"), (ci, "ci"), (di, "di")))
     if not len(a) == len(b) == len(c) == len(d):
         raise InvalidParameterError(f"The count arguments of {func}() must have equal lengths.")
     if np.any(np.concatenate([a, b, c, d]) < 0):
@@ -262,17 +299,19 @@ def harbord_test(ai, bi, ci, di, *, level: float = 0.95) -> SmallStudyResult:
     total = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):
         z = a - n1 * m1 / total
-        var = n1 * n2 * m1 * m0 / (total ** 2 * (total - 1))
+        var = n1 * n2 * m1 * m0 / (total**2 * (total - 1))
     ok = np.isfinite(var) & (var > 0)
     dropped = int((~ok).sum())
     if ok.sum() == 0:
         return _not_estimable("Harbord", "sei", 0, level, "no table has a positive score variance")
-    res = regression_test(z[ok] / var[ok], 1.0 / var[ok], predictor="sei", level=level,
-                          test="Harbord")
+    res = regression_test(
+        z[ok] / var[ok], 1.0 / var[ok], predictor="sei", level=level, test="Harbord"
+    )
     if dropped:
         note = f"{dropped} table(s) with a zero margin left out"
-        res = SmallStudyResult(**{**asdict(res),
-                                  "note": f"{res.note}; {note}" if res.note else note})
+        res = SmallStudyResult(
+            **{**asdict(res), "note": f"{res.note}; {note}" if res.note else note}
+        )
     return res
 
 
@@ -299,12 +338,18 @@ def small_study_test(
     if m in ("RR", "OR", "RD", "HR", "PETO"):
         if ni is not None:
             return peters_test(yi, vi, ni, level=level)
-        return regression_test(yi, vi, predictor="sei", level=level,
-                               test="Egger (sample sizes not recorded)")
+        return regression_test(
+            yi, vi, predictor="sei", level=level, test="Egger (sample sizes not recorded)"
+        )
     if m in ("SMD", "SMDH", "SMD1", "G"):
         if ni is None:
             k = len(np.asarray(yi))
-            return _not_estimable("sample-size (1/sqrt(n))", "sqrtninv", k, level,
-                                  "sample sizes not recorded (Egger's test is biased for SMDs)")
+            return _not_estimable(
+                "sample-size (1/sqrt(n))",
+                "sqrtninv",
+                k,
+                level,
+                "sample sizes not recorded (Egger's test is biased for SMDs)",
+            )
         return sample_size_test(yi, vi, ni, level=level)
     return regression_test(yi, vi, predictor="sei", level=level, test="Egger")

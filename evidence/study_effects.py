@@ -108,8 +108,9 @@ def _row_labels(frame: pd.DataFrame, pos: np.ndarray) -> Callable[[], np.ndarray
     return lambda: _labels(frame, pos)
 
 
-def _missing_codes(values: dict[str, np.ndarray], cols: dict[str, str],
-                   notes: _NoteCodes) -> np.ndarray:
+def _missing_codes(
+    values: dict[str, np.ndarray], cols: dict[str, str], notes: _NoteCodes
+) -> np.ndarray:
     """Note code per row for 'missing input: a, b' (one text per pattern of missing inputs)."""
     k = len(next(iter(values.values())))
     pattern = np.zeros(k, dtype=np.int64)
@@ -158,9 +159,15 @@ def _normalised(studies: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]
     return group_of_pair[pair_codes], list(keys)
 
 
-def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
-                  orient: bool = True, add: float = _ADD, to: str = "only0",
-                  drop00: bool = False) -> pd.DataFrame:
+def study_effects(
+    studies: pd.DataFrame,
+    *,
+    convert_medians: bool = False,
+    orient: bool = True,
+    add: float = _ADD,
+    to: str = "only0",
+    drop00: bool = False,
+) -> pd.DataFrame:
     """Effect size ``yi`` and sampling variance ``vi`` for every row of the study sheet.
 
     Each row is computed from its ``data_type`` and ``measure`` (columns of
@@ -261,18 +268,23 @@ def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
     check_bool(drop00, "drop00", "study_effects")
     if to not in TO_OPTIONS:
         raise InvalidParameterError(
-            f"The 'to' argument of study_effects() must be one of {list(TO_OPTIONS)}. "
-            f"Got {to!r}.")
-    if isinstance(add, bool) or not isinstance(add, int | float) or not (
-            math.isfinite(add) and add >= 0):
+            f"The 'to' argument of study_effects() must be one of {list(TO_OPTIONS)}. Got {to!r}."
+        )
+    if (
+        isinstance(add, bool)
+        or not isinstance(add, int | float)
+        or not (math.isfinite(add) and add >= 0)
+    ):
         raise InvalidParameterError(
-            f"The 'add' argument of study_effects() must be a number >= 0. Got {add!r}.")
+            f"The 'add' argument of study_effects() must be a number >= 0. Got {add!r}."
+        )
     zero_cell = {"add": float(add), "to": to, "drop00": bool(drop00)}
     group, keys = _normalised(studies)
     n_corrected = 0
     for (dt, ms), pos in zip(keys, group_positions(group, len(keys)), strict=True):
-        n_corrected += _group_effects(studies, dt, ms, pos, yi, vi, notes, convert_medians,
-                                      zero_cell)
+        n_corrected += _group_effects(
+            studies, dt, ms, pos, yi, vi, notes, convert_medians, zero_cell
+        )
     direction = _orient(studies, yi, vi, notes, keys, group) if orient else None
 
     if n_corrected:
@@ -299,14 +311,22 @@ def study_effects(studies: pd.DataFrame, *, convert_medians: bool = False,
 
 
 def _count_fix(zero_cell: dict | None) -> str:
-    """"0.5 added to" (or the ``add`` in use) for notes and the warning."""
+    """ "0.5 added to" (or the ``add`` in use) for notes and the warning."""
     add = _ADD if zero_cell is None else zero_cell["add"]
     return f"{add:g} added to"
 
 
-def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi: np.ndarray,
-                   vi: np.ndarray, notes: _NoteCodes, convert_medians: bool = False,
-                   zero_cell: dict | None = None) -> int:
+def _group_effects(
+    studies: pd.DataFrame,
+    dt: str,
+    ms: str,
+    pos: np.ndarray,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    notes: _NoteCodes,
+    convert_medians: bool = False,
+    zero_cell: dict | None = None,
+) -> int:
     """Fill ``yi``, ``vi`` and the notes of the rows ``pos`` (one data_type x measure).
 
     Returns the number of rows that got a zero-cell correction.
@@ -336,11 +356,13 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
     if dt == "counts":
         a, b, c, d = _complete_table(values, names, labels, "study_effects()")
         zc = zero_cell or {"add": _ADD, "to": "only0", "drop00": False}
-        comp = _table_core(ms, a, b, c, d, add=zc["add"], to=zc["to"], drop00=zc["drop00"],
-                           vtype="LS")
+        comp = _table_core(
+            ms, a, b, c, d, add=zc["add"], to=zc["to"], drop00=zc["drop00"], vtype="LS"
+        )
         fix = f"{_count_fix(zc)} all cells " + {
-            "all": "(to='all')", "if0all": "(to='if0all': some table has a zero cell)"}.get(
-            zc["to"], "(zero cell)")
+            "all": "(to='all')",
+            "if0all": "(to='if0all': some table has a zero cell)",
+        }.get(zc["to"], "(zero cell)")
         double0 = comp.corrected & (((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
         dropped = comp.dropped00
     elif dt == "continuous":
@@ -361,8 +383,7 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
     code[comp.undefined] = notes.code(_UNDEFINED.get(ms, f"{ms} undefined for these inputs"))
     code[comp.corrected] = notes.code(fix)
     code[double0] = notes.code(fix + "; no events in either arm")
-    code[dropped] = notes.code("no events (or no non-events) in either arm: not estimable "
-                               "(drop00)")
+    code[dropped] = notes.code("no events (or no non-events) in either arm: not estimable (drop00)")
     if converted is not None and (converted != "").any():
         _add_notes(notes, code, converted)
     notes.codes[pos] = code
@@ -372,8 +393,7 @@ def _group_effects(studies: pd.DataFrame, dt: str, ms: str, pos: np.ndarray, yi:
 def _add_notes(notes: _NoteCodes, code: np.ndarray, extra: np.ndarray) -> None:
     """Append ``extra`` (one text per row, "" for none) to the rows' notes, in place; a
     "missing input" note of a row whose extra says why the input is missing is replaced."""
-    pairs, first = np.unique(np.stack([code, pd.factorize(extra)[0]]), axis=1,
-                             return_inverse=True)
+    pairs, first = np.unique(np.stack([code, pd.factorize(extra)[0]]), axis=1, return_inverse=True)
     new = np.empty(pairs.shape[1], dtype=np.int32)
     for j in range(pairs.shape[1]):
         row = int(np.flatnonzero(first.ravel() == j)[0])
@@ -384,8 +404,9 @@ def _add_notes(notes: _NoteCodes, code: np.ndarray, extra: np.ndarray) -> None:
     code[:] = new[first.ravel()]
 
 
-def _complete_arms(studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.ndarray],
-                   convert_medians: bool) -> np.ndarray:
+def _complete_arms(
+    studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.ndarray], convert_medians: bool
+) -> np.ndarray:
     """Fill the SD (and, for medians on request, the mean) of continuous arms reported
     another way, in ``values``; returns the note per row ("" where nothing was converted)."""
     k = len(pos)
@@ -408,8 +429,10 @@ def _complete_arms(studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.
             values[sd] = np.where(from_ci, np.sqrt(size) * (hi - lo) / (2 * t), values[sd])
             for lev in np.unique(level[from_ci]):
                 at = from_ci & (level == lev)
-                text[at] = (f"sd_{arm} from the {100 * lev:g}% CI of the mean (SD = sqrt(n) x "
-                            "(upper - lower) / (2 t), t with n - 1 df)")
+                text[at] = (
+                    f"sd_{arm} from the {100 * lev:g}% CI of the mean (SD = sqrt(n) x "
+                    "(upper - lower) / (2 t), t with n - 1 df)"
+                )
         med = _column(studies, f"median_{arm}", pos)
         q1, q3 = _column(studies, f"q1_{arm}", pos), _column(studies, f"q3_{arm}", pos)
         quartiles = np.isnan(values[m]) & ~np.isnan(med) & ~np.isnan(q1) & ~np.isnan(q3)
@@ -417,12 +440,15 @@ def _complete_arms(studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.
             eta = 2 * norm_ppf((0.75 * size - 0.125) / (size + 0.25))
             values[m] = np.where(quartiles, (q1 + med + q3) / 3, values[m])
             values[sd] = np.where(quartiles & (size > 0), (q3 - q1) / eta, values[sd])
-            text[quartiles] = (f"mean_{arm} and sd_{arm} estimated from median and quartiles "
-                               "(Wan 2014)")
+            text[quartiles] = (
+                f"mean_{arm} and sd_{arm} estimated from median and quartiles (Wan 2014)"
+            )
         elif quartiles.any():
-            text[quartiles] = (f"median and quartiles in place of mean_{arm}: not converted "
-                               "(study_effects(convert_medians=True) estimates mean and SD, "
-                               "Wan 2014)")
+            text[quartiles] = (
+                f"median and quartiles in place of mean_{arm}: not converted "
+                "(study_effects(convert_medians=True) estimates mean and SD, "
+                "Wan 2014)"
+            )
         said.append(text)
     first, second = said[1], said[2]
     has1, has2 = first != "", second != ""
@@ -432,9 +458,15 @@ def _complete_arms(studies: pd.DataFrame, pos: np.ndarray, values: dict[str, np.
     return out
 
 
-def _estimate_effects(studies: pd.DataFrame, ms: str, pos: np.ndarray,
-                      labels: Callable[[], np.ndarray], yi: np.ndarray, vi: np.ndarray,
-                      notes: _NoteCodes) -> None:
+def _estimate_effects(
+    studies: pd.DataFrame,
+    ms: str,
+    pos: np.ndarray,
+    labels: Callable[[], np.ndarray],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    notes: _NoteCodes,
+) -> None:
     """'estimate' rows: effect and variance from the estimate with its CI or SE."""
     est, lo, hi, lev, se = (
         _column(studies, c, pos) for c in ("estimate", "ci_low", "ci_high", "ci_level", "se")
@@ -447,12 +479,15 @@ def _estimate_effects(studies: pd.DataFrame, ms: str, pos: np.ndarray,
     yi[pos], vi[pos] = y, v
     no_est = np.isnan(est)
     no_var = np.isnan(se) & (np.isnan(lo) | np.isnan(hi))
-    table = np.array([
-        notes.code(""),
-        notes.code("missing input: estimate"),
-        notes.code("missing input: se or ci_low/ci_high"),
-        notes.code("missing input: estimate; missing input: se or ci_low/ci_high"),
-    ], dtype=np.int32)
+    table = np.array(
+        [
+            notes.code(""),
+            notes.code("missing input: estimate"),
+            notes.code("missing input: se or ci_low/ci_high"),
+            notes.code("missing input: estimate; missing input: se or ci_low/ci_high"),
+        ],
+        dtype=np.int32,
+    )
     notes.codes[pos] = table[no_est.astype(np.intp) + 2 * no_var.astype(np.intp)]
 
 
@@ -495,8 +530,14 @@ def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:
 _REVERSIBLE = ("MD", "SMD", "OR", "RD", "PLO")
 
 
-def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteCodes,
-            keys: list[tuple[str, str]], group: np.ndarray) -> pd.Series | None:
+def _orient(
+    studies: pd.DataFrame,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    notes: _NoteCodes,
+    keys: list[tuple[str, str]],
+    group: np.ndarray,
+) -> pd.Series | None:
     """Orient the rows of each outcome to its majority ``outcome_direction`` (in place);
     returns the new ``outcome_direction`` column, or None when nothing changed.
 
@@ -513,15 +554,17 @@ def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteC
     if len(names) < 2:
         return None
     # a code per distinct direction text, -1 where missing
-    rep_code = np.array([names.index(t) if isinstance(t, str) and t in names else -1
-                         for t in d_text.tolist()], dtype=np.int64)
+    rep_code = np.array(
+        [names.index(t) if isinstance(t, str) and t in names else -1 for t in d_text.tolist()],
+        dtype=np.int64,
+    )
     direction = rep_code[d_codes]
-    outcome, _ = combine([distinct(indication_key(studies))[0],
-                          distinct(studies["outcome"])[0]])
+    outcome, _ = combine([distinct(indication_key(studies))[0], distinct(studies["outcome"])[0]])
     known = direction >= 0
     n_out, n_dir = int(outcome.max()) + 1, len(names)
-    counts = np.bincount(outcome[known] * n_dir + direction[known],
-                         minlength=n_out * n_dir).reshape(n_out, n_dir)
+    counts = np.bincount(
+        outcome[known] * n_dir + direction[known], minlength=n_out * n_dir
+    ).reshape(n_out, n_dir)
     mixed = np.flatnonzero((counts > 0).sum(axis=1) > 1)
     if not len(mixed):
         return None
@@ -542,15 +585,19 @@ def _orient(studies: pd.DataFrame, yi: np.ndarray, vi: np.ndarray, notes: _NoteC
             if ms in _REVERSIBLE:
                 if np.isfinite(yi[r]):
                     yi[r] = -yi[r]
-                text = (f"sign reversed: outcome_direction '{old}' oriented to "
-                        f"'{names[target]}' like the other rows of this outcome ({label})")
+                text = (
+                    f"sign reversed: outcome_direction '{old}' oriented to "
+                    f"'{names[target]}' like the other rows of this outcome ({label})"
+                )
                 new[r] = target
                 changed = True
             else:
                 yi[r] = vi[r] = np.nan
-                text = (f"outcome_direction '{old}' is opposite to '{names[target]}' of the "
-                        f"other rows of this outcome ({label}) and measure '{ms}' cannot be "
-                        "reversed: not pooled; orient the row in the sheet")
+                text = (
+                    f"outcome_direction '{old}' is opposite to '{names[target]}' of the "
+                    f"other rows of this outcome ({label}) and measure '{ms}' cannot be "
+                    "reversed: not pooled; orient the row in the sheet"
+                )
             prior = notes.texts[notes.codes[r]]
             notes.codes[r] = notes.code("; ".join(t for t in (prior, text) if t))
     if not changed:

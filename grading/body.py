@@ -130,8 +130,13 @@ class Body:
 _RATIO = ("RR", "OR", "HR", "ROM")
 _DEFAULT_MEASURE = {"counts": "RR", "continuous": "MD", "single_arm": "PLO"}
 _UNCONTROLLED_MODELS = ("case_series", "case_report", "adverse_event_report")
-_TIER_RANK = {"randomised": 3, "non_randomised": 2, "aggregate_other": 2, "uncontrolled": 1,
-              "in_vitro": 0}
+_TIER_RANK = {
+    "randomised": 3,
+    "non_randomised": 2,
+    "aggregate_other": 2,
+    "uncontrolled": 1,
+    "in_vitro": 0,
+}
 _TIER_LABEL = {
     "randomised": "randomised",
     "non_randomised": "non-randomised",
@@ -141,6 +146,7 @@ _TIER_LABEL = {
 }
 _TIERS: tuple[str, ...] = tuple(_TIER_RANK)  # a record's tier is a code into this
 _TIER_RANKS = np.array([_TIER_RANK[t] for t in _TIERS])
+
 
 def _missing(v) -> bool:
     if v is None or v is pd.NA:
@@ -206,13 +212,21 @@ def _masked(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """The values and the missing-mask of a nullable numeric or boolean column (``Float64``,
     ``Int64``, ``boolean``) without a copy; None for other columns."""
     dtype = series.dtype
-    if isinstance(dtype, np.dtype) or isinstance(dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+    if (
+        isinstance(dtype, np.dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ):
         return None
     arr = series.array
     data, mask = getattr(arr, "_data", None), getattr(arr, "_mask", None)
-    if not (isinstance(data, np.ndarray) and isinstance(mask, np.ndarray)
-            and data.dtype.kind in "biuf" and mask.dtype == bool and data.shape == mask.shape):
+    if not (
+        isinstance(data, np.ndarray)
+        and isinstance(mask, np.ndarray)
+        and data.dtype.kind in "biuf"
+        and mask.dtype == bool
+        and data.shape == mask.shape
+    ):
         return None
     return data, mask
 
@@ -264,9 +278,10 @@ class _Records:
         self.within = self._flags("within_subject")
         self.rob_codes = np.asarray(rob.codes)
         self.rob_labels = np.asarray(rob.categories, dtype=str)
-        self.texts = {name: self.text_codes(name)
-                      for name in ("outcome_kind", "intervention", "comparator",
-                                   "outcome_direction")}
+        self.texts = {
+            name: self.text_codes(name)
+            for name in ("outcome_kind", "intervention", "comparator", "outcome_direction")
+        }
 
     # -- reading cells
 
@@ -309,7 +324,8 @@ class _Records:
             return values
         dtype = series.dtype
         if not isinstance(dtype, pd.CategoricalDtype) and (
-                pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
             values = series.to_numpy(dtype=float, na_value=math.nan)
         else:  # text, categories, objects: each distinct cell once
             codes, cells = self.factorized(name)
@@ -331,8 +347,9 @@ class _Records:
         if series is None:
             return np.full(self.n, -1, dtype=np.int32), []
         codes, cells = self.factorized(name)
-        if series.dtype == object and any(not isinstance(v, str) and not _missing(v)
-                                          for v in cells):
+        if series.dtype == object and any(
+            not isinstance(v, str) and not _missing(v) for v in cells
+        ):
             # factorize merges equal cells of other types (1, 1.0, True) of other texts
             codes, cells = np.arange(self.n), series.tolist()
         texts = np.array([None if _missing(v) else str(v) for v in cells], dtype=object)
@@ -344,8 +361,11 @@ class _Records:
     def _design(self) -> None:
         """``tier`` (codes into :data:`_TIERS`), ``is_meta``, ``is_counts`` and
         ``unreported_registered``, judged once per distinct design cells."""
-        names = [c for c in ("stream", "model", "randomised", "controlled", "data_type")
-                 if c in self.eff.columns]
+        names = [
+            c
+            for c in ("stream", "model", "randomised", "controlled", "data_type")
+            if c in self.eff.columns
+        ]
         combo, first = combine([self.factorized(c)[0] for c in names])
         cells = {c: self.cells(c, first) for c in names}
         tiers, meta, counts, none = [], [], [], []
@@ -364,8 +384,9 @@ class _Records:
             self.unreported_registered[:] = False
         elif self.unreported_registered.any():
             rows = np.flatnonzero(self.unreported_registered)
-            c, uniques = pd.factorize(_values(self.column("registry_id"))[rows],
-                                      use_na_sentinel=False)
+            c, uniques = pd.factorize(
+                _values(self.column("registry_id"))[rows], use_na_sentinel=False
+            )
             missing = np.array([_missing(v) for v in uniques.tolist()], dtype=bool)
             self.unreported_registered[rows[missing[c]]] = False
 
@@ -386,8 +407,9 @@ class _Records:
         from grading.zero_cells import DOUBLE_ZERO_MEASURES, double_zero_reasons
 
         labels = np.array([*self.measure_labels, None], dtype=object)
-        ratio = np.isin(np.array([str(x).upper() for x in labels], dtype=object),
-                        DOUBLE_ZERO_MEASURES)[self.measure]
+        ratio = np.isin(
+            np.array([str(x).upper() for x in labels], dtype=object), DOUBLE_ZERO_MEASURES
+        )[self.measure]
         out = np.zeros(self.n, dtype=bool)
         if not ratio.any():
             return out
@@ -396,7 +418,8 @@ class _Records:
         reasons = double_zero_reasons(
             labels[self.measure[rows]],
             *(self.floats(c, rows) for c in ("events_int", "n_int", "events_ctrl", "n_ctrl")),
-            notes=None if notes is None else _values(notes)[rows])
+            notes=None if notes is None else _values(notes)[rows],
+        )
         out[rows] = reasons != ""
         return out
 
@@ -408,8 +431,10 @@ class _Records:
             total = self.floats("n_total", slice(None), keep=False)
             paired = np.where(b > a, b, a)  # max(a, b), the first on ties
             self._participants = np.where(
-                np.isfinite(a) & np.isfinite(b), np.where(self.within, paired, a + b),
-                np.where(np.isfinite(total), total, np.where(np.isfinite(a), a, math.nan)))
+                np.isfinite(a) & np.isfinite(b),
+                np.where(self.within, paired, a + b),
+                np.where(np.isfinite(total), total, np.where(np.isfinite(a), a, math.nan)),
+            )
         return self._participants[pos]
 
     def mode(self, name: str, pos: np.ndarray) -> str | None:
@@ -439,19 +464,29 @@ def _aggregate(rec: _Records, agg: np.ndarray, n_records: int) -> dict:
     i = int(np.flatnonzero(top & (year0 == year0[top].max()))[0])
     kk = float(k[i])
     k_out = int(kk) if math.isfinite(kk) else 1
-    ids = rec.cells("study_id", agg[i:i + 1])
+    ids = rec.cells("study_id", agg[i : i + 1])
     basis = (
         f"aggregate record {ids[0]} (k_studies = "
         f"{k_out if math.isfinite(kk) else 'not recorded'})"
-        + (f"; {_records_text(n_records - 1)} not pooled with it (may be inside it)"
-           if n_records > 1 else "")
+        + (
+            f"; {_records_text(n_records - 1)} not pooled with it (may be inside it)"
+            if n_records > 1
+            else ""
+        )
     )
-    return {"sel": agg[i:i + 1], "ids": ids, "tier": int(rec.tier[agg[i]]), "aggregate": True,
-            "k": k_out, "basis": basis}
+    return {
+        "sel": agg[i : i + 1],
+        "ids": ids,
+        "tier": int(rec.tier[agg[i]]),
+        "aggregate": True,
+        "k": k_out,
+        "basis": basis,
+    }
 
 
-def _primary(rec: _Records, num: np.ndarray, n_records: int,
-             double_zero: np.ndarray | None = None) -> dict:
+def _primary(
+    rec: _Records, num: np.ndarray, n_records: int, double_zero: np.ndarray | None = None
+) -> dict:
     """The records of the best design tier with results and their most common measure; every
     row of them (a study with several comparisons contributes each, pooled with cluster-robust
     inference by study, see :func:`_pooled`).  ``double_zero``: rows of the body left out as
@@ -466,33 +501,49 @@ def _primary(rec: _Records, num: np.ndarray, n_records: int,
     for i in ids:
         keys.setdefault(i, len(keys))
     n_studies = len(keys)
-    dz = np.array([], dtype=np.intp) if double_zero is None else double_zero[
-        (rec.tier[double_zero] == tier) & (rec.measure[double_zero] == m)]
+    dz = (
+        np.array([], dtype=np.intp)
+        if double_zero is None
+        else double_zero[(rec.tier[double_zero] == tier) & (rec.measure[double_zero] == m)]
+    )
     left = n_records - len(sel) - len(dz)
     basis = (
         f"{_TIER_LABEL[_TIERS[tier]]} studies with results, measure "
         f"{rec.measure_labels[m] if m >= 0 else None}: {_records_text(len(sel))} from "
         f"{n_studies} stud{'y' if n_studies == 1 else 'ies'} pooled"
         + (f"; {_double_zero_text(rec, dz)}" if len(dz) else "")
-        + (f"; {_records_text(left)} not pooled (other design tier, measure or no numeric "
-           "result)" if left else "")
+        + (
+            f"; {_records_text(left)} not pooled (other design tier, measure or no numeric result)"
+            if left
+            else ""
+        )
     )
     unique_ids = list(keys)
-    return {"sel": sel, "ids": unique_ids, "row_ids": ids, "tier": tier, "aggregate": False,
-            "k": n_studies, "basis": basis}
+    return {
+        "sel": sel,
+        "ids": unique_ids,
+        "row_ids": ids,
+        "tier": tier,
+        "aggregate": False,
+        "k": n_studies,
+        "basis": basis,
+    }
 
 
 def _double_zero_text(rec: _Records, dz: np.ndarray) -> str:
     from grading.zero_cells import DOUBLE_ZERO_SOURCE
 
     studies = list(dict.fromkeys(str(i) for i in rec.cells("study_id", dz)))
-    return (f"{_records_text(len(dz))} ({', '.join(studies)}) left out as not estimable: no "
-            "events in either arm (or events in every participant of both arms) leave a risk "
-            f"or odds ratio undefined ({DOUBLE_ZERO_SOURCE})")
+    return (
+        f"{_records_text(len(dz))} ({', '.join(studies)}) left out as not estimable: no "
+        "events in either arm (or events in every participant of both arms) leave a risk "
+        f"or odds ratio undefined ({DOUBLE_ZERO_SOURCE})"
+    )
 
 
-def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
-            row_ids: list | None = None) -> dict:
+def _pooled(
+    rec: _Records, sel: np.ndarray, scheme: Scheme, z: float, row_ids: list | None = None
+) -> dict:
     """Estimate, interval and heterogeneity of the selected records.
 
     One row per study: :func:`evidence.pool`.  Several rows from one study (multiple
@@ -502,10 +553,22 @@ def _pooled(rec: _Records, sel: np.ndarray, scheme: Scheme, z: float,
     metafor ``robust(..., clubSandwich=TRUE)``).  Several rows
     from a single study: pooled as independent (no cluster adjustment is possible), said so.
     """
-    res = {"estimate": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "pi_low": math.nan, "pi_high": math.nan, "i2": math.nan, "tau2": math.nan,
-           "q_p": math.nan, "q": math.nan, "q_df": math.nan, "method": None,
-           "ci_method": None, "clustered": False}
+    res = {
+        "estimate": math.nan,
+        "se": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "pi_low": math.nan,
+        "pi_high": math.nan,
+        "i2": math.nan,
+        "tau2": math.nan,
+        "q_p": math.nan,
+        "q": math.nan,
+        "q_df": math.nan,
+        "method": None,
+        "ci_method": None,
+        "clustered": False,
+    }
     if len(sel) == 1:
         y, v = float(rec.yi[sel[0]]), float(rec.vi[sel[0]])
         se = math.sqrt(v)
@@ -530,19 +593,37 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
         if n_clusters < len(sel) and n_clusters >= 2:
             from evidence import pool_clustered
 
-            frame = pd.DataFrame({"yi": rec.yi[sel], "vi": rec.vi[sel],
-                                  "study": [str(i) for i in row_ids]})
-            pr = pool_clustered(frame, cluster="study", method=scheme.pool_method,
-                                level=scheme.level, vcov="CR2")
+            frame = pd.DataFrame(
+                {"yi": rec.yi[sel], "vi": rec.vi[sel], "study": [str(i) for i in row_ids]}
+            )
+            pr = pool_clustered(
+                frame, cluster="study", method=scheme.pool_method, level=scheme.level, vcov="CR2"
+            )
             res["clustered"] = True
             res["ci_method"] = pr.vcov_type
         else:
-            pr = pool(rec.yi[sel], rec.vi[sel], method=scheme.pool_method,
-                      ci_method=scheme.ci_method, level=scheme.level)
+            pr = pool(
+                rec.yi[sel],
+                rec.vi[sel],
+                method=scheme.pool_method,
+                ci_method=scheme.ci_method,
+                level=scheme.level,
+            )
             res["ci_method"] = pr.ci_method
-    res.update(estimate=pr.estimate, se=pr.se, ci_low=pr.ci_low, ci_high=pr.ci_high,
-               pi_low=pr.pi_low, pi_high=pr.pi_high, i2=pr.i2, tau2=pr.tau2, q_p=pr.q_p,
-               q=pr.q, q_df=float(pr.q_df), method=pr.method)
+    res.update(
+        estimate=pr.estimate,
+        se=pr.se,
+        ci_low=pr.ci_low,
+        ci_high=pr.ci_high,
+        pi_low=pr.pi_low,
+        pi_high=pr.pi_high,
+        i2=pr.i2,
+        tau2=pr.tau2,
+        q_p=pr.q_p,
+        q=pr.q,
+        q_df=float(pr.q_df),
+        method=pr.method,
+    )
     return res
 
 
@@ -561,8 +642,12 @@ def _totals(rec: _Records, sel: np.ndarray, tier_rows: np.ndarray) -> dict:
     else:
         out["n_events"] = math.nan
         out["control_risk"] = math.nan
-    for col, src in (("n_int_total", "n_int"), ("n_ctrl_total", "n_ctrl"),
-                     ("events_int_total", "events_int"), ("events_ctrl_total", "events_ctrl")):
+    for col, src in (
+        ("n_int_total", "n_int"),
+        ("n_ctrl_total", "n_ctrl"),
+        ("events_int_total", "events_int"),
+        ("events_ctrl_total", "events_ctrl"),
+    ):
         vals = arms[src]
         ok = bool(len(vals)) and bool(np.isfinite(vals).all())
         if src.startswith("events") and not counts:
@@ -591,17 +676,24 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     elif dzero.any():
         from grading.zero_cells import DOUBLE_ZERO_SOURCE
 
-        out = {"sel": np.array([], dtype=np.intp), "tier": _first_max_tier(rec.tier[pos]),
-               "aggregate": False, "k": 0,
-               "basis": f"not estimable: {_records_text(int(dzero.sum()))} of "
-                        f"{n_records} with a result, each without events in either arm (or "
-                        "with events in every participant of both arms): a risk or odds ratio "
-                        f"is not estimable ({DOUBLE_ZERO_SOURCE})"}
+        out = {
+            "sel": np.array([], dtype=np.intp),
+            "tier": _first_max_tier(rec.tier[pos]),
+            "aggregate": False,
+            "k": 0,
+            "basis": f"not estimable: {_records_text(int(dzero.sum()))} of "
+            f"{n_records} with a result, each without events in either arm (or "
+            "with events in every participant of both arms): a risk or odds ratio "
+            f"is not estimable ({DOUBLE_ZERO_SOURCE})",
+        }
     else:
-        out = {"sel": np.array([], dtype=np.intp), "tier": _first_max_tier(rec.tier[pos]),
-               "aggregate": False, "k": 0,
-               "basis": f"not estimable: none of the {_records_text(n_records)} has a numeric "
-                        "result"}
+        out = {
+            "sel": np.array([], dtype=np.intp),
+            "tier": _first_max_tier(rec.tier[pos]),
+            "aggregate": False,
+            "k": 0,
+            "basis": f"not estimable: none of the {_records_text(n_records)} has a numeric result",
+        }
     sel = out["sel"]
     out["n_records"] = n_records
     if not len(sel):
@@ -615,12 +707,16 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     if len(sel) == 1 and not out["aggregate"]:
         out["basis"] = out["basis"].replace("1 record from 1 study pooled", "single study")
     elif out["clustered"]:
-        out["basis"] += (f" ({out['method']} random effects with cluster-robust CR2 standard "
-                         "error by study and Satterthwaite df: several rows per study; Hedges, "
-                         "Tipton & Johnson 2010; Pustejovsky & Tipton 2018)")
+        out["basis"] += (
+            f" ({out['method']} random effects with cluster-robust CR2 standard "
+            "error by study and Satterthwaite df: several rows per study; Hedges, "
+            "Tipton & Johnson 2010; Pustejovsky & Tipton 2018)"
+        )
     elif len(sel) > 1 and out["k"] == 1:
-        out["basis"] += (f" ({out['method']} random effects; the rows of one study pooled as "
-                         "independent: no cluster adjustment possible)")
+        out["basis"] += (
+            f" ({out['method']} random effects; the rows of one study pooled as "
+            "independent: no cluster adjustment possible)"
+        )
     elif len(sel) > 1 and out["method"] not in ("FE", "EE"):
         out["basis"] += f" ({out['method']} random effects)"
     out.update(_totals(rec, sel, out["tier_rows"]))
@@ -631,8 +727,10 @@ def _key_codes(series: pd.Series) -> np.ndarray:
     """Codes of ``str(cell)``, missing cells read as ``"nan"`` (as ``pd.factorize`` of the
     cells as objects gives them back)."""
     codes, uniques = pd.factorize(_values(series), use_na_sentinel=False)
-    texts = ["nan" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-             else str(v) for v in uniques.tolist()]
+    texts = [
+        "nan" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+        for v in uniques.tolist()
+    ]
     return pd.factorize(np.asarray(texts, dtype=object))[0][codes]
 
 
@@ -653,8 +751,9 @@ def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np
 def _check_streams(stream: pd.Series, index: pd.Index) -> None:
     """Every record is of the human, animal or in vitro stream (each distinct cell checked once)."""
     codes, uniques = pd.factorize(_values(stream), use_na_sentinel=False)
-    bad = np.array([s not in ("human", "animal", "in_vitro") for s in uniques.tolist()],
-                   dtype=bool)[codes]
+    bad = np.array(
+        [s not in ("human", "animal", "in_vitro") for s in uniques.tolist()], dtype=bool
+    )[codes]
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValidationError(

@@ -69,19 +69,49 @@ from grading.statements import (
     question_statement,
 )
 
-__all__ = ["grade", "informative_statement", "certainty_symbols", "status_summary",
-           "GRADE_COLUMNS"]
+__all__ = ["grade", "informative_statement", "certainty_symbols", "status_summary", "GRADE_COLUMNS"]
 
 _REQUIRED = ("indication", "outcome", "stream", "model", "data_type")
 
 #: The fixed leading columns of grade()'s output.
 GRADE_COLUMNS: tuple[str, ...] = (
-    "indication", "outcome", "stream", "outcome_kind", "intervention", "comparator", "design",
-    "k", "k_records", "n_participants", "n_events", "n_int_total", "n_ctrl_total",
-    "events_int_total", "events_ctrl_total", "control_risk", "measure", "estimate", "se", "ci_low",
-    "ci_high", "pi_low", "pi_high", "i2", "tau2", "q", "q_df", "q_p", "method", "ci_method",
-    "estimate_natural", "ci_low_natural",
-    "ci_high_natural", "estimable", "estimate_basis", "study_ids", "estimate_rows",
+    "indication",
+    "outcome",
+    "stream",
+    "outcome_kind",
+    "intervention",
+    "comparator",
+    "design",
+    "k",
+    "k_records",
+    "n_participants",
+    "n_events",
+    "n_int_total",
+    "n_ctrl_total",
+    "events_int_total",
+    "events_ctrl_total",
+    "control_risk",
+    "measure",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "i2",
+    "tau2",
+    "q",
+    "q_df",
+    "q_p",
+    "method",
+    "ci_method",
+    "estimate_natural",
+    "ci_low_natural",
+    "ci_high_natural",
+    "estimable",
+    "estimate_basis",
+    "study_ids",
+    "estimate_rows",
     "starting_level",
     "starting_level_source",
 )
@@ -106,8 +136,10 @@ def _start(stream: str, tier: str, scheme: Scheme) -> tuple[str, str]:
     elif tier == "aggregate_other":
         name = "start_meta_analysis_other"
     if name is None:
-        raise ValidationError(f"grade(): unknown stream {stream!r} (expected human, animal, "
-                              "in_vitro) in column 'stream'.")
+        raise ValidationError(
+            f"grade(): unknown stream {stream!r} (expected human, animal, "
+            "in_vitro) in column 'stream'."
+        )
     return getattr(scheme, name), f"{name}: {scheme.source(name)}"
 
 
@@ -142,7 +174,12 @@ def _override(domain: str, jd: Judgement, rows: list[dict]) -> tuple[Judgement, 
         final = Judgement(
             step,
             f"override{' by ' + who if who else ''}: {o['reason']} (rule: {rule})",
-            jd.source, _word(domain, step), True, True, "")
+            jd.source,
+            _word(domain, step),
+            True,
+            True,
+            "",
+        )
     return final, who
 
 
@@ -178,20 +215,27 @@ class _Rob:
         codes, first = _combinations(eff)
         judged = _judge(eff, None, first)
         # built as rob_judgements() builds its frame, one row per combination
-        small = pd.DataFrame({
-            "rob_tool": np.array([j.tool.name for j in judged], dtype=object),
-            "judgement": np.array([j.final for j in judged], dtype=object),
-            "judgement_class": np.array([j.cls if j.final is not None else NOT_ASSESSED
-                                         for j in judged], dtype=object)})
+        small = pd.DataFrame(
+            {
+                "rob_tool": np.array([j.tool.name for j in judged], dtype=object),
+                "judgement": np.array([j.final for j in judged], dtype=object),
+                "judgement_class": np.array(
+                    [j.cls if j.final is not None else NOT_ASSESSED for j in judged], dtype=object
+                ),
+            }
+        )
         self.codes = codes
         self.tool = small["rob_tool"].to_numpy()
         self.judgement = small["judgement"].to_numpy()
         self.judgement_class = small["judgement_class"].to_numpy()
-        cls = pd.Categorical(small["judgement_class"].replace(NOT_ASSESSED, "unclear"),
-                             categories=["low", "unclear", "high"])
+        cls = pd.Categorical(
+            small["judgement_class"].replace(NOT_ASSESSED, "unclear"),
+            categories=["low", "unclear", "high"],
+        )
         #: the classes for weighting (not assessed read as unclear), one per row
-        self.categorical = pd.Categorical.from_codes(np.asarray(cls.codes)[codes],
-                                                     categories=cls.categories)
+        self.categorical = pd.Categorical.from_codes(
+            np.asarray(cls.codes)[codes], categories=cls.categories
+        )
 
     def classes(self, rows: np.ndarray) -> np.ndarray:
         return self.judgement_class[self.codes[rows]]
@@ -371,12 +415,30 @@ def grade(
         raise unmatched_error(ov_rows[unused[0]])
     cols = list(GRADE_COLUMNS)
     for d in ALL_DOMAINS:
-        cols += [d, f"{d}_suggested", f"{d}_judgement", f"{d}_reason", f"{d}_source",
-                 f"{d}_override_by"]
-    cols += ["total_down", "total_up", "certainty_within_stream", "certainty",
-             "certainty_score", "certainty_symbols", "evidence_status", "provisional_reason",
-             "no_evidence_reason", "importance", "decision_thresholds", "statement",
-             "statement_question", "statement_source"]
+        cols += [
+            d,
+            f"{d}_suggested",
+            f"{d}_judgement",
+            f"{d}_reason",
+            f"{d}_source",
+            f"{d}_override_by",
+        ]
+    cols += [
+        "total_down",
+        "total_up",
+        "certainty_within_stream",
+        "certainty",
+        "certainty_score",
+        "certainty_symbols",
+        "evidence_status",
+        "provisional_reason",
+        "no_evidence_reason",
+        "importance",
+        "decision_thresholds",
+        "statement",
+        "statement_question",
+        "statement_source",
+    ]
     frame = pd.DataFrame(out_rows, columns=cols)
     for d in ALL_DOMAINS:
         frame[d] = frame[d].astype("int64")
@@ -396,9 +458,11 @@ def status_summary(grades: pd.DataFrame) -> str:
         raise ValidationError("status_summary() needs column 'evidence_status' in 'grades'.")
     counts = grades["evidence_status"].value_counts()
     n = len(grades)
-    return (f"{n} bod{'y' if n == 1 else 'ies'} of evidence: {int(counts.get('rated', 0))} "
-            f"rated, {int(counts.get('provisional', 0))} provisional (some domains not "
-            f"assessed), {int(counts.get('no evidence', 0))} without evidence")
+    return (
+        f"{n} bod{'y' if n == 1 else 'ies'} of evidence: {int(counts.get('rated', 0))} "
+        f"rated, {int(counts.get('provisional', 0))} provisional (some domains not "
+        f"assessed), {int(counts.get('no evidence', 0))} without evidence"
+    )
 
 
 def _match_override(o: Mapping, key: tuple[str, str, str]) -> bool:
@@ -407,8 +471,17 @@ def _match_override(o: Mapping, key: tuple[str, str, str]) -> bool:
     return matches(o, key)
 
 
-def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: float,
-                question, ov: list[dict], rob: _Rob) -> dict:
+def _grade_body(
+    key,
+    pos,
+    rec: _Records,
+    eff: pd.DataFrame,
+    scheme: Scheme,
+    z: float,
+    question,
+    ov: list[dict],
+    rob: _Rob,
+) -> dict:
     """One body, in GRADE's order: select -> judge -> override -> rate up -> score -> state."""
     ind, outcome, stream = key
     # 1. the body and its numbers
@@ -447,35 +520,56 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
     elif thr is not None:
         thr_text = f"{thr.label} ({thr.source})"
     else:
-        thr_text = (f"none for {measure} (judged against the null; set thresholds in the "
-                    "overrides)" if measure else "none")
+        thr_text = (
+            f"none for {measure} (judged against the null; set thresholds in the overrides)"
+            if measure
+            else "none"
+        )
     names_rows = sel if len(sel) else pos
     intervention = name_list(rec.cells("intervention", names_rows), default="the intervention")
     comparator = name_list(rec.cells("comparator", names_rows), default="")
     row: dict = {
-        "indication": ind, "outcome": outcome, "stream": stream,
+        "indication": ind,
+        "outcome": outcome,
+        "stream": stream,
         "outcome_kind": rec.mode("outcome_kind", pos),
         "intervention": intervention if intervention != "the intervention" else None,
         "comparator": comparator or None,
         "design": _TIER_LABEL[tier] + (" (ROBINS-I)" if robins else ""),
-        "k": body.k, "k_records": body.n_records,
-        "n_participants": body.n_participants, "n_events": body.n_events,
-        "n_int_total": body.n_int_total, "n_ctrl_total": body.n_ctrl_total,
+        "k": body.k,
+        "k_records": body.n_records,
+        "n_participants": body.n_participants,
+        "n_events": body.n_events,
+        "n_int_total": body.n_int_total,
+        "n_ctrl_total": body.n_ctrl_total,
         "events_int_total": body.events_int_total,
-        "events_ctrl_total": body.events_ctrl_total, "control_risk": body.control_risk,
-        "measure": measure, "estimate": body.estimate, "se": body.se,
-        "ci_low": body.ci_low, "ci_high": body.ci_high, "pi_low": body.pi_low,
-        "pi_high": body.pi_high, "i2": body.i2, "tau2": body.tau2,
-        "q": body.q, "q_df": body.q_df, "q_p": body.q_p, "method": body.method,
+        "events_ctrl_total": body.events_ctrl_total,
+        "control_risk": body.control_risk,
+        "measure": measure,
+        "estimate": body.estimate,
+        "se": body.se,
+        "ci_low": body.ci_low,
+        "ci_high": body.ci_high,
+        "pi_low": body.pi_low,
+        "pi_high": body.pi_high,
+        "i2": body.i2,
+        "tau2": body.tau2,
+        "q": body.q,
+        "q_df": body.q_df,
+        "q_p": body.q_p,
+        "method": body.method,
         "ci_method": body.ci_method,
         "estimate_natural": _natural(measure, body.estimate),
         "ci_low_natural": _natural(measure, body.ci_low),
         "ci_high_natural": _natural(measure, body.ci_high),
-        "estimable": estimable, "estimate_basis": body.basis,
+        "estimable": estimable,
+        "estimate_basis": body.basis,
         "study_ids": "; ".join(map(str, body.ids)),
         "estimate_rows": "; ".join(str(int(i)) for i in body.sel),
-        "starting_level": start, "starting_level_source": start_src,
-        "importance": importance, "decision_thresholds": thr_text,
+        "starting_level": start,
+        "starting_level_source": start_src,
+        "importance": importance,
+        "decision_thresholds": thr_text,
         "statement_source": STATEMENT_SOURCE,
     }
     if not estimable:
@@ -485,18 +579,36 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         elif rec.double_zero[pos].any():
             reason = body.basis  # every result a double-zero study (Cochrane Handbook 10.4.4.2)
         for d in ALL_DOMAINS:
-            jd = not_assessed("no evidence (no result to rate)", "GRADE 3: Balshem H et al. "
-                              "J Clin Epidemiol 2011;64:401-406")
+            jd = not_assessed(
+                "no evidence (no result to rate)",
+                "GRADE 3: Balshem H et al. J Clin Epidemiol 2011;64:401-406",
+            )
             final, who = _override(d, jd, ov)
             _put(row, d, jd, final, who)
-        text = informative_statement("very low", intervention=intervention, outcome=outcome,
-                                     measure=None, estimate=math.nan, ci_low=math.nan,
-                                     ci_high=math.nan, stream=stream,
-                                     models=rec.cells("model", pos))
-        row.update(total_down=0, total_up=0, certainty_within_stream=None, certainty=None,
-                   certainty_score=None, certainty_symbols=None, evidence_status="no evidence",
-                   provisional_reason=None, no_evidence_reason=reason, statement=text,
-                   statement_question=text)
+        text = informative_statement(
+            "very low",
+            intervention=intervention,
+            outcome=outcome,
+            measure=None,
+            estimate=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            stream=stream,
+            models=rec.cells("model", pos),
+        )
+        row.update(
+            total_down=0,
+            total_up=0,
+            certainty_within_stream=None,
+            certainty=None,
+            certainty_score=None,
+            certainty_symbols=None,
+            evidence_status="no evidence",
+            provisional_reason=None,
+            no_evidence_reason=reason,
+            statement=text,
+            statement_question=text,
+        )
         return row
     # 2. judge each domain
     ys, vs = rec.yi[sel], rec.vi[sel]
@@ -506,24 +618,49 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
     weights = 1.0 / (rec.vi[sel] + tau2)
     wk = "inverse-variance weight" if len(sel) > 1 else "weight (single record)"
     j["risk_of_bias"] = judge_risk_of_bias(
-        rob.classes(rrows), weights, scheme, weight_kind=wk,
-        judgements=rob.judgements(rrows), robins=robins)
+        rob.classes(rrows),
+        weights,
+        scheme,
+        weight_kind=wk,
+        judgements=rob.judgements(rrows),
+        robins=robins,
+    )
     j["inconsistency"] = judge_inconsistency(
-        ys, i2=body.i2, q_p=body.q_p, ci_low=body.ci_low, ci_high=body.ci_high,
-        pi_low=body.pi_low, pi_high=body.pi_high, measure=measure or "",
-        scheme=scheme, aggregate=body.aggregate, vi=vs, level=scheme.level)
-    j["indirectness"] = judge_indirectness(stream, scheme,
-                                           outcome_levels=rec.cells("outcome_level", pos))
+        ys,
+        i2=body.i2,
+        q_p=body.q_p,
+        ci_low=body.ci_low,
+        ci_high=body.ci_high,
+        pi_low=body.pi_low,
+        pi_high=body.pi_high,
+        measure=measure or "",
+        scheme=scheme,
+        aggregate=body.aggregate,
+        vi=vs,
+        level=scheme.level,
+    )
+    j["indirectness"] = judge_indirectness(
+        stream, scheme, outcome_levels=rec.cells("outcome_level", pos)
+    )
     n_events, estimated = body.n_events, False
     if not math.isfinite(n_events) and measure == "RR":
         n_events = events_from_ci(measure, body.se, body.estimate, body.n_participants)
         estimated = math.isfinite(n_events)
     j["imprecision"] = judge_imprecision(
-        measure=measure, estimate=body.estimate, ci_low=body.ci_low,
-        ci_high=body.ci_high, n_events=n_events,
-        n_participants=body.n_participants, k=body.k, scheme=scheme,
-        level=scheme.level, n_records=body.n_records, stream=stream, thresholds=thr,
-        events_estimated=estimated)
+        measure=measure,
+        estimate=body.estimate,
+        ci_low=body.ci_low,
+        ci_high=body.ci_high,
+        n_events=n_events,
+        n_participants=body.n_participants,
+        k=body.k,
+        scheme=scheme,
+        level=scheme.level,
+        n_records=body.n_records,
+        stream=stream,
+        thresholds=thr,
+        events_estimated=estimated,
+    )
     n_unrep = int(rec.unreported_registered[pos].sum())
     ni = rec.participants(sel)
     counts = None
@@ -533,17 +670,32 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         if np.isfinite(np.concatenate([e1, n1, e0, n0])).all():
             counts = (e1, n1 - e1, e0, n0 - e0)
     j["publication_bias"] = judge_publication_bias(
-        ys, vs, scheme, aggregate=body.aggregate, n_unreported_registered=n_unrep,
-        measure=measure, ni=ni if np.isfinite(ni).all() and (ni > 0).all() else None,
-        counts=counts, estimate=body.estimate, ci_low=body.ci_low,
-        ci_high=body.ci_high, thresholds=thr)
+        ys,
+        vs,
+        scheme,
+        aggregate=body.aggregate,
+        n_unreported_registered=n_unrep,
+        measure=measure,
+        ni=ni if np.isfinite(ni).all() and (ni > 0).all() else None,
+        counts=counts,
+        estimate=body.estimate,
+        ci_low=body.ci_low,
+        ci_high=body.ci_high,
+        thresholds=thr,
+    )
     j["translational_indirectness"] = judge_translational(stream, question, scheme)
     j["large_effect"] = judge_large_effect(
-        measure=measure, estimate=body.estimate, ci_low=body.ci_low,
-        ci_high=body.ci_high, control_risk=body.control_risk, scheme=scheme)
+        measure=measure,
+        estimate=body.estimate,
+        ci_low=body.ci_low,
+        ci_high=body.ci_high,
+        control_risk=body.control_risk,
+        scheme=scheme,
+    )
     doses = rec.floats("dose", sel)
-    j["dose_response"] = judge_dose_response(ys, vs, doses, pooled_estimate=body.estimate,
-                                             scheme=scheme)
+    j["dose_response"] = judge_dose_response(
+        ys, vs, doses, pooled_estimate=body.estimate, scheme=scheme
+    )
     j["plausible_confounding"] = judge_plausible_confounding(scheme)
     # 3. overrides of the down domains
     final: dict[str, Judgement] = {}
@@ -551,8 +703,9 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
     for d in (*DOWN_DOMAINS, "translational_indirectness"):
         final[d], who[d] = _override(d, j[d], ov)
     # 4. rate up (GRADE 9; GRADE 18 for ROBINS-I bodies)
-    blocking = [d for d in DOWN_DOMAINS if final[d].step < 0
-                and not (robins and d == "risk_of_bias")]
+    blocking = [
+        d for d in DOWN_DOMAINS if final[d].step < 0 and not (robins and d == "risk_of_bias")
+    ]
     why = ""
     if tier == "randomised" and scheme.uprate_non_randomised_only:
         why = "randomised body (rating up is for non-randomised evidence)"
@@ -560,11 +713,17 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         why = f"body already rated down ({', '.join(_label(d) for d in blocking)})"
     for d in UP_DOMAINS:
         if why:
-            rule = (f"the rule would give {j[d].step:+d}: {j[d].reason}" if j[d].step
-                    else j[d].reason)
-            j[d] = Judgement(0, f"not applied: {why} ({rule})",
-                             f"{scheme.source('uprate_non_randomised_only')}; {j[d].source}",
-                             "none", True, False)
+            rule = (
+                f"the rule would give {j[d].step:+d}: {j[d].reason}" if j[d].step else j[d].reason
+            )
+            j[d] = Judgement(
+                0,
+                f"not applied: {why} ({rule})",
+                f"{scheme.source('uprate_non_randomised_only')}; {j[d].source}",
+                "none",
+                True,
+                False,
+            )
         final[d], who[d] = _override(d, j[d], ov)
     for d in ALL_DOMAINS:
         _put(row, d, j[d], final[d], who[d])
@@ -584,21 +743,42 @@ def _grade_body(key, pos, rec: _Records, eff: pd.DataFrame, scheme: Scheme, z: f
         elif f.provisional:
             gaps.append(f.provisional)
     row.update(
-        total_down=total_down, total_up=total_up, certainty_within_stream=LEVELS[within - 1],
-        certainty=level, certainty_score=score, certainty_symbols=LEVEL_SYMBOLS[level],
+        total_down=total_down,
+        total_up=total_up,
+        certainty_within_stream=LEVELS[within - 1],
+        certainty=level,
+        certainty_score=score,
+        certainty_symbols=LEVEL_SYMBOLS[level],
         evidence_status="provisional" if gaps else "rated",
-        provisional_reason="; ".join(gaps) if gaps else None, no_evidence_reason=None)
+        provisional_reason="; ".join(gaps) if gaps else None,
+        no_evidence_reason=None,
+    )
     # 6. statements (GRADE 26)
     own = informative_statement(
-        LEVELS[within - 1], intervention=intervention, outcome=outcome, measure=measure,
-        estimate=body.estimate, ci_low=body.ci_low, ci_high=body.ci_high,
-        stream=stream, comparator=comparator or None, thresholds=thr,
+        LEVELS[within - 1],
+        intervention=intervention,
+        outcome=outcome,
+        measure=measure,
+        estimate=body.estimate,
+        ci_low=body.ci_low,
+        ci_high=body.ci_high,
+        stream=stream,
+        comparator=comparator or None,
+        thresholds=thr,
         outcome_direction=rec.mode("outcome_direction", pos),
-        models=rec.cells("model", names_rows), model_details=rec.cells("model_detail", names_rows))
+        models=rec.cells("model", names_rows),
+        model_details=rec.cells("model_detail", names_rows),
+    )
     row["statement"] = own
     row["statement_question"] = question_statement(
-        level, stream=stream, intervention=intervention, outcome=outcome, own_statement=own,
-        question=question, models=rec.cells("model", names_rows))
+        level,
+        stream=stream,
+        intervention=intervention,
+        outcome=outcome,
+        own_statement=own,
+        question=question,
+        models=rec.cells("model", names_rows),
+    )
     return row
 
 

@@ -32,8 +32,12 @@ from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
 __all__ = ["audit_claims", "CLAIM_FLAGS"]
 
-CLAIM_FLAGS: tuple[str, ...] = ("no_evidence", "only_preclinical", "human_below_threshold",
-                                "harm_signal")
+CLAIM_FLAGS: tuple[str, ...] = (
+    "no_evidence",
+    "only_preclinical",
+    "human_below_threshold",
+    "harm_signal",
+)
 _CLAIM_COLS = ("claim_id", "indication", "claim")
 
 
@@ -79,14 +83,23 @@ def audit_claims(
     check_frame(claims, "claims", "audit_claims", what="a DataFrame like data/claims.csv")
     check_frame(grades, "grades", "audit_claims", what="the DataFrame from grade()")
     if studies is not None:
-        check_frame(studies, "studies", "audit_claims",
-                    what="the study sheet as a DataFrame or None")
+        check_frame(
+            studies, "studies", "audit_claims", what="the study sheet as a DataFrame or None"
+        )
     for col in _CLAIM_COLS:
         if col not in claims.columns:
             raise ValidationError(f"audit_claims() needs column {col!r} in 'claims'.")
     threshold = scheme.human_certainty_threshold
-    gcols = ["indication", "outcome", "stream", "outcome_kind", "estimate", "ci_low",
-             "certainty", "certainty_within_stream"]
+    gcols = [
+        "indication",
+        "outcome",
+        "stream",
+        "outcome_kind",
+        "estimate",
+        "ci_low",
+        "certainty",
+        "certainty_within_stream",
+    ]
     missing = [c for c in gcols if c not in grades.columns]
     if missing:
         raise ValidationError(f"audit_claims() needs column {missing[0]!r} in 'grades'.")
@@ -95,8 +108,11 @@ def audit_claims(
     if studies is not None:
         from evidence.schema import indication_key
 
-        keep = [c for c in ("study_id", "stream", "model", "outcome_kind", "events_int")
-                if c in studies.columns]
+        keep = [
+            c
+            for c in ("study_id", "stream", "model", "outcome_kind", "events_int")
+            if c in studies.columns
+        ]
         st = studies[keep].copy()
         st["_ind"] = indication_key(studies).astype(str).to_numpy()
     rows = []
@@ -104,8 +120,9 @@ def audit_claims(
         ind = str(c["indication"])
         g = grades[grades["indication"].astype(str).map(lambda x, ind=ind: _matches(x, ind))]
         s = None if st is None else st[st["_ind"].map(lambda x, ind=ind: _matches(x, ind))]
-        matched = sorted(set(g["indication"].astype(str)) | (set() if s is None else set(
-            s["_ind"])))
+        matched = sorted(
+            set(g["indication"].astype(str)) | (set() if s is None else set(s["_ind"]))
+        )
         reasons: list[str] = []
         flags = dict.fromkeys(CLAIM_FLAGS, False)
         ben = g[g["outcome_kind"].fillna("benefit") != "harm"]
@@ -129,8 +146,11 @@ def audit_claims(
                 reasons.append(
                     "no human body with a numeric result"
                     + (f" ({n_h} human record(s) without usable results)" if n_h else "")
-                    + (f"; preclinical evidence best rated {best_p} within its stream"
-                       if best_p else "")
+                    + (
+                        f"; preclinical evidence best rated {best_p} within its stream"
+                        if best_p
+                        else ""
+                    )
                 )
             if best_h is None or LEVEL_SCORE[best_h] < LEVEL_SCORE[threshold]:
                 flags["human_below_threshold"] = True
@@ -159,9 +179,18 @@ def audit_claims(
             sig = hs[hs["model"].isin(["case_report", "adverse_event_report"]) | (ev > 0)]
             if len(sig):
                 ids = "; ".join(
-                    f"{sid} ({stream})" for sid, stream in sorted(set(zip(
-                        sig.get("study_id", pd.Series(sig.index, index=sig.index)).astype(str),
-                        sig["stream"].astype(str), strict=True)))
+                    f"{sid} ({stream})"
+                    for sid, stream in sorted(
+                        set(
+                            zip(
+                                sig.get("study_id", pd.Series(sig.index, index=sig.index)).astype(
+                                    str
+                                ),
+                                sig["stream"].astype(str),
+                                strict=True,
+                            )
+                        )
+                    )
                 )
                 harm_txt.append(f"harm records with events or adverse-event/case reports: {ids}")
         if harm_txt:
@@ -178,18 +207,28 @@ def audit_claims(
         if flags["harm_signal"]:
             verdict += " (with harm signal)"
         row = {k: c[k] for k in claims.columns}
-        row.update({
-            "matched_indications": "; ".join(matched) if matched else None,
-            "best_human_certainty": best_h,
-            "best_human_outcome": best_h_out,
-            "best_preclinical_certainty": best_p,
-            **flags,
-            "flags": "; ".join(k for k, v in flags.items() if v),
-            "verdict": verdict,
-            "reason": "; ".join(reasons),
-        })
+        row.update(
+            {
+                "matched_indications": "; ".join(matched) if matched else None,
+                "best_human_certainty": best_h,
+                "best_human_outcome": best_h_out,
+                "best_preclinical_certainty": best_p,
+                **flags,
+                "flags": "; ".join(k for k, v in flags.items() if v),
+                "verdict": verdict,
+                "reason": "; ".join(reasons),
+            }
+        )
         rows.append(row)
-    cols = [*claims.columns, "matched_indications", "best_human_certainty",
-            "best_human_outcome", "best_preclinical_certainty", *CLAIM_FLAGS, "flags",
-            "verdict", "reason"]
+    cols = [
+        *claims.columns,
+        "matched_indications",
+        "best_human_certainty",
+        "best_human_outcome",
+        "best_preclinical_certainty",
+        *CLAIM_FLAGS,
+        "flags",
+        "verdict",
+        "reason",
+    ]
     return pd.DataFrame(rows, columns=cols)

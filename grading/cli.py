@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "by side and show the translational gap.",
     )
     parser.add_argument("--version", action="version", version=f"evigap {version_string()}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,validate,template}",
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{run,validate,template}", parser_class=_Parser
+    )
 
     run = sub.add_parser(
         "run",
@@ -75,38 +76,76 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--regulatory", metavar="CSV", help="regulatory status table")
     run.add_argument("--claims", metavar="CSV", help="marketing claims to audit")
     run.add_argument("--scheme", metavar="TOML", help="grading scheme (default: built-in)")
-    run.add_argument("--out", metavar="DIR", default=None,
-                     help=f"output folder, replaced as a whole when the run is complete "
-                     f"(default: ./{DEFAULT_OUT_DIR})")
-    run.add_argument("--config", metavar="TOML",
-                     help="config file with inputs and run options (see docs/cli.md); options "
-                     "given on the command line win")
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help=f"output folder, replaced as a whole when the run is complete "
+        f"(default: ./{DEFAULT_OUT_DIR})",
+    )
+    run.add_argument(
+        "--config",
+        metavar="TOML",
+        help="config file with inputs and run options (see docs/cli.md); options "
+        "given on the command line win",
+    )
     run.add_argument("--overrides", metavar="CSV", help="reviewer overrides of domain ratings")
-    run.add_argument("--measure", metavar="M",
-                     help="effect measure for rows computed from arm data (e.g. RR, OR, RD, "
-                     "MD, SMD, ROM)")
-    run.add_argument("--method", metavar="M",
-                     help="pooling method / tau2 estimator (e.g. REML, DL, FE)")
-    run.add_argument("--ci-method", metavar="M", dest="ci_method",
-                     help="confidence intervals of pooled estimates (e.g. z, hksj)")
-    run.add_argument("--zero-cell", metavar="K=V,...", dest="zero_cell",
-                     help="zero-cell handling: add=0.5,to=only0,drop00=false (metafor's names)")
-    run.add_argument("--by", metavar="COLS",
-                     help="extra grouping columns, comma-separated: bodies are split by them")
-    run.add_argument("--subgroup", metavar="COL",
-                     help="subgroup analysis of every body by COL (subgroups.csv, "
-                     "subgroup_tests.csv)")
-    run.add_argument("--question", metavar="Q",
-                     help="the review question: human (default) or within (each stream for "
-                     "its own question)")
-    run.add_argument("--baseline-risk", metavar="P", dest="baseline_risk",
-                     help="control-group risk (0-1) for absolute effects")
-    run.add_argument("--strict", action="store_true", default=None,
-                     help="fail (exit 1, nothing written) when any row is rejected")
-    run.add_argument("--no-figures", action="store_true", default=None,
-                     help="skip figures (the report then has tables only)")
-    run.add_argument("-q", "--quiet", action="store_true",
-                     help="no progress bar, no warnings, no summary")
+    run.add_argument(
+        "--measure",
+        metavar="M",
+        help="effect measure for rows computed from arm data (e.g. RR, OR, RD, MD, SMD, ROM)",
+    )
+    run.add_argument(
+        "--method", metavar="M", help="pooling method / tau2 estimator (e.g. REML, DL, FE)"
+    )
+    run.add_argument(
+        "--ci-method",
+        metavar="M",
+        dest="ci_method",
+        help="confidence intervals of pooled estimates (e.g. z, hksj)",
+    )
+    run.add_argument(
+        "--zero-cell",
+        metavar="K=V,...",
+        dest="zero_cell",
+        help="zero-cell handling: add=0.5,to=only0,drop00=false (metafor's names)",
+    )
+    run.add_argument(
+        "--by",
+        metavar="COLS",
+        help="extra grouping columns, comma-separated: bodies are split by them",
+    )
+    run.add_argument(
+        "--subgroup",
+        metavar="COL",
+        help="subgroup analysis of every body by COL (subgroups.csv, subgroup_tests.csv)",
+    )
+    run.add_argument(
+        "--question",
+        metavar="Q",
+        help="the review question: human (default) or within (each stream for its own question)",
+    )
+    run.add_argument(
+        "--baseline-risk",
+        metavar="P",
+        dest="baseline_risk",
+        help="control-group risk (0-1) for absolute effects",
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="fail (exit 1, nothing written) when any row is rejected",
+    )
+    run.add_argument(
+        "--no-figures",
+        action="store_true",
+        default=None,
+        help="skip figures (the report then has tables only)",
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no warnings, no summary"
+    )
 
     val = sub.add_parser(
         "validate",
@@ -124,8 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write an empty study sheet (every schema column) and, beside it, the data "
         "dictionary as Markdown (<name>_dictionary.md).",
     )
-    tpl.add_argument("--out", metavar="PATH", default="study_sheet.csv",
-                     help="where to write the sheet (default: ./study_sheet.csv)")
+    tpl.add_argument(
+        "--out",
+        metavar="PATH",
+        default="study_sheet.csv",
+        help="where to write the sheet (default: ./study_sheet.csv)",
+    )
     tpl.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
 
@@ -147,8 +190,17 @@ def _say(stream, text: str) -> None:
 class _WarningLog:
     """Collects warnings during a command and prints each distinct one once, briefly."""
 
-    _ORIGINS = ("matplotlib", "numpy", "pandas", "scipy", "statsmodels", "openpyxl", "pyarrow",
-                "evidence", "grading")
+    _ORIGINS = (
+        "matplotlib",
+        "numpy",
+        "pandas",
+        "scipy",
+        "statsmodels",
+        "openpyxl",
+        "pyarrow",
+        "evidence",
+        "grading",
+    )
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str, str]] = Counter()
@@ -179,8 +231,11 @@ class _WarningLog:
         self.reported = True
         total = sum(self.counts.values())
         origins = ", ".join(sorted({o for o, _, _ in self.counts}))
-        _say(stream, f"evigap: {total} warning{'s' if total != 1 else ''} during the run "
-                     f"(from {origins}):\n")
+        _say(
+            stream,
+            f"evigap: {total} warning{'s' if total != 1 else ''} during the run "
+            f"(from {origins}):\n",
+        )
         for (origin, category, text), n in sorted(self.counts.items())[:limit]:
             times = f" (x{n})" if n > 1 else ""
             _say(stream, f"  [{origin}] {category}: {text}{times}\n")
@@ -236,8 +291,17 @@ def _run_settings(args: argparse.Namespace) -> tuple[dict, dict, dict, Path | No
         value = getattr(args, key)
         if value is not None:
             paths[key] = value
-    for key in ("measure", "method", "ci_method", "zero_cell", "by", "subgroup", "question",
-                "baseline_risk", "strict"):
+    for key in (
+        "measure",
+        "method",
+        "ci_method",
+        "zero_cell",
+        "by",
+        "subgroup",
+        "question",
+        "baseline_risk",
+        "strict",
+    ):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
@@ -254,14 +318,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     paths, options, read_options, config_path = _run_settings(args)
     given = any(paths.get(k) for k in ("studies", "bib", "regulatory", "claims"))
     if paths.get("studies") is None and given:
-        raise _UsageError("--bib/--regulatory/--claims need --studies (or give none of them "
-                          "to run on the bundled exosome data)")
+        raise _UsageError(
+            "--bib/--regulatory/--claims need --studies (or give none of them "
+            "to run on the bundled exosome data)"
+        )
     if paths.get("studies") is None:
         paths.update({k: str(v) for k, v in bundled_inputs().items()})
     out = paths.get("out", DEFAULT_OUT_DIR)
     opts = check_options(**options)  # refused up front, before any work
-    check_out_dir(out, [paths.get(k) for k in ("studies", "bib", "regulatory", "claims",
-                                               "scheme", "overrides")] + [config_path])
+    check_out_dir(
+        out,
+        [paths.get(k) for k in ("studies", "bib", "regulatory", "claims", "scheme", "overrides")]
+        + [config_path],
+    )
     progress = TextProgress(sys.stderr, enabled=False if args.quiet else None)
     try:
         result = run_review(
@@ -296,8 +365,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         _say(sys.stdout, result.summary() + "\n")
         if nothing_usable:
-            _say(sys.stdout, "Nothing usable: no row was accepted (see rejected_rows.csv, or "
-                             "run 'evigap validate' on the sheet).\n")
+            _say(
+                sys.stdout,
+                "Nothing usable: no row was accepted (see rejected_rows.csv, or "
+                "run 'evigap validate' on the sheet).\n",
+            )
     return EXIT_REJECTED if nothing_usable else EXIT_OK
 
 
@@ -309,13 +381,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     ingest = read_studies(args.csv, bib=args.bib, checks=(rob_problems,))
     rejected = ingest.rejected
     n_rej = int(rejected["row"].nunique()) if len(rejected) else 0
-    _say(sys.stdout, f"{args.csv}: {ingest.n_in} rows in, {len(ingest.studies)} accepted, "
-                     f"{n_rej} rejected.\n")
+    _say(
+        sys.stdout,
+        f"{args.csv}: {ingest.n_in} rows in, {len(ingest.studies)} accepted, {n_rej} rejected.\n",
+    )
     if n_rej:
         import pandas as pd
 
-        with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                               "display.width", 200, "display.max_colwidth", 80):
+        with pd.option_context(
+            "display.max_rows",
+            None,
+            "display.max_columns",
+            None,
+            "display.width",
+            200,
+            "display.max_colwidth",
+            80,
+        ):
             from evidence.export import terminal_text
 
             shown = rejected.astype("string").fillna("").map(terminal_text)
@@ -410,9 +492,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks
         if os.environ.get("EVIGAP_DEBUG"):
             raise
-        _say(sys.stderr,
-             f"evigap: internal error: {type(exc).__name__}: {_one_line(exc)} "
-             "(a bug; please report it; set EVIGAP_DEBUG=1 for the traceback)\n")
+        _say(
+            sys.stderr,
+            f"evigap: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(a bug; please report it; set EVIGAP_DEBUG=1 for the traceback)\n",
+        )
         return EXIT_INTERNAL
     finally:
         _restore_sigterm(previous)

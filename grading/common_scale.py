@@ -39,10 +39,14 @@ __all__ = [
 
 #: sqrt(3) / pi: SMD per unit of ln OR (1 / 1.8138).
 CHINN: float = math.sqrt(3) / math.pi
-CHINN_SOURCE = ("Chinn S. Stat Med 2000;19:3127-3131; Hasselblad V, Hedges LV. Psychol Bull "
-                "1995;117:167-178 (SMD = ln OR x sqrt(3)/pi)")
-RR_OR_SOURCE = ("OR = RR(1 - p0)/(1 - RR p0) with control risk p0 (inverse of Zhang J, Yu KF. "
-                "JAMA 1998;280:1690-1691)")
+CHINN_SOURCE = (
+    "Chinn S. Stat Med 2000;19:3127-3131; Hasselblad V, Hedges LV. Psychol Bull "
+    "1995;117:167-178 (SMD = ln OR x sqrt(3)/pi)"
+)
+RR_OR_SOURCE = (
+    "OR = RR(1 - p0)/(1 - RR p0) with control risk p0 (inverse of Zhang J, Yu KF. "
+    "JAMA 1998;280:1690-1691)"
+)
 MD_SMD_SOURCE = "SMD = MD / pooled SD (Cochrane Handbook v6.4 section 6.5.1.2)"
 
 _NO_COMPARATOR = ("PR", "PLO", "PAS", "PFT", "IR", "IRLN")
@@ -81,24 +85,29 @@ def pooled_sd(records: pd.DataFrame) -> tuple[float, int]:
     if records is None or len(records) == 0 or not set(cols) <= set(records.columns):
         return math.nan, 0
     v = records[list(cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(v).all(axis=1) & (v[:, 2] > 1) & (v[:, 3] > 1) & (v[:, 0] >= 0) & (
-        v[:, 1] >= 0)
+    ok = (
+        np.isfinite(v).all(axis=1) & (v[:, 2] > 1) & (v[:, 3] > 1) & (v[:, 0] >= 0) & (v[:, 1] >= 0)
+    )
     if not ok.any():
         return math.nan, 0
     s1, s2, n1, n2 = v[ok].T
-    num = ((n1 - 1) * s1 ** 2 + (n2 - 1) * s2 ** 2).sum()
+    num = ((n1 - 1) * s1**2 + (n2 - 1) * s2**2).sum()
     den = (n1 + n2 - 2).sum()
     sd = math.sqrt(num / den)
     return (sd, int(ok.sum())) if sd > 0 else (math.nan, 0)
 
 
 def _finite(x: object) -> bool:
-    return isinstance(x, (int, float, np.floating)) and not isinstance(x, bool) and math.isfinite(
-        float(x))
+    return (
+        isinstance(x, (int, float, np.floating))
+        and not isinstance(x, bool)
+        and math.isfinite(float(x))
+    )
 
 
-def to_common_smd(measure: object, value: object, *, control_risk: float | None = None,
-                  sd: float | None = None) -> tuple[float, str]:
+def to_common_smd(
+    measure: object, value: object, *, control_risk: float | None = None, sd: float | None = None
+) -> tuple[float, str]:
     """An estimate on the SMD scale and the conversion used, or NaN and why not.
 
     Parameters
@@ -126,15 +135,18 @@ def to_common_smd(measure: object, value: object, *, control_risk: float | None 
         return log_or_to_smd(value), f"ln OR x sqrt(3)/pi = SMD ({CHINN_SOURCE})"
     if measure == "RR":
         if not _finite(control_risk):
-            return math.nan, ("RR without a control risk: no conversion to OR/SMD "
-                              "(needs control-arm events)")
+            return math.nan, (
+                "RR without a control risk: no conversion to OR/SMD (needs control-arm events)"
+            )
         log_or = log_rr_to_log_or(value, float(control_risk))
         if not math.isfinite(log_or):
-            return math.nan, (f"RR {math.exp(value):.2f} x control risk {control_risk:.2f} "
-                              ">= 1: no odds ratio")
+            return math.nan, (
+                f"RR {math.exp(value):.2f} x control risk {control_risk:.2f} >= 1: no odds ratio"
+            )
         return log_or_to_smd(log_or), (
             f"RR {math.exp(value):.3g} -> OR {math.exp(log_or):.3g} at control risk "
-            f"{control_risk:.3f} ({RR_OR_SOURCE}) -> SMD ({CHINN_SOURCE})")
+            f"{control_risk:.3f} ({RR_OR_SOURCE}) -> SMD ({CHINN_SOURCE})"
+        )
     if measure == "MD":
         if not _finite(sd) or float(sd) <= 0:
             return math.nan, "MD without standard deviations in the source: no conversion to SMD"

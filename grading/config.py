@@ -72,11 +72,28 @@ __all__ = [
 ]
 
 #: Config keys naming files (resolved against the config file's folder).
-PATH_KEYS: tuple[str, ...] = ("studies", "bib", "regulatory", "claims", "scheme", "overrides",
-                              "out")
+PATH_KEYS: tuple[str, ...] = (
+    "studies",
+    "bib",
+    "regulatory",
+    "claims",
+    "scheme",
+    "overrides",
+    "out",
+)
 #: Config keys of run options (as ``evigap run`` options, with ``_`` for ``-``).
-OPTION_KEYS: tuple[str, ...] = ("measure", "method", "ci_method", "zero_cell", "by", "subgroup",
-                                "question", "baseline_risk", "figures", "strict")
+OPTION_KEYS: tuple[str, ...] = (
+    "measure",
+    "method",
+    "ci_method",
+    "zero_cell",
+    "by",
+    "subgroup",
+    "question",
+    "baseline_risk",
+    "figures",
+    "strict",
+)
 _TABLES = ("input", "sheet", "columns", "defaults")
 _INPUT_KEYS = ("sheet", "na_values")
 #: metafor's zero-cell defaults (``escalc``: add = 1/2, to = "only0", drop00 = FALSE).
@@ -183,14 +200,20 @@ def _refuse_two_by_two(method: Any) -> None:
         f"{_TWO_BY_TWO[key]} pooling exists in the library (evidence.mantel_haenszel, "
         "evidence.peto), but the grading engine pools every body by inverse variance, so a "
         "run cannot honour it for both the grades and pooled.csv; supported methods: "
-        f"{', '.join(_methods())}.")
+        f"{', '.join(_methods())}."
+    )
 
 
-def _choice(value: Any, what: str, flag: str, allowed: tuple[str, ...],
-            aliases: Mapping[str, str] | None = None, fold=str.upper) -> str:
+def _choice(
+    value: Any,
+    what: str,
+    flag: str,
+    allowed: tuple[str, ...],
+    aliases: Mapping[str, str] | None = None,
+    fold=str.upper,
+) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise UnsupportedOptionError(
-            f"{flag} needs one of: {', '.join(allowed)}. Got {value!r}.")
+        raise UnsupportedOptionError(f"{flag} needs one of: {', '.join(allowed)}. Got {value!r}.")
     text = value.strip()
     for name in allowed:
         if fold(name) == fold(text):
@@ -199,8 +222,8 @@ def _choice(value: Any, what: str, flag: str, allowed: tuple[str, ...],
         if fold(alias) == fold(text) and name in allowed:
             return name
     raise UnsupportedOptionError(
-        f"{flag} {text!r} is not supported by this version; supported {what}: "
-        f"{', '.join(allowed)}.")
+        f"{flag} {text!r} is not supported by this version; supported {what}: {', '.join(allowed)}."
+    )
 
 
 # --------------------------------------------------------------------------- options
@@ -273,18 +296,21 @@ def parse_zero_cell(text: str) -> dict[str, Any]:
         if not sep:
             raise UnsupportedOptionError(
                 f"--zero-cell takes KEY=VALUE pairs separated by commas (keys: add, to, "
-                f"drop00), e.g. --zero-cell add=0.5,to=only0,drop00=true. Got {part.strip()!r}.")
+                f"drop00), e.g. --zero-cell add=0.5,to=only0,drop00=true. Got {part.strip()!r}."
+            )
         if key == "drop00":
             if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
-                raise UnsupportedOptionError(f"--zero-cell drop00 must be true or false. "
-                                             f"Got {value!r}.")
+                raise UnsupportedOptionError(
+                    f"--zero-cell drop00 must be true or false. Got {value!r}."
+                )
             out[key] = value.lower() in ("true", "yes", "1")
         elif key == "add":
             try:
                 out[key] = float(value)
             except ValueError:
                 raise UnsupportedOptionError(
-                    f"--zero-cell add must be a number. Got {value!r}.") from None
+                    f"--zero-cell add must be a number. Got {value!r}."
+                ) from None
         else:
             out[key] = value
     return out
@@ -297,38 +323,49 @@ def _check_zero_cell(zero_cell: Any) -> dict[str, Any]:
         zero_cell = parse_zero_cell(zero_cell)
     if not isinstance(zero_cell, Mapping):
         raise UnsupportedOptionError(
-            f"zero_cell must be a table with add, to, drop00. Got {type(zero_cell).__name__}.")
+            f"zero_cell must be a table with add, to, drop00. Got {type(zero_cell).__name__}."
+        )
     unknown = [k for k in zero_cell if k not in ZERO_CELL_DEFAULTS]
     if unknown:
         raise UnsupportedOptionError(
-            f"--zero-cell: unknown setting {unknown[0]!r}; settings: add, to, drop00.")
+            f"--zero-cell: unknown setting {unknown[0]!r}; settings: add, to, drop00."
+        )
     out: dict[str, Any] = {}
     for key, value in zero_cell.items():
         if key == "add":
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                    0 <= float(value) < float("inf")):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (0 <= float(value) < float("inf"))
+            ):
                 raise UnsupportedOptionError(
-                    f"--zero-cell add must be a number >= 0. Got {value!r}.")
+                    f"--zero-cell add must be a number >= 0. Got {value!r}."
+                )
             value = float(value)
         elif key == "to":
-            value = _choice(value, "values of to", "--zero-cell to", _zero_cell_to(),
-                            fold=str.lower)
+            value = _choice(
+                value, "values of to", "--zero-cell to", _zero_cell_to(), fold=str.lower
+            )
         elif key == "drop00" and not isinstance(value, bool):
-            raise UnsupportedOptionError(f"--zero-cell drop00 must be true or false. "
-                                         f"Got {value!r}.")
+            raise UnsupportedOptionError(
+                f"--zero-cell drop00 must be true or false. Got {value!r}."
+            )
         if value != ZERO_CELL_DEFAULTS[key]:
             out[key] = value
     able = _zero_cell_keys()
     refused = [k for k in out if k not in able]
     if refused:
-        now = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
-                        for k, v in ZERO_CELL_DEFAULTS.items())
+        now = ", ".join(
+            f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+            for k, v in ZERO_CELL_DEFAULTS.items()
+        )
         value = out[refused[0]]
         shown = str(value).lower() if isinstance(value, bool) else value
         raise UnsupportedOptionError(
             f"--zero-cell {refused[0]}={shown} is not supported by this version: "
             f"effect sizes use metafor's defaults ({now})"
-            + (f"; settable: {', '.join(able)}." if able else "; none is settable yet."))
+            + (f"; settable: {', '.join(able)}." if able else "; none is settable yet.")
+        )
     return out
 
 
@@ -345,10 +382,19 @@ def _columns_list(value: Any, flag: str) -> tuple[str, ...]:
     return cols
 
 
-def check_options(*, measure: Any = None, method: Any = None, ci_method: Any = None,
-                  zero_cell: Any = None, by: Any = None, subgroup: Any = None,
-                  question: Any = None, baseline_risk: Any = None, strict: Any = False,
-                  figures: Any = True) -> RunOptions:
+def check_options(
+    *,
+    measure: Any = None,
+    method: Any = None,
+    ci_method: Any = None,
+    zero_cell: Any = None,
+    by: Any = None,
+    subgroup: Any = None,
+    question: Any = None,
+    baseline_risk: Any = None,
+    strict: Any = False,
+    figures: Any = True,
+) -> RunOptions:
     """Check run options against what this version supports.
 
     Returns
@@ -370,10 +416,16 @@ def check_options(*, measure: Any = None, method: Any = None, ci_method: Any = N
         _refuse_two_by_two(method)
         method = _choice(method, "methods", "--method", _methods(), method_aliases)
     if ci_method is not None:
-        ci_method = _choice(ci_method, "CI methods", "--ci-method", _ci_methods(), ci_aliases,
-                            fold=str.lower)
-    question = _choice("human" if question is None else question, "questions", "--question",
-                       _questions(), fold=str.lower)
+        ci_method = _choice(
+            ci_method, "CI methods", "--ci-method", _ci_methods(), ci_aliases, fold=str.lower
+        )
+    question = _choice(
+        "human" if question is None else question,
+        "questions",
+        "--question",
+        _questions(),
+        fold=str.lower,
+    )
     by_cols = _columns_list(by, "--by")
     if subgroup is not None:
         sub = _columns_list(subgroup, "--subgroup")
@@ -386,23 +438,36 @@ def check_options(*, measure: Any = None, method: Any = None, ci_method: Any = N
                 baseline_risk = float(baseline_risk)
             except ValueError:
                 pass
-        if isinstance(baseline_risk, bool) or not isinstance(baseline_risk, int | float) or not (
-                0 < float(baseline_risk) < 1):
+        if (
+            isinstance(baseline_risk, bool)
+            or not isinstance(baseline_risk, int | float)
+            or not (0 < float(baseline_risk) < 1)
+        ):
             raise UnsupportedOptionError(
                 "--baseline-risk must be a proportion between 0 and 1 (e.g. 0.2 for 200 per "
-                f"1000). Got {baseline_risk!r}.")
+                f"1000). Got {baseline_risk!r}."
+            )
         if not _baseline_risk_supported():
             raise UnsupportedOptionError(
                 "--baseline-risk is not supported by this version yet (its summary of "
-                "findings has no absolute effects); run without it.")
+                "findings has no absolute effects); run without it."
+            )
         baseline_risk = float(baseline_risk)
     for name, value in (("strict", strict), ("figures", figures)):
         if not isinstance(value, bool):
             raise UnsupportedOptionError(f"'{name}' must be true or false. Got {value!r}.")
-    return RunOptions(measure=measure, method=method, ci_method=ci_method,
-                      zero_cell=_check_zero_cell(zero_cell), by=by_cols, subgroup=subgroup,
-                      question=question, baseline_risk=baseline_risk, strict=strict,
-                      figures=figures)
+    return RunOptions(
+        measure=measure,
+        method=method,
+        ci_method=ci_method,
+        zero_cell=_check_zero_cell(zero_cell),
+        by=by_cols,
+        subgroup=subgroup,
+        question=question,
+        baseline_risk=baseline_risk,
+        strict=strict,
+        figures=figures,
+    )
 
 
 # --------------------------------------------------------------------------- the file
@@ -431,8 +496,11 @@ class ConfigFile:
 
     def record(self) -> dict[str, Any]:
         """What ``manifest.json`` keeps of the file: every setting, paths as written."""
-        return {"paths": {k: str(v) for k, v in self.paths.items()},
-                "options": dict(self.options), "read_options": dict(self.read_options)}
+        return {
+            "paths": {k: str(v) for k, v in self.paths.items()},
+            "options": dict(self.options),
+            "read_options": dict(self.read_options),
+        }
 
 
 def load_config(path: str | os.PathLike) -> ConfigFile:
@@ -449,23 +517,24 @@ def load_config(path: str | os.PathLike) -> ConfigFile:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"The config file '{p}' is not UTF-8 text ({exc.reason}).") \
-            from None
+        raise ValidationError(f"The config file '{p}' is not UTF-8 text ({exc.reason}).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"The config file '{p}' is not valid TOML: {exc}.") from None
     known = PATH_KEYS + OPTION_KEYS + _TABLES
     unknown = [k for k in data if k not in known]
     if unknown:
         raise ValidationError(
-            f"Config file '{p}': unknown key {unknown[0]!r}. Known keys: {', '.join(known)}.")
+            f"Config file '{p}': unknown key {unknown[0]!r}. Known keys: {', '.join(known)}."
+        )
     base = p.parent
     paths: dict[str, Path] = {}
     for key in PATH_KEYS:
         if key in data:
             value = data[key]
             if not isinstance(value, str) or not value.strip():
-                raise ValidationError(f"Config file '{p}': '{key}' must be a file or folder "
-                                      f"name. Got {value!r}.")
+                raise ValidationError(
+                    f"Config file '{p}': '{key}' must be a file or folder name. Got {value!r}."
+                )
             paths[key] = Path(os.path.normpath(base / value))
     options = {k: data[k] for k in OPTION_KEYS if k in data}
     read_options: dict[str, Any] = {}
@@ -475,21 +544,27 @@ def load_config(path: str | os.PathLike) -> ConfigFile:
             raise ValidationError(f"Config file '{p}': [input] must be a table.")
         bad = [k for k in table if k not in _INPUT_KEYS]
         if bad:
-            raise ValidationError(f"Config file '{p}': unknown key {bad[0]!r} in [input]. "
-                                  f"Known: {', '.join(_INPUT_KEYS)}.")
+            raise ValidationError(
+                f"Config file '{p}': unknown key {bad[0]!r} in [input]. "
+                f"Known: {', '.join(_INPUT_KEYS)}."
+            )
         if "sheet" in table and not isinstance(table["sheet"], str | int):
             raise ValidationError(f"Config file '{p}': [input] sheet must be a sheet name.")
-        if "na_values" in table and not (isinstance(table["na_values"], list) and all(
-                isinstance(v, str) for v in table["na_values"])):
+        if "na_values" in table and not (
+            isinstance(table["na_values"], list)
+            and all(isinstance(v, str) for v in table["na_values"])
+        ):
             raise ValidationError(
-                f"Config file '{p}': [input] na_values must be a list of strings.")
+                f"Config file '{p}': [input] na_values must be a list of strings."
+            )
         read_options.update(table)
     if "columns" in data:
         table = data["columns"]
-        if not isinstance(table, dict) or not all(
-                isinstance(v, str) for v in table.values()):
-            raise ValidationError(f"Config file '{p}': [columns] maps your column names to "
-                                  'evigap column names, e.g. "x.nrt" = "events_int".')
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise ValidationError(
+                f"Config file '{p}': [columns] maps your column names to "
+                'evigap column names, e.g. "x.nrt" = "events_int".'
+            )
         read_options["columns"] = dict(table)
     if "sheet" in data or "defaults" in data:
         # the same tables evidence.readers.sheet_options() reads, checked there
@@ -506,5 +581,6 @@ def load_config(path: str | os.PathLike) -> ConfigFile:
         where = "[columns]" if refused[0] == "columns" else f"[input] {refused[0]}"
         raise UnsupportedOptionError(
             f"Config file '{p}': {where} is not supported by this version yet"
-            + (f" (supported: {', '.join(able)})." if able else "."))
+            + (f" (supported: {', '.join(able)})." if able else ".")
+        )
     return ConfigFile(path=p, paths=paths, options=options, read_options=read_options)

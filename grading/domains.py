@@ -141,6 +141,7 @@ def _ci_text(measure: str, lo: float, hi: float, level: float) -> str:
 
 # ---------------------------------------------------------------------------- thresholds
 
+
 @dataclass(frozen=True)
 class Thresholds:
     """Decision thresholds on the analysis scale (log for ratio measures): effects below
@@ -160,9 +161,12 @@ def rr_to_or(risk_ratio: float, control_risk: float) -> float:
     return math.inf if denom <= 0 else risk_ratio * (1.0 - control_risk) / denom
 
 
-def default_thresholds(measure: str | None, scheme: Scheme,
-                       given: tuple[float, float] | None = None,
-                       control_risk: float = math.nan) -> Thresholds | None:
+def default_thresholds(
+    measure: str | None,
+    scheme: Scheme,
+    given: tuple[float, float] | None = None,
+    control_risk: float = math.nan,
+) -> Thresholds | None:
     """Thresholds for ``measure``: ``given`` (natural scale, e.g. from the overrides file),
     else the scheme's RR 0.75/1.25 for RR/HR (GRADE 6/34) -- for OR the same risk ratios
     converted to odds ratios at the pooled control-group risk when it is known (GRADE 6
@@ -173,23 +177,35 @@ def default_thresholds(measure: str | None, scheme: Scheme,
         if measure in _RATIO:
             if not 0 < lo < 1 < hi:
                 return None
-            return Thresholds(math.log(lo), math.log(hi), f"{measure} {lo:g} / {hi:g} (given "
-                              "for this outcome)", "thresholds set for this outcome (sheet or "
-                              "overrides file)")
-        return Thresholds(lo, hi, f"{measure} {lo:g} / {hi:g} (given for this outcome)",
-                          "thresholds set for this outcome (sheet or overrides file)")
+            return Thresholds(
+                math.log(lo),
+                math.log(hi),
+                f"{measure} {lo:g} / {hi:g} (given for this outcome)",
+                "thresholds set for this outcome (sheet or overrides file)",
+            )
+        return Thresholds(
+            lo,
+            hi,
+            f"{measure} {lo:g} / {hi:g} (given for this outcome)",
+            "thresholds set for this outcome (sheet or overrides file)",
+        )
     if measure in ("RR", "OR", "HR"):
         b, h = scheme.imprecision_rr_benefit, scheme.imprecision_rr_harm
         if measure == "OR" and math.isfinite(control_risk) and 0 < control_risk < 1:
             ob, oh = rr_to_or(b, control_risk), rr_to_or(h, control_risk)
             return Thresholds(
-                math.log(ob), math.log(oh) if math.isfinite(oh) else math.inf,
-                f"RR {b:g} / {h:g} = OR {ob:.3g} / {oh:.3g} at control risk "
-                f"{control_risk:.3f}",
+                math.log(ob),
+                math.log(oh) if math.isfinite(oh) else math.inf,
+                f"RR {b:g} / {h:g} = OR {ob:.3g} / {oh:.3g} at control risk {control_risk:.3f}",
                 f"{scheme.source('imprecision_rr_benefit')}; RR->OR: Zhang J, Yu KF. JAMA "
-                "1998;280:1690-1691")
-        return Thresholds(math.log(b), math.log(h), f"{measure} {b:g} / {h:g}",
-                          scheme.source("imprecision_rr_benefit"))
+                "1998;280:1690-1691",
+            )
+        return Thresholds(
+            math.log(b),
+            math.log(h),
+            f"{measure} {b:g} / {h:g}",
+            scheme.source("imprecision_rr_benefit"),
+        )
     if measure in ("SMD", "SMDH"):
         m = scheme.imprecision_smd_mid
         return Thresholds(-m, m, f"SMD -{m:g} / {m:g}", scheme.source("imprecision_smd_mid"))
@@ -250,21 +266,27 @@ def judge_risk_of_bias(
     if not assessed.any():
         return not_assessed(
             f"no risk-of-bias judgement recorded for the {len(c)} "
-            f"stud{'y' if len(c) == 1 else 'ies'}", src)
+            f"stud{'y' if len(c) == 1 else 'ies'}",
+            src,
+        )
     w = np.asarray(weights, dtype=float)
     if len(w) != len(c) or not np.all(np.isfinite(w[assessed])) or w[assessed].sum() <= 0:
         w = np.ones(len(c))
         weight_kind = "equal weight per study"
     w = np.where(assessed, w, 0.0)
     w = w / w.sum()
-    missing = (f"; {n_na} of {len(c)} studies without a risk-of-bias judgement (left out)"
-               if n_na else "")
+    missing = (
+        f"; {n_na} of {len(c)} studies without a risk-of-bias judgement (left out)" if n_na else ""
+    )
     partial = f"risk of bias not assessed for {n_na} of {len(c)} studies" if n_na else ""
     if robins and judgements is not None:
-        src = (f"{scheme.source('robins_moderate_step')}; {scheme.source('robins_serious_step')}; "
-               f"{scheme.source('robins_critical_step')}")
-        j = np.array([("no_information" if v is None else str(v)) for v in judgements],
-                     dtype=object)
+        src = (
+            f"{scheme.source('robins_moderate_step')}; {scheme.source('robins_serious_step')}; "
+            f"{scheme.source('robins_critical_step')}"
+        )
+        j = np.array(
+            [("no_information" if v is None else str(v)) for v in judgements], dtype=object
+        )
         rank = np.array([_ROBINS_ORDER.index(v) if v in _ROBINS_ORDER else 1 for v in j])
         # the worst level holding more than half of the weight, counted from the worst
         level = 0
@@ -272,16 +294,24 @@ def judge_risk_of_bias(
             if _weighted_share(w, assessed & (rank >= r)) > 0.5:
                 level = r
                 break
-        counts = ", ".join(f"{int((assessed & (rank == r)).sum())} {_ROBINS_ORDER[r]}"
-                           for r in range(4))
-        step = {0: 0, 1: scheme.robins_moderate_step, 2: scheme.robins_serious_step,
-                3: scheme.robins_critical_step}[level]
+        counts = ", ".join(
+            f"{int((assessed & (rank == r)).sum())} {_ROBINS_ORDER[r]}" for r in range(4)
+        )
+        step = {
+            0: 0,
+            1: scheme.robins_moderate_step,
+            2: scheme.robins_serious_step,
+            3: scheme.robins_critical_step,
+        }[level]
         word = STEP_WORDS.get(step, "not serious")
         return Judgement(
             step,
             f"ROBINS-I: most of the {weight_kind} is from studies at {_ROBINS_ORDER[level]} "
             f"risk of bias or worse ({counts}){missing}; {_ROBINS_ORDER[level]} -> {word}",
-            src, word, provisional=partial)
+            src,
+            word,
+            provisional=partial,
+        )
     share_high = _weighted_share(w, c == "high")
     share_unclear = _weighted_share(w, c == "unclear")
     n_high, n_unc, n_low = (int((c == k).sum()) for k in ("high", "unclear", "low"))
@@ -289,20 +319,32 @@ def judge_risk_of_bias(
     t, t2 = scheme.rob_share_threshold, scheme.rob_very_serious_share
     if share_high >= t2:
         return Judgement(
-            -2, f"{share_high:.0%} of the {weight_kind} is from studies at high risk of bias "
-                f"(>= {t2:.0%}; {counts}){missing}",
-            f"{src}; {scheme.source('rob_very_serious_share')}", provisional=partial)
+            -2,
+            f"{share_high:.0%} of the {weight_kind} is from studies at high risk of bias "
+            f"(>= {t2:.0%}; {counts}){missing}",
+            f"{src}; {scheme.source('rob_very_serious_share')}",
+            provisional=partial,
+        )
     if share_high > t:
         return Judgement(
-            -1, f"{share_high:.0%} of the {weight_kind} is from studies at high risk of bias "
-                f"(> {t:.0%}; {counts}){missing}", src, provisional=partial)
+            -1,
+            f"{share_high:.0%} of the {weight_kind} is from studies at high risk of bias "
+            f"(> {t:.0%}; {counts}){missing}",
+            src,
+            provisional=partial,
+        )
     return Judgement(
-        0, f"{1 - share_high:.0%} of the {weight_kind} is from studies at low risk or with "
-           f"some concerns ({share_unclear:.0%} some concerns/unclear; {counts}): not rated "
-           f"down{missing}", src, provisional=partial)
+        0,
+        f"{1 - share_high:.0%} of the {weight_kind} is from studies at low risk or with "
+        f"some concerns ({share_unclear:.0%} some concerns/unclear; {counts}): not rated "
+        f"down{missing}",
+        src,
+        provisional=partial,
+    )
 
 
 # ---------------------------------------------------------------------------- inconsistency
+
 
 def judge_inconsistency(
     yi: Sequence[float],
@@ -335,12 +377,13 @@ def judge_inconsistency(
     if aggregate:
         return not_assessed(
             "aggregate (meta-analysis) record; its heterogeneity statistics are not in the "
-            "study sheet (check the source and record a judgement in the overrides)", src)
+            "study sheet (check the source and record a judgement in the overrides)",
+            src,
+        )
     if k == 0:
         return not_assessed("no numeric results", src)
     if k < 2:
-        return not_assessed("single study (inconsistency not applicable)", src,
-                            applicable=False)
+        return not_assessed("single study (inconsistency not applicable)", src, applicable=False)
     y = np.asarray(yi, dtype=float)
     comparative = measure not in NONCOMPARATIVE_MEASURES
     n_pos, n_neg = int((y > 0).sum()), int((y < 0).sum())
@@ -356,15 +399,23 @@ def judge_inconsistency(
     if not comparative:
         direction = "no comparator (direction not assessed)"
     elif opposite:
-        direction = (f"studies significant in opposite directions ({sig_neg} below, {sig_pos} "
-                     "above the null; their CIs do not overlap)")
+        direction = (
+            f"studies significant in opposite directions ({sig_neg} below, {sig_pos} "
+            "above the null; their CIs do not overlap)"
+        )
     else:
-        direction = (f"point estimates {n_neg} below / {n_pos} above the null, no studies "
-                     "significant in opposite directions")
+        direction = (
+            f"point estimates {n_neg} below / {n_pos} above the null, no studies "
+            "significant in opposite directions"
+        )
     ci_crosses = ci_low < 0 < ci_high
     pi_crosses = (
-        comparative and scheme.use_prediction_interval and math.isfinite(pi_low)
-        and math.isfinite(pi_high) and pi_low < 0 < pi_high and not ci_crosses
+        comparative
+        and scheme.use_prediction_interval
+        and math.isfinite(pi_low)
+        and math.isfinite(pi_high)
+        and pi_low < 0 < pi_high
+        and not ci_crosses
     )
     i2_txt = f"I2 = {_f(i2, 0)}%"
     qp_txt = f"Q-test p = {_f(q_p, 3)}"
@@ -376,17 +427,22 @@ def judge_inconsistency(
     if i2 >= scheme.i2_considerable and low_p:
         step = -2 if opposite else -1
         return Judgement(
-            step, f"{i2_txt} (>= {scheme.i2_considerable:g}%) with {qp_txt} (< "
-                  f"{scheme.heterogeneity_p:g}); {direction}", src)
+            step,
+            f"{i2_txt} (>= {scheme.i2_considerable:g}%) with {qp_txt} (< "
+            f"{scheme.heterogeneity_p:g}); {direction}",
+            src,
+        )
     band = f"{i2_txt} ({qp_txt})"
     if opposite:
         return Judgement(-1, f"{band}; {direction}", src)
     if pi_crosses and low_p:
         return Judgement(
-            -1, f"{band}; {direction}, but the prediction interval "
-                f"{fmt_effect(measure, pi_low)} to {fmt_effect(measure, pi_high)} crosses "
-                f"{_null_label(measure)}",
-            f"{src}; {scheme.source('use_prediction_interval')}")
+            -1,
+            f"{band}; {direction}, but the prediction interval "
+            f"{fmt_effect(measure, pi_low)} to {fmt_effect(measure, pi_high)} crosses "
+            f"{_null_label(measure)}",
+            f"{src}; {scheme.source('use_prediction_interval')}",
+        )
     return Judgement(0, f"{band}; {direction}: not rated down", src)
 
 
@@ -395,8 +451,9 @@ def judge_inconsistency(
 _G8 = "GRADE 8: Guyatt GH et al. J Clin Epidemiol 2011;64:1303-1310"
 
 
-def judge_indirectness(stream: str, scheme: Scheme, *,
-                       outcome_levels: Sequence[str | None] = ()) -> Judgement:
+def judge_indirectness(
+    stream: str, scheme: Scheme, *, outcome_levels: Sequence[str | None] = ()
+) -> Judgement:
     """Within-stream indirectness (GRADE 8) from what the sheet records.
 
     The sheet records the outcome level (``outcome_level``): a body whose records are mostly
@@ -409,38 +466,60 @@ def judge_indirectness(stream: str, scheme: Scheme, *,
         n_sur = sum(v in ("surrogate", "mechanistic") for v in levels)
         if n_sur * 2 > len(levels):
             return Judgement(
-                -1, f"surrogate outcome: {n_sur} of {len(levels)} records measure a surrogate "
-                    "or mechanistic outcome level; population, intervention and comparator "
-                    "not recorded", _G8)
+                -1,
+                f"surrogate outcome: {n_sur} of {len(levels)} records measure a surrogate "
+                "or mechanistic outcome level; population, intervention and comparator "
+                "not recorded",
+                _G8,
+            )
         return not_assessed(
             f"outcome level recorded ({len(levels) - n_sur} of {len(levels)} records clinical "
             "or functional), but population, intervention and comparator directness are not "
-            "recorded in the sheet: record a judgement in the overrides", _G8)
+            "recorded in the sheet: record a judgement in the overrides",
+            _G8,
+        )
     return not_assessed(
         f"population, intervention, comparator and outcome directness of the {stream} studies "
-        "are not recorded in the sheet: record a judgement in the overrides", _G8)
+        "are not recorded in the sheet: record a judgement in the overrides",
+        _G8,
+    )
 
 
 def judge_translational(stream: str, question: str | None, scheme: Scheme) -> Judgement:
     """Indirectness of a preclinical stream for a human question (separate from within-stream)."""
     if question is None or question == stream:
-        return Judgement(0, f"not applicable: {stream} evidence for a {question or 'stream'} "
-                            "question", _G8, "not serious", True, False)
+        return Judgement(
+            0,
+            f"not applicable: {stream} evidence for a {question or 'stream'} question",
+            _G8,
+            "not serious",
+            True,
+            False,
+        )
     if question == "human" and stream in ("animal", "in_vitro"):
         name = "translational_animal" if stream == "animal" else "translational_in_vitro"
         step = getattr(scheme, name)
         what = "animal" if stream == "animal" else "cell-culture"
         return Judgement(
-            step, f"{what} evidence for a human question: rated {step} ({STEP_WORDS[step]}) for "
-                  "translation", scheme.source(name))
-    return Judgement(0, f"not applicable: {stream} evidence for a {question} question", _G8,
-                     "not serious", True, False)
+            step,
+            f"{what} evidence for a human question: rated {step} ({STEP_WORDS[step]}) for "
+            "translation",
+            scheme.source(name),
+        )
+    return Judgement(
+        0,
+        f"not applicable: {stream} evidence for a {question} question",
+        _G8,
+        "not serious",
+        True,
+        False,
+    )
 
 
 # ---------------------------------------------------------------------------- imprecision
 
-def events_from_ci(measure: str | None, se: float, estimate: float,
-                   n_participants: float) -> float:
+
+def events_from_ci(measure: str | None, se: float, estimate: float, n_participants: float) -> float:
     """Total events of a two-arm RR body reconstructed from its standard error and size.
 
     With equal arms of n/2 and control risk p0, ``var(log RR) = (2/n) ((1 - RR p0)/(RR p0) +
@@ -448,8 +527,13 @@ def events_from_ci(measure: str | None, se: float, estimate: float,
     (delta method, as ``escalc(measure="RR")``).  NaN for other measures or when the solution
     is not a risk.
     """
-    if measure != "RR" or not (math.isfinite(se) and se > 0 and math.isfinite(estimate)
-                               and math.isfinite(n_participants) and n_participants > 0):
+    if measure != "RR" or not (
+        math.isfinite(se)
+        and se > 0
+        and math.isfinite(estimate)
+        and math.isfinite(n_participants)
+        and n_participants > 0
+    ):
         return math.nan
     rr = math.exp(estimate)
     p0 = (1 / rr + 1) / (se * se * n_participants / 2 + 2)
@@ -497,30 +581,39 @@ def judge_imprecision(
     only: the human OIS is not applied (Hooijmans 2018).  The step is the more severe of the CI
     and OIS steps.
     """
-    src_ci = ("GRADE 6: Guyatt GH et al. J Clin Epidemiol 2011;64:1283-1293; GRADE 34: Zeng L "
-              "et al. J Clin Epidemiol 2022;150:216-224; Core GRADE 2: Guyatt GH et al. BMJ "
-              "2025;389:e081904")
-    if measure is None or not (math.isfinite(estimate) and math.isfinite(ci_low)
-                               and math.isfinite(ci_high)):
+    src_ci = (
+        "GRADE 6: Guyatt GH et al. J Clin Epidemiol 2011;64:1283-1293; GRADE 34: Zeng L "
+        "et al. J Clin Epidemiol 2022;150:216-224; Core GRADE 2: Guyatt GH et al. BMJ "
+        "2025;389:e081904"
+    )
+    if measure is None or not (
+        math.isfinite(estimate) and math.isfinite(ci_low) and math.isfinite(ci_high)
+    ):
         step = scheme.imprecision_not_estimable
         return Judgement(
-            step, f"no confidence interval for the estimate; rated {step} ({STEP_WORDS[step]})",
-            scheme.source("imprecision_not_estimable"))
+            step,
+            f"no confidence interval for the estimate; rated {step} ({STEP_WORDS[step]})",
+            scheme.source("imprecision_not_estimable"),
+        )
     ci_txt = _ci_text(measure, ci_low, ci_high, level)
     parts: list[str] = []
     ci_step = 0
     if measure in NONCOMPARATIVE_MEASURES:
         return not_assessed(
             f"{ci_txt} for a proportion without a comparator: no effect threshold to judge "
-            "the interval against (record a judgement in the overrides)", src_ci)
+            "the interval against (record a judgement in the overrides)",
+            src_ci,
+        )
     else:
         thr = thresholds if thresholds is not None else default_thresholds(measure, scheme)
         crosses_null = ci_low < 0 < ci_high
         if thr is None:
             ci_step = -1 if crosses_null else 0
-            parts.append(f"{ci_txt} {'crosses' if crosses_null else 'excludes'} "
-                         f"{_null_label(measure)} (target: the null; no MID given for "
-                         f"{measure})")
+            parts.append(
+                f"{ci_txt} {'crosses' if crosses_null else 'excludes'} "
+                f"{_null_label(measure)} (target: the null; no MID given for "
+                f"{measure})"
+            )
         else:
             src_ci = f"{src_ci}; thresholds: {thr.source}"
             cls = effect_size_class(estimate, thr)
@@ -528,31 +621,43 @@ def judge_imprecision(
             if cls == "trivial":
                 below, above = ci_low < thr.low, ci_high > thr.high
                 ci_step = -2 if (below and above) else (-1 if (below or above) else 0)
-                what = ("crosses both thresholds" if below and above else
-                        "crosses one threshold" if below or above else
-                        "lies between the thresholds")
-                parts.append(f"point estimate {fmt_effect(measure, estimate)} is a trivial effect; "
-                             f"target: {thr_txt}; {ci_txt} {what}")
+                what = (
+                    "crosses both thresholds"
+                    if below and above
+                    else "crosses one threshold"
+                    if below or above
+                    else "lies between the thresholds"
+                )
+                parts.append(
+                    f"point estimate {fmt_effect(measure, estimate)} is a trivial effect; "
+                    f"target: {thr_txt}; {ci_txt} {what}"
+                )
             else:
                 other = thr.high if cls == "below" else thr.low
                 reaches_other = ci_high > other if cls == "below" else ci_low < other
                 if crosses_null and reaches_other:
                     ci_step = -2
-                    what = (f"crosses {_null_label(measure)} and includes an appreciable effect "
-                            f"in the other direction ({measure} {fmt_effect(measure, other)})")
+                    what = (
+                        f"crosses {_null_label(measure)} and includes an appreciable effect "
+                        f"in the other direction ({measure} {fmt_effect(measure, other)})"
+                    )
                 elif crosses_null:
                     ci_step = -1
                     what = f"crosses {_null_label(measure)}"
                 else:
                     what = f"excludes {_null_label(measure)}"
-                parts.append(f"point estimate {fmt_effect(measure, estimate)} is an important "
-                             f"effect ({thr_txt}); target: the null; {ci_txt} {what}")
+                parts.append(
+                    f"point estimate {fmt_effect(measure, estimate)} is an important "
+                    f"effect ({thr_txt}); target: the null; {ci_txt} {what}"
+                )
     # optimal information size
     ois_step = 0
     binary = measure in BINARY_MEASURES
     if stream != "human":
-        parts.append(f"OIS not applied to {stream.replace('_', ' ')} evidence (the human OIS "
-                     "does not transfer; judged on the CI)")
+        parts.append(
+            f"OIS not applied to {stream.replace('_', ' ')} evidence (the human OIS "
+            "does not transfer; judged on the CI)"
+        )
         src = f"{src_ci}; {_HOOIJMANS}"
         return Judgement(min(ci_step, 0), "; ".join(parts), src)
     src_ois = ""
@@ -566,17 +671,23 @@ def judge_imprecision(
         ois = None
     if ois is not None:
         if events_estimated and unit == "events":
-            unit = ("events (not recorded: reconstructed from the CI and "
-                    f"{n_participants:.0f} participants, equal arms assumed)")
+            unit = (
+                "events (not recorded: reconstructed from the CI and "
+                f"{n_participants:.0f} participants, equal arms assumed)"
+            )
         if ci_step == -2 and have < scheme.ois_extreme_fraction * ois:
             ois_step = -3
-            parts.append(f"OIS of {ois} {unit.split(' ')[0]} very far from met ({have:.0f} "
-                         f"{unit}, < {scheme.ois_extreme_fraction:.0%} of it) with a CI that "
-                         "crosses the thresholds: extremely serious")
+            parts.append(
+                f"OIS of {ois} {unit.split(' ')[0]} very far from met ({have:.0f} "
+                f"{unit}, < {scheme.ois_extreme_fraction:.0%} of it) with a CI that "
+                "crosses the thresholds: extremely serious"
+            )
         elif have < scheme.ois_severe_fraction * ois:
             ois_step = -2
-            parts.append(f"OIS of {ois} {unit.split(' ')[0]} far from met ({have:.0f} {unit}, "
-                         f"< {scheme.ois_severe_fraction:.0%} of it)")
+            parts.append(
+                f"OIS of {ois} {unit.split(' ')[0]} far from met ({have:.0f} {unit}, "
+                f"< {scheme.ois_severe_fraction:.0%} of it)"
+            )
         elif have < ois:
             ois_step = -1
             parts.append(f"OIS of {ois} {unit.split(' ')[0]} not met ({have:.0f} {unit})")
@@ -592,24 +703,34 @@ def judge_imprecision(
         src_ois = scheme.source(name)
         if ratio > cut:
             ois_step = -1
-            parts.append(f"event counts not recorded; upper/lower CI ratio {ratio:.1f} > {cut:g}: "
-                         "OIS not met")
+            parts.append(
+                f"event counts not recorded; upper/lower CI ratio {ratio:.1f} > {cut:g}: "
+                "OIS not met"
+            )
         else:
-            parts.append(f"event counts not recorded; upper/lower CI ratio {ratio:.1f} <= "
-                         f"{cut:g}: OIS taken as met")
+            parts.append(
+                f"event counts not recorded; upper/lower CI ratio {ratio:.1f} <= "
+                f"{cut:g}: OIS taken as met"
+            )
     elif measure not in NONCOMPARATIVE_MEASURES:
         parts.append("OIS not assessed (no participant counts recorded)")
-        return Judgement(ci_step, "; ".join(parts) + (" (single study)" if k == 1 else ""),
-                         src_ci, provisional="optimal information size not assessed (no "
-                                             "participant counts recorded)")
+        return Judgement(
+            ci_step,
+            "; ".join(parts) + (" (single study)" if k == 1 else ""),
+            src_ci,
+            provisional="optimal information size not assessed (no participant counts recorded)",
+        )
     step = min(ci_step, ois_step)
     if k == 1:
         parts.append("single study")
     src = src_ci if not src_ois else f"{src_ci}; {src_ois}"
-    partial = ("event counts not recorded (OIS judged from the CI ratio)"
-               if ois is None and measure in ("RR", "OR", "HR") else
-               "event counts not recorded (reconstructed from the CI)" if events_estimated
-               else "")
+    partial = (
+        "event counts not recorded (OIS judged from the CI ratio)"
+        if ois is None and measure in ("RR", "OR", "HR")
+        else "event counts not recorded (reconstructed from the CI)"
+        if events_estimated
+        else ""
+    )
     return Judgement(step, "; ".join(parts), src, provisional=partial)
 
 
@@ -618,8 +739,9 @@ def judge_imprecision(
 _G5 = "GRADE 5: Guyatt GH et al. J Clin Epidemiol 2011;64:1277-1282"
 
 
-def _conclusion(measure: str, est: float, lo: float, hi: float,
-                thr: Thresholds | None) -> tuple[str, bool]:
+def _conclusion(
+    measure: str, est: float, lo: float, hi: float, thr: Thresholds | None
+) -> tuple[str, bool]:
     return effect_size_class(est, thr), (lo < 0 < hi)
 
 
@@ -656,31 +778,41 @@ def judge_publication_bias(
     src = f"{scheme.source('egger_min_k')}; {scheme.source('egger_alpha')}"
     extra = ""
     if n_unreported_registered:
-        extra = (f"; {n_unreported_registered} registered trial(s) without results: consider "
-                 "non-reporting bias")
+        extra = (
+            f"; {n_unreported_registered} registered trial(s) without results: consider "
+            "non-reporting bias"
+        )
     if aggregate:
-        return not_assessed("aggregate (meta-analysis) record; small-study tests need "
-                            "study-level data" + extra, src)
+        return not_assessed(
+            "aggregate (meta-analysis) record; small-study tests need study-level data" + extra, src
+        )
     k = len(yi)
     if k < scheme.egger_min_k:
-        return not_assessed(f"k = {k} < {scheme.egger_min_k}: too few studies for a test of "
-                            "small-study effects" + extra, src)
+        return not_assessed(
+            f"k = {k} < {scheme.egger_min_k}: too few studies for a test of "
+            "small-study effects" + extra,
+            src,
+        )
     from evidence.errors import EvidenceError
     from evidence.small_study import small_study_test
 
-    src = (f"{src}; Peters JL et al. JAMA 2006;295:676-680; Harbord RM et al. Stat Med "
-           "2006;25:3443-3457; Zwetsloot PP et al. eLife 2017;6:e24260; " + _G5)
+    src = (
+        f"{src}; Peters JL et al. JAMA 2006;295:676-680; Harbord RM et al. Stat Med "
+        "2006;25:3443-3457; Zwetsloot PP et al. eLife 2017;6:e24260; " + _G5
+    )
     try:
-        res = small_study_test(measure or "", np.asarray(yi, float), np.asarray(vi, float),
-                               ni=ni, counts=counts)
+        res = small_study_test(
+            measure or "", np.asarray(yi, float), np.asarray(vi, float), ni=ni, counts=counts
+        )
     except EvidenceError as exc:
         return not_assessed(f"small-study test not estimable ({exc})" + extra, src)
     if not res.estimable:
         return not_assessed(f"{res.test} test not estimable: {res.note}" + extra, src)
     test = f"{res.test} test p = {res.p_value:.3f} (k = {k})"
     if res.p_value >= scheme.egger_alpha:
-        return Judgement(0, f"{test}, >= {scheme.egger_alpha:g}: small-study effects "
-                            "undetected" + extra, src)
+        return Judgement(
+            0, f"{test}, >= {scheme.egger_alpha:g}: small-study effects undetected" + extra, src
+        )
     # a suggestion: does the pattern change the conclusion?
     try:
         import warnings
@@ -691,32 +823,53 @@ def judge_publication_bias(
             warnings.simplefilter("ignore")
             tf = trim_and_fill(np.asarray(yi, float), np.asarray(vi, float))
     except EvidenceError as exc:
-        return Judgement(-1, f"{test}, < {scheme.egger_alpha:g}: small-study effects suggested; "
-                             f"trim-and-fill not estimable ({exc}): rated down" + extra, src)
+        return Judgement(
+            -1,
+            f"{test}, < {scheme.egger_alpha:g}: small-study effects suggested; "
+            f"trim-and-fill not estimable ({exc}): rated down" + extra,
+            src,
+        )
     m = measure or ""
     before = _conclusion(m, estimate, ci_low, ci_high, thresholds)
-    adjusted = [("trim-and-fill", tf.estimate, tf.ci_low, tf.ci_high,
-                 f"{tf.k0} filled")]
+    adjusted = [("trim-and-fill", tf.estimate, tf.ci_low, tf.ci_high, f"{tf.k0} filled")]
     if res.test != "Harbord":  # Harbord's intercept is on the score scale, not an effect
-        adjusted.append((f"{res.test} limit (largest-studies)", res.limit_estimate,
-                         res.limit_ci_low, res.limit_ci_high, "regression intercept"))
+        adjusted.append(
+            (
+                f"{res.test} limit (largest-studies)",
+                res.limit_estimate,
+                res.limit_ci_low,
+                res.limit_ci_high,
+                "regression intercept",
+            )
+        )
     texts, changed_by = [], []
     for name, est, lo, hi, note in adjusted:
-        texts.append(f"{name} estimate {fmt_effect(m, est)} (95% CI {fmt_effect(m, lo)} to "
-                     f"{fmt_effect(m, hi)}, {note})")
+        texts.append(
+            f"{name} estimate {fmt_effect(m, est)} (95% CI {fmt_effect(m, lo)} to "
+            f"{fmt_effect(m, hi)}, {note})"
+        )
         after = _conclusion(m, est, lo, hi, thresholds)
         if after[0] != before[0] or (after[1] and not before[1]):
             changed_by.append(name)
     adj = "; ".join(texts) + f" against {fmt_effect(m, estimate)} pooled"
     if changed_by:
-        return Judgement(-1, f"{test}, < {scheme.egger_alpha:g}: small-study effects; {adj}: "
-                             f"the {' and '.join(changed_by)} estimate changes the conclusion: "
-                             "rated down" + extra, src)
-    return Judgement(0, f"{test}, < {scheme.egger_alpha:g}: small-study effects suggested, but "
-                        f"{adj}: the conclusion is the same: not rated down" + extra, src)
+        return Judgement(
+            -1,
+            f"{test}, < {scheme.egger_alpha:g}: small-study effects; {adj}: "
+            f"the {' and '.join(changed_by)} estimate changes the conclusion: "
+            "rated down" + extra,
+            src,
+        )
+    return Judgement(
+        0,
+        f"{test}, < {scheme.egger_alpha:g}: small-study effects suggested, but "
+        f"{adj}: the conclusion is the same: not rated down" + extra,
+        src,
+    )
 
 
 # ---------------------------------------------------------------------------- up domains
+
 
 def or_to_rr(odds_ratio: float, control_risk: float) -> float:
     """Risk ratio from an odds ratio and the control-group risk p0:
@@ -749,7 +902,9 @@ def judge_large_effect(
         if not (math.isfinite(control_risk) and 0 < control_risk < 1):
             return not_assessed(
                 f"OR {ratio:.2f} not converted to RR (no control-group risk recorded); no "
-                "up-rating suggested", src)
+                "up-rating suggested",
+                src,
+            )
         ratio = or_to_rr(ratio, control_risk)
         lo, hi = or_to_rr(lo, control_risk), or_to_rr(hi, control_risk)
         how = (
@@ -761,8 +916,9 @@ def judge_large_effect(
         return Judgement(0, f"{how}; CI {lo:.2f} to {hi:.2f} includes 1", src, "none")
     size = max(ratio, 1 / ratio)
     if size >= scheme.very_large_effect_rr:
-        return Judgement(2, f"{how}: very large (>= {scheme.very_large_effect_rr:g}-fold)", src,
-                         "very large")
+        return Judgement(
+            2, f"{how}: very large (>= {scheme.very_large_effect_rr:g}-fold)", src, "very large"
+        )
     if size >= scheme.large_effect_rr:
         return Judgement(1, f"{how}: large (>= {scheme.large_effect_rr:g}-fold)", src, "large")
     return Judgement(0, f"{how}: less than {scheme.large_effect_rr:g}-fold", src, "none")
@@ -788,8 +944,9 @@ def judge_dose_response(
     levels = len(np.unique(d))
     if levels < scheme.dose_response_min_levels:
         return not_assessed(
-            f"{levels} distinct dose level(s) with results (< "
-            f"{scheme.dose_response_min_levels})", src)
+            f"{levels} distinct dose level(s) with results (< {scheme.dose_response_min_levels})",
+            src,
+        )
     w = 1.0 / v
     dbar = np.sum(w * d) / np.sum(w)
     sxx = np.sum(w * (d - dbar) ** 2)
@@ -810,8 +967,12 @@ def judge_plausible_confounding(scheme: Scheme) -> Judgement:
     if not scheme.enable_plausible_confounding:
         return not_assessed(
             "not used by default (Core GRADE dropped this up-rating); reviewer override only",
-            scheme.source("enable_plausible_confounding"), applicable=False)
+            scheme.source("enable_plausible_confounding"),
+            applicable=False,
+        )
     return not_assessed(
         "no automatic rule: a reviewer must judge whether all plausible confounding would "
         "reduce the effect (override to rate up)",
-        "GRADE 9: Guyatt GH et al. J Clin Epidemiol 2011;64:1311-1316", applicable=False)
+        "GRADE 9: Guyatt GH et al. J Clin Epidemiol 2011;64:1311-1316",
+        applicable=False,
+    )

@@ -35,50 +35,123 @@ from grading.common_scale import CHINN, CHINN_SOURCE, pooled_sd, to_common_smd
 from grading.labels import indication_label, model_label, phase_label
 from grading.scheme import BIO_2021_LOA, LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
-__all__ = ["gap_summary", "PHASE_ORDER", "to_smd", "indication_matches", "VERDICT_RULES",
-           "GAP_COLUMNS", "CHINN", "CHINN_SOURCE"]
+__all__ = [
+    "gap_summary",
+    "PHASE_ORDER",
+    "to_smd",
+    "indication_matches",
+    "VERDICT_RULES",
+    "GAP_COLUMNS",
+    "CHINN",
+    "CHINN_SOURCE",
+]
 
-PHASE_ORDER: tuple[str, ...] = ("phase_1", "phase_1_2", "phase_2", "phase_2_3", "phase_3",
-                                "phase_4")
-_PHASE_TO_LOA = {"phase_1": "phase_1", "phase_1_2": "phase_1", "phase_2": "phase_2",
-                 "phase_2_3": "phase_2", "phase_3": "phase_3"}
+PHASE_ORDER: tuple[str, ...] = (
+    "phase_1",
+    "phase_1_2",
+    "phase_2",
+    "phase_2_3",
+    "phase_3",
+    "phase_4",
+)
+_PHASE_TO_LOA = {
+    "phase_1": "phase_1",
+    "phase_1_2": "phase_1",
+    "phase_2": "phase_2",
+    "phase_2_3": "phase_2",
+    "phase_3": "phase_3",
+}
 _LEVEL_RANK = {"clinical": 0, "functional": 1, "surrogate": 2, "mechanistic": 3}
 _SINGLE_GROUP = ("PR", "PLO", "PAS", "PFT", "IR", "IRLN")
-BIO_SOURCE = ("BIO, Informa Pharma Intelligence, QLS. Clinical Development Success Rates "
-              "2011-2020 (February 2021), Figure 5b")
+BIO_SOURCE = (
+    "BIO, Informa Pharma Intelligence, QLS. Clinical Development Success Rates "
+    "2011-2020 (February 2021), Figure 5b"
+)
 
 #: The translation verdict: the first rule whose condition holds (``efficacy_verdict`` applies
 #: the same table without the first rule).
 VERDICT_RULES: tuple[tuple[str, str], ...] = (
-    ("harm signal", "a human adverse-event report, case report or case series describing a "
-                    "harm, or at least one harm event counted in a human record"),
+    (
+        "harm signal",
+        "a human adverse-event report, case report or case series describing a "
+        "harm, or at least one harm event counted in a human record",
+    ),
     ("preclinical only", "no human record"),
     ("human safety data only", "human records exist but none reports a benefit outcome"),
-    ("human efficacy reported, concordant", "a controlled human benefit estimate on the common "
-     "scale in the same direction as the preclinical promise (both benefit or both harm)"),
-    ("human efficacy reported, discordant", "a controlled human benefit estimate on the common "
-     "scale in the opposite direction to the preclinical promise"),
-    ("human efficacy reported, not comparable", "a controlled human benefit estimate that "
-     "cannot be set against a preclinical estimate on the common scale"),
-    ("human efficacy uncontrolled only", "human benefit results only from single-group designs "
-     "(proportions without a comparator)"),
-    ("human efficacy untested beyond phase 1", "no human benefit result; no human trial beyond "
-     "phase 1 (phase 1/2 counts as phase 1) registered or reported"),
-    ("human efficacy not reported", "no human benefit result although trials at phase 2 or "
-     "later, or of unstated phase, exist"),
+    (
+        "human efficacy reported, concordant",
+        "a controlled human benefit estimate on the common "
+        "scale in the same direction as the preclinical promise (both benefit or both harm)",
+    ),
+    (
+        "human efficacy reported, discordant",
+        "a controlled human benefit estimate on the common "
+        "scale in the opposite direction to the preclinical promise",
+    ),
+    (
+        "human efficacy reported, not comparable",
+        "a controlled human benefit estimate that "
+        "cannot be set against a preclinical estimate on the common scale",
+    ),
+    (
+        "human efficacy uncontrolled only",
+        "human benefit results only from single-group designs (proportions without a comparator)",
+    ),
+    (
+        "human efficacy untested beyond phase 1",
+        "no human benefit result; no human trial beyond "
+        "phase 1 (phase 1/2 counts as phase 1) registered or reported",
+    ),
+    (
+        "human efficacy not reported",
+        "no human benefit result although trials at phase 2 or later, or of unstated phase, exist",
+    ),
 )
 
 GAP_COLUMNS: tuple[str, ...] = (
-    "indication", "indication_label", "verdict", "efficacy_verdict", "narrative",
-    "highest_phase_with_results", "highest_phase_registered", "n_in_vitro", "n_animal",
-    "n_animal_meta_analyses", "n_human", "n_human_registered_no_results",
-    "n_human_trials_unknown_phase", "models", "preclinical_outcome", "preclinical_outcome_level",
-    "preclinical_smd", "preclinical_note", "human_outcome", "human_outcome_level", "human_smd",
-    "human_note", "human_certainty", "human_comparison", "attenuation", "attenuation_note",
-    "certainty_in_vitro", "certainty_animal",
-    "certainty_human", "n_harm_records", "n_harm_reports", "n_harm_events", "n_harm_exposed",
-    "harm_signal", "harm_products", "harm_text", "regulatory_status", "regulatory_citations",
-    "prior_phase", "prior_area", "prior_area_assumed", "prior_loa", "prior_source",
+    "indication",
+    "indication_label",
+    "verdict",
+    "efficacy_verdict",
+    "narrative",
+    "highest_phase_with_results",
+    "highest_phase_registered",
+    "n_in_vitro",
+    "n_animal",
+    "n_animal_meta_analyses",
+    "n_human",
+    "n_human_registered_no_results",
+    "n_human_trials_unknown_phase",
+    "models",
+    "preclinical_outcome",
+    "preclinical_outcome_level",
+    "preclinical_smd",
+    "preclinical_note",
+    "human_outcome",
+    "human_outcome_level",
+    "human_smd",
+    "human_note",
+    "human_certainty",
+    "human_comparison",
+    "attenuation",
+    "attenuation_note",
+    "certainty_in_vitro",
+    "certainty_animal",
+    "certainty_human",
+    "n_harm_records",
+    "n_harm_reports",
+    "n_harm_events",
+    "n_harm_exposed",
+    "harm_signal",
+    "harm_products",
+    "harm_text",
+    "regulatory_status",
+    "regulatory_citations",
+    "prior_phase",
+    "prior_area",
+    "prior_area_assumed",
+    "prior_loa",
+    "prior_source",
 )
 
 ALL_INDICATIONS = ("all", "all_indications", "all indications", "*")
@@ -106,8 +179,9 @@ def _is_global(label: str) -> bool:
     return " ".join(str(label).lower().replace("_", " ").split()) in ALL_INDICATIONS
 
 
-def to_smd(measure: str | None, value: float, *, control_risk: float | None = None,
-           sd: float | None = None) -> tuple[float, str]:
+def to_smd(
+    measure: str | None, value: float, *, control_risk: float | None = None, sd: float | None = None
+) -> tuple[float, str]:
     """A pooled value on the SMD scale and how it was obtained (NaN + reason if impossible).
 
     Thin wrapper of :func:`grading.common_scale.to_common_smd`.
@@ -115,8 +189,9 @@ def to_smd(measure: str | None, value: float, *, control_risk: float | None = No
     return to_common_smd(measure, value, control_risk=control_risk, sd=sd)
 
 
-def _directions(studies: pd.DataFrame, ind: np.ndarray,
-                ind_texts: np.ndarray) -> dict[tuple[str, str], str]:
+def _directions(
+    studies: pd.DataFrame, ind: np.ndarray, ind_texts: np.ndarray
+) -> dict[tuple[str, str], str]:
     """(indication, outcome) -> most common outcome_direction (ties: the first seen).
 
     ``ind`` codes each row's indication text in ``ind_texts`` (-1: missing).  Counted per
@@ -143,9 +218,9 @@ def _direction_sign(directions: dict, ind: str, outcome: str) -> tuple[int, str]
     d = directions.get((ind, outcome))
     if d is None:
         return 1, "direction unknown (sign as reported)"
-    return (-1, "higher is worse: sign flipped") if d == "higher_is_worse" else (
-        1, "higher is better")
-
+    return (
+        (-1, "higher is worse: sign flipped") if d == "higher_is_worse" else (1, "higher is better")
+    )
 
 
 def _is(value: object, text: str) -> bool:
@@ -169,10 +244,14 @@ def _body_levels(studies: pd.DataFrame, keys: pd.Series) -> dict[tuple, str]:
     has = lv.notna().to_numpy()
     if not has.any():
         return {}
-    sub = pd.DataFrame({"k": keys[has].astype(object).to_numpy(),
-                        "o": studies.loc[has, "outcome"].astype(object).to_numpy(),
-                        "s": studies.loc[has, "stream"].astype(object).to_numpy(),
-                        "l": lv[has].astype(object).to_numpy()}).drop_duplicates()
+    sub = pd.DataFrame(
+        {
+            "k": keys[has].astype(object).to_numpy(),
+            "o": studies.loc[has, "outcome"].astype(object).to_numpy(),
+            "s": studies.loc[has, "stream"].astype(object).to_numpy(),
+            "l": lv[has].astype(object).to_numpy(),
+        }
+    ).drop_duplicates()
     out: dict[tuple, str] = {}
     for k, o, s, level in sub.itertuples(index=False):
         if level not in _LEVEL_RANK:
@@ -188,8 +267,11 @@ def _body_sds(studies: pd.DataFrame, keys: pd.Series) -> dict[tuple, float]:
     need = ("measure", "sd_int", "sd_ctrl", "n_int", "n_ctrl")
     if not set(need) <= set(studies.columns):
         return {}
-    md = (studies["measure"] == "MD").fillna(False).to_numpy(dtype=bool) & studies[
-        "sd_int"].notna().to_numpy() & studies["sd_ctrl"].notna().to_numpy()
+    md = (
+        (studies["measure"] == "MD").fillna(False).to_numpy(dtype=bool)
+        & studies["sd_int"].notna().to_numpy()
+        & studies["sd_ctrl"].notna().to_numpy()
+    )
     if not md.any():
         return {}
     sub = studies.loc[md, ["outcome", "stream", *need[1:]]].copy()
@@ -209,11 +291,24 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     convertibility to the common scale, then k (larger first); the first such body wins.
     ``comparative`` keeps only bodies with a comparator (no single-group proportions).
     """
-    out = {"outcome": None, "level": None, "smd": math.nan, "note": None, "k": 0,
-           "measure": None, "certainty": None, "estimate": math.nan, "n_single": 0,
-           "dir_known": False, "provisional": False}
-    f = [r for r in g if _is(r["stream"], stream) and not _is(r["outcome_kind"], "harm")
-         and _has_result(r)]
+    out = {
+        "outcome": None,
+        "level": None,
+        "smd": math.nan,
+        "note": None,
+        "k": 0,
+        "measure": None,
+        "certainty": None,
+        "estimate": math.nan,
+        "n_single": 0,
+        "dir_known": False,
+        "provisional": False,
+    }
+    f = [
+        r
+        for r in g
+        if _is(r["stream"], stream) and not _is(r["outcome_kind"], "harm") and _has_result(r)
+    ]
     single = [r for r in f if r.get("measure") in _SINGLE_GROUP]
     out["n_single"] = len(single)
     out["single"] = single
@@ -224,8 +319,12 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     levels, sds = ctx["levels"], ctx["sds"]
 
     def conv(r):
-        return to_common_smd(r["measure"], r["estimate"], control_risk=r.get("control_risk"),
-                             sd=sds.get((ind, r["outcome"], stream)))
+        return to_common_smd(
+            r["measure"],
+            r["estimate"],
+            control_risk=r.get("control_risk"),
+            sd=sds.get((ind, r["outcome"], stream)),
+        )
 
     convs = [conv(r) for r in f]
 
@@ -233,20 +332,29 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
         r = f[i]
         lv = levels.get((ind, r["outcome"], stream))
         k = r["k"]
-        return (_LEVEL_RANK.get(lv, 9), not math.isfinite(convs[i][0]),
-                bool(pd.isna(k)), 0 if pd.isna(k) else -k, i)
+        return (
+            _LEVEL_RANK.get(lv, 9),
+            not math.isfinite(convs[i][0]),
+            bool(pd.isna(k)),
+            0 if pd.isna(k) else -k,
+            i,
+        )
 
     best = min(range(len(f)), key=rank)
     r, (smd, how) = f[best], convs[best]
     level = levels.get((ind, r["outcome"], stream))
     level_txt = f"{level} outcome" if level else "outcome level not recorded"
-    out.update(outcome=r["outcome"], level=level or "not recorded", k=int(r["k"]),
-               measure=r["measure"], estimate=float(r["estimate"]),
-               certainty=r.get("certainty_within_stream") if stream != "human" else r.get(
-                   "certainty"),
-               provisional=r.get("evidence_status") == "provisional",
-               for_humans=r.get("certainty") if stream != "human" else None,
-               comparison=_comparison(r))
+    out.update(
+        outcome=r["outcome"],
+        level=level or "not recorded",
+        k=int(r["k"]),
+        measure=r["measure"],
+        estimate=float(r["estimate"]),
+        certainty=r.get("certainty_within_stream") if stream != "human" else r.get("certainty"),
+        provisional=r.get("evidence_status") == "provisional",
+        for_humans=r.get("certainty") if stream != "human" else None,
+        comparison=_comparison(r),
+    )
     if not math.isfinite(smd):
         out["note"] = f"'{r['outcome']}' ({level_txt}): {how}"
         return out
@@ -258,6 +366,7 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
 
 def _comparison(r: dict) -> str:
     """'intervention vs comparator' of a body; empty when the comparator is not recorded."""
+
     def text(c):
         v = r.get(c)
         return str(v).strip() if isinstance(v, str) and str(v).strip() else ""
@@ -271,8 +380,14 @@ def _comparison(r: dict) -> str:
 def _single_arm_text(studies: pd.DataFrame):
     """A function body -> '7 of 22: 32% (95% CI 16% to 53%, Wilson score)' for a one-row
     single-arm body (the observed proportion, no continuity correction; issue 18), else ''."""
-    cols = ("proportion", "proportion_ci_low", "proportion_ci_high", "proportion_ci_method",
-            "events_int", "n_int")
+    cols = (
+        "proportion",
+        "proportion_ci_low",
+        "proportion_ci_high",
+        "proportion_ci_method",
+        "events_int",
+        "n_int",
+    )
     if not {"events_int", "n_int", "data_type"} <= set(studies.columns):
         return lambda body: ""
     if "proportion" not in studies.columns:
@@ -299,8 +414,10 @@ def _single_arm_text(studies: pd.DataFrame):
             v = 100 * x
             return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + "%"
 
-        return (f"{float(arr['events_int'][j]):.0f} of {float(arr['n_int'][j]):.0f}: "
-                f"{pct(p)} ({level} CI {pct(lo)} to {pct(hi)}, {method or 'Wilson score'})")
+        return (
+            f"{float(arr['events_int'][j]):.0f} of {float(arr['n_int'][j]):.0f}: "
+            f"{pct(p)} ({level} CI {pct(lo)} to {pct(hi)}, {method or 'Wilson score'})"
+        )
 
     return text
 
@@ -319,16 +436,13 @@ def _cert(body: dict, where: str = "") -> str:
 
 def _best_level(g: list[dict], stream: str, col: str, n_records: int) -> str:
     """Highest certainty among the stream's bodies with a result, or why there is none."""
-    scores = [LEVEL_SCORE.get(r.get(col)) for r in g if _is(r["stream"], stream)
-              and _has_result(r)]
+    scores = [LEVEL_SCORE.get(r.get(col)) for r in g if _is(r["stream"], stream) and _has_result(r)]
     scores = [s for s in scores if s is not None]
     if scores:
         return LEVELS[int(max(scores)) - 1]
     if n_records == 0:
         return "no records"
     return "not rated: no pooled result"
-
-
 
 
 def _mask(selected: pd.Series) -> np.ndarray:
@@ -428,8 +542,12 @@ def gap_summary(
     check_frame(studies, "studies", "gap_summary", what="the study sheet as a DataFrame")
     check_frame(grades, "grades", "gap_summary", what="the DataFrame from grade()")
     if regulatory is not None:
-        check_frame(regulatory, "regulatory", "gap_summary",
-                    what="a DataFrame like data/regulatory.csv or None")
+        check_frame(
+            regulatory,
+            "regulatory",
+            "gap_summary",
+            what="a DataFrame like data/regulatory.csv or None",
+        )
     for col in ("indication", "stream", "model", "data_type"):
         if col not in studies.columns:
             raise ValidationError(f"gap_summary() needs column {col!r} in 'studies'.")
@@ -439,17 +557,32 @@ def gap_summary(
                 raise ValidationError(f"gap_summary() needs column {col!r} in 'regulatory'.")
     from evidence.schema import indication_key
 
-    gcols = ["indication", "outcome", "stream", "outcome_kind", "measure", "estimate", "k",
-             "certainty", "certainty_within_stream"]
+    gcols = [
+        "indication",
+        "outcome",
+        "stream",
+        "outcome_kind",
+        "measure",
+        "estimate",
+        "k",
+        "certainty",
+        "certainty_within_stream",
+    ]
     missing = [c for c in gcols if c not in grades.columns]
     if missing:
         raise ValidationError(f"gap_summary() needs column {missing[0]!r} in 'grades'.")
     keys = indication_key(studies)
     ind_codes, ind_texts = text_codes(keys)
-    ctx = {"directions": _directions(studies, ind_codes, ind_texts),
-           "levels": _body_levels(studies, keys), "sds": _body_sds(studies, keys)}
-    extra = [c for c in ("control_risk", "evidence_status", "intervention", "comparator",
-                         "estimate_rows") if c in grades.columns]
+    ctx = {
+        "directions": _directions(studies, ind_codes, ind_texts),
+        "levels": _body_levels(studies, keys),
+        "sds": _body_sds(studies, keys),
+    }
+    extra = [
+        c
+        for c in ("control_risk", "evidence_status", "intervention", "comparator", "estimate_rows")
+        if c in grades.columns
+    ]
     ctx["single_arm"] = _single_arm_text(studies)
     grades = grades[gcols + extra]
     records = _record_counts(studies, ind_codes, ind_texts)
@@ -469,14 +602,27 @@ def gap_summary(
             else:
                 harms[r["indication"]] = r
     rows = [
-        _gap_row(ind, records.iloc[np.flatnonzero(record_ind == ind)], bodies.get(ind, []),
-                 ctx, reg, scheme, harms.get(ind, {}))
+        _gap_row(
+            ind,
+            records.iloc[np.flatnonzero(record_ind == ind)],
+            bodies.get(ind, []),
+            ctx,
+            reg,
+            scheme,
+            harms.get(ind, {}),
+        )
         for ind in sorted(set(record_ind.tolist()) | set(grade_ind))
         if isinstance(ind, str)
     ]
     out = pd.DataFrame(rows, columns=list(GAP_COLUMNS))
-    for col in ("preclinical_smd", "human_smd", "attenuation", "prior_loa", "n_harm_events",
-                "n_harm_exposed"):
+    for col in (
+        "preclinical_smd",
+        "human_smd",
+        "attenuation",
+        "prior_loa",
+        "n_harm_events",
+        "n_harm_exposed",
+    ):
         out[col] = out[col].astype(float)
     out.attrs["regulatory_review_wide"] = reg.review_wide()
     out.attrs["harms_review_wide"] = review_harms
@@ -484,13 +630,25 @@ def gap_summary(
     return out.reset_index(drop=True)
 
 
-_NO_HARMS = {"n_harm_records": 0, "n_harm_reports": 0, "n_harm_events": math.nan,
-             "n_harm_exposed": math.nan, "harm_signal": False, "harm_products": "none",
-             "harm_text": "no human harm record"}
+_NO_HARMS = {
+    "n_harm_records": 0,
+    "n_harm_reports": 0,
+    "n_harm_events": math.nan,
+    "n_harm_exposed": math.nan,
+    "harm_signal": False,
+    "harm_products": "none",
+    "harm_text": "no human harm record",
+}
 
 
-def _efficacy_verdict(n_human: int, n_human_benefit: int, hum: dict, pre: dict,
-                      top_phase: str | None, n_unknown_phase: int) -> str:
+def _efficacy_verdict(
+    n_human: int,
+    n_human_benefit: int,
+    hum: dict,
+    pre: dict,
+    top_phase: str | None,
+    n_unknown_phase: int,
+) -> str:
     if n_human == 0:
         return "preclinical only"
     if n_human_benefit == 0:
@@ -498,13 +656,17 @@ def _efficacy_verdict(n_human: int, n_human_benefit: int, hum: dict, pre: dict,
     if hum["outcome"] is not None:
         if math.isfinite(hum["smd"]) and math.isfinite(pre["smd"]) and pre["smd"] != 0:
             same = (hum["smd"] > 0) == (pre["smd"] > 0) and hum["smd"] != 0
-            return ("human efficacy reported, concordant" if same
-                    else "human efficacy reported, discordant")
+            return (
+                "human efficacy reported, concordant"
+                if same
+                else "human efficacy reported, discordant"
+            )
         return "human efficacy reported, not comparable"
     if hum["n_single"]:
         return "human efficacy uncontrolled only"
-    if n_unknown_phase == 0 and (top_phase is None or PHASE_ORDER.index(top_phase)
-                                 <= PHASE_ORDER.index("phase_1_2")):
+    if n_unknown_phase == 0 and (
+        top_phase is None or PHASE_ORDER.index(top_phase) <= PHASE_ORDER.index("phase_1_2")
+    ):
         return "human efficacy untested beyond phase 1"
     return "human efficacy not reported"
 
@@ -517,8 +679,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
-             regulatory: _Regulatory, scheme: Scheme, harm: dict) -> dict:
+def _gap_row(
+    ind: str,
+    s: pd.DataFrame,
+    g: list[dict],
+    ctx: dict,
+    regulatory: _Regulatory,
+    scheme: Scheme,
+    harm: dict,
+) -> dict:
     """One indication's row: ``s`` its records (from :func:`_record_counts`), ``g`` its bodies."""
     n = s["_n"].to_numpy()
     model = s["model"].to_numpy(dtype=object)
@@ -540,19 +709,25 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
 
     # notes for empty values
     if pre["note"] is None:
-        pre["note"] = ("no animal records" if n_animal == 0 else
-                       f"no pooled animal benefit estimate ({_plural(n_animal, 'animal record')} "
-                       "without a numeric result)")
+        pre["note"] = (
+            "no animal records"
+            if n_animal == 0
+            else f"no pooled animal benefit estimate ({_plural(n_animal, 'animal record')} "
+            "without a numeric result)"
+        )
     if hum["note"] is None:
         what = []
         if hum["n_single"]:
             ex = hum["single"][0]
             seen = ctx["single_arm"](ex)
-            what.append(f"{_plural(hum['n_single'], 'single-group result')} without a "
-                        f"comparator (e.g. '{ex['outcome']}' "
-                        + (seen or f"proportion {ex['estimate']:.2f}") + ")"
-                        if ex.get("measure") == "PR" or seen else
-                        f"{_plural(hum['n_single'], 'single-group result')} without a comparator")
+            what.append(
+                f"{_plural(hum['n_single'], 'single-group result')} without a "
+                f"comparator (e.g. '{ex['outcome']}' "
+                + (seen or f"proportion {ex['estimate']:.2f}")
+                + ")"
+                if ex.get("measure") == "PR" or seen
+                else f"{_plural(hum['n_single'], 'single-group result')} without a comparator"
+            )
         if n_reg_no:
             what.append(f"{_plural(n_reg_no, 'registered trial')} without results")
         if n_unknown_phase:
@@ -563,7 +738,8 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
             hum["note"] = "no human efficacy outcome (harm/safety records only)"
         else:
             hum["note"] = "no controlled human efficacy result reported" + (
-                "; " + "; ".join(what) if what else "")
+                "; " + "; ".join(what) if what else ""
+            )
     if math.isfinite(hum["smd"]) and math.isfinite(pre["smd"]) and pre["smd"] != 0:
         att, att_note = hum["smd"] / pre["smd"], "human SMD / animal SMD"
     elif not math.isfinite(hum["smd"]) and not math.isfinite(pre["smd"]):
@@ -575,9 +751,15 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     else:
         att, att_note = math.nan, "preclinical SMD is 0: ratio undefined"
 
-    top = hp_reg if hp_res is None else (
-        hp_res if hp_reg is None or PHASE_ORDER.index(hp_res) >= PHASE_ORDER.index(hp_reg)
-        else hp_reg)
+    top = (
+        hp_reg
+        if hp_res is None
+        else (
+            hp_res
+            if hp_reg is None or PHASE_ORDER.index(hp_res) >= PHASE_ORDER.index(hp_reg)
+            else hp_reg
+        )
+    )
     eff = _efficacy_verdict(n_human, n_benefit, hum, pre, top, n_unknown_phase)
     verdict = "harm signal" if harm["harm_signal"] else eff
     cert_animal = _best_level(g, "animal", "certainty_within_stream", n_animal)
@@ -586,20 +768,28 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     # the narrative, from the numbers; an 'animal' stream of non-animal organisms only (model
     # other_organism: plants, microbes) is not called animal
     in_vivo = {str(x) for x in model[s["_animal"].to_numpy() & (n > 0)]}
-    plants = bool(in_vivo) and in_vivo <= {"other_organism", "meta_analysis"} and \
-        "other_organism" in in_vivo
-    who, where = ("Non-animal organisms", "in these organisms") if plants else (
-        "Animal", "in animals")
+    plants = (
+        bool(in_vivo)
+        and in_vivo <= {"other_organism", "meta_analysis"}
+        and "other_organism" in in_vivo
+    )
+    who, where = (
+        ("Non-animal organisms", "in these organisms") if plants else ("Animal", "in animals")
+    )
     if n_animal == 0:
         animal = "Animal: no records"
     elif math.isfinite(pre["smd"]):
         lv = pre["level"] if pre["level"] != "not recorded" else "outcome level not recorded"
         sign = "benefit positive" if pre["dir_known"] else "sign as reported"
-        animal = (f"{who}: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
-                  f"{_cert(pre, where)}, {_plural(n_animal, 'record')}")
+        animal = (
+            f"{who}: {pre['outcome']} SMD {_fmt(pre['smd'])} ({sign}; {lv}), "
+            f"{_cert(pre, where)}, {_plural(n_animal, 'record')}"
+        )
     elif pre["outcome"] is not None:
-        animal = (f"{who}: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
-                  f"common scale), {_cert(pre, where)}, {_plural(n_animal, 'record')}")
+        animal = (
+            f"{who}: {pre['outcome']} {pre['measure']} {pre['estimate']:.2f} (not on the "
+            f"common scale), {_cert(pre, where)}, {_plural(n_animal, 'record')}"
+        )
     else:
         animal = f"{who}: no pooled estimate, {_plural(n_animal, 'record')}"
     if n_human == 0:
@@ -607,13 +797,18 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     else:
         if hum["outcome"] is not None and math.isfinite(hum["smd"]):
             vs = hum.get("comparison") or ""
-            res = (f"{hum['outcome']} SMD {_fmt(hum['smd'])} (from {hum['measure']}"
-                   + (f"; {vs}" if vs else "") + f"), {_cert(hum)}")
+            res = (
+                f"{hum['outcome']} SMD {_fmt(hum['smd'])} (from {hum['measure']}"
+                + (f"; {vs}" if vs else "")
+                + f"), {_cert(hum)}"
+            )
             if math.isfinite(att):
                 res += f", {att:.2f} times the animal effect"
         elif hum["outcome"] is not None:
-            res = (f"{hum['outcome']} {hum['measure']} {hum['estimate']:.2f}, not on the "
-                   f"common scale, {_cert(hum)}")
+            res = (
+                f"{hum['outcome']} {hum['measure']} {hum['estimate']:.2f}, not on the "
+                f"common scale, {_cert(hum)}"
+            )
         else:
             res = hum["note"][0].lower() + hum["note"][1:]
         human = f"Human ({_plural(n_human, 'record')}): {res}"
@@ -631,7 +826,10 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         nw = len(regulatory.review_wide())
         reg_status = "no indication-specific entry" + (
             f" ({nw} review-wide {'entry applies' if nw == 1 else 'entries apply'} to every "
-            "indication)" if nw else "")
+            "indication)"
+            if nw
+            else ""
+        )
         reg_cites = "none"
     prior = _prior(scheme, ind, hp_res, n_benefit > 0)
     return {
@@ -657,10 +855,12 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
         "human_outcome_level": hum["level"] or "none",
         "human_smd": hum["smd"],
         "human_note": hum["note"],
-        "human_certainty": _cert(hum) if hum["outcome"] is not None and math.isfinite(
-            hum["smd"]) else "",
-        "human_comparison": (hum.get("comparison") or "") if hum["outcome"] is not None
-        and math.isfinite(hum["smd"]) else "",
+        "human_certainty": _cert(hum)
+        if hum["outcome"] is not None and math.isfinite(hum["smd"])
+        else "",
+        "human_comparison": (hum.get("comparison") or "")
+        if hum["outcome"] is not None and math.isfinite(hum["smd"])
+        else "",
         "attenuation": att,
         "attenuation_note": att_note,
         "certainty_in_vitro": _best_level(g, "in_vitro", "certainty_within_stream", n_vitro),
@@ -673,8 +873,9 @@ def _gap_row(ind: str, s: pd.DataFrame, g: list[dict], ctx: dict,
     }
 
 
-def _record_counts(studies: pd.DataFrame, ind_codes: np.ndarray,
-                   ind_texts: np.ndarray) -> pd.DataFrame:
+def _record_counts(
+    studies: pd.DataFrame, ind_codes: np.ndarray, ind_texts: np.ndarray
+) -> pd.DataFrame:
     """The study sheet collapsed to one row per indication x stream x model x data_type
     (x outcome_kind when present).
 
@@ -691,11 +892,11 @@ def _record_counts(studies: pd.DataFrame, ind_codes: np.ndarray,
     table["_n"] = np.bincount(ids)
     for stream in ("in_vitro", "animal", "human"):
         table[f"_{stream}"] = _mask(table["stream"] == stream)
-    table["_animal_meta"] = table["_animal"].to_numpy() & _mask(
-        table["model"] == "meta_analysis")
+    table["_animal_meta"] = table["_animal"].to_numpy() & _mask(table["model"] == "meta_analysis")
     if "outcome_kind" in cols:
         table["_human_benefit"] = table["_human"].to_numpy() & ~_mask(
-            table["outcome_kind"] == "harm")
+            table["outcome_kind"] == "harm"
+        )
     else:
         table["_human_benefit"] = table["_human"].to_numpy()
     phase = table["_human"].to_numpy() & _mask(table["model"].isin(PHASE_ORDER))
@@ -703,8 +904,7 @@ def _record_counts(studies: pd.DataFrame, ind_codes: np.ndarray,
     table["_phase"] = phase
     table["_phase_no_results"] = phase & no_results
     table["_phase_results"] = phase & _mask(table["data_type"] != "none")
-    table["_unknown_phase"] = table["_human"].to_numpy() & _mask(
-        table["model"] == "clinical_trial")
+    table["_unknown_phase"] = table["_human"].to_numpy() & _mask(table["model"] == "clinical_trial")
     return table
 
 
@@ -712,8 +912,15 @@ def _top_phase(models: np.ndarray) -> str | None:
     return max(models, key=PHASE_ORDER.index) if len(models) else None
 
 
-_ACRONYMS = {"ind": "IND", "bla": "BLA", "nda": "NDA", "ema": "EMA", "fda": "FDA",
-             "rmat": "RMAT", "eua": "EUA"}
+_ACRONYMS = {
+    "ind": "IND",
+    "bla": "BLA",
+    "nda": "NDA",
+    "ema": "EMA",
+    "fda": "FDA",
+    "rmat": "RMAT",
+    "eua": "EUA",
+}
 
 
 def _words(text: object) -> str:
@@ -746,9 +953,14 @@ class _Regulatory:
 
     def review_wide(self) -> list[dict]:
         """The entries that apply to every indication: [{'entry', 'citation_key'}]."""
-        return [{"entry": self.entries[i],
-                 "citation_key": None if self.cites is None else self.cites[i]}
-                for i, label in enumerate(self.labels) if _is_global(label)]
+        return [
+            {
+                "entry": self.entries[i],
+                "citation_key": None if self.cites is None else self.cites[i],
+            }
+            for i, label in enumerate(self.labels)
+            if _is_global(label)
+        ]
 
     def status(self, ind: str) -> tuple[str | None, str | None]:
         """The indication-specific entries (review-wide ones left out) and their citation keys.
@@ -756,8 +968,11 @@ class _Regulatory:
         For the 'all indications' row itself the review-wide entries are its own.
         """
         own = _is_global(ind)
-        hits = [i for i, label in enumerate(self.labels)
-                if _is_global(label) == own and (own or indication_matches(label, ind))]
+        hits = [
+            i
+            for i, label in enumerate(self.labels)
+            if _is_global(label) == own and (own or indication_matches(label, ind))
+        ]
         if not hits:
             return None, None
         status = "; ".join(self.entries[i] for i in hits)
@@ -768,43 +983,64 @@ class _Regulatory:
 
 def _prior(scheme: Scheme, ind: str, hp_res: str | None, therapeutic: bool) -> dict:
     """Base rate of approval for a programme with results at ``hp_res`` (or why none)."""
+
     def none(phase: str, reason: str) -> dict:
-        return {"prior_phase": phase, "prior_area": "not applicable", "prior_area_assumed": False,
-                "prior_loa": math.nan, "prior_source": reason}
+        return {
+            "prior_phase": phase,
+            "prior_area": "not applicable",
+            "prior_area_assumed": False,
+            "prior_loa": math.nan,
+            "prior_source": reason,
+        }
 
     if _is_global(ind):
         return none("not applicable", "no prior: review-wide records, not one programme")
     if not therapeutic:
-        return none("not applicable", "no prior: no human benefit outcome (not a therapeutic "
-                                      "programme in this review)")
+        return none(
+            "not applicable",
+            "no prior: no human benefit outcome (not a therapeutic programme in this review)",
+        )
     if hp_res is None:
-        return none("none", "no prior: no human trial with results at a stated phase (base "
-                            "rates apply to programmes with results at a phase; registered "
-                            "trials alone do not count)")
+        return none(
+            "none",
+            "no prior: no human trial with results at a stated phase (base "
+            "rates apply to programmes with results at a phase; registered "
+            "trials alone do not count)",
+        )
     if hp_res == "phase_4":
         return none("phase 4", "no prior: phase 4 is a post-approval study")
     phase = _PHASE_TO_LOA[hp_res]
     area, assumed = scheme.area_for(ind)
     table = scheme.loa_by_area.get(area)
     if table is None:
-        area, assumed, table = "All indications", False, scheme.loa_by_area.get(
-            "All indications")
+        area, assumed, table = "All indications", False, scheme.loa_by_area.get("All indications")
     if not table or phase not in table:
-        return none(phase_label(phase), f"no prior: the scheme has no base rate for {area}, "
-                                        f"{phase_label(phase)}")
+        return none(
+            phase_label(phase),
+            f"no prior: the scheme has no base rate for {area}, {phase_label(phase)}",
+        )
     seq = [float(table[p]) for p in ("phase_1", "phase_2", "phase_3") if p in table]
     if any(b < a for a, b in zip(seq, seq[1:], strict=False)):
-        return none(phase_label(phase), f"no prior: the scheme's base rates for {area} are not "
-                                        "monotone in phase")
+        return none(
+            phase_label(phase),
+            f"no prior: the scheme's base rates for {area} are not monotone in phase",
+        )
     loa = float(table[phase])
     default = dict(scheme.loa_by_area.get(area, {})) == BIO_2021_LOA.get(area)
     src = BIO_SOURCE if default else scheme.source("loa_by_area")
-    label = (f"{loa:.1%} of {area.lower() if area != 'All indications' else 'all'} "
-             f"programmes in {phase_label(phase)} reached FDA approval ({src})")
+    label = (
+        f"{loa:.1%} of {area.lower() if area != 'All indications' else 'all'} "
+        f"programmes in {phase_label(phase)} reached FDA approval ({src})"
+    )
     if assumed:
         label += f"; disease area '{area}' assumed from the indication keyword table"
     if hp_res != phase:
         label += f"; {phase_label(hp_res)} counted as {phase_label(phase)}"
     label += "; a base rate for the phase and area, not a forecast for this product"
-    return {"prior_phase": phase_label(phase), "prior_area": area,
-            "prior_area_assumed": bool(assumed), "prior_loa": loa, "prior_source": label}
+    return {
+        "prior_phase": phase_label(phase),
+        "prior_area": area,
+        "prior_area_assumed": bool(assumed),
+        "prior_loa": loa,
+        "prior_source": label,
+    }

@@ -36,10 +36,12 @@ _SERIES_MODELS = ("case_series", "cohort", "case_control", "cross_sectional")
 def _frame(studies: pd.DataFrame, harm: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
     """The harm records as plain columns: key, class, model, outcome, events, participants,
     product (vectorised: one pass over the sheet); ``keys`` are the harm rows' indications."""
+
     def col(name: str, numeric: bool = False) -> np.ndarray:
         if name not in studies.columns:
-            return np.full(int(harm.sum()), np.nan if numeric else None, dtype=object
-                           if not numeric else float)
+            return np.full(
+                int(harm.sum()), np.nan if numeric else None, dtype=object if not numeric else float
+            )
         v = studies.loc[harm, name]
         if numeric:
             return pd.to_numeric(v, errors="coerce").to_numpy(dtype=float)
@@ -50,12 +52,17 @@ def _frame(studies: pd.DataFrame, harm: np.ndarray, keys: np.ndarray) -> pd.Data
     report = np.isin(model, _REPORT_MODELS) | ((model == "case_series") & (data_type == "none"))
     series = ~report & np.isin(model, _SERIES_MODELS)
     klass = np.where(report, "report", np.where(series, "series", "trial"))
-    return pd.DataFrame({
-        "key": keys, "klass": klass, "model": model, "outcome": col("outcome"),
-        "events": col("events_int", True),
-        "part": np.where(np.isfinite(n_int), n_int, n_total),
-        "product": col("intervention_source"),
-    })
+    return pd.DataFrame(
+        {
+            "key": keys,
+            "klass": klass,
+            "model": model,
+            "outcome": col("outcome"),
+            "events": col("events_int", True),
+            "part": np.where(np.isfinite(n_int), n_int, n_total),
+            "product": col("intervention_source"),
+        }
+    )
 
 
 def _summarise(h: pd.DataFrame) -> dict:
@@ -68,17 +75,19 @@ def _summarise(h: pd.DataFrame) -> dict:
     products = sorted({str(p) for p in h["product"].dropna().unique()})
     settings = sorted({model_label(m) for m in h["model"].dropna().unique()})
     reports: dict[str, int] = {}
-    for m, o, n in h.loc[klass == "report", ["model", "outcome", "part"]].itertuples(
-            index=False):
+    for m, o, n in h.loc[klass == "report", ["model", "outcome", "part"]].itertuples(index=False):
         text = f"{model_label(m)}: {o}" + (
-            f" ({n:.0f} patient{'s' if n != 1 else ''})" if math.isfinite(n) else "")
+            f" ({n:.0f} patient{'s' if n != 1 else ''})" if math.isfinite(n) else ""
+        )
         reports[text] = reports.get(text, 0) + 1
     parts = [t + (f" (x{c} records)" if c > 1 else "") for t, c in reports.items()]
     n_counted = int(counted.sum())
     if n_counted:
-        parts.append(f"{events:.0f} event{'s' if events != 1 else ''} in {exposed:.0f} "
-                     f"participants over {n_counted} counted harm outcome"
-                     f"{'s' if n_counted != 1 else ''}")
+        parts.append(
+            f"{events:.0f} event{'s' if events != 1 else ''} in {exposed:.0f} "
+            f"participants over {n_counted} counted harm outcome"
+            f"{'s' if n_counted != 1 else ''}"
+        )
     n_unc = int((~counted & (klass != "report")).sum())
     if n_unc:
         parts.append(f"{n_unc} harm outcome{'s' if n_unc != 1 else ''} without numbers read")
@@ -149,14 +158,19 @@ def harms_summary(studies: pd.DataFrame, *, review_wide: bool = True) -> pd.Data
     empty = h.iloc[:0]
     rows = []
     for ind in sorted({k for k in pd.unique(keys[human].dropna()) if isinstance(k, str)}):
-        rows.append({"indication": ind, "indication_label": indication_label(ind),
-                     **_summarise(groups.get(ind, empty))})
+        rows.append(
+            {
+                "indication": ind,
+                "indication_label": indication_label(ind),
+                **_summarise(groups.get(ind, empty)),
+            }
+        )
     if review_wide:
-        rows.append({"indication": REVIEW_WIDE, "indication_label": "Whole review",
-                     **_summarise(h)})
+        rows.append(
+            {"indication": REVIEW_WIDE, "indication_label": "Whole review", **_summarise(h)}
+        )
     out = pd.DataFrame(rows)
     if len(out):
         out["n_harm_events"] = out["n_harm_events"].astype(float)
         out["n_harm_exposed"] = out["n_harm_exposed"].astype(float)
     return out if len(out) else pd.DataFrame(columns=["indication", "n_harm_records"])
-

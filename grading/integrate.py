@@ -48,8 +48,18 @@ INTEGRATION_SOURCE = (
     "to these categories: evigap convention."
 )
 
-_NEEDED = ("indication", "outcome", "stream", "outcome_kind", "certainty",
-           "certainty_within_stream", "estimate", "ci_low", "ci_high", "k")
+_NEEDED = (
+    "indication",
+    "outcome",
+    "stream",
+    "outcome_kind",
+    "certainty",
+    "certainty_within_stream",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "k",
+)
 
 
 def _best(frame: pd.DataFrame, col: str) -> pd.Series | None:
@@ -70,8 +80,11 @@ def _describe(row: pd.Series | None, col: str) -> str:
         return "none"
     eff = (row["ci_low"] > 0) or (row["ci_high"] < 0)
     est = isinstance(row["estimate"], float) and math.isfinite(row["estimate"])
-    what = "effect (CI excludes the null)" if eff else (
-        "CI includes the null" if est else "not estimable")
+    what = (
+        "effect (CI excludes the null)"
+        if eff
+        else ("CI includes the null" if est else "not estimable")
+    )
     return f"{row[col]} for '{row['outcome']}' (k = {row['k']}, {what})"
 
 
@@ -107,54 +120,87 @@ def integrate_streams(grades: pd.DataFrame) -> pd.DataFrame:
         h = _best(ben[ben["stream"] == "human"], "certainty")
         a = _best(ben[ben["stream"] == "animal"], "certainty_within_stream")
         v = _best(ben[ben["stream"] == "in_vitro"], "certainty_within_stream")
-        interv = next((x for x in g.get("intervention", pd.Series(dtype=object))
-                       if isinstance(x, str) and x), "the intervention")
+        interv = next(
+            (x for x in g.get("intervention", pd.Series(dtype=object)) if isinstance(x, str) and x),
+            "the intervention",
+        )
 
         def has_effect(r):
             return r is not None and ((r["ci_low"] > 0) or (r["ci_high"] < 0))
 
         if h is not None and has_effect(h) and h["certainty"] in ("high", "moderate", "low"):
             judgement = {"high": "demonstrates", "moderate": "indicates", "low": "suggests"}[
-                h["certainty"]]
+                h["certainty"]
+            ]
             direction = "reduces" if h["estimate"] < 0 else "increases"
-            statement = (f"Evidence {judgement} that {interv} {direction} {h['outcome']} in "
-                         f"humans ({h['certainty']} certainty).")
+            statement = (
+                f"Evidence {judgement} that {interv} {direction} {h['outcome']} in "
+                f"humans ({h['certainty']} certainty)."
+            )
             reason = f"rule 2: human evidence {_describe(h, 'certainty')}"
-        elif (h is not None and h["certainty"] == "high" and not has_effect(h)
-              and isinstance(h["estimate"], float) and math.isfinite(h["estimate"])):
+        elif (
+            h is not None
+            and h["certainty"] == "high"
+            and not has_effect(h)
+            and isinstance(h["estimate"], float)
+            and math.isfinite(h["estimate"])
+        ):
             judgement = "supports no effect"
-            statement = (f"Strong evidence supports no effect of {interv} on {h['outcome']} in "
-                         "humans.")
+            statement = (
+                f"Strong evidence supports no effect of {interv} on {h['outcome']} in humans."
+            )
             reason = f"rule 3: human evidence {_describe(h, 'certainty')}"
-        elif a is not None and has_effect(a) and a["certainty_within_stream"] in (
-                "high", "moderate"):
+        elif (
+            a is not None and has_effect(a) and a["certainty_within_stream"] in ("high", "moderate")
+        ):
             judgement = "suggests"
-            statement = (f"Evidence suggests an effect of {interv} on {a['outcome']} in animal "
-                         "models only; human relevance has not been shown (human evidence: "
-                         f"{_describe(h, 'certainty')}).")
-            reason = (f"rule 4: human evidence {_describe(h, 'certainty')}; animal evidence "
-                      f"{_describe(a, 'certainty_within_stream')}")
+            statement = (
+                f"Evidence suggests an effect of {interv} on {a['outcome']} in animal "
+                "models only; human relevance has not been shown (human evidence: "
+                f"{_describe(h, 'certainty')})."
+            )
+            reason = (
+                f"rule 4: human evidence {_describe(h, 'certainty')}; animal evidence "
+                f"{_describe(a, 'certainty_within_stream')}"
+            )
         else:
             judgement = "inadequate"
-            statement = (f"Evidence is inadequate to judge whether {interv} works for {ind}.")
-            reason = (f"rule 5: human {_describe(h, 'certainty')}; animal "
-                      f"{_describe(a, 'certainty_within_stream')}; in vitro "
-                      f"{_describe(v, 'certainty_within_stream')}")
-        rows.append({
-            "indication": ind,
-            "judgement": judgement,
-            "symbol": INTEGRATED_JUDGEMENTS[judgement],
-            "statement": statement,
-            "human_certainty": None if h is None else h["certainty"],
-            "human_outcome": None if h is None else h["outcome"],
-            "animal_certainty": None if a is None else a["certainty_within_stream"],
-            "animal_outcome": None if a is None else a["outcome"],
-            "in_vitro_certainty": None if v is None else v["certainty_within_stream"],
-            "in_vitro_outcome": None if v is None else v["outcome"],
-            "reason": reason,
-            "source": INTEGRATION_SOURCE,
-        })
-    return pd.DataFrame(rows, columns=[
-        "indication", "judgement", "symbol", "statement", "human_certainty", "human_outcome",
-        "animal_certainty", "animal_outcome", "in_vitro_certainty", "in_vitro_outcome",
-        "reason", "source"])
+            statement = f"Evidence is inadequate to judge whether {interv} works for {ind}."
+            reason = (
+                f"rule 5: human {_describe(h, 'certainty')}; animal "
+                f"{_describe(a, 'certainty_within_stream')}; in vitro "
+                f"{_describe(v, 'certainty_within_stream')}"
+            )
+        rows.append(
+            {
+                "indication": ind,
+                "judgement": judgement,
+                "symbol": INTEGRATED_JUDGEMENTS[judgement],
+                "statement": statement,
+                "human_certainty": None if h is None else h["certainty"],
+                "human_outcome": None if h is None else h["outcome"],
+                "animal_certainty": None if a is None else a["certainty_within_stream"],
+                "animal_outcome": None if a is None else a["outcome"],
+                "in_vitro_certainty": None if v is None else v["certainty_within_stream"],
+                "in_vitro_outcome": None if v is None else v["outcome"],
+                "reason": reason,
+                "source": INTEGRATION_SOURCE,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "indication",
+            "judgement",
+            "symbol",
+            "statement",
+            "human_certainty",
+            "human_outcome",
+            "animal_certainty",
+            "animal_outcome",
+            "in_vitro_certainty",
+            "in_vitro_outcome",
+            "reason",
+            "source",
+        ],
+    )

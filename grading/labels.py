@@ -4,15 +4,35 @@ from __future__ import annotations
 
 __all__ = ["indication_label", "model_label", "phase_label"]
 
-_UPPER = {"ali": "ALI", "ards": "ARDS", "gvhd": "GVHD", "covid19": "COVID-19", "ms": "MS",
-          "als": "ALS", "tbi": "TBI", "copd": "COPD", "ipf": "IPF", "mi": "MI", "bpd": "BPD"}
+_UPPER = {
+    "ali": "ALI",
+    "ards": "ARDS",
+    "gvhd": "GVHD",
+    "covid19": "COVID-19",
+    "ms": "MS",
+    "als": "ALS",
+    "tbi": "TBI",
+    "copd": "COPD",
+    "ipf": "IPF",
+    "mi": "MI",
+    "bpd": "BPD",
+}
 _MODELS = {
-    "cell_culture": "cell culture", "non_human_primate": "non-human primate",
-    "other_animal": "other animal", "phase_1": "phase 1", "phase_1_2": "phase 1/2",
-    "phase_2": "phase 2", "phase_2_3": "phase 2/3", "phase_3": "phase 3", "phase_4": "phase 4",
-    "case_control": "case-control", "cross_sectional": "cross-sectional",
-    "case_series": "case series", "case_report": "case report",
-    "adverse_event_report": "adverse-event report", "clinical_trial": "trial (phase not stated)",
+    "cell_culture": "cell culture",
+    "non_human_primate": "non-human primate",
+    "other_animal": "other animal",
+    "phase_1": "phase 1",
+    "phase_1_2": "phase 1/2",
+    "phase_2": "phase 2",
+    "phase_2_3": "phase 2/3",
+    "phase_3": "phase 3",
+    "phase_4": "phase 4",
+    "case_control": "case-control",
+    "cross_sectional": "cross-sectional",
+    "case_series": "case series",
+    "case_report": "case report",
+    "adverse_event_report": "adverse-event report",
+    "clinical_trial": "trial (phase not stated)",
     "meta_analysis": "meta-analysis",
 }
 

@@ -132,13 +132,15 @@ def check_out_dir(out: Any, inputs: Iterable[Any] = ()) -> Path:
     if out is None or not isinstance(out, str | os.PathLike) or not str(os.fspath(out)).strip():
         raise OutputFolderError(
             "The output folder (--out / out_dir) is empty; give the name of a folder for the "
-            "results, e.g. --out evigap-results.")
+            "results, e.g. --out evigap-results."
+        )
     path = Path(os.fspath(out))
     if path.is_symlink() and path.is_dir():
         path = path.resolve()  # replace the folder the link points to, keep the link
     if path.exists() and not path.is_dir():
         raise OutputFolderError(
-            f"The output folder '{path}' is an existing file; give a folder name.")
+            f"The output folder '{path}' is an existing file; give a folder name."
+        )
     real = path.resolve()
     if real == Path(real.anchor):
         raise OutputFolderError(f"The output folder '{path}' is the root folder.")
@@ -147,7 +149,8 @@ def check_out_dir(out: Any, inputs: Iterable[Any] = ()) -> Path:
         raise OutputFolderError(
             f"The output folder '{path}' is the current folder or contains it; evigap replaces "
             "its output folder as a whole. Give a folder of its own, e.g. --out "
-            "evigap-results.")
+            "evigap-results."
+        )
     for item in inputs:
         p = _as_path(item)
         if p is None or not p.exists():
@@ -156,7 +159,8 @@ def check_out_dir(out: Any, inputs: Iterable[Any] = ()) -> Path:
         if rp == real or rp.is_relative_to(real):
             raise OutputFolderError(
                 f"The input '{p}' is inside the output folder '{path}'; evigap never writes "
-                "where its inputs are. Give another --out folder or move the input.")
+                "where its inputs are. Give another --out folder or move the input."
+            )
     return path
 
 
@@ -193,8 +197,12 @@ def _inventory(out: Path) -> tuple[dict[str, str], list[str], str | None]:
                     if not isinstance(name, str) or not isinstance(sha, str):
                         continue
                     p = out / name
-                    if (".." in Path(name).parts or Path(name).is_absolute()
-                            or p.is_symlink() or not p.is_file()):
+                    if (
+                        ".." in Path(name).parts
+                        or Path(name).is_absolute()
+                        or p.is_symlink()
+                        or not p.is_file()
+                    ):
                         continue
                     if _sha256(p) == sha:
                         owned[Path(name).as_posix()] = sha
@@ -247,7 +255,8 @@ class _Lock:
                     who = f" ({holder})" if holder else ""
                     raise RunLockedError(
                         f"Another evigap run{who} is writing to '{self.out}'. "
-                        "Wait for it to finish or choose another --out folder.") from None
+                        "Wait for it to finish or choose another --out folder."
+                    ) from None
                 raise
             try:  # the file we locked must still be the one at the path (see release)
                 same = os.path.samestat(os.fstat(fd), os.stat(self.path))
@@ -270,7 +279,8 @@ class _Lock:
             raise RunLockedError(
                 f"Another evigap run is writing to '{self.out}' (lock file '{self.path}'). "
                 "Wait for it to finish or choose another --out folder; if no run is going "
-                "on, delete the lock file.") from None
+                "on, delete the lock file."
+            ) from None
         os.write(fd, f"pid {os.getpid()}\n".encode())
         os.close(fd)
         self.fd = -1  # held by existence: release() deletes the file
@@ -309,8 +319,7 @@ def _exchange(a: Path, b: Path) -> bool:
         func = libc.renameat2
     except (OSError, AttributeError):
         return False
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                     ctypes.c_uint]
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     at_fdcwd, rename_exchange = -100, 2
     if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
         return True
@@ -326,7 +335,8 @@ class _Signals:
     def __enter__(self) -> _Signals:
         self.blocked = False
         if threading.current_thread() is threading.main_thread() and hasattr(
-                signal, "pthread_sigmask"):
+            signal, "pthread_sigmask"
+        ):
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             self.blocked = True
         return self
@@ -338,8 +348,10 @@ class _Signals:
 
 def _marker_text(pid: int, what: str) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return (f"This folder is {what} (evigap, process {pid}, {stamp}).\n"
-            "Its files are NOT a complete set of results. It is safe to delete this folder.\n")
+    return (
+        f"This folder is {what} (evigap, process {pid}, {stamp}).\n"
+        "Its files are NOT a complete set of results. It is safe to delete this folder.\n"
+    )
 
 
 class OutputFolder:
@@ -375,7 +387,8 @@ class OutputFolder:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputFolderError(
-                    f"Cannot create the folder '{parent}': {exc.strerror}") from None
+                    f"Cannot create the folder '{parent}': {exc.strerror}"
+                ) from None
         self._lock.acquire()
         try:
             self._check_existing()
@@ -385,17 +398,20 @@ class OutputFolder:
                 if left.is_dir() and (left / INCOMPLETE_MARKER).is_file():
                     self.notes.append(
                         f"An interrupted run left '{left}' (marked {INCOMPLETE_MARKER}); "
-                        "evigap does not delete it. Delete it when you no longer need it.")
+                        "evigap does not delete it. Delete it when you no longer need it."
+                    )
             import tempfile
 
-            self.stage = Path(tempfile.mkdtemp(prefix=f"{self.out.name}.incomplete-{os.getpid()}-",
-                                               dir=parent))
+            self.stage = Path(
+                tempfile.mkdtemp(prefix=f"{self.out.name}.incomplete-{os.getpid()}-", dir=parent)
+            )
             mask = os.umask(0o022)
             os.umask(mask)
             os.chmod(self.stage, 0o777 & ~mask)  # mkdtemp's 0700 is not a results folder's
             (self.stage / INCOMPLETE_MARKER).write_text(
                 _marker_text(os.getpid(), f"an unfinished run for '{self.out.name}'"),
-                encoding="utf-8")
+                encoding="utf-8",
+            )
         except BaseException:
             self._lock.release()
             raise
@@ -408,11 +424,13 @@ class OutputFolder:
             raise OutputFolderError(
                 f"'{self.out / _MANIFEST}' was not written by evigap on this computer (or was "
                 "changed since), so evigap will neither trust nor replace it, and removes "
-                "nothing it lists. Remove it yourself or choose another --out folder.")
+                "nothing it lists. Remove it yourself or choose another --out folder."
+            )
         if len(foreign) > MAX_FOREIGN_FILES:
             raise OutputFolderError(
                 f"The output folder '{self.out}' holds {len(foreign)} files evigap did not "
-                "write; it is not a results folder. Give a folder of its own.")
+                "write; it is not a results folder. Give a folder of its own."
+            )
         self._owned, self._foreign = owned, foreign
 
     def commit(self) -> None:
@@ -428,7 +446,8 @@ class OutputFolder:
             raise OutputFolderError(
                 f"'{out / clash[0]}' was not written by evigap (or was changed after evigap "
                 f"wrote it) and a new result has the same name; evigap will not overwrite it. "
-                "Move it away or choose another --out folder.")
+                "Move it away or choose another --out folder."
+            )
         carried = self._carry_over(foreign)
         with _Signals():  # SIGINT/SIGTERM wait until the swap is done
             (stage / INCOMPLETE_MARKER).unlink()
@@ -447,11 +466,14 @@ class OutputFolder:
             if digest and not record_manifest(digest):
                 self.notes.append(
                     f"Could not record the run in '{state_dir()}'; a later run into "
-                    f"'{out}' will keep these files instead of replacing them.")
+                    f"'{out}' will keep these files instead of replacing them."
+                )
         if carried:
             n = len(carried)
-            self.notes.append(f"Kept {n} file{'s' if n != 1 else ''} in '{out}' that evigap did "
-                              "not write (or that changed since it did).")
+            self.notes.append(
+                f"Kept {n} file{'s' if n != 1 else ''} in '{out}' that evigap did "
+                "not write (or that changed since it did)."
+            )
 
     def _carry_over(self, foreign: list[str]) -> list[str]:
         """Hard-link (symlinks: re-create) the foreign entries of ``out`` into the stage."""
@@ -480,8 +502,9 @@ class OutputFolder:
         again), second links of carried-over files; anything else stays, with a note."""
         marker = old / INCOMPLETE_MARKER
         try:
-            marker.write_text(_marker_text(os.getpid(), "previous results being removed"),
-                              encoding="utf-8")
+            marker.write_text(
+                _marker_text(os.getpid(), "previous results being removed"), encoding="utf-8"
+            )
         except OSError:
             pass
         for rel, sha in owned.items():
@@ -497,8 +520,8 @@ class OutputFolder:
             p, kept = old / rel, self.out / rel
             try:
                 if os.path.samestat(os.lstat(p), os.lstat(kept)) or (
-                        p.is_symlink() and kept.is_symlink()
-                        and os.readlink(p) == os.readlink(kept)):
+                    p.is_symlink() and kept.is_symlink() and os.readlink(p) == os.readlink(kept)
+                ):
                     p.unlink()
             except OSError:
                 pass
@@ -516,7 +539,8 @@ class OutputFolder:
             self.notes.append(
                 f"The previous results were moved to '{old}' and not all removed "
                 f"({', '.join(left[:3])}{' ...' if len(left) > 3 else ''} changed or not "
-                "evigap's); check and delete that folder yourself.")
+                "evigap's); check and delete that folder yourself."
+            )
 
     def close(self) -> None:
         """Release the lock; without a commit, remove the staging folder (evigap's own)."""

@@ -17,13 +17,19 @@ from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS
 
 __all__ = ["overall_certainty", "OVERALL_SOURCE"]
 
-OVERALL_SOURCE = ("GRADE 11: Guyatt GH et al. J Clin Epidemiol 2013;66:151-157 (lowest "
-                  "certainty among critical outcomes); GRADE 2: Guyatt GH et al. J Clin "
-                  "Epidemiol 2011;64:395-400 (importance)")
+OVERALL_SOURCE = (
+    "GRADE 11: Guyatt GH et al. J Clin Epidemiol 2013;66:151-157 (lowest "
+    "certainty among critical outcomes); GRADE 2: Guyatt GH et al. J Clin "
+    "Epidemiol 2011;64:395-400 (importance)"
+)
 
 
-def overall_certainty(grades: pd.DataFrame, *, by: tuple[str, ...] = ("indication", "stream"),
-                      column: str = "certainty") -> pd.DataFrame:
+def overall_certainty(
+    grades: pd.DataFrame,
+    *,
+    by: tuple[str, ...] = ("indication", "stream"),
+    column: str = "certainty",
+) -> pd.DataFrame:
     """The overall certainty per ``by`` group across its critical outcomes.
 
     Parameters
@@ -63,19 +69,38 @@ def overall_certainty(grades: pd.DataFrame, *, by: tuple[str, ...] = ("indicatio
             scores = rated[column].map(LEVEL_SCORE)
             low = int(scores.min())
             level = LEVELS[low - 1]
-            row.update(overall_certainty=level, overall_symbols=LEVEL_SYMBOLS[level],
-                       lowest_outcomes="; ".join(rated.loc[scores == low, "outcome"].astype(str)),
-                       provisional=bool((rated["evidence_status"] == "provisional").any()),
-                       note="lowest certainty among the critical outcomes")
+            row.update(
+                overall_certainty=level,
+                overall_symbols=LEVEL_SYMBOLS[level],
+                lowest_outcomes="; ".join(rated.loc[scores == low, "outcome"].astype(str)),
+                provisional=bool((rated["evidence_status"] == "provisional").any()),
+                note="lowest certainty among the critical outcomes",
+            )
         else:
-            row.update(overall_certainty=None, overall_symbols=None, lowest_outcomes=None,
-                       provisional=False,
-                       note=("no outcome marked critical (set importance in the sheet or the "
-                             "overrides)" if not len(crit) else
-                             "no critical outcome has evidence"))
+            row.update(
+                overall_certainty=None,
+                overall_symbols=None,
+                lowest_outcomes=None,
+                provisional=False,
+                note=(
+                    "no outcome marked critical (set importance in the sheet or the overrides)"
+                    if not len(crit)
+                    else "no critical outcome has evidence"
+                ),
+            )
         row["critical_without_evidence"] = "; ".join(none["outcome"].astype(str)) or None
         row["source"] = OVERALL_SOURCE
         rows.append(row)
-    cols = [*by, "n_critical", "n_critical_rated", "overall_certainty", "overall_symbols",
-            "lowest_outcomes", "critical_without_evidence", "provisional", "note", "source"]
+    cols = [
+        *by,
+        "n_critical",
+        "n_critical_rated",
+        "overall_certainty",
+        "overall_symbols",
+        "lowest_outcomes",
+        "critical_without_evidence",
+        "provisional",
+        "note",
+        "source",
+    ]
     return pd.DataFrame(rows, columns=cols)

@@ -54,15 +54,30 @@ __all__ = ["OVERRIDE_COLUMNS", "IMPORTANCE_LEVELS", "read_overrides", "normalise
 #: Columns of an overrides table (``importance``, ``threshold_low``, ``threshold_high``,
 #: ``baseline_risk`` optional).
 OVERRIDE_COLUMNS: tuple[str, ...] = (
-    "indication", "outcome", "stream", "domain", "step", "reason", "by", "importance",
-    "threshold_low", "threshold_high", "baseline_risk",
+    "indication",
+    "outcome",
+    "stream",
+    "domain",
+    "step",
+    "reason",
+    "by",
+    "importance",
+    "threshold_low",
+    "threshold_high",
+    "baseline_risk",
 )
 #: GRADE 2 outcome importance.
 IMPORTANCE_LEVELS: tuple[str, ...] = ("critical", "important", "not important")
 
 _WORDS_DOWN = {"not serious": 0, "serious": -1, "very serious": -2, "extremely serious": -3}
-_WORDS_UP = {"none": 0, "large": 1, "very large": 2, "present": 1,
-             "would reduce effect": 1, "would suggest spurious effect": 1}
+_WORDS_UP = {
+    "none": 0,
+    "large": 1,
+    "very large": 2,
+    "present": 1,
+    "would reduce effect": 1,
+    "would suggest spurious effect": 1,
+}
 
 
 def _missing(v) -> bool:
@@ -92,19 +107,21 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if not p.is_file():
         raise InvalidParameterError(
-            f"The 'path' argument of read_overrides() names a missing file: {str(p)!r}.")
+            f"The 'path' argument of read_overrides() names a missing file: {str(p)!r}."
+        )
     try:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
-            pd.errors.EmptyDataError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidParameterError(
-            f"The overrides file {str(p)!r} could not be read as CSV: {exc}") from None
+            f"The overrides file {str(p)!r} could not be read as CSV: {exc}"
+        ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return normalise_overrides(frame, first_line=2, what=f"overrides file {p.name!r}")
 
 
-def normalise_overrides(overrides, *, first_line: int | None = None,
-                        what: str = "'overrides' argument of grade()") -> pd.DataFrame:
+def normalise_overrides(
+    overrides, *, first_line: int | None = None, what: str = "'overrides' argument of grade()"
+) -> pd.DataFrame:
     """The overrides of :func:`grading.grade` (None, a path, a DataFrame, a dict or a list of
     dicts) as the table :func:`read_overrides` returns."""
     cols = list(OVERRIDE_COLUMNS)
@@ -124,19 +141,20 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
     else:
         raise InvalidParameterError(
             "The 'overrides' argument of grade() must be a path to a CSV file, a DataFrame or a "
-            f"list of dicts with columns {cols[:7]}. Got {type(overrides).__name__}.")
+            f"list of dicts with columns {cols[:7]}. Got {type(overrides).__name__}."
+        )
     for col in ("indication",):
         if col not in frame.columns:
-            raise InvalidParameterError(
-                f"The {what} needs an {col!r} column (columns: {cols}).")
+            raise InvalidParameterError(f"The {what} needs an {col!r} column (columns: {cols}).")
     if "domain" not in frame.columns and "importance" not in frame.columns:
         raise InvalidParameterError(
-            f"The {what} needs a 'domain' column (or an 'importance' column; columns: "
-            f"{cols}).")
+            f"The {what} needs a 'domain' column (or an 'importance' column; columns: {cols})."
+        )
     unknown = [c for c in frame.columns if c not in cols]
     if unknown:
         raise InvalidParameterError(
-            f"The {what} has an unknown column {unknown[0]!r} (known: {cols}).")
+            f"The {what} has an unknown column {unknown[0]!r} (known: {cols})."
+        )
     for col in cols:
         if col not in frame.columns:
             frame[col] = None
@@ -153,33 +171,40 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
         if domain is None and importance is not None:
             domain = "importance"
         if domain is None:
-            raise InvalidParameterError(f"{label}, column 'domain': missing (a GRADE domain, "
-                                        "'importance', 'thresholds' or 'baseline_risk').")
+            raise InvalidParameterError(
+                f"{label}, column 'domain': missing (a GRADE domain, "
+                "'importance', 'thresholds' or 'baseline_risk')."
+            )
         step = pd.NA
         low = high = risk = math.nan
         if domain == "importance":
             if importance not in IMPORTANCE_LEVELS:
                 raise InvalidParameterError(
                     f"{label}, column 'importance': must be one of {list(IMPORTANCE_LEVELS)}. "
-                    f"Got {r['importance']!r}.")
+                    f"Got {r['importance']!r}."
+                )
         elif domain == "thresholds":
             if _missing(r["reason"]):
-                raise InvalidParameterError(f"{label}, column 'reason': missing (every override "
-                                            "must say why).")
+                raise InvalidParameterError(
+                    f"{label}, column 'reason': missing (every override must say why)."
+                )
             try:
                 low, high = float(r["threshold_low"]), float(r["threshold_high"])
             except (TypeError, ValueError):
                 raise InvalidParameterError(
                     f"{label}, columns 'threshold_low'/'threshold_high': two numbers needed. "
-                    f"Got {r['threshold_low']!r} and {r['threshold_high']!r}.") from None
+                    f"Got {r['threshold_low']!r} and {r['threshold_high']!r}."
+                ) from None
             if not (math.isfinite(low) and math.isfinite(high) and low < high):
                 raise InvalidParameterError(
                     f"{label}, columns 'threshold_low'/'threshold_high': need finite "
-                    f"threshold_low < threshold_high. Got {low!r} and {high!r}.")
+                    f"threshold_low < threshold_high. Got {low!r} and {high!r}."
+                )
         elif domain == "baseline_risk":
             if _missing(r["reason"]):
-                raise InvalidParameterError(f"{label}, column 'reason': missing (say where the "
-                                            "baseline risk comes from).")
+                raise InvalidParameterError(
+                    f"{label}, column 'reason': missing (say where the baseline risk comes from)."
+                )
             try:
                 risk = float(str(r["baseline_risk"]).strip())
             except (TypeError, ValueError):
@@ -187,19 +212,23 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
             if not (math.isfinite(risk) and 0 < risk < 1):
                 raise InvalidParameterError(
                     f"{label}, column 'baseline_risk': must be a probability between 0 and 1 "
-                    f"(exclusive). Got {r['baseline_risk']!r}.")
+                    f"(exclusive). Got {r['baseline_risk']!r}."
+                )
         elif domain in ALL_DOMAINS:
             if _missing(r["reason"]):
-                raise InvalidParameterError(f"{label}, column 'reason': missing (every override "
-                                            "must say why).")
+                raise InvalidParameterError(
+                    f"{label}, column 'reason': missing (every override must say why)."
+                )
             step = _step(r["step"], domain, label)
         else:
             raise InvalidParameterError(
                 f"{label}, column 'domain': must be one of "
                 f"{[*ALL_DOMAINS, 'importance', 'thresholds', 'baseline_risk']}. "
-                f"Got {r['domain']!r}.")
-        kinds.append(domain if domain in ("importance", "thresholds", "baseline_risk")
-                     else "domain")
+                f"Got {r['domain']!r}."
+            )
+        kinds.append(
+            domain if domain in ("importance", "thresholds", "baseline_risk") else "domain"
+        )
         risks.append(risk)
         frame.at[i, "domain"] = domain
         steps.append(step)
@@ -215,8 +244,9 @@ def normalise_overrides(overrides, *, first_line: int | None = None,
     frame["kind"] = kinds
     frame["line"] = lines
     for col in ("outcome", "stream", "by", "reason"):
-        frame[col] = pd.Series([None if _missing(v) else str(v) for v in frame[col]],
-                               index=frame.index, dtype=object)
+        frame[col] = pd.Series(
+            [None if _missing(v) else str(v) for v in frame[col]], index=frame.index, dtype=object
+        )
     frame["indication"] = [str(v) for v in frame["indication"]]
     return frame
 
@@ -235,13 +265,16 @@ def _step(value, domain: str, label: str) -> int:
         except ValueError:
             raise InvalidParameterError(
                 f"{label}, column 'step': must be an integer from {lo} to {hi} or one of "
-                f"{list(words)}. Got {value!r}.") from None
-    ok = (isinstance(value, (int, np.integer, float, np.floating))
-          and not isinstance(value, (bool, np.bool_)))
+                f"{list(words)}. Got {value!r}."
+            ) from None
+    ok = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
     ok = ok and math.isfinite(float(value)) and float(value) == int(value)
     if not ok or not lo <= int(value) <= hi:
         raise InvalidParameterError(
-            f"{label}, column 'step': must be an integer from {lo} to {hi}. Got {given!r}.")
+            f"{label}, column 'step': must be an integer from {lo} to {hi}. Got {given!r}."
+        )
     return int(value)
 
 
@@ -261,4 +294,5 @@ def unmatched_error(row: Mapping) -> InvalidParameterError:
         f"Override ({where}: indication {row['indication']!r}, outcome "
         f"{None if _missing(row.get('outcome')) else row['outcome']!r}, stream "
         f"{None if _missing(row.get('stream')) else row['stream']!r}, domain "
-        f"{row['domain']!r}) matches no body of evidence.")
+        f"{row['domain']!r}) matches no body of evidence."
+    )

@@ -57,8 +57,9 @@ class TextProgress:
     the line when ``done == total``.
     """
 
-    def __init__(self, stream: IO[str] | None = None, *, enabled: bool | None = None,
-                 width: int = 28) -> None:
+    def __init__(
+        self, stream: IO[str] | None = None, *, enabled: bool | None = None, width: int = 28
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
@@ -75,8 +76,7 @@ class TextProgress:
         filled = round(self.width * done / total)
         from evidence.export import terminal_text
 
-        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                f"{terminal_text(step)}")
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {terminal_text(step)}"
         pad = " " * max(self._last_len - len(line), 0)
         self.stream.write("\r" + line + pad)
         self._last_len = len(line)
@@ -176,16 +176,22 @@ class RunResult:
             lines.append(widest)
         n = sum(" not drawn" in note for note in self.notes)
         if n:
-            lines.append(f"{n} figure{'s' if n != 1 else ''} not drawn (reasons under Notes in "
-                         "report.html and in manifest.json).")
+            lines.append(
+                f"{n} figure{'s' if n != 1 else ''} not drawn (reasons under Notes in "
+                "report.html and in manifest.json)."
+            )
         n = len(self.notes) - n
         if n:
-            lines.append(f"{n} figure{'s' if n != 1 else ''} drawn with a warning (under Notes "
-                         "in report.html and in manifest.json).")
+            lines.append(
+                f"{n} figure{'s' if n != 1 else ''} drawn with a warning (under Notes "
+                "in report.html and in manifest.json)."
+            )
         lines.extend(self.messages)
         if self.out_dir is not None:
-            lines.append(f"Results in {self.out_dir}" + (
-                f" (open {self.report_path.name})" if self.report_path else ""))
+            lines.append(
+                f"Results in {self.out_dir}"
+                + (f" (open {self.report_path.name})" if self.report_path else "")
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -202,9 +208,11 @@ def _status_counts(grades: pd.DataFrame) -> dict[str, int]:
     if grades is None or "evidence_status" not in grades.columns:
         return {}
     counts = grades["evidence_status"].value_counts()
-    return {"bodies_rated": int(counts.get("rated", 0)),
-            "bodies_provisional": int(counts.get("provisional", 0)),
-            "bodies_no_evidence": int(counts.get("no evidence", 0))}
+    return {
+        "bodies_rated": int(counts.get("rated", 0)),
+        "bodies_provisional": int(counts.get("provisional", 0)),
+        "bodies_no_evidence": int(counts.get("no evidence", 0)),
+    }
 
 
 def _status_line(grades: pd.DataFrame) -> str | None:
@@ -215,7 +223,7 @@ def _status_line(grades: pd.DataFrame) -> str | None:
 
     line = status_summary(grades) + "."
     if (grades["evidence_status"] != "rated").any():
-        line += (" Why: provisional_reason / no_evidence_reason in grades.csv.")
+        line += " Why: provisional_reason / no_evidence_reason in grades.csv."
     return line
 
 
@@ -257,8 +265,11 @@ def _widest_gap(gap: pd.DataFrame | None) -> str | None:
 
     def text(r, col: str) -> str:
         v = r.get(col)
-        return "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA \
+        return (
+            ""
+            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
             else str(v).strip()
+        )
 
     def name(r) -> str:
         label = text(r, "indication_label") or text(r, "indication")
@@ -276,9 +287,11 @@ def _widest_gap(gap: pd.DataFrame | None) -> str | None:
     def animal(r) -> str:
         outcome = text(r, "preclinical_outcome")
         outcome = f"{outcome} " if outcome and outcome != "none" else ""
-        return (f"animal {outcome}SMD {_num(r['preclinical_smd']):+.2f} "
-                f"({certainty(r, 'certainty_animal')}"
-                f"{records(_num(r.get('n_animal')), 'animal')})")
+        return (
+            f"animal {outcome}SMD {_num(r['preclinical_smd']):+.2f} "
+            f"({certainty(r, 'certainty_animal')}"
+            f"{records(_num(r.get('n_animal')), 'animal')})"
+        )
 
     def human(r) -> str:
         n_h = records(_num(r.get("n_human")), "human")
@@ -292,26 +305,40 @@ def _widest_gap(gap: pd.DataFrame | None) -> str | None:
         r = min(with_both, key=lambda r: (_num(r["attenuation"]), str(r["indication"])))
         outcome = text(r, "human_outcome")
         outcome = f"{outcome} " if outcome and outcome != "none" else ""
-        return (f"Gap widest for {name(r)}: human {outcome}SMD {_num(r['human_smd']):+.2f} "
-                f"({certainty(r, 'certainty_human')}"
-                f"{records(_num(r.get('n_human')), 'human')}) against {animal(r)}; "
-                f"attenuation {_num(r['attenuation']):.2f}.")
-    promising = [r for r in rows if _num(r.get("preclinical_smd")) > 0
-                 and not pd.notna(_num(r.get("human_smd")))]
+        return (
+            f"Gap widest for {name(r)}: human {outcome}SMD {_num(r['human_smd']):+.2f} "
+            f"({certainty(r, 'certainty_human')}"
+            f"{records(_num(r.get('n_human')), 'human')}) against {animal(r)}; "
+            f"attenuation {_num(r['attenuation']):.2f}."
+        )
+    promising = [
+        r
+        for r in rows
+        if _num(r.get("preclinical_smd")) > 0 and not pd.notna(_num(r.get("human_smd")))
+    ]
     if promising:
-        r = max(promising, key=lambda r: (
-            _LEVEL_RANK.get(text(r, "certainty_animal"), 0), _num(r.get("n_animal")),
-            _num(r["preclinical_smd"]), str(r["indication"])))
+        r = max(
+            promising,
+            key=lambda r: (
+                _LEVEL_RANK.get(text(r, "certainty_animal"), 0),
+                _num(r.get("n_animal")),
+                _num(r["preclinical_smd"]),
+                str(r["indication"]),
+            ),
+        )
         return f"Gap widest for {name(r)}: {animal(r)} against {human(r)}."
     if {"n_in_vitro", "n_animal", "n_human"} <= set(gap.columns):
+
         def lead(r) -> float:
             return (_num(r["n_in_vitro"]) + _num(r["n_animal"])) - _num(r["n_human"])
 
         r = max(rows, key=lambda r: (lead(r), str(r["indication"])))
         if lead(r) > 0:
-            return (f"Gap widest for {name(r)}: "
-                    f"{records(_num(r['n_in_vitro']), 'in vitro')} and "
-                    f"{records(_num(r['n_animal']), 'animal')} against {human(r)}.")
+            return (
+                f"Gap widest for {name(r)}: "
+                f"{records(_num(r['n_in_vitro']), 'in vitro')} and "
+                f"{records(_num(r['n_animal']), 'animal')} against {human(r)}."
+            )
     return None
 
 
@@ -322,8 +349,11 @@ def bundled_inputs() -> dict[str, Path]:
     """Paths of the bundled exosome review: ``studies``, ``bib``, ``regulatory``, ``claims``."""
     from evidence.datasets import bundled_bib_path, bundled_path
 
-    files = {"studies": "exosome_studies.csv", "regulatory": "regulatory.csv",
-             "claims": "claims.csv"}
+    files = {
+        "studies": "exosome_studies.csv",
+        "regulatory": "regulatory.csv",
+        "claims": "claims.csv",
+    }
     paths = {role: Path(bundled_path(name)) for role, name in files.items()}
     paths["bib"] = Path(bundled_bib_path())
     return {role: paths[role] for role in ("studies", "bib", "regulatory", "claims")}
@@ -375,8 +405,13 @@ def _input_record(source: Any, role: str) -> dict | None:
         from grading.manifest import sha256_bytes
 
         data = source.encode("utf-8")
-        return {"role": role, "path": None, "name": "<text>", "bytes": len(data),
-                "sha256": sha256_bytes(data)}
+        return {
+            "role": role,
+            "path": None,
+            "name": "<text>",
+            "bytes": len(data),
+            "sha256": sha256_bytes(data),
+        }
     return {"role": role, "path": None, "name": f"<{type(source).__name__}>", "sha256": None}
 
 
@@ -390,7 +425,8 @@ class RejectedRowsError(ValidationError):
         super().__init__(
             f"--strict: {n_rej} of {ingest.n_in} rows rejected (first: row {first['row']}, "
             f"column {first['column']}: {first['reason']}); nothing written. Run "
-            "'evigap validate' to list them all.")
+            "'evigap validate' to list them all."
+        )
         self.n_in = int(ingest.n_in)
         self.n_rejected = n_rej
 
@@ -408,8 +444,9 @@ def _atomic_outputs(func: Callable[..., RunResult]) -> Callable[..., RunResult]:
 
         from grading.outputs import OutputFolder
 
-        inputs = [studies] + [kwargs.get(k) for k in ("bib", "regulatory", "claims", "scheme",
-                                                       "overrides", "config")]
+        inputs = [studies] + [
+            kwargs.get(k) for k in ("bib", "regulatory", "claims", "scheme", "overrides", "config")
+        ]
         folder = OutputFolder(out_dir, inputs=inputs).open()
         try:
             result = func(studies, *args, **{**kwargs, "out_dir": folder.stage})
@@ -418,8 +455,9 @@ def _atomic_outputs(func: Callable[..., RunResult]) -> Callable[..., RunResult]:
             folder.close()
         out = folder.out
         files = tuple(sorted(out / p.relative_to(folder.stage) for p in result.files))
-        return replace(result, out_dir=out, files=files,
-                       messages=result.messages + tuple(folder.notes))
+        return replace(
+            result, out_dir=out, files=files, messages=result.messages + tuple(folder.notes)
+        )
 
     return wrapper
 
@@ -444,24 +482,31 @@ def _apply_sheet_options(studies: pd.DataFrame, opts: Any) -> tuple[pd.DataFrame
         if col not in sheet.columns:
             raise ValidationError(
                 f"The column '{col}' (--by/--subgroup) is not in the study sheet. Columns: "
-                f"{', '.join(map(str, sheet.columns))}.")
+                f"{', '.join(map(str, sheet.columns))}."
+            )
     if opts.measure and len(sheet):
         from evidence.study_effects import _ALLOWED
 
         data_type = sheet["data_type"].astype("string")
-        arm_types = [dt for dt, allowed in _ALLOWED.items()
-                     if dt != "estimate" and opts.measure in allowed]
+        arm_types = [
+            dt for dt, allowed in _ALLOWED.items() if dt != "estimate" and opts.measure in allowed
+        ]
         target = data_type.isin(arm_types).fillna(False).to_numpy()
-        changed = target & (sheet["measure"].astype("string") != opts.measure).fillna(True) \
-            .to_numpy()
+        changed = (
+            target & (sheet["measure"].astype("string") != opts.measure).fillna(True).to_numpy()
+        )
         sheet["_measure_before"] = sheet["measure"]
         sheet.loc[target, "measure"] = opts.measure
         n_keep = int(len(sheet) - target.sum())
         messages.append(
             f"--measure {opts.measure}: {int(target.sum())} row(s) computed as {opts.measure} "
             f"({int(changed.sum())} changed)"
-            + (f"; {n_keep} row(s) whose data_type cannot give {opts.measure} keep their "
-               "measure." if n_keep else "."))
+            + (
+                f"; {n_keep} row(s) whose data_type cannot give {opts.measure} keep their measure."
+                if n_keep
+                else "."
+            )
+        )
     if opts.by and len(sheet):
         from evidence.schema import indication_key
 
@@ -470,8 +515,10 @@ def _apply_sheet_options(studies: pd.DataFrame, opts: Any) -> tuple[pd.DataFrame
         for part in parts[1:]:
             suffix = suffix + "; " + part
         sheet["indication_label"] = indication_key(sheet) + " (" + suffix + ")"
-        messages.append(f"Bodies split by {', '.join(opts.by)} (--by): indications are "
-                        "labelled 'indication (column: value)'.")
+        messages.append(
+            f"Bodies split by {', '.join(opts.by)} (--by): indications are "
+            "labelled 'indication (column: value)'."
+        )
     return sheet, messages
 
 
@@ -483,8 +530,13 @@ def _note_measure(table: pd.DataFrame, sheet: pd.DataFrame, opts: Any) -> pd.Dat
     changed = (before != table["measure"].astype("string")).fillna(True).to_numpy()
     if changed.any():
         note = table["effect_note"].astype("string").fillna("")
-        text = ("measure " + before.fillna("(empty)") + " in the sheet, computed as "
-                + str(opts.measure) + " (--measure)")
+        text = (
+            "measure "
+            + before.fillna("(empty)")
+            + " in the sheet, computed as "
+            + str(opts.measure)
+            + " (--measure)"
+        )
         joined = (note + "; " + text).where(note != "", text)
         table["effect_note"] = note.where(~changed, joined).astype(object).to_numpy()
     return table
@@ -502,8 +554,9 @@ def _read_overrides(overrides: Any) -> Any:
     return path
 
 
-def _subgroup_tables(evidence_table: pd.DataFrame, column: str,
-                     scheme: Any) -> dict[str, pd.DataFrame]:
+def _subgroup_tables(
+    evidence_table: pd.DataFrame, column: str, scheme: Any
+) -> dict[str, pd.DataFrame]:
     """``subgroups.csv`` (one pooled row per body x subgroup) and ``subgroup_tests.csv`` (the
     tests for subgroup differences per body, or why there is none)."""
     import warnings
@@ -517,28 +570,43 @@ def _subgroup_tables(evidence_table: pd.DataFrame, column: str,
     vi = pd.to_numeric(data["vi"], errors="coerce")
     usable = (yi.notna() & vi.notna() & (vi > 0)).to_numpy()
     if "model" in data.columns:
-        usable = usable & (data["model"].astype("string") != "meta_analysis").fillna(True) \
-            .to_numpy()
+        usable = (
+            usable & (data["model"].astype("string") != "meta_analysis").fillna(True).to_numpy()
+        )
     data = data.loc[usable, [*body, column, "yi", "vi"]].astype({"yi": float, "vi": float})
     data[column] = data[column].astype("string").fillna("not given")
-    options = {"method": getattr(scheme, "pool_method", "REML"),
-               "ci_method": getattr(scheme, "ci_method", "z"),
-               "level": getattr(scheme, "level", 0.95)}
+    options = {
+        "method": getattr(scheme, "pool_method", "REML"),
+        "ci_method": getattr(scheme, "ci_method", "z"),
+        "level": getattr(scheme, "level", 0.95),
+    }
     groups, tests = [], []
     for key, rows in data.groupby(body, sort=True, dropna=False):
         keys = dict(zip(body, key, strict=True))
         n_sub = rows[column].nunique()
         if n_sub < 2:
-            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub,
-                          "note": f"one subgroup only ({rows[column].iloc[0]}): no test"})
+            tests.append(
+                {
+                    **keys,
+                    "subgroup": column,
+                    "n_subgroups": n_sub,
+                    "note": f"one subgroup only ({rows[column].iloc[0]}): no test",
+                }
+            )
             continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", StatisticalWarning)  # said in 'note'
                 res = subgroup_analysis(rows, column, **options)
         except EvidenceError as exc:
-            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub,
-                          "note": f"not estimable: {' '.join(str(exc).split())}"})
+            tests.append(
+                {
+                    **keys,
+                    "subgroup": column,
+                    "n_subgroups": n_sub,
+                    "note": f"not estimable: {' '.join(str(exc).split())}",
+                }
+            )
             continue
         g = res.to_frame().rename(columns={column: "subgroup_value"})
         g.insert(0, "subgroup", column)
@@ -546,12 +614,29 @@ def _subgroup_tables(evidence_table: pd.DataFrame, column: str,
             g.insert(i, name, value)
         groups.append(g)
         for _, t in res.tests().iterrows():
-            tests.append({**keys, "subgroup": column, "n_subgroups": n_sub, **t.to_dict(),
-                          "note": ""})
-    group_frame = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(
-        columns=[*body, "subgroup", "subgroup_value"])
-    test_frame = pd.DataFrame(tests, columns=[*body, "subgroup", "n_subgroups", "test", "stat",
-                                              "df", "df2", "p_value", "tau2", "note"])
+            tests.append(
+                {**keys, "subgroup": column, "n_subgroups": n_sub, **t.to_dict(), "note": ""}
+            )
+    group_frame = (
+        pd.concat(groups, ignore_index=True)
+        if groups
+        else pd.DataFrame(columns=[*body, "subgroup", "subgroup_value"])
+    )
+    test_frame = pd.DataFrame(
+        tests,
+        columns=[
+            *body,
+            "subgroup",
+            "n_subgroups",
+            "test",
+            "stat",
+            "df",
+            "df2",
+            "p_value",
+            "tau2",
+            "note",
+        ],
+    )
     return {"subgroups.csv": group_frame, "subgroup_tests.csv": test_frame}
 
 
@@ -609,7 +694,8 @@ def _pooled_table(evidence_table: pd.DataFrame, scheme: Any) -> pd.DataFrame:
         # published pooled results are graded, not pooled again with primary studies (nor are
         # rows without a model); compared once per distinct model, not per row
         usable = usable & per_value(
-            data["model"], lambda m: (m.astype("string") != "meta_analysis").fillna(False))
+            data["model"], lambda m: (m.astype("string") != "meta_analysis").fillna(False)
+        )
     data = data.loc[usable, by + ["yi", "vi"]].astype({"yi": float, "vi": float})
     if len(data) == 0:
         return pd.DataFrame(columns=by)
@@ -741,10 +827,17 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
 
     with matplotlib.rc_context(DETERMINISTIC_RC):
         # records without a usable effect are listed in the figure, so draw it regardless
-        add("Translational forest", f"translational_forest_{slug}.png",
-            plots.translational_forest, table, indication=indication, grades=state["grades"],
-            scale=_translational_scale(rows) or "SMD", method=options["method"],
-            level=options["level"])
+        add(
+            "Translational forest",
+            f"translational_forest_{slug}.png",
+            plots.translational_forest,
+            table,
+            indication=indication,
+            grades=state["grades"],
+            scale=_translational_scale(rows) or "SMD",
+            method=options["method"],
+            level=options["level"],
+        )
         # one forest per graded body (indication x outcome x stream): the rows grade() pooled
         # (estimate_rows) and the body's rows it could not pool, listed as not estimable; the
         # diamond is the grade's and pooled.csv's estimate (issue 11, one body one estimate)
@@ -764,15 +857,26 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             name = f"forest_{slug}_{k + 1:02d}_{_slug(outcome, None)[:30]}_{stream}"
             what = f"{outcome}, {measure}, {stream}"
             pages, note = _render_pages(
-                f"Forest plot ({what}) for {indication}", plots.forest_pages,
-                data, measure=measure, subgroup=sub, cluster="study_id",
-                rows_per_page=_FOREST_PAGE_ROWS, **options)
+                f"Forest plot ({what}) for {indication}",
+                plots.forest_pages,
+                data,
+                measure=measure,
+                subgroup=sub,
+                cluster="study_id",
+                rows_per_page=_FOREST_PAGE_ROWS,
+                **options,
+            )
             if note:
                 notes.append(note)
             for p, png in enumerate(pages):
                 part = f", page {p + 1} of {len(pages)}" if len(pages) > 1 else ""
-                made.append((f"Forest plot ({what}{part})",
-                             f"{name}_p{p + 1}.png" if len(pages) > 1 else f"{name}.png", png))
+                made.append(
+                    (
+                        f"Forest plot ({what}{part})",
+                        f"{name}_p{p + 1}.png" if len(pages) > 1 else f"{name}.png",
+                        png,
+                    )
+                )
     return made, notes
 
 
@@ -803,16 +907,23 @@ def _fork_pool(jobs: int, n_tasks: int):
     if jobs <= 1 or n_tasks < 4 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     try:
-        return ProcessPoolExecutor(max_workers=min(jobs, n_tasks),
-                                   mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_figure_worker_init)
+        return ProcessPoolExecutor(
+            max_workers=min(jobs, n_tasks),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_figure_worker_init,
+        )
     except (OSError, ValueError):
         return None
 
 
-def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallback,
-                  step: list[int], total: int, jobs: int
-                  ) -> tuple[dict, dict, list[Path], list[str]]:
+def _draw_figures(
+    run: dict,
+    figures_dir: Path | None,
+    progress: ProgressCallback,
+    step: list[int],
+    total: int,
+    jobs: int,
+) -> tuple[dict, dict, list[Path], list[str]]:
     """Draw the review-level and per-indication figures; save PNGs when ``figures_dir``.
 
     Per-indication figures are drawn in ``jobs`` forked worker processes when that pays off;
@@ -832,14 +943,19 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
     indications: list[str] = run["indications"]
     _FIGURE_STATE.clear()
     _FIGURE_STATE.update(
-        table=table, grades=run["grades"], indications=indications,
+        table=table,
+        grades=run["grades"],
+        indications=indications,
         keys=indication_key(table) if len(table) else pd.Series(dtype="string"),
-        pool_options={"method": getattr(scheme, "pool_method", "REML"),
-                      "ci_method": getattr(scheme, "ci_method", "z"),
-                      "level": getattr(scheme, "level", 0.95)},
+        pool_options={
+            "method": getattr(scheme, "pool_method", "REML"),
+            "ci_method": getattr(scheme, "ci_method", "z"),
+            "level": getattr(scheme, "level", 0.95),
+        },
         # the run's extra grouping (--by: one forest per value) and subgroup column
         # (--subgroup: subgroup forests with the test for subgroup differences)
-        by=tuple(run.get("by") or ()), subgroup=run.get("subgroup"),
+        by=tuple(run.get("by") or ()),
+        subgroup=run.get("subgroup"),
     )
     general: dict[str, bytes] = {}
     per_indication: dict[str, dict[str, bytes]] = {}
@@ -873,16 +989,23 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
             if len(run["grades"]) == 0:
                 png, note = None, "Evidence gap map not drawn: no graded body of evidence"
             else:
-                png, note = _render("Evidence gap map", plots.gap_map, (table,),
-                                    {"grades": run["grades"], "regulatory": run["regulatory"]})
+                png, note = _render(
+                    "Evidence gap map",
+                    plots.gap_map,
+                    (table,),
+                    {"grades": run["grades"], "regulatory": run["regulatory"]},
+                )
             if png is not None:
                 keep("Evidence gap map", "gap_map.png", png, None)
             if note:
                 notes.append(note)
             # --- issue 12 (gap helper): the translational ladder
-            png, note = _render("Translational ladder", plots.translational_ladder, (table,),
-                                {"grades": run["grades"], "gap": run.get("gap"),
-                                 "regulatory": run["regulatory"]})
+            png, note = _render(
+                "Translational ladder",
+                plots.translational_ladder,
+                (table,),
+                {"grades": run["grades"], "gap": run.get("gap"), "regulatory": run["regulatory"]},
+            )
             if png is not None:
                 keep("Translational ladder", "translational_ladder.png", png, None)
             else:
@@ -890,8 +1013,10 @@ def _draw_figures(run: dict, figures_dir: Path | None, progress: ProgressCallbac
             # --- end issue 12
             rob = _rob_frames(table)
             if not rob:
-                notes.append("Risk-of-bias figure not drawn: no record has rob_tool, "
-                             "rob_domains or rob_overall")
+                notes.append(
+                    "Risk-of-bias figure not drawn: no record has rob_tool, "
+                    "rob_domains or rob_overall"
+                )
             for key, frame in rob.items():
                 label, tool_name = key.split("|", 1)
                 title = f"Risk of bias ({label})"
@@ -1031,6 +1156,7 @@ def run_review(
     from grading.tables import evidence_profile
 
     if progress is None:
+
         def progress(step: str, done: int, total: int) -> None:
             return None
 
@@ -1048,9 +1174,18 @@ def run_review(
 
     from grading.config import check_options
 
-    opts = check_options(measure=measure, method=method, ci_method=ci_method,
-                         zero_cell=zero_cell, by=by, subgroup=subgroup, question=question,
-                         baseline_risk=baseline_risk, strict=strict, figures=figures)
+    opts = check_options(
+        measure=measure,
+        method=method,
+        ci_method=ci_method,
+        zero_cell=zero_cell,
+        by=by,
+        subgroup=subgroup,
+        question=question,
+        baseline_risk=baseline_risk,
+        strict=strict,
+        figures=figures,
+    )
     tick("reading and validating studies")
     the_scheme = _with_pooling_options(_resolve_scheme(scheme), opts)
     regulatory_frame = read_table(regulatory, what="regulatory")
@@ -1070,8 +1205,9 @@ def run_review(
     tick("pooling")
     tick("grading")
     the_overrides = _read_overrides(overrides)
-    grades = grade(evidence_table, scheme=the_scheme, question=opts.grade_question,
-                   overrides=the_overrides)
+    grades = grade(
+        evidence_table, scheme=the_scheme, question=opts.grade_question, overrides=the_overrides
+    )
     # pooled.csv holds the bodies grade() rates: same rows, same numbers (issue 11)
     from grading.pooled import pooled_table
 
@@ -1084,8 +1220,9 @@ def run_review(
     from grading.tables import summary_of_findings
 
     # baseline_risk rows of the overrides file beat the global --baseline-risk (more specific)
-    sof = summary_of_findings(grades, baseline_risk=baseline_risk, studies=evidence_table,
-                              overrides=the_overrides)
+    sof = summary_of_findings(
+        grades, baseline_risk=baseline_risk, studies=evidence_table, overrides=the_overrides
+    )
     # --- end issue 12
 
     tick("claims audit")
@@ -1093,11 +1230,13 @@ def run_review(
     if claims_frame is not None:
         from grading.claims import audit_claims
 
-        claims_audit = audit_claims(claims_frame, grades, studies=evidence_table,
-                                    scheme=the_scheme)
+        claims_audit = audit_claims(claims_frame, grades, studies=evidence_table, scheme=the_scheme)
 
-    indications = list(dict.fromkeys(grades["indication"].dropna().astype(str))) \
-        if "indication" in grades.columns else []
+    indications = (
+        list(dict.fromkeys(grades["indication"].dropna().astype(str)))
+        if "indication" in grades.columns
+        else []
+    )
     if figures:
         total += 1 + len(indications)
 
@@ -1136,13 +1275,20 @@ def run_review(
         if out is not None:
             figures_dir = out / "figures"
             figures_dir.mkdir(exist_ok=True)
-        run = {"grades": grades, "evidence_table": evidence_table, "indications": indications,
-               "regulatory": regulatory_frame, "scheme": the_scheme,
-               "gap": gap,  # gap: issue 12 (gap helper), for the translational ladder
-               "by": opts.by, "subgroup": opts.subgroup}  # --by / --subgroup forests
+        run = {
+            "grades": grades,
+            "evidence_table": evidence_table,
+            "indications": indications,
+            "regulatory": regulatory_frame,
+            "scheme": the_scheme,
+            "gap": gap,  # gap: issue 12 (gap helper), for the translational ladder
+            "by": opts.by,
+            "subgroup": opts.subgroup,
+        }  # --by / --subgroup forests
         n_jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
         general_figs, indication_figs, fig_files, figure_notes = _draw_figures(
-            run, figures_dir, progress, step, total, n_jobs)
+            run, figures_dir, progress, step, total, n_jobs
+        )
         written.extend(fig_files)
 
     inputs = {
@@ -1150,8 +1296,9 @@ def run_review(
         "bib": _input_record(bib, "bib"),
         "regulatory": _input_record(regulatory, "regulatory"),
         "claims": _input_record(claims, "claims"),
-        "scheme": _input_record(scheme if isinstance(scheme, str | os.PathLike) else None,
-                                "scheme"),
+        "scheme": _input_record(
+            scheme if isinstance(scheme, str | os.PathLike) else None, "scheme"
+        ),
         "overrides": _input_record(overrides, "overrides"),
         "config": _input_record(config, "config"),
     }
@@ -1166,32 +1313,64 @@ def run_review(
         **_status_counts(grades),
     }
     settings = _scheme_settings(the_scheme)
-    extra = {"notes": figure_notes,
-             "options": {**opts.to_dict(), "figures": bool(figures), "report": bool(report),
-                         "read_options": _jsonable_read_options(read_options)}}
+    extra = {
+        "notes": figure_notes,
+        "options": {
+            **opts.to_dict(),
+            "figures": bool(figures),
+            "report": bool(report),
+            "read_options": _jsonable_read_options(read_options),
+        },
+    }
     tick("report and manifest")
     if out is not None and report:
         from grading.report import write_report
 
-        preview = build_manifest(inputs=inputs, counts=counts, scheme=settings, extra=extra,
-                                 timestamp="")
-        written.append(write_report(
-            out / "report.html", grades=grades, gap=gap, profile=profile,
-            evidence_table=evidence_table, claims_audit=claims_audit, rejected=rejected,
-            figures=general_figs, indication_figures=indication_figs, manifest=preview,
-            notes=figure_notes,
-            sof=sof,  # issue 12 (gap helper)
-        ))
-    manifest = build_manifest(inputs=inputs, counts=counts, scheme=settings, extra=extra,
-                              outputs=sorted(written), out_dir=out)
+        preview = build_manifest(
+            inputs=inputs, counts=counts, scheme=settings, extra=extra, timestamp=""
+        )
+        written.append(
+            write_report(
+                out / "report.html",
+                grades=grades,
+                gap=gap,
+                profile=profile,
+                evidence_table=evidence_table,
+                claims_audit=claims_audit,
+                rejected=rejected,
+                figures=general_figs,
+                indication_figures=indication_figs,
+                manifest=preview,
+                notes=figure_notes,
+                sof=sof,  # issue 12 (gap helper)
+            )
+        )
+    manifest = build_manifest(
+        inputs=inputs,
+        counts=counts,
+        scheme=settings,
+        extra=extra,
+        outputs=sorted(written),
+        out_dir=out,
+    )
     if out is not None:
         written.append(write_manifest(manifest, out / "manifest.json"))
 
     return RunResult(
-        ingest=ingest, evidence_table=evidence_table, rejected=rejected, pooled=pooled,
-        grades=grades, profile=profile, gap=gap, claims_audit=claims_audit, scheme=the_scheme,
-        manifest=manifest, out_dir=out, files=tuple(sorted(written)),
-        notes=tuple(figure_notes), messages=tuple(messages),
+        ingest=ingest,
+        evidence_table=evidence_table,
+        rejected=rejected,
+        pooled=pooled,
+        grades=grades,
+        profile=profile,
+        gap=gap,
+        claims_audit=claims_audit,
+        scheme=the_scheme,
+        manifest=manifest,
+        out_dir=out,
+        files=tuple(sorted(written)),
+        notes=tuple(figure_notes),
+        messages=tuple(messages),
     )
 
 
@@ -1203,4 +1382,3 @@ def _check_no_loss(ingest: Any) -> None:
             f"Row accounting failed: {ingest.n_in} rows in, {len(ingest.studies)} accepted, "
             f"{n_rej} rejected."
         )
-

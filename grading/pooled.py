@@ -17,10 +17,32 @@ __all__ = ["POOLED_COLUMNS", "pooled_table", "body_forests"]
 
 #: Columns of :func:`pooled_table`.
 POOLED_COLUMNS: tuple[str, ...] = (
-    "indication", "outcome", "stream", "measure", "design", "k", "k_records", "estimate", "se",
-    "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "q", "q_df", "q_p", "method",
-    "ci_method", "estimate_natural",
-    "ci_low_natural", "ci_high_natural", "estimate_basis", "study_ids", "estimate_rows",
+    "indication",
+    "outcome",
+    "stream",
+    "measure",
+    "design",
+    "k",
+    "k_records",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "i2",
+    "q",
+    "q_df",
+    "q_p",
+    "method",
+    "ci_method",
+    "estimate_natural",
+    "ci_low_natural",
+    "ci_high_natural",
+    "estimate_basis",
+    "study_ids",
+    "estimate_rows",
 )
 
 
@@ -36,8 +58,9 @@ def pooled_table(grades: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[:, list(POOLED_COLUMNS)].reset_index(drop=True)
 
 
-def body_forests(studies: pd.DataFrame, grades: pd.DataFrame) -> list[tuple[pd.Series,
-                                                                            pd.DataFrame]]:
+def body_forests(
+    studies: pd.DataFrame, grades: pd.DataFrame
+) -> list[tuple[pd.Series, pd.DataFrame]]:
     """The forest of each graded body that pools primary studies: ``(grade row, rows)``.
 
     ``rows`` are the rows of ``studies`` (the frame given to :func:`grading.grade`, same row
@@ -58,9 +81,13 @@ def body_forests(studies: pd.DataFrame, grades: pd.DataFrame) -> list[tuple[pd.S
     check_frame(grades, "grades", "body_forests", what="a DataFrame")
     if len(grades) == 0 or len(studies) == 0:
         return []
-    keys = pd.DataFrame({"indication": indication_key(studies).astype(str).to_numpy(),
-                         "outcome": studies["outcome"].astype(str).to_numpy(),
-                         "stream": studies["stream"].astype(str).to_numpy()})
+    keys = pd.DataFrame(
+        {
+            "indication": indication_key(studies).astype(str).to_numpy(),
+            "outcome": studies["outcome"].astype(str).to_numpy(),
+            "stream": studies["stream"].astype(str).to_numpy(),
+        }
+    )
     groups = keys.groupby(["indication", "outcome", "stream"], sort=False).indices
     out = []
     for _, g in grades.iterrows():
@@ -81,9 +108,12 @@ def body_forests(studies: pd.DataFrame, grades: pd.DataFrame) -> list[tuple[pd.S
         for j, (_, r) in zip(pos, body.iterrows(), strict=True):
             if j in sel:
                 keep.append(j)
-            elif (str(r.get("model")) != "meta_analysis" and measure is not None
-                  and str(r.get("measure")) == str(g["measure"])
-                  and _tier(r.to_dict()) == tier):
+            elif (
+                str(r.get("model")) != "meta_analysis"
+                and measure is not None
+                and str(r.get("measure")) == str(g["measure"])
+                and _tier(r.to_dict()) == tier
+            ):
                 keep.append(j)
         out.append((g, studies.iloc[sorted(keep)]))
     return out

@@ -113,8 +113,14 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _table(frame, *, columns: Sequence[str] | None = None, caption: str | None = None,
-           classes: str = "tbl", max_rows: int | None = None) -> str:
+def _table(
+    frame,
+    *,
+    columns: Sequence[str] | None = None,
+    caption: str | None = None,
+    classes: str = "tbl",
+    max_rows: int | None = None,
+) -> str:
     """An escaped HTML table of a DataFrame (``columns`` that exist, in that order)."""
     if frame is None:
         return '<p class="muted">Not available.</p>'
@@ -141,8 +147,10 @@ def _table(frame, *, columns: Sequence[str] | None = None, caption: str | None =
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table></div>")
     if max_rows is not None and len(frame) > max_rows:
-        parts.append(f'<p class="muted">First {max_rows} of {len(frame)} rows shown; '
-                     "the full table is in the CSV files beside this report.</p>")
+        parts.append(
+            f'<p class="muted">First {max_rows} of {len(frame)} rows shown; '
+            "the full table is in the CSV files beside this report.</p>"
+        )
     return "".join(parts)
 
 
@@ -161,8 +169,9 @@ EMBED_MAX_WIDTH = 820
 EMBED_COLOURS = 32
 
 
-def compact_png(png: bytes, *, max_width: int = EMBED_MAX_WIDTH,
-                colours: int = EMBED_COLOURS) -> bytes:
+def compact_png(
+    png: bytes, *, max_width: int = EMBED_MAX_WIDTH, colours: int = EMBED_COLOURS
+) -> bytes:
     """A smaller PNG for embedding: downscaled to ``max_width`` and reduced to a palette.
 
     Deterministic (same input, same bytes).  Returns the input when Pillow cannot read it.
@@ -178,10 +187,8 @@ def compact_png(png: bytes, *, max_width: int = EMBED_MAX_WIDTH,
         return png
     im = im.convert("RGB")
     if im.width > max_width:
-        im = im.resize((max_width, max(1, round(im.height * max_width / im.width))),
-                       Image.LANCZOS)
-    im = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE,
-                     dither=Image.Dither.NONE)
+        im = im.resize((max_width, max(1, round(im.height * max_width / im.width))), Image.LANCZOS)
+    im = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     im.save(out, format="PNG", optimize=True)
     small = out.getvalue()
@@ -190,8 +197,10 @@ def compact_png(png: bytes, *, max_width: int = EMBED_MAX_WIDTH,
 
 def _img(figure: Any, alt: str) -> str:
     data = base64.b64encode(compact_png(_png_bytes(figure))).decode("ascii")
-    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(alt)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(alt)}</figcaption></figure>"
+    )
 
 
 def _domains(grades) -> list[str]:
@@ -232,19 +241,28 @@ def _reasons(grades_rows) -> str:
         symbols = _fmt(row.get("certainty_symbols"))
         status = _fmt(row.get("evidence_status"))
         if status == "no evidence":  # issue 11: no level for a body without a result
-            certainty = "no evidence: " + (_fmt(row.get("no_evidence_reason"))
-                                           or "no result to rate")
+            certainty = "no evidence: " + (
+                _fmt(row.get("no_evidence_reason")) or "no result to rate"
+            )
             symbols = ""
         elif status == "provisional":
-            certainty += " (provisional: " + (_fmt(row.get("provisional_reason"))
-                                              or "some domains not assessed") + ")"
+            certainty += (
+                " (provisional: "
+                + (_fmt(row.get("provisional_reason")) or "some domains not assessed")
+                + ")"
+            )
         out.append('<details class="rating" open><summary>')
-        out.append(f"<b>{_e(label)}</b>: <span class=\"cert\">"
-                   f"{_e((symbols + ' ' + certainty).strip())}</span>")
+        out.append(
+            f'<b>{_e(label)}</b>: <span class="cert">'
+            f"{_e((symbols + ' ' + certainty).strip())}</span>"
+        )
         if "k" in row.index:
             out.append(f' <span class="muted">(k = {_e(_fmt(row.get("k")))})</span>')
-        moves = [f"{_step(row.get(d))} {d.replace('_', ' ')}" for d in domains
-                 if _step(row.get(d)) not in ("", "0")]
+        moves = [
+            f"{_step(row.get(d))} {d.replace('_', ' ')}"
+            for d in domains
+            if _step(row.get(d)) not in ("", "0")
+        ]
         if moves:
             out.append(f' <span class="muted">: {_e(", ".join(moves))}</span>')
         out.append("</summary>")
@@ -261,10 +279,14 @@ def _reasons(grades_rows) -> str:
         elif domains:
             overrides = any(_fmt(row.get(f"{d}_override_by")) for d in domains)
             words = any(f"{d}_judgement" in row.index for d in domains)
-            out.append('<table class="tbl reasons"><thead><tr><th>domain</th>'
-                       + ("<th>judgement</th>" if words else "") + "<th>step</th>"
-                       "<th>suggested</th><th>reason</th><th>source</th>"
-                       + ("<th>override by</th>" if overrides else "") + "</tr></thead><tbody>")
+            out.append(
+                '<table class="tbl reasons"><thead><tr><th>domain</th>'
+                + ("<th>judgement</th>" if words else "")
+                + "<th>step</th>"
+                "<th>suggested</th><th>reason</th><th>source</th>"
+                + ("<th>override by</th>" if overrides else "")
+                + "</tr></thead><tbody>"
+            )
             for d in domains:
                 out.append(
                     "<tr>"
@@ -274,8 +296,7 @@ def _reasons(grades_rows) -> str:
                     f'<td class="num">{_e(_step(row.get(f"{d}_suggested")))}</td>'
                     f"<td>{_e(_fmt(row.get(f'{d}_reason')))}</td>"
                     f"<td>{_e(cite(_fmt(row.get(f'{d}_source'))))}</td>"
-                    + (f"<td>{_e(_fmt(row.get(f'{d}_override_by')))}</td>" if overrides
-                       else "")
+                    + (f"<td>{_e(_fmt(row.get(f'{d}_override_by')))}</td>" if overrides else "")
                     + "</tr>"
                 )
             out.append("</tbody></table>")
@@ -346,46 +367,71 @@ def _gap_block(gap, anchors: Mapping[str, str] | None = None) -> str:
         if registered and registered not in (phase, "none"):
             phase += f" (registered: {registered})"
         prior = _fmt(get(r, "prior_loa"), 3)
-        prior = (f"{float(get(r, 'prior_loa')):.0%} (base rate, {_fmt(get(r, 'prior_phase'))}, "
-                 f"{_fmt(get(r, 'prior_area'))})") if prior else (
-            _fmt(get(r, "prior_source")).replace("no prior: ", "none: ") or "none")
-        rows.append({
-            "indication": _fmt(get(r, "indication_label")) or _label(r["indication"]),
-            "verdict": _fmt(get(r, "verdict")),
-            "what the numbers say": _fmt(get(r, "narrative")),
-            "records: in vitro / animal / human": trio(r, ("n_in_vitro", "n_animal", "n_human")),
-            "human: highest phase with results": phase,
-            "regulatory (indication-specific)": (
-                "none specific" if _fmt(get(r, "regulatory_status")).startswith(
-                    "no indication-specific entry") else _fmt(get(r, "regulatory_status"))),
-            "approval base rate": prior,
-        })
+        prior = (
+            (
+                f"{float(get(r, 'prior_loa')):.0%} (base rate, {_fmt(get(r, 'prior_phase'))}, "
+                f"{_fmt(get(r, 'prior_area'))})"
+            )
+            if prior
+            else (_fmt(get(r, "prior_source")).replace("no prior: ", "none: ") or "none")
+        )
+        rows.append(
+            {
+                "indication": _fmt(get(r, "indication_label")) or _label(r["indication"]),
+                "verdict": _fmt(get(r, "verdict")),
+                "what the numbers say": _fmt(get(r, "narrative")),
+                "records: in vitro / animal / human": trio(
+                    r, ("n_in_vitro", "n_animal", "n_human")
+                ),
+                "human: highest phase with results": phase,
+                "regulatory (indication-specific)": (
+                    "none specific"
+                    if _fmt(get(r, "regulatory_status")).startswith("no indication-specific entry")
+                    else _fmt(get(r, "regulatory_status"))
+                ),
+                "approval base rate": prior,
+            }
+        )
     import pandas as pd
 
-    note = ('<p class="muted">Verdict: the first rule that holds in the table below.  Effects '
-            "are on the SMD scale with benefit positive; every conversion is named in "
-            "gap_summary.csv (preclinical_note, human_note).  Approval base rate: share of "
-            "programmes with results at that phase that reach FDA approval (BIO/Informa/QLS "
-            "2021), not a forecast for these products.</p>")
+    note = (
+        '<p class="muted">Verdict: the first rule that holds in the table below.  Effects '
+        "are on the SMD scale with benefit positive; every conversion is named in "
+        "gap_summary.csv (preclinical_note, human_note).  Approval base rate: share of "
+        "programmes with results at that phase that reach FDA approval (BIO/Informa/QLS "
+        "2021), not a forecast for these products.</p>"
+    )
     return _table(pd.DataFrame(rows)) + note
 
 
-def _opening(gap, gap_attrs: Mapping[str, Any], grades, evidence_table, manifest,
-             n_indications: int, anchors: Mapping[str, str]) -> str:
+def _opening(
+    gap,
+    gap_attrs: Mapping[str, Any],
+    grades,
+    evidence_table,
+    manifest,
+    n_indications: int,
+    anchors: Mapping[str, str],
+) -> str:
     """The first screen: what was reviewed, the verdict per indication, the harms, and what
     the certainty rests on."""
     out = ['<section class="first">']
     streams = ""
     if evidence_table is not None and "stream" in evidence_table.columns:
         vc = evidence_table["stream"].astype(str).value_counts()
-        streams = ", ".join(f"{int(vc[k])} {k.replace('_', ' ')}" for k in
-                            ("in_vitro", "animal", "human") if k in vc.index)
+        streams = ", ".join(
+            f"{int(vc[k])} {k.replace('_', ' ')}"
+            for k in ("in_vitro", "animal", "human")
+            if k in vc.index
+        )
         streams = f"{len(evidence_table)} records ({streams}) on "
     c = (manifest or {}).get("counts") or {}
     rej = ""
     if c:
-        rej = (f"; {_fmt(c.get('rows_in'))} input rows, {_fmt(c.get('rows_accepted'))} "
-               f"accepted, {_fmt(c.get('rows_rejected'))} rejected")
+        rej = (
+            f"; {_fmt(c.get('rows_in'))} input rows, {_fmt(c.get('rows_accepted'))} "
+            f"accepted, {_fmt(c.get('rows_rejected'))} rejected"
+        )
     out.append("<h2>What was reviewed</h2>")
     out.append(f"<p>{_e(streams)}{n_indications} indications{_e(rej)}.</p>")
     line = _bottom_line(gap)
@@ -402,8 +448,9 @@ def _opening(gap, gap_attrs: Mapping[str, Any], grades, evidence_table, manifest
                 continue
             links = ", ".join(
                 f'<a href="#{_e(anchors.get(str(r["indication"]), "gap"))}">'
-                f'{_e(_fmt(r.get("indication_label")) or _label(r["indication"]))}</a>'
-                for _, r in rows.iterrows())
+                f"{_e(_fmt(r.get('indication_label')) or _label(r['indication']))}</a>"
+                for _, r in rows.iterrows()
+            )
             cls = ' class="harm"' if verdict == "harm signal" else ""
             out.append(f"<tr><td{cls}>{_e(verdict)} ({len(rows)})</td><td>{links}</td></tr>")
         out.append("</tbody></table>")
@@ -411,14 +458,18 @@ def _opening(gap, gap_attrs: Mapping[str, Any], grades, evidence_table, manifest
     if harms:
         out.append("<h2>Harms</h2>")
         out.append(f'<p class="harm">{_e(_fmt(harms.get("harm_text")))}.</p>')
-        out.append(f'<p class="muted">{_e(_fmt(harms.get("n_harm_records")))} human harm '
-                   f"records; products: {_e(_fmt(harms.get('harm_products')))}.</p>")
+        out.append(
+            f'<p class="muted">{_e(_fmt(harms.get("n_harm_records")))} human harm '
+            f"records; products: {_e(_fmt(harms.get('harm_products')))}.</p>"
+        )
     out.append("<h2>What the certainty rests on</h2>")
     out.append(f"<p>{_e(_certainty_basis(grades))}</p>")
     reg = gap_attrs.get("regulatory_review_wide") or []
     if reg:
-        entries = "; ".join(f"{x['entry']}" + (f" [{x['citation_key']}]" if x.get(
-            "citation_key") else "") for x in reg)
+        entries = "; ".join(
+            f"{x['entry']}" + (f" [{x['citation_key']}]" if x.get("citation_key") else "")
+            for x in reg
+        )
         out.append(f"<p><b>Regulatory, all indications:</b> {_e(entries)}.</p>")
     out.append("</section>")
     return "".join(out)
@@ -435,21 +486,26 @@ def _bottom_line(gap) -> str:
     benefit = pre[pre > 0]
     parts = []
     if len(benefit):
-        parts.append(f"Animal studies show a pooled benefit in {len(benefit)} of {len(gap)} "
-                     f"indications (SMD {benefit.min():+.2f} to {benefit.max():+.2f})")
+        parts.append(
+            f"Animal studies show a pooled benefit in {len(benefit)} of {len(gap)} "
+            f"indications (SMD {benefit.min():+.2f} to {benefit.max():+.2f})"
+        )
     else:
         parts.append(f"No indication of {len(gap)} has a pooled animal benefit on the SMD scale")
     with_h = gap[hum.notna()]
     if len(with_h):
+
         def item(r) -> str:
             what = _fmt(r.get("human_outcome"))
             vs = _fmt(r.get("human_comparison"))
-            cert = _fmt(r.get("human_certainty")) or (
-                f"{_fmt(r.get('certainty_human'))} certainty")
-            return (f"{_fmt(r.get('indication_label')) or r['indication']}, "
-                    + (f"{what} " if what and what != "none" else "")
-                    + f"SMD {float(r['human_smd']):+.2f}" + (f" ({vs})" if vs else "")
-                    + f", {cert}")
+            cert = _fmt(r.get("human_certainty")) or (f"{_fmt(r.get('certainty_human'))} certainty")
+            return (
+                f"{_fmt(r.get('indication_label')) or r['indication']}, "
+                + (f"{what} " if what and what != "none" else "")
+                + f"SMD {float(r['human_smd']):+.2f}"
+                + (f" ({vs})" if vs else "")
+                + f", {cert}"
+            )
 
         items = "; ".join(item(r) for _, r in with_h.iterrows())
         parts.append(f"a controlled human efficacy result exists for {len(with_h)}: {items}")
@@ -473,16 +529,22 @@ def _certainty_basis(grades) -> str:
     if "evidence_status" in grades.columns:
         has &= grades["evidence_status"].astype(str) != "no evidence"
     parts = []
-    for stream, col in (("human", "certainty"), ("animal", "certainty_within_stream"),
-                        ("in_vitro", "certainty_within_stream")):
+    for stream, col in (
+        ("human", "certainty"),
+        ("animal", "certainty_within_stream"),
+        ("in_vitro", "certainty_within_stream"),
+    ):
         if col not in grades.columns:
             continue
         sub = grades[has & (grades["stream"] == stream)]
         if len(sub) == 0:
             continue
         vc = sub[col].value_counts()
-        levels = ", ".join(f"{int(vc[lv])} {lv}" for lv in ("high", "moderate", "low",
-                                                              "very low") if lv in vc.index)
+        levels = ", ".join(
+            f"{int(vc[lv])} {lv}"
+            for lv in ("high", "moderate", "low", "very low")
+            if lv in vc.index
+        )
         label = stream.replace("_", " ") + (" (within its stream)" if stream != "human" else "")
         prov = ""
         if "evidence_status" in sub.columns:
@@ -490,35 +552,50 @@ def _certainty_basis(grades) -> str:
             if len(p):
                 prov = f", {len(p)} of them provisional"
                 if "risk_of_bias_judgement" in p.columns:
-                    n_rob = int((p["risk_of_bias_judgement"].astype(str)
-                                 == "not assessed").sum())
+                    n_rob = int((p["risk_of_bias_judgement"].astype(str) == "not assessed").sum())
                     if n_rob:
                         prov += f" (risk of bias not assessed in {n_rob})"
         parts.append(f"{label}: {len(sub)} outcomes with a result ({levels}{prov})")
     n_none = int((~has).sum())
-    text = "; ".join(parts) + (f"; {n_none} of {len(grades)} outcome bodies have no result "
-                               "to rate (no certainty shown for them)" if n_none else "")
+    text = "; ".join(parts) + (
+        f"; {n_none} of {len(grades)} outcome bodies have no result "
+        "to rate (no certainty shown for them)"
+        if n_none
+        else ""
+    )
     human = grades[has & (grades["stream"] == "human")]
-    domains = [d for d in ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
-                           "publication_bias") if d in grades.columns]
+    domains = [
+        d
+        for d in (
+            "risk_of_bias",
+            "inconsistency",
+            "indirectness",
+            "imprecision",
+            "publication_bias",
+        )
+        if d in grades.columns
+    ]
     if len(human) and domains:
         down = {d: int((pd.to_numeric(human[d], errors="coerce") < 0).sum()) for d in domains}
         down = {d: n for d, n in sorted(down.items(), key=lambda x: -x[1]) if n}
         if down:
-            text += (". Human outcomes were rated down for " + ", ".join(
-                f"{d.replace('_', ' ')} ({n})" for d, n in down.items()))
+            text += ". Human outcomes were rated down for " + ", ".join(
+                f"{d.replace('_', ' ')} ({n})" for d, n in down.items()
+            )
         starts = human["starting_level"].value_counts() if "starting_level" in human else None
         if starts is not None and len(starts):
-            text += "; they start at " + ", ".join(
-                f"{k} ({int(v)})" for k, v in starts.items()) + " by design"
+            text += (
+                "; they start at "
+                + ", ".join(f"{k} ({int(v)})" for k, v in starts.items())
+                + " by design"
+            )
     return text + "."
 
 
 def _sof_block(rows, footnotes: Mapping[str, str]) -> str:
     """Summary-of-findings rows of one indication, each footnote listed once under them."""
     if rows is None or len(rows) == 0:
-        return ('<p class="muted">No outcome with a result to summarise (see the records '
-                "below).</p>")
+        return '<p class="muted">No outcome with a result to summarise (see the records below).</p>'
     import re
 
     shown = rows.drop(columns=[c for c in ("Indication", "Footnotes") if c in rows.columns])
@@ -542,17 +619,19 @@ def _studies_for(evidence_table, indication: str):
         return None
     from evidence.schema import indication_key
 
-    rows = evidence_table[(indication_key(evidence_table) == indication).fillna(False)
-                          .to_numpy()]
+    rows = evidence_table[(indication_key(evidence_table) == indication).fillna(False).to_numpy()]
     if {"yi", "vi", "measure"} <= set(rows.columns):
-        texts = [_effect_text(m, y, v) for m, y, v in zip(rows["measure"], rows["yi"],
-                                                          rows["vi"], strict=True)]
+        texts = [
+            _effect_text(m, y, v)
+            for m, y, v in zip(rows["measure"], rows["yi"], rows["vi"], strict=True)
+        ]
         props = [""] * len(rows)
         if "proportion" in rows.columns:  # single-arm rows: what was observed (issue 18)
             props = [_proportion_text(r) for r in rows.to_dict("records")]
         shown = [bool(p) for p in props]
-        rows = rows.assign(**{"effect [95% CI]": [p or t for p, t in zip(props, texts,
-                                                                          strict=True)]})
+        rows = rows.assign(
+            **{"effect [95% CI]": [p or t for p, t in zip(props, texts, strict=True)]}
+        )
         if any(shown):  # the continuity-corrected yi/vi stay inside pooling, not shown
             rows = rows.assign(yi=rows["yi"].mask(shown), vi=rows["vi"].mask(shown))
     return rows
@@ -565,8 +644,9 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
     from grading.tables import _pct
 
     try:
-        p, lo, hi = (float(r.get(c)) for c in ("proportion", "proportion_ci_low",
-                                              "proportion_ci_high"))
+        p, lo, hi = (
+            float(r.get(c)) for c in ("proportion", "proportion_ci_low", "proportion_ci_high")
+        )
         x, n = float(r.get("events_int")), float(r.get("n_int"))
     except (TypeError, ValueError):
         return ""
@@ -576,8 +656,10 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
     level = "95%"
     if method.endswith("%"):
         method, _, level = method.rpartition(" ")
-    return (f"{x:.0f} of {n:.0f}: {_pct(p)} ({level} CI {_pct(lo)} to {_pct(hi)}, "
-            f"{method or 'Wilson score'})")
+    return (
+        f"{x:.0f} of {n:.0f}: {_pct(p)} ({level} CI {_pct(lo)} to {_pct(hi)}, "
+        f"{method or 'Wilson score'})"
+    )
 
 
 def _effect_text(measure: Any, yi: Any, vi: Any) -> str:
@@ -596,8 +678,16 @@ def _effect_text(measure: Any, yi: Any, vi: Any) -> str:
 
 
 _STUDY_COLUMNS = (
-    "study_id", "citation_key", "stream", "model", "outcome", "outcome_kind",
-    "effect [95% CI]", "yi", "vi", "effect_note",
+    "study_id",
+    "citation_key",
+    "stream",
+    "model",
+    "outcome",
+    "outcome_kind",
+    "effect [95% CI]",
+    "yi",
+    "vi",
+    "effect_note",
 )
 
 _CSS = """
@@ -693,7 +783,8 @@ def render_report(
     gap_attrs = dict(getattr(gap, "attrs", None) or {})
     sof_notes = dict((getattr(sof, "attrs", None) or {}).get("footnotes", []))
     grades, gap, profile, evidence_table, claims_audit, rejected, sof = (
-        _plain(f) for f in (grades, gap, profile, evidence_table, claims_audit, rejected, sof))
+        _plain(f) for f in (grades, gap, profile, evidence_table, claims_audit, rejected, sof)
+    )
     indications: list[str] = []
     for frame in (gap, grades, profile):
         col = _indication_column(frame)
@@ -717,8 +808,9 @@ def render_report(
         return _label(ind)
 
     body: list[str] = [f"<h1>{_e(title)}</h1>"]
-    body.append(_opening(gap, gap_attrs, grades, evidence_table, manifest, len(indications),
-                         anchors))
+    body.append(
+        _opening(gap, gap_attrs, grades, evidence_table, manifest, len(indications), anchors)
+    )
     if indications:
         body.append("<nav><ol>")
         for ind in indications:
@@ -729,9 +821,11 @@ def render_report(
     body.append(_gap_block(gap, anchors))
     rules = gap_attrs.get("verdict_rules")
     if rules:
-        body.append('<details class="more"><summary>Verdict rules</summary>'
-                    '<table class="tbl"><thead><tr><th>verdict</th><th>when (first rule that '
-                    "holds)</th></tr></thead><tbody>")
+        body.append(
+            '<details class="more"><summary>Verdict rules</summary>'
+            '<table class="tbl"><thead><tr><th>verdict</th><th>when (first rule that '
+            "holds)</th></tr></thead><tbody>"
+        )
         body.extend(f"<tr><td>{_e(v)}</td><td>{_e(w)}</td></tr>" for v, w in rules)
         body.append("</tbody></table></details>")
     for name, fig in figures.items():
@@ -742,16 +836,25 @@ def render_report(
         r = gap_rows.get(ind)
         text = []
         if r is not None and "narrative" in r.index:
-            text.append(f'<p class="narrative"><b>{_e(_fmt(r.get("verdict")))}.</b> '
-                        f'{_e(_fmt(r["narrative"]))}</p>')
-            for col, what in (("regulatory_status", "Regulatory"),
-                              ("prior_source", "Approval base rate")):
+            text.append(
+                f'<p class="narrative"><b>{_e(_fmt(r.get("verdict")))}.</b> '
+                f"{_e(_fmt(r['narrative']))}</p>"
+            )
+            for col, what in (
+                ("regulatory_status", "Regulatory"),
+                ("prior_source", "Approval base rate"),
+            ):
                 if col in r.index and _fmt(r[col]):
                     text.append(f'<p class="muted">{what}: {_e(_fmt(r[col]))}</p>')
         figs = list(indication_figures.get(ind, {}).items())
         if figs:
-            body.append('<div class="pair"><div>' + "".join(text) + "</div><div>"
-                        + _img(figs[0][1], f"{figs[0][0]}: {label(ind)}") + "</div></div>")
+            body.append(
+                '<div class="pair"><div>'
+                + "".join(text)
+                + "</div><div>"
+                + _img(figs[0][1], f"{figs[0][0]}: {label(ind)}")
+                + "</div></div>"
+            )
             for name, fig in figs[1:]:
                 body.append(_img(fig, f"{name}: {label(ind)}"))
         else:
@@ -787,7 +890,7 @@ def render_report(
         body.append(_provenance(manifest))
 
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "img-src data:; style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -204,8 +204,10 @@ def _ohat_rule(d: dict[str, str]) -> str:
     others = [c for k, c in cls.items() if k not in _OHAT_KEY]
     if "high" in key or (others and sum(c == "high" for c in others) > len(others) / 2):
         return "probably_high"
-    if key and all(c == "low" for c in key) and (
-        not others or sum(c == "low" for c in others) > len(others) / 2
+    if (
+        key
+        and all(c == "low" for c in key)
+        and (not others or sum(c == "low" for c in others) > len(others) / 2)
     ):
         return "probably_low"
     return "unclear"
@@ -310,8 +312,11 @@ OHAT = RobTool(
         ("D1", "Was administered dose or exposure level adequately randomized?"),
         ("D2", "Was allocation to study groups adequately concealed?"),
         ("D3", "Did selection of study participants result in appropriate comparison groups?"),
-        ("D4", "Did the study design or analysis account for important confounding and "
-               "modifying variables?"),
+        (
+            "D4",
+            "Did the study design or analysis account for important confounding and "
+            "modifying variables?",
+        ),
         ("D5", "Were experimental conditions identical across study groups?"),
         ("D6", "Were research personnel and human subjects blinded to the study group?"),
         ("D7", "Were outcome data complete without attrition or exclusion from analysis?"),
@@ -483,8 +488,9 @@ def overall_judgement(tool: str | RobTool, domains: Mapping[str, str]) -> str:
     """
     func = "overall_judgement"
     t = get_tool(tool, func)
-    check_mapping(domains, "domains", func, "a mapping of domain id to judgement, "
-                  "e.g. {'D1': 'low'}")
+    check_mapping(
+        domains, "domains", func, "a mapping of domain id to judgement, e.g. {'D1': 'low'}"
+    )
     try:
         d = {k: t.normalise(v) for k, v in domains.items()}
     except InvalidParameterError as exc:
@@ -503,8 +509,11 @@ def overall_judgement(tool: str | RobTool, domains: Mapping[str, str]) -> str:
 
 
 def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (v is pd.NA) or (
-        isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>")
+    return (
+        v is None
+        or (isinstance(v, float) and math.isnan(v))
+        or (v is pd.NA)
+        or (isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>"))
     )
 
 
@@ -578,15 +587,21 @@ def _check_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
 def _combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the number of its combination of :data:`_JUDGED_CELLS`, and the first row of
     each combination; combinations are numbered in order of first appearance."""
-    codes = [pd.factorize(studies[name], use_na_sentinel=False)[0]
-             for name in _JUDGED_CELLS if name in studies.columns]
+    codes = [
+        pd.factorize(studies[name], use_na_sentinel=False)[0]
+        for name in _JUDGED_CELLS
+        if name in studies.columns
+    ]
     return combine(codes or [np.zeros(len(studies), dtype=np.int64)])
 
 
 def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_Judged]:
     """The judgement of each of ``rows`` (errors name the row)."""
-    cells = {name: studies[name].take(rows).astype(object).tolist()
-             for name in _JUDGED_CELLS if name in studies.columns}
+    cells = {
+        name: studies[name].take(rows).astype(object).tolist()
+        for name in _JUDGED_CELLS
+        if name in studies.columns
+    }
     judged = []
     for i, pos in enumerate(rows.tolist()):
         r = {name: values[i] for name, values in cells.items()}
@@ -632,24 +647,34 @@ def rob_problems(studies: pd.DataFrame) -> pd.DataFrame:
     """
     check_frame(studies, "studies", "rob_problems", what="a DataFrame")
     codes, first = _combinations(studies)
-    cells = {name: studies[name].take(first).astype(object).tolist()
-             for name in _JUDGED_CELLS if name in studies.columns}
+    cells = {
+        name: studies[name].take(first).astype(object).tolist()
+        for name in _JUDGED_CELLS
+        if name in studies.columns
+    }
     found: list[tuple[int, str, object, str]] = []  # (combination, column, cell, reason)
     for i in range(len(first)):
         r = {name: values[i] for name, values in cells.items()}
         try:
             t = _tool_for_row(r, None)
         except InvalidParameterError:
-            found.append((i, "rob_tool", r.get("rob_tool"),
-                          f"unknown rob_tool '{r.get('rob_tool')}'; expected one of "
-                          f"{', '.join(sorted(TOOLS))}."))
+            found.append(
+                (
+                    i,
+                    "rob_tool",
+                    r.get("rob_tool"),
+                    f"unknown rob_tool '{r.get('rob_tool')}'; expected one of "
+                    f"{', '.join(sorted(TOOLS))}.",
+                )
+            )
             continue
         try:
             parse_rob_domains(r.get("rob_domains"), t)
         except InvalidParameterError as exc:
             why = " ".join(str(exc).split()).replace("parse_rob_domains(): ", "")
-            found.append((i, "rob_domains", r.get("rob_domains"),
-                          why.replace(" of the 'text' argument", "")))
+            found.append(
+                (i, "rob_domains", r.get("rob_domains"), why.replace(" of the 'text' argument", ""))
+            )
     # each row's problem is its combination's: one lookup per row, not one scan per combination
     which = np.full(len(first), -1, dtype=np.int64)
     which[[i for i, *_ in found]] = np.arange(len(found))
@@ -660,8 +685,9 @@ def rob_problems(studies: pd.DataFrame) -> pd.DataFrame:
         texts = [None if _is_missing(f[part]) else str(f[part]) for f in found]
         return pd.array(np.array(texts, dtype=object)[pick] if found else [], dtype="string")
 
-    return pd.DataFrame({"row": rows, "column": column_of(1), "value": column_of(2),
-                         "reason": column_of(3)})
+    return pd.DataFrame(
+        {"row": rows, "column": column_of(1), "value": column_of(2), "reason": column_of(3)}
+    )
 
 
 def _per_row(values: list, codes: np.ndarray) -> np.ndarray:
@@ -703,15 +729,15 @@ def rob_judgements(studies: pd.DataFrame, *, tool: str | None = None) -> pd.Data
     judged = _judge(studies, tool, first)
     tools = np.array([j.tool.name for j in judged], dtype=object)[codes]
     finals = np.array([j.final for j in judged], dtype=object)[codes]
-    classes = np.array([j.cls if j.final is not None else "not assessed" for j in judged],
-                       dtype=object)[codes]
-    return pd.DataFrame({"rob_tool": tools, "judgement": finals, "judgement_class": classes},
-                        index=studies.index)
+    classes = np.array(
+        [j.cls if j.final is not None else "not assessed" for j in judged], dtype=object
+    )[codes]
+    return pd.DataFrame(
+        {"rob_tool": tools, "judgement": finals, "judgement_class": classes}, index=studies.index
+    )
 
 
-def assess_rob(
-    studies: pd.DataFrame, *, tool: str | None = None, overrides=None
-) -> pd.DataFrame:
+def assess_rob(studies: pd.DataFrame, *, tool: str | None = None, overrides=None) -> pd.DataFrame:
     """Per-row risk-of-bias judgements: domains parsed, overall by the tool's rule.
 
     Parameters
@@ -766,18 +792,28 @@ def assess_rob(
         return studies[name].astype(object).tolist()
 
     # lists, not object arrays: the frame infers the column dtypes from the values
-    data: dict = {"study_id": col("study_id"), "outcome": col("outcome"),
-                  "rob_tool": _per_row([j.tool.name for j in judged], codes).tolist(),
-                  "domains": _per_row([j.domains for j in judged], codes).tolist()}
+    data: dict = {
+        "study_id": col("study_id"),
+        "outcome": col("outcome"),
+        "rob_tool": _per_row([j.tool.name for j in judged], codes).tolist(),
+        "domains": _per_row([j.domains for j in judged], codes).tolist(),
+    }
     for d in domain_ids:
         data[d] = _per_row([j.domains.get(d, np.nan) for j in judged], codes).tolist()
-    data.update({"overall_rule": _per_row([j.by_rule for j in judged], codes).tolist(),
-                 "overall": finals.tolist(), "overall_class": classes.tolist(),
-                 "overall_basis": bases.tolist(), "override_by": override_by.tolist()})
+    data.update(
+        {
+            "overall_rule": _per_row([j.by_rule for j in judged], codes).tolist(),
+            "overall": finals.tolist(),
+            "overall_class": classes.tolist(),
+            "overall_basis": bases.tolist(),
+            "override_by": override_by.tolist(),
+        }
+    )
     return pd.DataFrame(data, index=studies.index)
 
 
 # ---------------------------------------------------------------------------- robvis
+
 
 def read_robvis(path: str | Path, *, tool: str | RobTool = "generic") -> pd.DataFrame:
     """Read a robvis wide CSV (``Study, D1..Dn, Overall[, Weight]``).
@@ -846,8 +882,13 @@ def write_robvis(frame: pd.DataFrame, path: str | Path, *, tool: str | RobTool =
     ``study_id``, ``D<n>`` columns and ``overall``; ``weight`` optional, default 1).
     """
     t = get_tool(tool, "write_robvis")
-    check_frame(frame, "frame", "write_robvis", what="a DataFrame from assess_rob() or "
-                "read_robvis()", columns=["study_id", "overall"])
+    check_frame(
+        frame,
+        "frame",
+        "write_robvis",
+        what="a DataFrame from assess_rob() or read_robvis()",
+        columns=["study_id", "overall"],
+    )
     check_path(path, "path", "write_robvis")
     if "study_id" not in frame.columns or "overall" not in frame.columns:
         raise InvalidParameterError(

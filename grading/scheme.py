@@ -90,112 +90,138 @@ _G26 = "GRADE 26: Santesso N et al. J Clin Epidemiol 2020;119:126-135"
 _G34 = "GRADE 34: Zeng L et al. J Clin Epidemiol 2022;150:216-224"
 _CORE1 = "Core GRADE 1: Guyatt GH et al. BMJ 2025;389:e081903"
 _CORE2 = "Core GRADE 2: Guyatt GH et al. BMJ 2025;389:e081904"
-_HB14 = ("Cochrane Handbook for Systematic Reviews of Interventions, chapter 14 (Schünemann HJ "
-         "et al., version 6)")
+_HB14 = (
+    "Cochrane Handbook for Systematic Reviews of Interventions, chapter 14 (Schünemann HJ "
+    "et al., version 6)"
+)
 _STERNE = "Sterne JAC et al. BMJ 2011;343:d4002"
 _HOOIJMANS = "Hooijmans CR et al. PLoS One 2018;13:e0187271"
-_OHAT = ("OHAT Handbook for Conducting a Literature-Based Health Assessment (NTP 2019), "
-         "initial confidence by study design features")
+_OHAT = (
+    "OHAT Handbook for Conducting a Literature-Based Health Assessment (NTP 2019), "
+    "initial confidence by study design features"
+)
 _BALSHEM = "GRADE 3: Balshem H et al. J Clin Epidemiol 2011;64:401-406"
-_BIO = ("BIO, Informa Pharma Intelligence, QLS Advisors. Clinical Development Success Rates "
-        "2011-2020 (2021), Figure 5b")
+_BIO = (
+    "BIO, Informa Pharma Intelligence, QLS Advisors. Clinical Development Success Rates "
+    "2011-2020 (2021), Figure 5b"
+)
 
 DEFAULT_SOURCES: dict[str, str] = {
     "start_randomised_human": f"{_BALSHEM}: randomised trials start high; {_CORE1}",
     "start_non_randomised_human": (
-        f"{_BALSHEM}: observational studies start low (when not assessed with ROBINS-I); "
-        f"{_CORE1}"),
+        f"{_BALSHEM}: observational studies start low (when not assessed with ROBINS-I); {_CORE1}"
+    ),
     "start_uncontrolled_human": f"{_BALSHEM}: case series and case reports; {_HB14}",
     "start_robins_i": (
         f"{_G18}: a body of non-randomised studies assessed with ROBINS-I starts high, its "
-        "risk of bias is then rated with ROBINS-I levels"),
+        "risk of bias is then rated with ROBINS-I levels"
+    ),
     "start_randomised_animal": (
         f"{_HOOIJMANS}: animal studies start high (randomised or not, controlled experiments); "
-        f"{_OHAT}"),
+        f"{_OHAT}"
+    ),
     "start_non_randomised_animal": (
         f"{_HOOIJMANS}: controlled animal experiments start high; lack of randomisation is "
-        "judged under risk of bias"),
+        "judged under risk of bias"
+    ),
     "start_uncontrolled_animal": f"{_OHAT}: no comparison group -> moderate initial confidence",
     "start_in_vitro": (
         f"evigap default (configurable): {_OHAT} treats in vitro data as mechanistic "
-        "evidence; no GRADE starting level exists"),
+        "evidence; no GRADE starting level exists"
+    ),
     "start_meta_analysis_other": (
         f"{_BALSHEM}: an aggregate record not flagged randomised is rated as non-randomised "
-        "evidence"),
+        "evidence"
+    ),
     "rob_share_threshold": (
         f"{_G4}; {_HB14}: rate down when the proportion of information from studies at high "
         "risk of bias is sufficient to affect the interpretation (most information low or "
-        "unclear: usually not rated down); the share is evigap's operationalisation"),
+        "unclear: usually not rated down); the share is evigap's operationalisation"
+    ),
     "rob_very_serious_share": (
         f"{_G4}: 'very serious' for crucial limitations in most of the evidence; the share "
-        "is evigap's operationalisation"),
+        "is evigap's operationalisation"
+    ),
     "robins_moderate_step": f"{_G18}: ROBINS-I 'moderate' -> rate down one level",
     "robins_serious_step": f"{_G18}: ROBINS-I 'serious' -> rate down two levels",
     "robins_critical_step": f"{_G18}: ROBINS-I 'critical' -> rate down three levels",
     "i2_moderate": (
         f"{_G7}: I2 thresholds are a guide (Cochrane Handbook I2 bands: 30-60% moderate); "
-        "rated down only with further criteria"),
+        "rated down only with further criteria"
+    ),
     "i2_considerable": f"{_G7}; Cochrane Handbook I2 band 75-100% 'considerable'",
     "heterogeneity_p": f"{_G7}: a low p of the Q test (evigap uses 0.10)",
     "use_prediction_interval": (
         f"{_G7} rates down when point estimates vary widely and confidence intervals show "
         "minimal overlap; a prediction interval crossing the null is an optional evigap "
-        "operationalisation, off by default (GRADE 7 does not use it)"),
+        "operationalisation, off by default (GRADE 7 does not use it)"
+    ),
     "imprecision_rr_benefit": (
         f"{_G6}: RR under 0.75 as a rough guide to appreciable benefit; {_G34}: default "
-        "thresholds of the minimally contextualised approach"),
+        "thresholds of the minimally contextualised approach"
+    ),
     "imprecision_rr_harm": f"{_G6}: RR over 1.25 as a rough guide to appreciable harm; {_G34}",
     "imprecision_smd_mid": (
         "Cohen J. Statistical Power Analysis for the Behavioral Sciences, 2nd ed. 1988 "
-        f"(SMD 0.2 = small effect), used as the MID for SMDs; {_G34}"),
+        f"(SMD 0.2 = small effect), used as the MID for SMDs; {_G34}"
+    ),
     "ois_events": (
-        f"{_G6}: OIS for binary outcomes of a few hundred events (evigap default 300); {_CORE2}"),
+        f"{_G6}: OIS for binary outcomes of a few hundred events (evigap default 300); {_CORE2}"
+    ),
     "ois_participants_total": f"{_CORE2}: 400 participants per group (800 total) for continuous "
-                              "outcomes",
+    "outcomes",
     "ois_severe_fraction": f"{_CORE2}; {_G34}: far from the OIS -> consider two levels",
     "ois_extreme_fraction": (
         f"{_G34}: when the CI appreciably crosses the thresholds consider rating down two or "
         "three levels; far below the OIS, three ('extremely serious'); the fraction is "
-        "evigap's operationalisation"),
+        "evigap's operationalisation"
+    ),
     "ci_ratio_rr": f"{_G34}: upper/lower CI ratio > 3 for RR -> OIS far from met",
     "ci_ratio_or": f"{_G34}: upper/lower CI ratio > 2.5 for OR -> OIS far from met",
     "imprecision_not_estimable": (
         "evigap convention for a body with a measure but no interval: 'extremely serious' "
-        f"(three levels, {_CORE1})"),
+        f"(three levels, {_CORE1})"
+    ),
     "large_effect_rr": f"{_G9}: RR > 2 or < 0.5 -> rate up one level",
     "very_large_effect_rr": f"{_G9}: RR > 5 or < 0.2 -> rate up two levels",
     "dose_response_alpha": (
-        f"{_G9}: dose-response gradient; the test (weighted regression slope on 'dose') is "
-        "evigap's"),
+        f"{_G9}: dose-response gradient; the test (weighted regression slope on 'dose') is evigap's"
+    ),
     "dose_response_min_levels": f"{_G9}; evigap convention: at least this many dose levels",
     "enable_plausible_confounding": (
         f"{_CORE1}: rating up for plausible confounding is rarely applicable and was dropped; "
-        "off by default"),
+        "off by default"
+    ),
     "egger_min_k": f"{_STERNE}: tests for funnel plot asymmetry only with at least 10 studies; "
-                   f"{_G5}",
+    f"{_G5}",
     "egger_alpha": f"{_STERNE}: asymmetry judged at p < 0.10",
     "translational_animal": (
         f"{_G8}: animal studies are indirect evidence for human questions; {_HOOIJMANS}; "
-        "evigap default two levels, configurable"),
+        "evigap default two levels, configurable"
+    ),
     "translational_in_vitro": (
         f"{_G8}; evigap default: at least the animal step (cell culture is mechanistic "
-        "evidence), configurable"),
+        "evidence), configurable"
+    ),
     "uprate_non_randomised_only": (
         f"{_G9}; {_CORE1}: rating up applies to non-randomised studies without a reason for "
-        f"rating down; {_G18}: ROBINS-I bodies may still be rated up"),
+        f"rating down; {_G18}: ROBINS-I bodies may still be rated up"
+    ),
     "pool_method": "evigap default pooling: REML random effects (see evidence.pool)",
     "ci_method": "evigap default: Wald-type (z) confidence intervals",
     "level": f"{_G6}: the 95% confidence interval",
     "human_certainty_threshold": (
-        "evigap convention for claims audits: a claim needs human evidence at or above this "
-        "level"),
+        "evigap convention for claims audits: a claim needs human evidence at or above this level"
+    ),
     "loa_from_phase": (
         f"{_BIO}, all indications: LOA from phase I 7.9%, II 15.1%, III 52.4%, NDA/BLA 90.6%; "
-        "preclinical 5%: Ineichen BV et al. PLoS Biol 2024;22:e3002667"),
+        "preclinical 5%: Ineichen BV et al. PLoS Biol 2024;22:e3002667"
+    ),
     "loa_by_area": f"{_BIO} by disease area; no dermatology or musculoskeletal area exists",
     "indication_area": (
         f"ASSUMPTION (evigap, user-overridable): indication keyword -> {_BIO} disease area; "
-        "other indications use 'All indications'"),
+        "other indications use 'All indications'"
+    ),
 }
 
 
@@ -361,29 +387,32 @@ class Scheme:
             raise InvalidParameterError(
                 "The 'ois_extreme_fraction' setting of Scheme must be below "
                 f"'ois_severe_fraction'. Got {self.ois_extreme_fraction!r} and "
-                f"{self.ois_severe_fraction!r}.")
+                f"{self.ois_severe_fraction!r}."
+            )
         if not self.rob_share_threshold < self.rob_very_serious_share:
             raise InvalidParameterError(
                 "The 'rob_share_threshold' and 'rob_very_serious_share' settings of Scheme must "
                 f"satisfy rob_share_threshold < rob_very_serious_share. Got "
                 f"{self.rob_share_threshold!r} and {self.rob_very_serious_share!r}."
             )
-        if not (self.robins_moderate_step >= self.robins_serious_step
-                >= self.robins_critical_step):
+        if not (self.robins_moderate_step >= self.robins_serious_step >= self.robins_critical_step):
             raise InvalidParameterError(
                 "The ROBINS-I steps of Scheme must not rate a worse level up: "
-                "robins_moderate_step >= robins_serious_step >= robins_critical_step.")
+                "robins_moderate_step >= robins_serious_step >= robins_critical_step."
+            )
         smd = self.imprecision_smd_mid
         if isinstance(smd, bool) or not isinstance(smd, (int, float)) or not 0 < smd < 5:
             raise InvalidParameterError(
                 f"The 'imprecision_smd_mid' setting of Scheme must be a number in (0, 5). "
-                f"Got {smd!r}.")
+                f"Got {smd!r}."
+            )
         em = self.egger_min_k
         if isinstance(em, bool) or not isinstance(em, int) or em < 3:
             raise InvalidParameterError(
                 "The 'egger_min_k' setting of Scheme must be an integer of at least 3 (a "
                 "regression test for small-study effects needs 3 studies; Sterne 2011 advises "
-                f"10). Got {em!r}.")
+                f"10). Got {em!r}."
+            )
         for name in ("ois_events", "ois_participants_total"):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -465,13 +494,15 @@ class Scheme:
         rows = []
         for name, value in _flatten_settings(self):
             default = defaults.get(name)
-            rows.append({
-                "setting": name,
-                "value": value,
-                "default": default,
-                "changed": name not in defaults or value != default,
-                "source": self.source(name.split(".", 1)[0]),
-            })
+            rows.append(
+                {
+                    "setting": name,
+                    "value": value,
+                    "default": default,
+                    "changed": name not in defaults or value != default,
+                    "source": self.source(name.split(".", 1)[0]),
+                }
+            )
         return pd.DataFrame(rows, columns=["setting", "value", "default", "changed", "source"])
 
     def summary(self) -> str:
@@ -479,8 +510,10 @@ class Scheme:
         frame = self.to_frame()
         scalar = frame[~frame["setting"].str.contains(".", regex=False)]
         n_changed = int(frame["changed"].sum())
-        lines = [f"Grading scheme: {len(frame)} settings, {n_changed} changed from the defaults "
-                 "(marked *)."]
+        lines = [
+            f"Grading scheme: {len(frame)} settings, {n_changed} changed from the defaults "
+            "(marked *)."
+        ]
         width = max(len(s) for s in scalar["setting"])
         for r in scalar.itertuples(index=False):
             mark = "*" if r.changed else " "
@@ -491,8 +524,10 @@ class Scheme:
         from html import escape
 
         n_changed = int(self.to_frame()["changed"].sum())
-        return (f"<p><b>Scheme</b> ({escape(str(n_changed))} setting(s) changed from the "
-                f"defaults)</p>" + self.to_frame().to_html(index=False, escape=True))
+        return (
+            f"<p><b>Scheme</b> ({escape(str(n_changed))} setting(s) changed from the "
+            f"defaults)</p>" + self.to_frame().to_html(index=False, escape=True)
+        )
 
     def to_toml(self) -> str:
         """The scheme as TOML text (readable by :func:`load_scheme`); sources as comments too."""

@@ -31,15 +31,24 @@ from evidence.schema import STREAMS
 from grading.domains import NONCOMPARATIVE_MEASURES, Thresholds, effect_size_class
 from grading.scheme import LEVELS
 
-__all__ = ["informative_statement", "question_statement", "name_list", "model_prefix",
-           "STATEMENT_SOURCE", "NON_ANIMAL_MODELS"]
+__all__ = [
+    "informative_statement",
+    "question_statement",
+    "name_list",
+    "model_prefix",
+    "STATEMENT_SOURCE",
+    "NON_ANIMAL_MODELS",
+]
 
 STATEMENT_SOURCE = "GRADE 26: Santesso N et al. J Clin Epidemiol 2020;119:126-135"
 
 _VERBS = {
     "high": ("results in little to no difference in", "reduces", "increases"),
-    "moderate": ("likely results in little to no difference in", "likely reduces",
-                 "likely increases"),
+    "moderate": (
+        "likely results in little to no difference in",
+        "likely reduces",
+        "likely increases",
+    ),
     "low": ("may result in little to no difference in", "may reduce", "may increase"),
 }
 _CONTINUOUS = ("MD", "SMD", "SMDH", "ROM")
@@ -60,8 +69,11 @@ def _clean(values: Sequence[object] | None) -> list[str]:
     return out
 
 
-def model_prefix(stream: str, models: Sequence[object] | None = None,
-                 model_details: Sequence[object] | None = None) -> str:
+def model_prefix(
+    stream: str,
+    models: Sequence[object] | None = None,
+    model_details: Sequence[object] | None = None,
+) -> str:
     """The opening words of a statement in the body's own models.
 
     Animal stream: "In animal models, "; when every model of the body is a non-animal
@@ -88,9 +100,10 @@ def model_word(stream: str, models: Sequence[object] | None = None) -> str:
     if stream != "animal":
         return stream
     p = model_prefix(stream, models)
-    return {"In animal models, ": "animal",
-            "In animal models and other organisms, ": "animal and other organism"}.get(
-        p, "non-animal organism")
+    return {
+        "In animal models, ": "animal",
+        "In animal models and other organisms, ": "animal and other organism",
+    }.get(p, "non-animal organism")
 
 
 def name_list(names: Sequence[str | None], *, default: str, limit: int = 3) -> str:
@@ -114,8 +127,11 @@ def name_list(names: Sequence[str | None], *, default: str, limit: int = 3) -> s
         # one intervention in several forms: "NRT (gum, patch or 9 other forms)"
         forms = [n.split(" (", 1)[1][:-1] for n in order]
         rest = len(forms) - limit
-        listed = (", ".join(forms[:-1]) + " or " + forms[-1] if rest <= 0 else
-                  ", ".join(forms[:limit]) + f" or {rest} other form{'s' if rest > 1 else ''}")
+        listed = (
+            ", ".join(forms[:-1]) + " or " + forms[-1]
+            if rest <= 0
+            else ", ".join(forms[:limit]) + f" or {rest} other form{'s' if rest > 1 else ''}"
+        )
         return f"{bases.pop()} ({listed})"
     if len(order) <= limit:
         return ", ".join(order[:-1]) + " or " + order[-1]
@@ -172,14 +188,21 @@ def informative_statement(
     prefix = model_prefix(stream, models, model_details)
     who = intervention if not comparator else f"{intervention} compared with {comparator}"
     if measure is None or not math.isfinite(estimate):
-        return _sentence(f"no study reported a numeric result for {outcome}: the effect of "
-                         f"{who} on {outcome} is not estimable.", prefix)
+        return _sentence(
+            f"no study reported a numeric result for {outcome}: the effect of "
+            f"{who} on {outcome} is not estimable.",
+            prefix,
+        )
     if level == "very low":
-        return _sentence(f"the evidence is very uncertain about the effect of {who} on "
-                         f"{outcome}.", prefix)
+        return _sentence(
+            f"the evidence is very uncertain about the effect of {who} on {outcome}.", prefix
+        )
     if measure in NONCOMPARATIVE_MEASURES:
-        return _sentence(f"without a comparator, the effect of {intervention} on {outcome} "
-                         "cannot be stated (pooled proportion only).", prefix)
+        return _sentence(
+            f"without a comparator, the effect of {intervention} on {outcome} "
+            "cannot be stated (pooled proportion only).",
+            prefix,
+        )
     if thresholds is None:
         from grading.domains import default_thresholds
         from grading.scheme import Scheme
@@ -189,8 +212,11 @@ def informative_statement(
     verbs = _VERBS[level]
     verb = verbs[0] if cls == "trivial" else (verbs[1] if cls == "below" else verbs[2])
     note = ""
-    if (cls != "trivial" and measure in _CONTINUOUS
-            and outcome_direction in ("higher_is_better", "higher_is_worse")):
+    if (
+        cls != "trivial"
+        and measure in _CONTINUOUS
+        and outcome_direction in ("higher_is_better", "higher_is_worse")
+    ):
         better = (cls == "above") == (outcome_direction == "higher_is_better")
         note = " (an improvement)" if better else " (a worsening)"
     return f"{prefix}{who} {verb} {outcome}{note}."
@@ -218,8 +244,12 @@ def question_statement(
         return own_statement
     model = model_word(stream, models)
     if level == "very low":
-        return (f"For people, the evidence is very uncertain about the effect of {intervention} "
-                f"on {outcome} ({model} evidence only: very low certainty for the human "
-                "question).")
-    return (f"For people, {model} evidence alone gives {level} certainty about the effect of "
-            f"{intervention} on {outcome} (rated down for translation).")
+        return (
+            f"For people, the evidence is very uncertain about the effect of {intervention} "
+            f"on {outcome} ({model} evidence only: very low certainty for the human "
+            "question)."
+        )
+    return (
+        f"For people, {model} evidence alone gives {level} certainty about the effect of "
+        f"{intervention} on {outcome} (rated down for translation)."
+    )

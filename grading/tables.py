@@ -38,25 +38,59 @@ __all__ = [
 ]
 
 EVIDENCE_PROFILE_COLUMNS: tuple[str, ...] = (
-    "Indication", "Outcome", "Stream", "№ of studies", "Study design", "Risk of bias",
-    "Inconsistency", "Indirectness", "Translational indirectness", "Imprecision",
-    "Other considerations", "№ of patients: intervention", "№ of patients: comparison",
-    "Relative (95% CI)", "Absolute (95% CI)", "Certainty", "Importance", "Footnotes",
+    "Indication",
+    "Outcome",
+    "Stream",
+    "№ of studies",
+    "Study design",
+    "Risk of bias",
+    "Inconsistency",
+    "Indirectness",
+    "Translational indirectness",
+    "Imprecision",
+    "Other considerations",
+    "№ of patients: intervention",
+    "№ of patients: comparison",
+    "Relative (95% CI)",
+    "Absolute (95% CI)",
+    "Certainty",
+    "Importance",
+    "Footnotes",
 )
 SUMMARY_OF_FINDINGS_COLUMNS: tuple[str, ...] = (
-    "Indication", "Outcome", "Stream", "Importance", "№ of participants (studies)",
-    "Certainty of the evidence (GRADE)", "Relative effect (95% CI)", "Risk with comparator",
-    "Risk difference with intervention (95% CI)", "What happens", "Footnotes",
+    "Indication",
+    "Outcome",
+    "Stream",
+    "Importance",
+    "№ of participants (studies)",
+    "Certainty of the evidence (GRADE)",
+    "Relative effect (95% CI)",
+    "Risk with comparator",
+    "Risk difference with intervention (95% CI)",
+    "What happens",
+    "Footnotes",
 )
 _RATIO = ("RR", "OR", "HR", "ROM")
 _UP_WORDS = {
     "large_effect": {1: "strong association", 2: "very strong association"},
     "dose_response": {1: "dose response gradient"},
     "plausible_confounding": {
-        1: "all plausible residual confounding would reduce the demonstrated effect"},
+        1: "all plausible residual confounding would reduce the demonstrated effect"
+    },
 }
-_NEEDED = ("indication", "outcome", "stream", "k", "measure", "estimate", "ci_low", "ci_high",
-           "starting_level", "certainty", "design")
+_NEEDED = (
+    "indication",
+    "outcome",
+    "stream",
+    "k",
+    "measure",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "starting_level",
+    "certainty",
+    "design",
+)
 
 
 def _check(grades: pd.DataFrame, func: str) -> None:
@@ -82,8 +116,10 @@ def _relative(r) -> str:
     m = r["measure"]
     if m not in _RATIO or not _fin(r["estimate"]):
         return "—"
-    return (f"{m} {_nat(m, r['estimate']):.2f} ({_nat(m, r['ci_low']):.2f} to "
-            f"{_nat(m, r['ci_high']):.2f})")
+    return (
+        f"{m} {_nat(m, r['estimate']):.2f} ({_nat(m, r['ci_low']):.2f} to "
+        f"{_nat(m, r['ci_high']):.2f})"
+    )
 
 
 def _risk_int(measure: str, value: float, cr: float) -> float:
@@ -109,11 +145,12 @@ def _absolute(r) -> str:
     cr = r.get("control_risk", math.nan)
     if m in ("RR", "OR", "RD") and _fin(cr):
         vals = [_risk_int(m, x, cr) - cr for x in (est, r["ci_low"], r["ci_high"])]
-        return (f"{_per1000(vals[0])} per 1,000 (from {_per1000(vals[1])} to "
-                f"{_per1000(vals[2])})")
+        return f"{_per1000(vals[0])} per 1,000 (from {_per1000(vals[1])} to {_per1000(vals[2])})"
     if m in ("MD", "SMD", "GEN"):
+
         def w(x):
             return f"{abs(x):.2f} {'lower' if x < 0 else 'higher'}"
+
         return f"{m} {w(est)} ({w(r['ci_low'])} to {w(r['ci_high'])})"
     if m in ("PLO", "PR"):  # a Wald interval can cross 0 or 1: shown within [0, 1]
         lo, hi = (min(1.0, max(0.0, _nat(m, r[c]))) for c in ("ci_low", "ci_high"))
@@ -166,14 +203,14 @@ def _not_assessed(r, d: str) -> bool:
     return _judgement(r, d) == "not assessed"
 
 
-def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str], *,
-                 explain: bool = True) -> str:
+def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str], *, explain: bool = True) -> str:
     """The cell of one domain: its GRADE word, with a footnote when it was rated, overridden
     or not assessed (issue 11: a not-assessed domain never reads as a judgement)."""
     step = int(r[d])
     word = _judgement(r, d)
     overridden = r.get(f"{d}_override_by") is not None and not (
-        isinstance(r.get(f"{d}_override_by"), float))
+        isinstance(r.get(f"{d}_override_by"), float)
+    )
     reason = str(r.get(f"{d}_reason", ""))
     if word == "not assessed":
         if not explain:
@@ -181,8 +218,7 @@ def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str], *,
         why = reason if reason.startswith("not assessed") else f"not assessed: {reason}"
         text = f"{DOMAIN_LABELS[d]}: {why}. Source: {r[f'{d}_source']}"
     elif step != 0 or overridden or reason.startswith("override"):
-        text = (f"{DOMAIN_LABELS[d]} ({step:+d}, {word}): {reason}. "
-                f"Source: {r[f'{d}_source']}")
+        text = f"{DOMAIN_LABELS[d]} ({step:+d}, {word}): {reason}. Source: {r[f'{d}_source']}"
     else:
         return word
     mk = notes.add(text)
@@ -195,9 +231,11 @@ def _provisional_note(r, notes: _Notes, row_notes: list[str]) -> str:
     if r.get("evidence_status") != "provisional":
         return ""
     why = r.get("provisional_reason")
-    text = "Provisional: " + (str(why) if isinstance(why, str) and why else
-                              "some domains were not assessed") + (
-        "; the certainty comes from the assessed domains only")
+    text = (
+        "Provisional: "
+        + (str(why) if isinstance(why, str) and why else "some domains were not assessed")
+        + ("; the certainty comes from the assessed domains only")
+    )
     mk = notes.add(text)
     row_notes.append(f"{mk}. {text}")
     return f" provisional ({mk})"
@@ -207,12 +245,16 @@ def _certainty_note(r, notes: _Notes, row_notes: list[str]) -> str:
     if r.get("evidence_status") == "no evidence":  # issue 11 contract: no certainty to show
         return f"No evidence ({r.get('no_evidence_reason') or 'no result to rate'})"
     steps = [f"{DOMAIN_LABELS[d].lower()} {int(r[d]):+d}" for d in ALL_DOMAINS if int(r[d]) != 0]
-    text = (f"Starts {r['starting_level']} ({r['design']}); "
-            + (", ".join(steps) if steps else "no rating up or down")
-            + f" = {r['certainty']}"
-            + (f" (within the {r['stream']} stream: {r['certainty_within_stream']})"
-               if "certainty_within_stream" in r and r['certainty_within_stream'] != r['certainty']
-               else ""))
+    text = (
+        f"Starts {r['starting_level']} ({r['design']}); "
+        + (", ".join(steps) if steps else "no rating up or down")
+        + f" = {r['certainty']}"
+        + (
+            f" (within the {r['stream']} stream: {r['certainty_within_stream']})"
+            if "certainty_within_stream" in r and r["certainty_within_stream"] != r["certainty"]
+            else ""
+        )
+    )
     mk = notes.add(text)
     row_notes.append(f"{mk}. {text}")
     return f"{LEVEL_SYMBOLS[r['certainty']]} {r['certainty'].capitalize()} ({mk})"
@@ -237,8 +279,10 @@ def _proportion_text(prop: dict) -> str:
     level = "95%"
     if method.endswith("%"):
         method, _, level = method.rpartition(" ")
-    return (f"{_pct(prop['proportion'])} ({level} CI {_pct(prop['ci_low'])} to "
-            f"{_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)")
+    return (
+        f"{_pct(prop['proportion'])} ({level} CI {_pct(prop['ci_low'])} to "
+        f"{_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)"
+    )
 
 
 def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, dict]:
@@ -255,14 +299,22 @@ def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, di
         from evidence.proportions import single_arm_columns
 
         studies = studies.assign(**single_arm_columns(studies))
-    cols = {c: studies[c].to_numpy() for c in ("proportion", "proportion_ci_low",
-                                              "proportion_ci_high", "proportion_ci_method",
-                                              "events_int", "n_int") if c in studies.columns}
+    cols = {
+        c: studies[c].to_numpy()
+        for c in (
+            "proportion",
+            "proportion_ci_low",
+            "proportion_ci_high",
+            "proportion_ci_method",
+            "events_int",
+            "n_int",
+        )
+        if c in studies.columns
+    }
     if len(cols) < 6:
         return {}
     out: dict[int, dict] = {}
-    for i, (m, rows) in enumerate(zip(grades["measure"], grades["estimate_rows"],
-                                      strict=True)):
+    for i, (m, rows) in enumerate(zip(grades["measure"], grades["estimate_rows"], strict=True)):
         if m not in ("PR", "PLO") or not isinstance(rows, str) or not rows.strip():
             continue
         pos = [p.strip() for p in rows.split(";") if p.strip()]
@@ -272,15 +324,18 @@ def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, di
         p = cols["proportion"][j]
         if not _fin(p):
             continue
-        out[i] = {"proportion": float(p), "ci_low": float(cols["proportion_ci_low"][j]),
-                  "ci_high": float(cols["proportion_ci_high"][j]),
-                  "method": cols["proportion_ci_method"][j],
-                  "events": float(cols["events_int"][j]), "n": float(cols["n_int"][j])}
+        out[i] = {
+            "proportion": float(p),
+            "ci_low": float(cols["proportion_ci_low"][j]),
+            "ci_high": float(cols["proportion_ci_high"][j]),
+            "method": cols["proportion_ci_method"][j],
+            "events": float(cols["events_int"][j]),
+            "n": float(cols["n_int"][j]),
+        }
     return out
 
 
-def evidence_profile(grades: pd.DataFrame, *, studies: pd.DataFrame | None = None
-                     ) -> pd.DataFrame:
+def evidence_profile(grades: pd.DataFrame, *, studies: pd.DataFrame | None = None) -> pd.DataFrame:
     """GRADEpro-style evidence profile, one row per graded body.
 
     Parameters
@@ -318,55 +373,67 @@ def evidence_profile(grades: pd.DataFrame, *, studies: pd.DataFrame | None = Non
     for i, r in enumerate(grades.to_dict("records")):  # plain dicts: much cheaper than rows
         rn: list[str] = []
         rated = r.get("evidence_status") != "no evidence"
-        cells = {d: _domain_cell(r, d, notes, rn, explain=rated) for d in (
-            "risk_of_bias", "inconsistency", "indirectness", "translational_indirectness",
-            "imprecision")}
+        cells = {
+            d: _domain_cell(r, d, notes, rn, explain=rated)
+            for d in (
+                "risk_of_bias",
+                "inconsistency",
+                "indirectness",
+                "translational_indirectness",
+                "imprecision",
+            )
+        }
         other = []
         pb = int(r["publication_bias"])
         if pb != 0 or str(r.get("publication_bias_reason", "")).startswith("override"):
             base = _domain_cell(r, "publication_bias", notes, rn)
-            other.append("publication bias strongly suspected" + base[base.find(" ("):]
-                         if pb != 0 else base)
+            other.append(
+                "publication bias strongly suspected" + base[base.find(" (") :] if pb != 0 else base
+            )
         elif rated and _not_assessed(r, "publication_bias"):
             mark = _domain_cell(r, "publication_bias", notes, rn)
-            other.append("publication bias not assessed" + mark[mark.find(" ("):])
+            other.append("publication bias not assessed" + mark[mark.find(" (") :])
         for d in UP_DOMAINS:
             if int(r[d]) != 0:
                 mark = _domain_cell(r, d, notes, rn)
-                other.append(_UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d]) + mark[mark.find(
-                    " ("):])
+                other.append(
+                    _UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d]) + mark[mark.find(" (") :]
+                )
             elif rated and _not_assessed(r, d):
                 mark = _domain_cell(r, d, notes, rn)
-                other.append(f"{DOMAIN_LABELS[d].lower()} not assessed" + mark[mark.find(
-                    " ("):])
+                other.append(f"{DOMAIN_LABELS[d].lower()} not assessed" + mark[mark.find(" (") :])
         if not rated:
             other = ["not assessed"]
         cert = _certainty_note(r, notes, rn)
         if rated:
             cert += _provisional_note(r, notes, rn)
         prop = single.get(i)
-        rows.append({
-            "Indication": r["indication"],
-            "Outcome": r["outcome"],
-            "Stream": r["stream"],
-            "№ of studies": int(r["k"]),
-            "Study design": r["design"],
-            "Risk of bias": cells["risk_of_bias"],
-            "Inconsistency": cells["inconsistency"],
-            "Indirectness": cells["indirectness"],
-            "Translational indirectness": cells["translational_indirectness"],
-            "Imprecision": cells["imprecision"],
-            "Other considerations": "; ".join(other) if other else "none",
-            "№ of patients: intervention": (f"{prop['events']:.0f}/{prop['n']:.0f} "
-                                           f"({100 * prop['proportion']:.1f}%)" if prop
-                                           else _arm(r, "int")),
-            "№ of patients: comparison": "no comparator" if prop else _arm(r, "ctrl"),
-            "Relative (95% CI)": _relative(r),
-            "Absolute (95% CI)": _proportion_text(prop) if prop else _absolute(r),
-            "Certainty": cert,
-            "Importance": _importance(r),
-            "Footnotes": " ".join(rn),
-        })
+        rows.append(
+            {
+                "Indication": r["indication"],
+                "Outcome": r["outcome"],
+                "Stream": r["stream"],
+                "№ of studies": int(r["k"]),
+                "Study design": r["design"],
+                "Risk of bias": cells["risk_of_bias"],
+                "Inconsistency": cells["inconsistency"],
+                "Indirectness": cells["indirectness"],
+                "Translational indirectness": cells["translational_indirectness"],
+                "Imprecision": cells["imprecision"],
+                "Other considerations": "; ".join(other) if other else "none",
+                "№ of patients: intervention": (
+                    f"{prop['events']:.0f}/{prop['n']:.0f} ({100 * prop['proportion']:.1f}%)"
+                    if prop
+                    else _arm(r, "int")
+                ),
+                "№ of patients: comparison": "no comparator" if prop else _arm(r, "ctrl"),
+                "Relative (95% CI)": _relative(r),
+                "Absolute (95% CI)": _proportion_text(prop) if prop else _absolute(r),
+                "Certainty": cert,
+                "Importance": _importance(r),
+                "Footnotes": " ".join(rn),
+            }
+        )
     out = pd.DataFrame(rows, columns=list(EVIDENCE_PROFILE_COLUMNS))
     out.attrs["footnotes"] = list(notes.items)
     return out
@@ -440,22 +507,37 @@ def _plain(r, cert: str | None, measure: str) -> str:
     else:
         verb = "increase" if r["estimate"] > null else "reduce"
     mod = {"high": "", "moderate": "probably ", "low": "may "}[cert]
-    return f"The intervention {mod}{verb} {outcome}" + (
-        " (in the animal models)" if r["stream"] == "animal" else
-        " (in vitro)" if r["stream"] == "in_vitro" else "") + "."
+    return (
+        f"The intervention {mod}{verb} {outcome}"
+        + (
+            " (in the animal models)"
+            if r["stream"] == "animal"
+            else " (in vitro)"
+            if r["stream"] == "in_vitro"
+            else ""
+        )
+        + "."
+    )
 
 
 def _cohen(smd: float) -> str:
     a = abs(smd)
-    size = ("small" if a < 0.5 else "moderate" if a < 0.8 else "large") if a >= 0.2 else (
-        "less than small")
+    size = (
+        ("small" if a < 0.5 else "moderate" if a < 0.8 else "large")
+        if a >= 0.2
+        else ("less than small")
+    )
     return f"{size} effect by the 0.2/0.5/0.8 rule of thumb (Cochrane Handbook 15.5.3.1)"
 
 
-def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
-                        include_no_evidence: bool = False,
-                        studies: pd.DataFrame | None = None,
-                        overrides=None) -> pd.DataFrame:
+def summary_of_findings(
+    grades: pd.DataFrame,
+    *,
+    baseline_risk=None,
+    include_no_evidence: bool = False,
+    studies: pd.DataFrame | None = None,
+    overrides=None,
+) -> pd.DataFrame:
     """Summary-of-findings table in GRADEpro's layout, one row per body with a result.
 
     Layout of GRADE guidelines 12 and 13 (Guyatt GH et al. J Clin Epidemiol 2013;66:158-172 and
@@ -533,22 +615,31 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
 
             raise InvalidParameterError(
                 "The 'baseline_risk' argument of summary_of_findings() must be a probability "
-                f"between 0 and 1 (exclusive) or a dict of them. Got {baseline_risk!r}.")
+                f"between 0 and 1 (exclusive) or a dict of them. Got {baseline_risk!r}."
+            )
     from grading.overrides import normalise_overrides
 
     ov = normalise_overrides(overrides, what="'overrides' argument of summary_of_findings()")
     risk_rows = [o for o in ov.to_dict("records") if o["kind"] == "baseline_risk"]
     notes = _Notes()
     rows, not_shown = [], []
-    has_imp = "importance" in grades.columns and grades["importance"].isin(
-        ["critical", "important"]).any()
+    has_imp = (
+        "importance" in grades.columns
+        and grades["importance"].isin(["critical", "important"]).any()
+    )
     single = _single_arm_lookup(studies, grades, "summary_of_findings")
     for i, r in enumerate(grades.to_dict("records")):  # plain dicts: much cheaper than rows
         status = r.get("evidence_status")
         has = _fin(r["estimate"]) and status != "no evidence"
         if has_imp and r.get("importance") not in ("critical", "important"):
-            not_shown.append((r["indication"], r["outcome"], r["stream"],
-                              f"importance: {r.get('importance') or 'not rated'}"))
+            not_shown.append(
+                (
+                    r["indication"],
+                    r["outcome"],
+                    r["stream"],
+                    f"importance: {r.get('importance') or 'not rated'}",
+                )
+            )
             continue
         if not has and not include_no_evidence:
             why = r.get("no_evidence_reason") or r.get("estimate_basis") or "no pooled result"
@@ -562,19 +653,29 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
         npart = f"{n:.0f} ({studies})" if _fin(n) else f"— ({studies})"
         if not has:
             why = r.get("no_evidence_reason") or "no result to rate"
-            rows.append({
-                "Indication": r["indication"], "Outcome": r["outcome"], "Stream": r["stream"],
-                "Importance": r.get("importance") or "not rated",
-                "№ of participants (studies)": f"— ({why})",
-                "Certainty of the evidence (GRADE)": "no result to rate",
-                "Relative effect (95% CI)": "—", "Risk with comparator": "—",
-                "Risk difference with intervention (95% CI)": "—",
-                "What happens": "No result to rate.", "Footnotes": ""})
+            rows.append(
+                {
+                    "Indication": r["indication"],
+                    "Outcome": r["outcome"],
+                    "Stream": r["stream"],
+                    "Importance": r.get("importance") or "not rated",
+                    "№ of participants (studies)": f"— ({why})",
+                    "Certainty of the evidence (GRADE)": "no result to rate",
+                    "Relative effect (95% CI)": "—",
+                    "Risk with comparator": "—",
+                    "Risk difference with intervention (95% CI)": "—",
+                    "What happens": "No result to rate.",
+                    "Footnotes": "",
+                }
+            )
             continue
         for d in ALL_DOMAINS:
             if int(r[d]) != 0:
-                word = STEP_WORDS.get(int(r[d]), f"{int(r[d]):+d}") if d not in UP_DOMAINS \
+                word = (
+                    STEP_WORDS.get(int(r[d]), f"{int(r[d]):+d}")
+                    if d not in UP_DOMAINS
                     else _UP_WORDS[d].get(int(r[d]), DOMAIN_LABELS[d])
+                )
                 text = f"{DOMAIN_LABELS[d]}: {word} ({int(r[d]):+d}). {r[f'{d}_reason']}"
                 rn.append(f"{notes.add(text)}. {text}")
         cert = _certainty_note(r, notes, rn) + _provisional_note(r, notes, rn)
@@ -582,18 +683,23 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
         if m in ("RR", "OR", "HR", "RD") and human:
             cr, origin = _baseline(baseline_risk, r, risk_rows)
             if _fin(cr):
-                vals = [_risk_with(m, x, cr) - cr for x in (r["estimate"], r["ci_low"],
-                                                            r["ci_high"])]
+                vals = [
+                    _risk_with(m, x, cr) - cr for x in (r["estimate"], r["ci_low"], r["ci_high"])
+                ]
                 assumed = f"{round(cr * 1000)} per 1,000 ({origin})"
                 lo, hi = sorted(vals[1:])
-                diff = (f"{_diff_text(vals[0])} per 1,000 (from {_diff_text(lo)} to "
-                        f"{_diff_text(hi)})")
+                diff = (
+                    f"{_diff_text(vals[0])} per 1,000 (from {_diff_text(lo)} to {_diff_text(hi)})"
+                )
             else:
                 assumed = "not reported"
                 diff = "not estimable: no control risk (give a baseline risk)"
         elif m in ("MD", "SMD", "GEN"):
-            assumed = "not applicable (continuous outcome)" if human else (
-                f"not applicable ({r['stream'].replace('_', ' ')} outcome)")
+            assumed = (
+                "not applicable (continuous outcome)"
+                if human
+                else (f"not applicable ({r['stream'].replace('_', ' ')} outcome)")
+            )
             diff = _absolute(r)
             if m == "SMD":
                 diff += f"; {_cohen(r['estimate'])}"
@@ -609,19 +715,21 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
             if m in ("RR", "OR", "HR"):
                 diff = f"not applicable ({r['stream'].replace('_', ' ')} outcome)"
         level = r.get("certainty") if isinstance(r.get("certainty"), str) else None
-        rows.append({
-            "Indication": r["indication"],
-            "Outcome": r["outcome"],
-            "Stream": str(r["stream"]).replace("_", " "),
-            "Importance": r.get("importance") or "not rated",
-            "№ of participants (studies)": npart,
-            "Certainty of the evidence (GRADE)": cert,
-            "Relative effect (95% CI)": _relative(r),
-            "Risk with comparator": assumed,
-            "Risk difference with intervention (95% CI)": diff,
-            "What happens": _plain(r, level, m),
-            "Footnotes": " ".join(rn),
-        })
+        rows.append(
+            {
+                "Indication": r["indication"],
+                "Outcome": r["outcome"],
+                "Stream": str(r["stream"]).replace("_", " "),
+                "Importance": r.get("importance") or "not rated",
+                "№ of participants (studies)": npart,
+                "Certainty of the evidence (GRADE)": cert,
+                "Relative effect (95% CI)": _relative(r),
+                "Risk with comparator": assumed,
+                "Risk difference with intervention (95% CI)": diff,
+                "What happens": _plain(r, level, m),
+                "Footnotes": " ".join(rn),
+            }
+        )
     out = pd.DataFrame(rows, columns=list(SUMMARY_OF_FINDINGS_COLUMNS))
     out.attrs["footnotes"] = list(notes.items)
     out.attrs["not_shown"] = not_shown
@@ -629,6 +737,7 @@ def summary_of_findings(grades: pd.DataFrame, *, baseline_risk=None,
 
 
 # ---------------------------------------------------------------------------- exporters
+
 
 def _check_export(frame: object, footnotes: object, func: str) -> None:
     check_frame(frame, "frame", func, what="a pandas DataFrame (e.g. from summary_of_findings())")
@@ -645,16 +754,29 @@ def _cells(frame: pd.DataFrame, footnotes: bool) -> tuple[list[str], list[list[s
             return ""
         return str(v).replace("\r", " ").replace("\n", " ")
 
-    return [str(c) for c in cols], [[s(v) for v in row] for row in frame[cols].itertuples(
-        index=False)]
+    return [str(c) for c in cols], [
+        [s(v) for v in row] for row in frame[cols].itertuples(index=False)
+    ]
 
 
 def _notes(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(frame.attrs.get("footnotes", []))
 
 
-_MD_ESCAPE = {"\\": "\\\\", "|": "\\|", "&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[",
-              "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_", "!": "\\!", "~": "\\~"}
+_MD_ESCAPE = {
+    "\\": "\\\\",
+    "|": "\\|",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "[": "\\[",
+    "]": "\\]",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "!": "\\!",
+    "~": "\\~",
+}
 
 
 def _md(text: str) -> str:
@@ -673,8 +795,10 @@ def to_markdown(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
     _check_export(frame, footnotes, "to_markdown")
     cols, body = _cells(frame, footnotes=False)
     esc = _md
-    lines = ["| " + " | ".join(esc(c) for c in cols) + " |",
-             "|" + "|".join(" --- " for _ in cols) + "|"]
+    lines = [
+        "| " + " | ".join(esc(c) for c in cols) + " |",
+        "|" + "|".join(" --- " for _ in cols) + "|",
+    ]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
     if footnotes and _notes(frame):
         lines.append("")
@@ -703,10 +827,21 @@ def to_html(frame: pd.DataFrame, *, footnotes: bool = True, caption: str | None 
     return "\n".join(out) + "\n"
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-          "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-          "|": r"\textbar{}"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
 
 
 def _tex(t: str) -> str:
@@ -724,8 +859,12 @@ def to_latex(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
     _check_export(frame, footnotes, "to_latex")
     cols, body = _cells(frame, footnotes=False)
     spec = "l" * len(cols)
-    out = [f"\\begin{{tabular}}{{{spec}}}", "\\hline",
-           " & ".join(_tex(c) for c in cols) + r" \\", "\\hline"]
+    out = [
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\hline",
+        " & ".join(_tex(c) for c in cols) + r" \\",
+        "\\hline",
+    ]
     out += [" & ".join(_tex(c) for c in row) + r" \\" for row in body]
     out += ["\\hline", "\\end{tabular}"]
     if footnotes and _notes(frame):

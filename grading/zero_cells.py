@@ -22,9 +22,14 @@ _NONE = "no events in either arm"
 _EVERY = "every participant had the event in both arms"
 
 
-def double_zero_reasons(measure: np.ndarray, events_int: np.ndarray, n_int: np.ndarray,
-                        events_ctrl: np.ndarray, n_ctrl: np.ndarray,
-                        notes: np.ndarray | None = None) -> np.ndarray:
+def double_zero_reasons(
+    measure: np.ndarray,
+    events_int: np.ndarray,
+    n_int: np.ndarray,
+    events_ctrl: np.ndarray,
+    n_ctrl: np.ndarray,
+    notes: np.ndarray | None = None,
+) -> np.ndarray:
     """Why each row is a double-zero study of a risk or odds ratio ("" when it is not).
 
     Parameters

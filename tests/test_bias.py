@@ -307,8 +307,12 @@ def test_egger_uses_the_one_fitting_core(method, ci_method):
     v = rng.uniform(0.01, 0.5, 120)
     y = 0.3 * np.sqrt(v) + rng.normal(0.0, np.sqrt(v + 0.05))
     egg = evidence.egger_test(y, v, method=method, ci_method=ci_method)
-    reg = evidence.meta_regression(pd.DataFrame({"yi": y, "vi": v, "sei": np.sqrt(v)}), "sei",
-                                   method=method, ci_method=ci_method)
+    reg = evidence.meta_regression(
+        pd.DataFrame({"yi": y, "vi": v, "sei": np.sqrt(v)}),
+        "sei",
+        method=method,
+        ci_method=ci_method,
+    )
     coef = reg.coefficients.set_index("term")
     assert egg.tau2 == reg.tau2
     assert egg.slope == coef.loc["sei", "estimate"]
@@ -327,14 +331,17 @@ def test_egger_uses_the_one_fitting_core(method, ci_method):
         out = np.sum(np.log(v + t)) + np.sum(w * (y - X @ b) ** 2)
         return out + (np.linalg.slogdet(xtwx)[1] if method == "REML" else 0.0)
 
-    direct = optimize.minimize_scalar(negll, bounds=(0, 1), method="bounded",
-                                      options={"xatol": 1e-13}).x
+    direct = optimize.minimize_scalar(
+        negll, bounds=(0, 1), method="bounded", options={"xatol": 1e-13}
+    ).x
     assert egg.tau2 == pytest.approx(direct, rel=1e-7)
 
 
 def test_intercept_only_models_share_pool_tau2():
-    y, v = np.array(CASES["regtest_bcg_rma"]["input"]["yi"]), np.array(
-        CASES["regtest_bcg_rma"]["input"]["vi"])
+    y, v = (
+        np.array(CASES["regtest_bcg_rma"]["input"]["yi"]),
+        np.array(CASES["regtest_bcg_rma"]["input"]["vi"]),
+    )
     for method in ("REML", "ML", "PM", "DL", "HE", "SJ"):
         from evidence._tau2 import tau2_mods
 

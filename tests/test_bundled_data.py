@@ -21,11 +21,26 @@ DATA = ROOT / "data"
 STUDIES = DATA / "exosome_studies.csv"
 BIB = ROOT / "references.bib"
 REG_COLUMNS = [
-    "indication", "jurisdiction", "status", "date", "detail", "citation_key", "where_read"]
+    "indication",
+    "jurisdiction",
+    "status",
+    "date",
+    "detail",
+    "citation_key",
+    "where_read",
+]
 REG_STATUS = {"not_approved", "safety_notice", "ind_cleared", "approved", "warning_letter", "other"}
 CLAIM_COLUMNS = [
-    "claim_id", "indication", "claim", "claimant", "n_businesses", "n_businesses_exosome",
-    "products_counted", "citation_key", "where_read"]
+    "claim_id",
+    "indication",
+    "claim",
+    "claimant",
+    "n_businesses",
+    "n_businesses_exosome",
+    "products_counted",
+    "citation_key",
+    "where_read",
+]
 ID_FIELDS = ("doi", "pmid", "nct", "url")
 
 
@@ -41,8 +56,7 @@ def bib() -> dict[str, dict[str, str]]:
     keys = [e.key for e in library.entries]
     assert len(keys) == len(set(keys)), "duplicate BibTeX keys"
     return {
-        e.key: {k.lower(): str(f.value) for k, f in e.fields_dict.items()}
-        for e in library.entries
+        e.key: {k.lower(): str(f.value) for k, f in e.fields_dict.items()} for e in library.entries
     }
 
 
@@ -82,8 +96,11 @@ def test_every_row_accepted_by_read_studies(raw):
 
 #: Schema columns for continuous arms reported without an SD (SE, CI of the mean, median and
 #: quartiles): every continuous row of the bundled sheet gives SDs, so it leaves them out.
-_ARM_ALTERNATIVES = {f"{c}_{arm}" for c in ("se", "ci_low", "ci_high", "median", "q1", "q3")
-                     for arm in ("int", "ctrl")}
+_ARM_ALTERNATIVES = {
+    f"{c}_{arm}"
+    for c in ("se", "ci_low", "ci_high", "median", "q1", "q3")
+    for arm in ("int", "ctrl")
+}
 
 
 def test_columns_are_exactly_the_schema(raw):
@@ -201,15 +218,29 @@ def test_single_arm_as_printed(raw):
         ("TBI BM-MSC/EV MA", MNSS, "SMD", -2.57, -3.26, -1.88, 55),
         # inventory #62 Bernardi repo, table1: Iba1+ cells SMD -1.45 (-2.19, -0.71); the input
         # table has 6 comparisons from 3 studies (IDs 27a-d, 1, 16): k_studies counts studies
-        ("Bernardi MSC-EV microglia MA", "microglial marker: Iba1+ cells", "SMD",
-         -1.45, -2.19, -0.71, 3),
+        (
+            "Bernardi MSC-EV microglia MA",
+            "microglial marker: Iba1+ cells",
+            "SMD",
+            -1.45,
+            -2.19,
+            -0.71,
+            3,
+        ),
         # inventory #74 Wang 2020: lung injury score SMD -4.02 (95% CI -5.28, -2.23), 17 studies
         ("Wang 2020", "lung injury score", "SMD", -4.02, -5.28, -2.23, 17),
         # inventory #82: OARSI MD -3.54 (95% CI -4.30, -2.79), 20 studies
         ("OA intra-articular exosome MA", "OARSI score", "MD", -3.54, -4.30, -2.79, 20),
         # inventory #84: BV/TV MD 22.2% (95% CI 15.8-28.5%), 12 studies in MA
-        ("Bone injury MSC-EV MA", "bone volume/total volume (BV/TV, %)", "MD",
-         22.2, 15.8, 28.5, 12),
+        (
+            "Bone injury MSC-EV MA",
+            "bone volume/total volume (BV/TV, %)",
+            "MD",
+            22.2,
+            15.8,
+            28.5,
+            12,
+        ),
         # inventory #93 SCRT 2022: LVEF WMD 3.67% (95% CI 2.28-5.07%), 10 studies
         ("SCRT 2022 AMI MA", "LVEF (%)", "MD", 3.67, 2.28, 5.07, 10),
         # inventory #97: Scr SMD -3.71 (-4.32, -3.10); IL-10 SMD 2.10 (1.18, 3.02), 31 studies
@@ -311,10 +342,18 @@ def test_k_studies_counts_studies_not_comparisons(raw):
 def test_outcome_direction_where_the_source_says(raw):
     # Wang C et al. Stem Cells Int 2024 abstract: SCEVs "improved" SAH scores (SMD -3.49) and
     # chronic ICH scores (SMD 2.38): the two scores run in opposite directions
-    sah = _row(raw, "Haemorrhagic stroke SC-EV MA", "neurobehavioural score",
-               indication="subarachnoid haemorrhage")
-    ich = _row(raw, "Haemorrhagic stroke SC-EV MA", "neurobehavioural score",
-               indication="intracerebral haemorrhage")
+    sah = _row(
+        raw,
+        "Haemorrhagic stroke SC-EV MA",
+        "neurobehavioural score",
+        indication="subarachnoid haemorrhage",
+    )
+    ich = _row(
+        raw,
+        "Haemorrhagic stroke SC-EV MA",
+        "neurobehavioural score",
+        indication="intracerebral haemorrhage",
+    )
     assert (sah.outcome_direction, ich.outcome_direction) == ("higher_is_worse", "higher_is_better")
     # every pooled or typed estimate is oriented, except the microglial markers, whose source
     # (a code repository) does not say which way is better
@@ -328,8 +367,10 @@ def test_outcome_level_tags(raw):
     assert set(raw.outcome_level) <= levels | {""}
     # empty only where no measured outcome is named (registry-only or not-read records)
     empty = raw[raw.outcome_level == ""]
-    assert empty.outcome.str.contains(r"registered trial \(no results|participant flow|"
-                                      r"results not read").all()
+    assert empty.outcome.str.contains(
+        r"registered trial \(no results|participant flow|"
+        r"results not read"
+    ).all()
     assert len(empty) == 20
     assert (raw.loc[raw.stream == "in_vitro", "outcome_level"] == "mechanistic").all()
     harms = raw[(raw.outcome_kind == "harm") & (raw.outcome_level != "")]
@@ -346,18 +387,22 @@ def test_outcome_level_tags(raw):
     }
     for (sid, out), level in expect.items():
         assert set(raw.loc[(raw.study_id == sid) & (raw.outcome == out), "outcome_level"]) == {
-            level}, (sid, out)
+            level
+        }, (sid, out)
 
 
 def test_audit_findings_fixed(raw):
     # Green 2023: 0/11 counts events attributed to the product (36% mortality in the same abstract)
-    r = _row(raw, "Green 2023", "adverse events resulting from EXO-CD24 (as attributed by the "
-             "authors)")
+    r = _row(
+        raw, "Green 2023", "adverse events resulting from EXO-CD24 (as attributed by the authors)"
+    )
     assert _nums(r, ONE) == [0, 11] and "36%" in r.notes
     # East OA cohort: the same 33 people are counted once (12 months), the 6-month report is text
     east = raw[(raw.study_id == "East (XoFlo/ExoFlo OA cohort)") & (raw.outcome_kind == "harm")]
     assert east.set_index("timepoint")["data_type"].to_dict() == {
-        "6 months": "none", "12 months": "single_arm"}
+        "6 months": "none",
+        "12 months": "single_arm",
+    }
     # healthy volunteers share one label
     r = _row(raw, "Shi 2021 (haMSC-EV)", "serious adverse events")
     assert r.indication_label == "healthy_volunteer_safety"
@@ -380,8 +425,13 @@ def test_facts_without_a_primary_source_stay_out(raw):
     files = (STUDIES, DATA / "regulatory.csv", DATA / "claims.csv")
     text = "\n".join(p.read_text(encoding="utf-8") for p in files)
     # ExoFlo RMAT (press releases only), NCT04173650 (not found), EU ATMP status (not found)
-    for needle in ("Regenerative Medicine Advanced Therapy", "RMAT designation", "NCT04173650",
-                   "advanced therapy medicinal product", "ATMP"):
+    for needle in (
+        "Regenerative Medicine Advanced Therapy",
+        "RMAT designation",
+        "NCT04173650",
+        "advanced therapy medicinal product",
+        "ATMP",
+    ):
         assert needle not in text, needle
 
 
@@ -406,7 +456,8 @@ def test_regulatory_table(raw):
     # FDA warning letter 23-649343 (September 1, 2023) naming the exosome products XoGlo/XoGloPro
     wl = reg[reg.status == "warning_letter"]
     assert wl[["date", "citation_key"]].values.tolist() == [
-        ["2023-09-01", "fda2023kimerawarningletter"]]
+        ["2023-09-01", "fda2023kimerawarningletter"]
+    ]
     assert "XoGlo® and XoGlo®Pro" in wl.detail.iloc[0]
 
 
@@ -442,7 +493,16 @@ def test_claims_table(raw):
 def test_metadat_exports_keep_original_columns_and_values():
     bcg = pd.read_csv(DATA / "bcg.csv")
     assert list(bcg.columns) == [
-        "trial", "author", "year", "tpos", "tneg", "cpos", "cneg", "ablat", "alloc"]
+        "trial",
+        "author",
+        "year",
+        "tpos",
+        "tneg",
+        "cpos",
+        "cneg",
+        "ablat",
+        "alloc",
+    ]
     assert len(bcg) == 13
     # metadat 1.2.0 dat.bcg row 1: Aronson 1948, 4/119 vs 11/128, ablat 44, random
     assert bcg.iloc[0].tolist() == [1, "Aronson", 1948, 4, 119, 11, 128, 44, "random"]
@@ -452,7 +512,18 @@ def test_metadat_exports_keep_original_columns_and_values():
     assert nor.iloc[0].tolist() == [1, "Edinburgh", 155, 55, 47, 156, 75, 64]
     hac = pd.read_csv(DATA / "hackshaw1998.csv")
     assert list(hac.columns) == [
-        "study", "author", "year", "country", "design", "cases", "or", "or.lb", "or.ub", "yi", "vi"]
+        "study",
+        "author",
+        "year",
+        "country",
+        "design",
+        "cases",
+        "or",
+        "or.lb",
+        "or.ub",
+        "yi",
+        "vi",
+    ]
     assert len(hac) == 37
     first = hac.iloc[0][["author", "year", "or", "or.lb", "or.ub"]].tolist()
     assert first == ["Garfinkel", 1981, 1.18, 0.9, 1.54]
@@ -462,8 +533,14 @@ def test_datasets_index_lists_every_bundled_file():
     index = pd.read_csv(DATA / "datasets.csv", dtype=str)
     assert list(index.columns) == ["name", "file", "description", "source"]
     assert index["name"].is_unique
-    for name in ("exosomes", "exosome_regulatory", "exosome_claims",
-                 "bcg", "normand1999", "hackshaw1998"):
+    for name in (
+        "exosomes",
+        "exosome_regulatory",
+        "exosome_claims",
+        "bcg",
+        "normand1999",
+        "hackshaw1998",
+    ):
         assert name in set(index["name"]), name
     for file in index["file"]:
         assert (DATA / file).is_file(), file

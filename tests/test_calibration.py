@@ -38,8 +38,14 @@ CASES = json.loads((CAL / "cases.json").read_text(encoding="utf-8"))
 REAL = CASES["real"]
 TEXTBOOK = {c["id"]: c for c in CASES["textbook"]}
 LEVELS = ("high", "moderate", "low", "very low")
-DOMAIN_STEPS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
-                "publication_bias", "large_effect")
+DOMAIN_STEPS = (
+    "risk_of_bias",
+    "inconsistency",
+    "indirectness",
+    "imprecision",
+    "publication_bias",
+    "large_effect",
+)
 
 # Number of studies in each real body, as printed in the review's Summary of findings.
 REAL_K = {
@@ -72,24 +78,35 @@ def real_bodies() -> dict[str, pd.Series]:
 
 
 def _steps(row: pd.Series) -> str:
-    return ", ".join(f"{d} {int(row[d]):+d}" for d in DOMAIN_STEPS
-                     if d in row.index and pd.notna(row[d]) and int(row[d]) != 0) or "none"
+    return (
+        ", ".join(
+            f"{d} {int(row[d]):+d}"
+            for d in DOMAIN_STEPS
+            if d in row.index and pd.notna(row[d]) and int(row[d]) != 0
+        )
+        or "none"
+    )
 
 
 def _table(bodies: dict[str, pd.Series]) -> str:
-    lines = [f"{'case':45s} {'published':10s} {'evigap':10s} agree  {'RoB entered':12s}"
-             f"{'status':12s} steps"]
+    lines = [
+        f"{'case':45s} {'published':10s} {'evigap':10s} agree  {'RoB entered':12s}"
+        f"{'status':12s} steps"
+    ]
     for case in REAL:
         row = bodies[case["id"]]
         ok = "yes" if row["certainty"] == case["published_certainty"] else "NO"
         rob = "yes" if _rob_entered(case) else "no"
-        lines.append(f"{case['id']:45s} {case['published_certainty']:10s} "
-                     f"{str(row['certainty']):10s} {ok:5s}  {rob:12s}"
-                     f"{str(row['evidence_status']):12s} {_steps(row)}")
+        lines.append(
+            f"{case['id']:45s} {case['published_certainty']:10s} "
+            f"{str(row['certainty']):10s} {ok:5s}  {rob:12s}"
+            f"{str(row['evidence_status']):12s} {_steps(row)}"
+        )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- the cases file
+
 
 def test_cases_file_lists_every_sheet_once():
     listed = [c["csv"] for c in REAL] + [c["csv"] for c in CASES["textbook"]]
@@ -105,8 +122,16 @@ def test_cases_file_lists_every_sheet_once():
 
 @pytest.mark.parametrize("case", REAL, ids=[c["id"] for c in REAL])
 def test_real_case_is_documented(case):
-    for field in ("review", "doi", "comparison", "outcome", "quote", "where_read",
-                  "downgrade_reasons", "rob_entered"):
+    for field in (
+        "review",
+        "doi",
+        "comparison",
+        "outcome",
+        "quote",
+        "where_read",
+        "downgrade_reasons",
+        "rob_entered",
+    ):
         assert case[field], f"{case['id']}: {field} is empty"
     assert case["published_certainty"] in LEVELS
     assert case["doi"].startswith("10.1002/14651858.CD")
@@ -114,6 +139,7 @@ def test_real_case_is_documented(case):
 
 
 # ---------------------------------------------------------------------------- real cases
+
 
 @pytest.mark.parametrize("case", REAL, ids=[c["id"] for c in REAL])
 def test_real_case_body(case, real_bodies, record_property):
@@ -141,8 +167,7 @@ def test_real_cases_agree_with_published_ratings(real_bodies):
         pinned ``disagreements``: a new disagreement fails.
     """
     rule = CASES["agreement_threshold"]
-    agrees = {c["id"]: real_bodies[c["id"]]["certainty"] == c["published_certainty"]
-              for c in REAL}
+    agrees = {c["id"]: real_bodies[c["id"]]["certainty"] == c["published_certainty"] for c in REAL}
     table = _table(real_bodies)
     n_agree = sum(agrees.values())
     print(f"\nevigap vs published GRADE ratings: {n_agree} of {len(REAL)} agree\n{table}")
@@ -151,26 +176,32 @@ def test_real_cases_agree_with_published_ratings(real_bodies):
     # (a) with the review's risk-of-bias judgements entered, evigap gives the published rating
     missed = [i for i in entered if not agrees[i]]
     assert not missed, (
-        f"cases with the review's risk-of-bias judgements entered that disagree: {missed}\n"
-        f"{table}")
+        f"cases with the review's risk-of-bias judgements entered that disagree: {missed}\n{table}"
+    )
     # (b) overall
     assert n_agree >= rule["min_agree"], (
         f"evigap gives the published GRADE rating in {n_agree} of {len(REAL)} calibration cases "
-        f"(need {rule['min_agree']}):\n{table}")
+        f"(need {rule['min_agree']}):\n{table}"
+    )
     # (c) each disagreement is a provisional body, provisional for missing risk of bias
     disagree = sorted(i for i, ok in agrees.items() if not ok)
     for i in disagree:
         row = real_bodies[i]
         assert row["evidence_status"] == "provisional", (i, row["evidence_status"], table)
         assert "risk of bias" in str(row["provisional_reason"]), (
-            i, row["provisional_reason"], table)
+            i,
+            row["provisional_reason"],
+            table,
+        )
         assert row["risk_of_bias_judgement"] == "not assessed", (i, table)
     assert disagree == sorted(rule["disagreements"]), (
         f"the disagreeing cases changed: {disagree} (pinned: {sorted(rule['disagreements'])})"
-        f"\n{table}")
+        f"\n{table}"
+    )
 
 
 # ---------------------------------------------------------------------------- textbook cases
+
 
 def test_textbook_precise_null_is_high():
     case = TEXTBOOK["textbook_precise_null"]
@@ -229,16 +260,28 @@ def _simulated_smd_sheet(rng: np.random.Generator) -> pd.DataFrame:
             for s in range(SIM_K):
                 x_int = rng.normal(d, 1.0, n[s, 0])
                 x_ctrl = rng.normal(0.0, 1.0, n[s, 1])
-                rows.append({
-                    "study_id": f"sim {s + 1}", "citation_key": "zwetsloot2017",
-                    "indication": "simulated", "outcome": f"d={d} body {b + 1}",
-                    "outcome_direction": "higher_is_better", "outcome_kind": "benefit",
-                    "stream": "animal", "model": "rat", "randomised": True,
-                    "controlled": True, "data_type": "continuous", "measure": "SMD",
-                    "mean_int": x_int.mean(), "sd_int": x_int.std(ddof=1), "n_int": n[s, 0],
-                    "mean_ctrl": x_ctrl.mean(), "sd_ctrl": x_ctrl.std(ddof=1),
-                    "n_ctrl": n[s, 1],
-                })
+                rows.append(
+                    {
+                        "study_id": f"sim {s + 1}",
+                        "citation_key": "zwetsloot2017",
+                        "indication": "simulated",
+                        "outcome": f"d={d} body {b + 1}",
+                        "outcome_direction": "higher_is_better",
+                        "outcome_kind": "benefit",
+                        "stream": "animal",
+                        "model": "rat",
+                        "randomised": True,
+                        "controlled": True,
+                        "data_type": "continuous",
+                        "measure": "SMD",
+                        "mean_int": x_int.mean(),
+                        "sd_int": x_int.std(ddof=1),
+                        "n_int": n[s, 0],
+                        "mean_ctrl": x_ctrl.mean(),
+                        "sd_ctrl": x_ctrl.std(ddof=1),
+                        "n_ctrl": n[s, 1],
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -34,6 +34,7 @@ LOG = math.log
 
 # ---------------------------------------------------------------------------- risk of bias
 
+
 def test_rob_mostly_low_or_unclear_is_not_rated_down():
     # GRADE 4 / Handbook ch. 14: most information from low or unclear risk -> not serious
     j = judge_risk_of_bias(["low", "unclear", "unclear"], [1, 1, 1], S)
@@ -73,13 +74,16 @@ def test_rob_partly_assessed_judges_the_assessed_and_says_so():
     assert judge_risk_of_bias(["high", "low", "low"], [3, 5, 1], S).step == 0
 
 
-@pytest.mark.parametrize(("levels", "weights", "step"), [
-    (["low", "low", "moderate"], [1, 1, 1], 0),
-    (["moderate", "moderate", "low"], [1, 1, 1], -1),
-    (["serious", "serious", "moderate"], [1, 1, 1], -2),
-    (["critical", "critical", "low"], [1, 1, 1], -3),
-    (["serious", "low", "low"], [3, 1, 1], -2),
-])
+@pytest.mark.parametrize(
+    ("levels", "weights", "step"),
+    [
+        (["low", "low", "moderate"], [1, 1, 1], 0),
+        (["moderate", "moderate", "low"], [1, 1, 1], -1),
+        (["serious", "serious", "moderate"], [1, 1, 1], -2),
+        (["critical", "critical", "low"], [1, 1, 1], -3),
+        (["serious", "low", "low"], [3, 1, 1], -2),
+    ],
+)
 def test_robins_i_levels_map_per_grade_18(levels, weights, step):
     classes = ["low" if v == "low" else "unclear" if v == "moderate" else "high" for v in levels]
     j = judge_risk_of_bias(classes, weights, S, judgements=levels, robins=True)
@@ -94,9 +98,20 @@ def test_rob_missing_weights_fall_back_to_equal():
 
 # ---------------------------------------------------------------------------- inconsistency
 
+
 def _inc(yi, i2, q_p=0.5, ci=(-0.5, -0.1), pi=(-0.9, -0.05), **kw):
-    return judge_inconsistency(yi, i2=i2, q_p=q_p, ci_low=ci[0], ci_high=ci[1], pi_low=pi[0],
-                               pi_high=pi[1], measure="SMD", scheme=S, **kw)
+    return judge_inconsistency(
+        yi,
+        i2=i2,
+        q_p=q_p,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        pi_low=pi[0],
+        pi_high=pi[1],
+        measure="SMD",
+        scheme=S,
+        **kw,
+    )
 
 
 def test_inconsistency_below_40_is_not_serious():
@@ -124,8 +139,17 @@ def test_inconsistency_prediction_interval_rule_is_optional():
     pi_on = S.replace(use_prediction_interval=True)
 
     def inc(q_p):
-        return judge_inconsistency([-0.3, -0.2], i2=60.0, q_p=q_p, ci_low=-0.5, ci_high=-0.1,
-                                   pi_low=-0.9, pi_high=0.2, measure="SMD", scheme=pi_on)
+        return judge_inconsistency(
+            [-0.3, -0.2],
+            i2=60.0,
+            q_p=q_p,
+            ci_low=-0.5,
+            ci_high=-0.1,
+            pi_low=-0.9,
+            pi_high=0.2,
+            measure="SMD",
+            scheme=pi_on,
+        )
 
     j = inc(0.05)
     assert j.step == -1 and "prediction interval -0.90 to 0.20 crosses SMD=0" in j.reason
@@ -140,9 +164,17 @@ def test_or_thresholds_follow_the_control_risk():
     assert math.exp(thr.low) == pytest.approx(0.626, abs=1e-3)
     assert "control risk 0.442" in thr.label
     # OR 0.78 (0.71 to 0.87) at a control risk of 44%: between the thresholds, precise
-    j = judge_imprecision(measure="OR", estimate=LOG(0.78), ci_low=LOG(0.71),
-                          ci_high=LOG(0.87), n_events=9484, n_participants=23309, k=22,
-                          scheme=S, thresholds=thr)
+    j = judge_imprecision(
+        measure="OR",
+        estimate=LOG(0.78),
+        ci_low=LOG(0.71),
+        ci_high=LOG(0.87),
+        n_events=9484,
+        n_participants=23309,
+        k=22,
+        scheme=S,
+        thresholds=thr,
+    )
     assert j.step == 0
     # without a control risk the RR thresholds are used as they are
     assert math.exp(default_thresholds("OR", S).low) == pytest.approx(0.75)
@@ -179,9 +211,18 @@ def test_inconsistency_single_study_and_aggregate_not_assessed():
 
 # ---------------------------------------------------------------------------- imprecision
 
+
 def _imp(measure, est, lo, hi, events=math.nan, n=math.nan, k=3):
-    return judge_imprecision(measure=measure, estimate=est, ci_low=lo, ci_high=hi,
-                             n_events=events, n_participants=n, k=k, scheme=S)
+    return judge_imprecision(
+        measure=measure,
+        estimate=est,
+        ci_low=lo,
+        ci_high=hi,
+        n_events=events,
+        n_participants=n,
+        k=k,
+        scheme=S,
+    )
 
 
 def test_imprecision_important_effect_judged_against_the_null():
@@ -220,11 +261,29 @@ def test_imprecision_thresholds_can_be_given():
     from grading.domains import default_thresholds
 
     thr = default_thresholds("RR", S, (0.9, 1.1))
-    j = judge_imprecision(measure="RR", estimate=LOG(0.95), ci_low=LOG(0.92), ci_high=LOG(0.99),
-                          n_events=1000, n_participants=math.nan, k=3, scheme=S, thresholds=thr)
+    j = judge_imprecision(
+        measure="RR",
+        estimate=LOG(0.95),
+        ci_low=LOG(0.92),
+        ci_high=LOG(0.99),
+        n_events=1000,
+        n_participants=math.nan,
+        k=3,
+        scheme=S,
+        thresholds=thr,
+    )
     assert j.step == 0
-    j = judge_imprecision(measure="RR", estimate=LOG(0.95), ci_low=LOG(0.85), ci_high=LOG(0.99),
-                          n_events=1000, n_participants=math.nan, k=3, scheme=S, thresholds=thr)
+    j = judge_imprecision(
+        measure="RR",
+        estimate=LOG(0.95),
+        ci_low=LOG(0.85),
+        ci_high=LOG(0.99),
+        n_events=1000,
+        n_participants=math.nan,
+        k=3,
+        scheme=S,
+        thresholds=thr,
+    )
     assert j.step == -1
     assert default_thresholds("MD", S) is None
     assert default_thresholds("MD", S, (-5, 5)).high == 5
@@ -232,23 +291,23 @@ def test_imprecision_thresholds_can_be_given():
 
 def test_imprecision_ois_boundaries_for_events():
     assert _imp("RR", LOG(0.5), LOG(0.4), LOG(0.7), events=299).step == -1
-    assert _imp("RR", LOG(0.5), LOG(0.4), LOG(0.7), events=90).step == -1   # 30% of 300
+    assert _imp("RR", LOG(0.5), LOG(0.4), LOG(0.7), events=90).step == -1  # 30% of 300
     assert _imp("RR", LOG(0.5), LOG(0.4), LOG(0.7), events=89).step == -2
 
 
 def test_imprecision_without_counts_uses_the_ci_ratio_for_ratio_measures():
-    j = _imp("RR", LOG(0.3), LOG(0.1), LOG(0.31))    # ratio 3.1 > 3
+    j = _imp("RR", LOG(0.3), LOG(0.1), LOG(0.31))  # ratio 3.1 > 3
     assert j.step == -1 and "CI ratio 3.1 > 3" in j.reason
     j = _imp("RR", LOG(0.3), LOG(0.1), LOG(0.29))
     assert j.step == 0 and "OIS taken as met" in j.reason
     assert j.provisional.startswith("event counts not recorded")
-    assert _imp("OR", LOG(0.3), LOG(0.1), LOG(0.26)).step == -1    # ratio 2.6 > 2.5
+    assert _imp("OR", LOG(0.3), LOG(0.1), LOG(0.26)).step == -1  # ratio 2.6 > 2.5
 
 
 def test_imprecision_continuous_uses_800_participants():
     assert _imp("SMD", -0.5, -0.7, -0.3, n=800).step == 0
     assert _imp("SMD", -0.5, -0.7, -0.3, n=799).step == -1
-    assert _imp("SMD", -0.5, -0.7, -0.3, n=240).step == -1   # 30% of 800
+    assert _imp("SMD", -0.5, -0.7, -0.3, n=240).step == -1  # 30% of 800
     j = _imp("SMD", -0.5, -0.7, -0.3, n=239)
     assert j.step == -2 and "OIS of 800 participants far from met (239 participants" in j.reason
 
@@ -265,8 +324,17 @@ def test_imprecision_no_counts_leaves_the_ois_not_assessed():
 
 
 def test_imprecision_animal_bodies_do_not_use_the_human_ois():
-    j = judge_imprecision(measure="SMD", estimate=-1.0, ci_low=-1.6, ci_high=-0.4,
-                          n_events=math.nan, n_participants=60, k=5, scheme=S, stream="animal")
+    j = judge_imprecision(
+        measure="SMD",
+        estimate=-1.0,
+        ci_low=-1.6,
+        ci_high=-0.4,
+        n_events=math.nan,
+        n_participants=60,
+        k=5,
+        scheme=S,
+        stream="animal",
+    )
     assert j.step == 0 and "OIS not applied to animal evidence" in j.reason
     assert "Hooijmans" in j.source
 
@@ -274,9 +342,16 @@ def test_imprecision_animal_bodies_do_not_use_the_human_ois():
 def test_imprecision_without_interval_uses_the_scheme_step():
     j = _imp("RR", LOG(0.5), math.nan, math.nan)
     assert j.step == -3
-    j2 = judge_imprecision(measure="RR", estimate=LOG(0.5), ci_low=math.nan, ci_high=math.nan,
-                           n_events=math.nan, n_participants=math.nan, k=1,
-                           scheme=S.replace(imprecision_not_estimable=-2))
+    j2 = judge_imprecision(
+        measure="RR",
+        estimate=LOG(0.5),
+        ci_low=math.nan,
+        ci_high=math.nan,
+        n_events=math.nan,
+        n_participants=math.nan,
+        k=1,
+        scheme=S.replace(imprecision_not_estimable=-2),
+    )
     assert j2.step == -2
 
 
@@ -285,6 +360,7 @@ def test_imprecision_single_study_is_named():
 
 
 # ---------------------------------------------------------------------------- publication bias
+
 
 def test_publication_bias_not_assessed_below_ten_studies():
     j = judge_publication_bias([0.1] * 9, [0.01] * 9, S)
@@ -304,9 +380,17 @@ def _pb(yi, vi, measure, **kw):
     from grading.domains import default_thresholds
 
     p = pool(yi, vi)
-    return judge_publication_bias(yi, vi, S, measure=measure, estimate=p.estimate,
-                                  ci_low=p.ci_low, ci_high=p.ci_high,
-                                  thresholds=default_thresholds(measure, S), **kw)
+    return judge_publication_bias(
+        yi,
+        vi,
+        S,
+        measure=measure,
+        estimate=p.estimate,
+        ci_low=p.ci_low,
+        ci_high=p.ci_high,
+        thresholds=default_thresholds(measure, S),
+        **kw,
+    )
 
 
 def test_publication_bias_rated_down_only_when_the_conclusion_changes():
@@ -351,6 +435,7 @@ def test_publication_bias_registered_without_results_is_named():
 
 # ---------------------------------------------------------------------------- indirectness
 
+
 def test_within_stream_indirectness_is_not_assessed_without_sheet_data():
     from grading.domains import judge_indirectness
 
@@ -365,6 +450,7 @@ def test_within_stream_indirectness_is_not_assessed_without_sheet_data():
 
 # ---------------------------------------------------------------------------- translational
 
+
 def test_translational_defaults_and_not_applicable():
     assert judge_translational("animal", "human", S).step == -2
     assert judge_translational("in_vitro", "human", S).step == -3
@@ -375,18 +461,25 @@ def test_translational_defaults_and_not_applicable():
 
 # ---------------------------------------------------------------------------- up domains
 
+
 def _le(measure, est, lo, hi, cr=math.nan):
-    return judge_large_effect(measure=measure, estimate=LOG(est), ci_low=LOG(lo),
-                              ci_high=LOG(hi), control_risk=cr, scheme=S)
+    return judge_large_effect(
+        measure=measure,
+        estimate=LOG(est),
+        ci_low=LOG(lo),
+        ci_high=LOG(hi),
+        control_risk=cr,
+        scheme=S,
+    )
 
 
 def test_large_effect_boundaries():
-    assert _le("RR", 0.5, 0.3, 0.7).step == 1      # exactly two-fold
+    assert _le("RR", 0.5, 0.3, 0.7).step == 1  # exactly two-fold
     assert _le("RR", 0.51, 0.3, 0.7).step == 0
     assert _le("RR", 2.5, 1.5, 4.0).step == 1
-    assert _le("RR", 0.2, 0.1, 0.4).step == 2      # exactly five-fold
+    assert _le("RR", 0.2, 0.1, 0.4).step == 2  # exactly five-fold
     assert _le("HR", 6.0, 3.0, 12.0).step == 2
-    assert _le("RR", 3.0, 0.9, 9.0).step == 0      # CI includes 1
+    assert _le("RR", 3.0, 0.9, 9.0).step == 0  # CI includes 1
 
 
 def test_large_effect_converts_or_with_control_risk():
@@ -394,15 +487,16 @@ def test_large_effect_converts_or_with_control_risk():
     assert math.isclose(or_to_rr(0.2, 0.5), 1 / 3)
     j = _le("OR", 0.2, 0.1, 0.4, cr=0.5)
     assert j.step == 1 and "OR 0.20 = RR 0.33 at control risk 0.500" in j.reason
-    assert _le("OR", 0.2, 0.1, 0.4, cr=0.01).step == 1   # rare outcome: RR ~ OR = 0.2 -> 0.20
+    assert _le("OR", 0.2, 0.1, 0.4, cr=0.01).step == 1  # rare outcome: RR ~ OR = 0.2 -> 0.20
     assert _le("OR", 0.15, 0.1, 0.2, cr=0.01).step == 2
     j = _le("OR", 0.2, 0.1, 0.4)
     assert j.step == 0 and "not converted" in j.reason
 
 
 def test_large_effect_has_no_rule_for_smd():
-    j = judge_large_effect(measure="SMD", estimate=-3.0, ci_low=-4.0, ci_high=-2.0,
-                           control_risk=math.nan, scheme=S)
+    j = judge_large_effect(
+        measure="SMD", estimate=-3.0, ci_low=-4.0, ci_high=-2.0, control_risk=math.nan, scheme=S
+    )
     assert j.step == 0 and "no GRADE numeric rule" in j.reason
 
 
@@ -424,12 +518,41 @@ def test_plausible_confounding_off_by_default():
 
 # ---------------------------------------------------------------------------- grade()
 
-def _rct(sid, ei, ni, ec, nc, *, rob="low", ind="stroke", outcome="death", model="phase_3",
-         randomised=True, stream="human", **kw):
-    return dict(study_id=sid, indication=ind, outcome=outcome, stream=stream, model=model,
-                data_type="counts", measure="RR", randomised=randomised, controlled=True,
-                events_int=ei, n_int=ni, events_ctrl=ec, n_ctrl=nc, rob_overall=rob,
-                intervention="EV", outcome_kind="benefit", **kw)
+
+def _rct(
+    sid,
+    ei,
+    ni,
+    ec,
+    nc,
+    *,
+    rob="low",
+    ind="stroke",
+    outcome="death",
+    model="phase_3",
+    randomised=True,
+    stream="human",
+    **kw,
+):
+    return dict(
+        study_id=sid,
+        indication=ind,
+        outcome=outcome,
+        stream=stream,
+        model=model,
+        data_type="counts",
+        measure="RR",
+        randomised=randomised,
+        controlled=True,
+        events_int=ei,
+        n_int=ni,
+        events_ctrl=ec,
+        n_ctrl=nc,
+        rob_overall=rob,
+        intervention="EV",
+        outcome_kind="benefit",
+        **kw,
+    )
 
 
 def _counts_effects(rows):
@@ -464,9 +587,25 @@ def test_grade_clean_rct_body_is_high_with_statement():
 
 def test_grade_output_has_the_contract_columns():
     g = grade(_high_body())
-    for col in ("indication", "outcome", "stream", "outcome_kind", "k", "n_participants",
-                "measure", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "i2",
-                "starting_level", "certainty", "certainty_symbols", "statement"):
+    for col in (
+        "indication",
+        "outcome",
+        "stream",
+        "outcome_kind",
+        "k",
+        "n_participants",
+        "measure",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "i2",
+        "starting_level",
+        "certainty",
+        "certainty_symbols",
+        "statement",
+    ):
         assert col in g.columns
     for d in ALL_DOMAINS:
         for suffix in ("", "_suggested", "_reason", "_source", "_override_by"):
@@ -476,8 +615,9 @@ def test_grade_output_has_the_contract_columns():
 def test_grade_pooled_values_come_from_evidence_pool():
     from evidence import pool
 
-    df = _counts_effects([_rct("A", 10, 50, 20, 50), _rct("B", 12, 60, 22, 60),
-                          _rct("C", 30, 100, 30, 100)])
+    df = _counts_effects(
+        [_rct("A", 10, 50, 20, 50), _rct("B", 12, 60, 22, 60), _rct("C", 30, 100, 30, 100)]
+    )
     g = grade(df)
     pr = pool(df["yi"], df["vi"], method="REML")
     assert g.loc[0, "estimate"] == pytest.approx(pr.estimate, rel=1e-12)
@@ -518,10 +658,13 @@ def test_starting_levels_follow_the_scheme():
 
 
 def test_steps_add_up_from_the_starting_level():
-    rows = [_rct("A", 10, 50, 20, 50, rob="high"), _rct("B", 12, 60, 22, 60),
-            _rct("C", 5, 40, 6, 40, outcome="mRS", model="cohort", randomised=False),
-            _rct("D", 8, 30, 9, 30, stream="animal", model="rat", outcome="infarct"),
-            _rct("E", 8, 30, 9, 30, stream="in_vitro", model="cell_culture", outcome="viab")]
+    rows = [
+        _rct("A", 10, 50, 20, 50, rob="high"),
+        _rct("B", 12, 60, 22, 60),
+        _rct("C", 5, 40, 6, 40, outcome="mRS", model="cohort", randomised=False),
+        _rct("D", 8, 30, 9, 30, stream="animal", model="rat", outcome="infarct"),
+        _rct("E", 8, 30, 9, 30, stream="in_vitro", model="cell_culture", outcome="viab"),
+    ]
     g = grade(_counts_effects(rows))
     assert len(g) == 4
     for _, r in g.iterrows():
@@ -529,8 +672,9 @@ def test_steps_add_up_from_the_starting_level():
         assert total == r["total_down"] + r["total_up"]
         expected = min(4, max(1, LEVEL_SCORE[r["starting_level"]] + total))
         assert LEVEL_SCORE[r["certainty"]] == expected == r["certainty_score"]
-        within = min(4, max(1, LEVEL_SCORE[r["starting_level"]] + total
-                            - r["translational_indirectness"]))
+        within = min(
+            4, max(1, LEVEL_SCORE[r["starting_level"]] + total - r["translational_indirectness"])
+        )
         assert LEVEL_SCORE[r["certainty_within_stream"]] == within
 
 
@@ -543,15 +687,15 @@ def test_translational_step_only_for_preclinical_streams_under_human_question():
     # the statement speaks of the animal model with the within-stream certainty ...
     assert g.loc[0, "statement"] == "In animal models, EV reduces infarct."
     # ... and the question statement of the human question with the question certainty
-    assert g.loc[0, "statement_question"].startswith("For people, animal evidence alone gives "
-                                                     "low certainty")
+    assert g.loc[0, "statement_question"].startswith(
+        "For people, animal evidence alone gives low certainty"
+    )
     g2 = grade(_counts_effects(rows), question=None)
     assert g2.loc[0, "translational_indirectness"] == 0 and g2.loc[0, "certainty"] == "high"
 
 
 def test_up_rating_applies_to_non_randomised_bodies_without_down_ratings():
-    rows = [_rct(f"C{i}", 40, 1000, 120, 1000, model="cohort", randomised=False)
-            for i in range(2)]
+    rows = [_rct(f"C{i}", 40, 1000, 120, 1000, model="cohort", randomised=False) for i in range(2)]
     g = grade(_counts_effects(rows))
     r = g.iloc[0]
     assert r["starting_level"] == "low"
@@ -568,28 +712,53 @@ def test_up_rating_not_applied_to_randomised_bodies():
 
 
 def test_up_rating_not_applied_after_a_down_rating():
-    rows = [_rct(f"C{i}", 40, 1000, 120, 1000, model="cohort", randomised=False, rob="high")
-            for i in range(2)]
+    rows = [
+        _rct(f"C{i}", 40, 1000, 120, 1000, model="cohort", randomised=False, rob="high")
+        for i in range(2)
+    ]
     r = grade(_counts_effects(rows)).iloc[0]
     assert r["risk_of_bias"] == -2 and r["large_effect"] == 0  # all weight at high risk
     assert "already rated down (risk of bias)" in r["large_effect_reason"]
 
 
 def test_best_design_tier_carries_the_estimate():
-    rows = [_rct("R", 75, 500, 150, 500), _rct("O", 5, 40, 6, 40, model="cohort",
-                                                randomised=False)]
+    rows = [_rct("R", 75, 500, 150, 500), _rct("O", 5, 40, 6, 40, model="cohort", randomised=False)]
     r = grade(_counts_effects(rows)).iloc[0]
     assert r["k"] == 1 and r["k_records"] == 2 and r["study_ids"] == "R"
     assert r["design"] == "randomised" and "1 record not pooled" in r["estimate_basis"]
 
 
 def test_aggregate_record_is_used_alone():
-    rows = [dict(study_id="MA", indication="stroke", outcome="infarct", stream="animal",
-                 model="meta_analysis", data_type="estimate", measure="SMD", k_studies=21,
-                 yi=-2.05, vi=(0.65 / 1.96) ** 2, intervention="EV", outcome_kind="benefit"),
-            dict(study_id="P", indication="stroke", outcome="infarct", stream="animal",
-                 model="pig", data_type="estimate", measure="SMD", yi=-1.0, vi=0.2,
-                 randomised=True, intervention="EV", outcome_kind="benefit")]
+    rows = [
+        dict(
+            study_id="MA",
+            indication="stroke",
+            outcome="infarct",
+            stream="animal",
+            model="meta_analysis",
+            data_type="estimate",
+            measure="SMD",
+            k_studies=21,
+            yi=-2.05,
+            vi=(0.65 / 1.96) ** 2,
+            intervention="EV",
+            outcome_kind="benefit",
+        ),
+        dict(
+            study_id="P",
+            indication="stroke",
+            outcome="infarct",
+            stream="animal",
+            model="pig",
+            data_type="estimate",
+            measure="SMD",
+            yi=-1.0,
+            vi=0.2,
+            randomised=True,
+            intervention="EV",
+            outcome_kind="benefit",
+        ),
+    ]
     r = grade(pd.DataFrame(rows)).iloc[0]
     assert r["k"] == 21 and r["estimate"] == -2.05
     assert r["ci_low"] == pytest.approx(-2.05 - 1.959963984540054 * 0.65 / 1.96, abs=1e-12)
@@ -598,9 +767,20 @@ def test_aggregate_record_is_used_alone():
 
 
 def test_no_evidence_body_gets_no_certainty():
-    rows = [dict(study_id="NCT1", indication="stroke", outcome="mRS", stream="human",
-                 model="phase_2", data_type="none", registry_id="NCT1", randomised=True,
-                 outcome_kind="benefit", rob_overall="low")]
+    rows = [
+        dict(
+            study_id="NCT1",
+            indication="stroke",
+            outcome="mRS",
+            stream="human",
+            model="phase_2",
+            data_type="none",
+            registry_id="NCT1",
+            randomised=True,
+            outcome_kind="benefit",
+            rob_overall="low",
+        )
+    ]
     r = grade(pd.DataFrame(rows).assign(yi=np.nan, vi=np.nan)).iloc[0]
     assert r["k"] == 0 and math.isnan(r["estimate"]) and not r["estimable"]
     assert r["evidence_status"] == "no evidence"
@@ -612,8 +792,10 @@ def test_no_evidence_body_gets_no_certainty():
 
 
 def test_several_rows_of_one_study_are_all_pooled_and_said_so():
-    rows = [_rct("X", 10, 50, 20, 50, comparison="low dose"),
-            _rct("X", 8, 50, 20, 50, comparison="high dose")]
+    rows = [
+        _rct("X", 10, 50, 20, 50, comparison="low dose"),
+        _rct("X", 8, 50, 20, 50, comparison="high dose"),
+    ]
     r = grade(_counts_effects(rows)).iloc[0]
     assert r["k"] == 1 and "2 records from 1 study pooled" in r["estimate_basis"]
     assert "pooled as independent" in r["estimate_basis"]
@@ -622,8 +804,13 @@ def test_several_rows_of_one_study_are_all_pooled_and_said_so():
 def test_several_rows_per_study_use_cluster_robust_pooling():
     from evidence import pool_clustered
 
-    rows = [_rct("X", 10, 50, 20, 50), _rct("X", 8, 50, 20, 50), _rct("Y", 12, 60, 22, 60),
-            _rct("Z", 30, 100, 33, 100), _rct("Z", 25, 100, 33, 100)]
+    rows = [
+        _rct("X", 10, 50, 20, 50),
+        _rct("X", 8, 50, 20, 50),
+        _rct("Y", 12, 60, 22, 60),
+        _rct("Z", 30, 100, 33, 100),
+        _rct("Z", 25, 100, 33, 100),
+    ]
     df = _counts_effects(rows)
     r = grade(df).iloc[0]
     # CR2 with Satterthwaite df (docs/grading.md; pinned to clubSandwich in test_one_body.py)
@@ -639,9 +826,19 @@ def test_several_rows_per_study_use_cluster_robust_pooling():
 
 # ---------------------------------------------------------------------------- overrides
 
+
 def test_override_replaces_step_and_keeps_suggestion():
-    ov = [dict(indication="stroke", outcome="death", stream="human", domain="indirectness",
-               step=-1, reason="surrogate outcome", by="A. Reviewer")]
+    ov = [
+        dict(
+            indication="stroke",
+            outcome="death",
+            stream="human",
+            domain="indirectness",
+            step=-1,
+            reason="surrogate outcome",
+            by="A. Reviewer",
+        )
+    ]
     r = grade(_high_body(), overrides=ov).iloc[0]
     assert r["indirectness"] == -1 and r["indirectness_suggested"] == 0
     assert r["indirectness_override_by"] == "A. Reviewer"
@@ -651,8 +848,9 @@ def test_override_replaces_step_and_keeps_suggestion():
 
 
 def test_override_as_dataframe_without_outcome_applies_to_all_outcomes():
-    ov = pd.DataFrame([dict(indication="stroke", domain="risk_of_bias", step=-2,
-                            reason="all open label", by="B")])
+    ov = pd.DataFrame(
+        [dict(indication="stroke", domain="risk_of_bias", step=-2, reason="all open label", by="B")]
+    )
     r = grade(_high_body(), overrides=ov).iloc[0]
     assert r["risk_of_bias"] == -2 and r["certainty"] == "low"
     assert r["statement"] == "EV may reduce death."
@@ -660,27 +858,42 @@ def test_override_as_dataframe_without_outcome_applies_to_all_outcomes():
 
 def test_override_needs_a_reason():
     with pytest.raises(InvalidParameterError, match="row 0, column 'reason': missing"):
-        grade(_high_body(), overrides=[dict(indication="stroke", domain="imprecision",
-                                            step=-1, reason="")])
+        grade(
+            _high_body(),
+            overrides=[dict(indication="stroke", domain="imprecision", step=-1, reason="")],
+        )
     with pytest.raises(InvalidParameterError, match="column 'reason': missing"):
         grade(_high_body(), overrides=[dict(indication="stroke", domain="imprecision", step=-1)])
 
 
 def test_override_step_and_domain_are_checked():
     with pytest.raises(InvalidParameterError, match="integer from -3 to 0"):
-        grade(_high_body(), overrides=[dict(indication="stroke", domain="imprecision", step=1,
-                                            reason="x")])
+        grade(
+            _high_body(),
+            overrides=[dict(indication="stroke", domain="imprecision", step=1, reason="x")],
+        )
     with pytest.raises(InvalidParameterError, match="integer from 0 to 2"):
-        grade(_high_body(), overrides=[dict(indication="stroke", domain="large_effect",
-                                            step=-1, reason="x")])
+        grade(
+            _high_body(),
+            overrides=[dict(indication="stroke", domain="large_effect", step=-1, reason="x")],
+        )
     with pytest.raises(InvalidParameterError, match="row 0, column 'domain'"):
-        grade(_high_body(), overrides=[dict(indication="stroke", domain="bias", step=-1,
-                                            reason="x")])
+        grade(
+            _high_body(), overrides=[dict(indication="stroke", domain="bias", step=-1, reason="x")]
+        )
 
 
 def test_override_step_may_come_from_a_csv_as_text():
-    ov = pd.DataFrame({"indication": ["stroke"], "domain": ["imprecision"], "step": ["-1"],
-                       "reason": ["few events in practice"], "by": ["C"]}, index=[7])
+    ov = pd.DataFrame(
+        {
+            "indication": ["stroke"],
+            "domain": ["imprecision"],
+            "step": ["-1"],
+            "reason": ["few events in practice"],
+            "by": ["C"],
+        },
+        index=[7],
+    )
     r = grade(_high_body(), overrides=ov).iloc[0]
     assert r["imprecision"] == -1 and r["certainty"] == "moderate"
     with pytest.raises(InvalidParameterError, match="Got 'minus one'"):
@@ -689,11 +902,14 @@ def test_override_step_may_come_from_a_csv_as_text():
 
 def test_override_matching_nothing_raises():
     with pytest.raises(InvalidParameterError, match="matches no body of evidence"):
-        grade(_high_body(), overrides=[dict(indication="strokes", domain="imprecision",
-                                            step=-1, reason="x")])
+        grade(
+            _high_body(),
+            overrides=[dict(indication="strokes", domain="imprecision", step=-1, reason="x")],
+        )
 
 
 # ---------------------------------------------------------------------------- statements/errors
+
 
 @pytest.mark.parametrize(
     ("level", "est", "ci", "expected"),
@@ -702,13 +918,27 @@ def test_override_matching_nothing_raises():
         ("moderate", 0.5, (0.3, 0.7), "X likely increases Y."),
         ("low", -0.5, (-0.7, -0.3), "X may reduce Y."),
         ("low", -0.1, (-0.7, 0.3), "X may result in little to no difference in Y."),
-        ("very low", -0.5, (-0.7, -0.3),
-         "The evidence is very uncertain about the effect of X on Y."),
+        (
+            "very low",
+            -0.5,
+            (-0.7, -0.3),
+            "The evidence is very uncertain about the effect of X on Y.",
+        ),
     ],
 )
 def test_informative_statements(level, est, ci, expected):
-    assert informative_statement(level, intervention="X", outcome="Y", measure="RR",
-                                 estimate=est, ci_low=ci[0], ci_high=ci[1]) == expected
+    assert (
+        informative_statement(
+            level,
+            intervention="X",
+            outcome="Y",
+            measure="RR",
+            estimate=est,
+            ci_low=ci[0],
+            ci_high=ci[1],
+        )
+        == expected
+    )
 
 
 def test_grade_input_errors():
@@ -727,11 +957,17 @@ def test_grade_computes_effects_when_yi_missing():
 
 
 def test_down_domains_cover_gradE_five():
-    assert DOWN_DOMAINS == ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
-                            "publication_bias")
+    assert DOWN_DOMAINS == (
+        "risk_of_bias",
+        "inconsistency",
+        "indirectness",
+        "imprecision",
+        "publication_bias",
+    )
 
 
 # ---------------------------------------------------------------------------- issue 11 extras
+
 
 def test_events_reconstructed_from_the_ci_of_a_risk_ratio():
     from grading.domains import events_from_ci
@@ -745,13 +981,29 @@ def test_events_reconstructed_from_the_ci_of_a_risk_ratio():
     assert math.isnan(events_from_ci("OR", se, LOG(1.48), 537))
     assert math.isnan(events_from_ci("RR", se, LOG(1.48), math.nan))
     # grade() uses it when the sheet has no counts, and says so
-    row = dict(study_id="T", indication="smoking", outcome="abstinence", stream="human",
-               model="phase_3", randomised=True, controlled=True, data_type="estimate",
-               measure="RR", estimate=1.48, ci_low=1.06, ci_high=2.08, n_total=537,
-               outcome_kind="benefit", yi=LOG(1.48), vi=se**2)
+    row = dict(
+        study_id="T",
+        indication="smoking",
+        outcome="abstinence",
+        stream="human",
+        model="phase_3",
+        randomised=True,
+        controlled=True,
+        data_type="estimate",
+        measure="RR",
+        estimate=1.48,
+        ci_low=1.06,
+        ci_high=2.08,
+        n_total=537,
+        outcome_kind="benefit",
+        yi=LOG(1.48),
+        vi=se**2,
+    )
     r = grade(pd.DataFrame([row])).iloc[0]
-    assert r["imprecision"] == -1 and "OIS of 300 events not met (112 events" in (
-        r["imprecision_reason"])
+    assert (
+        r["imprecision"] == -1
+        and "OIS of 300 events not met (112 events" in (r["imprecision_reason"])
+    )
     assert "reconstructed from the CI and 537 participants" in r["imprecision_reason"]
     assert "event counts not recorded" in r["provisional_reason"]
 
@@ -767,10 +1019,21 @@ def test_imprecision_extremely_serious_when_the_ci_crosses_and_information_is_ti
 def test_pooled_table_is_the_graded_body():
     from grading.pooled import POOLED_COLUMNS, pooled_table
 
-    rows = [_rct("A", 10, 50, 20, 50), _rct("A", 8, 50, 20, 50), _rct("B", 12, 60, 22, 60),
-            _rct("C", 30, 100, 33, 100),
-            dict(study_id="NCT1", indication="stroke", outcome="mRS", stream="human",
-                 model="phase_2", data_type="none", registry_id="NCT1")]
+    rows = [
+        _rct("A", 10, 50, 20, 50),
+        _rct("A", 8, 50, 20, 50),
+        _rct("B", 12, 60, 22, 60),
+        _rct("C", 30, 100, 33, 100),
+        dict(
+            study_id="NCT1",
+            indication="stroke",
+            outcome="mRS",
+            stream="human",
+            model="phase_2",
+            data_type="none",
+            registry_id="NCT1",
+        ),
+    ]
     df = _counts_effects(rows[:4])
     df = pd.concat([df, pd.DataFrame([rows[4]]).assign(yi=np.nan, vi=np.nan)])
     g = grade(df)
@@ -811,13 +1074,17 @@ def test_a_body_that_cannot_be_pooled_is_named_not_raised(monkeypatch):
     monkeypatch.setattr(evidence, "pool", boom)
     r = grade(_high_body()).iloc[0]
     assert r["evidence_status"] == "no evidence" and r["certainty"] is None
-    assert r["no_evidence_reason"] == ("not estimable: the 3 results could not be pooled: "
-                                       "REML did not converge")
+    assert r["no_evidence_reason"] == (
+        "not estimable: the 3 results could not be pooled: REML did not converge"
+    )
 
 
 def test_estimate_rows_are_the_pooled_rows():
-    rows = [_rct("R1", 75, 500, 150, 500), _rct("O", 5, 40, 6, 40, model="cohort",
-                                                 randomised=False), _rct("R2", 70, 500, 140, 500)]
+    rows = [
+        _rct("R1", 75, 500, 150, 500),
+        _rct("O", 5, 40, 6, 40, model="cohort", randomised=False),
+        _rct("R2", 70, 500, 140, 500),
+    ]
     df = _counts_effects(rows)
     r = grade(df).iloc[0]
     assert r["estimate_rows"] == "0; 2"
@@ -832,35 +1099,71 @@ def test_statement_words_follow_the_body_models():
     the statement and its question wording say so (dat.curtis1998, elevated CO2)."""
     from grading.statements import informative_statement, model_prefix, question_statement
 
-    kw = dict(intervention="elevated CO2", outcome="total plant biomass", measure="ROM",
-              estimate=math.log(1.3), ci_low=math.log(1.2), ci_high=math.log(1.4),
-              stream="animal", comparator="ambient CO2", outcome_direction="higher_is_better")
-    plants = informative_statement("low", models=["other_organism"] * 3,
-                                   model_details=["PINUS", "PINUS", "QUERCUS"], **kw)
-    assert plants == ("In non-animal organisms (PINUS or QUERCUS), elevated CO2 compared with "
-                      "ambient CO2 may increase total plant biomass (an improvement).")
+    kw = dict(
+        intervention="elevated CO2",
+        outcome="total plant biomass",
+        measure="ROM",
+        estimate=math.log(1.3),
+        ci_low=math.log(1.2),
+        ci_high=math.log(1.4),
+        stream="animal",
+        comparator="ambient CO2",
+        outcome_direction="higher_is_better",
+    )
+    plants = informative_statement(
+        "low", models=["other_organism"] * 3, model_details=["PINUS", "PINUS", "QUERCUS"], **kw
+    )
+    assert plants == (
+        "In non-animal organisms (PINUS or QUERCUS), elevated CO2 compared with "
+        "ambient CO2 may increase total plant biomass (an improvement)."
+    )
     assert informative_statement("low", **kw).startswith("In animal models, ")
     assert informative_statement("low", models=["rat", "mouse"], **kw).startswith(
-        "In animal models, ")
+        "In animal models, "
+    )
     assert model_prefix("animal", ["rat", "other_organism"]) == (
-        "In animal models and other organisms, ")
+        "In animal models and other organisms, "
+    )
     assert model_prefix("animal", ["other_organism"]) == "In non-animal organisms, "
     assert model_prefix("human", ["other_organism"]) == ""
-    q = question_statement("very low", stream="animal", intervention="elevated CO2",
-                           outcome="biomass", own_statement=plants, models=["other_organism"])
+    q = question_statement(
+        "very low",
+        stream="animal",
+        intervention="elevated CO2",
+        outcome="biomass",
+        own_statement=plants,
+        models=["other_organism"],
+    )
     assert "(non-animal organism evidence only" in q and "animal evidence" not in q.replace(
-        "non-animal organism evidence", "")
+        "non-animal organism evidence", ""
+    )
 
 
 def test_grade_words_plant_bodies_as_non_animal_organisms():
-    st = pd.DataFrame([dict(study_id=f"P{i}", indication="elevated CO2", outcome="biomass",
-                            stream="animal", model="other_organism", model_detail=g,
-                            data_type="continuous", measure="ROM", controlled=True,
-                            intervention="elevated CO2", comparator="ambient CO2",
-                            mean_int=m, sd_int=1.0, n_int=6, mean_ctrl=5.0, sd_ctrl=1.0,
-                            n_ctrl=6)
-                       for i, (g, m) in enumerate([("PINUS", 7.0), ("ALNUS", 6.5),
-                                                   ("PINUS", 6.8)])])
+    st = pd.DataFrame(
+        [
+            dict(
+                study_id=f"P{i}",
+                indication="elevated CO2",
+                outcome="biomass",
+                stream="animal",
+                model="other_organism",
+                model_detail=g,
+                data_type="continuous",
+                measure="ROM",
+                controlled=True,
+                intervention="elevated CO2",
+                comparator="ambient CO2",
+                mean_int=m,
+                sd_int=1.0,
+                n_int=6,
+                mean_ctrl=5.0,
+                sd_ctrl=1.0,
+                n_ctrl=6,
+            )
+            for i, (g, m) in enumerate([("PINUS", 7.0), ("ALNUS", 6.5), ("PINUS", 6.8)])
+        ]
+    )
     g = grade(st, question=None).iloc[0]
     assert g["statement"].startswith("In non-animal organisms (PINUS or ALNUS), elevated CO2")
     assert "animal models" not in g["statement"]

@@ -34,8 +34,14 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     # what the console script does (``python -m grading.cli`` would work too, with a runpy
     # warning because the grading package imports grading.cli)
     code = "import sys; from grading.cli import main; sys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -142,8 +148,10 @@ def test_run_without_arguments_writes_everything(default_run):
     # measure), or a note saying why not
     for i, ind in enumerate(indications):
         prefix = f"{i + 1:02d}_"
-        for kind, title in (("translational_forest_", "Translational forest"),
-                            ("forest_", "Forest plot")):
+        for kind, title in (
+            ("translational_forest_", "Translational forest"),
+            ("forest_", "Forest plot"),
+        ):
             drawn = [f for f in figures if f.startswith(kind + prefix)]
             noted = [n for n in notes if n.startswith(title) and f" for {ind} " in n]
             if kind == "forest_":
@@ -168,8 +176,9 @@ def test_run_tables_are_consistent(default_run):
     assert n_in == len(table) + n_rej  # no row lost silently
     assert {"yi", "vi", "effect_note"} <= set(table.columns)
     pooled = pd.read_csv(out / "pooled.csv")
-    assert {"indication", "outcome", "stream", "estimate", "ci_low", "ci_high", "tau2", "k"} <= \
-        set(pooled.columns)
+    assert {"indication", "outcome", "stream", "estimate", "ci_low", "ci_high", "tau2", "k"} <= set(
+        pooled.columns
+    )
     assert (pooled["ci_low"] <= pooled["estimate"]).all()
     assert (pooled["estimate"] <= pooled["ci_high"]).all()
     claims = pd.read_csv(out / "claims_audit.csv")
@@ -188,38 +197,57 @@ def test_run_prints_short_summary(default_run):
     assert len(stdout.splitlines()) <= 8
     # how many bodies are provisional / without evidence (issue 11), from grades.csv
     status = grades["evidence_status"].value_counts()
-    assert (f"{len(grades)} bodies of evidence: {status.get('rated', 0)} rated, "
-            f"{status.get('provisional', 0)} provisional (some domains not assessed), "
-            f"{status.get('no evidence', 0)} without evidence.") in stdout
+    assert (
+        f"{len(grades)} bodies of evidence: {status.get('rated', 0)} rated, "
+        f"{status.get('provisional', 0)} provisional (some domains not assessed), "
+        f"{status.get('no evidence', 0)} without evidence."
+    ) in stdout
     assert status.get("provisional", 0) > 0 and status.get("no evidence", 0) > 0
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    assert (counts["bodies_rated"], counts["bodies_provisional"],
-            counts["bodies_no_evidence"]) == (status.get("rated", 0),
-                                              status.get("provisional", 0),
-                                              status.get("no evidence", 0))
+    assert (counts["bodies_rated"], counts["bodies_provisional"], counts["bodies_no_evidence"]) == (
+        status.get("rated", 0),
+        status.get("provisional", 0),
+        status.get("no evidence", 0),
+    )
     # the widest-gap line is read from gap_summary.csv: verdict and numbers, no "not rated"
     gap = pd.read_csv(out / "gap_summary.csv")
     line = next(ln for ln in stdout.splitlines() if ln.startswith("Gap widest for "))
     assert "not rated" not in line
-    row = gap[[line.startswith(f"Gap widest for {lab} ({v}): ")
-               for lab, v in zip(gap["indication_label"], gap["verdict"], strict=True)]]
+    row = gap[
+        [
+            line.startswith(f"Gap widest for {lab} ({v}): ")
+            for lab, v in zip(gap["indication_label"], gap["verdict"], strict=True)
+        ]
+    ]
     assert len(row) == 1
     assert f"SMD {row['preclinical_smd'].iloc[0]:+.2f}" in line
 
 
 def _gap_rows(**cols):
-    base = {"indication": ["a", "b", "c"], "indication_label": ["A", "B", "C"],
-            "verdict": ["preclinical only", "human efficacy not reported",
-                        "human efficacy reported, concordant"],
-            "preclinical_outcome": ["infarct volume", "lung injury score", "LVEF"],
-            "preclinical_smd": [3.0, 1.5, 2.0], "human_smd": [float("nan")] * 2 + [0.5],
-            "human_outcome": ["none", "none", "mRS"],
-            "attenuation": [float("nan")] * 2 + [0.25],
-            "certainty_animal": ["low", "high", "moderate"],
-            "certainty_human": ["no records", "not rated: no pooled result", "very low"],
-            "human_note": ["no human records", "no controlled human efficacy result reported; "
-                           "2 registered trials without results", ""],
-            "n_in_vitro": [0, 0, 0], "n_animal": [4, 9, 5], "n_human": [0, 2, 3]}
+    base = {
+        "indication": ["a", "b", "c"],
+        "indication_label": ["A", "B", "C"],
+        "verdict": [
+            "preclinical only",
+            "human efficacy not reported",
+            "human efficacy reported, concordant",
+        ],
+        "preclinical_outcome": ["infarct volume", "lung injury score", "LVEF"],
+        "preclinical_smd": [3.0, 1.5, 2.0],
+        "human_smd": [float("nan")] * 2 + [0.5],
+        "human_outcome": ["none", "none", "mRS"],
+        "attenuation": [float("nan")] * 2 + [0.25],
+        "certainty_animal": ["low", "high", "moderate"],
+        "certainty_human": ["no records", "not rated: no pooled result", "very low"],
+        "human_note": [
+            "no human records",
+            "no controlled human efficacy result reported; 2 registered trials without results",
+            "",
+        ],
+        "n_in_vitro": [0, 0, 0],
+        "n_animal": [4, 9, 5],
+        "n_human": [0, 2, 3],
+    }
     base.update(cols)
     return pd.DataFrame(base)
 
@@ -231,34 +259,49 @@ def test_widest_gap_names_the_verdict_and_the_numbers():
     assert _widest_gap(_gap_rows()) == (
         "Gap widest for C (human efficacy reported, concordant): human mRS SMD +0.50 "
         "(very low certainty, 3 human records) against animal LVEF SMD +2.00 (moderate "
-        "certainty, 5 animal records); attenuation 0.25.")
+        "certainty, 5 animal records); attenuation 0.25."
+    )
     # no human effect anywhere: the most certain preclinical promise; a certainty is named
     # only where one was rated
     gap = _gap_rows(human_smd=[float("nan")] * 3, attenuation=[float("nan")] * 3)
     assert _widest_gap(gap) == (
         "Gap widest for B (human efficacy not reported): animal lung injury score SMD +1.50 "
         "(high certainty, 9 animal records) against no controlled human efficacy result "
-        "reported; 2 registered trials without results (2 human records).")
+        "reported; 2 registered trials without results (2 human records)."
+    )
     gap = gap.assign(certainty_animal="not rated: no pooled result")
     assert _widest_gap(gap) == (
         "Gap widest for B (human efficacy not reported): animal lung injury score SMD +1.50 "
         "(9 animal records) against no controlled human efficacy result reported; 2 "
-        "registered trials without results (2 human records).")
+        "registered trials without results (2 human records)."
+    )
     # no positive promise: most preclinical records against the human ones
     gap = gap.assign(preclinical_smd=float("nan"))
-    assert _widest_gap(gap) == ("Gap widest for B (human efficacy not reported): 0 in vitro "
-                                "records and 9 animal records against no controlled human "
-                                "efficacy result reported; 2 registered trials without "
-                                "results (2 human records).")
+    assert _widest_gap(gap) == (
+        "Gap widest for B (human efficacy not reported): 0 in vitro "
+        "records and 9 animal records against no controlled human "
+        "efficacy result reported; 2 registered trials without "
+        "results (2 human records)."
+    )
     assert _widest_gap(gap.iloc[0:0]) is None
 
 
 def test_run_quiet_prints_nothing(tmp_path, capsys):
     from evidence.datasets import bundled_bib_path, bundled_path
 
-    code = main(["run", "--studies", str(bundled_path("exosome_studies.csv")), "--bib",
-                 str(bundled_bib_path()), "--out", str(tmp_path / "o"), "--quiet",
-                 "--no-figures"])
+    code = main(
+        [
+            "run",
+            "--studies",
+            str(bundled_path("exosome_studies.csv")),
+            "--bib",
+            str(bundled_bib_path()),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            "--no-figures",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert captured.out == "" and captured.err == ""
@@ -271,8 +314,17 @@ def _run_args(out: Path) -> list[str]:
     from grading.pipeline import bundled_inputs
 
     inputs = bundled_inputs()
-    return ["run", "--studies", str(inputs["studies"]), "--bib", str(inputs["bib"]),
-            "--out", str(out), "--quiet", "--no-figures"]
+    return [
+        "run",
+        "--studies",
+        str(inputs["studies"]),
+        "--bib",
+        str(inputs["bib"]),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-figures",
+    ]
 
 
 def test_rerun_replaces_previous_outputs_only(tmp_path):
@@ -329,8 +381,16 @@ def test_run_bad_scheme_is_clean_error(tmp_path):
     from evidence.datasets import bundled_path
 
     (tmp_path / "scheme.toml").write_text("this is = not [valid toml\n", encoding="utf-8")
-    proc = _main("run", "--studies", str(bundled_path("exosome_studies.csv")), "--scheme",
-                "scheme.toml", "--out", "o", cwd=tmp_path)
+    proc = _main(
+        "run",
+        "--studies",
+        str(bundled_path("exosome_studies.csv")),
+        "--scheme",
+        "scheme.toml",
+        "--out",
+        "o",
+        cwd=tmp_path,
+    )
     _assert_clean_error(proc, code=2, needle="scheme")
 
 
@@ -362,8 +422,10 @@ def test_validate_clean_sheet_exit_0(tmp_path):
     proc = _main("validate", str(path), "--bib", str(bundled_bib_path()), cwd=tmp_path)
     n_rej = expected.rejected["row"].nunique() if len(expected.rejected) else 0
     assert proc.returncode == (1 if n_rej else 0), proc.stdout + proc.stderr
-    assert f"{expected.n_in} rows in, {len(expected.studies)} accepted, {n_rej} rejected" \
+    assert (
+        f"{expected.n_in} rows in, {len(expected.studies)} accepted, {n_rej} rejected"
         in proc.stdout
+    )
 
 
 def test_validate_broken_sheet_exit_1_with_table(tmp_path):
@@ -462,10 +524,13 @@ def test_warning_log_names_the_origin_and_strips_escapes():
     from grading.cli import _WarningLog
 
     log = _WarningLog()
-    log("mean of empty slice\x1b[31m", RuntimeWarning, "/x/site-packages/numpy/core/_methods.py",
-        1)
-    log("Attempting to set identical low and high ylims", UserWarning,
-        "/x/site-packages/matplotlib/axes/_base.py", 2)
+    log("mean of empty slice\x1b[31m", RuntimeWarning, "/x/site-packages/numpy/core/_methods.py", 1)
+    log(
+        "Attempting to set identical low and high ylims",
+        UserWarning,
+        "/x/site-packages/matplotlib/axes/_base.py",
+        2,
+    )
     from evidence.errors import StatisticalWarning
 
     log("0.5 added", StatisticalWarning, "/repo/evidence/study_effects.py", 3)
@@ -488,8 +553,7 @@ def test_library_log_messages_are_collected_not_printed(capsys):
 
     log = _WarningLog()
     with _LogToWarnings(log):
-        logging.getLogger("matplotlib.font_manager").warning("findfont: Font family 'X' "
-                                                             "not found.")
+        logging.getLogger("matplotlib.font_manager").warning("findfont: Font family 'X' not found.")
     assert log.counts == {("matplotlib", "log", "findfont: Font family 'X' not found."): 1}
     assert capsys.readouterr().err == ""
     assert logging.getLogger("matplotlib").handlers == []  # restored
@@ -499,6 +563,17 @@ def test_run_help_lists_the_run_options(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--config", "--measure", "--method", "--ci-method", "--zero-cell", "--by",
-                 "--subgroup", "--question", "--overrides", "--baseline-risk", "--strict"):
+    for flag in (
+        "--config",
+        "--measure",
+        "--method",
+        "--ci-method",
+        "--zero-cell",
+        "--by",
+        "--subgroup",
+        "--question",
+        "--overrides",
+        "--baseline-risk",
+        "--strict",
+    ):
         assert flag in text, flag

@@ -32,30 +32,30 @@ def _state_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EVIGAP_STATE_DIR", str(tmp_path_factory.getbasetemp() / "state"))
 
 
-
-
 def _bcg_sheet(path: Path) -> Path:
     """dat.bcg in evigap's columns (as a user would prepare it), measure RR in the sheet."""
     from evidence.datasets import load_dataset
 
     bcg = load_dataset("bcg")
-    sheet = pd.DataFrame({
-        "study_id": bcg["author"].astype(str) + " " + bcg["year"].astype(str),
-        "citation_key": "colditz1994",
-        "indication": "tuberculosis prevention",
-        "outcome": "tuberculosis",
-        "outcome_direction": "higher_is_worse",
-        "outcome_kind": "benefit",
-        "stream": "human",
-        "model": "clinical_trial",
-        "data_type": "counts",
-        "measure": "RR",
-        "events_int": bcg["tpos"],
-        "n_int": bcg["tpos"] + bcg["tneg"],
-        "events_ctrl": bcg["cpos"],
-        "n_ctrl": bcg["cpos"] + bcg["cneg"],
-        "alloc": bcg["alloc"],
-    })
+    sheet = pd.DataFrame(
+        {
+            "study_id": bcg["author"].astype(str) + " " + bcg["year"].astype(str),
+            "citation_key": "colditz1994",
+            "indication": "tuberculosis prevention",
+            "outcome": "tuberculosis",
+            "outcome_direction": "higher_is_worse",
+            "outcome_kind": "benefit",
+            "stream": "human",
+            "model": "clinical_trial",
+            "data_type": "counts",
+            "measure": "RR",
+            "events_int": bcg["tpos"],
+            "n_int": bcg["tpos"] + bcg["tneg"],
+            "events_ctrl": bcg["cpos"],
+            "n_ctrl": bcg["cpos"] + bcg["cneg"],
+            "alloc": bcg["alloc"],
+        }
+    )
     sheet.to_csv(path, index=False)
     return path
 
@@ -76,7 +76,9 @@ def test_config_file_run_matches_metafor(tmp_path):
         'method = "DL"\n'
         'ci_method = "knha"\n'
         'subgroup = "alloc"\n'
-        'figures = false\n', encoding="utf-8")
+        "figures = false\n",
+        encoding="utf-8",
+    )
     code, stdout, stderr = run_main("run", "--config", "review.toml", cwd=tmp_path)
     assert code == 0, stderr
     assert "--measure OR: 13 row(s) computed as OR (13 changed)." in stdout
@@ -86,48 +88,69 @@ def test_config_file_run_matches_metafor(tmp_path):
     row = pooled.iloc[0]
     exp = ref["pooled"]["all_OR_DL_knha"]
     assert (row["measure"], row["method"], row["ci_method"], row["k"]) == ("OR", "DL", "hksj", 13)
-    _close([row[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q")],
-           [exp[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q")])
+    _close(
+        [row[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q")],
+        [exp[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2", "i2", "q")],
+    )
     # the grades use the same pooling options
     grades = pd.read_csv(out / "grades.csv")
-    _close(grades[["estimate", "ci_low", "ci_high"]].to_numpy()[0],
-           [exp["estimate"], exp["ci_low"], exp["ci_high"]])  # log scale, as stored
+    _close(
+        grades[["estimate", "ci_low", "ci_high"]].to_numpy()[0],
+        [exp["estimate"], exp["ci_low"], exp["ci_high"]],
+    )  # log scale, as stored
     table = pd.read_csv(out / "evidence_table.csv")
     assert (table["measure"] == "OR").all()
-    assert table["effect_note"].str.contains(
-        "measure RR in the sheet, computed as OR (--measure)", regex=False).all()
+    assert (
+        table["effect_note"]
+        .str.contains("measure RR in the sheet, computed as OR (--measure)", regex=False)
+        .all()
+    )
     # subgroups: one pooled row per allocation, and the two tests
     groups = pd.read_csv(out / "subgroups.csv").set_index("subgroup_value")
     for alloc in ("random", "alternate", "systematic"):
         exp = ref["pooled"][f"{alloc}_OR_DL_knha"]
         got = groups.loc[alloc]
         assert got["k"] == exp["k"]
-        _close([got[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2")],
-               [exp[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2")])
+        _close(
+            [got[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2")],
+            [exp[c] for c in ("estimate", "se", "ci_low", "ci_high", "tau2")],
+        )
     tests = pd.read_csv(out / "subgroup_tests.csv").set_index("test")
     between, moderator = ref["between"], ref["moderator"]
-    _close(tests.loc["between (separate tau2)", ["stat", "p_value"]],
-           [between["stat"], between["p_value"]])
+    _close(
+        tests.loc["between (separate tau2)", ["stat", "p_value"]],
+        [between["stat"], between["p_value"]],
+    )
     assert tests.loc["between (separate tau2)", "df"] == between["df"]
-    _close(tests.loc["moderator (common tau2)", ["stat", "p_value", "tau2"]],
-           [moderator["stat"], moderator["p_value"], moderator["tau2"]])
+    _close(
+        tests.loc["moderator (common tau2)", ["stat", "p_value", "tau2"]],
+        [moderator["stat"], moderator["p_value"], moderator["tau2"]],
+    )
     # the config file and every option are in the manifest
     from grading.manifest import sha256_file
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["config"]["sha256"] == sha256_file(config)
-    assert {"measure": "OR", "method": "DL", "ci_method": "hksj", "subgroup": "alloc",
-            "figures": False}.items() <= manifest["options"].items()
+    assert {
+        "measure": "OR",
+        "method": "DL",
+        "ci_method": "hksj",
+        "subgroup": "alloc",
+        "figures": False,
+    }.items() <= manifest["options"].items()
     assert manifest["scheme"]["pool_method"] == "DL"
     assert manifest["scheme"]["ci_method"] == "hksj"
 
 
 def test_command_line_wins_over_config(tmp_path):
     _bcg_sheet(tmp_path / "bcg.csv")
-    (tmp_path / "c.toml").write_text('studies = "bcg.csv"\nout = "from_config"\n'
-                                     'method = "DL"\nfigures = false\n', encoding="utf-8")
-    code, _, stderr = run_main("run", "--config", "c.toml", "--method", "REML", "--out", "cli",
-                            "-q", cwd=tmp_path)
+    (tmp_path / "c.toml").write_text(
+        'studies = "bcg.csv"\nout = "from_config"\nmethod = "DL"\nfigures = false\n',
+        encoding="utf-8",
+    )
+    code, _, stderr = run_main(
+        "run", "--config", "c.toml", "--method", "REML", "--out", "cli", "-q", cwd=tmp_path
+    )
     assert code == 0, stderr
     assert not (tmp_path / "from_config").exists()
     pooled = pd.read_csv(tmp_path / "cli" / "pooled.csv")
@@ -136,13 +159,16 @@ def test_command_line_wins_over_config(tmp_path):
 
 def test_by_splits_bodies(tmp_path):
     _bcg_sheet(tmp_path / "bcg.csv")
-    code, stdout, stderr = run_main("run", "--studies", "bcg.csv", "--by", "alloc", "--out", "o",
-                                 "--no-figures", cwd=tmp_path)
+    code, stdout, stderr = run_main(
+        "run", "--studies", "bcg.csv", "--by", "alloc", "--out", "o", "--no-figures", cwd=tmp_path
+    )
     assert code == 0, stderr
     grades = pd.read_csv(tmp_path / "o" / "grades.csv")
     assert sorted(grades["indication"]) == [
-        "tuberculosis prevention (alloc: alternate)", "tuberculosis prevention (alloc: random)",
-        "tuberculosis prevention (alloc: systematic)"]
+        "tuberculosis prevention (alloc: alternate)",
+        "tuberculosis prevention (alloc: random)",
+        "tuberculosis prevention (alloc: systematic)",
+    ]
     assert sorted(grades["k"]) == [2, 4, 7]
     assert "Bodies split by alloc (--by)" in stdout
 
@@ -153,8 +179,18 @@ def test_question_within_is_passed_to_grade(tmp_path):
     sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(40)
     sheet.to_csv(tmp_path / "s.csv", index=False)
     for question in ("human", "within"):
-        code, _, stderr = run_main("run", "--studies", "s.csv", "--question", question, "--out",
-                                question, "-q", "--no-figures", cwd=tmp_path)
+        code, _, stderr = run_main(
+            "run",
+            "--studies",
+            "s.csv",
+            "--question",
+            question,
+            "--out",
+            question,
+            "-q",
+            "--no-figures",
+            cwd=tmp_path,
+        )
         assert code == 0, stderr
     human = pd.read_csv(tmp_path / "human" / "grades.csv")
     within = pd.read_csv(tmp_path / "within" / "grades.csv")
@@ -170,8 +206,9 @@ def test_question_within_is_passed_to_grade(tmp_path):
 
 def _refused(tmp_path: Path, *args: str) -> str:
     _bcg_sheet(tmp_path / "bcg.csv")
-    code, stdout, stderr = run_main("run", "--studies", "bcg.csv", "--out", "o", *args,
-                                 cwd=tmp_path)
+    code, stdout, stderr = run_main(
+        "run", "--studies", "bcg.csv", "--out", "o", *args, cwd=tmp_path
+    )
     assert code == 2, stderr
     assert "Traceback" not in stderr and "pool_groups" not in stderr
     assert not (tmp_path / "o").exists()
@@ -228,14 +265,18 @@ def test_unsupported_question_and_ci_method(tmp_path):
         folder.mkdir()
         line = _refused(folder, "--question", "animal")
         assert line.endswith(f"supported questions: {', '.join(expected)}.")
-    line = _refused(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
-                    "--ci-method", "bootstrap")
+    line = _refused(
+        tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, "--ci-method", "bootstrap"
+    )
     assert "supported CI methods: z, hksj, hksj_adhoc" in line
 
 
 def test_zero_cell_settings(tmp_path):
-    assert parse_zero_cell("add=0.25, to=all,drop00=true") == {"add": 0.25, "to": "all",
-                                                               "drop00": True}
+    assert parse_zero_cell("add=0.25, to=all,drop00=true") == {
+        "add": 0.25,
+        "to": "all",
+        "drop00": True,
+    }
     assert check_options(zero_cell="add=0.5,to=only0,drop00=false").zero_cell == {}  # defaults
     with pytest.raises(UnsupportedOptionError, match="to 'sometimes' is not supported"):
         check_options(zero_cell="to=sometimes")
@@ -285,7 +326,9 @@ def test_config_input_tables(tmp_path):
     raw.to_csv(tmp_path / "raw.csv", index=False)
     (tmp_path / "c.toml").write_text(
         'studies = "raw.csv"\nfigures = false\n[columns]\n"x.vacc" = "events_int"\n'
-        '"n.vacc" = "n_int"\n', encoding="utf-8")
+        '"n.vacc" = "n_int"\n',
+        encoding="utf-8",
+    )
     if "columns" in supported()["input"]:
         code, _, stderr = run_main("run", "--config", "c.toml", "--out", "o", "-q", cwd=tmp_path)
         assert code == 0, stderr
@@ -304,9 +347,21 @@ def test_overrides_file_from_the_command_line(tmp_path):
     (tmp_path / "overrides.csv").write_text(
         "indication,outcome,stream,domain,step,reason,by\n"
         "tuberculosis prevention,tuberculosis,human,publication_bias,-1,"
-        "asymmetric funnel judged by the reviewers,AB\n", encoding="utf-8")
-    code, _, stderr = run_main("run", "--studies", "bcg.csv", "--overrides", "overrides.csv",
-                            "--out", "o", "-q", "--no-figures", cwd=tmp_path)
+        "asymmetric funnel judged by the reviewers,AB\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_main(
+        "run",
+        "--studies",
+        "bcg.csv",
+        "--overrides",
+        "overrides.csv",
+        "--out",
+        "o",
+        "-q",
+        "--no-figures",
+        cwd=tmp_path,
+    )
     assert code == 0, stderr
     grades = pd.read_csv(tmp_path / "o" / "grades.csv")
     assert grades["publication_bias"].tolist() == [-1]
@@ -325,16 +380,34 @@ def test_zero_cell_from_the_command_line_matches_escalc(tmp_path):
     case = load_fixture("escalc")["cases"]["hahn2001_RR_all_drop00"]
     d = case["data"]
     ai, n1, ci, n2 = (as_array(d[c]) for c in ("ai", "n1i", "ci", "n2i"))
-    pd.DataFrame({
-        "study_id": [f"trial {i + 1}" for i in range(len(ai))],
-        "indication": "dat.hahn2001", "outcome": "event as coded in dat.hahn2001",
-        "outcome_kind": "benefit", "outcome_direction": "higher_is_worse", "stream": "human",
-        "model": "clinical_trial", "data_type": "counts", "measure": "RR",
-        "events_int": ai, "n_int": n1, "events_ctrl": ci, "n_ctrl": n2,
-    }).to_csv(tmp_path / "hahn.csv", index=False)
-    code, stdout, stderr = run_main("run", "--studies", "hahn.csv", "--zero-cell",
-                                 "to=all,drop00=true", "--out", "o", "--no-figures",
-                                 cwd=tmp_path)
+    pd.DataFrame(
+        {
+            "study_id": [f"trial {i + 1}" for i in range(len(ai))],
+            "indication": "dat.hahn2001",
+            "outcome": "event as coded in dat.hahn2001",
+            "outcome_kind": "benefit",
+            "outcome_direction": "higher_is_worse",
+            "stream": "human",
+            "model": "clinical_trial",
+            "data_type": "counts",
+            "measure": "RR",
+            "events_int": ai,
+            "n_int": n1,
+            "events_ctrl": ci,
+            "n_ctrl": n2,
+        }
+    ).to_csv(tmp_path / "hahn.csv", index=False)
+    code, stdout, stderr = run_main(
+        "run",
+        "--studies",
+        "hahn.csv",
+        "--zero-cell",
+        "to=all,drop00=true",
+        "--out",
+        "o",
+        "--no-figures",
+        cwd=tmp_path,
+    )
     assert code == 0, stderr
     table = pd.read_csv(tmp_path / "o" / "evidence_table.csv")
     expected = as_array(case["yi"])
@@ -359,14 +432,20 @@ def test_subgroup_and_by_reach_the_forests(tmp_path, monkeypatch):
 
     def spy(data, **kwargs):
         axes = original(data, **kwargs)
-        drawn.append((kwargs.get("subgroup"), len(data),
-                      [t.get_text() for ax in axes for t in [*ax.texts, ax.title]]))
+        drawn.append(
+            (
+                kwargs.get("subgroup"),
+                len(data),
+                [t.get_text() for ax in axes for t in [*ax.texts, ax.title]],
+            )
+        )
         return axes
 
     monkeypatch.setattr(plots, "forest_pages", spy)
     sheet = _bcg_sheet(tmp_path / "bcg.csv")
-    result = run_review(sheet, out_dir=tmp_path / "sub", subgroup="alloc", method="DL",
-                        jobs=1, report=False)
+    result = run_review(
+        sheet, out_dir=tmp_path / "sub", subgroup="alloc", method="DL", jobs=1, report=False
+    )
     assert [(sub, n) for sub, n, _ in drawn] == [("alloc", 13)]
     texts = " ".join(drawn[0][2])
     tests = pd.read_csv(tmp_path / "sub" / "subgroup_tests.csv").set_index("test")
@@ -381,9 +460,14 @@ def test_subgroup_and_by_reach_the_forests(tmp_path, monkeypatch):
     result = run_review(sheet, out_dir=tmp_path / "by", by="alloc", jobs=1, report=False)
     assert sorted(n for _, n, _ in drawn) == [2, 4, 7]
     assert all(sub is None for sub, _, _ in drawn)
-    titles = sorted(text for _, _, texts in drawn for text in texts
-                    if text.startswith("Tuberculosis prevention"))
+    titles = sorted(
+        text
+        for _, _, texts in drawn
+        for text in texts
+        if text.startswith("Tuberculosis prevention")
+    )
     assert [t.split("\n")[0] for t in titles] == [
         "Tuberculosis prevention (alloc: alternate): tuberculosis (human studies)",
         "Tuberculosis prevention (alloc: random): tuberculosis (human studies)",
-        "Tuberculosis prevention (alloc: systematic): tuberculosis (human studies)"]
+        "Tuberculosis prevention (alloc: systematic): tuberculosis (human studies)",
+    ]

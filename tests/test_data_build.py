@@ -58,8 +58,13 @@ def test_accounting_matches_the_ledger(ci, loaded):
 
 
 def test_script_runs_from_the_command_line():
-    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                          cwd=ROOT / "tests", check=False)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "tests",
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "inventory: 117 items, 93 used, 21 left out, 3 unverified" in proc.stdout
     assert "PROBLEM" not in proc.stdout
@@ -79,8 +84,11 @@ def test_note_items(ci, notes, items):
 
 
 def _row(d, study_id, outcome=None):
-    return next(r for r in d["studies"]
-                if r["study_id"] == study_id and (outcome is None or r["outcome"] == outcome))
+    return next(
+        r
+        for r in d["studies"]
+        if r["study_id"] == study_id and (outcome is None or r["outcome"] == outcome)
+    )
 
 
 def test_one_registry_id_per_trial(ci, loaded):
@@ -88,9 +96,12 @@ def test_one_registry_id_per_trial(ci, loaded):
     _row(d, "MEXCOVID 2022")["registry_id"] = ""
     _row(d, "NCT04491240")["registry_id"] = "NCT04276987"
     _row(d, "MEXCOVID 2022", "lymphocyte count and CT lesion resolution")["registry_id"] = (
-        "NCT04276987")
-    assert ("registry id NCT04276987 appears under ['MEXCOVID 2022', 'NCT04491240']: one trial, "
-            "one study_id") in ci.check(d)
+        "NCT04276987"
+    )
+    assert (
+        "registry id NCT04276987 appears under ['MEXCOVID 2022', 'NCT04491240']: one trial, "
+        "one study_id"
+    ) in ci.check(d)
 
 
 def test_outcome_level_rules(ci, loaded):
@@ -126,8 +137,9 @@ def test_used_items_must_be_in_the_data(ci, loaded):
 def test_keys_need_an_identifier(ci, loaded):
     d = copy.deepcopy(loaded)
     d["bib"]["chandran2025ptd2021p"] = {"title": "no identifier"}
-    assert ("citation key chandran2025ptd2021p: bib entry has no DOI, PMID, NCT or URL"
-            in ci.check(d))
+    assert "citation key chandran2025ptd2021p: bib entry has no DOI, PMID, NCT or URL" in ci.check(
+        d
+    )
 
 
 def test_claims_counts(ci, loaded):
@@ -146,4 +158,5 @@ def test_readme_out_of_date_is_reported(ci, loaded):
     stale = text.replace("| total | 62 | 93 | 6 | 161 |", "| total | 62 | 95 | 6 | 163 |")
     assert ci.readme_problems(stale, ci.readme_blocks(loaded)) == [
         "data/README.md: block 'counts' is out of date "
-        "(run python data/build/check_inventory.py --write-readme)"]
+        "(run python data/build/check_inventory.py --write-readme)"
+    ]

@@ -59,7 +59,8 @@ def test_plain_datasets_load_as_their_csv():
     listing = list_datasets()
     index = pd.read_csv(DATA / "datasets.csv", dtype=str)
     present = [
-        (n, f) for n, f in zip(index["name"], index["file"], strict=True)
+        (n, f)
+        for n, f in zip(index["name"], index["file"], strict=True)
         if n != "exosomes" and (DATA / f).is_file()
     ]
     assert present, "data/datasets.csv lists no plain dataset whose file exists"

@@ -18,11 +18,29 @@ FX = load_fixture("diagnostics")
 CI = {"z": "z", "knha": "hksj", "adhoc": "hksj_adhoc"}
 # iterative fits (REML/ML/PM) agree to ~2e-9 at most (molloy2014 REML); rtol 1e-6 is the floor
 RTOL = 1e-6
-CUMUL = sorted(["bcg_REML_year", "bcg_DL_knha_year", "bcg_EE_input", "molloy2014_REML_year",
-                "normand1999_PM_input", "hackshaw1998_DL_year", "li2007_REML_year",
-                "bcg_REML_vi"])
-INFL = sorted(["bcg_REML", "bcg_DL_knha", "bcg_EE", "molloy2014_REML", "normand1999_REML",
-               "hackshaw1998_ML", "li2007_PM_adhoc"])
+CUMUL = sorted(
+    [
+        "bcg_REML_year",
+        "bcg_DL_knha_year",
+        "bcg_EE_input",
+        "molloy2014_REML_year",
+        "normand1999_PM_input",
+        "hackshaw1998_DL_year",
+        "li2007_REML_year",
+        "bcg_REML_vi",
+    ]
+)
+INFL = sorted(
+    [
+        "bcg_REML",
+        "bcg_DL_knha",
+        "bcg_EE",
+        "molloy2014_REML",
+        "normand1999_REML",
+        "hackshaw1998_ML",
+        "li2007_PM_adhoc",
+    ]
+)
 
 
 def _opts(case):
@@ -45,12 +63,22 @@ def test_cumulative_matches_metafor(name):
         out = evidence.cumulative(frame, order=case["args"]["order"], **_opts(case))
     np.testing.assert_array_equal(out["row"].to_numpy() + 1, case["row_order"])
     exp = case["expected"]
-    for col, key in (("estimate", "estimate"), ("se", "se"), ("p_value", "pval"),
-                     ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("q", "q"), ("q_p", "q_p"),
-                     ("tau2", "tau2"), ("i2", "i2"), ("h2", "h2")):
+    for col, key in (
+        ("estimate", "estimate"),
+        ("se", "se"),
+        ("p_value", "pval"),
+        ("ci_low", "ci_low"),
+        ("ci_high", "ci_high"),
+        ("q", "q"),
+        ("q_p", "q_p"),
+        ("tau2", "tau2"),
+        ("i2", "i2"),
+        ("h2", "h2"),
+    ):
         want = as_array(exp[key])[1:]  # row 1 (k = 1): heterogeneity is NaN in evigap
-        np.testing.assert_allclose(out[col].to_numpy()[1:], want, rtol=RTOL, atol=1e-12,
-                                   err_msg=col)
+        np.testing.assert_allclose(
+            out[col].to_numpy()[1:], want, rtol=RTOL, atol=1e-12, err_msg=col
+        )
     assert out["estimate"].iloc[0] == pytest.approx(as_array(exp["estimate"])[0], rel=1e-12)
     assert math.isnan(out["tau2"].iloc[0]) and list(out["k"]) == list(range(1, len(out) + 1))
 
@@ -63,7 +91,8 @@ def test_cumulative_decreasing_and_input_order():
     assert (np.diff(years) <= 0).all()
     # the last row pools every study whatever the order
     assert down["estimate"].iloc[-1] == pytest.approx(
-        evidence.cumulative(frame, order=None)["estimate"].iloc[-1], rel=1e-12)
+        evidence.cumulative(frame, order=None)["estimate"].iloc[-1], rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", INFL)
@@ -72,11 +101,18 @@ def test_influence_and_baujat_match_metafor(name):
     y, v = as_array(case["input"]["yi"]), as_array(case["input"]["vi"])
     out = evidence.influence(y, v, **_opts(case))
     exp = case["expected"]
-    for col, key in (("rstudent", "rstudent"), ("dffits", "dffits"), ("cook_d", "cook_d"),
-                     ("cov_r", "cov_r"), ("tau2_del", "tau2_del"), ("q_del", "qe_del"),
-                     ("hat", "hat"), ("weight", "weight"), ("dfbs", "dfbs")):
-        np.testing.assert_allclose(out[col], as_array(exp[key]), rtol=RTOL, atol=1e-12,
-                                   err_msg=col)
+    for col, key in (
+        ("rstudent", "rstudent"),
+        ("dffits", "dffits"),
+        ("cook_d", "cook_d"),
+        ("cov_r", "cov_r"),
+        ("tau2_del", "tau2_del"),
+        ("q_del", "qe_del"),
+        ("hat", "hat"),
+        ("weight", "weight"),
+        ("dfbs", "dfbs"),
+    ):
+        np.testing.assert_allclose(out[col], as_array(exp[key]), rtol=RTOL, atol=1e-12, err_msg=col)
     np.testing.assert_array_equal(out["inf"], np.array(exp["inf"]))
     bj = evidence.baujat_data(y, v, **_opts(case))
     np.testing.assert_allclose(bj["x"], as_array(exp["baujat_x"]), rtol=RTOL)

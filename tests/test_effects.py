@@ -417,18 +417,36 @@ def test_new_measures_known_values():
 @pytest.mark.parametrize(
     ("measure", "frame", "kwargs", "match"),
     [
-        ("COR", pd.DataFrame({"r": [0.2, 1.3], "n": [20, 30]}), {"ri": "r", "ni": "n"},
-         r"column 'r' \(argument 'ri'\) must be between -1 and 1"),
-        ("ZCOR", pd.DataFrame({"r": [0.2, 0.3], "n": [20, 0]}), {"ri": "r", "ni": "n"},
-         r"column 'n' \(argument 'ni'\) must be > 0"),
-        ("IRR", pd.DataFrame({"a": [1], "t": [0.0], "c": [2], "u": [3.0]}),
-         {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
-         r"column 't' \(argument 't1i'\) must be > 0 \(person-time\)"),
-        ("IRD", pd.DataFrame({"a": [-1], "t": [2.0], "c": [2], "u": [3.0]}),
-         {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
-         r"column 'a' \(argument 'x1i'\) has negative counts"),
-        ("PLN", pd.DataFrame({"x": [5], "n": [4]}), {"xi": "x", "ni": "n"},
-         r"column 'x' \(argument 'xi'\) is larger than"),
+        (
+            "COR",
+            pd.DataFrame({"r": [0.2, 1.3], "n": [20, 30]}),
+            {"ri": "r", "ni": "n"},
+            r"column 'r' \(argument 'ri'\) must be between -1 and 1",
+        ),
+        (
+            "ZCOR",
+            pd.DataFrame({"r": [0.2, 0.3], "n": [20, 0]}),
+            {"ri": "r", "ni": "n"},
+            r"column 'n' \(argument 'ni'\) must be > 0",
+        ),
+        (
+            "IRR",
+            pd.DataFrame({"a": [1], "t": [0.0], "c": [2], "u": [3.0]}),
+            {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
+            r"column 't' \(argument 't1i'\) must be > 0 \(person-time\)",
+        ),
+        (
+            "IRD",
+            pd.DataFrame({"a": [-1], "t": [2.0], "c": [2], "u": [3.0]}),
+            {"x1i": "a", "t1i": "t", "x2i": "c", "t2i": "u"},
+            r"column 'a' \(argument 'x1i'\) has negative counts",
+        ),
+        (
+            "PLN",
+            pd.DataFrame({"x": [5], "n": [4]}),
+            {"xi": "x", "ni": "n"},
+            r"column 'x' \(argument 'xi'\) is larger than",
+        ),
     ],
 )
 def test_new_measures_bad_input(measure, frame, kwargs, match):
@@ -441,7 +459,8 @@ def test_new_measures_bad_arguments():
     with pytest.raises(InvalidParameterError, match="'ri' argument"):
         evidence.effect_sizes(frame, "ZCOR", ni="n")
     with pytest.raises(InvalidParameterError, match="'vtype' argument .*measure='SMDH'"):
-        evidence.effect_sizes(frame, "SMDH", m1i="r", m2i="r", sd1i="r", sd2i="r",
-                              n1i="n", n2i="n", vtype="UB")
+        evidence.effect_sizes(
+            frame, "SMDH", m1i="r", m2i="r", sd1i="r", sd2i="r", n1i="n", n2i="n", vtype="UB"
+        )
     with pytest.raises(InvalidParameterError, match="'xi' argument .* not used"):
         evidence.effect_sizes(frame, "COR", ri="r", ni="n", xi="r")

@@ -16,13 +16,28 @@ def test_formula_text_is_neutralised(tmp_path):
     frame = pd.DataFrame(
         {
             "text": [
-                "=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "plain", "a=b", "-3", "+1.5e-3",
+                "=1+1",
+                "+SUM(A1)",
+                "-2+3",
+                "@cmd",
+                "\tx",
+                "\rx",
+                "plain",
+                "a=b",
+                "-3",
+                "+1.5e-3",
             ],
         }
     )
     text = write_csv(frame, tmp_path / "o.csv").read_bytes().decode("utf-8")
     assert text.split("\n")[:7] == [
-        "text", "'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx", "\"'\rx\"",
+        "text",
+        "'=1+1",
+        "'+SUM(A1)",
+        "'-2+3",
+        "'@cmd",
+        "'\tx",
+        '"\'\rx"',
     ]
     # ordinary text, and text that is a plain number, is unchanged
     assert text.split("\n")[7:11] == ["plain", "a=b", "-3", "+1.5e-3"]
@@ -48,7 +63,9 @@ def test_floats_round_trip_exactly(tmp_path):
     back = pd.read_csv(path)
     assert back["v"].tolist() == values
     assert path.read_text().split("\n")[1:4] == [
-        "0.1", "0.3333333333333333", "6.666666666666666e-13",
+        "0.1",
+        "0.3333333333333333",
+        "6.666666666666666e-13",
     ]
 
 
@@ -64,7 +81,7 @@ def test_deterministic_bytes(tmp_path):
         {
             "id": [f"S{i}" for i in range(200)],
             "x": rng.normal(size=200),
-            "note": ["=x", "é, \"q\"", "multi\nline", None] * 50,
+            "note": ["=x", 'é, "q"', "multi\nline", None] * 50,
         }
     )
     a = write_csv(frame, tmp_path / "a.csv").read_bytes()
@@ -151,8 +168,13 @@ def test_same_bytes_as_the_per_cell_writer(tmp_path):
             "UInt": pd.array([2**63, None] * 3, dtype="UInt64"),
         }
     )
-    frames = [table, odd, pd.DataFrame({"one": ["", "x", None, "=1"]}),
-              pd.DataFrame(index=range(3)), odd.iloc[:0]]
+    frames = [
+        table,
+        odd,
+        pd.DataFrame({"one": ["", "x", None, "=1"]}),
+        pd.DataFrame(index=range(3)),
+        odd.iloc[:0],
+    ]
     for i, frame in enumerate(frames):
         assert write_csv(frame, tmp_path / f"{i}.csv").read_bytes() == _reference_csv(frame), i
     assert table.shape[0] > 100 and (tmp_path / "0.csv").stat().st_size > 10_000
@@ -176,9 +198,27 @@ def test_python_join_without_pyarrow_gives_same_bytes(tmp_path, monkeypatch):
     assert write_csv(frame, tmp_path / "b.csv").read_bytes() == with_arrow == _reference_csv(frame)
 
 
-_NOTATION_EDGES = [0.0, -0.0, 1e-4, 9.999999999999999e-05, 1e-5, 6.182191213378174e-05, 1e15,
-                   999999999999999.9, 9.999999999999998e15, 1e16, 1e22, 123456789.0, 52.0, 5e-324,
-                   2.2250738585072014e-308, 1.7976931348623157e308, -1.5e300, 0.1, 1 / 3]
+_NOTATION_EDGES = [
+    0.0,
+    -0.0,
+    1e-4,
+    9.999999999999999e-05,
+    1e-5,
+    6.182191213378174e-05,
+    1e15,
+    999999999999999.9,
+    9.999999999999998e15,
+    1e16,
+    1e22,
+    123456789.0,
+    52.0,
+    5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    -1.5e300,
+    0.1,
+    1 / 3,
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -213,7 +253,7 @@ def test_quoted_cells_among_other_columns(tmp_path):
     text = write_csv(frame, tmp_path / "o.csv").read_bytes()
     assert text == (
         b's,n,c,f,b\n"a,b",1,"x,y",0.5,true\n"q""x",,"""",,false\n"l\nx",-3,,2.0,\n'
-        b",4,z,-0.0,true\n\"'\r\",5,'=1,1e-05,false\nplain,6,\"x,y\",1e+16,true\n"
+        b',4,z,-0.0,true\n"\'\r",5,\'=1,1e-05,false\nplain,6,"x,y",1e+16,true\n'
     )
     assert text == _reference_csv(frame)
 
@@ -269,7 +309,14 @@ def test_formula_prefix_only_for_formula_starts(tmp_path):
     frame = pd.DataFrame({"s": pd.array(cells, dtype="string[pyarrow]"), "n": range(8)})
     lines = write_csv(frame, tmp_path / "o.csv").read_text(encoding="utf-8").split("\n")[1:-1]
     assert [line.rsplit(",", 1)[0] for line in lines] == [
-        "'\uff1dA1", "'\uff0b1", "'\uff0dx", "'\uff20x", "\uff21x", "\ufeffx", "\uffe5", "-1.5e-3",
+        "'\uff1dA1",
+        "'\uff0b1",
+        "'\uff0dx",
+        "'\uff20x",
+        "\uff21x",
+        "\ufeffx",
+        "\uffe5",
+        "-1.5e-3",
     ]
 
 
@@ -280,8 +327,9 @@ def test_chunks_split_categories_floats_and_text_like_one_pass(tmp_path, monkeyp
     frame = pd.DataFrame(
         {
             "c": pd.Categorical(rng.choice(["a", "b,c", "=d"], 50)),
-            "f": pd.array(np.where(rng.random(50) < 0.3, None, rng.normal(size=50)).tolist(),
-                          dtype="Float64"),
+            "f": pd.array(
+                np.where(rng.random(50) < 0.3, None, rng.normal(size=50)).tolist(), dtype="Float64"
+            ),
             "s": pd.array(rng.choice(["x", "y\n", "+z"], 50), dtype="string[python]"),
         }
     )
@@ -303,8 +351,20 @@ def test_text_cells_match_the_per_cell_writer(rows):
 
 
 _FLOAT_EDGES = _NOTATION_EDGES + [
-    1e-5, 9.999999999999999e15, 2.5e-320, -5e-324, 1e-320, np.inf, -np.inf, np.nan, 2.0**53,
-    2.0**53 + 2, -(2.0**63), 0.30000000000000004, 1e-07, 1.5e300,
+    1e-5,
+    9.999999999999999e15,
+    2.5e-320,
+    -5e-324,
+    1e-320,
+    np.inf,
+    -np.inf,
+    np.nan,
+    2.0**53,
+    2.0**53 + 2,
+    -(2.0**63),
+    0.30000000000000004,
+    1e-07,
+    1.5e300,
 ]
 
 

@@ -50,32 +50,51 @@ def diamond(ax, gid="diamond_total"):
 
 def smoking():
     return pd.read_csv(REF / "forest_hartmannboyce2018.csv").assign(
-        indication="Smoking cessation", outcome="Abstinence at 6+ months",
-        outcome_direction="higher_is_better", measure="RR")
+        indication="Smoking cessation",
+        outcome="Abstinence at 6+ months",
+        outcome_direction="higher_is_better",
+        measure="RR",
+    )
 
 
 # ------------------------------------------------------------------ labels
 def test_rows_of_one_study_are_told_apart():
-    d = pd.DataFrame({"study_id": ["Watkins 2008a"] * 20 + ["Other 2010"],
-                      "comparison": [f"dose {i} vs vehicle" for i in range(20)] + [None]})
+    d = pd.DataFrame(
+        {
+            "study_id": ["Watkins 2008a"] * 20 + ["Other 2010"],
+            "comparison": [f"dose {i} vs vehicle" for i in range(20)] + [None],
+        }
+    )
     labs = study_labels(d, "study_id", 60)
     assert labs[0] == "Watkins 2008a: dose 0 vs vehicle"
     assert labs[-1] == "Other 2010"
     assert len(set(labs)) == 21
     # no telling column: the species, then the strain; nothing at all: numbered
-    d = pd.DataFrame({"study_id": ["A 2001"] * 3, "model": ["mouse", "rat", "rat"],
-                      "model_detail": ["C57BL/6", "Wistar", "Sprague-Dawley"]})
-    assert study_labels(d, "study_id", 60) == ["A 2001: C57BL/6", "A 2001: Wistar",
-                                               "A 2001: Sprague-Dawley"]
+    d = pd.DataFrame(
+        {
+            "study_id": ["A 2001"] * 3,
+            "model": ["mouse", "rat", "rat"],
+            "model_detail": ["C57BL/6", "Wistar", "Sprague-Dawley"],
+        }
+    )
+    assert study_labels(d, "study_id", 60) == [
+        "A 2001: C57BL/6",
+        "A 2001: Wistar",
+        "A 2001: Sprague-Dawley",
+    ]
     d = pd.DataFrame({"study_id": ["A 2001"] * 3, "model": ["mouse", "rat", "rat"]})
-    assert study_labels(d, "study_id", 60) == ["A 2001: mouse", "A 2001: rat #1",
-                                               "A 2001: rat #2"]
-    assert study_labels(pd.DataFrame({"study_id": ["B"] * 2}), "study_id", 60) == ["B: #1",
-                                                                                   "B: #2"]
+    assert study_labels(d, "study_id", 60) == ["A 2001: mouse", "A 2001: rat #1", "A 2001: rat #2"]
+    assert study_labels(pd.DataFrame({"study_id": ["B"] * 2}), "study_id", 60) == ["B: #1", "B: #2"]
     # cut to the width and still unique
-    d = pd.DataFrame({"study_id": ["Grigoropoulos 2024"] * 2,
-                      "comparison": ["Group B (10^10) vs Group A (10^9) in the trial",
-                                     "Group B (10^10) vs Group A (10^9) in the cohort"]})
+    d = pd.DataFrame(
+        {
+            "study_id": ["Grigoropoulos 2024"] * 2,
+            "comparison": [
+                "Group B (10^10) vs Group A (10^9) in the trial",
+                "Group B (10^10) vs Group A (10^9) in the cohort",
+            ],
+        }
+    )
     labs = study_labels(d, "study_id", 40)
     assert all(len(lab) <= 40 for lab in labs) and len(set(labs)) == 2
     assert labs[0].startswith("Grigoropoulos 2024: Group B")
@@ -83,32 +102,42 @@ def test_rows_of_one_study_are_told_apart():
 
 def test_curtis_plants_every_row_label_unique(summary):
     c = pd.read_csv(REF / "forest_curtis1998.csv").assign(
-        indication="Elevated CO2 (woody plants)", outcome="Total biomass",
-        outcome_direction="higher_is_better", measure="ROM")
+        indication="Elevated CO2 (woody plants)",
+        outcome="Total biomass",
+        outcome_direction="higher_is_better",
+        measure="ROM",
+    )
     ax = forest_plot(c)
     labs = texts(ax, "study_label")
     assert len(labs) == 102 and len(set(labs)) == 102
-    assert labs[:3] == ["Paper 44: FERT (HIGH)", "Paper 44: FERT (CONTROL)",
-                        "Paper 121: ACER RUBRUM"]
+    assert labs[:3] == [
+        "Paper 44: FERT (HIGH)",
+        "Paper 44: FERT (CONTROL)",
+        "Paper 121: ACER RUBRUM",
+    ]
     ref = summary.loc["curtis1998"]
     _, centre, _ = diamond(ax)
     assert centre == pytest.approx(math.exp(ref.estimate), rel=1e-6)
     # biomass: higher is better, a ratio above 1 favours the intervention (elevated CO2)
     assert texts(ax, "favours_right") == ["Favours intervention"]
     assert texts(ax, "favours_left") == ["Favours control"]
-    assert texts(ax, "title") == ["Elevated CO2 (woody plants): Total biomass\n"
-                                  "Ratio of Means, random-effects model (REML)"]
+    assert texts(ax, "title") == [
+        "Elevated CO2 (woody plants): Total biomass\nRatio of Means, random-effects model (REML)"
+    ]
 
 
 # ------------------------------------------------------------------ favours
-@pytest.mark.parametrize(("direction", "kind", "measure", "expected"), [
-    ("higher_is_worse", "benefit", "RR", ("Favours intervention", "Favours control")),
-    ("higher_is_better", "benefit", "RR", ("Favours control", "Favours intervention")),
-    ("higher_is_better", "benefit", "SMD", ("Favours control", "Favours intervention")),
-    (None, "harm", "OR", ("Favours intervention", "Favours control")),
-    (None, "benefit", "RR", ("Lower with intervention", "Higher with intervention")),
-    ("higher_is_better", "benefit", "PR", None),
-])
+@pytest.mark.parametrize(
+    ("direction", "kind", "measure", "expected"),
+    [
+        ("higher_is_worse", "benefit", "RR", ("Favours intervention", "Favours control")),
+        ("higher_is_better", "benefit", "RR", ("Favours control", "Favours intervention")),
+        ("higher_is_better", "benefit", "SMD", ("Favours control", "Favours intervention")),
+        (None, "harm", "OR", ("Favours intervention", "Favours control")),
+        (None, "benefit", "RR", ("Lower with intervention", "Higher with intervention")),
+        ("higher_is_better", "benefit", "PR", None),
+    ],
+)
 def test_favours_sides_follow_outcome_direction(direction, kind, measure, expected):
     d = pd.DataFrame({"outcome_direction": [direction] * 2, "outcome_kind": [kind] * 2})
     assert auto_favours(d, measure) == expected
@@ -132,8 +161,11 @@ def test_favours_mixed_directions_and_user_labels():
 # ------------------------------------------------------------------ not estimable
 def test_double_zero_trials_not_estimable_and_not_pooled(summary):
     a = pd.read_csv(REF / "forest_axfors2021.csv").assign(
-        indication="COVID-19", outcome="All-cause mortality",
-        outcome_direction="higher_is_worse", measure="OR")
+        indication="COVID-19",
+        outcome="All-cause mortality",
+        outcome_direction="higher_is_worse",
+        measure="OR",
+    )
     both_zero = (a.events_int == 0) & (a.events_ctrl == 0)
     assert both_zero.sum() == 15 and np.isfinite(a.yi[both_zero]).all()  # 0.5 added
     ax = forest_plot(a)
@@ -141,15 +173,17 @@ def test_double_zero_trials_not_estimable_and_not_pooled(summary):
     assert [e for e, z in zip(est, both_zero, strict=True) if z] == ["Not estimable (a)"] * 15
     assert "1.00 [" not in " ".join(e for e, z in zip(est, both_zero, strict=True) if z)
     foot = texts(ax, "footer")
-    assert any(f.startswith("(a) No events in either arm: the odds ratio is undefined; not "
-                            "pooled") and "10.4.4.2" in f for f in foot)
+    assert any(
+        f.startswith("(a) No events in either arm: the odds ratio is undefined; not pooled")
+        and "10.4.4.2" in f
+        for f in foot
+    )
     # pooled without them: metafor escalc(drop00=TRUE) + rma(REML)
     ref = summary.loc["axfors2021_drop00"]
     assert ref.k == 18 and len(texts(ax, "weight_text")) == 18
     left, centre, right = diamond(ax)
     assert centre == pytest.approx(math.exp(ref.estimate), rel=1e-6)
-    assert (left, right) == pytest.approx((math.exp(ref.ci_low), math.exp(ref.ci_high)),
-                                          rel=1e-6)
+    assert (left, right) == pytest.approx((math.exp(ref.ci_low), math.exp(ref.ci_high)), rel=1e-6)
     assert texts(ax, "favours_left") == ["Favours intervention"]  # mortality: lower is better
     # the totals still count the double-zero trials' participants (as RevMan)
     cells = texts(ax, "data_cell")
@@ -157,9 +191,17 @@ def test_double_zero_trials_not_estimable_and_not_pooled(summary):
 
 
 def test_all_rows_not_estimable_is_a_clear_error():
-    d = pd.DataFrame({"study_id": ["A", "B"], "events_int": [0, 0], "n_int": [10, 12],
-                      "events_ctrl": [0, 0], "n_ctrl": [11, 10], "yi": [0.0, 0.1],
-                      "vi": [2.0, 2.1]})
+    d = pd.DataFrame(
+        {
+            "study_id": ["A", "B"],
+            "events_int": [0, 0],
+            "n_int": [10, 12],
+            "events_ctrl": [0, 0],
+            "n_ctrl": [11, 10],
+            "yi": [0.0, 0.1],
+            "vi": [2.0, 2.1],
+        }
+    )
     with pytest.raises(ValidationError, match="no events in either arm"):
         forest_plot(d, measure="RR")
     # a risk difference of a double-zero study is estimable (0)
@@ -178,9 +220,15 @@ def test_shared_controls_flagged_and_counted_once(summary):
     gid = shared_controls(b, "study_id")
     assert sum(lab.endswith("†") for lab in labs) == int((gid >= 0).sum()) == 27
     # control total: each distinct control group (study x control numbers) once
-    key = pd.Series(list(zip(b.study_id, *(b[c].fillna(-1) for c in ("mean_ctrl", "sd_ctrl",
-                                                                       "n_ctrl")),
-                             strict=True)))
+    key = pd.Series(
+        list(
+            zip(
+                b.study_id,
+                *(b[c].fillna(-1) for c in ("mean_ctrl", "sd_ctrl", "n_ctrl")),
+                strict=True,
+            )
+        )
+    )
     once = b.loc[~key.duplicated().to_numpy(), "n_ctrl"].sum()
     assert once == 197 < b.n_ctrl.sum()
     cells = texts(ax, "data_cell")
@@ -219,8 +267,10 @@ def test_136_trials_in_pages_with_subgroups(summary):
     assert centre == pytest.approx(math.exp(ref.estimate), rel=1e-6)
     foot = " ".join(texts(axes[-1], "footer"))
     sg = summary.loc["hartmannboyce2018_subgroups"]
-    assert (f"Test for subgroup differences: Q = {sg.q:.2f}, df = 10 (P = {sg.q_p:.2f}), "
-            f"I² = {sg.i2:.0f}%") in foot
+    assert (
+        f"Test for subgroup differences: Q = {sg.q:.2f}, df = 10 (P = {sg.q_p:.2f}), "
+        f"I² = {sg.i2:.0f}%"
+    ) in foot
     # a subgroup cut by a page break repeats its header
     heads = [h for ax in axes for h in texts(ax, "subgroup_label")]
     assert "gum (continued)" in heads
@@ -237,26 +287,37 @@ def test_paginate_keeps_every_row_once():
     rows = [Row("study", f"s{i}") for i in range(23)] + [Row("total"), Row("pi")]
     pages = paginate(rows, 10)
     assert [len(p) for p in pages] == [10, 10, 5]
-    assert [r.label for p in pages for r in p if r.kind == "study"] == [f"s{i}"
-                                                                         for i in range(23)]
+    assert [r.label for p in pages for r in p if r.kind == "study"] == [f"s{i}" for i in range(23)]
     assert [r.kind for r in pages[-1][-2:]] == ["total", "pi"]
     with pytest.raises(InvalidParameterError, match="rows_per_page"):
         paginate(rows, 2)
 
 
 def test_auto_title_names_indication_outcome_measure_and_model():
-    d = smoking().iloc[:5].drop(columns="indication").assign(
-        indication_label="smoking_cessation", stream="human")
+    d = (
+        smoking()
+        .iloc[:5]
+        .drop(columns="indication")
+        .assign(indication_label="smoking_cessation", stream="human")
+    )
     ax = forest_plot(d, method="DL")
-    assert texts(ax, "title") == ["Smoking cessation: Abstinence at 6+ months (human studies)\n"
-                                  "Risk Ratio, random-effects model (DL)"]
+    assert texts(ax, "title") == [
+        "Smoking cessation: Abstinence at 6+ months (human studies)\n"
+        "Risk Ratio, random-effects model (DL)"
+    ]
     assert not texts(forest_plot(d, title=None), "title")
     assert texts(forest_plot(d, title="My forest"), "title") == ["My forest"]
 
 
 def test_single_arm_proportions_show_their_arm_and_no_favours():
-    d = pd.DataFrame({"study_id": ["A 2020", "B 2021"], "events_int": [4, 17],
-                      "n_int": [24, 30], "measure": "PR"})
+    d = pd.DataFrame(
+        {
+            "study_id": ["A 2020", "B 2021"],
+            "events_int": [4, 17],
+            "n_int": [24, 30],
+            "measure": "PR",
+        }
+    )
     d["yi"] = d.events_int / d.n_int
     d["vi"] = d.yi * (1 - d.yi) / d.n_int
     ax = forest_plot(d)
@@ -268,8 +329,12 @@ def test_single_arm_proportions_show_their_arm_and_no_favours():
 def test_paginate_never_leaves_a_subgroup_header_alone_at_a_page_end():
     from grading.plots._forest_core import Row
 
-    rows = ([Row("header", "g1")] + [Row("study", f"a{i}") for i in range(8)]
-            + [Row("header", "g2")] + [Row("study", f"b{i}") for i in range(4)])
+    rows = (
+        [Row("header", "g1")]
+        + [Row("study", f"a{i}") for i in range(8)]
+        + [Row("header", "g2")]
+        + [Row("study", f"b{i}") for i in range(4)]
+    )
     pages = paginate(rows, 10)
     assert [r.label for r in pages[0]] == ["g1"] + [f"a{i}" for i in range(8)]
     assert [r.label for r in pages[1]][:2] == ["g2", "b0"]

@@ -18,22 +18,78 @@ from grading.harms import harms_summary
 def _studies():
     base = dict(indication="acute ischaemic stroke", outcome_kind="benefit", intervention="EV")
     rows = [
-        dict(base, study_id="A1", outcome="infarct volume", stream="animal", model="rat",
-             randomised=True, data_type="estimate", measure="SMD", yi=-1.0, vi=0.04,
-             outcome_direction="higher_is_worse"),
-        dict(base, study_id="A2", outcome="infarct volume", stream="animal", model="mouse",
-             randomised=True, data_type="estimate", measure="SMD", yi=-1.0, vi=0.04,
-             outcome_direction="higher_is_worse"),
-        dict(base, study_id="H1", outcome="death", stream="human", model="phase_2",
-             randomised=True, data_type="estimate", measure="OR", yi=math.log(0.5), vi=0.09,
-             outcome_direction="higher_is_worse"),
-        dict(base, study_id="NCT9", outcome="mRS", stream="human", model="phase_3",
-             data_type="none", registry_id="NCT9", yi=math.nan, vi=math.nan),
-        dict(base, study_id="V1", outcome="viability", stream="in_vitro", model="cell_culture",
-             data_type="none", yi=math.nan, vi=math.nan),
-        dict(indication="acne scars", outcome_kind="benefit", study_id="C1", outcome="score",
-             stream="animal", model="rat", data_type="estimate", measure="MD", yi=-2.0,
-             vi=0.5),
+        dict(
+            base,
+            study_id="A1",
+            outcome="infarct volume",
+            stream="animal",
+            model="rat",
+            randomised=True,
+            data_type="estimate",
+            measure="SMD",
+            yi=-1.0,
+            vi=0.04,
+            outcome_direction="higher_is_worse",
+        ),
+        dict(
+            base,
+            study_id="A2",
+            outcome="infarct volume",
+            stream="animal",
+            model="mouse",
+            randomised=True,
+            data_type="estimate",
+            measure="SMD",
+            yi=-1.0,
+            vi=0.04,
+            outcome_direction="higher_is_worse",
+        ),
+        dict(
+            base,
+            study_id="H1",
+            outcome="death",
+            stream="human",
+            model="phase_2",
+            randomised=True,
+            data_type="estimate",
+            measure="OR",
+            yi=math.log(0.5),
+            vi=0.09,
+            outcome_direction="higher_is_worse",
+        ),
+        dict(
+            base,
+            study_id="NCT9",
+            outcome="mRS",
+            stream="human",
+            model="phase_3",
+            data_type="none",
+            registry_id="NCT9",
+            yi=math.nan,
+            vi=math.nan,
+        ),
+        dict(
+            base,
+            study_id="V1",
+            outcome="viability",
+            stream="in_vitro",
+            model="cell_culture",
+            data_type="none",
+            yi=math.nan,
+            vi=math.nan,
+        ),
+        dict(
+            indication="acne scars",
+            outcome_kind="benefit",
+            study_id="C1",
+            outcome="score",
+            stream="animal",
+            model="rat",
+            data_type="estimate",
+            measure="MD",
+            yi=-2.0,
+            vi=0.5,
+        ),
     ]
     return pd.DataFrame(rows)
 
@@ -43,6 +99,7 @@ def _row(st, ind="acute ischaemic stroke", **kw):
 
 
 # ------------------------------------------------------------------ common scale
+
 
 def test_to_smd_conversions():
     assert to_smd("SMD", -0.4) == (-0.4, "SMD as reported")
@@ -67,8 +124,9 @@ def test_rr_to_or_with_control_risk():
 
 
 def test_md_to_smd_with_pooled_sd():
-    recs = pd.DataFrame({"sd_int": [2.0, None], "sd_ctrl": [4.0, 1.0], "n_int": [11, 5],
-                         "n_ctrl": [11, 5]})
+    recs = pd.DataFrame(
+        {"sd_int": [2.0, None], "sd_ctrl": [4.0, 1.0], "n_int": [11, 5], "n_ctrl": [11, 5]}
+    )
     sd, n = pooled_sd(recs)
     # sqrt((10 * 4 + 10 * 16) / 20) = sqrt(10); the record without sd_int is not used
     assert n == 1 and sd == pytest.approx(math.sqrt(10), rel=1e-12)
@@ -77,10 +135,26 @@ def test_md_to_smd_with_pooled_sd():
 
 
 def test_gap_md_body_converted_when_sds_known():
-    rows = [dict(indication="knee", outcome="pain", outcome_kind="benefit", stream="animal",
-                 model="rat", study_id=f"R{i}", data_type="continuous", measure="MD",
-                 mean_int=m, mean_ctrl=5.0, sd_int=2.0, sd_ctrl=4.0, n_int=11, n_ctrl=11,
-                 outcome_direction="higher_is_worse") for i, m in enumerate((2.0, 2.0))]
+    rows = [
+        dict(
+            indication="knee",
+            outcome="pain",
+            outcome_kind="benefit",
+            stream="animal",
+            model="rat",
+            study_id=f"R{i}",
+            data_type="continuous",
+            measure="MD",
+            mean_int=m,
+            mean_ctrl=5.0,
+            sd_int=2.0,
+            sd_ctrl=4.0,
+            n_int=11,
+            n_ctrl=11,
+            outcome_direction="higher_is_worse",
+        )
+        for i, m in enumerate((2.0, 2.0))
+    ]
     from evidence.study_effects import study_effects
 
     st = study_effects(pd.DataFrame(rows))
@@ -92,13 +166,29 @@ def test_gap_md_body_converted_when_sds_known():
 
 # ------------------------------------------------------------------ the stroke row
 
+
 def test_gap_summary_stroke_row():
     st = _studies()
-    reg = pd.DataFrame([dict(indication="acute ischaemic stroke", jurisdiction="US FDA",
-                             status="IND_cleared", date="2024-01-16", detail="AB126",
-                             citation_key="arunabio2024ab126ind"),
-                        dict(indication="all", jurisdiction="US", status="safety_notice",
-                             date="2019-12-06", detail="", citation_key="fda2019")])
+    reg = pd.DataFrame(
+        [
+            dict(
+                indication="acute ischaemic stroke",
+                jurisdiction="US FDA",
+                status="IND_cleared",
+                date="2024-01-16",
+                detail="AB126",
+                citation_key="arunabio2024ab126ind",
+            ),
+            dict(
+                indication="all",
+                jurisdiction="US",
+                status="safety_notice",
+                date="2019-12-06",
+                detail="",
+                citation_key="fda2019",
+            ),
+        ]
+    )
     out = gap_summary(st, grade(st), regulatory=reg)
     r = out.set_index("indication").loc["acute ischaemic stroke"]
     assert r["indication_label"] == "acute ischaemic stroke"
@@ -117,7 +207,8 @@ def test_gap_summary_stroke_row():
     # only the indication's own entry; the 'all' notice is listed once in attrs, words not keys
     assert r["regulatory_status"] == "US FDA: IND cleared (2024-01-16)"
     assert out.attrs["regulatory_review_wide"] == [
-        {"entry": "US: safety notice (2019-12-06)", "citation_key": "fda2019"}]
+        {"entry": "US: safety notice (2019-12-06)", "citation_key": "fda2019"}
+    ]
     # prior from the highest phase WITH RESULTS (phase 2), not the registered phase 3:
     # stroke -> Neurology (assumed), BIO 2011-2020 Fig. 5b LOA from phase II 12.3%
     assert r["prior_phase"] == "phase 2" and r["prior_area"] == "Neurology"
@@ -132,26 +223,55 @@ def test_no_empty_cell_without_a_note():
     st = _studies()
     out = gap_summary(st, grade(st))
     for _, r in out.iterrows():
-        for col, note in (("preclinical_smd", "preclinical_note"), ("human_smd", "human_note"),
-                          ("attenuation", "attenuation_note"), ("prior_loa", "prior_source")):
+        for col, note in (
+            ("preclinical_smd", "preclinical_note"),
+            ("human_smd", "human_note"),
+            ("attenuation", "attenuation_note"),
+            ("prior_loa", "prior_source"),
+        ):
             if math.isnan(r[col]):
                 assert isinstance(r[note], str) and r[note]
         for col in out.columns:
-            if col in ("n_harm_events", "n_harm_exposed", "preclinical_smd", "human_smd",
-                       "attenuation", "prior_loa"):
+            if col in (
+                "n_harm_events",
+                "n_harm_exposed",
+                "preclinical_smd",
+                "human_smd",
+                "attenuation",
+                "prior_loa",
+            ):
                 continue
             assert not pd.isna(r[col]), col
 
 
 # ------------------------------------------------------------------ promise by outcome level
 
+
 def _levels_sheet(levels=True):
-    base = dict(indication="kidney", outcome_kind="benefit", stream="animal", model="rat",
-                data_type="estimate", measure="SMD", outcome_direction="higher_is_better")
-    rows = [dict(base, study_id=f"S{i}", outcome="IL-10", yi=2.0, vi=0.1,
-                 outcome_level="mechanistic") for i in range(4)]
-    rows += [dict(base, study_id=f"F{i}", outcome="creatinine clearance", yi=0.5, vi=0.1,
-                  outcome_level="functional") for i in range(2)]
+    base = dict(
+        indication="kidney",
+        outcome_kind="benefit",
+        stream="animal",
+        model="rat",
+        data_type="estimate",
+        measure="SMD",
+        outcome_direction="higher_is_better",
+    )
+    rows = [
+        dict(base, study_id=f"S{i}", outcome="IL-10", yi=2.0, vi=0.1, outcome_level="mechanistic")
+        for i in range(4)
+    ]
+    rows += [
+        dict(
+            base,
+            study_id=f"F{i}",
+            outcome="creatinine clearance",
+            yi=0.5,
+            vi=0.1,
+            outcome_level="functional",
+        )
+        for i in range(2)
+    ]
     st = pd.DataFrame(rows)
     if not levels:
         st = st.drop(columns="outcome_level")
@@ -183,41 +303,103 @@ def test_no_evidence_body_is_never_a_result():
 
 # ------------------------------------------------------------------ verdict rules
 
+
 def _sheet(*records):
-    base = dict(indication="x", outcome_kind="benefit", outcome="o",
-                outcome_direction="higher_is_better")
+    base = dict(
+        indication="x", outcome_kind="benefit", outcome="o", outcome_direction="higher_is_better"
+    )
     return pd.DataFrame([dict(base, study_id=f"R{i}", **r) for i, r in enumerate(records)])
 
 
-ANIMAL_UP = dict(stream="animal", model="rat", data_type="estimate", measure="SMD", yi=1.0,
-                 vi=0.05)
-HUMAN_OR = dict(stream="human", model="phase_2", data_type="estimate", measure="OR", vi=0.1,
-                randomised=True)
+ANIMAL_UP = dict(stream="animal", model="rat", data_type="estimate", measure="SMD", yi=1.0, vi=0.05)
+HUMAN_OR = dict(
+    stream="human", model="phase_2", data_type="estimate", measure="OR", vi=0.1, randomised=True
+)
 
 
-@pytest.mark.parametrize("records, verdict", [
-    ((ANIMAL_UP,), "preclinical only"),
-    ((ANIMAL_UP, dict(stream="human", model="phase_1", data_type="single_arm", measure="PR",
-                      outcome_kind="harm", outcome="AE", events_int=0, n_int=10)),
-     "human safety data only"),
-    ((ANIMAL_UP, dict(HUMAN_OR, yi=0.4)), "human efficacy reported, concordant"),
-    ((ANIMAL_UP, dict(HUMAN_OR, yi=-0.4)), "human efficacy reported, discordant"),
-    ((dict(ANIMAL_UP, measure="MD"), dict(HUMAN_OR, yi=0.4)),
-     "human efficacy reported, not comparable"),
-    ((ANIMAL_UP, dict(stream="human", model="phase_2", data_type="single_arm", measure="PR",
-                      events_int=6, n_int=10, yi=0.6, vi=0.024)),
-     "human efficacy uncontrolled only"),
-    ((ANIMAL_UP, dict(stream="human", model="phase_1_2", data_type="none")),
-     "human efficacy untested beyond phase 1"),
-    ((ANIMAL_UP, dict(stream="human", model="phase_3", data_type="none")),
-     "human efficacy not reported"),
-    ((ANIMAL_UP, dict(stream="human", model="case_report", data_type="none",
-                      outcome_kind="harm", outcome="granuloma", n_total=1)), "harm signal"),
-    ((ANIMAL_UP, dict(HUMAN_OR, yi=0.4), dict(stream="human", model="phase_2",
-                                               data_type="single_arm", measure="PR",
-                                               outcome_kind="harm", outcome="SAE",
-                                               events_int=2, n_int=20)), "harm signal"),
-])
+@pytest.mark.parametrize(
+    "records, verdict",
+    [
+        ((ANIMAL_UP,), "preclinical only"),
+        (
+            (
+                ANIMAL_UP,
+                dict(
+                    stream="human",
+                    model="phase_1",
+                    data_type="single_arm",
+                    measure="PR",
+                    outcome_kind="harm",
+                    outcome="AE",
+                    events_int=0,
+                    n_int=10,
+                ),
+            ),
+            "human safety data only",
+        ),
+        ((ANIMAL_UP, dict(HUMAN_OR, yi=0.4)), "human efficacy reported, concordant"),
+        ((ANIMAL_UP, dict(HUMAN_OR, yi=-0.4)), "human efficacy reported, discordant"),
+        (
+            (dict(ANIMAL_UP, measure="MD"), dict(HUMAN_OR, yi=0.4)),
+            "human efficacy reported, not comparable",
+        ),
+        (
+            (
+                ANIMAL_UP,
+                dict(
+                    stream="human",
+                    model="phase_2",
+                    data_type="single_arm",
+                    measure="PR",
+                    events_int=6,
+                    n_int=10,
+                    yi=0.6,
+                    vi=0.024,
+                ),
+            ),
+            "human efficacy uncontrolled only",
+        ),
+        (
+            (ANIMAL_UP, dict(stream="human", model="phase_1_2", data_type="none")),
+            "human efficacy untested beyond phase 1",
+        ),
+        (
+            (ANIMAL_UP, dict(stream="human", model="phase_3", data_type="none")),
+            "human efficacy not reported",
+        ),
+        (
+            (
+                ANIMAL_UP,
+                dict(
+                    stream="human",
+                    model="case_report",
+                    data_type="none",
+                    outcome_kind="harm",
+                    outcome="granuloma",
+                    n_total=1,
+                ),
+            ),
+            "harm signal",
+        ),
+        (
+            (
+                ANIMAL_UP,
+                dict(HUMAN_OR, yi=0.4),
+                dict(
+                    stream="human",
+                    model="phase_2",
+                    data_type="single_arm",
+                    measure="PR",
+                    outcome_kind="harm",
+                    outcome="SAE",
+                    events_int=2,
+                    n_int=20,
+                ),
+            ),
+            "harm signal",
+        ),
+    ],
+)
 def test_verdict_rules(records, verdict):
     r = _row(_sheet(*records), "x")
     assert r["verdict"] == verdict
@@ -228,10 +410,21 @@ def test_verdict_rules(records, verdict):
 
 
 def test_harm_signal_keeps_efficacy_verdict_and_counts():
-    st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4),
-                dict(stream="human", model="phase_2", data_type="single_arm", measure="PR",
-                     outcome_kind="harm", outcome="SAE", events_int=2, n_int=20,
-                     intervention_source="adipose MSC"))
+    st = _sheet(
+        ANIMAL_UP,
+        dict(HUMAN_OR, yi=0.4),
+        dict(
+            stream="human",
+            model="phase_2",
+            data_type="single_arm",
+            measure="PR",
+            outcome_kind="harm",
+            outcome="SAE",
+            events_int=2,
+            n_int=20,
+            intervention_source="adipose MSC",
+        ),
+    )
     r = _row(st, "x")
     assert r["efficacy_verdict"] == "human efficacy reported, concordant"
     assert (r["n_harm_records"], r["n_harm_events"], r["n_harm_exposed"]) == (1, 2.0, 20.0)
@@ -247,30 +440,70 @@ def test_narrative_for_registered_trials_only():
     g = grade(st)
     a = g[g["stream"] == "animal"].iloc[0]
     assert (a["certainty_within_stream"], a["certainty"], a["evidence_status"]) == (
-        "high", "low", "provisional")
+        "high",
+        "low",
+        "provisional",
+    )
     assert r["certainty_animal"] == "high"
     assert r["narrative"] == (
         "Animal: o SMD +1.00 (benefit positive; outcome level not recorded), high "
         "certainty in animals, low for humans (provisional), 1 record. Human (3 records): no "
         "controlled human efficacy result reported; 3 registered trials without results; "
-        "highest phase registered: phase 1/2.")
-    assert r["human_note"] == ("no controlled human efficacy result reported; 3 registered "
-                               "trials without results")
+        "highest phase registered: phase 1/2."
+    )
+    assert r["human_note"] == (
+        "no controlled human efficacy result reported; 3 registered trials without results"
+    )
 
 
 # ------------------------------------------------------------------ harms
 
+
 def test_harms_summary_per_indication_and_review_wide():
-    st = pd.DataFrame([
-        dict(indication="skin", stream="human", model="case_series", data_type="none",
-             outcome_kind="harm", outcome="granulomas", n_total=8, intervention_source="x"),
-        dict(indication="skin", stream="human", model="phase_1", data_type="single_arm",
-             measure="PR", outcome_kind="harm", outcome="SAE", events_int=0, n_int=28),
-        dict(indication="lung", stream="human", model="phase_2", data_type="single_arm",
-             measure="PR", outcome_kind="harm", outcome="SAE", events_int=1, n_int=22),
-        dict(indication="lung", stream="human", model="phase_2", data_type="none",
-             outcome_kind="benefit", outcome="FEV1"),
-    ])
+    st = pd.DataFrame(
+        [
+            dict(
+                indication="skin",
+                stream="human",
+                model="case_series",
+                data_type="none",
+                outcome_kind="harm",
+                outcome="granulomas",
+                n_total=8,
+                intervention_source="x",
+            ),
+            dict(
+                indication="skin",
+                stream="human",
+                model="phase_1",
+                data_type="single_arm",
+                measure="PR",
+                outcome_kind="harm",
+                outcome="SAE",
+                events_int=0,
+                n_int=28,
+            ),
+            dict(
+                indication="lung",
+                stream="human",
+                model="phase_2",
+                data_type="single_arm",
+                measure="PR",
+                outcome_kind="harm",
+                outcome="SAE",
+                events_int=1,
+                n_int=22,
+            ),
+            dict(
+                indication="lung",
+                stream="human",
+                model="phase_2",
+                data_type="none",
+                outcome_kind="benefit",
+                outcome="FEV1",
+            ),
+        ]
+    )
     h = harms_summary(st).set_index("indication")
     assert list(h.index) == ["lung", "skin", "(whole review)"]
     s = h.loc["skin"]
@@ -283,6 +516,7 @@ def test_harms_summary_per_indication_and_review_wide():
 
 
 # ------------------------------------------------------------------ priors
+
 
 def test_registered_only_programme_gets_no_prior():
     st = _sheet(ANIMAL_UP, dict(stream="human", model="phase_3", data_type="none"))
@@ -302,13 +536,25 @@ def test_priors_monotone_in_phase():
 
 
 def test_non_therapeutic_and_non_monotone_schemes_get_no_prior():
-    st = _sheet(dict(stream="human", model="phase_1", data_type="single_arm", measure="PR",
-                     outcome_kind="harm", outcome="AE", events_int=0, n_int=10))
+    st = _sheet(
+        dict(
+            stream="human",
+            model="phase_1",
+            data_type="single_arm",
+            measure="PR",
+            outcome_kind="harm",
+            outcome="AE",
+            events_int=0,
+            n_int=10,
+        )
+    )
     r = _row(st, "x")
     assert r["prior_phase"] == "not applicable" and math.isnan(r["prior_loa"])
     st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4))
-    bad = ('indication_area = {}\n[loa_by_area."All indications"]\n'
-           "phase_1 = 0.5\nphase_2 = 0.1\nphase_3 = 0.6\nnda_bla = 0.9\n")
+    bad = (
+        'indication_area = {}\n[loa_by_area."All indications"]\n'
+        "phase_1 = 0.5\nphase_2 = 0.1\nphase_3 = 0.6\nnda_bla = 0.9\n"
+    )
     r = _row(st, "x", scheme=bad)
     assert math.isnan(r["prior_loa"]) and "not monotone" in r["prior_source"]
 
@@ -327,8 +573,11 @@ def test_gap_errors():
     with pytest.raises(ValidationError, match="'model'"):
         gap_summary(_studies().drop(columns="model"), grade(_studies()))
     with pytest.raises(ValidationError, match="'status'"):
-        gap_summary(_studies(), grade(_studies()),
-                    regulatory=pd.DataFrame({"indication": ["x"], "jurisdiction": ["EU"]}))
+        gap_summary(
+            _studies(),
+            grade(_studies()),
+            regulatory=pd.DataFrame({"indication": ["x"], "jurisdiction": ["EU"]}),
+        )
 
 
 def test_indication_matching():
@@ -351,14 +600,16 @@ def test_human_labels():
 def test_human_result_names_its_comparison_and_its_own_certainty():
     # a dose comparison is not a comparison with no treatment: the row and the narrative
     # say what was compared, and the certainty is that body's (not the best human one)
-    st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4, intervention="EV 10^10",
-                                comparator="EV 10^9"))
+    st = _sheet(ANIMAL_UP, dict(HUMAN_OR, yi=0.4, intervention="EV 10^10", comparator="EV 10^9"))
     g = grade(st)
     h = g[g["stream"] == "human"].iloc[0]
     r = _row(st, "x")
     assert r["human_comparison"] == "EV 10^10 vs EV 10^9"
-    cert = h["certainty"] + " certainty" + (
-        " (provisional)" if h["evidence_status"] == "provisional" else "")
+    cert = (
+        h["certainty"]
+        + " certainty"
+        + (" (provisional)" if h["evidence_status"] == "provisional" else "")
+    )
     assert r["human_certainty"] == cert
     assert f"(from OR; EV 10^10 vs EV 10^9), {cert}" in r["narrative"]
     # without a comparator in the sheet: nothing invented
@@ -374,10 +625,23 @@ def test_single_group_example_is_the_observed_proportion_with_wilson_ci():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        st = study_effects(_sheet(ANIMAL_UP, dict(
-            stream="human", model="phase_2", data_type="single_arm", measure="PR",
-            outcome="relapse", events_int=0, n_int=28)))
+        st = study_effects(
+            _sheet(
+                ANIMAL_UP,
+                dict(
+                    stream="human",
+                    model="phase_2",
+                    data_type="single_arm",
+                    measure="PR",
+                    outcome="relapse",
+                    events_int=0,
+                    n_int=28,
+                ),
+            )
+        )
     r = _row(st, "x")
     assert r["verdict"] == "human efficacy uncontrolled only"
-    assert ("1 single-group result without a comparator (e.g. 'relapse' 0 of 28: 0% (95% CI "
-            "0% to 12%, Wilson score))") in r["human_note"]
+    assert (
+        "1 single-group result without a comparator (e.g. 'relapse' 0 of 28: 0% (95% CI "
+        "0% to 12%, Wilson score))"
+    ) in r["human_note"]

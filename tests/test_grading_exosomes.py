@@ -57,8 +57,9 @@ def test_steps_add_up_from_the_starting_level(bundle):
     expected = (g["starting_level"].map(LEVEL_SCORE) + steps).clip(1, 4)
     assert (g["certainty"].map(LEVEL_SCORE) == expected).all()
     assert (g["certainty_score"].astype(int) == expected).all()
-    within = (g["starting_level"].map(LEVEL_SCORE) + steps
-              - g["translational_indirectness"]).clip(1, 4)
+    within = (g["starting_level"].map(LEVEL_SCORE) + steps - g["translational_indirectness"]).clip(
+        1, 4
+    )
     assert (g["certainty_within_stream"].map(LEVEL_SCORE) == within).all()
     for d in ALL_DOMAINS:  # every rating explains itself
         assert g[f"{d}_reason"].str.len().gt(0).all()
@@ -118,8 +119,15 @@ def test_absence_of_evidence_is_not_rated(bundle):
 def test_judgements_are_words_from_the_closed_set(bundle):
     g = bundle["grades"]
     down = {"not serious", "serious", "very serious", "extremely serious", "not assessed"}
-    up = {"none", "large", "very large", "present", "would reduce effect",
-          "would suggest spurious effect", "not assessed"}
+    up = {
+        "none",
+        "large",
+        "very large",
+        "present",
+        "would reduce effect",
+        "would suggest spurious effect",
+        "not assessed",
+    }
     for d in ALL_DOMAINS:
         allowed = up if d in ("large_effect", "dose_response", "plausible_confounding") else down
         assert set(g[f"{d}_judgement"]) <= allowed, d
@@ -157,9 +165,13 @@ def test_integration_gap_claims_and_tables_run(bundle):
     assert "safety notice" not in s["regulatory_status"]  # review-wide facts listed once
     # no human efficacy result: which of the two rules depends on the phases on record
     beyond_1 = s["n_human_trials_unknown_phase"] > 0 or s["highest_phase_registered"] not in (
-        "none", "phase 1", "phase 1/2")
-    assert s["verdict"] == ("human efficacy not reported" if beyond_1
-                            else "human efficacy untested beyond phase 1")
+        "none",
+        "phase 1",
+        "phase 1/2",
+    )
+    assert s["verdict"] == (
+        "human efficacy not reported" if beyond_1 else "human efficacy untested beyond phase 1"
+    )
     assert s["narrative"].startswith("Animal: infarct volume SMD +2.05")
     audit = audit_claims(bundle["claims"], g, studies=bundle["studies"])
     assert len(audit) == len(bundle["claims"])

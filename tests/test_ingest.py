@@ -160,84 +160,252 @@ def test_bool_columns_accept_the_documented_spellings(tmp_path):
 # (base data_type, overrides, column, value, reason)
 REJECTIONS = [
     ("counts", {"outcome": ""}, "outcome", None, "required value missing in column 'outcome'"),
-    ("counts", {"indication": "   "}, "indication", None,
-     "required value missing in column 'indication'"),
-    ("counts", {"n_int": "ten"}, "n_int", "ten",
-     "non-numeric value 'ten' in numeric column 'n_int'"),
-    ("counts", {"n_ctrl": "NA"}, "n_ctrl", None,
-     "data_type 'counts' needs a value in 'n_ctrl'"),
-    ("counts", {"n_ctrl": "n/a"}, "n_ctrl", None,
-     "data_type 'counts' needs a value in 'n_ctrl'"),
-    ("counts", {"n_ctrl": "N.A."}, "n_ctrl", "N.A.",
-     "non-numeric value 'N.A.' in numeric column 'n_ctrl'"),
-    ("counts", {"n_ctrl": "1,000"}, "n_ctrl", "1,000",
-     "non-numeric value '1,000' in numeric column 'n_ctrl'"),
-    ("counts", {"year": "2020.5"}, "year", "2020.5",
-     "non-integer value '2020.5' in integer column 'year'"),
-    ("counts", {"year": "1e300"}, "year", "1e300",
-     "value '1e300' in integer column 'year' is too large"),
-    ("counts", {"randomised": "maybe"}, "randomised", "maybe",
-     "value 'maybe' in true/false column 'randomised'; expected true/false, yes/no or 1/0"),
+    (
+        "counts",
+        {"indication": "   "},
+        "indication",
+        None,
+        "required value missing in column 'indication'",
+    ),
+    (
+        "counts",
+        {"n_int": "ten"},
+        "n_int",
+        "ten",
+        "non-numeric value 'ten' in numeric column 'n_int'",
+    ),
+    ("counts", {"n_ctrl": "NA"}, "n_ctrl", None, "data_type 'counts' needs a value in 'n_ctrl'"),
+    ("counts", {"n_ctrl": "n/a"}, "n_ctrl", None, "data_type 'counts' needs a value in 'n_ctrl'"),
+    (
+        "counts",
+        {"n_ctrl": "N.A."},
+        "n_ctrl",
+        "N.A.",
+        "non-numeric value 'N.A.' in numeric column 'n_ctrl'",
+    ),
+    (
+        "counts",
+        {"n_ctrl": "1,000"},
+        "n_ctrl",
+        "1,000",
+        "non-numeric value '1,000' in numeric column 'n_ctrl'",
+    ),
+    (
+        "counts",
+        {"year": "2020.5"},
+        "year",
+        "2020.5",
+        "non-integer value '2020.5' in integer column 'year'",
+    ),
+    (
+        "counts",
+        {"year": "1e300"},
+        "year",
+        "1e300",
+        "value '1e300' in integer column 'year' is too large",
+    ),
+    (
+        "counts",
+        {"randomised": "maybe"},
+        "randomised",
+        "maybe",
+        "value 'maybe' in true/false column 'randomised'; expected true/false, yes/no or 1/0",
+    ),
     ("counts", {"model": "mice"}, "model", "mice", "unknown model 'mice'; did you mean 'mouse'?"),
     ("counts", {"measure": "rr"}, "measure", "rr", "unknown measure 'rr'; did you mean 'RR'?"),
-    ("counts", {"outcome_kind": "benefits"}, "outcome_kind", "benefits",
-     "unknown outcome_kind 'benefits'; did you mean 'benefit'?"),
-    ("counts", {"stream": "zebra"}, "stream", "zebra",
-     "unknown stream 'zebra'; expected one of in_vitro, animal, human."),
-    ("counts", {"stream": "human"}, "model", "mouse",
-     "model 'mouse' belongs to stream 'animal', not 'human'"),
-    ("none", {"model": "meta_analysis"}, "k_studies", None,
-     "model 'meta_analysis' needs k_studies >= 1; k_studies is missing"),
-    ("none", {"model": "meta_analysis", "k_studies": "0"}, "k_studies", "0",
-     "k_studies must be >= 1 (number of pooled studies); got 0"),
-    ("counts", {"events_ctrl": ""}, "events_ctrl", None,
-     "data_type 'counts' needs a value in 'events_ctrl'"),
-    ("counts", {"measure": "MD"}, "measure", "MD",
-     "data_type 'counts' needs measure RR, OR, RD; got 'MD'"),
-    ("counts", {"measure": ""}, "measure", None,
-     "data_type 'counts' needs measure RR, OR, RD; measure is missing"),
-    ("continuous", {"sd_ctrl": ""}, "sd_ctrl", None,
-     "data_type 'continuous' needs sd_ctrl, se_ctrl or both ci_low_ctrl and ci_high_ctrl"),
-    ("continuous", {"measure": "OR"}, "measure", "OR",
-     "data_type 'continuous' needs measure MD, SMD, ROM; got 'OR'"),
-    ("estimate", {"estimate": ""}, "estimate", None,
-     "data_type 'estimate' needs a value in 'estimate'"),
-    ("estimate", {"measure": ""}, "measure", None,
-     "data_type 'estimate' needs a value in 'measure'"),
-    ("estimate", {"ci_low": "", "ci_high": ""}, "ci_low", None,
-     "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'"),
-    ("estimate", {"ci_high": ""}, "ci_high", None,
-     "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'"),
+    (
+        "counts",
+        {"outcome_kind": "benefits"},
+        "outcome_kind",
+        "benefits",
+        "unknown outcome_kind 'benefits'; did you mean 'benefit'?",
+    ),
+    (
+        "counts",
+        {"stream": "zebra"},
+        "stream",
+        "zebra",
+        "unknown stream 'zebra'; expected one of in_vitro, animal, human.",
+    ),
+    (
+        "counts",
+        {"stream": "human"},
+        "model",
+        "mouse",
+        "model 'mouse' belongs to stream 'animal', not 'human'",
+    ),
+    (
+        "none",
+        {"model": "meta_analysis"},
+        "k_studies",
+        None,
+        "model 'meta_analysis' needs k_studies >= 1; k_studies is missing",
+    ),
+    (
+        "none",
+        {"model": "meta_analysis", "k_studies": "0"},
+        "k_studies",
+        "0",
+        "k_studies must be >= 1 (number of pooled studies); got 0",
+    ),
+    (
+        "counts",
+        {"events_ctrl": ""},
+        "events_ctrl",
+        None,
+        "data_type 'counts' needs a value in 'events_ctrl'",
+    ),
+    (
+        "counts",
+        {"measure": "MD"},
+        "measure",
+        "MD",
+        "data_type 'counts' needs measure RR, OR, RD; got 'MD'",
+    ),
+    (
+        "counts",
+        {"measure": ""},
+        "measure",
+        None,
+        "data_type 'counts' needs measure RR, OR, RD; measure is missing",
+    ),
+    (
+        "continuous",
+        {"sd_ctrl": ""},
+        "sd_ctrl",
+        None,
+        "data_type 'continuous' needs sd_ctrl, se_ctrl or both ci_low_ctrl and ci_high_ctrl",
+    ),
+    (
+        "continuous",
+        {"measure": "OR"},
+        "measure",
+        "OR",
+        "data_type 'continuous' needs measure MD, SMD, ROM; got 'OR'",
+    ),
+    (
+        "estimate",
+        {"estimate": ""},
+        "estimate",
+        None,
+        "data_type 'estimate' needs a value in 'estimate'",
+    ),
+    (
+        "estimate",
+        {"measure": ""},
+        "measure",
+        None,
+        "data_type 'estimate' needs a value in 'measure'",
+    ),
+    (
+        "estimate",
+        {"ci_low": "", "ci_high": ""},
+        "ci_low",
+        None,
+        "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'",
+    ),
+    (
+        "estimate",
+        {"ci_high": ""},
+        "ci_high",
+        None,
+        "data_type 'estimate' needs both 'ci_low' and 'ci_high', or 'se'",
+    ),
     ("single_arm", {"n_int": ""}, "n_int", None, "data_type 'single_arm' needs a value in 'n_int'"),
-    ("single_arm", {"measure": "RR"}, "measure", "RR",
-     "data_type 'single_arm' needs measure PLO, PR; got 'RR'"),
-    ("counts", {"events_int": "12"}, "events_int", "12",
-     "events 'events_int' (12) exceed the total 'n_int' (10)"),
-    ("counts", {"events_ctrl": "-1"}, "events_ctrl", "-1",
-     "negative count -1 in column 'events_ctrl'"),
+    (
+        "single_arm",
+        {"measure": "RR"},
+        "measure",
+        "RR",
+        "data_type 'single_arm' needs measure PLO, PR; got 'RR'",
+    ),
+    (
+        "counts",
+        {"events_int": "12"},
+        "events_int",
+        "12",
+        "events 'events_int' (12) exceed the total 'n_int' (10)",
+    ),
+    (
+        "counts",
+        {"events_ctrl": "-1"},
+        "events_ctrl",
+        "-1",
+        "negative count -1 in column 'events_ctrl'",
+    ),
     ("none", {"n_total": "-5"}, "n_total", "-5", "negative count -5 in column 'n_total'"),
-    ("continuous", {"sd_int": "0"}, "sd_int", "0",
-     "standard deviation 'sd_int' must be > 0; got 0"),
-    ("continuous", {"sd_ctrl": "-0.4"}, "sd_ctrl", "-0.4",
-     "standard deviation 'sd_ctrl' must be > 0; got -0.4"),
+    (
+        "continuous",
+        {"sd_int": "0"},
+        "sd_int",
+        "0",
+        "standard deviation 'sd_int' must be > 0; got 0",
+    ),
+    (
+        "continuous",
+        {"sd_ctrl": "-0.4"},
+        "sd_ctrl",
+        "-0.4",
+        "standard deviation 'sd_ctrl' must be > 0; got -0.4",
+    ),
     ("continuous", {"n_ctrl": "0"}, "n_ctrl", "0", "sample size 'n_ctrl' must be >= 1; got 0"),
     ("none", {"n_total": "0.5"}, "n_total", "0.5", "sample size 'n_total' must be >= 1; got 0.5"),
-    ("estimate", {"se": "0", "ci_low": "", "ci_high": ""}, "se", "0",
-     "standard error 'se' must be > 0; got 0"),
-    ("estimate", {"ci_low": "1.2", "ci_high": "0.9", "estimate": "1.0"}, "ci_low", "1.2",
-     "CI lower limit 'ci_low' (1.2) is above the upper limit 'ci_high' (0.9)"),
-    ("estimate", {"estimate": "1.5"}, "estimate", "1.5",
-     "estimate 1.5 lies outside its confidence interval (0.5, 0.98)"),
-    ("estimate", {"ci_low": "0"}, "ci_low", "0",
-     "ratio measure 'HR' needs 'ci_low' > 0 (natural scale); got 0"),
-    ("estimate", {"measure": "OR", "estimate": "-0.3", "ci_low": "", "ci_high": "", "se": "0.2"},
-     "estimate", "-0.3", "ratio measure 'OR' needs 'estimate' > 0 (natural scale); got -0.3"),
-    ("continuous", {"measure": "ROM", "mean_ctrl": "-1"}, "mean_ctrl", "-1",
-     "measure 'ROM' needs positive means; 'mean_ctrl' is -1"),
-    ("estimate", {"ci_level": "95"}, "ci_level", "95",
-     "ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got 95"),
-    ("estimate", {"ci_level": "0"}, "ci_level", "0",
-     "ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got 0"),
+    (
+        "estimate",
+        {"se": "0", "ci_low": "", "ci_high": ""},
+        "se",
+        "0",
+        "standard error 'se' must be > 0; got 0",
+    ),
+    (
+        "estimate",
+        {"ci_low": "1.2", "ci_high": "0.9", "estimate": "1.0"},
+        "ci_low",
+        "1.2",
+        "CI lower limit 'ci_low' (1.2) is above the upper limit 'ci_high' (0.9)",
+    ),
+    (
+        "estimate",
+        {"estimate": "1.5"},
+        "estimate",
+        "1.5",
+        "estimate 1.5 lies outside its confidence interval (0.5, 0.98)",
+    ),
+    (
+        "estimate",
+        {"ci_low": "0"},
+        "ci_low",
+        "0",
+        "ratio measure 'HR' needs 'ci_low' > 0 (natural scale); got 0",
+    ),
+    (
+        "estimate",
+        {"measure": "OR", "estimate": "-0.3", "ci_low": "", "ci_high": "", "se": "0.2"},
+        "estimate",
+        "-0.3",
+        "ratio measure 'OR' needs 'estimate' > 0 (natural scale); got -0.3",
+    ),
+    (
+        "continuous",
+        {"measure": "ROM", "mean_ctrl": "-1"},
+        "mean_ctrl",
+        "-1",
+        "measure 'ROM' needs positive means; 'mean_ctrl' is -1",
+    ),
+    (
+        "estimate",
+        {"ci_level": "95"},
+        "ci_level",
+        "95",
+        "ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got 95",
+    ),
+    (
+        "estimate",
+        {"ci_level": "0"},
+        "ci_level",
+        "0",
+        "ci_level must be a fraction strictly between 0 and 1 (e.g. 0.95); got 0",
+    ),
 ]
 
 
@@ -310,7 +478,11 @@ def test_citation_key_not_in_bib(tmp_path):
 
 def test_several_problems_in_one_row_count_once(tmp_path):
     bad = {
-        **ANIMAL_COUNTS, "study_id": "B", "model": "mice", "n_int": "x", "events_ctrl": "-2",
+        **ANIMAL_COUNTS,
+        "study_id": "B",
+        "model": "mice",
+        "n_int": "x",
+        "events_ctrl": "-2",
         "year": "1.5",
     }
     result = read_studies(write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, bad]))
@@ -337,8 +509,9 @@ def test_summary_and_html_name_rows_and_reasons(tmp_path):
     assert "2 rows in, 1 accepted, 1 rejected" in html
     assert "<td>unknown model 'mice'; did you mean 'mouse'?</td>" in html
     assert repr(result).startswith("IngestResult(source=")
-    evil = read_studies(pd.DataFrame([{**ANIMAL_COUNTS, "study_id": "<script>x</script>",
-                                       "model": "mice"}]))
+    evil = read_studies(
+        pd.DataFrame([{**ANIMAL_COUNTS, "study_id": "<script>x</script>", "model": "mice"}])
+    )
     assert "<script>" not in evil._repr_html_()
     assert "&lt;script&gt;x&lt;/script&gt;" in evil._repr_html_()
 
@@ -552,8 +725,15 @@ def test_bad_argument_types():
 
 def test_round_trip_csv_read_write_read(tmp_path):
     rows = [
-        {**CONTINUOUS, "mean_int": "0.1", "sd_int": "0.30000000000000004", "randomised": "yes",
-         "comparator": "=cmd", "notes": "1 day, \"quoted\", multi\nline", "reviewer": "x"},
+        {
+            **CONTINUOUS,
+            "mean_int": "0.1",
+            "sd_int": "0.30000000000000004",
+            "randomised": "yes",
+            "comparator": "=cmd",
+            "notes": '1 day, "quoted", multi\nline',
+            "reviewer": "x",
+        },
         {**ESTIMATE, "estimate": "0.7071067811865476", "ci_low": "1e-3", "blinded": "0"},
         {**SINGLE_ARM, "intervention": "@SUM(1)"},
         NONE,
@@ -641,23 +821,56 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
 
     rng = np.random.default_rng(7)
     cells = ["", "-1", "-0.0", "0", "0.5", "+0.50", "1", "1.0", " 2 ", "3e0", "12", "95", "x"]
-    numeric = ["k_studies", "events_int", "n_int", "events_ctrl", "n_ctrl", "n_total",
-               "mean_int", "sd_int", "mean_ctrl", "sd_ctrl", "estimate", "ci_low", "ci_high",
-               "ci_level", "se", "dose", "year", "se_int", "se_ctrl", "ci_low_int",
-               "ci_high_int", "ci_low_ctrl", "ci_high_ctrl", "median_int", "q1_int", "q3_int",
-               "median_ctrl", "q1_ctrl", "q3_ctrl"]
+    numeric = [
+        "k_studies",
+        "events_int",
+        "n_int",
+        "events_ctrl",
+        "n_ctrl",
+        "n_total",
+        "mean_int",
+        "sd_int",
+        "mean_ctrl",
+        "sd_ctrl",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "ci_level",
+        "se",
+        "dose",
+        "year",
+        "se_int",
+        "se_ctrl",
+        "ci_low_int",
+        "ci_high_int",
+        "ci_low_ctrl",
+        "ci_high_ctrl",
+        "median_int",
+        "q1_int",
+        "q3_int",
+        "median_ctrl",
+        "q1_ctrl",
+        "q3_ctrl",
+    ]
     bases = list(BASES.values())
     rows = []
     for i in range(800):
-        row = {**bases[i % len(bases)], "study_id": f"S{i}",
-               "measure": ["RR", "OR", "HR", "ROM", "SMD", "MD"][i % 6]}
+        row = {
+            **bases[i % len(bases)],
+            "study_id": f"S{i}",
+            "measure": ["RR", "OR", "HR", "ROM", "SMD", "MD"][i % 6],
+        }
         for c in rng.choice(numeric, size=6, replace=False):
             row[c] = cells[rng.integers(len(cells))]
         rows.append(row)
     path = write_sheet(tmp_path / "s.csv", rows)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    as_numbers = frame.assign(**{c: pd.to_numeric(frame[c].str.strip(), errors="coerce")
-                                 for c in ("n_int", "ci_low", "estimate")})
+    as_numbers = frame.assign(
+        **{
+            c: pd.to_numeric(frame[c].str.strip(), errors="coerce")
+            for c in ("n_int", "ci_low", "estimate")
+        }
+    )
     lean = [read_studies(src) for src in (path, frame, as_numbers)]
     monkeypatch.setattr(ingest, "drop_unshown", lambda shown, num: None)
     full = [read_studies(src) for src in (path, frame, as_numbers)]
@@ -666,12 +879,25 @@ def test_keeping_only_the_cells_a_rule_can_show_changes_no_report(tmp_path, monk
         pd.testing.assert_frame_equal(a.studies, b.studies)
     reasons = lean[0].rejected["reason"]
     # the sample reaches every rule that shows a numeric cell, and some rows are accepted
-    for needle in ("exceed the total", "is above the upper limit", "outside its confidence",
-                   "natural scale", "positive means", "ci_level must", "k_studies must",
-                   "negative count", "sample size", "standard deviation", "standard error",
-                   "'se_int'", "'se_ctrl'", "CI of the arm mean: 'ci_low_int'",
-                   "CI of the arm mean: 'ci_low_ctrl'", "quartiles must satisfy q1_int",
-                   "quartiles must satisfy q1_ctrl"):
+    for needle in (
+        "exceed the total",
+        "is above the upper limit",
+        "outside its confidence",
+        "natural scale",
+        "positive means",
+        "ci_level must",
+        "k_studies must",
+        "negative count",
+        "sample size",
+        "standard deviation",
+        "standard error",
+        "'se_int'",
+        "'se_ctrl'",
+        "CI of the arm mean: 'ci_low_int'",
+        "CI of the arm mean: 'ci_low_ctrl'",
+        "quartiles must satisfy q1_int",
+        "quartiles must satisfy q1_ctrl",
+    ):
         assert reasons.str.contains(needle, regex=False).any(), needle
     assert (lean[0].rejected["value"] == "+0.50").any()
     assert 0 < lean[0].n_accepted < 800
@@ -685,12 +911,19 @@ def test_extra_checks_reject_rows_with_their_reasons(tmp_path):
     def no_trials(studies):
         seen.append(len(studies))  # every input row, rejected ones included
         hit = studies.index[studies["study_id"].str.startswith("Trial").fillna(False)]
-        return pd.DataFrame({"row": hit, "column": "study_id",
-                             "value": studies.loc[hit, "study_id"], "reason": "no trials"})
+        return pd.DataFrame(
+            {
+                "row": hit,
+                "column": "study_id",
+                "value": studies.loc[hit, "study_id"],
+                "reason": "no trials",
+            }
+        )
 
     def blank_stream(studies):
-        return pd.DataFrame({"row": [1], "column": ["stream"], "value": [None],
-                             "reason": ["second opinion"]})
+        return pd.DataFrame(
+            {"row": [1], "column": ["stream"], "value": [None], "reason": ["second opinion"]}
+        )
 
     out = read_studies(path, checks=[no_trials, blank_stream])
     assert seen == [4]
@@ -705,14 +938,25 @@ def test_extra_checks_reject_rows_with_their_reasons(tmp_path):
     assert read_studies(path, checks=no_trials).n_rejected == 2  # one callable is fine too
 
 
-@pytest.mark.parametrize(("checks", "needle"), [
-    (3, "'checks'.*callables.*int"),
-    ([lambda s: 3], "must return a DataFrame.*Got int"),
-    ([lambda s: pd.DataFrame({"row": [9], "column": ["x"], "value": [None], "reason": ["r"]})],
-     "'row' that is not a position 0..3"),
-    ([lambda s: pd.DataFrame({"row": [0, 0], "column": "x", "value": None, "reason": "r"})],
-     "a row twice"),
-])
+@pytest.mark.parametrize(
+    ("checks", "needle"),
+    [
+        (3, "'checks'.*callables.*int"),
+        ([lambda s: 3], "must return a DataFrame.*Got int"),
+        (
+            [
+                lambda s: pd.DataFrame(
+                    {"row": [9], "column": ["x"], "value": [None], "reason": ["r"]}
+                )
+            ],
+            "'row' that is not a position 0..3",
+        ),
+        (
+            [lambda s: pd.DataFrame({"row": [0, 0], "column": "x", "value": None, "reason": "r"})],
+            "a row twice",
+        ),
+    ],
+)
 def test_bad_checks_are_named(tmp_path, checks, needle):
     path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS, ESTIMATE, SINGLE_ARM])
     with pytest.raises(InvalidParameterError, match=needle):
@@ -721,6 +965,7 @@ def test_bad_checks_are_named(tmp_path, checks, needle):
 
 def test_arrow_allocator_is_restored_after_reading(tmp_path):
     import pyarrow as pa  # a test dependency
+
     before = pa.default_memory_pool().backend_name
     path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS])
     assert read_studies(path).n_accepted == 2

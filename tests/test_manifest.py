@@ -95,7 +95,10 @@ def test_build_and_write_manifest_sorted_and_relative(tmp_path):
     )
     assert [o["file"] for o in manifest["outputs"]] == ["a.csv", "b.csv", "figures/a.png"]
     assert manifest["outputs"][0] == {
-        "file": "a.csv", "bytes": 3, "sha256": hashlib.sha256(b"22\n").hexdigest()}
+        "file": "a.csv",
+        "bytes": 3,
+        "sha256": hashlib.sha256(b"22\n").hexdigest(),
+    }
     assert manifest["inputs"]["claims"] is None
     assert manifest["counts"] == {"rows_in": 5, "rows_accepted": 4, "rows_rejected": 1}
     assert manifest["scheme"] == {"imprecision": {"ois_events": 300}, "level": 0.95}
@@ -111,8 +114,9 @@ def test_build_and_write_manifest_sorted_and_relative(tmp_path):
 
 
 def test_nan_and_missing_become_json_null(tmp_path):
-    manifest = build_manifest(inputs={}, counts={"x": 1},
-                              extra={"a": float("nan"), "b": pd.NA}, timestamp="t")
+    manifest = build_manifest(
+        inputs={}, counts={"x": 1}, extra={"a": float("nan"), "b": pd.NA}, timestamp="t"
+    )
     path = write_manifest(manifest, tmp_path / "m.json")
     data = json.loads(path.read_text())  # strict JSON parse
     assert data["a"] is None and data["b"] is None
@@ -136,8 +140,14 @@ def two_runs(tmp_path_factory):
     second = tmp_path_factory.mktemp("repro") / "b"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run's own warnings are tested elsewhere
-        run_review(inputs["studies"], bib=inputs["bib"], regulatory=inputs["regulatory"],
-                   claims=inputs["claims"], out_dir=second, jobs=1)
+        run_review(
+            inputs["studies"],
+            bib=inputs["bib"],
+            regulatory=inputs["regulatory"],
+            claims=inputs["claims"],
+            out_dir=second,
+            jobs=1,
+        )
     return first, second
 
 
@@ -200,8 +210,9 @@ def test_run_records_its_manifest_and_options(tmp_path, monkeypatch):
     sheet = pd.read_csv(bundled_path("exosome_studies.csv"), dtype="string").head(20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run_review(sheet, out_dir=tmp_path / "out", figures=False, method="DL",
-                            question="within")
+        result = run_review(
+            sheet, out_dir=tmp_path / "out", figures=False, method="DL", question="within"
+        )
     out = tmp_path / "out"
     assert result.out_dir == out and all(p.is_relative_to(out) for p in result.files)
     digest = sha256_file(out / "manifest.json")

@@ -19,17 +19,33 @@ RTOL = 1e-10  # closed forms: observed agreement ~1e-14; project floor 1e-6
 EXPECTED = sorted(
     [f"bcg_mh_{m}" for m in ("OR", "RR", "RD")]
     + ["bcg_mh_OR_nocorrect", "bcg_mh_RR_level90", "bcg_peto"]
-    + [f"{ds}_{s}" for ds in ("li2007", "nielweise2007", "hahn2001", "collins1985a",
-                                "yusuf1985_t9")
-       for s in ("mh_OR", "mh_RR", "mh_RD", "peto")]
+    + [
+        f"{ds}_{s}"
+        for ds in ("li2007", "nielweise2007", "hahn2001", "collins1985a", "yusuf1985_t9")
+        for s in ("mh_OR", "mh_RR", "mh_RD", "peto")
+    ]
     + ["nielweise2007_mh_OR_add_both", "nielweise2007_mh_RR_nodrop", "nielweise2007_peto_all"]
     + [f"nielweise2007_zeroarm_{s}" for s in ("mh_OR", "mh_RR", "mh_RD", "peto")]
     + ["hine1989_mh_RD", "hine1989_peto", "hart1999_mh_IRR", "hart1999_mh_IRD"]
 )
 FIELDS = {  # metafor name -> MHResult field
-    "beta": "estimate", "se": "se", "zval": "stat", "pval": "p_value", "ci.lb": "ci_low",
-    "ci.ub": "ci_high", "QE": "q", "QEp": "q_p", "I2": "i2", "H2": "h2", "k": "k",
-    "k.yi": "k_yi", "MH": "cmh", "MHp": "cmh_p", "BD": "bd", "BDp": "bd_p", "TA": "tarone",
+    "beta": "estimate",
+    "se": "se",
+    "zval": "stat",
+    "pval": "p_value",
+    "ci.lb": "ci_low",
+    "ci.ub": "ci_high",
+    "QE": "q",
+    "QEp": "q_p",
+    "I2": "i2",
+    "H2": "h2",
+    "k": "k",
+    "k.yi": "k_yi",
+    "MH": "cmh",
+    "MHp": "cmh_p",
+    "BD": "bd",
+    "BDp": "bd_p",
+    "TA": "tarone",
     "TAp": "tarone_p",
 }
 
@@ -96,10 +112,14 @@ def test_zero_arm_warns_and_gives_nan():
 
 def test_sheet_columns_and_pool_groups():
     case = FX["cases"]["bcg_mh_RR"]
-    frame = pd.DataFrame({
-        "events_int": case["data"]["ai"], "n_int": case["data"]["n1i"],
-        "events_ctrl": case["data"]["ci"], "n_ctrl": case["data"]["n2i"],
-    })
+    frame = pd.DataFrame(
+        {
+            "events_int": case["data"]["ai"],
+            "n_int": case["data"]["n1i"],
+            "events_ctrl": case["data"]["ci"],
+            "n_ctrl": case["data"]["n2i"],
+        }
+    )
     res = evidence.mantel_haenszel(frame, measure="RR")
     assert res.estimate == pytest.approx(case["expected"]["beta"], rel=RTOL)
     two = pd.concat([frame.assign(g="a"), frame.iloc[:5].assign(g="b")], ignore_index=True)
@@ -109,8 +129,9 @@ def test_sheet_columns_and_pool_groups():
     single = evidence.mantel_haenszel(frame.iloc[:5], measure="RR")
     assert out["estimate"].iloc[1] == pytest.approx(single.estimate, rel=1e-14)
     peto = evidence.pool_groups(two, "g", method="PETO")
-    assert peto["estimate"].iloc[0] == pytest.approx(FX["cases"]["bcg_peto"]["expected"]["beta"],
-                                                     rel=RTOL)
+    assert peto["estimate"].iloc[0] == pytest.approx(
+        FX["cases"]["bcg_peto"]["expected"]["beta"], rel=RTOL
+    )
     assert list(peto["method"]) == ["PETO", "PETO"]
 
 
@@ -130,8 +151,9 @@ def test_bad_input():
     with pytest.raises(ValidationError, match="never occurred"):
         evidence.peto(none, ai="a", n1i="n1", ci="c", n2i="n2")
     with pytest.raises(InvalidParameterError, match="'correct' argument of pool_groups"):
-        evidence.pool_groups(frame.assign(g=1), "g", method="PETO", ai="a", n1i="n1", ci="c",
-                             n2i="n2", correct=True)
+        evidence.pool_groups(
+            frame.assign(g=1), "g", method="PETO", ai="a", n1i="n1", ci="c", n2i="n2", correct=True
+        )
     with pytest.raises(InvalidParameterError, match="pool_groups"):
         evidence.pool_groups(frame.assign(g=1, yi=0.1, vi=0.1), "g", ai="a")
 
@@ -142,13 +164,13 @@ def test_pool_groups_keeps_a_group_without_tables():
     empty = frame.iloc[:2].assign(g="b", ai=np.nan)
     data = pd.concat([frame, empty], ignore_index=True)
     with pytest.warns(StatisticalWarning, match="no complete table"):
-        out = evidence.pool_groups(data, "g", method="MH", ai="ai", n1i="n1i", ci="ci",
-                                   n2i="n2i")
+        out = evidence.pool_groups(data, "g", method="MH", ai="ai", n1i="n1i", ci="ci", n2i="n2i")
     assert list(out["k"]) == [13, 0] and math.isnan(out["estimate"].iloc[1])
     assert out["estimate"].iloc[0] == pytest.approx(case["expected"]["beta"], rel=RTOL)
     with pytest.raises(InvalidParameterError, match="'ci_method' argument of pool_groups"):
-        evidence.pool_groups(data, "g", method="MH", ci_method="hksj", ai="ai", n1i="n1i",
-                             ci="ci", n2i="n2i")
+        evidence.pool_groups(
+            data, "g", method="MH", ci_method="hksj", ai="ai", n1i="n1i", ci="ci", n2i="n2i"
+        )
 
 
 def test_risk_difference_without_events_has_no_test():

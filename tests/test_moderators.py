@@ -302,14 +302,16 @@ def test_subgroup_p_adjust_uses_multipletests():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        frame = evidence.effect_sizes(evidence.load_dataset("bcg"), "RR", ai="tpos", bi="tneg",
-                                      ci="cpos", di="cneg")
+        frame = evidence.effect_sizes(
+            evidence.load_dataset("bcg"), "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg"
+        )
     res = subgroup_analysis(frame, "alloc", p_adjust="holm")
     plain = subgroup_analysis(frame, "alloc")
     p = plain.groups["p_value"].to_numpy(dtype=float)
     assert len(p) == 3
-    np.testing.assert_allclose(res.groups["p_value_adj"], multipletests(p, method="holm")[1],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        res.groups["p_value_adj"], multipletests(p, method="holm")[1], rtol=1e-15
+    )
     assert (res.groups["p_value_adj"] >= res.groups["p_value"]).all()
     assert set(res.groups["p_adjust"]) == {"holm"}
     assert "p_value_adj" not in plain.groups

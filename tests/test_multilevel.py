@@ -18,9 +18,7 @@ from evidence.errors import InvalidParameterError, ValidationError
 
 FX = load_fixture("multilevel")
 CASES = FX["cases"]
-ML_CASES = [
-    f"multilevel_{d}_{m}" for d in ("kon", "assink", "born") for m in ("reml", "ml")
-]
+ML_CASES = [f"multilevel_{d}_{m}" for d in ("kon", "assink", "born") for m in ("reml", "ml")]
 CR2_CASES = ["cr2_uni_kon_reml", "cr2_uni_assink_reml", "cr2_uni_born_reml", "cr2_uni_kon_dl"]
 RTOL = 1e-6
 
@@ -32,30 +30,42 @@ def test_fixture_case_list_is_complete():
 
 
 def _frame(inp):
-    return pd.DataFrame({"study": inp["study"], "comparison": inp["comparison"],
-                         "yi": inp["yi"], "vi": inp["vi"]})
+    return pd.DataFrame(
+        {"study": inp["study"], "comparison": inp["comparison"], "yi": inp["yi"], "vi": inp["vi"]}
+    )
 
 
 @pytest.mark.parametrize("name", ML_CASES)
 def test_model_based_matches_rma_mv(name):
     case = CASES[name]
     inp, exp = case["input"], case["expected"]
-    res = evidence.pool_multilevel(_frame(inp), study="study", comparison="comparison",
-                                   method=inp["method"])
+    res = evidence.pool_multilevel(
+        _frame(inp), study="study", comparison="comparison", method=inp["method"]
+    )
     got = {
-        "beta": res.estimate, "se": res.se, "zval": res.stat, "pval": res.p_value,
-        "ci_lb": res.ci_low, "ci_ub": res.ci_high, "QE": res.q, "QEp": res.q_p,
-        "logLik": res.loglik, "pi_lb": res.pi_low, "pi_ub": res.pi_high,
-        "i2_total": res.i2, "k": res.k,
+        "beta": res.estimate,
+        "se": res.se,
+        "zval": res.stat,
+        "pval": res.p_value,
+        "ci_lb": res.ci_low,
+        "ci_ub": res.ci_high,
+        "QE": res.q,
+        "QEp": res.q_p,
+        "logLik": res.loglik,
+        "pi_lb": res.pi_low,
+        "pi_ub": res.pi_high,
+        "i2_total": res.i2,
+        "k": res.k,
     }
     for key, value in got.items():
         assert value == pytest.approx(exp[key], rel=RTOL, abs=1e-300), key
-    np.testing.assert_allclose([res.sigma2_study, res.sigma2_comparison], exp["sigma2"],
-                               rtol=RTOL)
-    np.testing.assert_allclose([res.sigma2_study_ci_low, res.sigma2_comparison_ci_low],
-                               exp["sigma2_ci_lb"], rtol=RTOL)
-    np.testing.assert_allclose([res.sigma2_study_ci_high, res.sigma2_comparison_ci_high],
-                               exp["sigma2_ci_ub"], rtol=RTOL)
+    np.testing.assert_allclose([res.sigma2_study, res.sigma2_comparison], exp["sigma2"], rtol=RTOL)
+    np.testing.assert_allclose(
+        [res.sigma2_study_ci_low, res.sigma2_comparison_ci_low], exp["sigma2_ci_lb"], rtol=RTOL
+    )
+    np.testing.assert_allclose(
+        [res.sigma2_study_ci_high, res.sigma2_comparison_ci_high], exp["sigma2_ci_ub"], rtol=RTOL
+    )
     np.testing.assert_allclose([res.i2_study, res.i2_comparison], exp["i2_levels"], rtol=RTOL)
     assert [res.n_studies, res.n_comparisons] == exp["s_nlevels"]
     assert math.isnan(res.df) and res.se_model == res.se
@@ -65,14 +75,22 @@ def test_model_based_matches_rma_mv(name):
 def test_cr2_matches_robust_clubsandwich(name):
     case = CASES[name]
     inp, exp = case["input"], case["expected"]
-    res = evidence.pool_multilevel(_frame(inp), study="study", comparison="comparison",
-                                   method=inp["method"], ci_method="cr2")
+    res = evidence.pool_multilevel(
+        _frame(inp), study="study", comparison="comparison", method=inp["method"], ci_method="cr2"
+    )
     assert res.ci_method == "cr2"
-    for value, key in [(res.se, "robust_se"), (res.stat, "robust_tval"),
-                       (res.p_value, "robust_pval"), (res.df, "robust_dfs"),
-                       (res.ci_low, "robust_ci_lb"), (res.ci_high, "robust_ci_ub"),
-                       (res.pi_low, "robust_pi_lb"), (res.pi_high, "robust_pi_ub"),
-                       (res.se_model, "se"), (res.estimate, "beta")]:
+    for value, key in [
+        (res.se, "robust_se"),
+        (res.stat, "robust_tval"),
+        (res.p_value, "robust_pval"),
+        (res.df, "robust_dfs"),
+        (res.ci_low, "robust_ci_lb"),
+        (res.ci_high, "robust_ci_ub"),
+        (res.pi_low, "robust_pi_lb"),
+        (res.pi_high, "robust_pi_ub"),
+        (res.se_model, "se"),
+        (res.estimate, "beta"),
+    ]:
         assert value == pytest.approx(exp[key], rel=RTOL), key
     assert res.n_studies == exp["robust_n_clusters"]
 
@@ -83,10 +101,19 @@ def test_pool_clustered_cr2_matches_clubsandwich(name):
     data = pd.DataFrame({"cl": inp["cluster"], "yi": inp["yi"], "vi": inp["vi"]})
     res = evidence.pool_clustered(data, cluster="cl", method=inp["method"], vcov="CR2")
     assert res.vcov_type == "CR2"
-    for value, key in [(res.estimate, "beta"), (res.se, "se"), (res.stat, "tval"),
-                       (res.p_value, "pval"), (res.df, "dfs"), (res.ci_low, "ci_lb"),
-                       (res.ci_high, "ci_ub"), (res.pi_low, "pi_lb"), (res.pi_high, "pi_ub"),
-                       (res.tau2, "tau2"), (res.se_model, "se_model")]:
+    for value, key in [
+        (res.estimate, "beta"),
+        (res.se, "se"),
+        (res.stat, "tval"),
+        (res.p_value, "pval"),
+        (res.df, "dfs"),
+        (res.ci_low, "ci_lb"),
+        (res.ci_high, "ci_ub"),
+        (res.pi_low, "pi_lb"),
+        (res.pi_high, "pi_ub"),
+        (res.tau2, "tau2"),
+        (res.se_model, "se_model"),
+    ]:
         assert value == pytest.approx(exp[key], rel=RTOL), key
     assert res.n_clusters == exp["n_clusters"]
 
@@ -107,13 +134,15 @@ def test_row_order_does_not_matter():
     a = evidence.pool_multilevel(data, study="study", ci_method="cr2")
     b = evidence.pool_multilevel(shuffled, study="study", ci_method="cr2")
     assert a.to_frame().drop(columns=["method", "ci_method"]).to_numpy(float) == pytest.approx(
-        b.to_frame().drop(columns=["method", "ci_method"]).to_numpy(float), rel=1e-9)
+        b.to_frame().drop(columns=["method", "ci_method"]).to_numpy(float), rel=1e-9
+    )
 
 
 def test_boundary_study_variance_is_zero():
     # no between-study variance: every study has the same two comparisons' mean
-    data = pd.DataFrame({"study": np.repeat(np.arange(6), 2),
-                         "yi": np.tile([0.1, 0.5], 6), "vi": 0.01})
+    data = pd.DataFrame(
+        {"study": np.repeat(np.arange(6), 2), "yi": np.tile([0.1, 0.5], 6), "vi": 0.01}
+    )
     res = evidence.pool_multilevel(data, study="study")
     assert res.sigma2_study == 0.0
     assert res.sigma2_study_ci_low == 0.0
@@ -122,17 +151,41 @@ def test_boundary_study_variance_is_zero():
 
 
 def test_result_object():
-    res = evidence.pool_multilevel(_frame(CASES["multilevel_kon_reml"]["input"]),
-                                   study="study")
+    res = evidence.pool_multilevel(_frame(CASES["multilevel_kon_reml"]["input"]), study="study")
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.estimate = 0.0  # type: ignore[misc]
     frame = res.to_frame()
     assert list(frame.columns) == [
-        "k", "n_studies", "n_comparisons", "estimate", "se", "stat", "df", "p_value",
-        "ci_low", "ci_high", "sigma2_study", "sigma2_study_ci_low", "sigma2_study_ci_high",
-        "sigma2_comparison", "sigma2_comparison_ci_low", "sigma2_comparison_ci_high",
-        "i2_study", "i2_comparison", "i2", "q", "q_df", "q_p", "pi_low", "pi_high",
-        "se_model", "loglik", "method", "ci_method", "level"]
+        "k",
+        "n_studies",
+        "n_comparisons",
+        "estimate",
+        "se",
+        "stat",
+        "df",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "sigma2_study",
+        "sigma2_study_ci_low",
+        "sigma2_study_ci_high",
+        "sigma2_comparison",
+        "sigma2_comparison_ci_low",
+        "sigma2_comparison_ci_high",
+        "i2_study",
+        "i2_comparison",
+        "i2",
+        "q",
+        "q_df",
+        "q_p",
+        "pi_low",
+        "pi_high",
+        "se_model",
+        "loglik",
+        "method",
+        "ci_method",
+        "level",
+    ]
     assert frame.loc[0, "estimate"] == res.estimate  # full precision
     comp = res.components()
     assert list(comp["level"]) == ["study", "comparison"]
@@ -140,13 +193,16 @@ def test_result_object():
     assert "<table" in res._repr_html_()
 
 
-@pytest.mark.parametrize("kwargs, arg", [
-    (dict(study="nope"), "study"),
-    (dict(study="study", method="DL"), "method"),
-    (dict(study="study", ci_method="hksj"), "ci_method"),
-    (dict(study="study", level=95), "level"),
-    (dict(study="study", comparison="nope"), "comparison"),
-])
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(study="nope"), "study"),
+        (dict(study="study", method="DL"), "method"),
+        (dict(study="study", ci_method="hksj"), "ci_method"),
+        (dict(study="study", level=95), "level"),
+        (dict(study="study", comparison="nope"), "comparison"),
+    ],
+)
 def test_bad_arguments(kwargs, arg):
     data = _frame(CASES["multilevel_kon_reml"]["input"])
     with pytest.raises(InvalidParameterError, match=f"'{arg}'"):

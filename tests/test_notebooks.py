@@ -44,11 +44,20 @@ def test_notebook_runs_top_to_bottom(name, monkeypatch):
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     monkeypatch.setenv("PYTHONPATH", path)
     book = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
-    client = NotebookClient(book, kernel_name="python3", timeout=120,
-                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    client = NotebookClient(
+        book,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
     client.execute()  # raises CellExecutionError naming the failing cell
-    errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     executed = [c for c in book.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in executed)

@@ -61,8 +61,11 @@ def _check_one_body(result) -> int:
     for col in ("estimate", "ci_low", "ci_high", "estimate_rows", "estimate_basis"):
         assert (merged[col] == merged[f"{col}_pooled"]).all(), col
     scheme = result.manifest.get("scheme") or {}
-    options = {"method": scheme.get("pool_method", "REML"),
-               "ci_method": scheme.get("ci_method", "z"), "level": scheme.get("level", 0.95)}
+    options = {
+        "method": scheme.get("pool_method", "REML"),
+        "ci_method": scheme.get("ci_method", "z"),
+        "level": scheme.get("level", 0.95),
+    }
     checked = 0
     for g, rows in body_forests(table, grades):
         sel = [int(i) for i in str(g["estimate_rows"]).split("; ")]
@@ -76,8 +79,7 @@ def _check_one_body(result) -> int:
         assert drawn == sorted(sel), (g["indication"], g["outcome"], g["stream"])
         pooled_row = merged[(merged[key] == g[key]).all(axis=1)].iloc[0]
         if len(sel) == 1:  # one row: the forest shows it without a diamond
-            assert g["estimate"] == pytest.approx(float(yi[[not r for r in reasons]][0]),
-                                                  rel=1e-12)
+            assert g["estimate"] == pytest.approx(float(yi[[not r for r in reasons]][0]), rel=1e-12)
             checked += 1
             continue
         with warnings.catch_warnings():
@@ -98,9 +100,13 @@ def bundled(tmp_path_factory):
     paths = bundled_inputs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return run_review(paths["studies"], bib=paths["bib"],
-                          out_dir=tmp_path_factory.mktemp("bundled"), figures=False,
-                          report=False)
+        return run_review(
+            paths["studies"],
+            bib=paths["bib"],
+            out_dir=tmp_path_factory.mktemp("bundled"),
+            figures=False,
+            report=False,
+        )
 
 
 def test_bundled_review_one_body_one_estimate(bundled):
@@ -109,9 +115,16 @@ def test_bundled_review_one_body_one_estimate(bundled):
 
 
 def _sheet(frame: pd.DataFrame, **cells) -> pd.DataFrame:
-    base = {"citation_key": "", "intervention": "intervention", "comparator": "control",
-            "stream": "human", "model": "phase_3", "randomised": True, "controlled": True,
-            "data_type": "counts"}
+    base = {
+        "citation_key": "",
+        "intervention": "intervention",
+        "comparator": "control",
+        "stream": "human",
+        "model": "phase_3",
+        "randomised": True,
+        "controlled": True,
+        "data_type": "counts",
+    }
     base.update(cells)
     return frame.assign(**base)
 
@@ -131,11 +144,17 @@ def test_double_zero_trials_left_out_everywhere(tmp_path):
     # two trials have two rows each (two arms against one control); metafor's fit in the
     # fixture treats the 33 rows as independent, so the rows get their own ids here
     dup = a["study_id"].duplicated(keep=False)
-    a.loc[dup, "study_id"] = a.loc[dup, "study_id"] + " arm " + (
-        a[dup].groupby("study_id").cumcount() + 1).astype(str)
-    sheet = _sheet(a[["study_id", "events_int", "n_int", "events_ctrl", "n_ctrl"]],
-                   indication="COVID-19", outcome="all-cause mortality",
-                   outcome_direction="higher_is_worse", outcome_kind="harm", measure="OR")
+    a.loc[dup, "study_id"] = (
+        a.loc[dup, "study_id"] + " arm " + (a[dup].groupby("study_id").cumcount() + 1).astype(str)
+    )
+    sheet = _sheet(
+        a[["study_id", "events_int", "n_int", "events_ctrl", "n_ctrl"]],
+        indication="COVID-19",
+        outcome="all-cause mortality",
+        outcome_direction="higher_is_worse",
+        outcome_kind="harm",
+        measure="OR",
+    )
     result = _run(sheet, tmp_path)
     (g,) = [g for _, g in result.grades.iterrows()]
     assert g["k"] == 18
@@ -151,10 +170,23 @@ def test_double_zero_trials_left_out_everywhere(tmp_path):
 
 
 def test_only_double_zero_trials_is_no_evidence():
-    d = pd.DataFrame({"study_id": ["A", "B"], "events_int": [0, 0], "n_int": [10, 12],
-                      "events_ctrl": [0, 0], "n_ctrl": [11, 10]})
-    sheet = _sheet(d, indication="x", outcome="death", outcome_direction="higher_is_worse",
-                   outcome_kind="harm", measure="RR")
+    d = pd.DataFrame(
+        {
+            "study_id": ["A", "B"],
+            "events_int": [0, 0],
+            "n_int": [10, 12],
+            "events_ctrl": [0, 0],
+            "n_ctrl": [11, 10],
+        }
+    )
+    sheet = _sheet(
+        d,
+        indication="x",
+        outcome="death",
+        outcome_direction="higher_is_worse",
+        outcome_kind="harm",
+        measure="RR",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = grade(sheet).iloc[0]
@@ -166,18 +198,35 @@ def test_only_double_zero_trials_is_no_evidence():
 def test_several_rows_per_study_cluster_robust_in_grade_and_forest(tmp_path):
     b = pd.read_csv(REF / "forest_besson2016_rearing.csv")
     b = b[np.isfinite(b["sd_int"]) & np.isfinite(b["sd_ctrl"])]
-    sheet = _sheet(b[["study_id", "comparison", "mean_int", "sd_int", "n_int", "mean_ctrl",
-                      "sd_ctrl", "n_ctrl"]].reset_index(drop=True),
-                   indication="maternal diet", outcome="rearing",
-                   outcome_direction="higher_is_better", outcome_kind="benefit",
-                   measure="SMD", stream="animal", model="rat", data_type="continuous")
+    sheet = _sheet(
+        b[
+            [
+                "study_id",
+                "comparison",
+                "mean_int",
+                "sd_int",
+                "n_int",
+                "mean_ctrl",
+                "sd_ctrl",
+                "n_ctrl",
+            ]
+        ].reset_index(drop=True),
+        indication="maternal diet",
+        outcome="rearing",
+        outcome_direction="higher_is_better",
+        outcome_kind="benefit",
+        measure="SMD",
+        stream="animal",
+        model="rat",
+        data_type="continuous",
+    )
     assert sheet["study_id"].duplicated().any()
     result = _run(sheet, tmp_path)
     (g,) = [g for _, g in result.grades.iterrows()]
     assert "cluster-robust" in g["estimate_basis"]
     assert _check_one_body(result) == 1
     # the forest says how its interval was made
-    (_, rows), = body_forests(result.evidence_table, result.grades)
+    ((_, rows),) = body_forests(result.evidence_table, result.grades)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ax = forest_plot(rows, measure="SMD", cluster="study_id")
@@ -199,16 +248,30 @@ def test_grade_pools_several_rows_per_study_with_cr2_as_clubsandwich(name):
     Satterthwaite df; fixtures of ``tests/reference/multilevel.R``)."""
     case = ML["cases"][name] if "cases" in ML else ML[name]
     inp, exp = case["input"], case["expected"]
-    sheet = pd.DataFrame({"study_id": [f"study {c}" for c in inp["cluster"]],
-                          "yi": inp["yi"], "vi": inp["vi"]}).assign(
-        indication="x", outcome="y", stream="human", model="phase_3", randomised=True,
-        controlled=True, data_type="estimate", measure="MD")
+    sheet = pd.DataFrame(
+        {"study_id": [f"study {c}" for c in inp["cluster"]], "yi": inp["yi"], "vi": inp["vi"]}
+    ).assign(
+        indication="x",
+        outcome="y",
+        stream="human",
+        model="phase_3",
+        randomised=True,
+        controlled=True,
+        data_type="estimate",
+        measure="MD",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = grade(sheet).iloc[0]
     assert g["k"] == exp["n_clusters"] and g["k_records"] == len(inp["yi"])
     assert "CR2" in g["estimate_basis"] and "Pustejovsky" in g["estimate_basis"]
-    for col, key in (("estimate", "beta"), ("se", "se"), ("ci_low", "ci_lb"),
-                     ("ci_high", "ci_ub"), ("pi_low", "pi_lb"), ("pi_high", "pi_ub"),
-                     ("tau2", "tau2")):
+    for col, key in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("ci_low", "ci_lb"),
+        ("ci_high", "ci_ub"),
+        ("pi_low", "pi_lb"),
+        ("pi_high", "pi_ub"),
+        ("tau2", "tau2"),
+    ):
         assert g[col] == pytest.approx(exp[key], rel=1e-6), col

@@ -52,13 +52,18 @@ def test_plain_escapes_every_dollar():
 
 
 def test_forest_labels_titles_notes_with_dollars_render_literally():
-    d = pd.DataFrame({"study_id": NASTY, "yi": [0.1, -0.2, 0.3, np.nan],
-                      "vi": [0.04, 0.05, 0.03, np.nan],
-                      "effect_note": [None, None, None, "costs $3 per $ unit"],
-                      "comparison": ["$1 vs $2"] * 4,
-                      "indication": ["Pay $ to win $"] * 4, "outcome": ["$ outcome $"] * 4})
-    ax = forest_plot(d, measure="MD", favours=("Favours $A$", "Favours $B$"),
-                     subgroup="comparison")
+    d = pd.DataFrame(
+        {
+            "study_id": NASTY,
+            "yi": [0.1, -0.2, 0.3, np.nan],
+            "vi": [0.04, 0.05, 0.03, np.nan],
+            "effect_note": [None, None, None, "costs $3 per $ unit"],
+            "comparison": ["$1 vs $2"] * 4,
+            "indication": ["Pay $ to win $"] * 4,
+            "outcome": ["$ outcome $"] * 4,
+        }
+    )
+    ax = forest_plot(d, measure="MD", favours=("Favours $A$", "Favours $B$"), subgroup="comparison")
     texts = drawn_texts(ax.figure)
     for s in NASTY[:3]:
         assert s in texts
@@ -74,12 +79,19 @@ def test_forest_labels_titles_notes_with_dollars_render_literally():
 
 
 def test_translational_forest_with_dollars():
-    d = pd.DataFrame({
-        "study_id": ["Alpha $x^$ 2020", "$5 and $10", "Gamma 2019"],
-        "indication": ["cost $ease$"] * 3, "outcome": ["o"] * 3,
-        "stream": ["animal", "animal", "human"], "model": ["mouse", "rat", "phase_2"],
-        "model_detail": ["C57 $x$", None, None], "measure": ["SMD"] * 3,
-        "yi": [0.5, 0.7, 0.2], "vi": [0.1, 0.2, 0.1]})
+    d = pd.DataFrame(
+        {
+            "study_id": ["Alpha $x^$ 2020", "$5 and $10", "Gamma 2019"],
+            "indication": ["cost $ease$"] * 3,
+            "outcome": ["o"] * 3,
+            "stream": ["animal", "animal", "human"],
+            "model": ["mouse", "rat", "phase_2"],
+            "model_detail": ["C57 $x$", None, None],
+            "measure": ["SMD"] * 3,
+            "yi": [0.5, 0.7, 0.2],
+            "vi": [0.1, 0.2, 0.1],
+        }
+    )
     ax = translational_forest(d, indication="cost $ease$")
     texts = drawn_texts(ax.figure)
     assert "Alpha $x^$ 2020 (C57 $x$)" in texts and "$5 and $10" in texts
@@ -88,8 +100,13 @@ def test_translational_forest_with_dollars():
 
 
 def test_risk_of_bias_figures_with_dollars():
-    rob = pd.DataFrame({"Study": ["Alpha $x^$ 2020", "$5 and $10"],
-                        "D$1$": ["low", "high"], "Overall": ["low", "high"]})
+    rob = pd.DataFrame(
+        {
+            "Study": ["Alpha $x^$ 2020", "$5 and $10"],
+            "D$1$": ["low", "high"],
+            "Overall": ["low", "high"],
+        }
+    )
     ax = rob_traffic_light(rob)
     texts = drawn_texts(ax.figure)
     assert "Alpha $x^$ 2020" in texts and "$5 and $10" in texts and "D$1$" in texts
@@ -101,17 +118,28 @@ def test_risk_of_bias_figures_with_dollars():
 
 # --------------------------------------------------------------- the other figures (issue 16)
 
+
 def test_gap_map_labels_and_regulatory_text_with_dollars():
     from grading.plots import gap_map
 
-    st = pd.DataFrame({"study_id": ["A", "B", "C"],
-                       "indication": ["Pay $ to win $", "Pay $ to win $", "$5 and $10"],
-                       "stream": ["animal", "human", "in_vitro"],
-                       "model": ["rat", "phase_2", "cell_culture"],
-                       "data_type": ["none"] * 3})
-    reg = pd.DataFrame({"indication": ["Pay $ to win $", "all"], "jurisdiction": ["US", "US"],
-                        "status": ["costs $1 per $ dose", "safety_notice"],
-                        "date": ["2020-01-01", "2021-01-01"], "detail": ["$x$", "$y$"]})
+    st = pd.DataFrame(
+        {
+            "study_id": ["A", "B", "C"],
+            "indication": ["Pay $ to win $", "Pay $ to win $", "$5 and $10"],
+            "stream": ["animal", "human", "in_vitro"],
+            "model": ["rat", "phase_2", "cell_culture"],
+            "data_type": ["none"] * 3,
+        }
+    )
+    reg = pd.DataFrame(
+        {
+            "indication": ["Pay $ to win $", "all"],
+            "jurisdiction": ["US", "US"],
+            "status": ["costs $1 per $ dose", "safety_notice"],
+            "date": ["2020-01-01", "2021-01-01"],
+            "detail": ["$x$", "$y$"],
+        }
+    )
     ax = gap_map(st, regulatory=reg)
     texts = drawn_texts(ax.figure)
     assert "Pay $ to win $" in texts and "$5 and $10" in texts
@@ -123,9 +151,15 @@ def test_gap_map_labels_and_regulatory_text_with_dollars():
 def test_translational_ladder_with_dollars():
     from grading.plots import translational_ladder
 
-    st = pd.DataFrame({"study_id": ["A", "B"], "indication": ["Pay $ to win $"] * 2,
-                       "stream": ["animal", "human"], "model": ["rat", "phase_1"],
-                       "data_type": ["none"] * 2})
+    st = pd.DataFrame(
+        {
+            "study_id": ["A", "B"],
+            "indication": ["Pay $ to win $"] * 2,
+            "stream": ["animal", "human"],
+            "model": ["rat", "phase_1"],
+            "data_type": ["none"] * 2,
+        }
+    )
     ax = translational_ladder(st)
     texts = drawn_texts(ax.figure)
     assert "Pay $ to win $" in texts
@@ -153,8 +187,14 @@ def test_cumulative_forest_labels_with_dollars():
     from evidence import cumulative
     from grading.plots import cumulative_forest
 
-    d = pd.DataFrame({"study_id": NASTY, "year": [2018, 2019, 2020, 2021],
-                      "yi": [0.1, -0.2, 0.3, 0.2], "vi": [0.04, 0.05, 0.03, 0.02]})
+    d = pd.DataFrame(
+        {
+            "study_id": NASTY,
+            "year": [2018, 2019, 2020, 2021],
+            "yi": [0.1, -0.2, 0.3, 0.2],
+            "vi": [0.04, 0.05, 0.03, 0.02],
+        }
+    )
     cu = cumulative(d, label="study_id")
     ax = cumulative_forest(cu, measure="MD")
     texts = drawn_texts(ax.figure)

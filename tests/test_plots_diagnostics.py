@@ -75,12 +75,12 @@ def test_cumulative_forest_rows():
     cu = evidence.cumulative(frame)
     ax = cumulative_forest(cu, measure="RR")
     pts = _get(ax, "cumulative_estimates").get_offsets()
-    np.testing.assert_allclose(np.log(pts[:, 0]), as_array(case["expected"]["estimate"]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(np.log(pts[:, 0]), as_array(case["expected"]["estimate"]), rtol=1e-6)
     assert pts[0, 1] > pts[-1, 1]  # first study at the top
     segs = _get(ax, "cumulative_ci").get_segments()
-    np.testing.assert_allclose(np.log([s[0][0] for s in segs]),
-                               as_array(case["expected"]["ci_low"]), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.log([s[0][0] for s in segs]), as_array(case["expected"]["ci_low"]), rtol=1e-6
+    )
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[0].startswith("+ ") and labels[0].endswith("(1948)")
     with pytest.raises(InvalidParameterError, match="'cumul' argument of cumulative_forest"):

@@ -94,8 +94,12 @@ def test_rows_labels_and_texts_match_metafor(bcg, bcg_summary):
     # per-arm data columns and their totals (RevMan item 4)
     cells = texts(ax, "data_cell")
     assert cells[:4] == ["4", "123", "11", "139"]
-    assert cells[-4:] == [str(bcg.events_int.sum()), str(bcg.n_int.sum()),
-                          str(bcg.events_ctrl.sum()), str(bcg.n_ctrl.sum())]
+    assert cells[-4:] == [
+        str(bcg.events_int.sum()),
+        str(bcg.n_int.sum()),
+        str(bcg.events_ctrl.sum()),
+        str(bcg.n_ctrl.sum()),
+    ]
     assert_no_overlap(ax)
 
 
@@ -185,8 +189,10 @@ def test_two_studies_and_not_estimable_row(bcg):
     assert centre == pytest.approx(math.exp(res.estimate), rel=1e-9)
     assert_no_overlap(ax)
 
-    three = pd.concat([two, pd.DataFrame({"study_id": ["No data 2020"], "yi": [np.nan],
-                                          "vi": [np.nan]})], ignore_index=True)
+    three = pd.concat(
+        [two, pd.DataFrame({"study_id": ["No data 2020"], "yi": [np.nan], "vi": [np.nan]})],
+        ignore_index=True,
+    )
     ax = forest_plot(three, measure="RR", columns=False)
     assert texts(ax, "study_label")[-1] == "No data 2020"
     assert texts(ax, "estimate_text")[-1] == "Not estimable (a)"
@@ -197,13 +203,24 @@ def test_two_studies_and_not_estimable_row(bcg):
 def test_sixty_studies_long_labels_linear_scale():
     rng = np.random.default_rng(7)
     k = 60
-    labels = [f"Study {i}: a very long descriptive label about the mouse model and dose {i}"
-              if i % 5 == 0 else f"Author{i} {2000 + i % 20}" for i in range(k)]
+    labels = [
+        f"Study {i}: a very long descriptive label about the mouse model and dose {i}"
+        if i % 5 == 0
+        else f"Author{i} {2000 + i % 20}"
+        for i in range(k)
+    ]
     n1, n2 = rng.integers(5, 30, k), rng.integers(5, 30, k)
-    d = pd.DataFrame({"study_id": labels, "mean_int": rng.normal(10, 2, k).round(1),
-                      "sd_int": rng.uniform(1, 3, k).round(2), "n_int": n1,
-                      "mean_ctrl": rng.normal(12, 2, k).round(1),
-                      "sd_ctrl": rng.uniform(1, 3, k).round(2), "n_ctrl": n2})
+    d = pd.DataFrame(
+        {
+            "study_id": labels,
+            "mean_int": rng.normal(10, 2, k).round(1),
+            "sd_int": rng.uniform(1, 3, k).round(2),
+            "n_int": n1,
+            "mean_ctrl": rng.normal(12, 2, k).round(1),
+            "sd_ctrl": rng.uniform(1, 3, k).round(2),
+            "n_ctrl": n2,
+        }
+    )
     d["yi"] = rng.normal(-0.5, 0.4, k)
     d["vi"] = 1 / n1 + 1 / n2
     ax = forest_plot(d, measure="SMD", label_width=30)
@@ -239,8 +256,9 @@ def test_rob_lights_from_sheet_columns(bcg):
     colours = [tuple(np.round(c.get_facecolors()[0][:3], 3)) for c in lights[:4]]
     from matplotlib.colors import to_rgb
 
-    assert colours == [tuple(np.round(to_rgb(h), 3)) for h in
-                       ("#02C100", "#E2DF07", "#BF0000", "#BF0000")]
+    assert colours == [
+        tuple(np.round(to_rgb(h), 3)) for h in ("#02C100", "#E2DF07", "#BF0000", "#BF0000")
+    ]
     assert {"D1", "D2", "D3", "Overall"} <= set(texts(ax, "column_header"))
     assert_no_overlap(ax)
 
@@ -261,7 +279,7 @@ def test_save_figure_formats(bcg, tmp_path):
     magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
     for suffix, head in magic.items():
         out = save_figure(ax, tmp_path / f"forest{suffix}")
-        assert out.read_bytes()[:len(head)] == head
+        assert out.read_bytes()[: len(head)] == head
     with pytest.raises(InvalidParameterError, match="'.png', '.svg', '.pdf'"):
         save_figure(ax, tmp_path / "forest.jpg")
 
@@ -269,8 +287,9 @@ def test_save_figure_formats(bcg, tmp_path):
 def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
     fig, (ax_left, ax_right) = plt.subplots(1, 2, figsize=(20, 6))
     fig.subplots_adjust(left=0.3, right=0.95, wspace=1.2)
-    out = forest_plot(bcg, measure="RR", subgroup="alloc", overall=False, columns=False,
-                      ax=ax_right)
+    out = forest_plot(
+        bcg, measure="RR", subgroup="alloc", overall=False, columns=False, ax=ax_right
+    )
     assert out is ax_right and out.figure is fig
     assert not [p for p in out.patches if p.get_gid() == "diamond_total"]
     assert len([p for p in out.patches if str(p.get_gid()).startswith("diamond_subgroup")]) == 3
@@ -278,7 +297,8 @@ def test_user_axes_and_subgroups_without_overall(bcg, bcg_summary):
     sg = bcg_summary.loc["subgroup_difference"]
     assert texts(out, "footer") == [
         f"Test for subgroup differences: Q = {sg.q:.2f}, df = 2 (P = {sg.q_p:.2f}), I² = 0%",
-        "Random-effects model (REML), inverse-variance weights."]
+        "Random-effects model (REML), inverse-variance weights.",
+    ]
     assert not ax_left.texts
 
 
@@ -301,8 +321,10 @@ def test_one_study_draws_no_total_diamond(bcg):
 
 
 def test_long_title_is_wrapped_inside_the_figure(bcg):
-    long = ("Green 2023 and a very long indication name that would never fit on one line of "
-            "a small forest plot: all-cause mortality at the longest follow-up reported")
+    long = (
+        "Green 2023 and a very long indication name that would never fit on one line of "
+        "a small forest plot: all-cause mortality at the longest follow-up reported"
+    )
     ax = forest_plot(bcg.iloc[:3], measure="RR", title=long)
     (title,) = texts(ax, "title")
     assert title.count("\n") >= 1 and title.replace("\n", " ") == long
@@ -318,10 +340,18 @@ def test_auto_title_uses_the_report_indication_label(bcg):
 def _single_arm():
     from evidence.study_effects import study_effects
 
-    st = pd.DataFrame(dict(study_id=["A 2001", "B 2005", "C 2010", "D 2015"],
-                           indication="covid19_ards", outcome="adverse events", stream="human",
-                           model="case_series", data_type="single_arm",
-                           events_int=[1, 0, 3, 10], n_int=[50, 30, 40, 60]))
+    st = pd.DataFrame(
+        dict(
+            study_id=["A 2001", "B 2005", "C 2010", "D 2015"],
+            indication="covid19_ards",
+            outcome="adverse events",
+            stream="human",
+            model="case_series",
+            data_type="single_arm",
+            events_int=[1, 0, 3, 10],
+            n_int=[50, 30, 40, 60],
+        )
+    )
     with pytest.warns(Warning):
         return st, study_effects(st)
 
@@ -351,9 +381,11 @@ def test_single_arm_forest_shows_observed_proportions_with_wilson_ci():
     ref = pool_proportions(st, measure="PLO").to_frame().iloc[0]
     lo, centre, hi = diamond_xy(patch(ax, "diamond_total"))
     assert (lo, centre, hi) == pytest.approx(
-        (ref.proportion_ci_low, ref.proportion, ref.proportion_ci_high), rel=1e-9)
+        (ref.proportion_ci_low, ref.proportion, ref.proportion_ci_high), rel=1e-9
+    )
     assert texts(ax, "total_estimate_text") == [
-        f"{ref.proportion:.2f} [{ref.proportion_ci_low:.2f}, {ref.proportion_ci_high:.2f}]"]
+        f"{ref.proportion:.2f} [{ref.proportion_ci_low:.2f}, {ref.proportion_ci_high:.2f}]"
+    ]
     foot = " ".join(texts(ax, "footer"))
     assert "observed proportion with Wilson score 95% CI (no continuity correction)" in foot
     assert "back-transformed by the inverse logit" in foot
@@ -364,8 +396,9 @@ def test_single_arm_forest_shows_observed_proportions_with_wilson_ci():
 
 
 def test_plant_forest_title_does_not_say_animal(bcg):
-    data = bcg.iloc[:3].assign(indication="elevated CO2", outcome="biomass", stream="animal",
-                               model="other_organism")
+    data = bcg.iloc[:3].assign(
+        indication="elevated CO2", outcome="biomass", stream="animal", model="other_organism"
+    )
     title = texts(forest_plot(data, measure="RR"), "title")[0]
     assert title.startswith("Elevated CO2: biomass (non-animal organisms)")
     mixed = data.assign(model=["other_organism", "rat", "rat"])

@@ -71,6 +71,6 @@ def test_labels_only_outside_region(bcg):
     ax = funnel_plot(bcg.yi, bcg.vi, labels=bcg.study_id)
     w = 1 / bcg.vi
     fe = (w * bcg.yi).sum() / w.sum()
-    outside = (np.abs(bcg.yi - fe) > 1.959963984540054 * np.sqrt(bcg.vi))
+    outside = np.abs(bcg.yi - fe) > 1.959963984540054 * np.sqrt(bcg.vi)
     shown = sorted(t.get_text() for t in ax.texts)
     assert shown == sorted(bcg.study_id[outside])

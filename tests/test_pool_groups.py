@@ -45,8 +45,9 @@ def _pool_one(name: str, **kwargs):
         return pool(y, v, **kwargs)
 
 
-@pytest.mark.parametrize(("method", "ci_method"),
-                         list(itertools.product(METHODS, R_TESTS.values())))
+@pytest.mark.parametrize(
+    ("method", "ci_method"), list(itertools.product(METHODS, R_TESTS.values()))
+)
 def test_pool_groups_equals_pool_per_group(method, ci_method):
     out = _pool_groups(method=method, ci_method=ci_method)
     assert list(out["dataset"]) == sorted(DATASETS)
@@ -82,11 +83,14 @@ def test_columns_and_order():
 
 def test_several_by_columns_nan_keys_k1_and_empty_groups():
     y, v = dataset("bcg_rr")
-    data = pd.DataFrame({
-        "stream": ["human"] * 6 + ["animal"] * 5 + [None, "animal"],
-        "outcome": ["a"] * 3 + ["b"] * 3 + ["a"] * 5 + ["a", "c"],
-        "yi": y, "vi": v,
-    })
+    data = pd.DataFrame(
+        {
+            "stream": ["human"] * 6 + ["animal"] * 5 + [None, "animal"],
+            "outcome": ["a"] * 3 + ["b"] * 3 + ["a"] * 5 + ["a", "c"],
+            "yi": y,
+            "vi": v,
+        }
+    )
     data.loc[12, "yi"] = np.nan  # the only study of group (animal, c)
     with pytest.warns(StatisticalWarning) as record:
         out = pool_groups(data, ["stream", "outcome"], method="DL")
@@ -144,8 +148,17 @@ def test_many_groups_random_equal_to_pool():
         for g in sample:
             one = pool(y[gid == g], v[gid == g], method="REML", ci_method="hksj")
             row = out.loc[g]
-            for field in ("estimate", "se", "tau2", "tau2_ci_low", "tau2_ci_high", "i2",
-                          "pi_low", "pi_high", "p_value"):
+            for field in (
+                "estimate",
+                "se",
+                "tau2",
+                "tau2_ci_low",
+                "tau2_ci_high",
+                "i2",
+                "pi_low",
+                "pi_high",
+                "p_value",
+            ):
                 a, b = row[field], getattr(one, field)
                 assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-10, abs=1e-14)
 
@@ -181,17 +194,21 @@ def test_bad_data_errors():
         pool_groups(flags, "g")
 
 
-@pytest.mark.parametrize("keys", [
-    np.repeat(np.arange(40), 5),  # sorted integers
-    np.repeat(np.linspace(-1.0, 1.0, 40), 5),  # sorted floats
-    np.r_[np.zeros(100), -0.0 * np.ones(50), np.ones(50)],  # -0.0 == 0.0: one group
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        np.repeat(np.arange(40), 5),  # sorted integers
+        np.repeat(np.linspace(-1.0, 1.0, 40), 5),  # sorted floats
+        np.r_[np.zeros(100), -0.0 * np.ones(50), np.ones(50)],  # -0.0 == 0.0: one group
+    ],
+)
 def test_presorted_numeric_key_gives_the_same_frame(keys, monkeypatch):
     import evidence.pooling as pooling
 
     rng = np.random.default_rng(4)
-    data = pd.DataFrame({"g": keys, "yi": rng.normal(size=keys.size),
-                         "vi": rng.uniform(0.01, 0.1, keys.size)})
+    data = pd.DataFrame(
+        {"g": keys, "yi": rng.normal(size=keys.size), "vi": rng.uniform(0.01, 0.1, keys.size)}
+    )
     assert pooling._presorted_codes(data, ["g"]) is not None
     fast = pool_groups(data, "g")
     monkeypatch.setattr(pooling, "_presorted_codes", lambda *args: None)

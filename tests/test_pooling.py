@@ -22,18 +22,44 @@ FIX = load_fixture("pooling")
 METHODS = ["FE", "DL", "REML", "PM", "HE", "SJ", "ML"]
 R_TESTS = {"z": "z", "knha": "hksj", "adhoc": "hksj_adhoc"}
 DATASETS = [
-    "bcg_rr", "bcg_or_k2", "normand1999_smd", "normand1999_md", "hackshaw1998_or",
-    "raudenbush1985_smd", "molloy2014_zcor", "pritz1997_plo", "li2007_or", "yusuf1985_t9_or",
-    "linde2005_rr", "collins1985b_pre_or", "hart1999_irr", "konstantopoulos2011_smd",
-    "curtis1998_rom", "nielweise2007_or_drop00", "hine1989_rd", "identical_k5", "bcg_rr_tiny",
+    "bcg_rr",
+    "bcg_or_k2",
+    "normand1999_smd",
+    "normand1999_md",
+    "hackshaw1998_or",
+    "raudenbush1985_smd",
+    "molloy2014_zcor",
+    "pritz1997_plo",
+    "li2007_or",
+    "yusuf1985_t9_or",
+    "linde2005_rr",
+    "collins1985b_pre_or",
+    "hart1999_irr",
+    "konstantopoulos2011_smd",
+    "curtis1998_rom",
+    "nielweise2007_or_drop00",
+    "hine1989_rd",
+    "identical_k5",
+    "bcg_rr_tiny",
     "bcg_rr_huge",
 ]
 
 # fixture key -> PoolResult field
 FIELD = {
-    "estimate": "estimate", "se": "se", "stat": "stat", "pval": "p_value", "ci_lb": "ci_low",
-    "ci_ub": "ci_high", "tau2": "tau2", "QE": "q", "QEp": "q_p", "I2": "i2", "H2": "h2",
-    "tau2_ci_lb": "tau2_ci_low", "tau2_ci_ub": "tau2_ci_high", "pi_lb": "pi_low",
+    "estimate": "estimate",
+    "se": "se",
+    "stat": "stat",
+    "pval": "p_value",
+    "ci_lb": "ci_low",
+    "ci_ub": "ci_high",
+    "tau2": "tau2",
+    "QE": "q",
+    "QEp": "q_p",
+    "I2": "i2",
+    "H2": "h2",
+    "tau2_ci_lb": "tau2_ci_low",
+    "tau2_ci_ub": "tau2_ci_high",
+    "pi_lb": "pi_low",
     "pi_ub": "pi_high",
 }
 
@@ -151,7 +177,10 @@ def test_normand_smd_reference_values():
     y, v = dataset("normand1999_smd")
     res = pool(y, v, method="REML")
     assert (round(res.estimate, 6), round(res.se, 6), round(res.tau2, 6)) == (
-        -0.537108, 0.308661, 0.790843)
+        -0.537108,
+        0.308661,
+        0.790843,
+    )
     assert (round(res.i2, 4), round(res.q, 4)) == (95.4949, 123.7293)
 
 
@@ -205,6 +234,7 @@ def test_ml_reml_find_the_likelihood_maximum_random_data():
         v = rng.uniform(0.001, 2.0, k)
         y = rng.normal(0, np.sqrt(v + rng.choice([0.0, 0.1, 1.0])))
         for method in ("ML", "REML"):
+
             def negll(t, method=method, y=y, v=v):
                 w = 1 / (v + t)
                 mu = np.sum(w * y) / np.sum(w)
@@ -214,8 +244,12 @@ def test_ml_reml_find_the_likelihood_maximum_random_data():
             with warnings.catch_warnings():  # "local maximum below tau2 = 0" is expected
                 warnings.simplefilter("ignore", StatisticalWarning)
                 res = pool(y, v, method=method)
-            best = minimize_scalar(negll, bounds=(0, 100 * (np.var(y) + v.max())),
-                                   method="bounded", options={"xatol": 1e-12})
+            best = minimize_scalar(
+                negll,
+                bounds=(0, 100 * (np.var(y) + v.max())),
+                method="bounded",
+                options={"xatol": 1e-12},
+            )
             assert negll(res.tau2) <= min(best.fun, negll(0.0)) + 1e-10
 
 
@@ -346,30 +380,53 @@ def test_bad_method_message_names_argument():
 @pytest.mark.parametrize(
     ("kwargs", "pattern", "error"),
     [
-        ({"ci_method": "t"}, r"The 'ci_method' argument of pool\(\) must be one of .*Got 't'",
-         InvalidParameterError),
+        (
+            {"ci_method": "t"},
+            r"The 'ci_method' argument of pool\(\) must be one of .*Got 't'",
+            InvalidParameterError,
+        ),
         ({"level": 95}, r"The 'level' argument of pool\(\).*use 0.95", InvalidParameterError),
         ({"level": "0.95"}, r"The 'level' argument of pool\(\)", InvalidParameterError),
-        ({"vi": [0.1, 0.2]}, r"'yi' and 'vi' arguments of pool\(\) must have the same length",
-         InvalidParameterError),
-        ({"yi": ["a", 1, 2]}, r"'yi' argument of pool\(\) must contain only numbers",
-         InvalidParameterError),
-        ({"yi": ["0.1", "0.2", "0.3"]}, r"'yi' argument of pool\(\) must contain numbers "
-         r"only; row 0 has text \('0.1'\)", InvalidParameterError),
-        ({"yi": [True, False, True]}, r"'yi' argument of pool\(\) must contain numbers.*boolean",
-         InvalidParameterError),
-        ({"vi": np.array([0.1, 0.2, 0.1], dtype=object) == 0.1}, r"'vi'.*boolean",
-         InvalidParameterError),
+        (
+            {"vi": [0.1, 0.2]},
+            r"'yi' and 'vi' arguments of pool\(\) must have the same length",
+            InvalidParameterError,
+        ),
+        (
+            {"yi": ["a", 1, 2]},
+            r"'yi' argument of pool\(\) must contain only numbers",
+            InvalidParameterError,
+        ),
+        (
+            {"yi": ["0.1", "0.2", "0.3"]},
+            r"'yi' argument of pool\(\) must contain numbers "
+            r"only; row 0 has text \('0.1'\)",
+            InvalidParameterError,
+        ),
+        (
+            {"yi": [True, False, True]},
+            r"'yi' argument of pool\(\) must contain numbers.*boolean",
+            InvalidParameterError,
+        ),
+        (
+            {"vi": np.array([0.1, 0.2, 0.1], dtype=object) == 0.1},
+            r"'vi'.*boolean",
+            InvalidParameterError,
+        ),
         ({"yi": [0.1, True, 0.3]}, r"row 1 has a boolean", InvalidParameterError),
-        ({"yi": 0.3}, r"'yi' argument of pool\(\) must be a one-dimensional",
-         InvalidParameterError),
+        (
+            {"yi": 0.3},
+            r"'yi' argument of pool\(\) must be a one-dimensional",
+            InvalidParameterError,
+        ),
         # the call is fine but the numbers cannot be analysed: ValidationError
-        ({"vi": [0.1, -0.2, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a negative",
-         ValidationError),
-        ({"vi": [0.1, 0.0, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a zero",
-         ValidationError),
-        ({"yi": [np.inf, 1, 2]}, r"'yi' argument of pool\(\) contains infinite",
-         ValidationError),
+        (
+            {"vi": [0.1, -0.2, 0.1]},
+            r"'vi' argument of pool\(\).*row 1 has a negative",
+            ValidationError,
+        ),
+        ({"vi": [0.1, 0.0, 0.1]}, r"'vi' argument of pool\(\).*row 1 has a zero", ValidationError),
+        ({"yi": [np.inf, 1, 2]}, r"'yi' argument of pool\(\) contains infinite", ValidationError),
         ({"yi": [np.nan] * 3}, r"at least one study", ValidationError),
     ],
 )
@@ -386,12 +443,15 @@ def test_vi_zero_rejected_for_fe_too():
 
 
 # ---- numeric edge cases (issue 16 item 11) ----------------------------------------------------
-@pytest.mark.parametrize(("yi", "vi", "pattern"), [
-    ([1e200, -1e200, 1e200], [1.0, 1.0, 1.0], r"differ by about 2e\+200 standard errors"),
-    ([0.1, 0.2, 0.4], [1e-300, 1e-300, 2e-300], r"differ by about .* standard errors"),
-    ([0.1, 0.2, 0.3], [5e-320, 5e-320, 6e-320], r"differ by about"),  # subnormal variances
-    ([0.1, 0.2, 0.3], [1e-300, 1.0, 1.0], r"range from 1e-300 to 1, a ratio beyond"),
-])
+@pytest.mark.parametrize(
+    ("yi", "vi", "pattern"),
+    [
+        ([1e200, -1e200, 1e200], [1.0, 1.0, 1.0], r"differ by about 2e\+200 standard errors"),
+        ([0.1, 0.2, 0.4], [1e-300, 1e-300, 2e-300], r"differ by about .* standard errors"),
+        ([0.1, 0.2, 0.3], [5e-320, 5e-320, 6e-320], r"differ by about"),  # subnormal variances
+        ([0.1, 0.2, 0.3], [1e-300, 1.0, 1.0], r"range from 1e-300 to 1, a ratio beyond"),
+    ],
+)
 def test_values_whose_squares_overflow_are_refused_with_the_reason(yi, vi, pattern):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no raw numpy RuntimeWarning either

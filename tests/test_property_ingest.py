@@ -20,8 +20,30 @@ _GARBAGE = st.text(
     max_size=8,
 )
 _COMMON = (
-    "", " ", "NA", "x", "-1", "0", "0.5", "2", "7", "12", "2.0", "1,5", "1e3", "1e300", "-0.3",
-    "inf", "nan", " 3 ", "yes", "No", "1", "maybe", "A", "B",
+    "",
+    " ",
+    "NA",
+    "x",
+    "-1",
+    "0",
+    "0.5",
+    "2",
+    "7",
+    "12",
+    "2.0",
+    "1,5",
+    "1e3",
+    "1e300",
+    "-0.3",
+    "inf",
+    "nan",
+    " 3 ",
+    "yes",
+    "No",
+    "1",
+    "maybe",
+    "A",
+    "B",
 )
 
 
@@ -29,10 +51,7 @@ _COMMON = (
 def tables(draw) -> pd.DataFrame:
     """Small sheets mixing valid vocabulary, numbers, bad numbers and garbage text."""
     keep_required = draw(st.booleans()) or draw(st.booleans())
-    columns = [
-        c for c in COLUMNS
-        if (c.required and keep_required) or draw(st.integers(0, 3)) == 0
-    ]
+    columns = [c for c in COLUMNS if (c.required and keep_required) or draw(st.integers(0, 3)) == 0]
     garbage = tuple(draw(st.lists(_GARBAGE, min_size=1, max_size=3)))
     n_rows = draw(st.integers(0, 8))
     data = {}
@@ -119,8 +138,15 @@ def test_damaged_csv_text_never_loses_a_record_a_strict_reader_sees(rows, damage
     import csv
     import io
 
-    base = {"study_id": "S", "indication": "i", "outcome": "o", "outcome_kind": "benefit",
-            "stream": "animal", "model": "mouse", "data_type": "none"}
+    base = {
+        "study_id": "S",
+        "indication": "i",
+        "outcome": "o",
+        "outcome_kind": "benefit",
+        "stream": "animal",
+        "model": "mouse",
+        "data_type": "none",
+    }
     header = [*base, "notes", "dose", "comparator", "timepoint"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

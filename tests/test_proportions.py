@@ -16,8 +16,12 @@ from evidence.errors import InvalidParameterError, StatisticalWarning, Validatio
 
 FX = load_fixture("measures")
 POOLED = sorted(
-    [f"{ds}_{m}_{meth}" for ds in ("pritz1997", "debruin2009") for m in ("PLO", "PFT")
-     for meth in ("REML", "DL", "FE")]
+    [
+        f"{ds}_{m}_{meth}"
+        for ds in ("pritz1997", "debruin2009")
+        for m in ("PLO", "PFT")
+        for meth in ("REML", "DL", "FE")
+    ]
     + ["nielweise2007_arm1_PLO_REML", "nielweise2007_arm1_PFT_REML"]
 )
 
@@ -30,8 +34,9 @@ def test_proportion_ci_matches_r(level_key):
     wilson = evidence.proportion_ci(x, n, method="wilson", level=case["level"])
     np.testing.assert_allclose(exact["ci_low"], as_array(case["exact_low"]), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(exact["ci_high"], as_array(case["exact_high"]), rtol=1e-9)
-    np.testing.assert_allclose(wilson["ci_low"], as_array(case["wilson_low"]), rtol=1e-9,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        wilson["ci_low"], as_array(case["wilson_low"]), rtol=1e-9, atol=1e-15
+    )
     np.testing.assert_allclose(wilson["ci_high"], as_array(case["wilson_high"]), rtol=1e-9)
     np.testing.assert_allclose(exact["proportion"], x / n, rtol=0)
     assert set(exact["ci_method"]) == {"Clopper-Pearson exact"}
@@ -46,12 +51,16 @@ def test_zero_of_28_reads_as_zero():
 
 
 def test_study_effects_display_columns():
-    sheet = pd.DataFrame({
-        "data_type": ["single_arm", "single_arm", "counts", "single_arm"],
-        "measure": ["PR", "PLO", "RR", "PLO"],
-        "events_int": [0, 5, 3, np.nan], "n_int": [28, 20, 30, 10],
-        "events_ctrl": [np.nan, np.nan, 4, np.nan], "n_ctrl": [np.nan, np.nan, 30, np.nan],
-    })
+    sheet = pd.DataFrame(
+        {
+            "data_type": ["single_arm", "single_arm", "counts", "single_arm"],
+            "measure": ["PR", "PLO", "RR", "PLO"],
+            "events_int": [0, 5, 3, np.nan],
+            "n_int": [28, 20, 30, 10],
+            "events_ctrl": [np.nan, np.nan, 4, np.nan],
+            "n_ctrl": [np.nan, np.nan, 30, np.nan],
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         out = evidence.study_effects(sheet)

@@ -33,12 +33,21 @@ POOLED = ("estimate", "se", "ci_low", "ci_high", "tau2", "i2")
 
 def _run(config: Path, out: Path, state: Path, *extra: str) -> subprocess.CompletedProcess:
     """``evigap run --config CONFIG --out OUT`` in a fresh process, as a user types it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
-           "EVIGAP_STATE_DIR": str(state)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MPLBACKEND": "Agg",
+        "EVIGAP_STATE_DIR": str(state),
+    }
     code = "import sys; from grading.cli import main; sys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, "run", "--config", str(config),
-                           "--out", str(out), *extra],
-                          cwd=out.parent, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, "run", "--config", str(config), "--out", str(out), *extra],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +99,9 @@ def test_besson_rejections_name_the_missing_spread(runs):
     guessed; the SE-only arms are used (SD = SE * sqrt(n))."""
     rejected = pd.read_csv(runs["besson2016"] / "rejected_rows.csv")
     reasons = set(rejected["reason"])
-    assert "data_type 'continuous' needs sd_int, se_int or both ci_low_int and ci_high_int" \
-        in reasons
+    assert (
+        "data_type 'continuous' needs sd_int, se_int or both ci_low_int and ci_high_int" in reasons
+    )
     assert "standard error 'se_int' must be > 0; got 0" in reasons
     table = pd.read_csv(runs["besson2016"] / "evidence_table.csv")
     assert table["effect_note"].str.contains("SE", na=False).all()

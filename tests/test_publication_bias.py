@@ -15,8 +15,11 @@ from evidence.errors import InvalidParameterError, StatisticalWarning
 FX = load_fixture("diagnostics")
 RANK = ["bcg", "bcg_normal", "hackshaw1998", "li2007", "molloy2014", "normand1999"]
 FSN = sorted(
-    [f"{ds}_{t}" for ds in ("bcg", "molloy2014", "normand1999", "hackshaw1998", "li2007")
-     for t in ("Rosenthal", "Orwin", "Orwin_weighted", "Rosenberg")]
+    [
+        f"{ds}_{t}"
+        for ds in ("bcg", "molloy2014", "normand1999", "hackshaw1998", "li2007")
+        for t in ("Rosenthal", "Orwin", "Orwin_weighted", "Rosenberg")
+    ]
     + ["bcg_Orwin_target", "bcg_Rosenthal_alpha01", "molloy2014_Rosenberg_alpha10"]
 )
 

@@ -63,7 +63,16 @@ def test_to_frame_has_one_row_per_reference(exosome_bib):
     frame = exosome_bib.to_frame()
     assert len(frame) == 87
     assert list(frame.columns) == [
-        "key", "entry_type", "title", "authors", "year", "journal", "doi", "pmid", "nct", "url",
+        "key",
+        "entry_type",
+        "title",
+        "authors",
+        "year",
+        "journal",
+        "doi",
+        "pmid",
+        "nct",
+        "url",
         "has_identifier",
     ]
     assert frame["key"].is_unique

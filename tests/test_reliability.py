@@ -47,11 +47,12 @@ def _sheet(folder: Path, n: int = 40) -> Path:
     return path
 
 
-
-
 def _files(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _assert_complete(out: Path, *, foreign: set[str] = frozenset()) -> dict:
@@ -79,8 +80,9 @@ def test_second_run_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "results"
     holder = OutputFolder(out).open()  # a run in progress
     try:
-        code, stdout, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                                     "--no-figures", cwd=tmp_path)
+        code, stdout, stderr = run_main(
+            "run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures", cwd=tmp_path
+        )
     finally:
         holder.close()
     assert code == 2
@@ -88,8 +90,9 @@ def test_second_run_into_the_same_folder_is_refused(tmp_path):
     assert "Wait for it to finish or choose another --out folder." in stderr
     assert not out.exists()  # the refused run wrote nothing
     assert _siblings(out, {"studies.csv"}) == []  # lock released, staging folder removed
-    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                            "--no-figures", cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures", cwd=tmp_path
+    )
     assert code == 0, stderr
     _assert_complete(out)
 
@@ -100,10 +103,28 @@ def test_two_processes_at_once_never_mix(tmp_path):
     sheet = _sheet(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     code = "import sys; from grading.cli import main; sys.exit(main())"
-    procs = [subprocess.Popen([sys.executable, "-c", code, "run", "--studies", str(sheet),
-                               "--out", "results", "-q", *extra], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for extra in ([], ["--no-figures"])]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                code,
+                "run",
+                "--studies",
+                str(sheet),
+                "--out",
+                "results",
+                "-q",
+                *extra,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for extra in ([], ["--no-figures"])
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     codes = sorted(c for c, _ in results)
     assert codes in ([0, 0], [0, 2]), results
@@ -131,8 +152,9 @@ def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
         raise RuntimeError("crash while drawing")
 
     monkeypatch.setattr(pipeline, "_draw_figures", boom)
-    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                            "--measure", "OR", cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", str(sheet), "--out", "results", "-q", "--measure", "OR", cwd=tmp_path
+    )
     assert code == 3 and "crash while drawing" in stderr
     assert _files(out) == before  # the previous complete results, untouched
     assert _siblings(out, {"studies.csv"}) == []  # no staging folder, no lock left
@@ -141,8 +163,12 @@ def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
 def test_ctrl_c_keeps_previous_results(tmp_path, monkeypatch):
     sheet = _sheet(tmp_path)
     out = tmp_path / "results"
-    assert run_main("run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures",
-                 cwd=tmp_path)[0] == 0
+    assert (
+        run_main(
+            "run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures", cwd=tmp_path
+        )[0]
+        == 0
+    )
     before = _files(out)
     import grading.pipeline as pipeline
 
@@ -150,8 +176,9 @@ def test_ctrl_c_keeps_previous_results(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "_subgroup_tables", interrupted)
-    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results",
-                            "--subgroup", "model", cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", str(sheet), "--out", "results", "--subgroup", "model", cwd=tmp_path
+    )
     assert code == 130
     assert "previous results (if any) are unchanged" in stderr
     assert _files(out) == before
@@ -162,9 +189,27 @@ def _spawn(sheet: Path, cwd: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     code = "import sys; from grading.cli import main; sys.exit(main())"
     log = open(cwd.parent / f"stderr-{time.monotonic_ns()}.txt", "w+", encoding="utf-8")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-c", code, "run", "--studies", str(sheet),
-                             "--out", "results", "-q", "--measure", "OR", *extra], cwd=cwd,
-                            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            "--studies",
+            str(sheet),
+            "--out",
+            "results",
+            "-q",
+            "--measure",
+            "OR",
+            *extra,
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     proc.log = log  # a file, not a pipe: nothing can keep the test waiting on it
     return proc
 
@@ -183,16 +228,14 @@ def previous_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EVIGAP_STATE_DIR", str(state))
         sheet = _sheet(base)
-        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                     cwd=base)[0] == 0
+        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q", cwd=base)[0] == 0
         (base / "results" / "my_notes.txt").write_text("keep me\n", encoding="utf-8")
         start = time.monotonic()
         proc = _spawn(sheet, base)
         assert proc.wait(timeout=120) == 0, _stderr(proc)
         duration = time.monotonic() - start
         shutil.rmtree(base / "results")
-        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                     cwd=base)[0] == 0
+        assert run_main("run", "--studies", str(sheet), "--out", "results", "-q", cwd=base)[0] == 0
         (base / "results" / "my_notes.txt").write_text("keep me\n", encoding="utf-8")
     return base, duration
 
@@ -226,27 +269,38 @@ def _interrupt_at(previous_run, tmp_path: Path, fraction: float, sig: int) -> No
             if extra.name == ".results.evigap-lock":
                 continue
             assert extra.is_dir() and extra.name.startswith("results.incomplete-"), extra
-            assert (extra / INCOMPLETE_MARKER).is_file() or _files(extra) == {}, \
-                sorted(_files(extra))
+            assert (extra / INCOMPLETE_MARKER).is_file() or _files(extra) == {}, sorted(
+                _files(extra)
+            )
         # a stale lock of a killed run does not block the next run
         rerun = _spawn(work / "studies.csv", work)
         assert rerun.wait(timeout=120) == 0, _stderr(rerun)
         _assert_complete(out, foreign={"my_notes.txt"})
 
 
-@settings(max_examples=5, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(fraction=st.floats(min_value=0.0, max_value=1.1))
-def test_sigterm_at_any_point_leaves_old_or_complete_results(previous_run, tmp_path_factory,
-                                                             fraction):
+def test_sigterm_at_any_point_leaves_old_or_complete_results(
+    previous_run, tmp_path_factory, fraction
+):
     _interrupt_at(previous_run, tmp_path_factory.mktemp("term"), fraction, signal.SIGTERM)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(fraction=st.floats(min_value=0.3, max_value=1.0))
-def test_sigkill_at_any_point_leaves_old_results_or_a_marked_folder(previous_run,
-                                                                   tmp_path_factory, fraction):
+def test_sigkill_at_any_point_leaves_old_results_or_a_marked_folder(
+    previous_run, tmp_path_factory, fraction
+):
     _interrupt_at(previous_run, tmp_path_factory.mktemp("kill"), fraction, signal.SIGKILL)
 
 
@@ -259,12 +313,20 @@ def test_forged_manifest_deletes_nothing(tmp_path):
     out.mkdir()
     chapter = out / "thesis_chapter.docx"
     chapter.write_bytes(b"three years of work")
-    forged = {"tool": "evigap", "outputs": [
-        {"file": "thesis_chapter.docx", "sha256": hashlib.sha256(chapter.read_bytes())
-         .hexdigest()}, {"file": "../studies.csv", "sha256": "0"}]}
+    forged = {
+        "tool": "evigap",
+        "outputs": [
+            {
+                "file": "thesis_chapter.docx",
+                "sha256": hashlib.sha256(chapter.read_bytes()).hexdigest(),
+            },
+            {"file": "../studies.csv", "sha256": "0"},
+        ],
+    }
     (out / "manifest.json").write_text(json.dumps(forged), encoding="utf-8")
-    code, _, stderr = run_main("run", "--studies", str(sheet), "--out", "results", "-q",
-                            "--no-figures", cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", str(sheet), "--out", "results", "-q", "--no-figures", cwd=tmp_path
+    )
     assert code == 2
     assert "was not written by evigap on this computer" in stderr
     assert chapter.read_bytes() == b"three years of work"
@@ -288,12 +350,12 @@ def test_rerun_replaces_own_files_keeps_changed_and_foreign_ones(tmp_path):
     code, stdout, stderr = run_main(*args[:-2], "--no-figures", cwd=tmp_path)
     assert code == 0, stderr
     assert not (out / "subgroups.csv").exists()  # evigap's own stale output removed
-    assert (out / "subgroup_tests.csv").read_text(encoding="utf-8").endswith(
-        "a reviewer's edit\n")
+    assert (out / "subgroup_tests.csv").read_text(encoding="utf-8").endswith("a reviewer's edit\n")
     assert (out / "notes" / "mine.txt").read_text(encoding="utf-8") == "mine"
     assert (out / "figures" / "my_drawing.png").read_bytes() == b"not evigap's"
-    _assert_complete(out, foreign={"notes/mine.txt", "figures/my_drawing.png",
-                                   "subgroup_tests.csv"})
+    _assert_complete(
+        out, foreign={"notes/mine.txt", "figures/my_drawing.png", "subgroup_tests.csv"}
+    )
     assert _siblings(out, {"studies.csv"}) == []
 
 
@@ -306,8 +368,7 @@ def test_changed_output_with_the_same_name_is_never_overwritten(tmp_path):
     before = _files(out)
     code, _, stderr = run_main(*args, cwd=tmp_path)
     assert code == 2
-    assert "grades.csv' was not written by evigap (or was changed after evigap wrote it)" \
-        in stderr
+    assert "grades.csv' was not written by evigap (or was changed after evigap wrote it)" in stderr
     assert _files(out) == before
     assert _siblings(out, {"studies.csv"}) == []
 
@@ -334,25 +395,30 @@ def test_input_inside_out_is_refused(tmp_path):
     review.mkdir()
     sheet = _sheet(review)
     before = sheet.read_bytes()
-    code, _, stderr = run_main("run", "--studies", "review/studies.csv", "--out", "review", "-q",
-                            cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", "review/studies.csv", "--out", "review", "-q", cwd=tmp_path
+    )
     assert code == 2
     assert "The input 'review/studies.csv' is inside the output folder 'review'" in stderr
     assert sheet.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["review"]
 
 
-@pytest.mark.parametrize("out, needle", [
-    ("", "The output folder (--out / out_dir) is empty"),
-    ("  ", "The output folder (--out / out_dir) is empty"),
-    (".", "is the current folder or contains it"),
-    ("..", "is the current folder or contains it"),
-    ("studies.csv", "is an existing file"),
-])
+@pytest.mark.parametrize(
+    "out, needle",
+    [
+        ("", "The output folder (--out / out_dir) is empty"),
+        ("  ", "The output folder (--out / out_dir) is empty"),
+        (".", "is the current folder or contains it"),
+        ("..", "is the current folder or contains it"),
+        ("studies.csv", "is an existing file"),
+    ],
+)
 def test_unusable_out_is_refused(tmp_path, out, needle):
     sheet = _sheet(tmp_path)
-    code, stdout, stderr = run_main("run", "--studies", str(sheet), "--out", out, "-q",
-                                 cwd=tmp_path)
+    code, stdout, stderr = run_main(
+        "run", "--studies", str(sheet), "--out", out, "-q", cwd=tmp_path
+    )
     assert code == 2
     assert needle in stderr and stderr.startswith("evigap: error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["studies.csv"]
@@ -384,13 +450,15 @@ def test_strict_fails_on_one_rejected_row_and_writes_nothing(tmp_path):
     sheet = pd.read_csv(_sheet(tmp_path, 6), dtype="string")
     sheet.loc[2, "stream"] = "plant"
     sheet.to_csv(tmp_path / "one_bad.csv", index=False)
-    code, _, stderr = run_main("run", "--studies", "one_bad.csv", "--out", "o", "--strict",
-                            cwd=tmp_path)
+    code, _, stderr = run_main(
+        "run", "--studies", "one_bad.csv", "--out", "o", "--strict", cwd=tmp_path
+    )
     assert code == 1
     assert "--strict: 1 of 6 rows rejected (first: row 2, column stream:" in stderr
     assert not (tmp_path / "o").exists()
-    code, _, _ = run_main("run", "--studies", "one_bad.csv", "--out", "o", "-q", "--no-figures",
-                       cwd=tmp_path)
+    code, _, _ = run_main(
+        "run", "--studies", "one_bad.csv", "--out", "o", "-q", "--no-figures", cwd=tmp_path
+    )
     assert code == 0  # without --strict the run goes on with the 5 good rows
 
 

@@ -15,10 +15,20 @@ from evidence.errors import ValidationError
 from evidence.references import read_bib
 
 ROW = {
-    "study_id": "Smith 2020", "citation_key": "smith2020", "indication": "wounds",
-    "outcome": "closure", "outcome_kind": "benefit", "stream": "animal", "model": "mouse",
-    "data_type": "counts", "measure": "RR", "events_int": "8", "n_int": "10",
-    "events_ctrl": "3", "n_ctrl": "10", "notes": "",
+    "study_id": "Smith 2020",
+    "citation_key": "smith2020",
+    "indication": "wounds",
+    "outcome": "closure",
+    "outcome_kind": "benefit",
+    "stream": "animal",
+    "model": "mouse",
+    "data_type": "counts",
+    "measure": "RR",
+    "events_int": "8",
+    "n_int": "10",
+    "events_ctrl": "3",
+    "n_ctrl": "10",
+    "notes": "",
 }
 
 
@@ -38,8 +48,11 @@ def test_an_unterminated_quote_is_an_error_naming_its_line(tmp_path, where):
     at = 3 if where == "middle" else 6  # 0-based index into lines; line number at + 1
     lines[at] = lines[at] + '"three records end up in this note'
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match=rf"s\.csv': line {at + 1}: a quoted cell opened "
-                                              r"on this line is never closed"):
+    with pytest.raises(
+        ValidationError,
+        match=rf"s\.csv': line {at + 1}: a quoted cell opened "
+        r"on this line is never closed",
+    ):
         read_studies(path)
 
 
@@ -90,11 +103,20 @@ def test_a_stray_delimiter_and_a_short_row_are_rejected_rows(tmp_path):
     result = read_studies(path)
     assert (result.n_in, result.n_accepted, result.n_rejected) == (6, 4, 2)
     assert result.rejected[["row", "column"]].values.tolist() == [[1, "<row>"], [4, "<row>"]]
-    assert result.rejected["reason"].str.startswith(("line 3 has 15 cells", "line 6 has 11 "
-                                                                            "cells")).all()
+    assert (
+        result.rejected["reason"]
+        .str.startswith(("line 3 has 15 cells", "line 6 has 11 cells"))
+        .all()
+    )
     ledger = result.to_frame()
-    assert ledger["status"].tolist() == ["accepted", "rejected", "accepted", "accepted",
-                                         "rejected", "accepted"]
+    assert ledger["status"].tolist() == [
+        "accepted",
+        "rejected",
+        "accepted",
+        "accepted",
+        "rejected",
+        "accepted",
+    ]
 
 
 def test_even_empty_cells_beyond_the_header_make_a_ragged_row(tmp_path):
@@ -129,20 +151,33 @@ def test_excel_formula_without_a_cached_value_is_rejected_with_the_reason(tmp_pa
     assert got["reason"].startswith("formula =5+5 has no calculated value")
 
 
-_LARGE = "value {} in column '{}' is too large to compute with (its square overflows double " \
-    "precision)"
-_SMALL = "value {} in column '{}' is too small to compute with (its square underflows double " \
+_LARGE = (
+    "value {} in column '{}' is too large to compute with (its square overflows double precision)"
+)
+_SMALL = (
+    "value {} in column '{}' is too small to compute with (its square underflows double "
     "precision to 0 or a subnormal number)"
+)
 
 
-@pytest.mark.parametrize(("column", "value", "reason"), [
-    ("sd_int", "1e200", _LARGE), ("se", "1e-300", _SMALL), ("estimate", "-1e160", _LARGE),
-    ("ci_high", "2.5e-170", _SMALL),
-])
-def test_numbers_whose_squares_leave_double_precision_are_rejected(tmp_path, column, value,
-                                                                  reason):
-    base = {**ROW, "data_type": "estimate", "measure": "MD", "estimate": "0.5", "se": "0.1",
-            "sd_int": ""}
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("sd_int", "1e200", _LARGE),
+        ("se", "1e-300", _SMALL),
+        ("estimate", "-1e160", _LARGE),
+        ("ci_high", "2.5e-170", _SMALL),
+    ],
+)
+def test_numbers_whose_squares_leave_double_precision_are_rejected(tmp_path, column, value, reason):
+    base = {
+        **ROW,
+        "data_type": "estimate",
+        "measure": "MD",
+        "estimate": "0.5",
+        "se": "0.1",
+        "sd_int": "",
+    }
     rows = [base, {**base, "study_id": "B", column: value}]
     path = tmp_path / "s.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
@@ -187,7 +222,10 @@ def test_a_quote_closed_by_the_next_record_names_both_lines(tmp_path):
     lines[2] = lines[2] + '"unclosed'
     lines[3] = '"' + lines[3]  # the next record starts with a quote: it closes the first
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match=r"line 4 \(in the record that starts on line 3\)"
-                                              r": text follows the closing quote.* a quote "
-                                              r"opened on line 3 may be unmatched"):
+    with pytest.raises(
+        ValidationError,
+        match=r"line 4 \(in the record that starts on line 3\)"
+        r": text follows the closing quote.* a quote "
+        r"opened on line 3 may be unmatched",
+    ):
         read_studies(path)

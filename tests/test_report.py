@@ -26,12 +26,21 @@ DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publ
 
 def _grades(indication: str = EVIL) -> pd.DataFrame:
     rows = []
-    for stream, certainty, steps in (("human", "low", (-1, 0, 0, -1, 0)),
-                                     ("animal", "very low", (-2, 0, -1, -1, 0))):
-        row = {"indication": indication, "outcome": f"mortality {EVIL}", "stream": stream,
-               "k": 3, "estimate": -0.3, "certainty": certainty,
-               "certainty_symbols": "⊕⊕◯◯", "starting_level": "high",
-               "statement": f"Exosomes may reduce mortality {EVIL}"}
+    for stream, certainty, steps in (
+        ("human", "low", (-1, 0, 0, -1, 0)),
+        ("animal", "very low", (-2, 0, -1, -1, 0)),
+    ):
+        row = {
+            "indication": indication,
+            "outcome": f"mortality {EVIL}",
+            "stream": stream,
+            "k": 3,
+            "estimate": -0.3,
+            "certainty": certainty,
+            "certainty_symbols": "⊕⊕◯◯",
+            "starting_level": "high",
+            "statement": f"Exosomes may reduce mortality {EVIL}",
+        }
         for d, s in zip(DOMAINS, steps, strict=True):
             row[d] = s
             row[f"{d}_suggested"] = s
@@ -52,27 +61,47 @@ def _figure():
 @pytest.fixture()
 def report_html():
     grades = _grades()
-    evidence_table = pd.DataFrame({
-        "study_id": [EVIL, "Smith 2020"], "citation_key": ["k1", "k2"],
-        "indication": [EVIL, EVIL], "indication_label": [pd.NA, pd.NA],
-        "stream": ["human", "animal"], "model": ["phase_1", "mouse"],
-        "outcome": ["mortality", "mortality"], "measure": ["RR", "SMD"],
-        "yi": [np.log(0.5), -1.2], "vi": [0.1, 0.2], "effect_note": [pd.NA, pd.NA]})
+    evidence_table = pd.DataFrame(
+        {
+            "study_id": [EVIL, "Smith 2020"],
+            "citation_key": ["k1", "k2"],
+            "indication": [EVIL, EVIL],
+            "indication_label": [pd.NA, pd.NA],
+            "stream": ["human", "animal"],
+            "model": ["phase_1", "mouse"],
+            "outcome": ["mortality", "mortality"],
+            "measure": ["RR", "SMD"],
+            "yi": [np.log(0.5), -1.2],
+            "vi": [0.1, 0.2],
+            "effect_note": [pd.NA, pd.NA],
+        }
+    )
     fig = _figure()
     text = render_report(
         grades=grades,
         gap=pd.DataFrame({"indication": [EVIL], "gap_steps": [2], "note": [EVIL]}),
         profile=grades[["indication", "outcome", "stream", "certainty"]],
         evidence_table=evidence_table,
-        claims_audit=pd.DataFrame({"claim_id": ["c1"], "claim": [EVIL],
-                                   "verdict": ["unsupported"]}),
-        rejected=pd.DataFrame({"row": [4, 4], "study_id": [EVIL, EVIL], "column": ["n_int", "yi"],
-                               "value": ["-3", "x"], "reason": ["negative", EVIL]}),
+        claims_audit=pd.DataFrame(
+            {"claim_id": ["c1"], "claim": [EVIL], "verdict": ["unsupported"]}
+        ),
+        rejected=pd.DataFrame(
+            {
+                "row": [4, 4],
+                "study_id": [EVIL, EVIL],
+                "column": ["n_int", "yi"],
+                "value": ["-3", "x"],
+                "reason": ["negative", EVIL],
+            }
+        ),
         figures={"Gap map": fig},
         indication_figures={EVIL: {"Translational forest": fig}},
-        manifest={"counts": {"rows_in": 3, "rows_accepted": 2, "rows_rejected": 1},
-                  "inputs": {"studies": {"name": EVIL, "sha256": "ab"}, "claims": None},
-                  "versions": {"evigap": "0.1.0"}, "scheme": {"imprecision": {"ois": 300}}},
+        manifest={
+            "counts": {"rows_in": 3, "rows_accepted": 2, "rows_rejected": 1},
+            "inputs": {"studies": {"name": EVIL, "sha256": "ab"}, "claims": None},
+            "versions": {"evigap": "0.1.0"},
+            "scheme": {"imprecision": {"ois": 300}},
+        },
         title=f"Review {EVIL}",
     )
     plt.close(fig)
@@ -119,9 +148,17 @@ def test_report_order_and_reasons(report_html):
 
 
 def test_numbers_rounded_only_for_display():
-    text = render_report(grades=_grades("x"),
-                         profile=pd.DataFrame({"indication": ["x"], "estimate": [0.123456789],
-                                               "p_value": [1.5e-7], "k": [np.int64(4)]}))
+    text = render_report(
+        grades=_grades("x"),
+        profile=pd.DataFrame(
+            {
+                "indication": ["x"],
+                "estimate": [0.123456789],
+                "p_value": [1.5e-7],
+                "k": [np.int64(4)],
+            }
+        ),
+    )
     assert "0.123" in text and "0.1234" not in text
     assert "1.50e-07" in text
     assert ">4<" in text
@@ -163,10 +200,21 @@ def _chromium() -> str | None:
 
 def _screenshot(html_path, png_path, profile_dir):
     browser = _chromium()
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={profile_dir}", f"--screenshot={png_path}",
-           "--window-size=1280,2000", html_path.resolve().as_uri()]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile_dir}",
+        f"--screenshot={png_path}",
+        "--window-size=1280,2000",
+        html_path.resolve().as_uri(),
+    ]
     subprocess.run(cmd, capture_output=True, timeout=60, check=False)
 
 
@@ -232,9 +280,13 @@ def test_bundled_report_covers_every_indication_and_rating(bundled_report):
 def test_bundled_report_opens_on_one_screen_and_is_small(bundled_report):
     out, text = bundled_report
     assert (out / "report.html").stat().st_size <= 2_000_000
-    first = text[:text.index("<nav>")]
-    for heading in ("What was reviewed", "Translation verdict per indication", "Harms",
-                    "What the certainty rests on"):
+    first = text[: text.index("<nav>")]
+    for heading in (
+        "What was reviewed",
+        "Translation verdict per indication",
+        "Harms",
+        "What the certainty rests on",
+    ):
         assert f"<h2>{heading}</h2>" in first
     gap = pd.read_csv(out / "gap_summary.csv")
     # every indication appears under its verdict, by its label, linked to its section
@@ -242,8 +294,10 @@ def test_bundled_report_opens_on_one_screen_and_is_small(bundled_report):
         assert html.escape(r["indication_label"]) in first
     et = pd.read_csv(out / "evidence_table.csv")
     n = et["stream"].value_counts()
-    assert (f"{len(et)} records ({n['in_vitro']} in vitro, {n['animal']} animal, "
-            f"{n['human']} human) on {len(gap)} indications") in first
+    assert (
+        f"{len(et)} records ({n['in_vitro']} in vitro, {n['animal']} animal, "
+        f"{n['human']} human) on {len(gap)} indications"
+    ) in first
     # review-wide regulatory facts once, not on every row
     # opening + the 'All indications' row of the gap table + that indication's section
     assert text.count("US (Nebraska): safety notice (2019-12-10)") == 3
@@ -264,11 +318,29 @@ def test_bundled_report_renders_in_headless_chromium(bundled_report, tmp_path):
 def test_report_shows_sof_per_indication_with_each_footnote_once():
     import grading
 
-    st = pd.DataFrame([dict(study_id=f"T{i}", indication="sepsis", outcome=o, stream="human",
-                            model="phase_3", data_type="counts", measure="RR", randomised=True,
-                            controlled=True, events_int=20, n_int=100, events_ctrl=40,
-                            n_ctrl=100, rob_overall="high", intervention="EV",
-                            outcome_kind="benefit") for i, o in enumerate(("death", "relapse"))])
+    st = pd.DataFrame(
+        [
+            dict(
+                study_id=f"T{i}",
+                indication="sepsis",
+                outcome=o,
+                stream="human",
+                model="phase_3",
+                data_type="counts",
+                measure="RR",
+                randomised=True,
+                controlled=True,
+                events_int=20,
+                n_int=100,
+                events_ctrl=40,
+                n_ctrl=100,
+                rob_overall="high",
+                intervention="EV",
+                outcome_kind="benefit",
+            )
+            for i, o in enumerate(("death", "relapse"))
+        ]
+    )
     from evidence.study_effects import study_effects
 
     g = grading.grade(study_effects(st))
@@ -282,7 +354,7 @@ def test_report_shows_sof_per_indication_with_each_footnote_once():
     rob = [t for mk, t in sof.attrs["footnotes"] if t.startswith("Risk of bias")]
     assert len(rob) == 1 and text.count(html.escape(rob[0])) == 1
     # opening screen: verdict and label; no snake_case
-    first = text[:text.index("<nav>")]
+    first = text[: text.index("<nav>")]
     assert "human efficacy reported, not comparable" in first and ">Sepsis</a>" in first
 
 
@@ -294,18 +366,34 @@ def test_single_arm_records_show_observed_proportion_and_method():
     import grading
     from evidence.study_effects import study_effects
 
-    st = pd.DataFrame([dict(study_id="HACS", indication="skin ageing", outcome="SAE",
-                            stream="human", model="phase_1", data_type="single_arm",
-                            measure="PR", events_int=0, n_int=28, outcome_kind="harm",
-                            intervention="EV")])
+    st = pd.DataFrame(
+        [
+            dict(
+                study_id="HACS",
+                indication="skin ageing",
+                outcome="SAE",
+                stream="human",
+                model="phase_1",
+                data_type="single_arm",
+                measure="PR",
+                events_int=0,
+                n_int=28,
+                outcome_kind="harm",
+                intervention="EV",
+            )
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         eff = study_effects(st)
     assert eff["yi"].iloc[0] == pytest.approx(0.5 / 29)
     g = grading.grade(eff)
-    text = render_report(grades=g, evidence_table=eff,
-                         profile=grading.evidence_profile(g, studies=eff),
-                         sof=grading.summary_of_findings(g, studies=eff))
+    text = render_report(
+        grades=g,
+        evidence_table=eff,
+        profile=grading.evidence_profile(g, studies=eff),
+        sof=grading.summary_of_findings(g, studies=eff),
+    )
     assert "0 of 28: 0% (95% CI 0% to 12%, Wilson score)" in text
     assert "0% (95% CI 0% to 12%, Wilson score; no comparator)" in text  # SoF and profile
     assert "PR 0.02" not in text and f"{0.5 / 29:.3g}" not in text
@@ -317,11 +405,29 @@ def test_bottom_line_names_the_human_body_its_comparison_and_its_certainty():
     import grading
     from evidence.study_effects import study_effects
 
-    st = pd.DataFrame([dict(study_id="T1", indication="sepsis", outcome="death", stream="human",
-                            model="phase_2", data_type="counts", measure="RR", randomised=True,
-                            controlled=True, events_int=20, n_int=100, events_ctrl=40,
-                            n_ctrl=100, intervention="EV high dose", comparator="EV low dose",
-                            outcome_kind="benefit", outcome_direction="higher_is_worse")])
+    st = pd.DataFrame(
+        [
+            dict(
+                study_id="T1",
+                indication="sepsis",
+                outcome="death",
+                stream="human",
+                model="phase_2",
+                data_type="counts",
+                measure="RR",
+                randomised=True,
+                controlled=True,
+                events_int=20,
+                n_int=100,
+                events_ctrl=40,
+                n_ctrl=100,
+                intervention="EV high dose",
+                comparator="EV low dose",
+                outcome_kind="benefit",
+                outcome_direction="higher_is_worse",
+            )
+        ]
+    )
     eff = study_effects(st)
     g = grading.grade(eff)
     gap = grading.gap_summary(eff, g)
@@ -329,15 +435,19 @@ def test_bottom_line_names_the_human_body_its_comparison_and_its_certainty():
     assert r["human_comparison"] == "EV high dose vs EV low dose"
     h = g.iloc[0]
     cert = f"{h['certainty']} certainty" + (
-        " (provisional)" if h["evidence_status"] == "provisional" else "")
+        " (provisional)" if h["evidence_status"] == "provisional" else ""
+    )
     assert r["human_certainty"] == cert
     text = render_report(grades=g, gap=gap)
-    first = text[:text.index("<nav>")]
-    assert html.escape(
-        f"a controlled human efficacy result exists for 1: Sepsis, death SMD "
-        f"{r['human_smd']:+.2f} (EV high dose vs EV low dose), {cert}") in first
+    first = text[: text.index("<nav>")]
+    assert (
+        html.escape(
+            f"a controlled human efficacy result exists for 1: Sepsis, death SMD "
+            f"{r['human_smd']:+.2f} (EV high dose vs EV low dose), {cert}"
+        )
+        in first
+    )
     # what the certainty rests on: provisional bodies counted with the reason (the sheet
     # records no risk of bias, so it is not assessed and the body provisional)
-    assert (h["evidence_status"], h["risk_of_bias_judgement"]) == ("provisional",
-                                                                   "not assessed")
+    assert (h["evidence_status"], h["risk_of_bias_judgement"]) == ("provisional", "not assessed")
     assert "1 of them provisional (risk of bias not assessed in 1)" in first

@@ -84,8 +84,10 @@ def test_ingest_result_frame_is_a_row_ledger():
     assert bad["reasons"].str.startswith("n_int: ").all()
     good = ledger[ledger["status"] == "accepted"]
     # studies_index points at the accepted row in res.studies
-    assert (res.studies["study_id"].to_numpy()[good["studies_index"].to_numpy(dtype=int)]
-            == good["study_id"].to_numpy()).all()
+    assert (
+        res.studies["study_id"].to_numpy()[good["studies_index"].to_numpy(dtype=int)]
+        == good["study_id"].to_numpy()
+    ).all()
 
 
 def test_ingest_result_frame_of_empty_input():
@@ -126,8 +128,9 @@ def _frames():
     from pathlib import Path
     from tempfile import TemporaryDirectory
 
-    res = evidence.read_studies(evidence.bundled_path("exosome_studies.csv"),
-                                bib=evidence.bundled_bib_path())
+    res = evidence.read_studies(
+        evidence.bundled_path("exosome_studies.csv"), bib=evidence.bundled_bib_path()
+    )
     st = res.studies
     grades = _quiet(grading.grade, st)
     rob = _quiet(grading.assess_rob, st)
@@ -151,8 +154,10 @@ def _frames():
         (grading.assess_rob, no_domains(rob)),
         (grading.integrate_streams, grading.integrate_streams(grades)),
         (grading.gap_summary, _quiet(grading.gap_summary, st, grades)),
-        (grading.audit_claims, grading.audit_claims(claims, grades, studies=st)
-         .drop(columns=list(claims.columns))),
+        (
+            grading.audit_claims,
+            grading.audit_claims(claims, grades, studies=st).drop(columns=list(claims.columns)),
+        ),
         (grading.evidence_profile, grading.evidence_profile(grades)),
         (grading.summary_of_findings, grading.summary_of_findings(grades)),
         (grading.read_robvis, no_domains(robvis)),
@@ -160,11 +165,15 @@ def _frames():
         (evidence.PoolResult.to_frame, evidence.pool(Y, V).to_frame()),
         (evidence.EggerResult.to_frame, evidence.egger_test(Y, V).to_frame()),
         (evidence.TrimFillResult.to_frame, evidence.trim_and_fill(Y, V).to_frame()),
-        (evidence.SubgroupResult.to_frame,
-         _quiet(evidence.subgroup_analysis, ES, "alloc").to_frame().drop(columns="alloc")),
+        (
+            evidence.SubgroupResult.to_frame,
+            _quiet(evidence.subgroup_analysis, ES, "alloc").to_frame().drop(columns="alloc"),
+        ),
         (evidence.MetaRegressionResult.to_frame, evidence.meta_regression(ES, "ablat").to_frame()),
-        (evidence.ClusteredPoolResult.to_frame,
-         _quiet(evidence.pool_clustered, ES, cluster="alloc").to_frame()),
+        (
+            evidence.ClusteredPoolResult.to_frame,
+            _quiet(evidence.pool_clustered, ES, cluster="alloc").to_frame(),
+        ),
         (grading.Scheme.to_frame, grading.load_scheme(None).to_frame()),
     ]
 
@@ -182,7 +191,7 @@ def test_docstrings_list_every_output_column():
             generic = col
             for dom in ALL_DOMAINS:  # grade() documents <domain>_reason etc. once
                 if col.startswith(dom + "_"):
-                    generic = "<domain>" + col[len(dom):]
+                    generic = "<domain>" + col[len(dom) :]
             if col not in doc and generic not in doc:
                 missing.append(col)
         if missing:

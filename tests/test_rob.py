@@ -103,28 +103,37 @@ def test_parse_errors_name_the_problem():
     with pytest.raises(InvalidParameterError, match="'tool' argument"):
         parse_rob_domains("D1=low", "rob3")
     assert parse_rob_domains("D1=Some concerns, D2: High", "rob2") == {
-        "D1": "some_concerns", "D2": "high"}
+        "D1": "some_concerns",
+        "D2": "high",
+    }
     assert parse_rob_domains(None, "rob2") == {}
 
 
 def test_judgement_class():
-    assert [judgement_class(j) for j in ("low", "probably_low", "moderate", "serious",
-                                         None, "some concerns")] == [
-        "low", "low", "unclear", "high", "unclear", "unclear"]
+    assert [
+        judgement_class(j)
+        for j in ("low", "probably_low", "moderate", "serious", None, "some concerns")
+    ] == ["low", "low", "unclear", "high", "unclear", "unclear"]
     with pytest.raises(InvalidParameterError):
         judgement_class("great")
 
 
 def _sheet():
-    return pd.DataFrame({
-        "study_id": ["A", "B", "C", "D"],
-        "outcome": ["death", "death", "infarct", "death"],
-        "stream": ["human", "human", "animal", "human"],
-        "rob_tool": ["rob2", "rob2", None, None],
-        "rob_domains": ["D1=low; D2=low; D3=low; D4=low; D5=low", "D1=high", "D1=yes; D2=no",
-                        None],
-        "rob_overall": [None, "some_concerns", None, None],
-    })
+    return pd.DataFrame(
+        {
+            "study_id": ["A", "B", "C", "D"],
+            "outcome": ["death", "death", "infarct", "death"],
+            "stream": ["human", "human", "animal", "human"],
+            "rob_tool": ["rob2", "rob2", None, None],
+            "rob_domains": [
+                "D1=low; D2=low; D3=low; D4=low; D5=low",
+                "D1=high",
+                "D1=yes; D2=no",
+                None,
+            ],
+            "rob_overall": [None, "some_concerns", None, None],
+        }
+    )
 
 
 def test_assess_rob_rule_sheet_and_default_tool():
@@ -139,8 +148,9 @@ def test_assess_rob_rule_sheet_and_default_tool():
 
 
 def test_assess_rob_per_outcome_override_needs_reason():
-    ov = [{"study_id": "A", "outcome": "death", "overall": "high", "reason": "unblinded",
-           "by": "JS"}]
+    ov = [
+        {"study_id": "A", "outcome": "death", "overall": "high", "reason": "unblinded", "by": "JS"}
+    ]
     out = assess_rob(_sheet(), overrides=ov)
     assert out.loc[0, "overall"] == "high" and out.loc[0, "override_by"] == "JS"
     assert out.loc[0, "overall_basis"] == "override: unblinded"
@@ -158,18 +168,25 @@ def test_assess_rob_bad_domain_names_row():
 def test_assess_rob_unknown_tool_names_row_and_column():
     bad = _sheet()
     bad.loc[2, "rob_tool"] = "3e0"
-    with pytest.raises(InvalidParameterError,
-                       match=r"Row 2 \(study 'C'\), column 'rob_tool': .*Got '3e0'"):
+    with pytest.raises(
+        InvalidParameterError, match=r"Row 2 \(study 'C'\), column 'rob_tool': .*Got '3e0'"
+    ):
         assess_rob(bad)
 
 
 def test_robvis_round_trip(tmp_path):
-    frame = pd.DataFrame({
-        "study_id": ["Lightner 2023", "Zarrabi 2023"],
-        "D1": ["low", "some_concerns"], "D2": ["low", "high"], "D3": ["low", "low"],
-        "D4": ["low", None], "D5": ["low", "low"], "overall": ["low", "high"],
-        "weight": [33.3, 66.7],
-    })
+    frame = pd.DataFrame(
+        {
+            "study_id": ["Lightner 2023", "Zarrabi 2023"],
+            "D1": ["low", "some_concerns"],
+            "D2": ["low", "high"],
+            "D3": ["low", "low"],
+            "D4": ["low", None],
+            "D5": ["low", "low"],
+            "overall": ["low", "high"],
+            "weight": [33.3, 66.7],
+        }
+    )
     p = write_robvis(frame, tmp_path / "rob.csv", tool="rob2")
     text = p.read_text(encoding="utf-8")
     assert text.splitlines()[0] == "Study,D1,D2,D3,D4,D5,Overall,Weight"
@@ -203,12 +220,19 @@ def test_rob_problems_lists_unjudgeable_rows():
     found = rob_problems(sheet)
     assert list(found.columns) == ["row", "column", "value", "reason"]
     got = sorted(found.itertuples(index=False, name=None))
-    assert [g[:3] for g in got] == [(1, "rob_domains", "D9=low"), (2, "rob_tool", "cochrane"),
-                                    (6, "rob_tool", "cochrane"), (7, "rob_domains", "D1 low")]
-    assert got[1][3] == ("unknown rob_tool 'cochrane'; expected one of generic, in_vitro, ohat, "
-                         "rob2, robins_i, syrcle.")
-    assert got[0][3] == ("Domain 'D9' is not a Cochrane RoB 2 domain. Allowed: "
-                         "['D1', 'D2', 'D3', 'D4', 'D5'].")
+    assert [g[:3] for g in got] == [
+        (1, "rob_domains", "D9=low"),
+        (2, "rob_tool", "cochrane"),
+        (6, "rob_tool", "cochrane"),
+        (7, "rob_domains", "D1 low"),
+    ]
+    assert got[1][3] == (
+        "unknown rob_tool 'cochrane'; expected one of generic, in_vitro, ohat, "
+        "rob2, robins_i, syrcle."
+    )
+    assert got[0][3] == (
+        "Domain 'D9' is not a Cochrane RoB 2 domain. Allowed: ['D1', 'D2', 'D3', 'D4', 'D5']."
+    )
     assert got[3][3] == "risk-of-bias entry 'D1 low' must look like 'D1=low'."
     assert len(rob_problems(_sheet())) == 0
     with pytest.raises(InvalidParameterError, match=r"rob_problems\(\).*DataFrame"):

@@ -49,18 +49,23 @@ def test_sources_name_publications_not_notes():
     for name, text in DEFAULT_SOURCES.items():
         for bad in ("[V", ".md", "bohrium", "PMC", "http"):
             assert bad not in text, (name, bad)
-        assert any(w in text for w in ("GRADE", "Handbook", "Hooijmans", "Sterne", "Cohen",
-                                       "OHAT", "BIO", "evigap")), name
+        assert any(
+            w in text
+            for w in ("GRADE", "Handbook", "Hooijmans", "Sterne", "Cohen", "OHAT", "BIO", "evigap")
+        ), name
 
 
-@pytest.mark.parametrize("toml, match", [
-    ("egger_min_k = 2", "'egger_min_k'.*at least 3"),
-    ("egger_min_k = 0", "'egger_min_k'"),
-    ("rob_very_serious_share = 0.4", "rob_very_serious_share"),
-    ("robins_serious_step = 0", "ROBINS-I steps"),
-    ("imprecision_smd_mid = -0.2", "'imprecision_smd_mid'"),
-    ("start_robins_i = 'medium'", "'start_robins_i'"),
-])
+@pytest.mark.parametrize(
+    "toml, match",
+    [
+        ("egger_min_k = 2", "'egger_min_k'.*at least 3"),
+        ("egger_min_k = 0", "'egger_min_k'"),
+        ("rob_very_serious_share = 0.4", "rob_very_serious_share"),
+        ("robins_serious_step = 0", "ROBINS-I steps"),
+        ("imprecision_smd_mid = -0.2", "'imprecision_smd_mid'"),
+        ("start_robins_i = 'medium'", "'start_robins_i'"),
+    ],
+)
 def test_invalid_values_are_refused_when_the_scheme_is_loaded(toml, match):
     with pytest.raises(InvalidParameterError, match=match):
         load_scheme(toml)

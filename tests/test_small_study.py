@@ -32,10 +32,16 @@ def test_regression_matches_metafor(name):
     ni = None if c["ni"] is None else as_array(c["ni"])
     res = regression_test(as_array(c["yi"]), as_array(c["vi"]), predictor=c["predictor"], ni=ni)
     assert res.estimable
-    for ours, theirs in ((res.stat, "zval"), (res.p_value, "pval"), (res.df, "dfs"),
-                         (res.limit_estimate, "est"), (res.limit_ci_low, "ci_lb"),
-                         (res.limit_ci_high, "ci_ub"), (res.slope, "slope"),
-                         (res.slope_se, "slope_se")):
+    for ours, theirs in (
+        (res.stat, "zval"),
+        (res.p_value, "pval"),
+        (res.df, "dfs"),
+        (res.limit_estimate, "est"),
+        (res.limit_ci_low, "ci_lb"),
+        (res.limit_ci_high, "ci_ub"),
+        (res.slope, "slope"),
+        (res.slope_se, "slope_se"),
+    ):
         assert ours == pytest.approx(c[theirs], rel=1e-6, abs=1e-12), theirs
 
 

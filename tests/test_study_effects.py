@@ -232,8 +232,16 @@ ARMS = load_fixture("continuous_arms")
 def _arm_sheet(measure: str, form_int: str, form_ctrl: str) -> pd.DataFrame:
     d = {k: as_array(v) if k != "study" else v for k, v in ARMS["data"].items()}
     k = len(d["study"])
-    out = pd.DataFrame({"study_id": d["study"], "data_type": "continuous", "measure": measure,
-                        "n_int": d["n1i"], "n_ctrl": d["n2i"], "ci_level": d["level"]})
+    out = pd.DataFrame(
+        {
+            "study_id": d["study"],
+            "data_type": "continuous",
+            "measure": measure,
+            "n_int": d["n1i"],
+            "n_ctrl": d["n2i"],
+            "ci_level": d["level"],
+        }
+    )
     for arm, i in (("int", "1"), ("ctrl", "2")):
         form = form_int if arm == "int" else form_ctrl
         if form == "median":
@@ -253,20 +261,26 @@ def _arm_sheet(measure: str, form_int: str, form_ctrl: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("measure", ["MD", "SMD", "ROM"])
-@pytest.mark.parametrize(("form_int", "form_ctrl"), [("se", "se"), ("ci", "ci"), ("se", "ci"),
-                                                     ("ci", "sd")])
+@pytest.mark.parametrize(
+    ("form_int", "form_ctrl"), [("se", "se"), ("ci", "ci"), ("se", "ci"), ("ci", "sd")]
+)
 def test_arms_from_se_or_ci_match_metafor_on_the_real_sds(measure, form_int, form_ctrl):
     out = evidence.study_effects(_arm_sheet(measure, form_int, form_ctrl))
     case = ARMS["cases"][measure]
     np.testing.assert_allclose(out["yi"], as_array(case["yi"]), rtol=RTOL)
     np.testing.assert_allclose(out["vi"], as_array(case["vi"]), rtol=RTOL)
     notes = out["effect_note"].tolist()
-    expected = {"se": "sd_{a} from se_{a} (SD = SE x sqrt(n))",
-                "ci": "sd_{a} from the {lev:g}% CI of the mean (SD = sqrt(n) x (upper - lower) "
-                      "/ (2 t), t with n - 1 df)"}
+    expected = {
+        "se": "sd_{a} from se_{a} (SD = SE x sqrt(n))",
+        "ci": "sd_{a} from the {lev:g}% CI of the mean (SD = sqrt(n) x (upper - lower) "
+        "/ (2 t), t with n - 1 df)",
+    }
     for note, level in zip(notes, as_array(ARMS["data"]["level"]), strict=True):
-        parts = [expected[f].format(a=a, lev=100 * level)
-                 for a, f in (("int", form_int), ("ctrl", form_ctrl)) if f in expected]
+        parts = [
+            expected[f].format(a=a, lev=100 * level)
+            for a, f in (("int", form_int), ("ctrl", form_ctrl))
+            if f in expected
+        ]
         assert note == "; ".join(parts)
 
 
@@ -279,14 +293,16 @@ def test_medians_are_converted_only_on_request_wan_2014(measure):
         "median and quartiles in place of mean_int: not converted "
         "(study_effects(convert_medians=True) estimates mean and SD, Wan 2014); median and "
         "quartiles in place of mean_ctrl: not converted (study_effects(convert_medians=True) "
-        "estimates mean and SD, Wan 2014)")
+        "estimates mean and SD, Wan 2014)"
+    )
     out = evidence.study_effects(sheet, convert_medians=True)
     case = ARMS["cases"][measure]
     np.testing.assert_allclose(out["yi"], as_array(case["yi_wan"]), rtol=RTOL)
     np.testing.assert_allclose(out["vi"], as_array(case["vi_wan"]), rtol=RTOL)
     assert set(out["effect_note"]) == {
         "mean_int and sd_int estimated from median and quartiles (Wan 2014); mean_ctrl and "
-        "sd_ctrl estimated from median and quartiles (Wan 2014)"}
+        "sd_ctrl estimated from median and quartiles (Wan 2014)"
+    }
 
 
 def test_an_arm_with_sd_keeps_it_and_says_nothing():
@@ -303,19 +319,57 @@ def test_an_arm_with_sd_keeps_it_and_says_nothing():
 
 
 def _directions_sheet():
-    base = {"indication": "stroke", "outcome": "function", "data_type": "continuous",
-            "n_int": 20, "n_ctrl": 20, "sd_int": 2.0, "sd_ctrl": 2.0}
+    base = {
+        "indication": "stroke",
+        "outcome": "function",
+        "data_type": "continuous",
+        "n_int": 20,
+        "n_ctrl": 20,
+        "sd_int": 2.0,
+        "sd_ctrl": 2.0,
+    }
     rows = [
-        {**base, "study_id": "A", "measure": "MD", "mean_int": 5.0, "mean_ctrl": 3.0,
-         "outcome_direction": "higher_is_better"},
-        {**base, "study_id": "B", "measure": "MD", "mean_int": 6.0, "mean_ctrl": 5.0,
-         "outcome_direction": "higher_is_better"},
-        {**base, "study_id": "C", "measure": "MD", "mean_int": 2.0, "mean_ctrl": 4.5,
-         "outcome_direction": "higher_is_worse"},
-        {**base, "study_id": "D", "measure": "ROM", "mean_int": 2.0, "mean_ctrl": 4.0,
-         "outcome_direction": "higher_is_worse"},
-        {**base, "study_id": "E", "outcome": "other", "measure": "MD", "mean_int": 2.0,
-         "mean_ctrl": 4.0, "outcome_direction": "higher_is_worse"},
+        {
+            **base,
+            "study_id": "A",
+            "measure": "MD",
+            "mean_int": 5.0,
+            "mean_ctrl": 3.0,
+            "outcome_direction": "higher_is_better",
+        },
+        {
+            **base,
+            "study_id": "B",
+            "measure": "MD",
+            "mean_int": 6.0,
+            "mean_ctrl": 5.0,
+            "outcome_direction": "higher_is_better",
+        },
+        {
+            **base,
+            "study_id": "C",
+            "measure": "MD",
+            "mean_int": 2.0,
+            "mean_ctrl": 4.5,
+            "outcome_direction": "higher_is_worse",
+        },
+        {
+            **base,
+            "study_id": "D",
+            "measure": "ROM",
+            "mean_int": 2.0,
+            "mean_ctrl": 4.0,
+            "outcome_direction": "higher_is_worse",
+        },
+        {
+            **base,
+            "study_id": "E",
+            "outcome": "other",
+            "measure": "MD",
+            "mean_int": 2.0,
+            "mean_ctrl": 4.0,
+            "outcome_direction": "higher_is_worse",
+        },
     ]
     return pd.DataFrame(rows)
 
@@ -324,16 +378,17 @@ def test_opposite_directions_are_oriented_or_refused_with_the_reason():
     sheet = _directions_sheet()
     out = evidence.study_effects(sheet)
     assert out["yi"].iloc[:3].tolist() == [2.0, 1.0, 2.5]  # C's -2.5 reversed
-    assert out["outcome_direction"].tolist() == ["higher_is_better"] * 3 + [
-        "higher_is_worse"] * 2
+    assert out["outcome_direction"].tolist() == ["higher_is_better"] * 3 + ["higher_is_worse"] * 2
     assert out["effect_note"].iloc[2] == (
         "sign reversed: outcome_direction 'higher_is_worse' oriented to 'higher_is_better' like "
-        "the other rows of this outcome (2 of 4)")
+        "the other rows of this outcome (2 of 4)"
+    )
     assert np.isnan(out["yi"].iloc[3]) and np.isnan(out["vi"].iloc[3])
     assert out["effect_note"].iloc[3] == (
         "outcome_direction 'higher_is_worse' is opposite to 'higher_is_better' of the other rows "
         "of this outcome (2 of 4) and measure 'ROM' cannot be reversed: not pooled; orient the "
-        "row in the sheet")
+        "row in the sheet"
+    )
     # another outcome keeps its own direction; variances never change
     assert out["yi"].iloc[4] == -2.0 and out["effect_note"].iloc[4] == ""
     assert out["vi"].iloc[2] == pytest.approx(4 / 20 + 4 / 20, rel=1e-15)
@@ -366,8 +421,9 @@ def test_zero_cell_keywords_match_escalc(fixture, measure, keywords):
 def test_zero_cell_keywords_are_said_in_the_notes():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
-        out = evidence.study_effects(_sheet_counts("hahn2001_RR_all_drop00", "RR"), to="all",
-                                     drop00=True)
+        out = evidence.study_effects(
+            _sheet_counts("hahn2001_RR_all_drop00", "RR"), to="all", drop00=True
+        )
     notes = out["effect_note"].tolist()
     dropped = "no events (or no non-events) in either arm: not estimable (drop00)"
     assert notes[1] == notes[6] == notes[9] == dropped  # 0/18 vs 0/18, 0/22 vs 0/22, 0/33 vs 0/30

@@ -25,19 +25,49 @@ from grading.tables import (
 def _grades():
     rows = []
     for i, (ei, ec) in enumerate([(10, 20), (12, 22)]):
-        rows.append(dict(study_id=f"S{i}", indication="stroke", outcome="death <b>&</b> | 50%",
-                         stream="human", model="phase_3", data_type="counts", measure="RR",
-                         randomised=True, controlled=True, events_int=ei, n_int=55,
-                         events_ctrl=ec, n_ctrl=55, rob_overall="high" if i else "low",
-                         intervention="EV", outcome_kind="benefit"))
-    rows.append(dict(study_id="A", indication="stroke", outcome="infarct", stream="animal",
-                     model="rat", data_type="estimate", measure="SMD", randomised=True,
-                     intervention="EV", outcome_kind="benefit", yi=-1.0, vi=0.1, n_int=8,
-                     n_ctrl=8))
+        rows.append(
+            dict(
+                study_id=f"S{i}",
+                indication="stroke",
+                outcome="death <b>&</b> | 50%",
+                stream="human",
+                model="phase_3",
+                data_type="counts",
+                measure="RR",
+                randomised=True,
+                controlled=True,
+                events_int=ei,
+                n_int=55,
+                events_ctrl=ec,
+                n_ctrl=55,
+                rob_overall="high" if i else "low",
+                intervention="EV",
+                outcome_kind="benefit",
+            )
+        )
+    rows.append(
+        dict(
+            study_id="A",
+            indication="stroke",
+            outcome="infarct",
+            stream="animal",
+            model="rat",
+            data_type="estimate",
+            measure="SMD",
+            randomised=True,
+            intervention="EV",
+            outcome_kind="benefit",
+            yi=-1.0,
+            vi=0.1,
+            n_int=8,
+            n_ctrl=8,
+        )
+    )
     df = pd.DataFrame(rows)
     m = df["stream"] == "human"
-    a, n1, c, n2 = (df.loc[m, x].astype(float) for x in ("events_int", "n_int", "events_ctrl",
-                                                           "n_ctrl"))
+    a, n1, c, n2 = (
+        df.loc[m, x].astype(float) for x in ("events_int", "n_int", "events_ctrl", "n_ctrl")
+    )
     df.loc[m, "yi"] = np.log((a / n1) / (c / n2))
     df.loc[m, "vi"] = 1 / a - 1 / n1 + 1 / c - 1 / n2
     return grade(df)
@@ -53,8 +83,9 @@ def test_evidence_profile_columns_and_cells():
     assert h["№ of patients: intervention"] == "22/110 (20.0%)"
     assert h["№ of patients: comparison"] == "42/110 (38.2%)"
     rr = math.exp(gh["estimate"])
-    assert h["Relative (95% CI)"] == (f"RR {rr:.2f} ({math.exp(gh['ci_low']):.2f} to "
-                                      f"{math.exp(gh['ci_high']):.2f})")
+    assert h["Relative (95% CI)"] == (
+        f"RR {rr:.2f} ({math.exp(gh['ci_low']):.2f} to {math.exp(gh['ci_high']):.2f})"
+    )
     cr = 42 / 110
     assert h["Absolute (95% CI)"].startswith(f"{round(abs(cr * rr - cr) * 1000)} fewer per 1,000")
     # issue 11 engine (GRADE 4 / Handbook ch. 14): 55% of the weight at high risk of bias is
@@ -73,18 +104,27 @@ def test_evidence_profile_columns_and_cells():
     assert a["Imprecision"] == "not serious"
     assert a["Absolute (95% CI)"] == "SMD 1.00 lower (1.62 lower to 0.38 lower)"
     notes = dict(ep.attrs["footnotes"])
-    mk = a["Risk of bias"][len("not assessed ("):-1]
-    assert notes[mk].startswith("Risk of bias: not assessed: no risk-of-bias judgement "
-                                "recorded for the 1 study. Source: ")
+    mk = a["Risk of bias"][len("not assessed (") : -1]
+    assert notes[mk].startswith(
+        "Risk of bias: not assessed: no risk-of-bias judgement recorded for the 1 study. Source: "
+    )
 
 
 def test_every_rating_has_a_footnote():
     g = _grades()
     ep = evidence_profile(g)
     notes = ep.attrs["footnotes"]
-    domains = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
-               "publication_bias", "translational_indirectness", "large_effect",
-               "dose_response", "plausible_confounding")
+    domains = (
+        "risk_of_bias",
+        "inconsistency",
+        "indirectness",
+        "imprecision",
+        "publication_bias",
+        "translational_indirectness",
+        "large_effect",
+        "dose_response",
+        "plausible_confounding",
+    )
     n_rated = int(sum((g[d] != 0).sum() for d in domains))
     # issue 11: a not-assessed domain is explained too (why it was not assessed)
     n_not_assessed = int(sum((g[f"{d}_judgement"] == "not assessed").sum() for d in domains))
@@ -93,10 +133,14 @@ def test_every_rating_has_a_footnote():
     # + one certainty note and one provisional note per row (every text here differs)
     assert len(notes) == n_rated + n_not_assessed + len(g) + n_provisional
     assert [m for m, _ in notes] == [chr(ord("a") + i) for i in range(len(notes))]
-    assert any(t.startswith("Starts high (randomised); risk of bias -1, imprecision -2 = "
-                            "very low") for _, t in notes)
-    assert any(t.startswith("Provisional: indirectness not assessed; publication bias not "
-                            "assessed") for _, t in notes)
+    assert any(
+        t.startswith("Starts high (randomised); risk of bias -1, imprecision -2 = very low")
+        for _, t in notes
+    )
+    assert any(
+        t.startswith("Provisional: indirectness not assessed; publication bias not assessed")
+        for _, t in notes
+    )
     assert all("Source:" in t for _, t in notes if not t.startswith(("Starts", "Provisional")))
 
 
@@ -115,11 +159,28 @@ def test_summary_of_findings_columns_and_risks():
 
 
 def _one_trial(measure="RR"):
-    st = pd.DataFrame([dict(study_id="T", indication="sepsis", outcome="death",
-                            stream="human", model="phase_3", data_type="counts",
-                            measure=measure, randomised=True, controlled=True, events_int=20,
-                            n_int=100, events_ctrl=40, n_ctrl=100, rob_overall="low",
-                            intervention="EV", outcome_kind="benefit")])
+    st = pd.DataFrame(
+        [
+            dict(
+                study_id="T",
+                indication="sepsis",
+                outcome="death",
+                stream="human",
+                model="phase_3",
+                data_type="counts",
+                measure=measure,
+                randomised=True,
+                controlled=True,
+                events_int=20,
+                n_int=100,
+                events_ctrl=40,
+                n_ctrl=100,
+                rob_overall="low",
+                intervention="EV",
+                outcome_kind="benefit",
+            )
+        ]
+    )
     from evidence.study_effects import study_effects
 
     return grade(study_effects(st))
@@ -135,12 +196,14 @@ def test_sof_absolute_effects_hand_computed():
     assert r["Risk with comparator"] == "400 per 1,000 (control arms)"
     # 0.4 x 0.5 - 0.4 = -0.200; 0.4 x (0.3158 - 1) = -0.274; 0.4 x (0.7918 - 1) = -0.083
     assert r["Risk difference with intervention (95% CI)"] == (
-        "200 fewer per 1,000 (from 274 fewer to 83 fewer)")
+        "200 fewer per 1,000 (from 274 fewer to 83 fewer)"
+    )
     # a user-set baseline risk of 10%: -0.050, -0.068, -0.021
     r = summary_of_findings(_one_trial(), baseline_risk=0.1).iloc[0]
     assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
     assert r["Risk difference with intervention (95% CI)"] == (
-        "50 fewer per 1,000 (from 68 fewer to 21 fewer)")
+        "50 fewer per 1,000 (from 68 fewer to 21 fewer)"
+    )
     r = summary_of_findings(_one_trial(), baseline_risk={"sepsis": 0.1}).iloc[0]
     assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
 
@@ -186,12 +249,15 @@ def test_markdown_escapes_pipes():
     assert "\na. " in md
 
 
-@pytest.mark.parametrize("cell, bad", [
-    ("<script>alert(1)</script>", "<script>"),
-    ("<img src=x onerror=alert(1)>", "<img"),
-    ("[click](javascript:alert(1))", "[click]("),
-    ("![x](http://evil.example/p.png)", "!["),
-])
+@pytest.mark.parametrize(
+    "cell, bad",
+    [
+        ("<script>alert(1)</script>", "<script>"),
+        ("<img src=x onerror=alert(1)>", "<img"),
+        ("[click](javascript:alert(1))", "[click]("),
+        ("![x](http://evil.example/p.png)", "!["),
+    ],
+)
 def test_markdown_is_inert(cell, bad):
     md = to_markdown(pd.DataFrame({"c": [cell]}))
     assert bad not in md
@@ -239,16 +305,39 @@ def test_single_arm_body_shows_observed_proportion_with_wilson_ci():
     # 12.06% (0 to z^2 / (n + z^2) = 3.8415 / 31.8415), never the 0.5-corrected 0.5 / 29
     from evidence.study_effects import study_effects
 
-    sheet = pd.DataFrame([
-        dict(study_id="S", indication="skin", outcome="serious adverse events", stream="human",
-             model="phase_1", data_type="single_arm", measure="PR", events_int=0, n_int=28,
-             outcome_kind="harm", intervention="EV"),
-        dict(study_id="T", indication="skin", outcome="recovery", stream="human",
-             model="phase_1", data_type="single_arm", measure="PR", events_int=17, n_int=24,
-             outcome_kind="benefit", intervention="EV")])
+    sheet = pd.DataFrame(
+        [
+            dict(
+                study_id="S",
+                indication="skin",
+                outcome="serious adverse events",
+                stream="human",
+                model="phase_1",
+                data_type="single_arm",
+                measure="PR",
+                events_int=0,
+                n_int=28,
+                outcome_kind="harm",
+                intervention="EV",
+            ),
+            dict(
+                study_id="T",
+                indication="skin",
+                outcome="recovery",
+                stream="human",
+                model="phase_1",
+                data_type="single_arm",
+                measure="PR",
+                events_int=17,
+                n_int=24,
+                outcome_kind="benefit",
+                intervention="EV",
+            ),
+        ]
+    )
     with pytest.warns(Warning, match="0.5 added"):  # inside pooling only
         st = study_effects(sheet)
-    z2 = 1.959963984540054 ** 2
+    z2 = 1.959963984540054**2
     assert st["proportion_ci_high"].iloc[0] == pytest.approx(z2 / (28 + z2), rel=1e-9)
     assert st["yi"].iloc[0] == pytest.approx(0.5 / 29)  # what pooling uses, not shown
     g = grade(st)
@@ -259,10 +348,12 @@ def test_single_arm_body_shows_observed_proportion_with_wilson_ci():
     assert sae["№ of patients: comparison"] == "no comparator"
     # 17 / 24 = 70.8%; Wilson 95%: 50.8% to 85.1% (statsmodels proportion_confint)
     assert ep.loc["recovery", "Absolute (95% CI)"] == (
-        "71% (95% CI 51% to 85%, Wilson score; no comparator)")
+        "71% (95% CI 51% to 85%, Wilson score; no comparator)"
+    )
     sof = summary_of_findings(g, studies=st).set_index("Outcome")
     assert sof.loc["serious adverse events", "Risk difference with intervention (95% CI)"] == (
-        "0% (95% CI 0% to 12%, Wilson score; no comparator)")
+        "0% (95% CI 0% to 12%, Wilson score; no comparator)"
+    )
     assert sof.loc["serious adverse events", "№ of participants (studies)"] == "28 (1 study)"
     # without the study table: the pooled value, its interval named as such
     plain = evidence_profile(g).set_index("Outcome").loc["serious adverse events"]
@@ -280,23 +371,28 @@ def test_sof_baseline_risk_from_the_overrides_file(tmp_path):
         "indication,outcome,stream,domain,step,reason,by,baseline_risk\n"
         "sepsis,,,baseline_risk,,Cohort X 2019 (all outcomes),AB,0.2\n"
         "sepsis,death,,baseline_risk,,Registry Y 2021 28-day mortality,AB,0.3\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     # per-outcome override (0.3) beats the global option (0.1):
     # 0.3 x (0.5 - 1) = -0.150; 0.3 x (0.3158 - 1) = -0.205; 0.3 x (0.7918 - 1) = -0.062
     r = summary_of_findings(_one_trial(), baseline_risk=0.1, overrides=path).iloc[0]
     assert r["Risk with comparator"] == (
-        "300 per 1,000 (baseline risk from the overrides: Registry Y 2021 28-day mortality)")
+        "300 per 1,000 (baseline risk from the overrides: Registry Y 2021 28-day mortality)"
+    )
     assert r["Risk difference with intervention (95% CI)"] == (
-        "150 fewer per 1,000 (from 205 fewer to 62 fewer)")
+        "150 fewer per 1,000 (from 205 fewer to 62 fewer)"
+    )
     # only the per-indication row: 0.2 x -0.5 = -0.100; 0.2 x -0.6842 = -0.137; -0.042
     only_ind = pd.read_csv(path).iloc[[0]]
     r = summary_of_findings(_one_trial(), baseline_risk=0.1, overrides=only_ind).iloc[0]
     assert r["Risk with comparator"].startswith("200 per 1,000 (baseline risk from the overr")
     assert r["Risk difference with intervention (95% CI)"] == (
-        "100 fewer per 1,000 (from 137 fewer to 42 fewer)")
+        "100 fewer per 1,000 (from 137 fewer to 42 fewer)"
+    )
     # an (indication, outcome) key of the option is more specific than a per-indication row
-    r = summary_of_findings(_one_trial(), baseline_risk={("sepsis", "death"): 0.1},
-                            overrides=only_ind).iloc[0]
+    r = summary_of_findings(
+        _one_trial(), baseline_risk={("sepsis", "death"): 0.1}, overrides=only_ind
+    ).iloc[0]
     assert r["Risk with comparator"] == "100 per 1,000 (baseline risk given)"
     # without the option or the row: the control arms (0.4)
     r = summary_of_findings(_one_trial(), overrides=None).iloc[0]

@@ -54,8 +54,16 @@ CLAIMS = DATA / "claims.csv"
 BIB = ROOT / "references.bib"
 README = DATA / "README.md"
 
-LEDGER_COLUMNS = ["source", "item", "status", "title", "citation_keys", "disposition", "reason",
-                  "where_read"]
+LEDGER_COLUMNS = [
+    "source",
+    "item",
+    "status",
+    "title",
+    "citation_keys",
+    "disposition",
+    "reason",
+    "where_read",
+]
 SOURCES = ("inventory", "human_numbers", "added_2026_12")
 USES = ("study_rows", "regulatory", "claims", "notes_only")
 NOT_USED = ("left_out", "unverified")
@@ -208,7 +216,8 @@ def check(d: dict | None = None) -> list[str]:
     for reg_id, ids in sorted(trials.items()):
         if len(ids) > 1:
             problems.append(
-                f"registry id {reg_id} appears under {sorted(ids)}: one trial, one study_id")
+                f"registry id {reg_id} appears under {sorted(ids)}: one trial, one study_id"
+            )
 
     for c in claims:
         n, nx = c.get("n_businesses", ""), c.get("n_businesses_exosome", "")
@@ -267,8 +276,11 @@ def readme_blocks(d: dict | None = None) -> dict[str, str]:
     reasons: dict[str, list[str]] = {}
     for it in inv["left_out"]:
         reasons.setdefault(it["reason"], []).append(it["item"])
-    added_used = [it for it in d["ledger"]
-                  if it["source"] == "added_2026_12" and not _uses(it) & set(NOT_USED)]
+    added_used = [
+        it
+        for it in d["ledger"]
+        if it["source"] == "added_2026_12" and not _uses(it) & set(NOT_USED)
+    ]
     lines = [
         "`data/build/check_inventory.py` re-checks this against the ledger "
         "`data/build/sources.csv`. "
@@ -290,53 +302,62 @@ def readme_blocks(d: dict | None = None) -> dict[str, str]:
     ]
     lines += [f"* {reason}: {', '.join(items)}" for reason, items in reasons.items()]
     lines += ["", "Facts not found in a primary source (2026-12 searches), so not in the data:", ""]
-    lines += [f"* {it['item']} {it['title']}: {it['reason']}"
-              for it in add["left_out"] + add["unverified"]]
+    lines += [
+        f"* {it['item']} {it['title']}: {it['reason']}"
+        for it in add["left_out"] + add["unverified"]
+    ]
     accounting_block = "\n".join(lines)
 
     st = a["stream"]
     rows = [
         f"Rows per stream: human {st['human']}, animal {st['animal']}, in vitro {st['in_vitro']} "
         f"({a['rows']} rows, {a['study_ids']} study ids, {a['citation_keys']} citation keys).",
-        "Rows per data_type: " + ", ".join(f"{k} {v}" for k, v in a["data_type"].most_common())
+        "Rows per data_type: "
+        + ", ".join(f"{k} {v}" for k, v in a["data_type"].most_common())
         + ".",
-        "Rows per outcome_level: " + ", ".join(
-            f"{k} {a['outcome_level'][k]}" for k in (*LEVELS, "(none)") if a["outcome_level"][k])
+        "Rows per outcome_level: "
+        + ", ".join(
+            f"{k} {a['outcome_level'][k]}" for k in (*LEVELS, "(none)") if a["outcome_level"][k]
+        )
         + " ((none): registry-only or not-read records that name no measured outcome).",
         "",
         "| indication_label | animal | human | in vitro | rows |",
         "|---|---|---|---|---|",
     ]
     for lab, c in a["by_indication"].items():
-        rows.append(f"| {lab} | {c['animal']} | {c['human']} | {c['in_vitro']} "
-                    f"| {sum(c.values())} |")
+        rows.append(
+            f"| {lab} | {c['animal']} | {c['human']} | {c['in_vitro']} | {sum(c.values())} |"
+        )
     rows.append(f"| total | {st['animal']} | {st['human']} | {st['in_vitro']} | {a['rows']} |")
-    files_block = "\n".join([
-        "| file | what | rows |",
-        "|---|---|---|",
-        "| `exosome_studies.csv` | exosome / extracellular-vesicle (EV) therapy evidence, "
-        f"study-sheet schema (`data/SCHEMA.md`) | {a['rows']} |",
-        "| `regulatory.csv` | regulator notices and regulatory milestones (`indication, "
-        "jurisdiction, status, date, detail, citation_key, where_read`) | "
-        f"{a['regulatory_rows']} |",
-        "| `claims.csv` | marketing claims and marketplace counts (`claim_id, indication, claim, "
-        "claimant, n_businesses, n_businesses_exosome, products_counted, citation_key, "
-        f"where_read`) | {a['claims_rows']} |",
-        "| `../references.bib` | one entry per `citation_key` used above (each with a DOI, PMID, "
-        "NCT id or URL) plus the other entries of the source bibliography | "
-        f"{a['bib_entries']} entries |",
-        "| `bcg.csv`, `normand1999.csv`, `hackshaw1998.csv` | classic meta-analysis datasets from "
-        "R `metadat` (see the end of this file) | 13, 9, 37 |",
-        "| `datasets.csv` | index used by `evidence.load_dataset()` | |",
-        "| `build/` | `sources.csv` (the source ledger) and `check_inventory.py` (the checks and "
-        "counts of this file) | |",
-    ])
+    files_block = "\n".join(
+        [
+            "| file | what | rows |",
+            "|---|---|---|",
+            "| `exosome_studies.csv` | exosome / extracellular-vesicle (EV) therapy evidence, "
+            f"study-sheet schema (`data/SCHEMA.md`) | {a['rows']} |",
+            "| `regulatory.csv` | regulator notices and regulatory milestones (`indication, "
+            "jurisdiction, status, date, detail, citation_key, where_read`) | "
+            f"{a['regulatory_rows']} |",
+            "| `claims.csv` | marketing claims and marketplace counts (`claim_id, indication, "
+            "claim, claimant, n_businesses, n_businesses_exosome, products_counted, citation_key, "
+            f"where_read`) | {a['claims_rows']} |",
+            "| `../references.bib` | one entry per `citation_key` used above (each with a DOI, "
+            "PMID, NCT id or URL) plus the other entries of the source bibliography | "
+            f"{a['bib_entries']} entries |",
+            "| `bcg.csv`, `normand1999.csv`, `hackshaw1998.csv` | classic meta-analysis datasets "
+            "from R `metadat` (see the end of this file) | 13, 9, 37 |",
+            "| `datasets.csv` | index used by `evidence.load_dataset()` | |",
+            "| `build/` | `sources.csv` (the source ledger) and `check_inventory.py` (the checks "
+            "and counts of this file) | |",
+        ]
+    )
     return {"files": files_block, "accounting": accounting_block, "counts": "\n".join(rows)}
 
 
 def _marker(name: str) -> re.Pattern:
     return re.compile(
-        rf"(<!-- generated:{name} -->\n)(.*?)\n?(<!-- /generated:{name} -->)", flags=re.S)
+        rf"(<!-- generated:{name} -->\n)(.*?)\n?(<!-- /generated:{name} -->)", flags=re.S
+    )
 
 
 def readme_problems(text: str, blocks: dict[str, str]) -> list[str]:
@@ -346,8 +367,10 @@ def readme_problems(text: str, blocks: dict[str, str]) -> list[str]:
         if m is None:
             out.append(f"data/README.md: no <!-- generated:{name} --> block")
         elif m.group(2) != body:
-            out.append(f"data/README.md: block {name!r} is out of date "
-                       "(run python data/build/check_inventory.py --write-readme)")
+            out.append(
+                f"data/README.md: block {name!r} is out of date "
+                "(run python data/build/check_inventory.py --write-readme)"
+            )
     return out
 
 
@@ -355,7 +378,8 @@ def write_readme(blocks: dict[str, str], path: Path = README) -> None:
     text = path.read_text(encoding="utf-8")
     for name, body in blocks.items():
         text, n = _marker(name).subn(
-            lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
+            lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text
+        )
         if n != 1:
             raise SystemExit(f"{path}: expected one <!-- generated:{name} --> block, found {n}")
     path.write_text(text, encoding="utf-8")
@@ -373,7 +397,8 @@ def compare_inventory(path: Path, ledger: list[dict[str, str]]) -> list[str]:
     for item in sorted(set(want) | set(have), key=lambda s: int(s[1:])):
         if want.get(item) != have.get(item):
             problems.append(
-                f"{item}: inventory says {want.get(item)}, ledger says {have.get(item)}")
+                f"{item}: inventory says {want.get(item)}, ledger says {have.get(item)}"
+            )
     return problems
 
 
@@ -392,10 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     problems += readme_problems(README.read_text(encoding="utf-8"), blocks)
     a = accounting(d)
     inv = a["inventory"]
-    print(f"inventory: {inv['items']} items, {inv['used']} used, {len(inv['left_out'])} left out, "
-          f"{len(inv['unverified'])} unverified")
-    print(f"studies: {a['rows']} rows, {a['study_ids']} study ids; "
-          f"regulatory {a['regulatory_rows']}, claims {a['claims_rows']}")
+    print(
+        f"inventory: {inv['items']} items, {inv['used']} used, {len(inv['left_out'])} left out, "
+        f"{len(inv['unverified'])} unverified"
+    )
+    print(
+        f"studies: {a['rows']} rows, {a['study_ids']} study ids; "
+        f"regulatory {a['regulatory_rows']}, claims {a['claims_rows']}"
+    )
     for p in problems:
         print("PROBLEM:", p)
     return 1 if problems else 0

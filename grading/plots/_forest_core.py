@@ -25,8 +25,15 @@ from grading.zero_cells import (  # noqa: F401  (re-exported for the figures)
 
 #: Columns that tell apart several rows of one study, tried in this order.
 DISAMBIGUATORS: tuple[str, ...] = (
-    "comparison", "intervention", "model_detail", "model", "dose", "timepoint", "outcome",
-    "comparator", "subgroup",
+    "comparison",
+    "intervention",
+    "model_detail",
+    "model",
+    "dose",
+    "timepoint",
+    "outcome",
+    "comparator",
+    "subgroup",
 )
 _COUNT_ARMS = ("events_int", "n_int", "events_ctrl", "n_ctrl")
 _CTRL_ARMS = (("events_ctrl", "n_ctrl"), ("mean_ctrl", "sd_ctrl", "n_ctrl"))
@@ -73,8 +80,9 @@ def _text(value) -> str | None:
     return s or None
 
 
-def study_labels(data: pd.DataFrame, labels: str, width: int, *,
-                 extra: tuple[str, ...] = DISAMBIGUATORS) -> list[str]:
+def study_labels(
+    data: pd.DataFrame, labels: str, width: int, *, extra: tuple[str, ...] = DISAMBIGUATORS
+) -> list[str]:
     """One label per row, different for rows that share a study label.
 
     Rows whose ``labels`` value repeats get the first column of ``extra`` that tells them apart
@@ -94,8 +102,14 @@ def study_labels(data: pd.DataFrame, labels: str, width: int, *,
             continue
         vals = {c: [_text(data[c].iloc[i]) for i in idx] for c in cols}
         varying = [c for c in cols if len(set(vals[c])) > 1]
-        chosen = next((c for c in varying if len(set(vals[c])) == len(idx)
-                       and all(v is not None for v in vals[c])), None)
+        chosen = next(
+            (
+                c
+                for c in varying
+                if len(set(vals[c])) == len(idx) and all(v is not None for v in vals[c])
+            ),
+            None,
+        )
         use = [chosen] if chosen else varying
         for j, i in enumerate(idx):
             parts = [vals[c][j] for c in use if vals[c][j] is not None]
@@ -128,8 +142,9 @@ def study_labels(data: pd.DataFrame, labels: str, width: int, *,
     return out
 
 
-def not_estimable_reasons(data: pd.DataFrame, measure: str | None, yi: np.ndarray,
-                          vi: np.ndarray) -> list[str]:
+def not_estimable_reasons(
+    data: pd.DataFrame, measure: str | None, yi: np.ndarray, vi: np.ndarray
+) -> list[str]:
     """Why each row has no estimate to draw ("" for an estimable row).
 
     A 2x2 table without events in either arm (or with every participant having the event in
@@ -139,12 +154,20 @@ def not_estimable_reasons(data: pd.DataFrame, measure: str | None, yi: np.ndarra
     """
     n = len(data)
     m = None if measure is None else str(measure).upper()
-    cols = [pd.to_numeric(data[c], errors="coerce").to_numpy(float) if c in data.columns
-            else np.full(n, np.nan) for c in _COUNT_ARMS]
+    cols = [
+        pd.to_numeric(data[c], errors="coerce").to_numpy(float)
+        if c in data.columns
+        else np.full(n, np.nan)
+        for c in _COUNT_ARMS
+    ]
     notes = data["effect_note"] if "effect_note" in data.columns else None
-    out = list(double_zero_reasons(
-        np.full(n, m, dtype=object), *cols,
-        notes=None if notes is None else notes.astype(object).to_numpy()))
+    out = list(
+        double_zero_reasons(
+            np.full(n, m, dtype=object),
+            *cols,
+            notes=None if notes is None else notes.astype(object).to_numpy(),
+        )
+    )
     for i in range(n):
         if not out[i] and not (np.isfinite(yi[i]) and np.isfinite(vi[i])):
             out[i] = (_text(notes.iloc[i]) if notes is not None else None) or "no numeric result"
@@ -161,8 +184,12 @@ def shared_controls(data: pd.DataFrame, labels: str, column: str | None = None) 
     """
     gid = np.full(len(data), -1)
     if column is not None:
-        key = pd.DataFrame({"s": data[labels].astype("string").to_numpy(),
-                            "c": data[column].astype("string").to_numpy()})
+        key = pd.DataFrame(
+            {
+                "s": data[labels].astype("string").to_numpy(),
+                "c": data[column].astype("string").to_numpy(),
+            }
+        )
         complete = key.notna().all(axis=1).to_numpy()
         if complete.any():
             sub = key[complete]
@@ -195,8 +222,11 @@ def outcome_direction(data: pd.DataFrame) -> str | None:
     From the rows' ``outcome_direction``; a row without it but of ``outcome_kind`` "harm" (an
     adverse event: more is worse) counts as ``higher_is_worse``.
     """
-    d = (data["outcome_direction"].astype("string") if "outcome_direction" in data.columns
-         else pd.Series(pd.NA, index=data.index, dtype="string"))
+    d = (
+        data["outcome_direction"].astype("string")
+        if "outcome_direction" in data.columns
+        else pd.Series(pd.NA, index=data.index, dtype="string")
+    )
     if "outcome_kind" in data.columns:
         harm = data["outcome_kind"].astype("string").eq("harm").fillna(False).to_numpy()
         d = d.where(~(d.isna().to_numpy() & harm), "higher_is_worse")
@@ -323,12 +353,13 @@ def paginate(rows: list[Row], per_page: int) -> list[list[Row]]:
     """
     if per_page < 5:
         raise InvalidParameterError(
-            f"The 'rows_per_page' argument must be at least 5. Got {per_page!r}.")
+            f"The 'rows_per_page' argument must be at least 5. Got {per_page!r}."
+        )
     tail_kinds = ("total", "pi")
     n_tail = 0
     while n_tail < len(rows) and rows[len(rows) - 1 - n_tail].kind in tail_kinds:
         n_tail += 1
-    body, tail = rows[: len(rows) - n_tail], rows[len(rows) - n_tail:]
+    body, tail = rows[: len(rows) - n_tail], rows[len(rows) - n_tail :]
     pages: list[list[Row]] = [[]]
     header: Row | None = None
     for r in body:
@@ -354,9 +385,18 @@ def paginate(rows: list[Row], per_page: int) -> list[list[Row]]:
 # --------------------------------------------------------------------------- x axis
 
 
-def x_axis(lows: list[float], highs: list[float], core: list[float], *, ratio: bool,
-           xlim, plot_width: float, func: str, margin: float = 0.6,
-           min_spread: float = 1e-6) -> tuple[float, float, list[float]]:
+def x_axis(
+    lows: list[float],
+    highs: list[float],
+    core: list[float],
+    *,
+    ratio: bool,
+    xlim,
+    plot_width: float,
+    func: str,
+    margin: float = 0.6,
+    min_spread: float = 1e-6,
+) -> tuple[float, float, list[float]]:
     """(x0, x1, ticks) on the display scale (ratios: natural scale).
 
     ``core`` are the values that must be inside (estimates, pooled CIs, the null 0); study CIs
@@ -366,18 +406,30 @@ def x_axis(lows: list[float], highs: list[float], core: list[float], *, ratio: b
     from matplotlib.ticker import MaxNLocator
 
     if xlim is not None:
-        if (not isinstance(xlim, (tuple, list)) or len(xlim) != 2
-                or not float(xlim[0]) < float(xlim[1]) or (ratio and float(xlim[0]) <= 0)):
+        if (
+            not isinstance(xlim, (tuple, list))
+            or len(xlim) != 2
+            or not float(xlim[0]) < float(xlim[1])
+            or (ratio and float(xlim[0]) <= 0)
+        ):
             raise InvalidParameterError(
                 f"The 'xlim' argument of {func}() must be (low, high) with low < high "
                 f"(and low > 0 for ratio measures). Got {xlim!r}."
             )
         x0, x1 = float(xlim[0]), float(xlim[1])
         if ratio:
-            return x0, x1, _style.nice_ratio_ticks(
-                x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0))
-        ticks = [float(v) for v in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
-                 .tick_values(x0, x1) if x0 - 1e-12 <= v <= x1 + 1e-12]
+            return (
+                x0,
+                x1,
+                _style.nice_ratio_ticks(
+                    x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0)
+                ),
+            )
+        ticks = [
+            float(v)
+            for v in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(x0, x1)
+            if x0 - 1e-12 <= v <= x1 + 1e-12
+        ]
         return x0, x1, ticks
     core = [float(c) for c in core if np.isfinite(c)] + [0.0]
     lo_core, hi_core = min(core), max(core)
@@ -393,8 +445,13 @@ def x_axis(lows: list[float], highs: list[float], core: list[float], *, ratio: b
         cands = sorted({m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)} | {0.25, 4.0})
         x0 = max([c for c in cands if c <= lo_n * (1 + 1e-9)] or [lo_n])
         x1 = min([c for c in cands if c >= hi_n * (1 - 1e-9)] or [hi_n])
-        return x0, x1, _style.nice_ratio_ticks(
-            x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0))
+        return (
+            x0,
+            x1,
+            _style.nice_ratio_ticks(
+                x0, x1, min_gap=0.36 * np.log10(x1 / x0) / max(plot_width, 1.0)
+            ),
+        )
     t = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
     return float(t[0]), float(t[-1]), [float(v) for v in t]
 
@@ -423,9 +480,20 @@ def text(ax, x, y, s, **kwargs):
     return ax.text(x, y, _style.plain(s), **kwargs)
 
 
-def draw_ci(ax, y: float, yi: float, vi: float, z: float, tx, x0: float, x1: float, *,
-            colour: str = _style.TEXT_COLOUR, line: bool = True,
-            bounds: tuple[float, float] | None = None) -> None:
+def draw_ci(
+    ax,
+    y: float,
+    yi: float,
+    vi: float,
+    z: float,
+    tx,
+    x0: float,
+    x1: float,
+    *,
+    colour: str = _style.TEXT_COLOUR,
+    line: bool = True,
+    bounds: tuple[float, float] | None = None,
+) -> None:
     """A study's CI line, with arrows where it leaves the axis (``bounds``: the display-scale
     CI when it is not ``yi`` +- z x sqrt(``vi``))."""
     if bounds is not None:
@@ -435,22 +503,51 @@ def draw_ci(ax, y: float, yi: float, vi: float, z: float, tx, x0: float, x1: flo
         lo, hi = tx(yi - z * se), tx(yi + z * se)
     a, b = max(lo, x0), min(hi, x1)
     if line and a < b:
-        ax.plot([a, b], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2,
-                gid="study_ci")
+        ax.plot(
+            [a, b], [y, y], color=colour, lw=0.9, solid_capstyle="butt", zorder=2, gid="study_ci"
+        )
     for edge, cond, mk in ((x0, lo < x0, "<"), (x1, hi > x1, ">")):
         if cond:
-            ax.plot([edge], [y], marker=mk, color=colour, markersize=4, clip_on=False,
-                    zorder=3, gid="ci_arrow")
+            ax.plot(
+                [edge],
+                [y],
+                marker=mk,
+                color=colour,
+                markersize=4,
+                clip_on=False,
+                zorder=3,
+                gid="ci_arrow",
+            )
 
 
-def draw_diamond(ax, y: float, est: float, lo: float, hi: float, *, half: float, face: str,
-                 edge: str, gid: str, lw: float = 0.6):
+def draw_diamond(
+    ax,
+    y: float,
+    est: float,
+    lo: float,
+    hi: float,
+    *,
+    half: float,
+    face: str,
+    edge: str,
+    gid: str,
+    lw: float = 0.6,
+):
     """A diamond (vertices left, top, right, bottom; the top vertex is the estimate)."""
     from matplotlib.patches import Polygon
 
-    return ax.add_patch(Polygon([(lo, y), (est, y - half), (hi, y), (est, y + half)],
-                                closed=True, facecolor=face, edgecolor=edge, lw=lw, zorder=3,
-                                gid=gid, clip_on=True))
+    return ax.add_patch(
+        Polygon(
+            [(lo, y), (est, y - half), (hi, y), (est, y + half)],
+            closed=True,
+            facecolor=face,
+            edgecolor=edge,
+            lw=lw,
+            zorder=3,
+            gid=gid,
+            clip_on=True,
+        )
+    )
 
 
 def draw_null_line(ax, ref_rows: list[int], null: float) -> None:
@@ -462,15 +559,29 @@ def draw_null_line(ax, ref_rows: list[int], null: float) -> None:
         else:
             blocks.append([y])
     for bl in blocks:
-        ax.plot([null, null], [bl[0] - 0.5, bl[-1] + 0.5], color="#888888", lw=0.8, zorder=1,
-                gid="null_line")
+        ax.plot(
+            [null, null],
+            [bl[0] - 0.5, bl[-1] + 0.5],
+            color="#888888",
+            lw=0.8,
+            zorder=1,
+            gid="null_line",
+        )
 
 
 MARGIN = 0.12  # inches left and right of the table
 
 
-def table_axes(*, left: float, plot: float, right: float, n_rows: int, top: float,
-               bottom: float, min_width: float = 0.0):
+def table_axes(
+    *,
+    left: float,
+    plot: float,
+    right: float,
+    n_rows: int,
+    top: float,
+    bottom: float,
+    min_width: float = 0.0,
+):
     """A new figure sized to a forest table and the Axes of its plotting region.
 
     ``left``/``right``: inches of text columns either side of the plot (``plot`` inches wide);
@@ -479,26 +590,51 @@ def table_axes(*, left: float, plot: float, right: float, n_rows: int, top: floa
     width = max(MARGIN + left + plot + right + MARGIN, MARGIN + min_width + MARGIN)
     height = top + n_rows * _style.ROW_HEIGHT + bottom
     fig = _style.new_figure(width, height)
-    return fig.add_axes([(MARGIN + left) / width, bottom / height, plot / width,
-                         n_rows * _style.ROW_HEIGHT / height])
+    return fig.add_axes(
+        [
+            (MARGIN + left) / width,
+            bottom / height,
+            plot / width,
+            n_rows * _style.ROW_HEIGHT / height,
+        ]
+    )
 
 
-def draw_footer(ax, lines: list[str], *, left: float, dy_in: float, muted: bool = False,
-                line_in: float = 0.17) -> None:
+def draw_footer(
+    ax, lines: list[str], *, left: float, dy_in: float, muted: bool = False, line_in: float = 0.17
+) -> None:
     """Footer lines from the table's left edge, the first ``dy_in`` inches under the axes."""
     for i, line in enumerate(lines):
-        text(ax, 0, 0, line, transform=_style.offset_transform(
-            ax, 0, -left, -dy_in - line_in * i, y="axes"), ha="left", va="top",
-            fontsize=_style.FONT_SIZE - 0.5, color=_style.MUTED if muted else _style.TEXT_COLOUR,
-            gid="footer")
+        text(
+            ax,
+            0,
+            0,
+            line,
+            transform=_style.offset_transform(ax, 0, -left, -dy_in - line_in * i, y="axes"),
+            ha="left",
+            va="top",
+            fontsize=_style.FONT_SIZE - 0.5,
+            color=_style.MUTED if muted else _style.TEXT_COLOUR,
+            gid="footer",
+        )
 
 
 def draw_title(ax, title: str, *, left: float, right: float, dy_in: float = 0.44) -> None:
     """The figure title centred over the whole table (``left`` inches of columns left of the
     plot, ``right`` right of it), ``dy_in`` inches above the axes top (over the headers)."""
-    text(ax, 0, 1, title, transform=_style.offset_transform(
-        ax, 0.5, (right - left) / 2, dy_in, y="axes"), ha="center", va="bottom",
-        fontsize=_style.FONT_SIZE + 1, fontweight="bold", gid="title", linespacing=1.3)
+    text(
+        ax,
+        0,
+        1,
+        title,
+        transform=_style.offset_transform(ax, 0.5, (right - left) / 2, dy_in, y="axes"),
+        ha="center",
+        va="bottom",
+        fontsize=_style.FONT_SIZE + 1,
+        fontweight="bold",
+        gid="title",
+        linespacing=1.3,
+    )
 
 
 def fit_lines(s: str, max_in: float, fontsize: float) -> list[str]:

@@ -143,8 +143,11 @@ def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="
     # unhinted, grading.report.DETERMINISTIC_RC), so a width measured under other settings
     # is never reused
     hinting = ("text.hinting", "text.hinting_factor", "text.kerning_factor")
-    family = "|".join(mpl.rcParams["font.family"]) + "|" + "|".join(
-        str(mpl.rcParams[k]) for k in hinting)
+    family = (
+        "|".join(mpl.rcParams["font.family"])
+        + "|"
+        + "|".join(str(mpl.rcParams[k]) for k in hinting)
+    )
     widest = 0.0
     for t in texts:
         for line in str(t).split("\n"):
@@ -219,6 +222,7 @@ def nice_ratio_ticks(low: float, high: float, *, min_gap: float = 0.28) -> list[
     inside = [c for c in cands if low * (1 - 1e-9) <= c <= high * (1 + 1e-9)]
     if not inside:
         return [low, high]
+
     # prefer powers of ten, then 5s, then 2s; keep a candidate if it is far enough from all kept
     def rank(c):
         r = round(np.log10(c) % 1, 6)

@@ -44,16 +44,23 @@ def baujat_plot(yi, vi, *, method: str = "REML", ci_method: str = "z", labels=No
     ax.scatter(x, y, s=18, color=_style.STUDY_COLOUR, zorder=3, gid="baujat_points")
     names = data["label"] if labels is not None else data["label"] + 1
     for xi, yi_, lab in zip(x, y, names, strict=True):
-        ax.annotate(_style.plain(_style.truncate(lab, 20)), (xi, yi_), xytext=(3, 3),
-                    textcoords="offset points", fontsize=_style.FONT_SIZE - 1)
+        ax.annotate(
+            _style.plain(_style.truncate(lab, 20)),
+            (xi, yi_),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=_style.FONT_SIZE - 1,
+        )
     ax.grid(True, color=_style.GRID, lw=0.6, zorder=0)
     pad_x, pad_y = 0.08 * (np.ptp(x) or 1.0), 0.08 * (np.ptp(y) or 1.0)
     ax.set_xlim(min(0.0, x.min()) - pad_x, x.max() + pad_x)
     ax.set_ylim(min(0.0, y.min()) - pad_y, y.max() + pad_y)
     fe = method.upper() in ("FE", "EE")
     # metafor's axis titles: Q contributions under FE, squared Pearson residuals otherwise
-    ax.set_xlabel("Contribution to overall heterogeneity" if fe else "Squared Pearson residual",
-                  fontsize=_style.FONT_SIZE)
+    ax.set_xlabel(
+        "Contribution to overall heterogeneity" if fe else "Squared Pearson residual",
+        fontsize=_style.FONT_SIZE,
+    )
     ax.set_ylabel("Influence on overall result", fontsize=_style.FONT_SIZE)
     ax.tick_params(labelsize=_style.FONT_SIZE)
     return ax

@@ -50,22 +50,38 @@ def cumulative_forest(cumul: pd.DataFrame, *, measure: str | None = None, ax=Non
     est = cumul["estimate"].to_numpy(float)
     lo, hi = cumul["ci_low"].to_numpy(float), cumul["ci_high"].to_numpy(float)
     key = cumul["order_key"] if "order_key" in cumul.columns else pd.Series([None] * n)
-    labels = [f"+ {_style.truncate(lab, 28)}" + (f" ({_fmt_key(k)})" if _fmt_key(k) else "")
-              for lab, k in zip(cumul["label"], key, strict=True)]
+    labels = [
+        f"+ {_style.truncate(lab, 28)}" + (f" ({_fmt_key(k)})" if _fmt_key(k) else "")
+        for lab, k in zip(cumul["label"], key, strict=True)
+    ]
     if ax is None:
         fig = _style.new_figure(6.2, 0.9 + _style.ROW_HEIGHT * max(n, 3))
         left = min(0.5, 0.15 + _style.text_width(labels) / 6.2)
-        ax = fig.add_axes([left, 0.9 / (0.9 + _style.ROW_HEIGHT * max(n, 3)) * 0.8,
-                           0.95 - left, 1 - 1.0 / (0.9 + _style.ROW_HEIGHT * max(n, 3))])
+        ax = fig.add_axes(
+            [
+                left,
+                0.9 / (0.9 + _style.ROW_HEIGHT * max(n, 3)) * 0.8,
+                0.95 - left,
+                1 - 1.0 / (0.9 + _style.ROW_HEIGHT * max(n, 3)),
+            ]
+        )
     from matplotlib.collections import LineCollection
 
     ys = np.arange(n)[::-1].astype(float)
     ok = np.isfinite(lo) & np.isfinite(hi)
     segs = [[(tx(a), y), (tx(b), y)] for a, b, y in zip(lo[ok], hi[ok], ys[ok], strict=True)]
-    ax.add_collection(LineCollection(segs, colors=_style.TEXT_COLOUR, linewidths=0.9,
-                                     gid="cumulative_ci"))
-    ax.scatter(tx(est), ys, marker="s", s=22, color=_style.STUDY_COLOUR, zorder=3,
-               gid="cumulative_estimates")
+    ax.add_collection(
+        LineCollection(segs, colors=_style.TEXT_COLOUR, linewidths=0.9, gid="cumulative_ci")
+    )
+    ax.scatter(
+        tx(est),
+        ys,
+        marker="s",
+        s=22,
+        color=_style.STUDY_COLOUR,
+        zorder=3,
+        gid="cumulative_estimates",
+    )
     null = 1.0 if ratio else 0.0
     ax.axvline(null, color=_style.MUTED, lw=0.8, ls="--", zorder=1, gid="cumulative_null")
     ax.set_yticks(ys, _style.plain_all(labels), fontsize=_style.FONT_SIZE)
@@ -81,8 +97,10 @@ def cumulative_forest(cumul: pd.DataFrame, *, measure: str | None = None, ax=Non
         ax.minorticks_off()
     else:
         ax.set_xlim(xs.min() - pad, xs.max() + pad)
-    ax.set_xlabel(_style.measure_label(measure) + (" (log scale)" if ratio else "")
-                  + ", cumulative", fontsize=_style.FONT_SIZE)
+    ax.set_xlabel(
+        _style.measure_label(measure) + (" (log scale)" if ratio else "") + ", cumulative",
+        fontsize=_style.FONT_SIZE,
+    )
     ax.tick_params(axis="x", labelsize=_style.FONT_SIZE)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)

@@ -155,16 +155,19 @@ def _overall_text(res) -> str:
         name = f"t({_style.fmt_num(float(res.cluster_df), 2).rstrip('0').rstrip('.')})"
     elif str(getattr(res, "ci_method", "z")).lower() in ("knha", "hksj", "t"):
         name = f"t({int(res.k) - 1})"
-    return f"Test for overall effect: {name} = {_style.fmt_num(float(res.stat), 2)} " \
+    return (
+        f"Test for overall effect: {name} = {_style.fmt_num(float(res.stat), 2)} "
         f"({_style.fmt_p(float(res.p_value))})"
-
+    )
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 #: Citations of the cluster-robust standard error used with several rows per study.
-CLUSTER_SOURCE = ("Hedges LV, Tipton E, Johnson MC. Res Synth Methods 2010;1:39-65; Pustejovsky "
-                  "JE, Tipton E. J Bus Econ Stat 2018;36:672-683")
+CLUSTER_SOURCE = (
+    "Hedges LV, Tipton E, Johnson MC. Res Synth Methods 2010;1:39-65; Pustejovsky "
+    "JE, Tipton E. J Bus Econ Stat 2018;36:672-683"
+)
 
 
 class _ClusteredResult:
@@ -174,8 +177,19 @@ class _ClusteredResult:
     :func:`grading.grade` rates a body with several rows per study)."""
 
     def __init__(self, res, rob, cluster: str) -> None:
-        for name in ("k", "estimate", "tau2", "i2", "h2", "q", "q_df", "q_p", "method",
-                     "level", "weights"):
+        for name in (
+            "k",
+            "estimate",
+            "tau2",
+            "i2",
+            "h2",
+            "q",
+            "q_df",
+            "q_p",
+            "method",
+            "level",
+            "weights",
+        ):
             setattr(self, name, getattr(res, name))
         for name in ("se", "stat", "p_value", "ci_low", "ci_high", "pi_low", "pi_high"):
             setattr(self, name, getattr(rob, name))
@@ -185,8 +199,7 @@ class _ClusteredResult:
         self.cluster = cluster
 
 
-def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: str, method,
-                  level):
+def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: str, method, level):
     """``res`` with the cluster-robust interval when some cluster has several rows and there
     are at least two clusters; else ``res``."""
     n_clusters = len(pd.unique(ids))
@@ -198,8 +211,13 @@ def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: s
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rob = pool_clustered(pd.DataFrame({"yi": y, "vi": v, "c": [str(i) for i in ids]}),
-                             cluster="c", method=method, level=level, vcov="CR2")
+        rob = pool_clustered(
+            pd.DataFrame({"yi": y, "vi": v, "c": [str(i) for i in ids]}),
+            cluster="c",
+            method=method,
+            level=level,
+            vcov="CR2",
+        )
     return _ClusteredResult(res, rob, cluster)
 
 
@@ -210,8 +228,9 @@ def _ilogit(v):
     return 1.0 / (1.0 + np.exp(-np.asarray(v, dtype=float)))
 
 
-def _proportion_display(data: pd.DataFrame, y: np.ndarray, v: np.ndarray, measure: str,
-                        z: float, level: float) -> tuple[list, str]:
+def _proportion_display(
+    data: pd.DataFrame, y: np.ndarray, v: np.ndarray, measure: str, z: float, level: float
+) -> tuple[list, str]:
     """(observed proportion, CI low, CI high) per row and the CI's name, for single-arm rows.
 
     From ``events_int``/``n_int`` with the Wilson score interval (:func:`evidence.proportion_ci`,
@@ -224,29 +243,49 @@ def _proportion_display(data: pd.DataFrame, y: np.ndarray, v: np.ndarray, measur
     n_rows = len(data)
     out: list = [None] * n_rows
     names: set[str] = set()
-    ev = (pd.to_numeric(data["events_int"], errors="coerce").to_numpy(float)
-          if "events_int" in data.columns else np.full(n_rows, np.nan))
-    nn = (pd.to_numeric(data["n_int"], errors="coerce").to_numpy(float)
-          if "n_int" in data.columns else np.full(n_rows, np.nan))
-    counts = (np.isfinite(ev) & np.isfinite(nn) & (nn > 0) & (ev >= 0) & (ev <= nn)
-              & (ev == np.round(ev)) & (nn == np.round(nn)))
+    ev = (
+        pd.to_numeric(data["events_int"], errors="coerce").to_numpy(float)
+        if "events_int" in data.columns
+        else np.full(n_rows, np.nan)
+    )
+    nn = (
+        pd.to_numeric(data["n_int"], errors="coerce").to_numpy(float)
+        if "n_int" in data.columns
+        else np.full(n_rows, np.nan)
+    )
+    counts = (
+        np.isfinite(ev)
+        & np.isfinite(nn)
+        & (nn > 0)
+        & (ev >= 0)
+        & (ev <= nn)
+        & (ev == np.round(ev))
+        & (nn == np.round(nn))
+    )
     if counts.any():
         ci = proportion_ci(ev[counts], nn[counts], method="wilson", level=level)
         for j, i in enumerate(np.flatnonzero(counts)):
-            out[i] = (float(ci["proportion"].iloc[j]), float(ci["ci_low"].iloc[j]),
-                      float(ci["ci_high"].iloc[j]))
+            out[i] = (
+                float(ci["proportion"].iloc[j]),
+                float(ci["ci_low"].iloc[j]),
+                float(ci["ci_high"].iloc[j]),
+            )
         names.add(str(ci["ci_method"].iloc[0]))
     cols = ("proportion", "proportion_ci_low", "proportion_ci_high")
     for i in range(n_rows):
         if out[i] is not None or not (np.isfinite(y[i]) and np.isfinite(v[i])):
             continue
         if abs(level - 0.95) < 1e-12 and all(c in data.columns for c in cols):
-            vals = [pd.to_numeric(pd.Series([data[c].iloc[i]]), errors="coerce").iloc[0]
-                    for c in cols]
+            vals = [
+                pd.to_numeric(pd.Series([data[c].iloc[i]]), errors="coerce").iloc[0] for c in cols
+            ]
             if all(np.isfinite(vals)):
                 out[i] = tuple(float(x) for x in vals)
-                method = (str(data["proportion_ci_method"].iloc[i]) if
-                          "proportion_ci_method" in data.columns else "") or "as given"
+                method = (
+                    str(data["proportion_ci_method"].iloc[i])
+                    if "proportion_ci_method" in data.columns
+                    else ""
+                ) or "as given"
                 names.add(method)
                 continue
         se = float(np.sqrt(v[i]))
@@ -284,9 +323,33 @@ class _Forest:
     tx = None
 
 
-def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, favours,
-           prediction, method, ci_method, level, overall, xlim, digits, label_width,
-           plot_width, palette, title, control_group, func, cluster=None) -> _Forest:
+def _build(
+    data,
+    *,
+    yi,
+    vi,
+    labels,
+    measure,
+    result,
+    subgroup,
+    columns,
+    rob,
+    favours,
+    prediction,
+    method,
+    ci_method,
+    level,
+    overall,
+    xlim,
+    digits,
+    label_width,
+    plot_width,
+    palette,
+    title,
+    control_group,
+    func,
+    cluster=None,
+) -> _Forest:
     from evidence import _distributions as dist
     from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
     from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
@@ -312,9 +375,16 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             f"The 'title' argument of {func}() must be 'auto', a string, or None/False (no "
             f"title). Got {type(title).__name__}."
         )
-    if not (favours is None or favours is False or (isinstance(favours, str) and favours == "auto")
-            or (isinstance(favours, (tuple, list)) and len(favours) == 2
-                and all(isinstance(f, str) for f in favours))):
+    if not (
+        favours is None
+        or favours is False
+        or (isinstance(favours, str) and favours == "auto")
+        or (
+            isinstance(favours, (tuple, list))
+            and len(favours) == 2
+            and all(isinstance(f, str) for f in favours)
+        )
+    ):
         raise InvalidParameterError(
             f"The 'favours' argument of {func}() must be 'auto' (from outcome_direction), two "
             f"labels (left, right) or None. Got {favours!r}."
@@ -335,7 +405,8 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     if subgroup is not None and subgroup not in data.columns:
         raise ValidationError(
             f"Subgroup column {subgroup!r} of {func}() is not in the data. "
-            f"Available: {list(data.columns)}.")
+            f"Available: {list(data.columns)}."
+        )
     if measure is None and "measure" in data.columns:
         m = data["measure"].dropna().unique()
         if len(m) == 1:
@@ -367,11 +438,15 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
         why = sorted({r for r in reasons if r})
         raise ValidationError(
             f"{func}(): no row has an estimable effect to plot (finite 'yi' and 'vi'): "
-            f"{'; '.join(why)}.")
+            f"{'; '.join(why)}."
+        )
     y_plot = np.where(ok, y_all, np.nan)
     v_plot = np.where(ok, v_all, np.nan)
-    disp, disp_method = (_proportion_display(data, y_all, v_all, measure, z, level) if prop
-                         else ([None] * len(data), ""))
+    disp, disp_method = (
+        _proportion_display(data, y_all, v_all, measure, z, level)
+        if prop
+        else ([None] * len(data), "")
+    )
 
     F.dcols = dcols = _data_columns(data, columns)
     F.rob_names, rob_vals = _rob_table(data, rob, labels)
@@ -380,10 +455,10 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     if control_group is not None and control_group not in data.columns:
         raise ValidationError(
             f"Column {control_group!r} (argument 'control_group' of {func}()) is not in the "
-            f"data. Available: {list(data.columns)}.")
+            f"data. Available: {list(data.columns)}."
+        )
     shared = core.shared_controls(data, labels, control_group)
-    shown = [f"{lab} {core.SHARED_MARK}" if shared[i] >= 0 else lab
-             for i, lab in enumerate(shown)]
+    shown = [f"{lab} {core.SHARED_MARK}" if shared[i] >= 0 else lab for i, lab in enumerate(shown)]
 
     # --- pooling ---------------------------------------------------------
     res_all = None
@@ -401,10 +476,10 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
                 if cluster not in data.columns:
                     raise ValidationError(
                         f"Column {cluster!r} (argument 'cluster' of {func}()) is not in the "
-                        f"data. Available: {list(data.columns)}.")
+                        f"data. Available: {list(data.columns)}."
+                    )
                 ids = data[cluster].astype("string").fillna("(missing)").to_numpy()[ok]
-                res_all = _cluster_pool(res_all, y_all[ok], v_all[ok], ids, cluster, method,
-                                        level)
+                res_all = _cluster_pool(res_all, y_all[ok], v_all[ok], ids, cluster, method, level)
     weights = np.full(len(data), np.nan)
     if res_all is not None:
         weights[ok] = np.asarray(res_all.weights, float)
@@ -445,8 +520,16 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             name = _style.STREAM_LABELS.get(str(g), g) if subgroup == "stream" else g
             rows.append(core.Row("header", _style.truncate(name, label_width + 8), bold=True))
         for i in np.flatnonzero(mask):
-            r = core.Row("study", shown[i], y_plot[i], v_plot[i], weights[i], cells_for(i),
-                         rob=rob_vals[i] if rob_vals else [], disp=disp[i] if ok[i] else None)
+            r = core.Row(
+                "study",
+                shown[i],
+                y_plot[i],
+                v_plot[i],
+                weights[i],
+                cells_for(i),
+                rob=rob_vals[i] if rob_vals else [],
+                disp=disp[i] if ok[i] else None,
+            )
             if not ok[i]:
                 letter = letters.setdefault(reasons[i], _LETTERS[len(letters) % 26])
                 r.note = reasons[i]
@@ -457,10 +540,17 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             if gm.any():
                 rg = core.pool(y_all[gm], v_all[gm], method, ci_method, level)
                 sub_pooled += 1
-                rows.append(core.Row(
-                    "subtotal", f"Subtotal ({pct} CI)",
-                    weight=np.nansum(weights[gm]) if res_all is not None else np.nan,
-                    cells=totals_for(mask), result=rg, bold=True, group=str(g)))
+                rows.append(
+                    core.Row(
+                        "subtotal",
+                        f"Subtotal ({pct} CI)",
+                        weight=np.nansum(weights[gm]) if res_all is not None else np.nan,
+                        cells=totals_for(mask),
+                        result=rg,
+                        bold=True,
+                        group=str(g),
+                    )
+                )
                 rows.append(core.Row("text", _het_text(rg)))
                 rows.append(core.Row("text", _overall_text(rg)))
             else:
@@ -471,9 +561,16 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     # footer.  Subgroups keep their subtotals (each is its own pooling).
     single = res_all is not None and int(res_all.k) == 1 and subgroup is None
     if res_all is not None and not single:
-        rows.append(core.Row("total", f"Total ({pct} CI)", weight=100.0,
-                             cells=totals_for(np.ones(len(data), bool)), result=res_all,
-                             bold=True))
+        rows.append(
+            core.Row(
+                "total",
+                f"Total ({pct} CI)",
+                weight=100.0,
+                cells=totals_for(np.ones(len(data), bool)),
+                result=res_all,
+                bold=True,
+            )
+        )
         pil = float(getattr(res_all, "pi_low", np.nan))
         pih = float(getattr(res_all, "pi_high", np.nan))
         if prediction and res_all.k >= 3 and np.isfinite(pil) and np.isfinite(pih):
@@ -492,30 +589,42 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
                 f"Several rows per {res_all.cluster} ({int(res_all.k)} rows, "
                 f"{res_all.n_clusters} clusters): the overall CI, test and prediction interval "
                 "use a cluster-robust (CR2) standard error with Satterthwaite df "
-                f"({CLUSTER_SOURCE}), as the graded body.")
+                f"({CLUSTER_SOURCE}), as the graded body."
+            )
     if sub_pooled >= 2:
-        footer.append(_subgroup_test_text(data.loc[ok], y_all[ok], v_all[ok],
-                                          gcol[ok].to_numpy(), method, ci_method, level))
+        footer.append(
+            _subgroup_test_text(
+                data.loc[ok], y_all[ok], v_all[ok], gcol[ok].to_numpy(), method, ci_method, level
+            )
+        )
     if prop:
-        how = ("pooled on the logit scale (0.5 added to the events and non-events of studies "
-               "with 0 or n events) and back-transformed by the inverse logit, as "
-               "evidence.pool_proportions / metafor transf.ilogit" if measure == "PLO" else
-               "pooled untransformed (raw proportions, Wald CI)")
-        footer.append(f"Studies: observed proportion with {disp_method} {pct} CI (no "
-                      f"continuity correction)" + ("." if single or res_all is None
-                                                   else f"; {how}."))
+        how = (
+            "pooled on the logit scale (0.5 added to the events and non-events of studies "
+            "with 0 or n events) and back-transformed by the inverse logit, as "
+            "evidence.pool_proportions / metafor transf.ilogit"
+            if measure == "PLO"
+            else "pooled untransformed (raw proportions, Wald CI)"
+        )
+        footer.append(
+            f"Studies: observed proportion with {disp_method} {pct} CI (no "
+            f"continuity correction)" + ("." if single or res_all is None else f"; {how}.")
+        )
     direction = core.outcome_direction(data)
     model = core.model_text(res_all, method, ci_method)
     if res_all is None or int(res_all.k) > 1:
         footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
     elif single:
-        footer.append("One study: its own estimate is the result; nothing is pooled, so no "
-                      "total row or diamond is drawn.")
+        footer.append(
+            "One study: its own estimate is the result; nothing is pooled, so no "
+            "total row or diamond is drawn."
+        )
     for reason, letter in letters.items():
         if reason in ("no events in either arm", "every participant had the event in both arms"):
-            footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}: the "
-                          f"{_style.measure_label(measure).lower()} is undefined; not pooled "
-                          f"({core.DOUBLE_ZERO_SOURCE}).")
+            footer.append(
+                f"({letter}) {reason[0].upper()}{reason[1:]}: the "
+                f"{_style.measure_label(measure).lower()} is undefined; not pooled "
+                f"({core.DOUBLE_ZERO_SOURCE})."
+            )
         else:
             footer.append(f"({letter}) {reason[0].upper()}{reason[1:]}; not pooled.")
     n_shared = int((shared >= 0).sum())
@@ -528,8 +637,10 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             f"({core.SHARED_CONTROL_SOURCE})."
         )
     if direction == "mixed":
-        footer.append("Rows of this figure differ in outcome_direction (higher is better / "
-                      "worse): the sides say only where the intervention is higher.")
+        footer.append(
+            "Rows of this figure differ in outcome_direction (higher is better / "
+            "worse): the sides say only where the intervention is higher."
+        )
 
     # --- favours and title ----------------------------------------------
     if favours == "auto":
@@ -563,8 +674,10 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
             r.ci = ci_text(float(res.estimate), float(res.ci_low), float(res.ci_high))
         elif r.kind == "pi":
             res = r.result
-            r.ci = (f"[{_style.fmt_num(tx(float(res.pi_low)), digits)}, "
-                    f"{_style.fmt_num(tx(float(res.pi_high)), digits)}]")
+            r.ci = (
+                f"[{_style.fmt_num(tx(float(res.pi_low)), digits)}, "
+                f"{_style.fmt_num(tx(float(res.pi_high)), digits)}]"
+            )
     F.show_weight = res_all is not None
 
     # --- x axis (common to every page) -----------------------------------
@@ -578,12 +691,19 @@ def _build(data, *, yi, vi, labels, measure, result, subgroup, columns, rob, fav
     spread_min = float(np.median(2 * z * ses))
     if prop:  # the axis is the proportion scale
         shown_p = [d for d in disp if d is not None]
-        core_vals = [d[0] for d in shown_p] + [float(tx(c)) for c in core_vals[len(ys):]]
+        core_vals = [d[0] for d in shown_p] + [float(tx(c)) for c in core_vals[len(ys) :]]
         lows, highs = [d[1] for d in shown_p], [d[2] for d in shown_p]
         spread_min = float(np.median([d[2] - d[1] for d in shown_p])) if shown_p else 0.1
-    F.x0, F.x1, F.ticks = core.x_axis(lows, highs, core_vals,
-                                      ratio=ratio, xlim=xlim, plot_width=plot_width, func=func,
-                                      min_spread=max(spread_min, 1e-6))
+    F.x0, F.x1, F.ticks = core.x_axis(
+        lows,
+        highs,
+        core_vals,
+        ratio=ratio,
+        xlim=xlim,
+        plot_width=plot_width,
+        func=func,
+        min_spread=max(spread_min, 1e-6),
+    )
     if prop and xlim is None:  # a proportion lives in [0, 1]
         F.x0, F.x1 = max(F.x0, 0.0), min(F.x1, 1.0)
         F.ticks = [t for t in F.ticks if F.x0 - 1e-12 <= t <= F.x1 + 1e-12]
@@ -601,12 +721,15 @@ def _subgroup_test_text(data, y, v, g, method, ci_method, level) -> str:
     frame = pd.DataFrame({"_yi": y, "_vi": v, "_g": g})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
-        sa = subgroup_analysis(frame, "_g", yi="_yi", vi="_vi", method=method,
-                               ci_method=ci_method, level=level)
+        sa = subgroup_analysis(
+            frame, "_g", yi="_yi", vi="_vi", method=method, ci_method=ci_method, level=level
+        )
     q, df = float(sa.q_between), int(sa.q_between_df)
     i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
-    return (f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
-            f"({_style.fmt_p(float(sa.q_between_p))}), I² = {i2:.0f}%")
+    return (
+        f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
+        f"({_style.fmt_p(float(sa.q_between_p))}), I² = {i2:.0f}%"
+    )
 
 
 def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
@@ -622,8 +745,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     every = F.rows  # widths from every row: all pages share the columns
     label_head = "Study or subgroup" if F.subgroup is not None else "Study"
     lab_w = max(
-        _style.text_width([label_head] + [r.label for r in every if r.kind in ("study", "pi")],
-                          fs),
+        _style.text_width([label_head] + [r.label for r in every if r.kind in ("study", "pi")], fs),
         _style.text_width([r.label for r in every if r.bold], fs, weight="bold"),
     )
     dcols = F.dcols
@@ -657,8 +779,11 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     plot_width = F.plot_width
     total_w_in = left_total + plot_width + right_total
     if title:  # a long title is wrapped to the table's width, never cut at the figure edge
-        title = "\n".join(line for part in title.split("\n")
-                          for line in core.fit_lines(part, total_w_in - 0.4, fs + 1))
+        title = "\n".join(
+            line
+            for part in title.split("\n")
+            for line in core.fit_lines(part, total_w_in - 0.4, fs + 1)
+        )
     title_lines = title.count("\n") + 1 if title else 0
     title_h = 0.18 * title_lines + 0.08 if title else 0.0
     header_h = 0.42 + title_h
@@ -670,17 +795,23 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
 
     n = len(rows)
     if ax is None:
-        ax = core.table_axes(left=left_total, plot=plot_width, right=right_total, n_rows=n,
-                             top=0.1 + header_h,
-                             bottom=axis_h + 0.17 * len(footer_lines) + 0.12)
+        ax = core.table_axes(
+            left=left_total,
+            plot=plot_width,
+            right=right_total,
+            n_rows=n,
+            top=0.1 + header_h,
+            bottom=axis_h + 0.17 * len(footer_lines) + 0.12,
+        )
     fig = ax.figure
     ax_w_in = ax.get_position().width * fig.get_figwidth()
     full_w = left_total + ax_w_in + right_total
     expanded: list = []  # text rows too long for the table get wrapped in place
     for r in rows:
         if r.kind == "text":
-            expanded += [core.Row("text", line) for line in core.fit_lines(r.label, full_w,
-                                                                          fs - 0.5)]
+            expanded += [
+                core.Row("text", line) for line in core.fit_lines(r.label, full_w, fs - 0.5)
+            ]
         else:
             expanded.append(r)
     rows = expanded
@@ -712,32 +843,90 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     ref_rows = []
     for y, r in enumerate(rows):
         if r.kind == "header":
-            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                      fontweight="bold", fontstyle="italic", gid="subgroup_label")
+            core.text(
+                ax,
+                0,
+                y,
+                r.label,
+                transform=t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs,
+                fontweight="bold",
+                fontstyle="italic",
+                gid="subgroup_label",
+            )
         elif r.kind == "text":
-            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center",
-                      fontsize=fs - 0.5, color=_style.MUTED, gid="subgroup_text")
+            core.text(
+                ax,
+                0,
+                y,
+                r.label,
+                transform=t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs - 0.5,
+                color=_style.MUTED,
+                gid="subgroup_text",
+            )
         elif r.kind in ("study", "subtotal", "total", "pi"):
             weight = "bold" if r.bold else "normal"
-            core.text(ax, 0, y, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                      fontweight=weight,
-                      gid="study_label" if r.kind == "study" else f"{r.kind}_label")
+            core.text(
+                ax,
+                0,
+                y,
+                r.label,
+                transform=t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs,
+                fontweight=weight,
+                gid="study_label" if r.kind == "study" else f"{r.kind}_label",
+            )
             for j, cell in enumerate(r.cells):
                 if cell:
-                    core.text(ax, 0, y, cell, transform=t_cols[j], ha="right", va="center",
-                              fontsize=fs, fontweight=weight, gid="data_cell")
-            core.text(ax, 0, y, r.ci, transform=t_ci, ha="left", va="center", fontsize=fs,
-                      fontweight=weight, gid="estimate_text" if r.kind == "study"
-                      else f"{r.kind}_estimate_text",
-                      color=_style.MUTED if r.note else _style.TEXT_COLOUR)
+                    core.text(
+                        ax,
+                        0,
+                        y,
+                        cell,
+                        transform=t_cols[j],
+                        ha="right",
+                        va="center",
+                        fontsize=fs,
+                        fontweight=weight,
+                        gid="data_cell",
+                    )
+            core.text(
+                ax,
+                0,
+                y,
+                r.ci,
+                transform=t_ci,
+                ha="left",
+                va="center",
+                fontsize=fs,
+                fontweight=weight,
+                gid="estimate_text" if r.kind == "study" else f"{r.kind}_estimate_text",
+                color=_style.MUTED if r.note else _style.TEXT_COLOUR,
+            )
             if show_weight and np.isfinite(r.weight) and r.kind != "pi":
-                ax.text(0, y, f"{r.weight:.1f}", transform=t_w, ha="right", va="center",
-                        fontsize=fs, fontweight=weight,
-                        gid="weight_text" if r.kind == "study" else f"{r.kind}_weight_text")
+                ax.text(
+                    0,
+                    y,
+                    f"{r.weight:.1f}",
+                    transform=t_w,
+                    ha="right",
+                    va="center",
+                    fontsize=fs,
+                    fontweight=weight,
+                    gid="weight_text" if r.kind == "study" else f"{r.kind}_weight_text",
+                )
             ref_rows.append(y)
         if r.kind == "study" and r.estimable:
-            core.draw_ci(ax, y, r.yi, r.vi, z, tx, x0, x1,
-                         bounds=None if r.disp is None else r.disp[1:])
+            core.draw_ci(
+                ax, y, r.yi, r.vi, z, tx, x0, x1, bounds=None if r.disp is None else r.disp[1:]
+            )
             area = side_pt**2 * (r.weight / max_w if np.isfinite(r.weight) and max_w > 0 else 0.35)
             sq_x.append(tx(r.yi) if r.disp is None else r.disp[0])
             sq_y.append(y)
@@ -745,19 +934,39 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
         if r.kind in ("subtotal", "total"):
             res = r.result
             core.draw_diamond(
-                ax, y, tx(float(res.estimate)), tx(float(res.ci_low)), tx(float(res.ci_high)),
-                half=0.34, face=_style.DIAMOND_COLOUR if r.kind == "total" else "#555555",
+                ax,
+                y,
+                tx(float(res.estimate)),
+                tx(float(res.ci_low)),
+                tx(float(res.ci_high)),
+                half=0.34,
+                face=_style.DIAMOND_COLOUR if r.kind == "total" else "#555555",
                 edge=_style.DIAMOND_COLOUR,
-                gid="diamond_total" if r.kind == "total" else f"diamond_subgroup:{r.group}")
+                gid="diamond_total" if r.kind == "total" else f"diamond_subgroup:{r.group}",
+            )
         if r.kind == "pi":
             res = r.result
             pl, ph = tx(float(res.pi_low)), tx(float(res.pi_high))
-            ax.plot([max(pl, x0), min(ph, x1)], [y, y], color=_style.PI_COLOUR, lw=2.2,
-                    solid_capstyle="butt", zorder=3, gid="prediction_interval")
+            ax.plot(
+                [max(pl, x0), min(ph, x1)],
+                [y, y],
+                color=_style.PI_COLOUR,
+                lw=2.2,
+                solid_capstyle="butt",
+                zorder=3,
+                gid="prediction_interval",
+            )
             for edge, cond, mk in ((x0, pl < x0, "<"), (x1, ph > x1, ">")):
                 if cond:
-                    ax.plot([edge], [y], marker=mk, color=_style.PI_COLOUR, markersize=4,
-                            clip_on=False, gid="ci_arrow")
+                    ax.plot(
+                        [edge],
+                        [y],
+                        marker=mk,
+                        color=_style.PI_COLOUR,
+                        markersize=4,
+                        clip_on=False,
+                        gid="ci_arrow",
+                    )
         if r.rob:
             from grading.plots.rob import judgement_style
 
@@ -766,22 +975,57 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
                     continue
                 colour, symbol, _, _ = judgement_style(val, F.palette)
                 tr = _style.offset_transform(ax, 1, rob_x[j])
-                ax.scatter([0], [y], s=(0.8 * _style.ROW_HEIGHT * 72) ** 2, c=[colour],
-                           edgecolors="#444444", linewidths=0.5, transform=tr, clip_on=False,
-                           zorder=3, gid="rob_light")
-                ax.text(0, y, symbol, transform=tr, ha="center", va="center_baseline",
-                        fontsize=fs - 1.5, fontweight="bold", zorder=4)
+                ax.scatter(
+                    [0],
+                    [y],
+                    s=(0.8 * _style.ROW_HEIGHT * 72) ** 2,
+                    c=[colour],
+                    edgecolors="#444444",
+                    linewidths=0.5,
+                    transform=tr,
+                    clip_on=False,
+                    zorder=3,
+                    gid="rob_light",
+                )
+                ax.text(
+                    0,
+                    y,
+                    symbol,
+                    transform=tr,
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=fs - 1.5,
+                    fontweight="bold",
+                    zorder=4,
+                )
     if sq_x:
-        ax.scatter(sq_x, sq_y, s=sq_s, marker="s", color=_style.STUDY_COLOUR, zorder=4,
-                   linewidths=0, gid="study_squares")
+        ax.scatter(
+            sq_x,
+            sq_y,
+            s=sq_s,
+            marker="s",
+            color=_style.STUDY_COLOUR,
+            zorder=4,
+            linewidths=0,
+            gid="study_squares",
+        )
     if not F.prop:  # a proportion has no line of no effect
         core.draw_null_line(ax, ref_rows, null)
 
     # --- headers -------------------------------------------------------------
     def head(x_axes, dx, s, ha, dy=0.06):
-        return core.text(ax, 0, 1, s, transform=_style.offset_transform(ax, x_axes, dx, dy,
-                         y="axes"), ha=ha, va="bottom", fontsize=fs, fontweight="bold",
-                         gid="column_header")
+        return core.text(
+            ax,
+            0,
+            1,
+            s,
+            transform=_style.offset_transform(ax, x_axes, dx, dy, y="axes"),
+            ha=ha,
+            va="bottom",
+            fontsize=fs,
+            fontweight="bold",
+            gid="column_header",
+        )
 
     head(0, -left_total, label_head, "left")
     for j, (_, header, _) in enumerate(dcols):
@@ -792,29 +1036,70 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     if show_weight:
         head(1, x_w, "\n".join(w_head), "right")
     for j, nm in enumerate(rob_names):
-        core.text(ax, 0, 1, _style.truncate(nm, 8), transform=_style.offset_transform(
-            ax, 1, rob_x[j], 0.06, y="axes"), ha="center", va="bottom", fontsize=fs - 1,
-            fontweight="bold", gid="column_header")
-    ax.text(0, 1, f"{mlabel} ({pct} CI)",
-            transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"), ha="center",
-            va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
+        core.text(
+            ax,
+            0,
+            1,
+            _style.truncate(nm, 8),
+            transform=_style.offset_transform(ax, 1, rob_x[j], 0.06, y="axes"),
+            ha="center",
+            va="bottom",
+            fontsize=fs - 1,
+            fontweight="bold",
+            gid="column_header",
+        )
+    ax.text(
+        0,
+        1,
+        f"{mlabel} ({pct} CI)",
+        transform=_style.offset_transform(ax, 0.5, 0, 0.06, y="axes"),
+        ha="center",
+        va="bottom",
+        fontsize=fs,
+        fontweight="bold",
+        gid="column_header",
+    )
     if title:
         core.draw_title(ax, title, left=left_total, right=right_total)
-    ax.add_line(Line2D([-left_total / ax_w_in, 1 + right_total / ax_w_in], [-0.55, -0.55],
-                       transform=_style.offset_transform(ax, 0, 0), color="#444444", lw=0.7,
-                       clip_on=False))
+    ax.add_line(
+        Line2D(
+            [-left_total / ax_w_in, 1 + right_total / ax_w_in],
+            [-0.55, -0.55],
+            transform=_style.offset_transform(ax, 0, 0),
+            color="#444444",
+            lw=0.7,
+            clip_on=False,
+        )
+    )
 
     # --- favours labels, axis title, footer ---------------------------------
     if F.fav:
         base = _style.data_x_offset_transform(ax, -0.24)
-        core.text(ax, null, 0, F.fav[0],
-                  transform=base + ScaledTranslation(-0.06, 0, fig.dpi_scale_trans),
-                  ha="right", va="top", fontsize=fs - 0.5, gid="favours_left")
-        core.text(ax, null, 0, F.fav[1],
-                  transform=base + ScaledTranslation(0.06, 0, fig.dpi_scale_trans),
-                  ha="left", va="top", fontsize=fs - 0.5, gid="favours_right")
-    ax.set_xlabel(mlabel + (" (log scale)" if ratio else ""),
-                  fontsize=fs, labelpad=3 + n_fav * 0.14 * 72)
+        core.text(
+            ax,
+            null,
+            0,
+            F.fav[0],
+            transform=base + ScaledTranslation(-0.06, 0, fig.dpi_scale_trans),
+            ha="right",
+            va="top",
+            fontsize=fs - 0.5,
+            gid="favours_left",
+        )
+        core.text(
+            ax,
+            null,
+            0,
+            F.fav[1],
+            transform=base + ScaledTranslation(0.06, 0, fig.dpi_scale_trans),
+            ha="left",
+            va="top",
+            fontsize=fs - 0.5,
+            gid="favours_right",
+        )
+    ax.set_xlabel(
+        mlabel + (" (log scale)" if ratio else ""), fontsize=fs, labelpad=3 + n_fav * 0.14 * 72
+    )
     core.draw_footer(ax, footer_lines, left=left_total, dy_in=axis_h + 0.05)
     return ax
 
@@ -948,12 +1233,32 @@ def forest_plot(
     """
     func = "forest_plot"
     _style.check_ax(ax, func)
-    F = _build(data, yi=yi, vi=vi, labels=labels, measure=measure, result=result,
-               subgroup=subgroup, columns=columns, rob=rob, favours=favours,
-               prediction=prediction, method=method, ci_method=ci_method, level=level,
-               overall=overall, xlim=xlim, digits=digits, label_width=label_width,
-               plot_width=plot_width, palette=palette, title=title,
-               control_group=control_group, func=func, cluster=cluster)
+    F = _build(
+        data,
+        yi=yi,
+        vi=vi,
+        labels=labels,
+        measure=measure,
+        result=result,
+        subgroup=subgroup,
+        columns=columns,
+        rob=rob,
+        favours=favours,
+        prediction=prediction,
+        method=method,
+        ci_method=ci_method,
+        level=level,
+        overall=overall,
+        xlim=xlim,
+        digits=digits,
+        label_width=label_width,
+        plot_width=plot_width,
+        palette=palette,
+        title=title,
+        control_group=control_group,
+        func=func,
+        cluster=cluster,
+    )
     if page is None:
         return _draw(F, F.rows, F.footer, F.title, ax)
     pages = _pages(F, rows_per_page, func)
@@ -963,7 +1268,8 @@ def forest_plot(
     if page > len(pages):
         raise InvalidParameterError(
             f"The 'page' argument of {func}() must be between 1 and {len(pages)} (the forest "
-            f"has {len(pages)} page(s) of at most {rows_per_page} rows). Got {page}.")
+            f"has {len(pages)} page(s) of at most {rows_per_page} rows). Got {page}."
+        )
     return _draw_page(F, pages, page, ax)
 
 
@@ -979,8 +1285,13 @@ def _draw_page(F: _Forest, pages: list[list], page: int, ax):
     if n == 1:
         return _draw(F, pages[0], F.footer, F.title, ax)
     title = (F.title + f" (page {page} of {n})") if F.title else f"Page {page} of {n}"
-    footer = F.footer if page == n else [
-        f"Continued on page {page + 1} of {n}; the pooled result and its tests are on page {n}."]
+    footer = (
+        F.footer
+        if page == n
+        else [
+            f"Continued on page {page + 1} of {n}; the pooled result and its tests are on page {n}."
+        ]
+    )
     return _draw(F, pages[page - 1], footer, title, ax)
 
 
@@ -1010,16 +1321,21 @@ def forest_pages(data: pd.DataFrame, *, rows_per_page: int = 50, **kwargs) -> li
         if bad in kwargs:
             raise InvalidParameterError(
                 f"{func}() draws one figure per page; do not pass {bad!r} (use forest_plot("
-                f"..., page=) to draw one page on your own Axes).")
+                f"..., page=) to draw one page on your own Axes)."
+            )
     import inspect
 
-    defaults = {name: p.default for name, p in inspect.signature(forest_plot).parameters.items()
-                if p.kind is p.KEYWORD_ONLY and name not in ("ax", "page", "rows_per_page")}
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(forest_plot).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in ("ax", "page", "rows_per_page")
+    }
     unknown = set(kwargs) - set(defaults)
     if unknown:
         raise InvalidParameterError(
             f"{func}() got unknown keyword(s) {sorted(unknown)}; it takes those of "
-            f"forest_plot(): {sorted(defaults)}.")
+            f"forest_plot(): {sorted(defaults)}."
+        )
     defaults.update(kwargs)
     F = _build(data, func=func, **defaults)
     pages = _pages(F, rows_per_page, func)

@@ -31,8 +31,7 @@ def _contour_levels(contours, func: str) -> list[float]:
             f"The 'contours' argument of {func}() must be confidence levels as fractions, "
             f"e.g. (0.90, 0.95, 0.99). Got {contours!r}."
         ) from exc
-    if not levels or len(levels) > len(_CONTOUR_SHADES) - 1 or any(
-            not 0 < v < 1 for v in levels):
+    if not levels or len(levels) > len(_CONTOUR_SHADES) - 1 or any(not 0 < v < 1 for v in levels):
         raise InvalidParameterError(
             f"The 'contours' argument of {func}() must hold 1 to {len(_CONTOUR_SHADES) - 1} "
             f"confidence levels strictly between 0 and 1, e.g. (0.90, 0.95, 0.99). "
@@ -166,13 +165,15 @@ def funnel_plot(
     def _band(mid: float, z: float) -> list[tuple[float, float]]:
         if ratio:  # straight edges on a log axis need the curve sampled
             grid = np.linspace(0, se_top, 60)
-            return [(tx(mid - z * s), s) for s in grid[::-1]] + [
-                (tx(mid + z * s), s) for s in grid]
+            return [(tx(mid - z * s), s) for s in grid[::-1]] + [(tx(mid + z * s), s) for s in grid]
         return [(tx(mid - z * se_top), se_top), (tx(mid), 0.0), (tx(mid + z * se_top), se_top)]
 
     levels = _contour_levels(contours, func)
-    if isinstance(contour_centre, bool) or not isinstance(contour_centre, int | float) or \
-            not np.isfinite(contour_centre):
+    if (
+        isinstance(contour_centre, bool)
+        or not isinstance(contour_centre, int | float)
+        or not np.isfinite(contour_centre)
+    ):
         raise InvalidParameterError(
             f"The 'contour_centre' argument of {func}() must be a finite number (analysis "
             f"scale, 0 for a ratio of 1). Got {contour_centre!r}."
@@ -180,56 +181,133 @@ def funnel_plot(
     extent = [centre - crit * se_top, centre + crit * se_top]
     if levels:
         cc = float(contour_centre)
-        shades = _CONTOUR_SHADES[:len(levels)]
+        shades = _CONTOUR_SHADES[: len(levels)]
         back = _CONTOUR_SHADES[len(levels)]
         for lev, shade in zip(levels[::-1], shades[::-1], strict=True):  # widest band first
             z = float(dist.norm_isf((1 - lev) / 2))
             extent += [cc - z * se_top, cc + z * se_top]
-            ax.add_patch(Polygon(_band(cc, z), closed=True, facecolor=shade, edgecolor="none",
-                                 zorder=1, gid=f"funnel_contour_{lev:g}"))
+            ax.add_patch(
+                Polygon(
+                    _band(cc, z),
+                    closed=True,
+                    facecolor=shade,
+                    edgecolor="none",
+                    zorder=1,
+                    gid=f"funnel_contour_{lev:g}",
+                )
+            )
         ax.set_facecolor(back)
         from matplotlib.patches import Patch
 
         bounds = [1.0] + [1 - lev for lev in levels]
-        handles = [Patch(facecolor=sh, edgecolor="#777777", lw=0.5,
-                         label=f"{bounds[i + 1]:.2g} < p ≤ {bounds[i]:.2g}" if i else
-                         f"p > {bounds[1]:.2g}") for i, sh in enumerate(shades)]
-        handles.append(Patch(facecolor=back, edgecolor="#777777", lw=0.5,
-                             label=f"p ≤ {bounds[-1]:.2g}"))
-        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.01),
-                  ncol=len(handles), frameon=False, fontsize=_style.FONT_SIZE - 0.5,
-                  handletextpad=0.3, columnspacing=0.8)
+        handles = [
+            Patch(
+                facecolor=sh,
+                edgecolor="#777777",
+                lw=0.5,
+                label=f"{bounds[i + 1]:.2g} < p ≤ {bounds[i]:.2g}" if i else f"p > {bounds[1]:.2g}",
+            )
+            for i, sh in enumerate(shades)
+        ]
+        handles.append(
+            Patch(facecolor=back, edgecolor="#777777", lw=0.5, label=f"p ≤ {bounds[-1]:.2g}")
+        )
+        ax.legend(
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.01),
+            ncol=len(handles),
+            frameon=False,
+            fontsize=_style.FONT_SIZE - 0.5,
+            handletextpad=0.3,
+            columnspacing=0.8,
+        )
     else:
-        ax.add_patch(Polygon(_band(centre, crit), closed=True, facecolor="white",
-                             edgecolor="#777777", lw=0.8, linestyle="--", zorder=1,
-                             gid="funnel_region"))
+        ax.add_patch(
+            Polygon(
+                _band(centre, crit),
+                closed=True,
+                facecolor="white",
+                edgecolor="#777777",
+                lw=0.8,
+                linestyle="--",
+                zorder=1,
+                gid="funnel_region",
+            )
+        )
         ax.set_facecolor("#eeeeee")
-    ax.plot([tx(centre), tx(centre)], [0, se_top], color="#333333", lw=0.9, zorder=2,
-            gid="funnel_centre")
-    ax.scatter(tx(st["yi"].to_numpy(float)), st["sei"].to_numpy(float), s=26, color="black",
-               zorder=3, gid="funnel_studies", label="Studies")
+    ax.plot(
+        [tx(centre), tx(centre)],
+        [0, se_top],
+        color="#333333",
+        lw=0.9,
+        zorder=2,
+        gid="funnel_centre",
+    )
+    ax.scatter(
+        tx(st["yi"].to_numpy(float)),
+        st["sei"].to_numpy(float),
+        s=26,
+        color="black",
+        zorder=3,
+        gid="funnel_studies",
+        label="Studies",
+    )
     if len(fy):
-        ax.scatter(tx(fy), np.sqrt(fv), s=26, facecolors="white", edgecolors="black", zorder=3,
-                   gid="funnel_filled", label=f"Filled by trim-and-fill (k0 = {len(fy)})")
+        ax.scatter(
+            tx(fy),
+            np.sqrt(fv),
+            s=26,
+            facecolors="white",
+            edgecolors="black",
+            zorder=3,
+            gid="funnel_filled",
+            label=f"Filled by trim-and-fill (k0 = {len(fy)})",
+        )
         if f_est is not None and not levels:
-            ax.plot([tx(f_est), tx(f_est)], [0, se_top], color="#b22222", lw=0.9, ls="--",
-                    zorder=2, gid="funnel_filled_estimate", label="Trim-and-fill estimate")
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=3, frameon=False,
-                  fontsize=_style.FONT_SIZE - 0.5, handletextpad=0.3, columnspacing=1.0)
+            ax.plot(
+                [tx(f_est), tx(f_est)],
+                [0, se_top],
+                color="#b22222",
+                lw=0.9,
+                ls="--",
+                zorder=2,
+                gid="funnel_filled_estimate",
+                label="Trim-and-fill estimate",
+            )
+        ax.legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.01),
+            ncol=3,
+            frameon=False,
+            fontsize=_style.FONT_SIZE - 0.5,
+            handletextpad=0.3,
+            columnspacing=1.0,
+        )
     pad_in = {"left": 0.0, "right": 0.0}
     if labels is not None:
         labs = list(labels)
-        for (_, r) in st.iterrows():
+        for _, r in st.iterrows():
             if bool(r["outside"]):  # label on the outer side, away from the funnel
                 left = r["yi"] < centre
-                ax.annotate(_style.plain(_style.truncate(labs[int(r["study"])], 24)),
-                            (tx(r["yi"]), r["sei"]),
-                            xytext=(-5 if left else 5, 0), textcoords="offset points",
-                            ha="right" if left else "left", va="center",
-                            fontsize=_style.FONT_SIZE - 1, annotation_clip=False)
+                ax.annotate(
+                    _style.plain(_style.truncate(labs[int(r["study"])], 24)),
+                    (tx(r["yi"]), r["sei"]),
+                    xytext=(-5 if left else 5, 0),
+                    textcoords="offset points",
+                    ha="right" if left else "left",
+                    va="center",
+                    fontsize=_style.FONT_SIZE - 1,
+                    annotation_clip=False,
+                )
                 side = "left" if left else "right"
-                pad_in[side] = max(pad_in[side], 0.1 + _style.text_width(
-                    [_style.truncate(labs[int(r["study"])], 24)], _style.FONT_SIZE - 1))
+                pad_in[side] = max(
+                    pad_in[side],
+                    0.1
+                    + _style.text_width(
+                        [_style.truncate(labs[int(r["study"])], 24)], _style.FONT_SIZE - 1
+                    ),
+                )
     xs = np.concatenate([st["yi"].to_numpy(float), fy, extent])
     pad = 0.05 * (xs.max() - xs.min() or 1.0)
     if ratio:

@@ -29,8 +29,7 @@ _EXTRA_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Published meta-analyses (aggregate records) get a column under their own stream, shown only
 #: when such records exist: "in vitro MA" after in vitro, "animal MA" after animal, "human MA"
 #: after the human columns.  A meta-analysis record of no known stream goes to "meta-analysis".
-MA_COLUMNS: dict[str, str] = {"in_vitro": "in vitro MA", "animal": "animal MA",
-                              "human": "human MA"}
+MA_COLUMNS: dict[str, str] = {"in_vitro": "in vitro MA", "animal": "animal MA", "human": "human MA"}
 _MA_MODEL = "meta_analysis"
 _ALL = {"all", "all_indications", "all indications", "*"}
 _RANK = {"high": 4, "moderate": 3, "low": 2, "very low": 1}
@@ -39,9 +38,9 @@ _NOTE_LINE = 0.16  # inches per line of the notes under the legend
 _CERTAINTY_CHOICES = ("within_stream", "human_question")
 _CAPTION = {
     "within_stream": "Certainty within each stream (before rating down for translation to "
-                     "humans), best outcome in the stream",
+    "humans), best outcome in the stream",
     "human_question": "Certainty for the human question (animal and in vitro evidence rated "
-                      "down for translation to humans), best outcome in the stream",
+    "down for translation to humans), best outcome in the stream",
 }
 
 
@@ -71,7 +70,8 @@ def _best_certainty(grades: pd.DataFrame | None, which: str) -> dict[tuple[str, 
         if "certainty_within_stream" in grades.columns:
             cert_col = grades["certainty_within_stream"].where(
                 grades["certainty_within_stream"].notna() | (stream_col != "human"),
-                grades["certainty"])
+                grades["certainty"],
+            )
         elif (stream_col != "human").any():
             raise ValidationError(
                 "The 'grades' frame of gap_map() has no 'certainty_within_stream' column, "
@@ -128,8 +128,7 @@ def _provisional_note(grades) -> str:
         return ""
     text = f" Certainty provisional in {int(prov.sum())} of {rated} rated bodies"
     if "risk_of_bias_judgement" in grades.columns:
-        n_rob = int((prov & (grades["risk_of_bias_judgement"].astype(str)
-                             == "not assessed")).sum())
+        n_rob = int((prov & (grades["risk_of_bias_judgement"].astype(str) == "not assessed")).sum())
         if n_rob:
             text += f" (risk of bias not assessed in {n_rob})"
     return text + "."
@@ -237,9 +236,7 @@ def gap_map(
     counts = counts.loc[list(order)]
     best = _best_certainty(grades, certainty)
     reg = _regulatory_text(regulatory, 40)
-    reg_all = "; ".join(
-        v.replace("\n", " ") for k, v in reg.items() if k in _ALL
-    )
+    reg_all = "; ".join(v.replace("\n", " ") for k, v in reg.items() if k in _ALL)
     reg = {k: v for k, v in reg.items() if k not in _ALL}
     # stream of an ungrouped ("meta-analysis", "other") cell: the stream of its first record
     ma_stream: dict[tuple[str, str], str] = {}
@@ -249,19 +246,31 @@ def gap_map(
     n, m = len(counts), len(colnames)
     from grading.labels import indication_label
 
-    labels = [_style.wrap(indication_label(i), label_width, max_lines=2)
-              for i in counts.index]
+    labels = [_style.wrap(indication_label(i), label_width, max_lines=2) for i in counts.index]
     fs_small = _style.FONT_SIZE - 0.5
     caption = _CAPTION[certainty] if grades is not None else "Records not graded"
-    notes = ["Numbers are records"
-             + ("; MA: published meta-analyses (aggregate records), counted under the stream "
-                "they pool" if is_ma.any() else "") + "." + _provisional_note(grades)]
+    notes = [
+        "Numbers are records"
+        + (
+            "; MA: published meta-analyses (aggregate records), counted under the stream they pool"
+            if is_ma.any()
+            else ""
+        )
+        + "."
+        + _provisional_note(grades)
+    ]
     if reg_all:
         notes.append(_style.wrap("Regulatory, all indications: " + reg_all, 120, max_lines=3))
     reg_w = 0.0
     if regulatory is not None:
-        reg_w = max(_style.text_width(list(reg.values()), fs_small),
-                    _style.text_width(["Regulatory status"], weight="bold"), 1.2) + 0.25
+        reg_w = (
+            max(
+                _style.text_width(list(reg.values()), fs_small),
+                _style.text_width(["Regulatory status"], weight="bold"),
+                1.2,
+            )
+            + 0.25
+        )
     cell_w = max(0.7, _style.text_width(colnames) + 0.14)
     cell_h = 0.36
     n_note_lines = sum(t.count("\n") + 1 for t in notes)
@@ -273,8 +282,11 @@ def gap_map(
         # the legend is centred under the cells; the notes start at the cells' left edge
         legend_w = max(_style.text_width([caption], fs_small), 5.6)
         left = max(left, legend_w / 2 - axes_w / 2 + 0.1)
-        width = max(left + axes_w + reg_w + 0.15, left + axes_w / 2 + legend_w / 2 + 0.1,
-                    left + _style.text_width(notes, fs_small) + 0.1)
+        width = max(
+            left + axes_w + reg_w + 0.15,
+            left + axes_w / 2 + legend_w / 2 + 0.1,
+            left + _style.text_width(notes, fs_small) + 0.1,
+        )
         legend_h = note_dy + 0.06 + _NOTE_LINE * n_note_lines
         height = 0.75 + n * cell_h + legend_h
         fig = _style.new_figure(width, height)
@@ -295,20 +307,43 @@ def gap_map(
             else:
                 face, key = _style.CERTAINTY_COLOURS[cert], cert
             used.add(key)
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=face, edgecolor="white",
-                                   lw=1.5, gid=f"gap_cell:{indication}|{c}"))
-            ax.text(j, i, str(k) if k else "–", ha="center", va="center",
-                    fontsize=_style.FONT_SIZE + (0.5 if k else 0),
-                    fontweight="bold" if k else "normal",
-                    color="white" if cert in _DARK and k else (
-                        _style.TEXT_COLOUR if k else "#b0b0b0"), gid="gap_count")
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5),
+                    1,
+                    1,
+                    facecolor=face,
+                    edgecolor="white",
+                    lw=1.5,
+                    gid=f"gap_cell:{indication}|{c}",
+                )
+            )
+            ax.text(
+                j,
+                i,
+                str(k) if k else "–",
+                ha="center",
+                va="center",
+                fontsize=_style.FONT_SIZE + (0.5 if k else 0),
+                fontweight="bold" if k else "normal",
+                color="white" if cert in _DARK and k else (_style.TEXT_COLOUR if k else "#b0b0b0"),
+                gid="gap_count",
+            )
         if regulatory is not None:
-            txt = reg.get(str(indication).strip().lower(), "none specific" if reg_all
-                          else "none found")
-            ax.text(0, i, _style.plain(txt), transform=_style.offset_transform(ax, 1, 0.15),
-                    ha="left", va="center", fontsize=fs_small,
-                    color=_style.MUTED if txt.startswith("none ") else _style.TEXT_COLOUR,
-                    gid="gap_regulatory")
+            txt = reg.get(
+                str(indication).strip().lower(), "none specific" if reg_all else "none found"
+            )
+            ax.text(
+                0,
+                i,
+                _style.plain(txt),
+                transform=_style.offset_transform(ax, 1, 0.15),
+                ha="left",
+                va="center",
+                fontsize=fs_small,
+                color=_style.MUTED if txt.startswith("none ") else _style.TEXT_COLOUR,
+                gid="gap_regulatory",
+            )
     ax.set_xlim(-0.5, m - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xticks(range(m), colnames)
@@ -326,36 +361,86 @@ def gap_map(
             continue
         x_l, x_r = (js[0] - 0.45 + 0.5) / m, (js[-1] + 0.45 + 0.5) / m
         tr = _style.offset_transform(ax, 0, 0, 0.27, y="axes")
-        ax.add_line(Line2D([x_l, x_r], [1, 1], transform=tr, color=_style.STREAM_COLOURS[stream],
-                           lw=2.5, clip_on=False, solid_capstyle="butt",
-                           gid=f"gap_stream_bar:{stream}"))
-        ax.text((x_l + x_r) / 2, 1, _style.STREAM_LABELS[stream],
-                transform=_style.offset_transform(ax, 0, 0, 0.31, y="axes"), ha="center",
-                va="bottom", fontsize=_style.FONT_SIZE, fontweight="bold",
-                gid=f"gap_stream_header:{stream}")
+        ax.add_line(
+            Line2D(
+                [x_l, x_r],
+                [1, 1],
+                transform=tr,
+                color=_style.STREAM_COLOURS[stream],
+                lw=2.5,
+                clip_on=False,
+                solid_capstyle="butt",
+                gid=f"gap_stream_bar:{stream}",
+            )
+        )
+        ax.text(
+            (x_l + x_r) / 2,
+            1,
+            _style.STREAM_LABELS[stream],
+            transform=_style.offset_transform(ax, 0, 0, 0.31, y="axes"),
+            ha="center",
+            va="bottom",
+            fontsize=_style.FONT_SIZE,
+            fontweight="bold",
+            gid=f"gap_stream_header:{stream}",
+        )
     if regulatory is not None:
-        ax.text(0, 1, "Regulatory status", transform=_style.offset_transform(ax, 1, 0.15, 0.08,
-                y="axes"), ha="left", va="bottom", fontsize=_style.FONT_SIZE, fontweight="bold")
+        ax.text(
+            0,
+            1,
+            "Regulatory status",
+            transform=_style.offset_transform(ax, 1, 0.15, 0.08, y="axes"),
+            ha="left",
+            va="bottom",
+            fontsize=_style.FONT_SIZE,
+            fontweight="bold",
+        )
     keys = [*(_style.CERTAINTY_ORDER if grades is not None else ()), "not graded", "no records"]
     handles = []
     for key in keys:
         if key not in _style.CERTAINTY_COLOURS and key not in used:
             continue
         face = {"not graded": _style.NOT_GRADED_COLOUR, "no records": _style.EMPTY_COLOUR}.get(
-            key, _style.CERTAINTY_COLOURS.get(key))
+            key, _style.CERTAINTY_COLOURS.get(key)
+        )
         label = f"{_style.CERTAINTY_SYMBOLS[key]} {key}" if key in _style.CERTAINTY_SYMBOLS else key
         handles.append(Patch(facecolor=face, edgecolor="#888888", label=label))
-    ax.text(0, 0, _style.plain(notes[0]),
-            transform=_style.offset_transform(ax, 0, 0, -note_dy, y="axes"), ha="left",
-            va="top", fontsize=fs_small, color=_style.TEXT_COLOUR, gid="gap_note")
+    ax.text(
+        0,
+        0,
+        _style.plain(notes[0]),
+        transform=_style.offset_transform(ax, 0, 0, -note_dy, y="axes"),
+        ha="left",
+        va="top",
+        fontsize=fs_small,
+        color=_style.TEXT_COLOUR,
+        gid="gap_note",
+    )
     if reg_all:
-        ax.text(0, 0, _style.plain(notes[1]),
-                transform=_style.offset_transform(ax, 0, 0, -note_dy - _NOTE_LINE, y="axes"),
-                ha="left", va="top", fontsize=fs_small, color=_style.TEXT_COLOUR,
-                gid="gap_regulatory_all")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-              bbox_transform=_style.offset_transform(ax, 0, 0, -0.06, y="axes"),
-              ncol=len(handles), frameon=False, fontsize=fs_small, title=caption,
-              title_fontsize=fs_small, handlelength=1.4, columnspacing=1.0,
-              borderaxespad=0.0, borderpad=0.2)
+        ax.text(
+            0,
+            0,
+            _style.plain(notes[1]),
+            transform=_style.offset_transform(ax, 0, 0, -note_dy - _NOTE_LINE, y="axes"),
+            ha="left",
+            va="top",
+            fontsize=fs_small,
+            color=_style.TEXT_COLOUR,
+            gid="gap_regulatory_all",
+        )
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=_style.offset_transform(ax, 0, 0, -0.06, y="axes"),
+        ncol=len(handles),
+        frameon=False,
+        fontsize=fs_small,
+        title=caption,
+        title_fontsize=fs_small,
+        handlelength=1.4,
+        columnspacing=1.0,
+        borderaxespad=0.0,
+        borderpad=0.2,
+    )
     return ax

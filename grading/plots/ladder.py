@@ -34,9 +34,19 @@ LADDER_RUNGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "phase 2": ("human", ("phase_2", "phase_2_3")),
     "phase 3": ("human", ("phase_3", "phase_4")),
     "approval": ("regulatory", None),
-    "other human\n(no phase)": ("human", ("case_series", "case_report", "adverse_event_report",
-                                           "cohort", "case_control", "cross_sectional",
-                                           "clinical_trial", "meta_analysis")),
+    "other human\n(no phase)": (
+        "human",
+        (
+            "case_series",
+            "case_report",
+            "adverse_event_report",
+            "cohort",
+            "case_control",
+            "cross_sectional",
+            "clinical_trial",
+            "meta_analysis",
+        ),
+    ),
 }
 _OFF_LADDER = "other human\n(no phase)"  # drawn, but not joined to the rungs
 _LEVEL = {"very low": 1, "low": 2, "moderate": 3, "high": 4}
@@ -146,7 +156,8 @@ def translational_ladder(
         if frame is not None and not isinstance(frame, pd.DataFrame):
             raise InvalidParameterError(
                 f"The '{name}' argument of translational_ladder() must be a DataFrame or None. "
-                f"Got {type(frame).__name__}.")
+                f"Got {type(frame).__name__}."
+            )
     for col in ("indication", "stream", "model"):
         if col not in studies.columns:
             raise ValidationError(f"translational_ladder() needs column {col!r} in 'studies'.")
@@ -155,18 +166,24 @@ def translational_ladder(
     keys = indication_key(studies)
     inds = sorted({k for k in keys.dropna().astype(str)})
     if not inds:
-        raise ValidationError("translational_ladder() needs at least one record with an "
-                              "indication.")
+        raise ValidationError(
+            "translational_ladder() needs at least one record with an indication."
+        )
     from grading.labels import indication_label
 
-    has_result = (studies["data_type"] != "none").fillna(False) if "data_type" in \
-        studies.columns else pd.Series(True, index=studies.index)
+    has_result = (
+        (studies["data_type"] != "none").fillna(False)
+        if "data_type" in studies.columns
+        else pd.Series(True, index=studies.index)
+    )
     cert = _certainty(grades)
-    gap_rows = {} if gap is None or "indication" not in gap.columns else {
-        str(r["indication"]): r for r in gap.to_dict("records")}
+    gap_rows = (
+        {}
+        if gap is None or "indication" not in gap.columns
+        else {str(r["indication"]): r for r in gap.to_dict("records")}
+    )
     human = human_rungs_apply(studies, regulatory)
-    rungs = [r for r in LADDER_RUNGS if human or LADDER_RUNGS[r][0] not in
-             ("human", "regulatory")]
+    rungs = [r for r in LADDER_RUNGS if human or LADDER_RUNGS[r][0] not in ("human", "regulatory")]
     n = len(inds)
     labels = []
     for ind in inds:
@@ -174,8 +191,9 @@ def translational_ladder(
         lab = g.get("indication_label") or ind
         labels.append(_style.wrap(indication_label(str(lab)), 34, max_lines=2))
     fs = _style.FONT_SIZE
-    pre_word = ("organisms" if _organism_rung(studies, "animal") == "non-animal\norganisms"
-                else "animal")
+    pre_word = (
+        "organisms" if _organism_rung(studies, "animal") == "non-animal\norganisms" else "animal"
+    )
     effects = []
     for ind in inds:
         g = gap_rows.get(ind, {})
@@ -185,27 +203,46 @@ def translational_ladder(
             parts.append(f"{pre_word} {pre:+.2f}")
         if isinstance(hum, float) and math.isfinite(hum):
             parts.append(f"human {hum:+.2f}")
-        effects.append(" / ".join(parts) if parts else ("no effect on the SMD scale" if g
-                                                         else ""))
+        effects.append(" / ".join(parts) if parts else ("no effect on the SMD scale" if g else ""))
     # layout in inches: labels | one column per rung | effect | harm; headers (two lines)
     # above the rows and the legend below them all have room of their own
     row_in = 0.36
-    rung_in = max(0.82, _style.text_width([_organism_rung(studies, r) for r in rungs], fs,
-                                          weight="bold") + 0.15)
+    rung_in = max(
+        0.82,
+        _style.text_width([_organism_rung(studies, r) for r in rungs], fs, weight="bold") + 0.15,
+    )
     lab_in = _style.text_width(labels, fs) + 0.15
-    eff_in = max(_style.text_width(effects, 7.5),
-                 _style.text_width(["SMD (benefit +)"], fs, weight="bold"), 0.8) + 0.25
+    eff_in = (
+        max(
+            _style.text_width(effects, 7.5),
+            _style.text_width(["SMD (benefit +)"], fs, weight="bold"),
+            0.8,
+        )
+        + 0.25
+    )
     harm_in = 0.55 if human else 0.0
-    note = None if human else ("No human record and no regulatory row in the inputs: the human "
-                               "rungs (phase 1-3, approval) are not drawn.")
+    note = (
+        None
+        if human
+        else (
+            "No human record and no regulatory row in the inputs: the human "
+            "rungs (phase 1-3, approval) are not drawn."
+        )
+    )
     top_in, bottom_in = 0.55, 0.95 + (0.2 if note else 0.0)
     if ax is None:
         width = 0.15 + lab_in + rung_in * len(rungs) + eff_in + harm_in + 0.15
         height = top_in + row_in * n + bottom_in
         fig = _style.new_figure(*(figsize or (width, height)))
         if figsize is None:
-            ax = fig.add_axes([(0.15 + lab_in) / width, bottom_in / height,
-                               rung_in * len(rungs) / width, row_in * n / height])
+            ax = fig.add_axes(
+                [
+                    (0.15 + lab_in) / width,
+                    bottom_in / height,
+                    rung_in * len(rungs) / width,
+                    row_in * n / height,
+                ]
+            )
         else:
             ax = fig.add_subplot()
     grid = []
@@ -216,15 +253,21 @@ def translational_ladder(
             stream, models = LADDER_RUNGS[rung]
             if stream == "regulatory":
                 ok = False
-                if regulatory is not None and {"indication", "status"} <= set(
-                        regulatory.columns):
+                if regulatory is not None and {"indication", "status"} <= set(regulatory.columns):
                     from grading.gap import _is_global, indication_matches
 
-                    for lab, st in zip(regulatory["indication"].astype(str),
-                                       regulatory["status"].astype(str), strict=True):
+                    for lab, st in zip(
+                        regulatory["indication"].astype(str),
+                        regulatory["status"].astype(str),
+                        strict=True,
+                    ):
                         s = st.lower().replace("_", " ")
-                        if ("approved" in s and "not approved" not in s and not _is_global(lab)
-                                and indication_matches(lab, ind)):
+                        if (
+                            "approved" in s
+                            and "not approved" not in s
+                            and not _is_global(lab)
+                            and indication_matches(lab, ind)
+                        ):
                             ok = True
                 row.append((1 if ok else 0, 1 if ok else 0, "approved" if ok else None))
                 continue
@@ -252,47 +295,142 @@ def translational_ladder(
             ax.plot(j, y, "o", ms=15, mfc=colour, mec="#444444", mew=0.8, zorder=3)
             if lv != "approved":
                 dark = lv in ("very low", "high") and k_res > 0
-                _txt(ax, j, y, k, ha="center", va="center", fontsize=7,
-                     color="white" if dark else _style.TEXT_COLOUR, zorder=4)
-        _txt(ax, -0.5 - 0.1 / rung_in, y, labels[i], ha="right", va="center", fontsize=fs,
-             gid="indication_label")
-        _txt(ax, x_eff, y, effects[i], ha="left", va="center", fontsize=7.5,
-             color=_style.MUTED)
+                _txt(
+                    ax,
+                    j,
+                    y,
+                    k,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else _style.TEXT_COLOUR,
+                    zorder=4,
+                )
+        _txt(
+            ax,
+            -0.5 - 0.1 / rung_in,
+            y,
+            labels[i],
+            ha="right",
+            va="center",
+            fontsize=fs,
+            gid="indication_label",
+        )
+        _txt(ax, x_eff, y, effects[i], ha="left", va="center", fontsize=7.5, color=_style.MUTED)
         g = gap_rows.get(ind, {})
         if human and (g.get("harm_signal") is True or g.get("harm_signal") == "True"):
             ax.plot(x_harm, y, "^", ms=8, color="#b2182b", zorder=3)
     y_head = n - 0.5 + 0.06 / row_in
     shown_rungs = [_organism_rung(studies, r) for r in rungs]
     for j, rung in enumerate(shown_rungs):
-        _txt(ax, j, y_head, rung, ha="center", va="bottom", fontsize=fs, weight="bold",
-             gid="rung_header")
-    _txt(ax, x_eff, y_head, "SMD (benefit +)", ha="left", va="bottom", fontsize=fs,
-         weight="bold", gid="rung_header")
+        _txt(
+            ax,
+            j,
+            y_head,
+            rung,
+            ha="center",
+            va="bottom",
+            fontsize=fs,
+            weight="bold",
+            gid="rung_header",
+        )
+    _txt(
+        ax,
+        x_eff,
+        y_head,
+        "SMD (benefit +)",
+        ha="left",
+        va="bottom",
+        fontsize=fs,
+        weight="bold",
+        gid="rung_header",
+    )
     if human:
-        _txt(ax, x_harm, y_head, "harm", ha="center", va="bottom", fontsize=fs,
-             weight="bold", gid="rung_header")
+        _txt(
+            ax,
+            x_harm,
+            y_head,
+            "harm",
+            ha="center",
+            va="bottom",
+            fontsize=fs,
+            weight="bold",
+            gid="rung_header",
+        )
     ax.set_xlim(-0.5, len(rungs) - 0.5)
     ax.set_ylim(-0.5, n - 0.5)
     ax.axis("off")
-    handles = [Line2D([], [], ls="", marker="o", ms=8, mfc=_style.CERTAINTY_COLOURS[lv],
-                      mec="#444444", label=lv) for lv in _style.CERTAINTY_ORDER]
-    handles += [Line2D([], [], ls="", marker="o", ms=8, mfc=_style.NOT_GRADED_COLOUR,
-                       mec="#444444", label="results, not pooled"),
-                Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="#444444",
-                       label="records without results")]
+    handles = [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=8,
+            mfc=_style.CERTAINTY_COLOURS[lv],
+            mec="#444444",
+            label=lv,
+        )
+        for lv in _style.CERTAINTY_ORDER
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=8,
+            mfc=_style.NOT_GRADED_COLOUR,
+            mec="#444444",
+            label="results, not pooled",
+        ),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=8,
+            mfc="white",
+            mec="#444444",
+            label="records without results",
+        ),
+    ]
     if human:
-        handles.append(Line2D([], [], ls="", marker="^", ms=8, color="#b2182b",
-                              label="human harm signal"))
-    leg = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 0.0),
-                    ncol=4 if human else 3, frameon=False, fontsize=7.5,
-                    title="certainty (best in the stream; number = records)",
-                    title_fontsize=7.5, borderaxespad=0.2)
+        handles.append(
+            Line2D([], [], ls="", marker="^", ms=8, color="#b2182b", label="human harm signal")
+        )
+    leg = ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 0.0),
+        ncol=4 if human else 3,
+        frameon=False,
+        fontsize=7.5,
+        title="certainty (best in the stream; number = records)",
+        title_fontsize=7.5,
+        borderaxespad=0.2,
+    )
     leg._legend_box.align = "left"
     if note:
         avail = max(rung_in * len(rungs) + eff_in + harm_in, 3.0)
-        note = next((_style.wrap(note, w) for w in range(len(note), 20, -2)
-                     if _style.text_width(_style.wrap(note, w).split("\n"), 7.5) <= avail),
-                    _style.wrap(note, 40))
-        _txt(ax, 0, 0, note, transform=_style.offset_transform(ax, 0, -0.1, -0.75, y="axes"),
-             ha="left", va="top", fontsize=7.5, color=_style.MUTED, gid="ladder_note")
+        note = next(
+            (
+                _style.wrap(note, w)
+                for w in range(len(note), 20, -2)
+                if _style.text_width(_style.wrap(note, w).split("\n"), 7.5) <= avail
+            ),
+            _style.wrap(note, 40),
+        )
+        _txt(
+            ax,
+            0,
+            0,
+            note,
+            transform=_style.offset_transform(ax, 0, -0.1, -0.75, y="axes"),
+            ha="left",
+            va="top",
+            fontsize=7.5,
+            color=_style.MUTED,
+            gid="ladder_note",
+        )
     return ax

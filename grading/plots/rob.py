@@ -125,8 +125,12 @@ def _check_palette(palette, caller):
 
 def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     """(frame, domain columns incl. Overall, weights)."""
-    check_frame(rob, "rob", caller, what="a pandas DataFrame (robvis layout: Study, D1..Dn, "
-                "Overall, Weight)")
+    check_frame(
+        rob,
+        "rob",
+        caller,
+        what="a pandas DataFrame (robvis layout: Study, D1..Dn, Overall, Weight)",
+    )
     cols = {c.lower(): c for c in rob.columns}
     if "study" not in cols:
         raise ValidationError(
@@ -159,14 +163,20 @@ def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     return rob.rename(columns={study: "Study"}), domains, w
 
 
-def _legend(ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0.0, title=None,
-            marker="o"):
+def _legend(
+    ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0.0, title=None, marker="o"
+):
     from matplotlib.lines import Line2D
 
     items = sorted(used.items(), key=lambda kv: kv[1][2])
     handles = [
         Line2D(
-            [], [], marker=marker, linestyle="", markersize=9, markerfacecolor=colour,
+            [],
+            [],
+            marker=marker,
+            linestyle="",
+            markersize=9,
+            markerfacecolor=colour,
             markeredgecolor="#555555",
             label=_style.plain(f"{symbol}  {label}" if symbol else label),
         )
@@ -253,8 +263,15 @@ def rob_traffic_light(
             used[label] = (colour, symbol, rank)
             if symbol:
                 ax.text(
-                    j, i, symbol, ha="center", va="center_baseline", fontsize=_style.FONT_SIZE + 1,
-                    fontweight="bold", color="black", gid="rob_symbol",
+                    j,
+                    i,
+                    symbol,
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=_style.FONT_SIZE + 1,
+                    fontweight="bold",
+                    color="black",
+                    gid="rob_symbol",
                 )
     # circle diameter: 78% of the smaller cell side, in points
     bbox = ax.get_position()
@@ -262,7 +279,13 @@ def rob_traffic_light(
     h_in = bbox.height * fig.get_figheight() / n
     d_pt = 0.78 * min(w_in, h_in) * 72
     ax.scatter(
-        xs, ys, s=d_pt**2, c=colours, edgecolors="#444444", linewidths=0.6, zorder=2,
+        xs,
+        ys,
+        s=d_pt**2,
+        c=colours,
+        edgecolors="#444444",
+        linewidths=0.6,
+        zorder=2,
         gid="rob_lights",
     )
     for t in ax.texts:
@@ -284,9 +307,14 @@ def rob_traffic_light(
     leg = _legend(ax, used, anchor_in=0.08, title="Judgement")
     if caption:
         ax.text(
-            0, 0, _style.plain("\n".join(caption)),
+            0,
+            0,
+            _style.plain("\n".join(caption)),
             transform=_style.offset_transform(ax, 0, 0, -0.72, y="axes"),
-            ha="left", va="top", fontsize=_style.FONT_SIZE - 0.5, color=_style.MUTED,
+            ha="left",
+            va="top",
+            fontsize=_style.FONT_SIZE - 0.5,
+            color=_style.MUTED,
         )
     leg.set_gid("rob_legend")
     return ax
@@ -329,11 +357,13 @@ def rob_summary(
     weights = w.to_numpy(float) if weighted else np.ones(len(frame))
     if weights.sum() <= 0:
         raise ValidationError("The 'Weight' column of 'rob' sums to zero.")
+    names = [_style.truncate(domain_labels.get(d, d) if domain_labels else d, 60) for d in domains]
     names = [
-        _style.truncate(domain_labels.get(d, d) if domain_labels else d, 60) for d in domains
+        "Overall risk of bias"
+        if str(d).lower() == "overall" and not (domain_labels and d in domain_labels)
+        else nm
+        for d, nm in zip(domains, names, strict=True)
     ]
-    names = ["Overall risk of bias" if str(d).lower() == "overall" and not (
-        domain_labels and d in domain_labels) else nm for d, nm in zip(domains, names, strict=True)]
     m = len(domains)
     if ax is None:
         label_w = _style.text_width(names, weight="bold") + 0.25
@@ -353,14 +383,25 @@ def rob_summary(
             share = total / weights.sum()
             used[label] = (colour, symbol, rank)
             ax.barh(
-                i, share, left=left, height=0.7, color=colour, edgecolor="black", linewidth=0.6,
+                i,
+                share,
+                left=left,
+                height=0.7,
+                color=colour,
+                edgecolor="black",
+                linewidth=0.6,
                 gid=f"rob_bar:{d}:{label}",
             )
             if share >= 0.08:
                 ax.text(
-                    left + share / 2, i, f"{100 * share:.0f}%", ha="center", va="center",
+                    left + share / 2,
+                    i,
+                    f"{100 * share:.0f}%",
+                    ha="center",
+                    va="center",
                     fontsize=_style.FONT_SIZE - 0.5,
-                    color="white" if colour in ("#BF0000", "#820000", "#993404", "#d95f0e")
+                    color="white"
+                    if colour in ("#BF0000", "#820000", "#993404", "#d95f0e")
                     else "black",
                 )
             left += share

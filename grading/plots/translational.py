@@ -13,8 +13,9 @@ from grading.plots import _style
 __all__ = ["translational_forest"]
 
 _SCALES = {"SMD": ("SMD",), "log_ratio": RATIO_MEASURES}
-_MODEL_ORDER = {m: i for i, m in enumerate(("cell_culture", *ANIMAL_MODELS, *HUMAN_MODELS,
-                                            "meta_analysis"))}
+_MODEL_ORDER = {
+    m: i for i, m in enumerate(("cell_culture", *ANIMAL_MODELS, *HUMAN_MODELS, "meta_analysis"))
+}
 _MODEL_LABEL = {
     "cell_culture": "Cell culture",
     "non_human_primate": "Non-human primate",
@@ -40,8 +41,20 @@ def _model_label(m: str) -> str:
 
 _WHERE = {"animal": "in animals", "in_vitro": "in vitro"}
 #: The record columns translational_forest() reads.
-_DRAWN_COLUMNS = ("study_id", "indication", "indication_label", "outcome", "stream", "model",
-                  "model_detail", "k_studies", "measure", "yi", "vi", "effect_note")
+_DRAWN_COLUMNS = (
+    "study_id",
+    "indication",
+    "indication_label",
+    "outcome",
+    "stream",
+    "model",
+    "model_detail",
+    "k_studies",
+    "measure",
+    "yi",
+    "vi",
+    "effect_note",
+)
 _CERT_LINE = 0.15  # inches between the two certainty lines of a preclinical stream
 _INDENT = 0.12  # inches: study labels are indented under their model
 
@@ -53,8 +66,9 @@ def _level(value) -> str | None:
     return c if c in _style.CERTAINTY_SYMBOLS else None
 
 
-def _stream_certainty(grades, indication, stream, outcome,
-                      plotted=(), where: str | None = None) -> list[tuple[str, str]] | None:
+def _stream_certainty(
+    grades, indication, stream, outcome, plotted=(), where: str | None = None
+) -> list[tuple[str, str]] | None:
     """Certainty lines of one stream: ``[(text, level), ...]``, or None when not graded.
 
     Human stream: one line, the certainty.  Animal and in vitro streams graded for the human
@@ -73,8 +87,10 @@ def _stream_certainty(grades, indication, stream, outcome,
             "columns 'indication', 'stream', 'certainty' (and 'k', 'outcome', "
             "'certainty_within_stream')."
         )
-    g = grades[(grades["indication"].astype(str).str.lower() == indication.lower())
-               & (grades["stream"].astype(str) == stream)]
+    g = grades[
+        (grades["indication"].astype(str).str.lower() == indication.lower())
+        & (grades["stream"].astype(str) == stream)
+    ]
     if outcome is not None and "outcome" in g.columns:
         g = g[g["outcome"].astype(str).str.lower() == str(outcome).lower()]
     g = g[g["certainty"].map(_level).notna()]
@@ -104,8 +120,10 @@ def _stream_certainty(grades, indication, stream, outcome,
     for_humans = not (isinstance(reason, str) and reason.startswith("not applicable"))
     where = where or _WHERE.get(stream)
     if stream in _WHERE and within is not None and for_humans:
-        return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {where}{which}", within),
-                (f"{sym} {cert} for humans", cert)]
+        return [
+            (f"{_style.CERTAINTY_SYMBOLS[within]} {within} {where}{which}", within),
+            (f"{sym} {cert} for humans", cert),
+        ]
     if stream in _WHERE and within is not None:
         return [(f"{_style.CERTAINTY_SYMBOLS[within]} {within} {where}{which}", within)]
     return [(f"{sym} {cert}{which}", cert)]
@@ -224,16 +242,24 @@ def translational_forest(
             raise ValidationError(
                 f"translational_forest(): no record for outcome {outcome!r} in {indication!r}."
             )
-    measure = (sel["measure"].astype("string").str.upper() if "measure" in sel.columns
-               else pd.Series(pd.NA, index=sel.index, dtype="string"))
+    measure = (
+        sel["measure"].astype("string").str.upper()
+        if "measure" in sel.columns
+        else pd.Series(pd.NA, index=sel.index, dtype="string")
+    )
     y = pd.to_numeric(sel["yi"], errors="coerce")
     v = pd.to_numeric(sel["vi"], errors="coerce")
     on_scale = measure.isin(_SCALES[scale]).fillna(False).astype(bool)
     # a ratio of a table without events in either arm is not estimable (as in forest_plot)
-    note = (sel["effect_note"].astype("string") if "effect_note" in sel.columns
-            else pd.Series(pd.NA, index=sel.index, dtype="string"))
-    double0 = (measure.isin(core.DOUBLE_ZERO_MEASURES)
-               & note.str.contains("no events in either arm", regex=False)).fillna(False)
+    note = (
+        sel["effect_note"].astype("string")
+        if "effect_note" in sel.columns
+        else pd.Series(pd.NA, index=sel.index, dtype="string")
+    )
+    double0 = (
+        measure.isin(core.DOUBLE_ZERO_MEASURES)
+        & note.str.contains("no events in either arm", regex=False)
+    ).fillna(False)
     y, v = y.mask(double0.to_numpy()), v.mask(double0.to_numpy())
     has_num = y.notna() & v.notna()
     keep = (on_scale & has_num) | (~has_num & show_missing)
@@ -250,8 +276,9 @@ def translational_forest(
 
     if isinstance(grades, pd.DataFrame) and "indication" in grades.columns:
         # the indication's rows, once: _stream_certainty looks them up for every stream
-        grades = grades[(grades["indication"].astype(str).str.lower()
-                         == str(indication).lower()).to_numpy()]
+        grades = grades[
+            (grades["indication"].astype(str).str.lower() == str(indication).lower()).to_numpy()
+        ]
     many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1
     mixed_outcomes = False
     rows: list[core.Row] = []
@@ -262,11 +289,13 @@ def translational_forest(
         colour = _style.STREAM_COLOURS[stream]
         # an animal stream of non-animal organisms (plants, microbes) is not called animal
         words = core.stream_words(s, stream)
-        slabel = (words[0].upper() + words[1:] if not words.endswith(" studies")
-                  else _style.STREAM_LABELS[stream])
+        slabel = (
+            words[0].upper() + words[1:]
+            if not words.endswith(" studies")
+            else _style.STREAM_LABELS[stream]
+        )
         where = None if words.endswith(" studies") else f"in {words}"
-        rows.append(core.Row("stream", slabel, group=stream,
-                             colour=colour))
+        rows.append(core.Row("stream", slabel, group=stream, colour=colour))
         models = sorted(s["model"].astype(str).unique(), key=lambda m: _MODEL_ORDER.get(m, 99))
         for m in models:
             sm = s[s["model"].astype(str) == m]
@@ -287,31 +316,59 @@ def translational_forest(
             shown = core.study_labels(sm.assign(_label=labs), "_label", label_width)
             for lab, r in zip(shown, sm.to_dict("records"), strict=True):
                 note = r.get("effect_note") if "effect_note" in sm.columns else None
-                rows.append(core.Row(
-                    "study", lab, r["_y"], r["_v"], group=stream, colour=colour,
-                    meta=m == "meta_analysis",
-                    note=note if isinstance(note, str) and note else "no numeric result"))
+                rows.append(
+                    core.Row(
+                        "study",
+                        lab,
+                        r["_y"],
+                        r["_v"],
+                        group=stream,
+                        colour=colour,
+                        meta=m == "meta_analysis",
+                        note=note if isinstance(note, str) and note else "no numeric result",
+                    )
+                )
         with_num = s[s["_y"].notna() & s["_v"].notna()]
         plotted = set(with_num["outcome"].dropna().astype(str)) if "outcome" in s.columns else set()
         pooled = with_num[with_num["model"].astype(str) != "meta_analysis"]
         n_out = pooled["outcome"].nunique() if "outcome" in pooled.columns else 1
-        cert = _stream_certainty(grades, str(indication), stream, outcome, plotted,
-                                 where=where) or []
+        cert = (
+            _stream_certainty(grades, str(indication), stream, outcome, plotted, where=where) or []
+        )
         if n_out > 1:  # different outcomes (and directions) are never pooled together
-            rows.append(core.Row("nodiamond", f"{slabel}: {n_out} "
-                                 "outcomes, not pooled", group=stream, colour=colour, cert=cert))
+            rows.append(
+                core.Row(
+                    "nodiamond",
+                    f"{slabel}: {n_out} outcomes, not pooled",
+                    group=stream,
+                    colour=colour,
+                    cert=cert,
+                )
+            )
             mixed_outcomes = True
         elif len(pooled):
-            res = core.pool(pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z",
-                        level)
-            rows.append(core.Row("diamond", f"{slabel} pooled "
-                                 f"(k = {len(pooled)})", group=stream, colour=colour,
-                                 result=res, cert=cert))
+            res = core.pool(
+                pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z", level
+            )
+            rows.append(
+                core.Row(
+                    "diamond",
+                    f"{slabel} pooled (k = {len(pooled)})",
+                    group=stream,
+                    colour=colour,
+                    result=res,
+                    cert=cert,
+                )
+            )
         else:
-            what = ("published meta-analyses only (not pooled again)" if len(with_num)
-                    else "no estimate to pool")
-            rows.append(core.Row("nodiamond", f"{slabel}: {what}",
-                                 group=stream, colour=colour, cert=cert))
+            what = (
+                "published meta-analyses only (not pooled again)"
+                if len(with_num)
+                else "no estimate to pool"
+            )
+            rows.append(
+                core.Row("nodiamond", f"{slabel}: {what}", group=stream, colour=colour, cert=cert)
+            )
         rows.append(core.Row("blank"))
     if rows and rows[-1].kind == "blank":
         rows.pop()
@@ -335,10 +392,17 @@ def translational_forest(
             r.ci = ci_txt(float(res.estimate), float(res.ci_low), float(res.ci_high))
     fs = _style.FONT_SIZE
     gap = _style.COL_GAP
-    lab_w = max(_style.text_width([r.label for r in rows if r.kind in ("study", "model")]
-                                  + ["Study (model)"], fs) + _INDENT,
-                _style.text_width([r.label for r in rows if r.kind in
-                                   ("stream", "diamond", "nodiamond")], fs, weight="bold"))
+    lab_w = max(
+        _style.text_width(
+            [r.label for r in rows if r.kind in ("study", "model")] + ["Study (model)"], fs
+        )
+        + _INDENT,
+        _style.text_width(
+            [r.label for r in rows if r.kind in ("stream", "diamond", "nodiamond")],
+            fs,
+            weight="bold",
+        ),
+    )
     ci_head = ["Ratio" if ratio else "SMD", f"[{pct} CI]"]
     ci_w = _style.text_width(ci_head + [r.ci for r in rows], fs, weight="bold")
     certs = [t for r in rows for t, _ in r.cert]
@@ -351,24 +415,35 @@ def translational_forest(
         foot.append(f"{n_other} record(s) of this indication on another scale are not shown.")
     if mixed_outcomes:
         foot.append("Streams with several outcomes are not pooled; pass outcome= to pool one.")
-    foot.append(f"Filled diamonds: each stream's primary studies pooled by inverse variance "
-                f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again).")
+    foot.append(
+        f"Filled diamonds: each stream's primary studies pooled by inverse variance "
+        f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again)."
+    )
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
     from grading.labels import indication_label
 
     human = core.indication_text(sel) or indication_label(indication)
     title = human + (f": {outcome}" if outcome is not None else "")
-    how = (f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
-           f"(random-effects, {method})" if method.upper() not in ("EE", "FE", "CE") else
-           f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
-           f"(common-effect)")
+    how = (
+        f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
+        f"(random-effects, {method})"
+        if method.upper() not in ("EE", "FE", "CE")
+        else f"{'Ratio' if ratio else 'Std. mean difference'}, each stream pooled separately "
+        f"(common-effect)"
+    )
     title_lines = _style.wrap(title, 60, max_lines=2) + "\n" + how
     title_h = 0.18 * (title_lines.count("\n") + 1)
     if ax is None:
-        ax = core.table_axes(left=left_total, plot=plot_width, right=right_total, n_rows=n,
-                             top=0.5 + title_h, bottom=0.55 + 0.17 * len(foot),
-                             min_width=_style.text_width(foot, fs - 0.5))
+        ax = core.table_axes(
+            left=left_total,
+            plot=plot_width,
+            right=right_total,
+            n_rows=n,
+            top=0.5 + title_h,
+            bottom=0.55 + 0.17 * len(foot),
+            min_width=_style.text_width(foot, fs - 0.5),
+        )
     # x limits: the shared forest axis (estimates and pooled CIs always inside)
     lows, highs, core_vals = [], [], []
     for r in rows:
@@ -379,8 +454,17 @@ def translational_forest(
             highs.append(r.yi + z * se)
         elif r.kind == "diamond":
             core_vals += [float(r.result.ci_low), float(r.result.ci_high)]
-    x0, x1, ticks = core.x_axis(lows, highs, core_vals, ratio=ratio, xlim=None,
-                                plot_width=plot_width, func=func, margin=0.5, min_spread=0.5)
+    x0, x1, ticks = core.x_axis(
+        lows,
+        highs,
+        core_vals,
+        ratio=ratio,
+        xlim=None,
+        plot_width=plot_width,
+        func=func,
+        margin=0.5,
+        min_spread=0.5,
+    )
     core.setup_axes(ax, ratio=ratio, x0=x0, x1=x1, ticks=ticks, n_rows=n)
     null = 1.0 if ratio else 0.0
     t_lab = _style.offset_transform(ax, 0, -left_total)
@@ -395,38 +479,94 @@ def translational_forest(
         kind = r.kind
         colour = r.colour or _style.TEXT_COLOUR
         if kind == "stream":
-            core.text(ax, 0, yrow, r.label, transform=t_lab, ha="left", va="center",
-                      fontsize=fs + 0.5, fontweight="bold", color=colour, gid="stream_label")
+            core.text(
+                ax,
+                0,
+                yrow,
+                r.label,
+                transform=t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs + 0.5,
+                fontweight="bold",
+                color=colour,
+                gid="stream_label",
+            )
         elif kind == "model":
-            core.text(ax, 0, yrow, r.label, transform=t_lab, ha="left", va="center", fontsize=fs,
-                      fontstyle="italic", gid="model_label")
+            core.text(
+                ax,
+                0,
+                yrow,
+                r.label,
+                transform=t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs,
+                fontstyle="italic",
+                gid="model_label",
+            )
         elif kind in ("study", "diamond", "nodiamond"):
             bold = "bold" if kind != "study" else "normal"
-            core.text(ax, 0, yrow, r.label, transform=t_study if kind == "study" else t_lab,
-                      ha="left", va="center", fontsize=fs, fontweight=bold,
-                      gid="study_label" if kind == "study" else "stream_pooled_label")
+            core.text(
+                ax,
+                0,
+                yrow,
+                r.label,
+                transform=t_study if kind == "study" else t_lab,
+                ha="left",
+                va="center",
+                fontsize=fs,
+                fontweight=bold,
+                gid="study_label" if kind == "study" else "stream_pooled_label",
+            )
             if r.ci:
                 muted = kind == "study" and not r.estimable
-                core.text(ax, 0, yrow, r.ci, transform=t_ci, ha="left", va="center",
-                          fontsize=fs, fontweight=bold,
-                          color=_style.MUTED if muted else _style.TEXT_COLOUR,
-                          gid="estimate_text")
+                core.text(
+                    ax,
+                    0,
+                    yrow,
+                    r.ci,
+                    transform=t_ci,
+                    ha="left",
+                    va="center",
+                    fontsize=fs,
+                    fontweight=bold,
+                    color=_style.MUTED if muted else _style.TEXT_COLOUR,
+                    gid="estimate_text",
+                )
             for li, (txt, lev) in enumerate(r.cert):
                 # first line on the summary row, the second just under it (in the blank row
                 # that follows every stream block)
-                core.text(ax, 0, yrow, txt, transform=_style.offset_transform(
-                    ax, 1, cert_x, -li * _CERT_LINE), ha="left", va="center", fontsize=fs,
+                core.text(
+                    ax,
+                    0,
+                    yrow,
+                    txt,
+                    transform=_style.offset_transform(ax, 1, cert_x, -li * _CERT_LINE),
+                    ha="left",
+                    va="center",
+                    fontsize=fs,
                     fontweight="bold",
                     color=_style.CERTAINTY_TEXT_COLOURS.get(lev, _style.TEXT_COLOUR),
-                    gid=f"stream_certainty:{r.group}")
+                    gid=f"stream_certainty:{r.group}",
+                )
             ref.append(yrow)
         if kind == "study" and r.estimable:
             core.draw_ci(ax, yrow, r.yi, r.vi, z, tx, x0, x1, colour=colour, line=not r.meta)
             if r.meta:  # a published pooled estimate: open diamond, not pooled again
                 se = np.sqrt(r.vi)
-                core.draw_diamond(ax, yrow, tx(r.yi), max(tx(r.yi - z * se), x0),
-                                  min(tx(r.yi + z * se), x1), half=0.3, face="white",
-                                  edge=colour, lw=1.0, gid="meta_analysis_diamond")
+                core.draw_diamond(
+                    ax,
+                    yrow,
+                    tx(r.yi),
+                    max(tx(r.yi - z * se), x0),
+                    min(tx(r.yi + z * se), x1),
+                    half=0.3,
+                    face="white",
+                    edge=colour,
+                    lw=1.0,
+                    gid="meta_analysis_diamond",
+                )
             else:
                 sq_x.append(tx(r.yi))
                 sq_y.append(yrow)
@@ -434,19 +574,45 @@ def translational_forest(
                 sq_s.append(side_pt**2)
         if kind == "diamond":
             res = r.result
-            core.draw_diamond(ax, yrow, tx(float(res.estimate)), tx(float(res.ci_low)),
-                              tx(float(res.ci_high)), half=0.36, face=colour, edge="black",
-                              gid=f"diamond_stream:{r.group}")
+            core.draw_diamond(
+                ax,
+                yrow,
+                tx(float(res.estimate)),
+                tx(float(res.ci_low)),
+                tx(float(res.ci_high)),
+                half=0.36,
+                face=colour,
+                edge="black",
+                gid=f"diamond_stream:{r.group}",
+            )
     if sq_x:
-        ax.scatter(sq_x, sq_y, s=sq_s, marker="s", c=sq_c, edgecolors="#333333", linewidths=0.4,
-                   zorder=4, gid="study_squares")
+        ax.scatter(
+            sq_x,
+            sq_y,
+            s=sq_s,
+            marker="s",
+            c=sq_c,
+            edgecolors="#333333",
+            linewidths=0.4,
+            zorder=4,
+            gid="study_squares",
+        )
     core.draw_null_line(ax, ref, null)
     heads = [(0, -left_total, "Study (model)", "left"), (1, gap, "\n".join(ci_head), "left")]
     if cert_w:
         heads.append((1, gap + ci_w + gap, "Certainty", "left"))
     for xa, dx, txt, ha in heads:
-        ax.text(0, 1, txt, transform=_style.offset_transform(ax, xa, dx, 0.06, y="axes"), ha=ha,
-                va="bottom", fontsize=fs, fontweight="bold", gid="column_header")
+        ax.text(
+            0,
+            1,
+            txt,
+            transform=_style.offset_transform(ax, xa, dx, 0.06, y="axes"),
+            ha=ha,
+            va="bottom",
+            fontsize=fs,
+            fontweight="bold",
+            gid="column_header",
+        )
     core.draw_title(ax, title_lines, left=left_total, right=right_total)
     ax.set_xlabel(("Ratio (log scale)" if ratio else "Standardised mean difference"), fontsize=fs)
     core.draw_footer(ax, foot, left=left_total, dy_in=0.5, muted=True)

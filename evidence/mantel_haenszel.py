@@ -45,10 +45,20 @@ from evidence.effects import (
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 from evidence.pooling import _fmt_cell
 
-__all__ = ["MHResult", "mantel_haenszel", "peto", "mh_pool_groups", "MH_MEASURES"]
+__all__ = [
+    "MHResult",
+    "mantel_haenszel",
+    "peto",
+    "mh_pool_groups",
+    "pool_two_by_two",
+    "MH_MEASURES",
+    "TWO_BY_TWO_METHODS",
+]
 
 #: Measures accepted by :func:`mantel_haenszel`.
 MH_MEASURES: tuple[str, ...] = ("OR", "RR", "RD", "IRR", "IRD")
+#: ``method`` values of :func:`evidence.pool` / :func:`evidence.pool_groups` that pool counts.
+TWO_BY_TWO_METHODS: tuple[str, ...] = ("MH", "PETO")
 _TO = ("only0", "all", "if0all", "none")
 #: Default columns of the evigap study sheet (evidence.schema) for 2x2 tables.
 SHEET_COLUMNS = {"ai": "events_int", "n1i": "n_int", "ci": "events_ctrl", "n2i": "n_ctrl"}
@@ -257,6 +267,13 @@ def _pair(value: Any, arg: str, func: str, second: Any) -> tuple[Any, Any]:
             )
         return value[0], value[1]
     return value, second
+
+
+#: Checked arguments of :func:`_core` after ``method``: measure, count arrays, add, to,
+#: drop00 (pairs: per-study yi/vi, MH/Peto cells), correct, level.
+_Prep = tuple[
+    str, list[np.ndarray], tuple[float, float], tuple[str, str], tuple[bool, bool], bool, float
+]
 
 
 def _options(func: str, add, to, drop00, level) -> tuple:
@@ -678,7 +695,7 @@ def _prepare_mh(
     drop00,
     correct,
     level,
-) -> tuple:
+) -> _Prep:
     """Checked options and count arrays of :func:`mantel_haenszel` (the arguments of _core)."""
     if not isinstance(measure, str) or measure.upper() not in MH_MEASURES:
         raise InvalidParameterError(
@@ -773,7 +790,7 @@ def _prepare_peto(
     to="only0",
     drop00=True,
     level=0.95,
-) -> tuple:
+) -> _Prep:
     """Checked options and count arrays of :func:`peto` (the arguments of _core)."""
     add_, to_, d00, level = _options(func, add, to, drop00, level)
     cols = _columns(
@@ -812,6 +829,15 @@ def _columns(data, rate: bool, *, func: str, **given) -> dict[str, str | None]:
             f"The '{extra[0]}' argument of {func}() is used only with measure='IRR' or 'IRD'."
         )
     if all(v is None for v in table.values()) and isinstance(data, pd.DataFrame):
+        absent = [c for c in SHEET_COLUMNS.values() if c not in data.columns]
+        if absent:
+            raise InvalidParameterError(
+                f"{func}() pools 2x2 tables and needs count columns: no ai, bi, ci, di, n1i "
+                "or n2i argument names them, and data lacks the study sheet's "
+                f"{', '.join(repr(c) for c in absent)} (events_int, n_int, events_ctrl, "
+                "n_ctrl are read by default). Effect sizes alone (yi/vi) cannot be pooled by "
+                "Mantel-Haenszel or Peto; use an inverse-variance method."
+            )
         return dict(SHEET_COLUMNS)
     return table
 
@@ -833,6 +859,88 @@ _COUNT_ARGS = (
     "drop00",
     "correct",
 )
+
+
+def _prepare_options(
+    func: str, data: pd.DataFrame, method: str, ci_method: Any, level: Any, options: dict
+) -> _Prep:
+    """Checked options and count arrays for ``method`` "MH" or "PETO" (the arguments of
+    :func:`_core` after the method), as :func:`pool` and :func:`evidence.pool_groups` take
+    them."""
+    if ci_method != "z":
+        raise InvalidParameterError(
+            f"The 'ci_method' argument of {func}() must be 'z' with method={method!r} "
+            f"(Mantel-Haenszel and Peto use normal-theory intervals). Got {ci_method!r}."
+        )
+    unknown = [k for k in options if k not in _COUNT_ARGS]
+    if unknown:
+        raise InvalidParameterError(
+            f"The '{unknown[0]}' argument of {func}() is not used with method={method!r} "
+            f"(it uses {', '.join(_COUNT_ARGS)})."
+        )
+    if method == "PETO" and "measure" in options:
+        if str(options["measure"]).upper() not in ("OR", "PETO"):
+            raise InvalidParameterError(
+                f"The 'measure' argument of {func}() must be 'OR' with method='PETO' (Peto's "
+                f"method pools odds ratios only). Got {options['measure']!r}."
+            )
+        options = {k: v for k, v in options.items() if k != "measure"}
+    if method == "PETO" and "correct" in options:
+        raise InvalidParameterError(
+            f"The 'correct' argument of {func}() is used only with method='MH'."
+        )
+    if method == "PETO":
+        defaults = {"add": 0.5, "to": "only0", "drop00": True, "level": level}
+        return _prepare_peto(func, data, **{**defaults, **options})
+    cols = {
+        k: options.get(k)
+        for k in ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
+    }
+    return _prepare_mh(
+        func,
+        data,
+        measure=options.get("measure", "OR"),
+        **cols,
+        add=options.get("add", 0.5),
+        to=options.get("to", "only0"),
+        drop00=options.get("drop00", True),
+        correct=options.get("correct", True),
+        level=level,
+    )
+
+
+def pool_two_by_two(
+    data: Any,
+    *,
+    method: str = "MH",
+    ci_method: str = "z",
+    level: float = 0.95,
+    func: str = "pool",
+    **options: Any,
+) -> MHResult:
+    """:func:`mantel_haenszel` (``method="MH"``) or :func:`peto` (``"PETO"``) with the
+    arguments of :func:`evidence.pool` (``pool(data, method="MH", measure="OR", ...)``).
+
+    ``options`` are the keyword arguments of those functions (``measure``, the count
+    columns, ``add``, ``to``, ``drop00``, ``correct``); errors name ``func``'s arguments.
+
+    Returns
+    -------
+    MHResult
+        ``to_frame()`` columns ``k, k_yi, k_pos, estimate, se, stat, p_value, ci_low,
+        ci_high, tau2, q, q_df, q_p, i2, h2, cmh, cmh_p, bd, bd_p, tarone, tarone_p, method,
+        measure, level``.
+    """
+    method = str(method).upper()
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidParameterError(
+            f"With method={method!r}, the first argument of {func}() must be a DataFrame of "
+            "2x2 counts (one row per study; columns events_int, n_int, events_ctrl, n_ctrl, "
+            "or name them with ai/bi/ci/di/n1i/n2i). "
+            f"Got {type(data).__name__}."
+        )
+    prep = _prepare_options(func, data, method, ci_method, level, options)
+    return _core(method, *prep, data.index, func)
 
 
 def mh_pool_groups(
@@ -862,53 +970,12 @@ def mh_pool_groups(
     """
     func = "pool_groups"
     check_frame(data, "data", func)
-    if ci_method != "z":
-        raise InvalidParameterError(
-            f"The 'ci_method' argument of {func}() must be 'z' with method={method!r} "
-            f"(Mantel-Haenszel and Peto use normal-theory intervals). Got {ci_method!r}."
-        )
-    unknown = [k for k in options if k not in _COUNT_ARGS]
-    if unknown:
-        raise InvalidParameterError(
-            f"The '{unknown[0]}' argument of {func}() is not used with method={method!r} "
-            f"(it uses {', '.join(_COUNT_ARGS)})."
-        )
     by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else None
     if not by_list or not all(isinstance(b, str) and b in data.columns for b in by_list):
         raise InvalidParameterError(
             f"The 'by' argument of {func}() must name column(s) of data. Got {by!r}."
         )
-    if method == "PETO" and "measure" in options:
-        if str(options["measure"]).upper() not in ("OR", "PETO"):
-            raise InvalidParameterError(
-                f"The 'measure' argument of {func}() must be 'OR' with method='PETO'. "
-                f"Got {options['measure']!r}."
-            )
-        options = {k: v for k, v in options.items() if k != "measure"}
-    if method == "PETO" and "correct" in options:
-        raise InvalidParameterError(
-            f"The 'correct' argument of {func}() is used only with method='MH'."
-        )
-    # validate and read the counts once, then pool each group's slice
-    defaults = {"add": 0.5, "to": "only0", "drop00": True, "level": level}
-    if method == "PETO":
-        prep = _prepare_peto(func, data, **{**defaults, **options})
-    else:
-        cols = {
-            k: options.get(k)
-            for k in ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
-        }
-        prep = _prepare_mh(
-            func,
-            data,
-            measure=options.get("measure", "OR"),
-            **cols,
-            add=options.get("add", 0.5),
-            to=options.get("to", "only0"),
-            drop00=options.get("drop00", True),
-            correct=options.get("correct", True),
-            level=level,
-        )
+    prep = _prepare_options(func, data, method, ci_method, level, options)
     measure, arrays, add_, to_, d00, correct, level = prep
     rows = []
     codes = data.groupby(by_list, sort=True, dropna=False, observed=True).ngroup().to_numpy()

@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from evidence.mantel_haenszel import MHResult
 
 __all__ = ["METHODS", "CI_METHODS", "PoolResult", "pool", "pool_groups"]
 
@@ -601,10 +604,40 @@ def _fmt_cell(x: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # public functions
 # --------------------------------------------------------------------------------------------
+@overload
 def pool(
-    yi: Any, vi: Any, *, method: str = "REML", ci_method: str = "z", level: float = 0.95
-) -> PoolResult:
-    """Pool study effects with an inverse-variance fixed- or random-effects model.
+    yi: Any,
+    vi: None = None,
+    *,
+    method: Literal["MH", "PETO"],
+    ci_method: str = "z",
+    level: float = 0.95,
+    **counts: Any,
+) -> MHResult: ...
+
+
+@overload
+def pool(
+    yi: Any,
+    vi: Any,
+    *,
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+) -> PoolResult: ...
+
+
+def pool(
+    yi: Any,
+    vi: Any = None,
+    *,
+    method: str = "REML",
+    ci_method: str = "z",
+    level: float = 0.95,
+    **counts: Any,
+) -> PoolResult | MHResult:
+    """Pool study effects with an inverse-variance fixed- or random-effects model, or 2x2
+    tables by Mantel-Haenszel or Peto (``pool(data, method="MH", measure="OR")``).
 
     Parameters
     ----------
@@ -625,13 +658,24 @@ def pool(
         (``test="adhoc"``). Also used for the prediction interval.
     level : float
         Confidence level, a fraction (0.95).
+    **counts
+        Only with ``method="MH"`` or ``"PETO"``: ``yi`` is then a DataFrame of 2x2 tables (one
+        row per study; ``vi`` not given) and ``counts`` are the keyword arguments of
+        :func:`evidence.mantel_haenszel` / :func:`evidence.peto`: ``measure`` ("OR", "RR",
+        "RD", "IRR", "IRD"; Peto: "OR"), the count columns (``ai, bi, ci, di, n1i, n2i`` or
+        ``x1i, t1i, x2i, t2i``; default the study sheet's ``events_int, n_int, events_ctrl,
+        n_ctrl``), ``add``, ``to``, ``drop00`` (metafor ``rma.mh`` zero-cell rules) and
+        ``correct``. ``ci_method`` must be ``"z"``.
 
     Returns
     -------
     PoolResult
         Frozen result with fields ``k, estimate, se, stat, p_value, ci_low, ci_high, tau2,
         tau2_ci_low, tau2_ci_high, i2, h2, q, q_df, q_p, pi_low, pi_high, method, ci_method,
-        level, weights`` (see :class:`PoolResult`).
+        level, weights`` (see :class:`PoolResult`).  With ``method="MH"``/``"PETO"`` an
+        :class:`evidence.MHResult` (``k, k_yi, k_pos, estimate, se, stat, p_value, ci_low,
+        ci_high, tau2, q, q_df, q_p, i2, h2, cmh, cmh_p, bd, bd_p, tarone, tarone_p, method,
+        measure, level`` and the arrays ``yi, vi, weights``; ``pi_low``/``pi_high`` NaN).
 
     Raises
     ------
@@ -645,6 +689,27 @@ def pool(
     the tau2 interval and the prediction interval are NaN (with a StatisticalWarning).
     """
     func = "pool"
+    # --- Mantel-Haenszel / Peto pooling of counts lives in evidence.mantel_haenszel ----------
+    if isinstance(method, str) and method.strip().upper() in ("MH", "PETO"):
+        from evidence.mantel_haenszel import pool_two_by_two
+
+        if vi is not None:
+            raise InvalidParameterError(
+                f"With method={method!r}, pool() takes a DataFrame of 2x2 counts as its only "
+                "positional argument; the 'vi' argument is not used (the per-study variances "
+                "come from the counts)."
+            )
+        return pool_two_by_two(
+            yi, method=method.strip().upper(), ci_method=ci_method, level=level, **counts
+        )
+    if counts:
+        raise InvalidParameterError(
+            f"The '{next(iter(counts))}' argument of pool() is used only with method='MH' or "
+            "method='PETO' (pooling of 2x2 tables)."
+        )
+    if vi is None:
+        raise InvalidParameterError("pool() needs the 'vi' argument (sampling variances).")
+    # -----------------------------------------------------------------------------------------
     method = _check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
     ci_method = _check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
     level = _check_level(level, func)
@@ -750,11 +815,17 @@ def pool_groups(
     """
     func = "pool_groups"
     # --- engine-a: Mantel-Haenszel / Peto pooling lives in evidence.mantel_haenszel --------
-    if isinstance(method, str) and method.upper() in ("MH", "PETO"):
+    if isinstance(method, str) and method.strip().upper() in ("MH", "PETO"):
         from evidence.mantel_haenszel import mh_pool_groups
 
+        if (yi, vi) != ("yi", "vi"):
+            raise InvalidParameterError(
+                f"The '{'yi' if yi != 'yi' else 'vi'}' argument of pool_groups() is not used "
+                f"with method={method!r}: Mantel-Haenszel and Peto pool the 2x2 counts (name "
+                "them with ai, bi, ci, di, n1i, n2i)."
+            )
         return mh_pool_groups(
-            data, by, method=method.upper(), ci_method=ci_method, level=level, **counts
+            data, by, method=method.strip().upper(), ci_method=ci_method, level=level, **counts
         )
     if counts:
         raise InvalidParameterError(

@@ -581,13 +581,67 @@ def _pooled(
     return res
 
 
+def _pool_two_by_two(rec: _Records, sel: np.ndarray, scheme: Scheme, n_studies: int) -> dict:
+    """The Mantel-Haenszel / Peto result of the selected rows (scheme ``pool_method`` "MH" or
+    "PETO"; :mod:`grading.two_by_two`), or ``{"method_note": why not}`` when the body is
+    pooled by inverse variance instead."""
+    from grading import two_by_two as tbt
+
+    method = str(scheme.pool_method).strip().upper()
+    code = rec.measure[sel[0]]
+    measure = rec.measure_labels[code] if code >= 0 else None
+    counts = {c: rec.floats(c, sel) for c in tbt.COUNT_COLUMNS}
+    complete = bool(rec.is_counts[sel].all()) and all(
+        bool(np.isfinite(v).all()) for v in counts.values()
+    )
+    why = tbt.fallback_reason(
+        method, measure, counts=complete, n_rows=len(sel), n_studies=n_studies
+    )
+    if why is None:
+        try:
+            pr = tbt.pool_counts(method, str(measure), *counts.values(), level=scheme.level)
+        except EvidenceError as exc:
+            why = f"{tbt.method_label(method)} could not pool the counts: {exc}"
+        else:
+            if np.isfinite(pr.estimate):
+                return {
+                    "clustered": False,
+                    "estimate": pr.estimate,
+                    "se": pr.se,
+                    "ci_low": pr.ci_low,
+                    "ci_high": pr.ci_high,
+                    "pi_low": math.nan,
+                    "pi_high": math.nan,
+                    "i2": pr.i2,
+                    "tau2": 0.0,
+                    "q_p": pr.q_p,
+                    "q": pr.q,
+                    "q_df": float(pr.q_df),
+                    "method": pr.method,
+                    "ci_method": "z",
+                    "method_note": None,
+                }
+            why = tbt.undefined_reason(method, str(measure))
+    return {"method_note": why}
+
+
 def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | None) -> dict:
-    """Pool several rows: :func:`evidence.pool_clustered` when some study has several rows
-    (and there are at least two studies), else :func:`evidence.pool`."""
+    """Pool several rows: by Mantel-Haenszel / Peto when the scheme asks for it and the rows
+    are 2x2 tables (:mod:`grading.two_by_two`); else :func:`evidence.pool_clustered` when some
+    study has several rows (and there are at least two studies), else :func:`evidence.pool`
+    (inverse variance; the fixed-effect model when MH / Peto was asked for)."""
     from evidence import pool
+    from grading.two_by_two import inverse_variance_method, is_two_by_two
 
     res: dict = {"clustered": False}
     n_clusters = len(set(row_ids)) if row_ids is not None else len(sel)
+    method = scheme.pool_method
+    if is_two_by_two(method):
+        mh = _pool_two_by_two(rec, sel, scheme, n_clusters)
+        if mh["method_note"] is None:
+            return mh
+        res["method_note"] = mh["method_note"]
+        method = inverse_variance_method(method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if n_clusters < len(sel) and n_clusters >= 2:
@@ -597,7 +651,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
                 {"yi": rec.yi[sel], "vi": rec.vi[sel], "study": [str(i) for i in row_ids]}
             )
             pr = pool_clustered(
-                frame, cluster="study", method=scheme.pool_method, level=scheme.level, vcov="CR2"
+                frame, cluster="study", method=method, level=scheme.level, vcov="CR2"
             )
             res["clustered"] = True
             res["ci_method"] = pr.vcov_type
@@ -605,7 +659,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
             pr = pool(
                 rec.yi[sel],
                 rec.vi[sel],
-                method=scheme.pool_method,
+                method=method,
                 ci_method=scheme.ci_method,
                 level=scheme.level,
             )
@@ -707,8 +761,13 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     if len(sel) == 1 and not out["aggregate"]:
         out["basis"] = out["basis"].replace("1 record from 1 study pooled", "single study")
     elif out["clustered"]:
+        model = (
+            "fixed-effect working model"
+            if out["method"] in ("FE", "EE")
+            else f"{out['method']} random effects"
+        )
         out["basis"] += (
-            f" ({out['method']} random effects with cluster-robust CR2 standard "
+            f" ({model} with cluster-robust CR2 standard "
             "error by study and Satterthwaite df: several rows per study; Hedges, "
             "Tipton & Johnson 2010; Pustejovsky & Tipton 2018)"
         )
@@ -717,8 +776,23 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
             f" ({out['method']} random effects; the rows of one study pooled as "
             "independent: no cluster adjustment possible)"
         )
+    elif len(sel) > 1 and out["method"] in ("MH", "PETO"):
+        from grading.two_by_two import TWO_BY_TWO_SOURCE, method_label
+
+        out["basis"] += (
+            f" ({method_label(out['method'])} fixed effect from the 2x2 counts; "
+            f"{TWO_BY_TWO_SOURCE})"
+        )
     elif len(sel) > 1 and out["method"] not in ("FE", "EE"):
         out["basis"] += f" ({out['method']} random effects)"
+    if out.get("method_note"):
+        from grading.two_by_two import method_label
+
+        asked = str(scheme.pool_method).strip().upper()
+        out["basis"] += (
+            f"; not pooled by {method_label(asked)}: {out['method_note']}; pooled by inverse "
+            f"variance ({out['method']}) instead"
+        )
     out.update(_totals(rec, sel, out["tier_rows"]))
     return Body.from_parts(out)
 

@@ -320,7 +320,9 @@ def grade(
             tau2 estimator (the scheme's ``pool_method``; empty when one record carries the
             estimate; a fallback is named) and how the interval was computed (the scheme's
             ``ci_method``; ``z`` for a single record; ``CR2`` cluster-robust for several rows per
-            study).
+            study).  With ``pool_method`` ``"MH"``/``"PETO"``: ``MH``/``PETO`` (``z``) for
+            binary bodies pooled from their 2x2 counts, ``FE`` for the others (inverse
+            variance; ``estimate_basis`` says why; :mod:`grading.two_by_two`).
         ``estimate_natural, ci_low_natural, ci_high_natural``
             The same on the natural scale (exp for ratio measures, proportion for PLO).
         ``estimable``

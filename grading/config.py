@@ -18,7 +18,7 @@ Config file format (every key optional; paths relative to the config file's fold
     out = "results"                  # output folder
 
     measure = "OR"                   # --measure
-    method = "REML"                  # --method (tau2 estimator)
+    method = "REML"                  # --method (tau2 estimator, or MH / PETO)
     ci_method = "hksj"               # --ci-method
     by = ["comparison"]              # --by: extra grouping columns
     subgroup = "model"               # --subgroup
@@ -108,9 +108,12 @@ class UnsupportedOptionError(InvalidParameterError):
 
 
 def _methods() -> tuple[str, ...]:
+    """tau² estimators of inverse-variance pooling, then the 2x2-count methods MH and PETO
+    (grade() pools binary bodies with counts by them; :mod:`grading.two_by_two`)."""
+    from evidence.mantel_haenszel import TWO_BY_TWO_METHODS
     from evidence.pooling import METHODS
 
-    return tuple(METHODS)
+    return (*METHODS, *TWO_BY_TWO_METHODS)
 
 
 def _ci_methods() -> tuple[str, ...]:
@@ -177,33 +180,6 @@ def supported() -> dict[str, Any]:
     }
 
 
-#: Pooling of 2x2 tables (evidence.mantel_haenszel), which grade() does not use for a body.
-_TWO_BY_TWO = {"MH": "Mantel-Haenszel", "PETO": "Peto"}
-
-
-def _refuse_two_by_two(method: Any) -> None:
-    """``--method MH``/``PETO``: refused, saying why, until grade() pools bodies that way.
-
-    The library pools 2x2 tables by Mantel-Haenszel and Peto (``evidence.mantel_haenszel``,
-    ``evidence.peto``), but a run's pooled table is the graded bodies, and grade() pools each
-    body by inverse variance (:func:`evidence.pool`, tau² estimators of
-    :data:`evidence.pooling.METHODS`).  Accepting MH for pooled.csv only would give a pooled
-    table whose numbers differ from the graded ones, so the run refuses it.
-    """
-    if not isinstance(method, str):
-        return
-    key = method.strip().upper()
-    if key not in _TWO_BY_TWO or key in _methods():
-        return
-    raise UnsupportedOptionError(
-        f"--method {method.strip()!r} is not supported by this version: "
-        f"{_TWO_BY_TWO[key]} pooling exists in the library (evidence.mantel_haenszel, "
-        "evidence.peto), but the grading engine pools every body by inverse variance, so a "
-        "run cannot honour it for both the grades and pooled.csv; supported methods: "
-        f"{', '.join(_methods())}."
-    )
-
-
 def _choice(
     value: Any,
     what: str,
@@ -239,7 +215,10 @@ class RunOptions:
         Effect measure for rows computed from arm data (counts, continuous, single-arm) whose
         data type allows it; rows reported as estimates keep their own.
     method, ci_method : str or None
-        tau² estimator and CI method (override the scheme's ``pool_method``/``ci_method``).
+        tau² estimator (or ``MH`` / ``PETO``: binary bodies with 2x2 counts pooled by
+        Mantel-Haenszel / Peto, the others by inverse-variance fixed effect;
+        :mod:`grading.two_by_two`) and CI method (override the scheme's
+        ``pool_method``/``ci_method``).
     zero_cell : dict
         Zero-cell settings differing from metafor's defaults (``add``, ``to``, ``drop00``).
     by : tuple of str
@@ -413,7 +392,6 @@ def check_options(
     if measure is not None:
         measure = _choice(measure, "measures", "--measure", _measures())
     if method is not None:
-        _refuse_two_by_two(method)
         method = _choice(method, "methods", "--method", _methods(), method_aliases)
     if ci_method is not None:
         ci_method = _choice(

@@ -575,8 +575,10 @@ def _subgroup_tables(
         )
     data = data.loc[usable, [*body, column, "yi", "vi"]].astype({"yi": float, "vi": float})
     data[column] = data[column].astype("string").fillna("not given")
-    options = {
-        "method": getattr(scheme, "pool_method", "REML"),
+    from grading.two_by_two import inverse_variance_method
+
+    options = {  # MH / Peto: subgroups are pooled by inverse variance (fixed effect)
+        "method": inverse_variance_method(getattr(scheme, "pool_method", "REML")),
         "ci_method": getattr(scheme, "ci_method", "z"),
         "level": getattr(scheme, "level", 0.95),
     }
@@ -808,6 +810,7 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
 
     from grading import plots
     from grading.report import DETERMINISTIC_RC
+    from grading.two_by_two import inverse_variance_method
 
     state = _FIGURE_STATE
     indication = state["indications"][index]
@@ -835,7 +838,7 @@ def _indication_figures(index: int) -> tuple[list[tuple[str, str, bytes]], list[
             indication=indication,
             grades=state["grades"],
             scale=_translational_scale(rows) or "SMD",
-            method=options["method"],
+            method=inverse_variance_method(options["method"]),  # MH / Peto: FE
             level=options["level"],
         )
         # one forest per graded body (indication x outcome x stream): the rows grade() pooled

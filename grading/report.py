@@ -464,6 +464,9 @@ def _opening(
         )
     out.append("<h2>What the certainty rests on</h2>")
     out.append(f"<p>{_e(_certainty_basis(grades))}</p>")
+    pooling = _pooling_methods(grades)
+    if pooling:
+        out.append(f"<p>{_e(pooling)}</p>")
     reg = gap_attrs.get("regulatory_review_wide") or []
     if reg:
         entries = "; ".join(
@@ -515,6 +518,39 @@ def _bottom_line(gap) -> str:
     if n_harm:
         parts.append(f"{n_harm} show a human harm signal")
     return "; ".join(parts) + "."
+
+
+def _pooling_methods(grades) -> str:
+    """How the pooled bodies were pooled, when a run asked for Mantel-Haenszel / Peto (the
+    method of each body is the ``method`` column of grades.csv / pooled.csv; why a body was
+    pooled otherwise is in its ``estimate_basis``); empty otherwise."""
+    if grades is None or len(grades) == 0 or "method" not in grades.columns:
+        return ""
+    methods = grades["method"].astype("string")
+    basis = grades.get("estimate_basis")
+    fallback = (
+        basis.astype("string").str.contains("; not pooled by ", regex=False).fillna(False)
+        if basis is not None
+        else methods.isna()
+    )
+    n_mh = {m: int((methods == m).sum()) for m in ("MH", "PETO")}
+    if not any(n_mh.values()) and not fallback.any():
+        return ""
+    names = {"MH": "Mantel-Haenszel", "PETO": "Peto"}
+    parts = [
+        f"{n} bod{'y' if n == 1 else 'ies'} pooled by {names[m]} (fixed effect, from the 2x2 "
+        "counts)"
+        for m, n in n_mh.items()
+        if n
+    ]
+    n_fb = int(fallback.sum())
+    if n_fb:
+        parts.append(
+            f"{n_fb} bod{'y' if n_fb == 1 else 'ies'} pooled by inverse variance instead "
+            "(no 2x2 counts, a measure the method does not pool, or several rows per study; "
+            "the reason is in each body's estimate_basis)"
+        )
+    return "Pooling: " + "; ".join(parts) + ". Each body's method is in grades.csv (method)."
 
 
 def _certainty_basis(grades) -> str:

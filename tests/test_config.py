@@ -221,25 +221,15 @@ def test_unsupported_method_lists_the_supported_ones(tmp_path):
     from evidence.pooling import METHODS
 
     line = _refused(tmp_path, "--method", "NOPE")
-    assert line.endswith(f"supported methods: {', '.join(METHODS)}.")
+    assert line.endswith(f"supported methods: {', '.join([*METHODS, 'MH', 'PETO'])}.")
     assert "--method 'NOPE' is not supported by this version" in line
 
 
-def test_mantel_haenszel_accepted_only_when_the_engine_has_it(tmp_path):
-    from evidence.pooling import METHODS
-
-    if "MH" in METHODS:
-        assert check_options(method="mh").method == "MH"
-    else:
-        # grade() pools bodies by inverse variance: MH/Peto would make pooled.csv disagree
-        # with the grades, so the run refuses them and says why (issue 14 item 1, issue 13)
-        for method, name in (("MH", "Mantel-Haenszel"), ("peto", "Peto")):
-            folder = tmp_path / method
-            folder.mkdir()
-            line = _refused(folder, "--method", method)
-            assert line.endswith(f"supported methods: {', '.join(METHODS)}.")
-            assert f"{name} pooling exists in the library" in line
-            assert "the grading engine pools every body by inverse variance" in line
+def test_mantel_haenszel_and_peto_are_run_options():
+    # grade() pools binary bodies with 2x2 counts by MH / Peto (issue 14 item 1)
+    assert check_options(method="mh").method == "MH"
+    assert check_options(method=" Peto ").method == "PETO"
+    assert supported()["method"][-2:] == ("MH", "PETO")
 
 
 def test_unsupported_question_and_ci_method(tmp_path):

@@ -199,3 +199,139 @@ def test_pool_groups_order_keys_and_equality_with_single_calls():
             single = evidence.mantel_haenszel(part, ai="ai", n1i="n1i", ci="ci", n2i="n2i")
         assert row["estimate"] == single.estimate and row["q"] == single.q
         assert row["k"] == single.k == len(part)
+
+
+# --------------------------------------------------------------------------- pool(method=)
+def _pool_args(case):
+    args = dict(case["args"])
+    for key in ("add", "to", "drop00"):
+        if isinstance(args.get(key), list):
+            args[key] = tuple(args[key])
+    return args
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_pool_dispatch_matches_metafor(name):
+    # evidence.pool(data, method="MH"/"PETO", ...) is rma.mh() / rma.peto()
+    case = FX["cases"][name]
+    frame = pd.DataFrame({c: as_array(v) for c, v in case["data"].items()})
+    method = "PETO" if "peto" in case["call"] else "MH"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        res = evidence.pool(
+            frame, method=method, **{c: c for c in case["data"]}, **_pool_args(case)
+        )
+    assert isinstance(res, evidence.MHResult) and res.method == method
+    exp = case["expected"]
+    for rname, field in FIELDS.items():
+        if field in ("cmh", "cmh_p") and method == "PETO":
+            continue
+        want, got = exp[rname], getattr(res, field)
+        if want is None:
+            assert math.isnan(got), (rname, got)
+        else:
+            assert got == pytest.approx(want, rel=RTOL, abs=1e-300), (rname, got, want)
+    np.testing.assert_allclose(res.weights, as_array(exp["weights"]), rtol=RTOL, atol=1e-12)
+
+
+GX = load_fixture("mh_groups")
+
+
+def _yusuf():
+    d = GX["data"]
+    return pd.DataFrame(
+        {
+            "table": d["table"],
+            "trial": d["trial"],
+            # the study sheet's column names: pool() and pool_groups() read them by default
+            "events_int": as_array(d["ai"]),
+            "n_int": as_array(d["n1i"]),
+            "events_ctrl": as_array(d["ci"]),
+            "n_ctrl": as_array(d["n2i"]),
+        }
+    )
+
+
+def test_groups_fixture_cases():
+    assert sorted(GX["cases"]) == sorted(
+        [
+            "mh_OR",
+            "mh_RR",
+            "mh_RD",
+            "peto",
+            "mh_OR_drop00",
+            "mh_RD_drop00",
+            "mh_RR_add",
+            "peto_level90",
+        ]
+    )
+    assert GX["meta"]["metafor"] == "3.8.1" and GX["dataset"] == "dat.yusuf1985"
+    frame = _yusuf()
+    # the dataset has double-zero trials and trials without counts: the rules are exercised
+    both = (frame["events_int"] == 0) & (frame["events_ctrl"] == 0)
+    assert both.sum() == 11 and frame["events_int"].isna().sum() == 12
+
+
+@pytest.mark.parametrize("name", sorted(GX["cases"]))
+def test_pool_groups_matches_metafor_per_table(name):
+    # pool_groups(data, "table", method="MH"/"PETO") = rma.mh()/rma.peto() on each table of
+    # dat.yusuf1985, and = pool(table's rows, method=...) row by row (weights included)
+    case = GX["cases"][name]
+    frame = _yusuf()
+    args = _pool_args(case)
+    method = args.pop("method")
+    level = args.pop("level", 0.95)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        out = evidence.pool_groups(frame, "table", method=method, level=level, **args)
+    assert list(out["table"]) == sorted(case["by_table"])
+    for _, row in out.iterrows():
+        exp = case["by_table"][row["table"]]
+        part = frame[frame["table"] == row["table"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)
+            single = evidence.pool(part, method=method, level=level, **args)
+        for rname, field in FIELDS.items():
+            if field in ("cmh", "cmh_p") and method == "PETO":
+                continue
+            want = exp[rname]
+            for got in (row[field], getattr(single, field)):
+                if want is None:
+                    assert math.isnan(got), (row["table"], rname, got)
+                else:
+                    assert got == pytest.approx(want, rel=1e-10, abs=1e-300), (rname, got)
+        if exp["k.pos"] is not None:
+            assert single.k_pos == exp["k.pos"]
+        np.testing.assert_allclose(single.weights, as_array(exp["weights"]), rtol=1e-10, atol=1e-12)
+
+
+def test_pool_bad_input_names_the_argument():
+    frame = _yusuf()
+    with pytest.raises(InvalidParameterError, match="'measure' argument of pool\\(\\)"):
+        evidence.pool(frame, method="MH", measure="SMD")
+    with pytest.raises(InvalidParameterError, match="must be 'OR' with method='PETO'"):
+        evidence.pool(frame, method="PETO", measure="RR")
+    with pytest.raises(InvalidParameterError, match="'ci_method' argument of pool\\(\\)"):
+        evidence.pool(frame, method="MH", ci_method="hksj")
+    with pytest.raises(InvalidParameterError, match="'vi' argument is not used"):
+        evidence.pool(frame, frame["n_int"], method="MH")
+    with pytest.raises(InvalidParameterError, match="first argument of pool\\(\\) must be a Data"):
+        evidence.pool([0.1, 0.2], method="MH")
+    with pytest.raises(
+        InvalidParameterError, match="'measure' argument of pool\\(\\) is used only"
+    ):
+        evidence.pool([0.1, 0.2], [0.1, 0.2], measure="OR")
+    with pytest.raises(InvalidParameterError, match="'vi' argument"):
+        evidence.pool([0.1, 0.2])
+    # effect sizes only (yi/vi, no counts): a clear error, not a KeyError
+    only_effects = pd.DataFrame({"yi": [0.1, 0.2], "vi": [0.01, 0.02]})
+    with pytest.raises(InvalidParameterError, match="needs count columns.*'events_int'"):
+        evidence.pool(only_effects, method="MH")
+    with pytest.raises(InvalidParameterError, match="needs count columns"):
+        evidence.pool_groups(only_effects.assign(g=1), "g", method="PETO")
+    with pytest.raises(
+        InvalidParameterError, match="'vi' argument of pool_groups\\(\\) is not used"
+    ):
+        evidence.pool_groups(frame, "table", method="MH", vi="n_int")
+    with pytest.raises(InvalidParameterError, match="'ai' argument of pool\\(\\) names column"):
+        evidence.pool(frame, method="MH", ai="nope", n1i="n_int", ci="events_ctrl", n2i="n_ctrl")

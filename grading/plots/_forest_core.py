@@ -301,6 +301,9 @@ def model_text(result, method: str, ci_method: str) -> str:
     if result is not None and int(getattr(result, "k", 2)) == 1:
         return "one study (not pooled)"
     meth = str(getattr(result, "method", method)) if result is not None else method
+    if meth.upper() in ("MH", "PETO"):
+        name = "Mantel-Haenszel" if meth.upper() == "MH" else "Peto"
+        return f"{name} fixed-effect model ({'M-H' if meth.upper() == 'MH' else 'Peto'}, Fixed)"
     cim = str(getattr(result, "ci_method", ci_method)) if result is not None else ci_method
     common = meth.upper() in ("EE", "FE", "CE")
     model = "common-effect" if common else "random-effects"

@@ -8,6 +8,8 @@ lights on the right; heterogeneity and tests under the axis.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -20,7 +22,9 @@ __all__ = ["forest_pages", "forest_plot"]
 
 _COUNTS = ("events_int", "n_int", "events_ctrl", "n_ctrl")
 _CONT = ("mean_int", "sd_int", "n_int", "mean_ctrl", "sd_ctrl", "n_ctrl")
-_RANDOM_LABEL = {"EE": "Fixed", "FE": "Fixed", "CE": "Fixed"}
+_RANDOM_LABEL = {"EE": "Fixed", "FE": "Fixed", "CE": "Fixed", "MH": "Fixed", "PETO": "Fixed"}
+#: RevMan's name of the pooling of a 2x2-count (Mantel-Haenszel / Peto) forest.
+_TWO_BY_TWO_HEAD = {"MH": "M-H, Fixed", "PETO": "Peto, Fixed"}
 
 
 def _fmt_cell(v) -> str:
@@ -176,6 +180,8 @@ class _ClusteredResult:
     model, the interval, test and prediction interval of the robust fit (as
     :func:`grading.grade` rates a body with several rows per study)."""
 
+    k: int  # set from ``res`` with the other fields below
+
     def __init__(self, res, rob, cluster: str) -> None:
         for name in (
             "k",
@@ -321,6 +327,65 @@ class _Forest:
     plot_width: float
     prop: bool = False
     tx = None
+    ci_how: str | None = None  # "M-H, Fixed" / "Peto, Fixed" in the estimate column's head
+
+
+def _two_by_two_pool(
+    data: pd.DataFrame,
+    mask: np.ndarray,
+    measure: str | None,
+    method: str,
+    level: float,
+    ids: np.ndarray | None,
+) -> tuple[Any, str | None]:
+    """The Mantel-Haenszel / Peto result of the rows ``mask`` (their 2x2 counts), or
+    ``(None, reason)`` when :func:`grading.grade` would pool them by inverse variance
+    (:mod:`grading.two_by_two`, the one rule for both).  One row: ``(None, None)`` (a single
+    study is its own result)."""
+    from evidence.errors import EvidenceError
+    from grading import two_by_two as tbt
+
+    n_rows = int(mask.sum())
+    if n_rows < 2:
+        return None, None
+    have = all(c in data.columns for c in _COUNTS)
+    counts: list[np.ndarray] = [
+        pd.to_numeric(data.loc[mask, c], errors="coerce").to_numpy(float)
+        for c in (_COUNTS if have else ())
+    ]
+    complete = have and all(bool(np.isfinite(c).all()) for c in counts)
+    if complete and "data_type" in data.columns:
+        complete = bool((data.loc[mask, "data_type"].astype("string") == "counts").all())
+    n_studies = len(pd.unique(ids[mask])) if ids is not None else n_rows
+    why = tbt.fallback_reason(method, measure, counts=complete, n_rows=n_rows, n_studies=n_studies)
+    if why is not None:
+        return None, why
+    try:
+        res = tbt.pool_counts(method, str(measure), *counts, level=level)
+    except EvidenceError as exc:
+        return None, f"{tbt.method_label(method)} could not pool the counts: {exc}"
+    if not np.isfinite(res.estimate):
+        return None, tbt.undefined_reason(method, str(measure))
+    return res, None
+
+
+def _subgroup_test_from(results: list) -> str:
+    """RevMan's test for subgroup differences from the subgroup estimates and their standard
+    errors (inverse-variance fixed-effect Q across subgroups; used for Mantel-Haenszel / Peto
+    subtotals)."""
+    from evidence import _distributions as dist
+
+    est = np.array([float(r.estimate) for r in results])
+    w = 1 / np.array([float(r.se) for r in results]) ** 2
+    mu = float((w * est).sum() / w.sum())
+    q = float((w * (est - mu) ** 2).sum())
+    df = len(results) - 1
+    p = float(dist.chi2_sf(q, df))
+    i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
+    return (
+        f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
+        f"({_style.fmt_p(p)}), I² = {i2:.0f}%"
+    )
 
 
 def _build(
@@ -352,12 +417,22 @@ def _build(
 ) -> _Forest:
     from evidence import _distributions as dist
     from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
+    from evidence.mantel_haenszel import MHResult
     from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
     from grading.plots.rob import _check_palette
+    from grading.two_by_two import inverse_variance_method, is_two_by_two
 
     check_frame(data, "data", func, columns=[yi, vi, labels])
     measure = _style.check_measure(measure, func)
-    method = check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    # MH / Peto: pooled from the 2x2 counts; what they cannot pool, by inverse variance (FE)
+    two_by_two = method.strip().upper() if is_two_by_two(method) else None
+    method = check_choice(
+        inverse_variance_method(method),
+        "method",
+        func,
+        METHODS,
+        _METHOD_ALIASES,
+    )
     ci_method = check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
     level = check_level(level, func)
     palette = _check_palette(palette, func)
@@ -365,10 +440,10 @@ def _build(
     label_width = check_int(label_width, "label_width", func, minimum=4)
     overall = check_bool(overall, "overall", func)
     prediction = check_bool(prediction, "prediction", func)
-    if result is not None and not isinstance(result, PoolResult):
+    if result is not None and not isinstance(result, PoolResult | MHResult):
         raise InvalidParameterError(
-            f"The 'result' argument of {func}() must be a PoolResult from evidence.pool() or "
-            f"None. Got {type(result).__name__}."
+            f"The 'result' argument of {func}() must be a PoolResult or MHResult from "
+            f"evidence.pool() or None. Got {type(result).__name__}."
         )
     if not (title is None or title is False or title == "auto" or isinstance(title, str)):
         raise InvalidParameterError(
@@ -461,7 +536,18 @@ def _build(
     shown = [f"{lab} {core.SHARED_MARK}" if shared[i] >= 0 else lab for i, lab in enumerate(shown)]
 
     # --- pooling ---------------------------------------------------------
-    res_all = None
+    res_all: Any = None
+    if cluster is not None and cluster not in data.columns:
+        raise ValidationError(
+            f"Column {cluster!r} (argument 'cluster' of {func}()) is not in the "
+            f"data. Available: {list(data.columns)}."
+        )
+    all_ids = (
+        data[cluster].astype("string").fillna("(missing)").to_numpy()
+        if cluster is not None
+        else None
+    )
+    not_two_by_two = None  # why MH / Peto could not pool the overall result
     if overall:
         if result is not None:
             res_all = result
@@ -471,15 +557,21 @@ def _build(
                     f"data has {int(ok.sum())} estimable rows."
                 )
         else:
-            res_all = core.pool(y_all[ok], v_all[ok], method, ci_method, level)
-            if cluster is not None:
-                if cluster not in data.columns:
-                    raise ValidationError(
-                        f"Column {cluster!r} (argument 'cluster' of {func}()) is not in the "
-                        f"data. Available: {list(data.columns)}."
+            if two_by_two is not None:
+                res_all, not_two_by_two = _two_by_two_pool(
+                    data, ok, measure, two_by_two, level, all_ids
+                )
+            if res_all is None:
+                res_all = core.pool(y_all[ok], v_all[ok], method, ci_method, level)
+                if all_ids is not None:
+                    res_all = _cluster_pool(
+                        res_all, y_all[ok], v_all[ok], all_ids[ok], cluster, method, level
                     )
-                ids = data[cluster].astype("string").fillna("(missing)").to_numpy()[ok]
-                res_all = _cluster_pool(res_all, y_all[ok], v_all[ok], ids, cluster, method, level)
+    if isinstance(res_all, MHResult) and res_all.method == "PETO":
+        # Peto's forest shows each study's Peto odds ratio (metafor escalc "PETO", RevMan)
+        y_all, v_all = y_all.copy(), v_all.copy()
+        y_all[ok], v_all[ok] = res_all.yi, res_all.vi
+        y_plot, v_plot = np.where(ok, y_all, np.nan), np.where(ok, v_all, np.nan)
     weights = np.full(len(data), np.nan)
     if res_all is not None:
         weights[ok] = np.asarray(res_all.weights, float)
@@ -514,6 +606,7 @@ def _build(
     letters: dict[str, str] = {}
     rows: list[core.Row] = []
     sub_pooled = 0
+    sub_results: list = []
     for g in groups:
         mask = np.ones(len(data), bool) if g is None else (gcol == g).to_numpy()
         if g is not None:
@@ -538,7 +631,12 @@ def _build(
         if g is not None:
             gm = mask & ok
             if gm.any():
-                rg = core.pool(y_all[gm], v_all[gm], method, ci_method, level)
+                rg = None
+                if isinstance(res_all, MHResult) or (two_by_two and not overall):
+                    rg, _ = _two_by_two_pool(data, gm, measure, str(two_by_two), level, all_ids)
+                if rg is None:
+                    rg = core.pool(y_all[gm], v_all[gm], method, ci_method, level)
+                sub_results.append(rg)
                 sub_pooled += 1
                 rows.append(
                     core.Row(
@@ -591,7 +689,9 @@ def _build(
                 "use a cluster-robust (CR2) standard error with Satterthwaite df "
                 f"({CLUSTER_SOURCE}), as the graded body."
             )
-    if sub_pooled >= 2:
+    if sub_pooled >= 2 and any(isinstance(r, MHResult) for r in sub_results):
+        footer.append(_subgroup_test_from(sub_results))
+    elif sub_pooled >= 2:
         footer.append(
             _subgroup_test_text(
                 data.loc[ok], y_all[ok], v_all[ok], gcol[ok].to_numpy(), method, ci_method, level
@@ -611,8 +711,25 @@ def _build(
         )
     direction = core.outcome_direction(data)
     model = core.model_text(res_all, method, ci_method)
-    if res_all is None or int(res_all.k) > 1:
+    if isinstance(res_all, MHResult) and int(res_all.k) > 1:
+        from grading.two_by_two import method_label
+
+        F.ci_how = _TWO_BY_TWO_HEAD[res_all.method]
+        section = "10.4.1" if res_all.method == "MH" else "10.4.2"
+        footer.append(
+            f"{model[0].upper()}{model[1:]}: {method_label(res_all.method)} weights from the "
+            f"2x2 counts, as metafor rma.{res_all.method.lower()}() (Cochrane Handbook "
+            f"{section})."
+        )
+    elif res_all is None or int(res_all.k) > 1:
         footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
+    if not_two_by_two:
+        from grading.two_by_two import method_label
+
+        footer.append(
+            f"Not pooled by {method_label(str(two_by_two))}: {not_two_by_two}; "
+            f"inverse-variance {model} instead."
+        )
     elif single:
         footer.append(
             "One study: its own estimate is the result; nothing is pooled, so no "
@@ -764,7 +881,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
             for j in js:
                 col_ws[j] += (need - have) / len(js)
     pct = F.pct
-    ci_head = [mlabel, f"[{pct} CI]"]
+    ci_head = [mlabel, f"{F.ci_how}, {pct} CI" if F.ci_how else f"[{pct} CI]"]
     ci_w = _style.text_width(ci_head + [r.ci for r in every], fs, weight="bold")
     w_head = ["Weight", "(%)"]
     show_weight = F.show_weight

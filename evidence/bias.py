@@ -609,7 +609,7 @@ def leave_one_out(
     level = _check_level(level, func)
     y, v, keep = _check_yi_vi(yi, vi, func)
     if labels is None:
-        lab = list(np.flatnonzero(keep))
+        lab: list = list(np.flatnonzero(keep))
     else:
         lab_all = list(labels)
         if len(lab_all) != keep.size:
@@ -660,8 +660,10 @@ def _reemit(caught: list[warnings.WarningMessage], func: str) -> None:
             warnings.warn(f"{func}(): {msg}", w.category, stacklevel=3)
 
 
-def _quiet_pool(y: np.ndarray, v: np.ndarray, **kwargs: object) -> PoolResult:
+def _quiet_pool(
+    y: np.ndarray, v: np.ndarray, *, method: str, ci_method: str, level: float
+) -> PoolResult:
     # metafor's trimfill() wraps its fits in suppressWarnings() too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pool(y, v, **kwargs)
+        return pool(y, v, method=method, ci_method=ci_method, level=level)

@@ -195,12 +195,12 @@ def cumulative(
             continue
         seen.add(msg)
         warnings.warn(f"{func}(): {msg}", w.category, stacklevel=2)
-    kept = np.asarray(kept, dtype=int)
+    kept_pos = np.asarray(kept, dtype=int)
     head = pd.DataFrame(
         {
-            "row": data.index.to_numpy()[kept],
-            "label": labels.to_numpy()[kept],
-            "order_key": keys.to_numpy()[kept],
+            "row": data.index.to_numpy()[kept_pos],
+            "label": labels.to_numpy()[kept_pos],
+            "order_key": keys.to_numpy()[kept_pos],
         }
     )
     return pd.concat([head, pd.DataFrame(rows)], axis=1)

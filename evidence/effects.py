@@ -375,7 +375,7 @@ def _complete_table(values, names, labels, where, row_word="row"):
     return values["ai"], out["bi"], values["ci"], out["di"]
 
 
-def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> str:
+def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> tuple[str, float]:
     if not isinstance(measure, str) or measure not in EFFECT_MEASURES:
         raise InvalidParameterError(
             f"The 'measure' argument of {fn}() must be one of {list(EFFECT_MEASURES)}. "
@@ -769,7 +769,9 @@ def effects_from_ci(
         raise ValidationError(f"{fn}(): 'se' must be > 0; row(s) {_rows_text(rows, s <= 0)}.")
 
     if measure in LOG_MEASURES:
-        f = np.log
+
+        def f(x):
+            return np.log(x)
     elif measure == "PLO":
 
         def f(p):

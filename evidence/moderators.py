@@ -466,7 +466,7 @@ def _check_positive_vi(v: np.ndarray, func: str) -> None:
 
 
 def _data_yi_vi(
-    data: object, yi: str, vi: str, extra: Sequence[str], func: str
+    data: pd.DataFrame, yi: str, vi: str, extra: Sequence[str], func: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     data = check_frame(data, "data", func)
     for arg, col in (("yi", yi), ("vi", vi)):
@@ -872,7 +872,7 @@ def subgroup_analysis(
         groups = _adjust_p(groups, p_adjust)
     ok = (groups["k"] > 0) & np.isfinite(groups["se"].to_numpy(dtype=float))
     n_groups = int(ok.sum())
-    nan_res = dict(
+    nan_res: dict = dict(
         qm=math.nan,
         qm_df=0,
         qm_df2=math.nan,

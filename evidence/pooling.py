@@ -895,11 +895,11 @@ def pool_groups(
         if c != 1.0 or m != 0.0:
             _unscale(cols, m, c, ci_method)
         every = bool(present.all())
-        for name, col in cols.items():
+        for name, fitted in cols.items():
             if every:
-                out[name] = col
+                out[name] = fitted
             else:
-                out[name][present] = col
+                out[name][present] = fitted
         _emit(_messages(flags, method), func)
     if (~present).any():
         warnings.warn(

@@ -201,7 +201,7 @@ def _pft(p: float, n: float) -> float:
 
 def _ipft_hm(z: np.ndarray, ni: np.ndarray) -> np.ndarray:
     """metafor ``transf.ipft.hm``: inverse Freeman-Tukey with the harmonic mean of ``ni``."""
-    nhm = 1 / np.nanmean(1 / ni)
+    nhm = float(1 / np.nanmean(1 / ni))
     z = np.asarray(z, dtype=float)
     with np.errstate(all="ignore"):
         s = np.sin(2 * z)
@@ -336,4 +336,5 @@ def pool_proportions(
     else:
         n = pd.to_numeric(data[ni], errors="coerce").to_numpy(dtype=float)
         back = _ipft_hm(vals, n)
-    return PooledProportion(measure, *(float(v) for v in back), pool=res)
+    est, lo, hi, pi_lo, pi_hi = (float(v) for v in back)
+    return PooledProportion(measure, est, lo, hi, pi_lo, pi_hi, pool=res)

@@ -289,7 +289,7 @@ def _read_csv_strict(path: Path, sep: str, label: str) -> Loaded:
         raise fail(label, "the file is empty; expected a header row naming the columns.")
     (_, header), body = records[0], records[1:]
     width = len(header)
-    flagged = []
+    flagged: list[tuple[int, str, str | None, str]] = []
     rows = []
     for i, (line, fields) in enumerate(body):
         if len(fields) != width:
@@ -432,7 +432,7 @@ def _read_excel(path: Path, label: str, sheet=None) -> Loaded:
     if raw.shape[1] == 0 or len(raw) == 0:
         raise fail(label, f"the sheet '{name}' is empty; expected a header row naming the columns.")
     names = _names_from_header(raw.iloc[0].tolist(), label)
-    flagged = []
+    flagged: list[tuple[int, str, str | None, str]] = []
     if not ods:
         cells = _uncalculated_formulas(path, name)
         if cells:

@@ -385,7 +385,7 @@ def _ris_reference(record: dict, key: str) -> Reference:
         return None
 
     def joined(*names: str) -> str:
-        parts = []
+        parts: list[str] = []
         for name in names:
             value = record.get(name)
             if isinstance(value, list):

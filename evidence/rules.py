@@ -7,6 +7,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,12 @@ DATA_TYPE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]
 }
 
 
+class ColumnMasks(Protocol):
+    """``masks[column]``: the bool mask of one column (evidence.ingest keeps them bit-packed)."""
+
+    def __getitem__(self, name: str, /) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class Cells:
     """What a rule's check reads: the problems ledger and the parsed columns."""
@@ -162,7 +169,7 @@ class Cells:
     problems: Problems
     text: dict  # column -> stripped text (the columns in RULE_TEXT; categories hold valid values)
     num: dict  # column -> float64 values, NaN where missing or rejected
-    present: object  # column -> bool mask of cells holding a value (evidence.ingest._Masks)
+    present: ColumnMasks  # column -> bool mask of cells holding a value (evidence.ingest._Masks)
     shown: dict  # column -> the cells a problem shows (see drop_unshown)
     n: int
 
@@ -187,6 +194,18 @@ class Rule:
 
 def _below_one(v, num):
     return v < 1
+
+
+def _arm_ci_shows(a: str) -> Callable[[np.ndarray, dict], np.ndarray]:
+    """The rows whose arm ``a`` CI has ci_low_a >= ci_high_a."""
+    return lambda v, num: v >= num[f"ci_high_{a}"]
+
+
+def _arm_median_shows(a: str) -> Callable[[np.ndarray, dict], np.ndarray]:
+    """The rows whose arm ``a`` median is outside [q1_a, q3_a] or has q1_a >= q3_a."""
+    return lambda v, num: (
+        (num[f"q1_{a}"] > v) | (v > num[f"q3_{a}"]) | (num[f"q1_{a}"] >= num[f"q3_{a}"])
+    )
 
 
 def _required(c: Cells) -> None:
@@ -499,19 +518,9 @@ RULES: tuple[Rule, ...] = (
         "q1_* < q3_*.",
         _arm_ci_and_quartiles,
         {
+            **{f"ci_low_{a}": ((f"ci_high_{a}",), _arm_ci_shows(a)) for a in ("int", "ctrl")},
             **{
-                f"ci_low_{a}": ((f"ci_high_{a}",), lambda v, num, a=a: v >= num[f"ci_high_{a}"])
-                for a in ("int", "ctrl")
-            },
-            **{
-                f"median_{a}": (
-                    (f"q1_{a}", f"q3_{a}"),
-                    lambda v, num, a=a: (
-                        (num[f"q1_{a}"] > v)
-                        | (v > num[f"q3_{a}"])
-                        | (num[f"q1_{a}"] >= num[f"q3_{a}"])
-                    ),
-                )
+                f"median_{a}": ((f"q1_{a}", f"q3_{a}"), _arm_median_shows(a))
                 for a in ("int", "ctrl")
             },
         },

@@ -34,6 +34,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from evidence import ClusteredPoolResult, PoolResult
 from evidence._codes import combine, group_positions
 from evidence.errors import EvidenceError, ValidationError
 from grading.scheme import Scheme
@@ -123,7 +124,7 @@ class Body:
     @classmethod
     def from_parts(cls, parts: dict) -> Body:
         names = {f.name for f in fields(cls)}
-        values = {n: parts.get(n) for n in names}
+        values: dict = {n: parts.get(n) for n in names}
         return cls(**values)
 
 
@@ -415,9 +416,15 @@ class _Records:
             return out
         rows = np.flatnonzero(ratio)
         notes = self.column("effect_note")
+        ei, ni, ec, nc = (
+            self.floats(c, rows) for c in ("events_int", "n_int", "events_ctrl", "n_ctrl")
+        )
         reasons = double_zero_reasons(
             labels[self.measure[rows]],
-            *(self.floats(c, rows) for c in ("events_int", "n_int", "events_ctrl", "n_ctrl")),
+            ei,
+            ni,
+            ec,
+            nc,
             notes=None if notes is None else _values(notes)[rows],
         )
         out[rows] = reasons != ""
@@ -553,7 +560,7 @@ def _pooled(
     metafor ``robust(..., clubSandwich=TRUE)``).  Several rows
     from a single study: pooled as independent (no cluster adjustment is possible), said so.
     """
-    res = {
+    res: dict = {
         "estimate": math.nan,
         "se": math.nan,
         "ci_low": math.nan,
@@ -634,6 +641,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
     from grading.two_by_two import inverse_variance_method, is_two_by_two
 
     res: dict = {"clustered": False}
+    pr: PoolResult | ClusteredPoolResult
     n_clusters = len(set(row_ids)) if row_ids is not None else len(sel)
     method = scheme.pool_method
     if is_two_by_two(method):
@@ -644,7 +652,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
         method = inverse_variance_method(method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if n_clusters < len(sel) and n_clusters >= 2:
+        if row_ids is not None and 2 <= n_clusters < len(sel):
             from evidence import pool_clustered
 
             frame = pd.DataFrame(
@@ -816,9 +824,10 @@ def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np
         return []
     codes, first = combine([_key_codes(s) for s in key_columns])
     bodies = []
+    ind, outcome, stream = key_columns
     for pos in group_positions(codes, len(first)):
         i = int(pos[0])
-        bodies.append((tuple(str(s.iloc[i]) for s in key_columns), pos))
+        bodies.append(((str(ind.iloc[i]), str(outcome.iloc[i]), str(stream.iloc[i])), pos))
     return sorted(bodies, key=lambda kp: kp[0])
 
 

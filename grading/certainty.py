@@ -585,8 +585,8 @@ def _grade_body(
                 "no evidence (no result to rate)",
                 "GRADE 3: Balshem H et al. J Clin Epidemiol 2011;64:401-406",
             )
-            final, who = _override(d, jd, ov)
-            _put(row, d, jd, final, who)
+            fd, whod = _override(d, jd, ov)
+            _put(row, d, jd, fd, whod)
         text = informative_statement(
             "very low",
             intervention=intervention,

@@ -20,6 +20,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = ["main", "build_parser", "version_string", "DEFAULT_OUT_DIR"]
 
@@ -48,7 +49,7 @@ def version_string() -> str:
 class _Parser(argparse.ArgumentParser):
     """argparse with exit code 2 and a one-line message (argparse's default is close already)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_INPUT, f"evigap: error: {message}\n")
 

@@ -21,6 +21,7 @@ MD -> SMD
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def pooled_sd(records: pd.DataFrame) -> tuple[float, int]:
     return (sd, int(ok.sum())) if sd > 0 else (math.nan, 0)
 
 
-def _finite(x: object) -> bool:
+def _finite(x: object) -> TypeGuard[int | float | np.floating]:
     return (
         isinstance(x, (int, float, np.floating))
         and not isinstance(x, bool)

@@ -234,12 +234,12 @@ def _weighted_share(w: np.ndarray, mask: np.ndarray) -> float:
 
 
 def judge_risk_of_bias(
-    classes: Sequence[str],
-    weights: Sequence[float],
+    classes: Sequence[str] | np.ndarray,
+    weights: Sequence[float] | np.ndarray,
     scheme: Scheme,
     *,
     weight_kind: str = "inverse-variance weight",
-    judgements: Sequence[str | None] | None = None,
+    judgements: Sequence[str | None] | np.ndarray | None = None,
     robins: bool = False,
 ) -> Judgement:
     """Risk of bias of the body from the studies' overall judgements (GRADE 4, Handbook ch. 14).
@@ -746,14 +746,14 @@ def _conclusion(
 
 
 def judge_publication_bias(
-    yi: Sequence[float],
-    vi: Sequence[float],
+    yi: Sequence[float] | np.ndarray,
+    vi: Sequence[float] | np.ndarray,
     scheme: Scheme,
     *,
     aggregate: bool = False,
     n_unreported_registered: int = 0,
     measure: str | None = None,
-    ni: Sequence[float] | None = None,
+    ni: Sequence[float] | np.ndarray | None = None,
     counts: tuple | None = None,
     estimate: float = math.nan,
     ci_low: float = math.nan,
@@ -925,9 +925,9 @@ def judge_large_effect(
 
 
 def judge_dose_response(
-    yi: Sequence[float],
-    vi: Sequence[float],
-    dose: Sequence[float],
+    yi: Sequence[float] | np.ndarray,
+    vi: Sequence[float] | np.ndarray,
+    dose: Sequence[float] | np.ndarray,
     *,
     pooled_estimate: float,
     scheme: Scheme,

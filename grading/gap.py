@@ -291,7 +291,7 @@ def _pick(g: list[dict], stream: str, ctx: dict, ind: str, *, comparative: bool)
     convertibility to the common scale, then k (larger first); the first such body wins.
     ``comparative`` keeps only bodies with a comparator (no single-group proportions).
     """
-    out = {
+    out: dict = {
         "outcome": None,
         "level": None,
         "smd": math.nan,
@@ -436,10 +436,12 @@ def _cert(body: dict, where: str = "") -> str:
 
 def _best_level(g: list[dict], stream: str, col: str, n_records: int) -> str:
     """Highest certainty among the stream's bodies with a result, or why there is none."""
-    scores = [LEVEL_SCORE.get(r.get(col)) for r in g if _is(r["stream"], stream) and _has_result(r)]
-    scores = [s for s in scores if s is not None]
-    if scores:
-        return LEVELS[int(max(scores)) - 1]
+    scores = [
+        LEVEL_SCORE.get(r.get(col, "")) for r in g if _is(r["stream"], stream) and _has_result(r)
+    ]
+    known = [s for s in scores if s is not None]
+    if known:
+        return LEVELS[int(max(known)) - 1]
     if n_records == 0:
         return "no records"
     return "not rated: no pooled result"
@@ -978,7 +980,7 @@ class _Regulatory:
         status = "; ".join(self.entries[i] for i in hits)
         if self.cites is None:
             return status, None
-        return status, "; ".join(sorted({self.cites[i] for i in hits} - {None}))
+        return status, "; ".join(sorted({c for i in hits if (c := self.cites[i]) is not None}))
 
 
 def _prior(scheme: Scheme, ind: str, hp_res: str | None, therapeutic: bool) -> dict:

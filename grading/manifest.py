@@ -199,7 +199,7 @@ def build_manifest(
         ``extra`` keys.
     """
     base = Path(out_dir) if out_dir is not None else None
-    output_records = []
+    output_records: list[dict[str, Any]] = []
     for path in outputs:
         p = Path(path)
         if not p.is_file():

@@ -577,7 +577,7 @@ def _subgroup_tables(
     data[column] = data[column].astype("string").fillna("not given")
     from grading.two_by_two import inverse_variance_method
 
-    options = {  # MH / Peto: subgroups are pooled by inverse variance (fixed effect)
+    options: dict = {  # MH / Peto: subgroups are pooled by inverse variance (fixed effect)
         "method": inverse_variance_method(getattr(scheme, "pool_method", "REML")),
         "ci_method": getattr(scheme, "ci_method", "z"),
         "level": getattr(scheme, "level", 0.95),
@@ -988,6 +988,7 @@ def _draw_figures(
             futures = {pool.submit(_indication_figures, i): i for i in range(len(indications))}
         step[0] += 1
         progress("figures: gap map and risk of bias", step[0], total)
+        note: str | None
         with matplotlib.rc_context(DETERMINISTIC_RC):
             if len(run["grades"]) == 0:
                 png, note = None, "Evidence gap map not drawn: no graded body of evidence"
@@ -1011,7 +1012,7 @@ def _draw_figures(
             )
             if png is not None:
                 keep("Translational ladder", "translational_ladder.png", png, None)
-            else:
+            elif note:  # not drawn: the note says why
                 notes.append(note)
             # --- end issue 12
             rob = _rob_frames(table)

@@ -21,7 +21,10 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "DETERMINISTIC_RC",
@@ -32,7 +35,7 @@ __all__ = [
 ]
 
 #: rcParams that make matplotlib output reproducible byte for byte.
-DETERMINISTIC_RC: dict[str, Any] = {
+DETERMINISTIC_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "evigap",
     "svg.fonttype": "path",
     "pdf.fonttype": 42,
@@ -181,13 +184,15 @@ def compact_png(
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
         return png
     try:
-        im = Image.open(io.BytesIO(png))
+        im: Image.Image = Image.open(io.BytesIO(png))
         im.load()
     except Exception:  # not a PNG Pillow can read: embed as given
         return png
     im = im.convert("RGB")
     if im.width > max_width:
-        im = im.resize((max_width, max(1, round(im.height * max_width / im.width))), Image.LANCZOS)
+        im = im.resize(
+            (max_width, max(1, round(im.height * max_width / im.width))), Image.Resampling.LANCZOS
+        )
     im = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     im.save(out, format="PNG", optimize=True)
@@ -681,9 +686,9 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
 
     try:
         p, lo, hi = (
-            float(r.get(c)) for c in ("proportion", "proportion_ci_low", "proportion_ci_high")
+            float(r.get(c, "")) for c in ("proportion", "proportion_ci_low", "proportion_ci_high")
         )
-        x, n = float(r.get("events_int")), float(r.get("n_int"))
+        x, n = float(r.get("events_int", "")), float(r.get("n_int", ""))
     except (TypeError, ValueError):
         return ""
     if any(math.isnan(v) for v in (p, lo, hi, x, n)):

@@ -79,7 +79,7 @@ _ALIASES: dict[str, str] = {
 }
 
 
-def _norm(value: str) -> str:
+def _norm(value: object) -> str:
     text = str(value).strip().lower()
     if text in _ALIASES:
         return _ALIASES[text]
@@ -858,7 +858,7 @@ def read_robvis(path: str | Path, *, tool: str | RobTool = "generic") -> pd.Data
     dcols = [c for c in raw.columns if re.fullmatch(r"D\d+", c)]
     out = pd.DataFrame({"study_id": raw["Study"]})
     for c in [*dcols, "Overall"]:
-        vals = []
+        vals: list[str | None] = []
         for i, v in enumerate(raw[c]):
             if _is_missing(v):
                 vals.append(None)

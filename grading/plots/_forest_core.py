@@ -11,6 +11,7 @@ line and text.  matplotlib is imported inside the drawing functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,9 @@ class Row:
     vi: float = np.nan
     weight: float = np.nan
     cells: list[str] = field(default_factory=list)
-    result: object = None
+    #: the pooled result of a subtotal/total/pi/diamond row: an ``evidence.PoolResult``, a
+    #: single study's own estimate (``_Single``) or the caller's ``result=`` (duck-typed)
+    result: Any = None
     rob: list = field(default_factory=list)
     bold: bool = False
     group: str | None = None
@@ -63,7 +66,7 @@ class Row:
     cert: list = field(default_factory=list)
     #: (point, low, high) on the display scale when the drawn CI is not yi +- z*sqrt(vi)
     #: (a single-arm proportion: the observed proportion with its Wilson CI)
-    disp: tuple | None = None
+    disp: tuple[float, float, float] | None = None
 
     @property
     def estimable(self) -> bool:
@@ -112,7 +115,7 @@ def study_labels(
         )
         use = [chosen] if chosen else varying
         for j, i in enumerate(idx):
-            parts = [vals[c][j] for c in use if vals[c][j] is not None]
+            parts = [v for c in use if (v := vals[c][j]) is not None]
             detail[i] = ", ".join(parts)
         seen: dict[str, int] = {}
         for i in idx:
@@ -154,17 +157,20 @@ def not_estimable_reasons(
     """
     n = len(data)
     m = None if measure is None else str(measure).upper()
-    cols = [
+    ei, ni, ec, nc = (
         pd.to_numeric(data[c], errors="coerce").to_numpy(float)
         if c in data.columns
         else np.full(n, np.nan)
         for c in _COUNT_ARMS
-    ]
+    )
     notes = data["effect_note"] if "effect_note" in data.columns else None
     out = list(
         double_zero_reasons(
             np.full(n, m, dtype=object),
-            *cols,
+            ei,
+            ni,
+            ec,
+            nc,
             notes=None if notes is None else notes.astype(object).to_numpy(),
         )
     )

@@ -11,10 +11,14 @@ import math
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evidence.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import RendererAgg
 
 __all__ = ["save_figure"]
 
@@ -132,7 +136,7 @@ def _line_width(line: str, fontsize: float, weight: str, family: str) -> float:
     return w / 72.0
 
 
-_RENDERER = None
+_RENDERER: RendererAgg | None = None
 
 
 def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="normal") -> float:
@@ -142,12 +146,9 @@ def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="
     # cache key: widths depend on the font and on how glyphs are hinted (evigap run draws
     # unhinted, grading.report.DETERMINISTIC_RC), so a width measured under other settings
     # is never reused
-    hinting = ("text.hinting", "text.hinting_factor", "text.kerning_factor")
-    family = (
-        "|".join(mpl.rcParams["font.family"])
-        + "|"
-        + "|".join(str(mpl.rcParams[k]) for k in hinting)
-    )
+    rc = mpl.rcParams
+    hinting = (rc["text.hinting"], rc["text.hinting_factor"], rc["text.kerning_factor"])
+    family = "|".join(rc["font.family"]) + "|" + "|".join(str(v) for v in hinting)
     widest = 0.0
     for t in texts:
         for line in str(t).split("\n"):

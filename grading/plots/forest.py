@@ -8,6 +8,7 @@ lights on the right; heterogeneity and tests under the axis.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ def _data_columns(data: pd.DataFrame, columns) -> list[tuple[str | None, str, st
                 "The 'columns' argument of forest_plot() must be None (automatic), False, a list "
                 f"of column names or a dict header -> column. Got {type(columns).__name__}."
             )
-        out = []
+        out: list[tuple[str | None, str, str | None]] = []
         for header, col in pairs:
             if col not in data.columns:
                 raise ValidationError(
@@ -270,7 +271,7 @@ def _proportion_display(
     )
     if counts.any():
         ci = proportion_ci(ev[counts], nn[counts], method="wilson", level=level)
-        for j, i in enumerate(np.flatnonzero(counts)):
+        for j, i in enumerate(np.flatnonzero(counts).tolist()):
             out[i] = (
                 float(ci["proportion"].iloc[j]),
                 float(ci["ci_low"].iloc[j]),
@@ -326,7 +327,7 @@ class _Forest:
     palette: str
     plot_width: float
     prop: bool = False
-    tx = None
+    tx: Callable | None = None  # display transform (exp, inverse logit); None: identity
     ci_how: str | None = None  # "M-H, Fixed" / "Peto, Fixed" in the estimate column's head
 
 
@@ -802,7 +803,7 @@ def _build(
     ses = np.sqrt(v_all[ok])
     pooled = [r.result for r in rows if r.kind in ("subtotal", "total")]
     core_vals = list(ys) + [float(p.ci_low) for p in pooled] + [float(p.ci_high) for p in pooled]
-    if any(r.kind == "pi" for r in rows):
+    if res_all is not None and any(r.kind == "pi" for r in rows):
         core_vals += [float(res_all.pi_low), float(res_all.pi_high)]
     lows, highs = list(ys - z * ses), list(ys + z * ses)
     spread_min = float(np.median(2 * z * ses))

@@ -400,11 +400,11 @@ def gap_map(
     for key in keys:
         if key not in _style.CERTAINTY_COLOURS and key not in used:
             continue
-        face = {"not graded": _style.NOT_GRADED_COLOUR, "no records": _style.EMPTY_COLOUR}.get(
+        swatch = {"not graded": _style.NOT_GRADED_COLOUR, "no records": _style.EMPTY_COLOUR}.get(
             key, _style.CERTAINTY_COLOURS.get(key)
         )
         label = f"{_style.CERTAINTY_SYMBOLS[key]} {key}" if key in _style.CERTAINTY_SYMBOLS else key
-        handles.append(Patch(facecolor=face, edgecolor="#888888", label=label))
+        handles.append(Patch(facecolor=swatch, edgecolor="#888888", label=label))
     ax.text(
         0,
         0,

@@ -24,11 +24,12 @@ from grading.plots import _style
 
 __all__ = ["LADDER_RUNGS", "translational_ladder", "human_rungs_apply"]
 
-#: Rung label -> (stream, models counted there).  Phase 1/2 counts under phase 1, phase 2/3
-#: under phase 2, phase 4 under phase 3.
-LADDER_RUNGS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+#: Rung label -> (stream, models counted there: a tuple, None for every model, or "not meta" for
+#: every model but published meta-analyses).  Phase 1/2 counts under phase 1, phase 2/3 under
+#: phase 2, phase 4 under phase 3.
+LADDER_RUNGS: dict[str, tuple[str, tuple[str, ...] | str | None]] = {
     "in vitro": ("in_vitro", None),
-    "animal": ("animal", "not meta"),  # type: ignore[dict-item]
+    "animal": ("animal", "not meta"),
     "published\nanimal MA": ("animal", ("meta_analysis",)),
     "phase 1": ("human", ("phase_1", "phase_1_2")),
     "phase 2": ("human", ("phase_2", "phase_2_3")),
@@ -291,7 +292,7 @@ def translational_ladder(
             elif k_res == 0:
                 colour = "white"
             else:
-                colour = _style.CERTAINTY_COLOURS.get(lv, _style.NOT_GRADED_COLOUR)
+                colour = _style.CERTAINTY_COLOURS.get(lv or "", _style.NOT_GRADED_COLOUR)
             ax.plot(j, y, "o", ms=15, mfc=colour, mec="#444444", mew=0.8, zorder=3)
             if lv != "approved":
                 dark = lv in ("very low", "high") and k_res > 0

@@ -354,7 +354,7 @@ def rob_summary(
     frame, domains, w = _split_rob(rob, "rob_summary")
     if weighted and w is None:
         raise ValidationError("rob_summary(weighted=True) needs a 'Weight' column in 'rob'.")
-    weights = w.to_numpy(float) if weighted else np.ones(len(frame))
+    weights = w.to_numpy(float) if weighted and w is not None else np.ones(len(frame))
     if weights.sum() <= 0:
         raise ValidationError("The 'Weight' column of 'rob' sums to zero.")
     names = [_style.truncate(domain_labels.get(d, d) if domain_labels else d, 60) for d in domains]

@@ -105,6 +105,7 @@ def _stream_certainty(
         g = g.sort_values(by, ascending=False, kind="stable")
     row = g.iloc[0]
     cert = _level(row["certainty"])
+    assert cert is not None  # rows without a certainty level were dropped above
     sym = row.get("certainty_symbols") if "certainty_symbols" in g.columns else None
     if not isinstance(sym, str) or not sym:
         sym = _style.CERTAINTY_SYMBOLS[cert]

@@ -18,6 +18,7 @@ from evidence.errors import (
     ConvergenceError,
     ConvergenceWarning,
     EvidenceError,
+    EvigapWarning,
     InvalidParameterError,
     StatisticalWarning,
     ValidationError,
@@ -37,14 +38,16 @@ from evidence.multilevel import MultilevelResult, pool_multilevel
 from evidence.pooling import PoolResult, pool, pool_groups
 from evidence.proportions import PooledProportion, pool_proportions, proportion_ci
 from evidence.publication_bias import FailSafeNResult, RankTestResult, fail_safe_n, ranktest
+from evidence.readers import sheet_options
 from evidence.references import Bibliography, Reference, read_bib, read_ris
 from evidence.study_effects import study_effects
 
 
 def __getattr__(name: str) -> str:
-    # __version__ is looked up on first use: importlib.metadata alone costs ~0.1 s of import
+    # __version__ is looked up on first use
     if name != "__version__":
         raise AttributeError(f"module 'evidence' has no attribute {name!r}")
+    # importlib.metadata costs ~10-30 ms: loaded only when the version is asked for
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -55,11 +58,13 @@ def __getattr__(name: str) -> str:
     return found
 
 
+#: The documented public API (docs/api.md; tests/test_api.py checks the two agree).
 __all__ = [
     "__version__",
     "ConvergenceError",
     "ConvergenceWarning",
     "EvidenceError",
+    "EvigapWarning",
     "InvalidParameterError",
     "StatisticalWarning",
     "ValidationError",
@@ -74,6 +79,7 @@ __all__ = [
     "read_bib",
     "read_ris",
     "read_studies",
+    "sheet_options",
     "template_frame",
     "write_csv",
     "effect_sizes",

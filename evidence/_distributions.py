@@ -20,6 +20,7 @@ def _scalar_or_array(values):
 
 def norm_ppf(q):
     """``scipy.stats.norm.ppf(q)``."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     return _scalar_or_array(special.ndtri(q))
@@ -27,6 +28,7 @@ def norm_ppf(q):
 
 def norm_isf(q):
     """``scipy.stats.norm.isf(q)``."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     return _scalar_or_array(-special.ndtri(q))
@@ -34,6 +36,7 @@ def norm_isf(q):
 
 def norm_sf(x):
     """``scipy.stats.norm.sf(x)``."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     return _scalar_or_array(special.ndtr(-np.asarray(x, dtype=float)))
@@ -48,6 +51,7 @@ def _valid_df(*dfs) -> np.ndarray:
 
 def t_sf(x, df):
     """``scipy.stats.t.sf(x, df)``."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     x = np.asarray(x, dtype=float)
@@ -56,6 +60,7 @@ def t_sf(x, df):
 
 def t_isf(q, df):
     """``scipy.stats.t.isf(q, df)``."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     q = np.asarray(q, dtype=float)
@@ -67,6 +72,7 @@ def t_isf(q, df):
 
 def chi2_sf(x, df):
     """``scipy.stats.chi2.sf(x, df)`` (1 at and below 0, the edge of the support)."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     x = np.asarray(x, dtype=float)
@@ -77,6 +83,7 @@ def chi2_sf(x, df):
 
 def f_sf(x, dfn, dfd):
     """``scipy.stats.f.sf(x, dfn, dfd)`` (1 at and below 0, the edge of the support)."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     x = np.asarray(x, dtype=float)

@@ -14,9 +14,12 @@ leave the bracket and so converges (metafor's Fisher scoring converges to the sa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from evidence.errors import ConvergenceError, ValidationError
 
 __all__ = [
     "Segments",
@@ -30,7 +33,7 @@ __all__ = [
     "generalised_q",
 ]
 
-_EPS = np.finfo(float).eps
+EPS = np.finfo(float).eps
 #: Maximum iterations of the bracketed Newton solver (generalised Q equations).
 NEWTON_MAXITER = 200
 #: Maximum iterations for the ML/REML score equation (tests lower it to force a fallback).
@@ -368,6 +371,7 @@ def qprofile_ci(
     Both bounds are solved in one pass (every group appears twice). ``start`` (e.g. the
     tau2 estimate) is the starting value. Groups with k = 1 get NaN.
     """
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import special
 
     n = len(seg.k)
@@ -427,7 +431,7 @@ MODS_MAXITER = 100_000
 _VECTORISED = ("DL", "HE", "SJ", "PM", "ML", "REML")
 
 
-class _Proj:
+class Proj:
     """Traces and quadratic forms of P = W - W X (X'WX)^-1 X'W through p x p matrices.
 
     Nothing of size k x k is formed, so a fit costs O(k p^2) (Egger's test on 10,000 studies
@@ -476,7 +480,6 @@ class _Proj:
 def loglik_mods(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: str) -> float:
     """ML or REML log-likelihood of the mixed-effects model (metafor's, without the X'X
     constant of REML, which cancels in every comparison made with it)."""
-    import math
 
     k, p = X.shape
     w = 1 / (v + tau2)
@@ -508,9 +511,6 @@ def tau2_mods(
     root finding on the generalised Q equation. Raises
     :class:`~evidence.errors.ValidationError` / :class:`~evidence.errors.ConvergenceError`.
     """
-    import math
-
-    from evidence.errors import ValidationError
 
     k, p = X.shape
     ymc = y - y.mean()
@@ -549,16 +549,16 @@ def tau2_mods(
     ones = np.ones(k)
     if not intercept_only:
         if method in ("HE", "ML", "REML", "EB"):
-            ols = _Proj(X, ones)
+            ols = Proj(X, ones)
             rss = float(ymc @ ols.Py(ymc))
             tau2 = (rss - ols.tr_pd(v)) / (k - p)
         if method in ("DL", "HS"):
-            pr = _Proj(X, 1 / v)
+            pr = Proj(X, 1 / v)
             rss = float(ymc @ pr.Py(ymc))
             tau2 = (rss - (k - p)) / pr.tr() if method == "DL" else (rss - k) / float((1 / v).sum())
         if method == "SJ":
             t0 = float(np.var(ymc, ddof=1) * (k - 1) / k)
-            pr = _Proj(X, 1 / (v + t0))
+            pr = Proj(X, 1 / (v + t0))
             tau2 = t0 * float(ymc @ pr.Py(ymc)) / (k - p)
         if method == "PM":
             tau2 = _pm_mods(ymc, v, X, k - p, func)
@@ -570,31 +570,29 @@ def tau2_mods(
 
 def _pm_mods(ymc, v, X, target, func) -> float:
     """Paule-Mandel with moderators: root of y'P(tau2)y = k - p (bracket grown as needed)."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import optimize
 
-    from evidence.errors import ConvergenceError
-
     def f(t: float) -> float:
-        return float(ymc @ _Proj(X, 1 / (v + t)).Py(ymc)) - target
+        return float(ymc @ Proj(X, 1 / (v + t)).Py(ymc)) - target
 
     if f(0.0) <= 0:
         return 0.0
     hi = max(float(np.var(ymc)), float(v.mean()), 1e-300)
     for _ in range(200):
         if f(hi) < 0:
-            return optimize.brentq(f, 0.0, hi, xtol=1e-300, rtol=4 * _EPS, maxiter=1000)
+            return optimize.brentq(f, 0.0, hi, xtol=1e-300, rtol=4 * EPS, maxiter=1000)
         hi *= 4.0
     raise ConvergenceError(f"{func}(): the Paule-Mandel estimate of tau2 could not be bracketed.")
 
 
 def _fisher_mods(ymc, v, X, tau2, method, allpos, func) -> tuple[float, bool]:
     """Fisher scoring for ML/REML/EB (metafor's iteration, full step, kept >= 0)."""
-    from evidence.errors import ConvergenceError
 
     k, p = X.shape
     scale = float(np.mean(v)) if np.mean(v) > 0 else 1.0
     for _ in range(MODS_MAXITER):
-        pr = _Proj(X, 1 / (v + tau2))
+        pr = Proj(X, 1 / (v + tau2))
         py = pr.Py(ymc)
         w = pr.w
         if method == "ML":
@@ -630,22 +628,21 @@ def _fisher_mods(ymc, v, X, tau2, method, allpos, func) -> tuple[float, bool]:
 
 def _tau2_se(ymc, v, X, tau2, method) -> float:
     """Standard error of tau2 as metafor ``rma.uni()`` reports it (NaN where it gives none)."""
-    import math
 
     k, p = X.shape
     if method == "HE":
-        ols = _Proj(X, np.ones(k))
+        ols = Proj(X, np.ones(k))
         return math.sqrt(
             (2 * ols.tr_pdpd(v) + 4 * tau2 * ols.tr_pd(v) + 2 * tau2**2 * (k - p)) / (k - p) ** 2
         )
     if method in ("DL", "HS"):
-        pr = _Proj(X, 1 / v)
+        pr = Proj(X, 1 / v)
         trp, trpp = pr.tr(), pr.tr_pp()
         denom = trp**2 if method == "DL" else float((1 / v).sum()) ** 2
         return math.sqrt((2 * (k - p) + 4 * tau2 * trp + 2 * tau2**2 * trpp) / denom)
     if method == "SJ":
         t0 = float(np.var(ymc, ddof=1) * (k - 1) / k)
-        pr = _Proj(X, 1 / (v + t0))
+        pr = Proj(X, 1 / (v + t0))
         return math.sqrt(
             t0**2
             / (k - p) ** 2
@@ -654,5 +651,5 @@ def _tau2_se(ymc, v, X, tau2, method) -> float:
     if method == "ML":
         return math.sqrt(2 / float(((1 / (v + tau2)) ** 2).sum()))
     if method == "REML":
-        return math.sqrt(2 / _Proj(X, 1 / (v + tau2)).tr_pp())
+        return math.sqrt(2 / Proj(X, 1 / (v + tau2)).tr_pp())
     return math.nan

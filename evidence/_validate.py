@@ -9,7 +9,7 @@ argument (or column) and what was expected, metafor style::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,6 @@ def check_path(value: Any, arg: str, func: str) -> Path:
 
 
 def check_mapping(value: Any, arg: str, func: str, what: str = "a mapping (dict)") -> Any:
-    from collections.abc import Mapping
 
     if isinstance(value, Mapping):
         return value

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from evidence._validate import check_int
+from evidence import _distributions as dist
+from evidence._validate import check_choice, check_int, check_level
 from evidence.errors import ConvergenceError, InvalidParameterError, ValidationError
 from evidence.moderators import (
-    _check_choice,
-    _check_level,
-    _check_yi_vi,
-    _Display,
-    _fit,
-    _fmt_p,
-    _normalise_ci_method,
-    _normalise_method,
-    _pool_options,
+    Display,
+    check_yi_vi,
+    fit_mods,
+    fmt_p,
+    normalise_ci_method,
+    normalise_method,
+    pool_options,
 )
 from evidence.pooling import PoolResult, pool
 
@@ -44,7 +43,7 @@ EGGER_MIN_K_ADVISED = 10
 
 # --------------------------------------------------------------------------- Egger
 @dataclass(frozen=True)
-class EggerResult(_Display):
+class EggerResult(Display):
     """Regression test for funnel-plot asymmetry (metafor ``regtest``, predictor ``sei``).
 
     Attributes
@@ -119,7 +118,7 @@ class EggerResult(_Display):
         txt = (
             f"Regression test for funnel plot asymmetry ({self.model}, predictor sei, "
             f"k = {self.k}): {self.stat_name} = {self.stat:.4f}{df_txt}, "
-            f"p = {_fmt_p(self.p_value)}; limit estimate {self.limit_estimate:.4f} "
+            f"p = {fmt_p(self.p_value)}; limit estimate {self.limit_estimate:.4f} "
             f"[{self.limit_ci_low:.4f}, {self.limit_ci_high:.4f}]"
         )
         return txt if self.warning is None else f"{txt} (warning: {self.warning})"
@@ -164,11 +163,11 @@ def egger_test(
         With fewer than 3 studies (the regression needs residual df).
     """
     func = "egger_test"
-    model = _check_choice(model, ("rma", "lm"), "model", func)
-    method = _normalise_method(method, func)
-    ci_method = _normalise_ci_method(ci_method, func)
-    level = _check_level(level, func)
-    y, v, _ = _check_yi_vi(yi, vi, func)
+    model = check_choice(model, "model", func, ("rma", "lm"))
+    method = normalise_method(method, func)
+    ci_method = normalise_ci_method(ci_method, func)
+    level = check_level(level, func)
+    y, v, _ = check_yi_vi(yi, vi, func)
     k = y.size
     if k < 3:
         raise ValidationError(
@@ -184,7 +183,7 @@ def egger_test(
     X = np.column_stack([np.ones(k), sei])
     alpha = 1 - level
     if model == "rma":
-        fit = _fit(
+        fit = fit_mods(
             y,
             v,
             X,
@@ -282,12 +281,12 @@ def funnel_data(
         * ``estimate`` - the funnel's centre (same on every row).
     """
     func = "funnel_data"
-    level = _check_level(level, func)
+    level = check_level(level, func)
     if isinstance(grid_size, bool) or not isinstance(grid_size, int) or grid_size < 2:
         raise InvalidParameterError(
             f"The 'grid_size' argument of funnel_data() must be an integer >= 2. Got {grid_size!r}."
         )
-    y, v, keep = _check_yi_vi(yi, vi, func)
+    y, v, keep = check_yi_vi(yi, vi, func)
     sei = np.sqrt(v)
     if estimate is None:
         if (v <= 0).any():
@@ -307,7 +306,6 @@ def funnel_data(
             raise InvalidParameterError(
                 f"The 'estimate' argument of funnel_data() must be finite. Got {estimate!r}."
             )
-    from evidence import _distributions as dist
 
     crit = float(dist.norm_isf((1 - level) / 2))
     grid = np.linspace(0.0, float(sei.max()), grid_size)
@@ -341,7 +339,7 @@ def funnel_data(
 
 # --------------------------------------------------------------------------- trim and fill
 @dataclass(frozen=True)
-class TrimFillResult(_Display):
+class TrimFillResult(Display):
     """Duval and Tweedie's trim-and-fill (metafor ``trimfill``).
 
     Attributes
@@ -447,13 +445,13 @@ def trim_and_fill(
     ``trimfill`` help page warns against treating it as "more valid").
     """
     func = "trim_and_fill"
-    estimator = _check_choice(estimator, ("L0", "R0", "Q0"), "estimator", func)
+    estimator = check_choice(estimator, "estimator", func, ("L0", "R0", "Q0"))
     if side is not None:
-        side = _check_choice(side, ("left", "right"), "side", func)
-    method, _ = _pool_options(method, "z", func)
-    level = _check_level(level, func)
+        side = check_choice(side, "side", func, ("left", "right"))
+    method, _ = pool_options(method, "z", func)
+    level = check_level(level, func)
     maxiter = check_int(maxiter, "maxiter", func, minimum=1)
-    y0, v0, _ = _check_yi_vi(yi, vi, func)
+    y0, v0, _ = check_yi_vi(yi, vi, func)
     k = y0.size
     if k < 2:
         raise ValidationError(f"trim_and_fill() needs at least 2 studies. Got k = {k}.")
@@ -469,7 +467,7 @@ def trim_and_fill(
                 "trim_and_fill() needs at least 3 studies to choose 'side' itself; pass "
                 f"side='left' or 'right'. Got k = {k}."
             )
-        slope = _fit(
+        slope = fit_mods(
             y0,
             v0,
             np.column_stack([np.ones(k), np.sqrt(v0)]),
@@ -487,6 +485,7 @@ def trim_and_fill(
     yi_c = y
     beta = math.nan
     se_k0 = math.nan
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import stats
 
     while k0 != k0_prev:
@@ -605,9 +604,9 @@ def leave_one_out(
         With a single study (nothing is left after omitting it).
     """
     func = "leave_one_out"
-    method, ci_method = _pool_options(method, ci_method, func)
-    level = _check_level(level, func)
-    y, v, keep = _check_yi_vi(yi, vi, func)
+    method, ci_method = pool_options(method, ci_method, func)
+    level = check_level(level, func)
+    y, v, keep = check_yi_vi(yi, vi, func)
     if labels is None:
         lab: list = list(np.flatnonzero(keep))
     else:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evidence.errors import EvigapWarning, InvalidParameterError
+from evidence.ingest import read_studies
 
 __all__ = ["bundled_bib_path", "bundled_path", "list_datasets", "load_dataset"]
 
@@ -125,8 +126,6 @@ def load_dataset(name: str) -> pd.DataFrame:
     file = index.loc[index["name"] == name, "file"].iloc[0]
     path = bundled_path(file)
     if name in _STUDY_SHEETS:
-        from evidence.ingest import read_studies
-
         result = read_studies(path, bib=bundled_bib_path())
         if result.n_rejected:
             warnings.warn(

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evidence._validate import as_vector, check_bool, check_frame
+from evidence._validate import as_vector, check_bool, check_frame, numeric_column
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 from evidence.pooling import pool
 
@@ -68,7 +68,7 @@ def _check_yi_vi(
     keep = ~(np.isnan(y) | np.isnan(v))
     if (v[keep] <= 0).any() or np.isinf(y).any() or np.isinf(v).any():
         i = int(np.flatnonzero(keep & ((v <= 0) | np.isinf(y) | np.isinf(v)))[0])
-        raise InvalidParameterError(
+        raise ValidationError(
             f"The 'vi' argument of {func}() must contain finite sampling variances > 0 (and "
             f"'yi' finite values); study {lab[i]!r} has yi = {y[i]!r}, vi = {v[i]!r}."
         )
@@ -171,8 +171,8 @@ def cumulative(
         if "study_id" in data.columns
         else pd.Series(data.index, index=data.index)
     )
-    y_all = pd.to_numeric(data[yi], errors="coerce").to_numpy(dtype=float)
-    v_all = pd.to_numeric(data[vi], errors="coerce").to_numpy(dtype=float)
+    y_all = numeric_column(data, yi, "yi", func, error=ValidationError)
+    v_all = numeric_column(data, vi, "vi", func, error=ValidationError)
     pos = np.arange(len(data))
     sorted_pos = (
         pd.Series(keys.to_numpy(), index=pos)
@@ -181,7 +181,7 @@ def cumulative(
     )
     y, v, kept = _check_yi_vi(y_all[sorted_pos], v_all[sorted_pos], func, list(sorted_pos))
     if len(y) == 0:
-        raise InvalidParameterError(f"{func}() needs at least one study with '{yi}' and '{vi}'.")
+        raise ValidationError(f"{func}() needs at least one study with '{yi}' and '{vi}'.")
     rows = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -276,6 +276,7 @@ def influence(
     ValidationError
         Fewer than 3 studies (each leave-one-out fit needs 2 to estimate tau2).
     """
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.special import chdtr
 
     func = "influence"

@@ -132,7 +132,7 @@ def _finish(yi, vi, complete, corrected, dropped00) -> _Computed:
     return _Computed(yi, vi, corrected & complete & ~dropped00, dropped00, undefined)
 
 
-def _zero_correction(cells: list[np.ndarray], add: float, to: str):
+def zero_correction(cells: list[np.ndarray], add: float, to: str):
     """Add ``add`` to every cell of the rows chosen by ``to``; returns (cells, mask)."""
     k = len(cells[0])
     if to == "none" or add == 0:
@@ -147,13 +147,14 @@ def _zero_correction(cells: list[np.ndarray], add: float, to: str):
     return [np.where(mask, c + add, c) for c in cells], mask
 
 
-def _table_core(measure, ai, bi, ci, di, *, add, to, drop00, vtype) -> _Computed:
+def table_core(measure, ai, bi, ci, di, *, add, to, drop00, vtype) -> _Computed:
+    """RR/OR/RD/PETO from 2x2 tables (escalc), with the zero-cell rule."""
     complete = ~(np.isnan(ai) | np.isnan(bi) | np.isnan(ci) | np.isnan(di))
     dropped = np.zeros(len(ai), dtype=bool)
     if drop00:
         dropped = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
         ai, bi, ci, di = (np.where(dropped, np.nan, x) for x in (ai, bi, ci, di))
-    (ai, bi, ci, di), corrected = _zero_correction([ai, bi, ci, di], add, to)
+    (ai, bi, ci, di), corrected = zero_correction([ai, bi, ci, di], add, to)
     n1, n2 = ai + bi, ci + di
     with np.errstate(all="ignore"):
         p1, p2 = ai / n1, ci / n2
@@ -179,7 +180,8 @@ def _table_core(measure, ai, bi, ci, di, *, add, to, drop00, vtype) -> _Computed
     return _finish(yi, vi, complete, corrected, dropped)
 
 
-def _mean_core(measure, m1, sd1, n1, m2, sd2, n2, *, vtype, correct) -> _Computed:
+def mean_core(measure, m1, sd1, n1, m2, sd2, n2, *, vtype, correct) -> _Computed:
+    """MD/SMD/SMDH/ROM from two groups' means, SDs and sizes (escalc)."""
     complete = ~np.isnan(np.vstack([m1, sd1, n1, m2, sd2, n2])).any(axis=0)
     with np.errstate(all="ignore"):
         mi = n1 + n2 - 2
@@ -228,9 +230,10 @@ def _mean_core(measure, m1, sd1, n1, m2, sd2, n2, *, vtype, correct) -> _Compute
     return _finish(yi, vi, complete, np.zeros(k, dtype=bool), np.zeros(k, dtype=bool))
 
 
-def _proportion_core(measure, xi, ni, *, add, to, vtype) -> _Computed:
+def proportion_core(measure, xi, ni, *, add, to, vtype) -> _Computed:
+    """PR/PLN/PLO/PAS/PFT from single-arm events and sizes (escalc), with the zero-cell rule."""
     complete = ~(np.isnan(xi) | np.isnan(ni))
-    (xi, mi), corrected = _zero_correction([xi, ni - xi], add, to)
+    (xi, mi), corrected = zero_correction([xi, ni - xi], add, to)
     ni = xi + mi
     with np.errstate(all="ignore"):
         pr = xi / ni
@@ -266,13 +269,14 @@ def _correlation_core(measure, ri, ni) -> _Computed:
     return _finish(yi, vi, complete, np.zeros(k, dtype=bool), np.zeros(k, dtype=bool))
 
 
-def _rate_core(measure, x1, t1, x2, t2, *, add, to, drop00) -> _Computed:
+def rate_core(measure, x1, t1, x2, t2, *, add, to, drop00) -> _Computed:
+    """IRR/IRD from event counts and person-times (escalc), with the zero-cell rule."""
     complete = ~(np.isnan(x1) | np.isnan(t1) | np.isnan(x2) | np.isnan(t2))
     dropped = np.zeros(len(x1), dtype=bool)
     if drop00:
         dropped = (x1 == 0) & (x2 == 0)
         x1, x2 = (np.where(dropped, np.nan, x) for x in (x1, x2))
-    (x1, x2), corrected = _zero_correction([x1, x2], add, to)
+    (x1, x2), corrected = zero_correction([x1, x2], add, to)
     with np.errstate(all="ignore"):
         ir1, ir2 = x1 / t1, x2 / t2
         if measure == "IRR":
@@ -292,7 +296,8 @@ def _gen_core(yi, vi, sei) -> _Computed:
 
 
 # --------------------------------------------------------------------------- checks
-def _rows_text(labels, mask, limit: int = 5) -> str:
+def rows_text(labels, mask, limit: int = 5) -> str:
+    """The labels of the rows in ``mask`` for a message, at most ``limit`` of them."""
     if callable(labels):  # labels built only now that a message needs them
         labels = labels()
     hit = [str(x) for x in np.asarray(labels, dtype=object)[np.asarray(mask, dtype=bool)]]
@@ -300,7 +305,7 @@ def _rows_text(labels, mask, limit: int = 5) -> str:
     return ", ".join(hit[:limit]) + more
 
 
-def _check_values(
+def check_cell_values(
     values: dict[str, np.ndarray],
     names: dict[str, str],
     labels,
@@ -312,7 +317,7 @@ def _check_values(
 
     def fail(arg: str, mask, what: str) -> None:
         raise ValidationError(
-            f"{where}: {names[arg]} {what} in {row_word}(s) {_rows_text(labels, mask)}."
+            f"{where}: {names[arg]} {what} in {row_word}(s) {rows_text(labels, mask)}."
         )
 
     if family == "table":
@@ -355,7 +360,7 @@ def _check_values(
                 fail(arg, values[arg] < 0, "must be >= 0")
 
 
-def _complete_table(values, names, labels, where, row_word="row"):
+def complete_table(values, names, labels, where, row_word="row"):
     """Fill bi/di from n1i/n2i (metafor: bi = n1i - ai) and check consistency."""
     k = len(values["ai"])
     out = {}
@@ -368,7 +373,7 @@ def _complete_table(values, names, labels, where, row_word="row"):
             if bad.any():
                 raise ValidationError(
                     f"{where}: {names[tot]} is not equal to {names[ev]} + {names[non]} in "
-                    f"{row_word}(s) {_rows_text(labels, bad)}."
+                    f"{row_word}(s) {rows_text(labels, bad)}."
                 )
             b = np.where(np.isnan(b), n - values[ev], b)
         out[non] = b
@@ -405,7 +410,8 @@ def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> tuple[s
     return _family(measure), float(add)
 
 
-def _numeric_column(data: pd.DataFrame, arg: str, col: str, fn: str) -> np.ndarray:
+def input_column(data: pd.DataFrame, arg: str, col: str, fn: str) -> np.ndarray:
+    """Sheet column ``col`` (argument ``arg`` of ``fn()``) as floats; errors name both."""
     raw = data[col]
     if isinstance(raw, pd.DataFrame):
         raise InvalidParameterError(
@@ -417,7 +423,7 @@ def _numeric_column(data: pd.DataFrame, arg: str, col: str, fn: str) -> np.ndarr
     if bad.any():
         raise ValidationError(
             f"{fn}(): column {col!r} (argument '{arg}') must be numeric; non-numeric values in "
-            f"row(s) {_rows_text(data.index, bad)}."
+            f"row(s) {rows_text(data.index, bad)}."
         )
     return num.to_numpy(dtype=float, na_value=np.nan)
 
@@ -602,30 +608,30 @@ def effect_sizes(
                 f"The '{arg}' argument of {fn}() names column {col!r}, which is not in data. "
                 f"Columns: {cols}."
             )
-        values[arg] = _numeric_column(data, arg, col, fn)
+        values[arg] = input_column(data, arg, col, fn)
         names[arg] = f"column {col!r} (argument '{arg}')"
 
     labels = data.index
-    _check_values(values, names, labels, family, f"{fn}()")
+    check_cell_values(values, names, labels, family, f"{fn}()")
     if family == "table":
-        a, b, c, d = _complete_table(values, names, labels, f"{fn}()")
+        a, b, c, d = complete_table(values, names, labels, f"{fn}()")
         derived = {
             "bi": names.get("bi", "non-events of group 1 (n1i - ai)"),
             "di": names.get("di", "non-events of group 2 (n2i - ci)"),
         }
-        _check_values({"bi": b, "di": d}, derived, labels, family, f"{fn}()")
-        comp = _table_core(measure, a, b, c, d, add=add, to=to, drop00=drop00, vtype=vtype)
+        check_cell_values({"bi": b, "di": d}, derived, labels, family, f"{fn}()")
+        comp = table_core(measure, a, b, c, d, add=add, to=to, drop00=drop00, vtype=vtype)
     elif family == "mean":
-        comp = _mean_core(
+        comp = mean_core(
             measure, values["m1i"], values["sd1i"], values["n1i"],
             values["m2i"], values["sd2i"], values["n2i"], vtype=vtype, correct=correct,
         )  # fmt: skip
     elif family == "proportion":
-        comp = _proportion_core(measure, values["xi"], values["ni"], add=add, to=to, vtype=vtype)
+        comp = proportion_core(measure, values["xi"], values["ni"], add=add, to=to, vtype=vtype)
     elif family == "correlation":
         comp = _correlation_core(measure, values["ri"], values["ni"])
     elif family == "rate":
-        comp = _rate_core(
+        comp = rate_core(
             measure, values["x1i"], values["t1i"], values["x2i"], values["t2i"],
             add=add, to=to, drop00=drop00,
         )  # fmt: skip
@@ -641,7 +647,7 @@ def effect_sizes(
     if comp.dropped00.any():
         warnings.warn(
             f"{fn}(): drop00=True set {int(comp.dropped00.sum())} row(s) with no events (or only "
-            f"events) in both groups to NaN: row(s) {_rows_text(labels, comp.dropped00)}.",
+            f"events) in both groups to NaN: row(s) {rows_text(labels, comp.dropped00)}.",
             StatisticalWarning,
             stacklevel=2,
         )
@@ -649,7 +655,7 @@ def effect_sizes(
         warnings.warn(
             f"{fn}(): measure={measure!r} is undefined (infinite or NaN) for "
             f"{int(comp.undefined.sum())} row(s) with complete inputs; set to NaN: row(s) "
-            f"{_rows_text(labels, comp.undefined)}.",
+            f"{rows_text(labels, comp.undefined)}.",
             StatisticalWarning,
             stacklevel=2,
         )
@@ -759,14 +765,14 @@ def effects_from_ci(
                 )
                 raise ValidationError(
                     f"{fn}(): '{name}' must be {need} for measure={measure!r}; "
-                    f"row(s) {_rows_text(rows, bad)}."
+                    f"row(s) {rows_text(rows, bad)}."
                 )
     if (lo > hi).any():
         raise ValidationError(
-            f"{fn}(): 'ci_low' is above 'ci_high' in row(s) {_rows_text(rows, lo > hi)}."
+            f"{fn}(): 'ci_low' is above 'ci_high' in row(s) {rows_text(rows, lo > hi)}."
         )
     if (s <= 0).any():
-        raise ValidationError(f"{fn}(): 'se' must be > 0; row(s) {_rows_text(rows, s <= 0)}.")
+        raise ValidationError(f"{fn}(): 'se' must be > 0; row(s) {rows_text(rows, s <= 0)}.")
 
     if measure in LOG_MEASURES:
 
@@ -782,6 +788,7 @@ def effects_from_ci(
             return x
 
     yi, flo, fhi = f(est), f(lo), f(hi)
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.special import ndtri
 
     z = ndtri((1 + lev) / 2)
@@ -798,7 +805,7 @@ def effects_from_ci(
         warnings.warn(
             f"{fn}(): the estimate is outside its CI or not halfway between the CI limits "
             f"(on the {'log' if measure in LOG_MEASURES else 'analysis'} scale) in row(s) "
-            f"{_rows_text(rows, outside | skewed)}; check that the CI is a Wald-type interval "
+            f"{rows_text(rows, outside | skewed)}; check that the CI is a Wald-type interval "
             "on the stated scale.",
             StatisticalWarning,
             stacklevel=2,

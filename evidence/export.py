@@ -198,6 +198,7 @@ ColumnCells = Callable[[int, int], "pa.Array"]
 
 
 def _write_arrow(frame: pd.DataFrame, handle: BinaryIO) -> None:
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
@@ -223,6 +224,7 @@ def _revealed(written: pa.Buffer) -> pa.Buffer | bytes:
 
 def _column_cells(series: pd.Series) -> ColumnCells:
     """A function giving the cells of rows ``start:stop`` of a column as an Arrow array."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     dtype = series.dtype
@@ -235,6 +237,7 @@ def _column_cells(series: pd.Series) -> ColumnCells:
 
 def _category_cells(series: pd.Series) -> ColumnCells:
     """Each category is formatted once; the rows take their category's cell."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     categories = series.dtype.categories.astype(object).tolist()
@@ -250,6 +253,7 @@ def _category_cells(series: pd.Series) -> ColumnCells:
 
 def _arrow_cells(series: pd.Series) -> pa.Array:
     """One column (a chunk of it) as CSV cells, missing values as nulls."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     dtype = series.dtype
@@ -286,6 +290,7 @@ def _float_cells(values: np.ndarray) -> pa.Array:
     ``repr`` uses an exponent (below 1e-4 or from 1e16 in magnitude), infinities and -0.0 by
     ``repr`` itself, and the rest by Arrow; the three groups are then put back in row order.
     """
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -313,6 +318,7 @@ def _float_cells(values: np.ndarray) -> pa.Array:
 
 def _fixed_notation(values: np.ndarray) -> pa.Array:
     """Non-integral floats with 1e-4 <= |x| < 1e16 as ``repr`` writes them."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     text = _cast_text(pa.array(values))
@@ -323,6 +329,7 @@ def _fixed_notation(values: np.ndarray) -> pa.Array:
 
 def _text_cells(series: pd.Series) -> pa.Array:
     """Text with formula-like cells neutralised (not yet quoted), missing as null."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -355,6 +362,7 @@ def _maybe_formula(text: pa.Array) -> np.ndarray:
 
 def _writer_safe(text: pa.Array) -> pa.Array:
     """Text cells quoted where RFC 4180 needs it, quoting characters hidden for the writer."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow.compute as pc
 
     span = _value_bytes(text).tobytes()
@@ -369,6 +377,7 @@ def _writer_safe(text: pa.Array) -> pa.Array:
 
 def _no_blank_lines(cells: pa.Array) -> pa.Array:
     """A single column's empty cells as ``""`` so that they do not become blank lines."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -382,6 +391,7 @@ def _no_blank_lines(cells: pa.Array) -> pa.Array:
 
 def _translated(text: pa.Array, table: bytes) -> pa.Array:
     """``text`` with each byte of its values mapped through ``table`` (``bytes.translate``)."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     validity, offsets, data = text.buffers()
@@ -407,6 +417,7 @@ def _value_bytes(text: pa.Array) -> np.ndarray:
 
 
 def _cast_text(array: pa.Array) -> pa.Array:
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -415,6 +426,7 @@ def _cast_text(array: pa.Array) -> pa.Array:
 
 def _lit(text: str) -> pa.Scalar:
     """A ``large_string`` Arrow scalar (Arrow kernels do not mix string widths)."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
 
     return pa.scalar(text, pa.large_string())

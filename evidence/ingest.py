@@ -40,6 +40,7 @@ from evidence.readers import (
     returning_allocator,
     text_cells,
 )
+from evidence.references import Bibliography, read_bib, read_ris
 from evidence.rules import (
     FALSE_TEXT,
     RULE_TEXT,
@@ -228,7 +229,6 @@ def _empty(n: int, dtype):
 def _resolve_bib(bib):
     if bib is None:
         return None, None
-    from evidence.references import Bibliography, read_bib, read_ris
 
     if isinstance(bib, Bibliography):
         name = Path(bib.source).name if bib.source else "the bibliography"

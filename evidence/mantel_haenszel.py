@@ -27,23 +27,24 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evidence._display import fmt_cell
 from evidence._validate import check_bool, check_frame, check_level
 from evidence.effects import (
-    _check_values,
-    _complete_table,
-    _numeric_column,
-    _rate_core,
-    _rows_text,
-    _table_core,
-    _zero_correction,
+    check_cell_values,
+    complete_table,
+    input_column,
+    rate_core,
+    rows_text,
+    table_core,
+    zero_correction,
 )
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
-from evidence.pooling import _fmt_cell
 
 __all__ = [
     "MHResult",
@@ -244,11 +245,10 @@ class MHResult:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         rows = "".join(
             f"<tr><th style='text-align:left'>{escape(n)}</th>"
-            f"<td>{escape(_fmt_cell(getattr(self, n)))}</td></tr>"
+            f"<td>{escape(fmt_cell(getattr(self, n)))}</td></tr>"
             for n in MH_FIELDS
         )
         return (
@@ -317,14 +317,14 @@ def _read(
                 f"The '{arg}' argument of {func}() names column {col!r}, which is not in data. "
                 f"Columns: {[str(c) for c in data.columns][:20]}."
             )
-        values[arg] = _numeric_column(data, arg, col, func)
+        values[arg] = input_column(data, arg, col, func)
         names[arg] = f"column {col!r} (argument '{arg}')"
     family = "rate" if rate else "table"
-    _check_values(values, names, data.index, family, f"{func}()")
+    check_cell_values(values, names, data.index, family, f"{func}()")
     if rate:
         return [values["x1i"], values["t1i"], values["x2i"], values["t2i"]]
-    a, b, c, d = _complete_table(values, names, data.index, f"{func}()")
-    _check_values(
+    a, b, c, d = complete_table(values, names, data.index, f"{func}()")
+    check_cell_values(
         {"bi": b, "di": d},
         {"bi": "non-events of group 1 (n1i - ai)", "di": "non-events of group 2 (n2i - ci)"},
         data.index,
@@ -336,12 +336,14 @@ def _read(
 
 # --------------------------------------------------------------------------- core
 def _chi2_sf(x: float, df: float) -> float:
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.special import chdtrc
 
     return float(chdtrc(df, x)) if np.isfinite(x) else math.nan
 
 
 def _z_parts(beta: float, se: float, level: float) -> tuple[float, float, float, float]:
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.special import ndtr, ndtri
 
     if not (np.isfinite(beta) and np.isfinite(se)):
@@ -371,10 +373,10 @@ def _core(
     # per-study yi / vi (first element of add, to, drop00)
     if rate:
         x1, t1, x2, t2 = (a.copy() for a in arrays)
-        comp = _rate_core(measure, x1, t1, x2, t2, add=add[0], to=to[0], drop00=drop00[0])
+        comp = rate_core(measure, x1, t1, x2, t2, add=add[0], to=to[0], drop00=drop00[0])
     else:
         a, b, c, d = (x.copy() for x in arrays)
-        comp = _table_core(
+        comp = table_core(
             "PETO" if method == "PETO" else measure,
             a,
             b,
@@ -393,7 +395,7 @@ def _core(
             dz = (x1 == 0) & (x2 == 0)
             cells = [np.where(dz, np.nan, z) for z in cells]
         used = ~(np.isnan(cells[0]) | np.isnan(cells[1]) | np.isnan(t1) | np.isnan(t2))
-        (x1, x2), _ = _zero_correction([z[used] for z in cells], add[1], to[1])
+        (x1, x2), _ = zero_correction([z[used] for z in cells], add[1], to[1])
         t1, t2 = t1[used], t2[used]
     else:
         cells = [a, b, c, d]
@@ -401,7 +403,7 @@ def _core(
             dz = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
             cells = [np.where(dz, np.nan, z) for z in cells]
         used = ~np.isnan(np.vstack(cells)).any(axis=0)
-        (a, b, c, d), _ = _zero_correction([z[used] for z in cells], add[1], to[1])
+        (a, b, c, d), _ = zero_correction([z[used] for z in cells], add[1], to[1])
     k = int(used.sum())
     if k == 0:
         raise ValidationError(
@@ -411,7 +413,7 @@ def _core(
         warnings.warn(
             f"{func}(): {k_all - k} of {k_all} tables omitted (missing counts"
             f"{' or no events in both groups' if drop00[1] else ''}): row(s) "
-            f"{_rows_text(labels, ~used)}.",
+            f"{rows_text(labels, ~used)}.",
             StatisticalWarning,
             stacklevel=3,
         )

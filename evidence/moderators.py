@@ -14,10 +14,13 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 
 import numpy as np
 import pandas as pd
 
+from evidence import _distributions as dist
+from evidence._tau2 import Proj, loglik_mods, tau2_mods
 from evidence._validate import (
     check_bool,
     check_choice,
@@ -30,6 +33,10 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
+from evidence.pooling import CI_METHODS as POOL_CI_METHODS
+from evidence.pooling import METHODS as POOL_METHODS
+from evidence.pooling import as_float_array, numeric_data_column, pool, pool_groups
+from evidence.robust import cr2
 
 __all__ = [
     "MetaRegressionResult",
@@ -64,18 +71,18 @@ def _check_choice(
 _check_level = check_level
 
 
-def _normalise_ci_method(ci_method: object, func: str) -> str:
+def normalise_ci_method(ci_method: object, func: str) -> str:
+    """Check ``ci_method`` against :data:`CI_METHODS` (metafor aliases accepted)."""
     return _check_choice(ci_method, CI_METHODS, "ci_method", func, _CI_ALIASES)
 
 
-def _normalise_method(method: object, func: str) -> str:
+def normalise_method(method: object, func: str) -> str:
+    """Check ``method`` against :data:`METHODS` (metafor aliases accepted)."""
     return _check_choice(method, METHODS, "method", func, _METHOD_ALIASES)
 
 
-def _pool_options(method: object, ci_method: object, func: str) -> tuple[str, str]:
+def pool_options(method: object, ci_method: object, func: str) -> tuple[str, str]:
     """Check 'method'/'ci_method' against the vocabulary of pool() (with metafor aliases)."""
-    from evidence.pooling import CI_METHODS as POOL_CI_METHODS
-    from evidence.pooling import METHODS as POOL_METHODS
 
     m = _check_choice(method, POOL_METHODS, "method", func, _METHOD_ALIASES)
     c = _check_choice(ci_method, POOL_CI_METHODS, "ci_method", func, _CI_ALIASES)
@@ -84,12 +91,11 @@ def _pool_options(method: object, ci_method: object, func: str) -> tuple[str, st
 
 def _as_vector(x: object, arg: str, func: str) -> np.ndarray:
     """Numbers only, as :func:`evidence.pool` (booleans and text are a wrong argument)."""
-    from evidence.pooling import _as_float_array
 
-    return _as_float_array(x, arg, func)
+    return as_float_array(x, arg, func)
 
 
-def _check_yi_vi(yi: object, vi: object, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def check_yi_vi(yi: object, vi: object, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate yi/vi; drop rows with a missing value (with a warning) like metafor's na.omit.
 
     Returns yi, vi and the boolean mask of the rows kept.
@@ -169,7 +175,6 @@ def _tau2(
     """tau2 and its standard error as metafor rma.uni() estimates them: the one estimator,
     :func:`evidence._tau2.tau2_mods` (intercept-only models go through the same vectorised
     solvers as :func:`evidence.pooling.pool`)."""
-    from evidence._tau2 import tau2_mods
 
     tau2, se, stuck = tau2_mods(y, v, X, method, func)
     if stuck:
@@ -183,7 +188,6 @@ def _tau2(
 
 
 def _loglik(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: str) -> float:
-    from evidence._tau2 import loglik_mods
 
     return loglik_mods(y, v, X, tau2, method)
 
@@ -218,7 +222,7 @@ def _wls_inference(y, X, w, scale, ci_method, level, btt):
     return beta, vb, se, stat, pval, ci[:, 0], ci[:, 1], qm, qm_p
 
 
-def _fit(
+def fit_mods(
     y: np.ndarray,
     v: np.ndarray,
     X: np.ndarray,
@@ -259,7 +263,6 @@ def _fit(
     btt = list(range(1, p) if p > 1 and names[0] == "intrcpt" else range(p)) if btt is None else btt
     m = len(btt)
     alpha = 1 - level
-    from evidence import _distributions as dist
 
     dfs = float(k - p) if ci_method != "z" else math.nan
     qm_df2 = dfs
@@ -291,10 +294,8 @@ def _fit(
         ci_low, ci_high = beta - crit * se, beta + crit * se
 
     if (v > 0).all() and k > p:
-        from evidence._tau2 import _Proj
-
         ymc = y - y.mean()
-        pfe = _Proj(X, 1 / v)
+        pfe = Proj(X, 1 / v)
         qe = max(0.0, float(ymc @ pfe.Py(ymc)))
         qe_p = float(dist.chi2_sf(qe, k - p))
         vt = (k - p) / pfe.tr()
@@ -350,7 +351,7 @@ def _fit(
 def _fit_intercept(
     y: np.ndarray, v: np.ndarray, *, method: str, ci_method: str, level: float, func: str
 ) -> _Fit:
-    return _fit(
+    return fit_mods(
         y,
         v,
         np.ones((y.size, 1)),
@@ -364,7 +365,7 @@ def _fit_intercept(
 
 
 # --------------------------------------------------------------------------- display helpers
-class _Display:
+class Display:
     """``summary()`` and ``_repr_html_`` from ``to_frame()`` and ``_title()``."""
 
     def to_frame(self) -> pd.DataFrame:  # pragma: no cover - overridden
@@ -382,14 +383,14 @@ class _Display:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         return f"<p><b>{escape(self._title())}</b></p>" + self.to_frame().round(4).to_html(
             escape=True
         )
 
 
-def _fmt_p(p: float) -> str:
+def fmt_p(p: float) -> str:
+    """A p-value as metafor prints it (``<.0001``, 4 decimals, ``NA``)."""
     return "NA" if p is None or math.isnan(p) else ("<.0001" if p < 1e-4 else f"{p:.4f}")
 
 
@@ -482,16 +483,15 @@ def _data_yi_vi(
                 f"Available columns: {list(data.columns)}."
             )
     check_frame(data, "data", func, columns=[yi, vi, *extra])
-    from evidence.pooling import _numeric_column
 
-    y = _numeric_column(data, yi, "yi", func)
-    v = _numeric_column(data, vi, "vi", func)
+    y = numeric_data_column(data, yi, "yi", func)
+    v = numeric_data_column(data, vi, "vi", func)
     return data, y, v
 
 
 # --------------------------------------------------------------------------- meta-regression
 @dataclass(frozen=True)
-class MetaRegressionResult(_Display):
+class MetaRegressionResult(Display):
     """Mixed-effects meta-regression (metafor ``rma(yi, vi, mods=~...)``).
 
     Attributes
@@ -557,7 +557,7 @@ class MetaRegressionResult(_Display):
         return (
             f"Meta-regression ({self.method}, k = {self.k}): tau2 = {self.tau2:.4f}, "
             f"I2 = {self.i2:.2f}%, R2 = {self.r2:.2f}%; QE({self.qe_df}) = {self.qe:.4f}, "
-            f"p = {_fmt_p(self.qe_p)}; {qm_txt}, p = {_fmt_p(self.qm_p)}"
+            f"p = {fmt_p(self.qe_p)}; {qm_txt}, p = {fmt_p(self.qm_p)}"
         )
 
 
@@ -651,8 +651,8 @@ def meta_regression(
             f"The 'moderators' argument of {func}() must be a column name or a list of column "
             f"names. Got {moderators!r}."
         )
-    method = _normalise_method(method, func)
-    ci_method = _normalise_ci_method(ci_method, func)
+    method = normalise_method(method, func)
+    ci_method = normalise_ci_method(ci_method, func)
     level = _check_level(level, func)
     intercept = check_bool(intercept, "intercept", func)
     data, y, v = _data_yi_vi(data, yi, vi, mods, func)
@@ -666,8 +666,8 @@ def meta_regression(
             stacklevel=2,
         )
     y, v, X = y[keep], v[keep], X[keep]
-    y, v, _ = _check_yi_vi(y, v, func)
-    fit = _fit(y, v, X, names=names, method=method, ci_method=ci_method, level=level, func=func)
+    y, v, _ = check_yi_vi(y, v, func)
+    fit = fit_mods(y, v, X, names=names, method=method, ci_method=ci_method, level=level, func=func)
     return MetaRegressionResult(
         coefficients=_coef_frame(fit),
         k=fit.k,
@@ -724,7 +724,7 @@ def _adjust_p(groups: pd.DataFrame, how: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class SubgroupResult(_Display):
+class SubgroupResult(Display):
     """Subgroup analysis: one model per subgroup plus two tests of subgroup differences.
 
     Attributes
@@ -801,8 +801,8 @@ class SubgroupResult(_Display):
     def _title(self) -> str:
         return (
             f"Subgroups by {', '.join(self.by)} ({self.method}): test for subgroup differences "
-            f"Q = {self.q_between:.4f}, df = {self.q_between_df}, p = {_fmt_p(self.q_between_p)}"
-            f" (separate tau2); QM = {self.qm:.4f}, p = {_fmt_p(self.qm_p)} (common tau2)"
+            f"Q = {self.q_between:.4f}, df = {self.q_between_df}, p = {fmt_p(self.q_between_p)}"
+            f" (separate tau2); QM = {self.qm:.4f}, p = {fmt_p(self.qm_p)} (common tau2)"
         )
 
 
@@ -847,7 +847,6 @@ def subgroup_analysis(
         heterogeneity differ between subgroups, the second assumes it is equal.  With a
         single subgroup both tests are NaN (with a :class:`StatisticalWarning`).
     """
-    from evidence.pooling import pool_groups
 
     func = "subgroup_analysis"
     by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else []
@@ -857,11 +856,11 @@ def subgroup_analysis(
             f"Got {by!r}."
         )
     data, y, v = _data_yi_vi(data, yi, vi, by_list, func)
-    method, ci_method = _pool_options(method, ci_method, func)
+    method, ci_method = pool_options(method, ci_method, func)
     level = _check_level(level, func)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)  # pool_groups warns about NaN rows
-        _check_yi_vi(y, v, func)
+        check_yi_vi(y, v, func)
     _check_positive_vi(v, func)
     if p_adjust is not None:
         p_adjust = _check_choice(p_adjust, P_ADJUST, "p_adjust", func)
@@ -904,7 +903,6 @@ def subgroup_analysis(
     w = 1 / groups.loc[ok, "se"].to_numpy(dtype=float) ** 2
     mu = float(np.sum(w * est) / w.sum())
     q_between = float(np.sum(w * (est - mu) ** 2))
-    from evidence import _distributions as dist
 
     q_between_p = float(dist.chi2_sf(q_between, n_groups - 1))
 
@@ -920,8 +918,8 @@ def subgroup_analysis(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)  # pool_groups already warned
-            yk, vk, _ = _check_yi_vi(y[keep], v[keep], func)
-        fit = _fit(
+            yk, vk, _ = check_yi_vi(y[keep], v[keep], func)
+        fit = fit_mods(
             yk, vk, X, names=names, method=method, ci_method=ci_method, level=level, func=func
         )
         mixed = dict(
@@ -955,7 +953,7 @@ def subgroup_analysis(
 
 # --------------------------------------------------------------------------- cluster-robust
 @dataclass(frozen=True)
-class ClusteredPoolResult(_Display):
+class ClusteredPoolResult(Display):
     """Random-effects pooling with cluster-robust (sandwich) inference (metafor ``robust``).
 
     Attributes
@@ -1018,7 +1016,7 @@ class ClusteredPoolResult(_Display):
         return (
             f"Cluster-robust pooling ({self.method}, {self.vcov_type}; k = {self.k} in "
             f"{self.n_clusters} clusters): {self.estimate:.4f} [{self.ci_low:.4f}, "
-            f"{self.ci_high:.4f}], t({self.df}) = {self.stat:.4f}, p = {_fmt_p(self.p_value)}"
+            f"{self.ci_high:.4f}], t({self.df}) = {self.stat:.4f}, p = {fmt_p(self.p_value)}"
         )
 
 
@@ -1071,7 +1069,6 @@ def pool_clustered(
         Fields ``k, n_clusters, estimate, se, stat, df, p_value, ci_low, ci_high, pi_low,
         pi_high, tau2, i2, h2, q, q_df, q_p, se_model, vcov_type, method, level``.
     """
-    from evidence.pooling import pool
 
     func = "pool_clustered"
     if not isinstance(cluster, str):
@@ -1088,7 +1085,7 @@ def pool_clustered(
         else _check_choice(vcov, ("CR0", "CR1", "CR2"), "vcov", func)
     )
     data, y, v = _data_yi_vi(data, yi, vi, [cluster], func)
-    method, _ = _pool_options(method, "z", func)
+    method, _ = pool_options(method, "z", func)
     level = _check_level(level, func)
     cl = data[cluster]
     if cl.isna().any():
@@ -1096,7 +1093,7 @@ def pool_clustered(
             f"The cluster column {cluster!r} given to {func}() has missing values "
             f"(rows {np.flatnonzero(cl.isna().to_numpy()).tolist()})."
         )
-    y, v, keep = _check_yi_vi(y, v, func)
+    y, v, keep = check_yi_vi(y, v, func)
     codes = pd.factorize(cl[keep])[0]
     n = int(codes.max()) + 1
     if n < 2:
@@ -1105,14 +1102,12 @@ def pool_clustered(
             f"exceed the number of coefficients, 1). Got {n}."
         )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticalWarning)  # _check_yi_vi warned already
+        warnings.simplefilter("ignore", StatisticalWarning)  # check_yi_vi warned already
         res = pool(y, v, method=method, ci_method="z", level=level)
     tau2 = 0.0 if res.method == "FE" or not math.isfinite(res.tau2) else res.tau2
     resid = y - res.estimate
     dfs: float = n - 1
     if vcov_type == "CR2":
-        from evidence.robust import cr2
-
         rows = [np.flatnonzero(codes == j) for j in range(n)]
         cr = cr2(np.ones((y.size, 1)), resid, [np.diag(v[r] + tau2) for r in rows], rows)
         var = float(cr.vcov[0, 0])
@@ -1129,7 +1124,6 @@ def pool_clustered(
         stat = res.estimate / se
     else:  # every residual is 0 (identical estimates): an infinite t, as metafor reports
         stat = math.copysign(math.inf, res.estimate) if res.estimate != 0 else math.nan
-    from evidence import _distributions as dist
 
     crit = float(dist.t_isf((1 - level) / 2, dfs))
     half_pi = crit * math.sqrt(se**2 + tau2)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from html import escape
 
 import numpy as np
 import pandas as pd
 
+from evidence import _distributions as dist
+from evidence import _tau2
 from evidence._validate import check_choice, check_frame, check_level
 from evidence.errors import (
     ConvergenceError,
@@ -28,6 +31,8 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
+from evidence.pooling import check_effect_values, numeric_data_column
+from evidence.robust import cr2
 
 __all__ = ["MultilevelResult", "pool_multilevel"]
 
@@ -205,6 +210,7 @@ def _profile_ci(
     b: _Blocks, reml: bool, theta: np.ndarray, ll_max: float, j: int, level: float
 ) -> tuple[float, float]:
     """Profile-likelihood CI for component j (metafor ``confint(res, sigma2=j)``)."""
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy import optimize, special
 
     target = 0.5 * float(special.chdtri(1, 1.0 - level))
@@ -341,7 +347,6 @@ class MultilevelResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         return (
             f"<p><b>{escape(self._title())}</b></p>"
@@ -418,12 +423,11 @@ def pool_multilevel(
     method = check_choice(method, "method", func, METHODS)
     ci_method = check_choice(ci_method, "ci_method", func, CI_METHODS)
     level = check_level(level, func)
-    from evidence.pooling import _check_values, _numeric_column
 
-    y = _numeric_column(data, yi, "yi", func)
-    v = _numeric_column(data, vi, "vi", func)
+    y = numeric_data_column(data, yi, "yi", func)
+    v = numeric_data_column(data, vi, "vi", func)
 
-    keep = _check_values(y, v, func, data.index, yname=yi, vname=vi)
+    keep = check_effect_values(y, v, func, data.index, yname=yi, vname=vi)
     st = data[study]
     if st.isna().any():
         raise ValidationError(
@@ -472,7 +476,6 @@ def pool_multilevel(
     reml = method == "REML"
     b = _Blocks(y, v, s_codes, inner)
     # start: half of the DerSimonian-Laird tau2 at each level (floored away from 0)
-    from evidence import _tau2
 
     seg = _tau2.Segments.from_sorted(y, v, np.array([len(y)]))
     t0 = max(float(_tau2.tau2_dl(seg)[0]), 0.01 * float(np.mean(v)))
@@ -481,8 +484,6 @@ def pool_multilevel(
     est = float(beta[0])
     se_model = math.sqrt(float(M[0, 0]))
 
-    from evidence import _distributions as dist
-
     alpha = 1.0 - level
     if ci_method == "z":
         se, df = se_model, math.nan
@@ -490,8 +491,6 @@ def pool_multilevel(
         p = float(2 * dist.norm_sf(abs(stat)))
         crit = float(dist.norm_isf(alpha / 2))
     else:
-        from evidence.robust import cr2
-
         Vb = b.V(theta)
         rows, blocks = [], []
         resid = y - est

@@ -29,6 +29,7 @@ class CompactText:
     text with 32-bit offsets, half the index memory of a ``string`` Series."""
 
     def __init__(self, text: pd.Series) -> None:
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
 
         self._text = pa.chunked_array(text.array.__arrow_array__()).cast(pa.string())

@@ -20,13 +20,16 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evidence._validate import check_choice, check_level
+from evidence.effects import effect_sizes
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.pooling import pool
 
 __all__ = [
     "PROPORTION_CI_METHODS",
@@ -264,7 +267,6 @@ class PooledProportion:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         rows = "".join(
             f"<tr><th style='text-align:left'>{escape(f)}</th>"
@@ -314,8 +316,6 @@ def pool_proportions(
     InvalidParameterError, ValidationError
         Unknown measure, missing columns, impossible counts (from :func:`effect_sizes`).
     """
-    from evidence.effects import effect_sizes
-    from evidence.pooling import pool
 
     func = "pool_proportions"
     measure = check_choice(measure, "measure", func, ("PLO", "PFT"))

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evidence._validate import as_vector, check_bool, check_choice
-from evidence.errors import InvalidParameterError, StatisticalWarning
+from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 
 __all__ = ["RankTestResult", "FailSafeNResult", "ranktest", "fail_safe_n"]
 
@@ -38,14 +39,14 @@ def _yi_vi(yi: Any, vi: Any, func: str, *, need_vi: bool = True) -> tuple[np.nda
         )
     for arr, name in ((y, "yi"), (v, "vi")):
         if np.isinf(arr).any():
-            raise InvalidParameterError(
+            raise ValidationError(
                 f"The '{name}' argument of {func}() contains infinite values; use NaN for a "
                 "missing value."
             )
     keep = ~(np.isnan(y) | np.isnan(v))
     if need_vi and (v[keep] <= 0).any():
         row = int(np.flatnonzero(keep & (v <= 0))[0])
-        raise InvalidParameterError(
+        raise ValidationError(
             f"The 'vi' argument of {func}() must contain sampling variances > 0; row {row} "
             f"has {v[row]!r}."
         )
@@ -66,7 +67,6 @@ def _result_methods(cls):
         return pd.DataFrame([{f: getattr(self, f) for f in self._FIELDS}])
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         rows = "".join(
             f"<tr><th style='text-align:left'>{escape(f)}</th>"
@@ -189,13 +189,14 @@ def ranktest(yi: Any, vi: Any, *, exact: bool = True) -> RankTestResult:
     InvalidParameterError
         Lengths differ, non-numeric or infinite values, ``vi <= 0``, fewer than 3 studies.
     """
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.stats import kendalltau
 
     func = "ranktest"
     exact = check_bool(exact, "exact", func)
     y, v = _yi_vi(yi, vi, func)
     if len(y) < 3:
-        raise InvalidParameterError(
+        raise ValidationError(
             f"{func}() needs at least 3 studies with 'yi' and 'vi'; got {len(y)}."
         )
     w = 1 / v
@@ -210,6 +211,7 @@ def ranktest(yi: Any, vi: Any, *, exact: bool = True) -> RankTestResult:
 
 
 def _norm_isf(p: float) -> float:
+    # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
     from scipy.special import ndtri
 
     return float(-ndtri(p))
@@ -277,11 +279,12 @@ def fail_safe_n(
     y, v = _yi_vi(yi, vi if need_vi else None, func, need_vi=need_vi)
     k = len(y)
     if k == 0:
-        raise InvalidParameterError(f"{func}() needs at least one study with 'yi' and 'vi'.")
+        raise ValidationError(f"{func}() needs at least one study with 'yi' and 'vi'.")
     nan = math.nan
     pval = meanes = tgt = nan
     if type == "Rosenthal":
         z_avg = abs(float((y / np.sqrt(v)).sum()) / math.sqrt(k))
+        # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
         from scipy.special import ndtr
 
         pval = float(ndtr(-z_avg))
@@ -296,6 +299,7 @@ def fail_safe_n(
                 tgt = -tgt
             fsnum = max(0.0, k * (meanes - tgt) / tgt)
     else:  # Rosenberg
+        # scipy is heavy to import (scipy.special ~0.2 s): loaded on first use
         from scipy.special import ndtr
 
         w = 1 / v

@@ -8,6 +8,7 @@ import csv
 import difflib
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,7 @@ class _ArrowSheet:
         return self
 
     def __setitem__(self, name: str, value: str) -> None:
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
 
         self._columns[name] = pa.chunked_array([pa.array([value] * self._n, pa.string())])
@@ -160,6 +162,7 @@ def _read_csv_arrow(path: Path, sep: str, label: str) -> tuple[_ArrowSheet, list
     :func:`_rectangular` whenever :func:`_quote_opens_cell` finds one).
     """
     try:
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
@@ -387,6 +390,7 @@ def _sheet_name(sheet, names: list[str], label: str):
 
 def _uncalculated_formulas(path: Path, sheet: str) -> list[tuple[int, int, str]]:
     """(sheet row, column, formula) of every formula cell without a cached value, 0-based."""
+    # openpyxl is optional (the excel extra) and ~0.1 s to import
     import openpyxl
 
     found = []
@@ -679,8 +683,6 @@ def sheet_options(config) -> dict:
     """
     func = "sheet_options"
     if isinstance(config, str | os.PathLike):
-        import tomllib
-
         path = Path(config)
         label = f"Config file '{path}'"
         try:
@@ -761,6 +763,7 @@ def text_cells(raw: pd.Series, na: frozenset[str] = frozenset()) -> pd.Series:
     else:
         s = raw.map(fmt_value, na_action="ignore").astype(pd.StringDtype())
     if getattr(s.dtype, "storage", None) == "pyarrow":
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -786,6 +789,7 @@ def text_cells(raw: pd.Series, na: frozenset[str] = frozenset()) -> pd.Series:
 
 def _empty_as_null(chunk):
     """A string chunk with empty text as missing, sharing the chunk's text buffers."""
+    # pyarrow is optional (the parquet extra): imported only on its fast path
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -807,6 +811,7 @@ def _to_float(text: pd.Series, decimal_comma: bool = False) -> np.ndarray:
     With ``decimal_comma`` a column holding a ',' reads it as the decimal mark, and a cell of
     that column holding a '.' (a thousands separator?) is not a number."""
     if getattr(text.dtype, "storage", None) == "pyarrow":
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -873,6 +878,7 @@ def returning_allocator():
     jemalloc build of pyarrow the default allocator is kept.
     """
     try:
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
 
         pool = pa.jemalloc_memory_pool()
@@ -893,6 +899,7 @@ def release_arrow_memory() -> None:
     cached and, through the C library's pool (``malloc_trim``), the free pages between
     NumPy's arrays (for a large sheet each can reach a quarter of the table itself)."""
     try:
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pandas without pyarrow
         return

@@ -33,6 +33,7 @@ def _equal_cell_codes(values: pd.Series) -> np.ndarray:
     """An integer per cell, shared by equal cells (missing ones included), as compact as the
     column allows: Arrow text is dictionary-encoded in place into 32-bit codes."""
     if getattr(values.dtype, "storage", None) == "pyarrow":
+        # pyarrow is optional (the parquet extra): imported only on its fast path
         import pyarrow as pa
         import pyarrow.compute as pc
 

@@ -18,19 +18,26 @@ Validated against metafor in ``tests/reference/small_study.R``.
 
 A test that cannot be computed (fewer than 3 studies, all predictor values equal, a perfect
 fit) is returned with ``estimable=False`` and the reason, never raised: one body of evidence
-must not stop a run.  Invalid input (NaN, non-positive variances, lengths that differ) raises
-:class:`evidence.errors.InvalidParameterError`.
+must not stop a run.  Rows with a missing value (NaN) are dropped with a
+:class:`~evidence.errors.StatisticalWarning` (metafor's ``na.omit``); a wrong argument (not
+numbers, lengths that differ) raises :class:`~evidence.errors.InvalidParameterError`, unusable
+values (infinite, non-positive variances or sample sizes, negative counts)
+:class:`~evidence.errors.ValidationError` (the rule: :mod:`evidence.errors`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from html import escape
 
 import numpy as np
+import pandas as pd
 
-from evidence.errors import InvalidParameterError
+from evidence import _distributions as dist
+from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 
 __all__ = [
     "SmallStudyResult",
@@ -97,7 +104,6 @@ class SmallStudyResult:
     note: str = ""
 
     def to_frame(self):
-        import pandas as pd
 
         return pd.DataFrame([asdict(self)])
 
@@ -110,12 +116,13 @@ class SmallStudyResult:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         return f"<p>{escape(self.summary())}</p>"
 
 
-def _array(x, name: str, func: str) -> np.ndarray:
+def _array(x, name: str, func: str, *, allow_nan: bool = False) -> np.ndarray:
+    """Numbers only (else InvalidParameterError); infinite values, and NaN unless
+    ``allow_nan``, are a data problem (ValidationError naming the argument and position)."""
     if (
         isinstance(x, (str, bytes))
         or not isinstance(x, (Sequence, np.ndarray))
@@ -131,9 +138,10 @@ def _array(x, name: str, func: str) -> np.ndarray:
             f"The '{name}' argument of {func}() must hold numbers only. Got dtype {arr.dtype}."
         )
     arr = arr.astype(float).ravel()
-    if not np.all(np.isfinite(arr)):
-        i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise InvalidParameterError(
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
             f"The '{name}' argument of {func}() must be finite; position {i} is {arr[i]!r}."
         )
     return arr
@@ -185,17 +193,36 @@ def regression_test(
         raise InvalidParameterError(
             f"The 'level' argument of {func}() must be a number between 0 and 1. Got {level!r}."
         )
-    y = _array(yi, "yi", func)
-    v = _array(vi, "vi", func)
+    y = _array(yi, "yi", func, allow_nan=True)
+    v = _array(vi, "vi", func, allow_nan=True)
     name = test or _TEST_NAMES[predictor]
     if len(y) != len(v):
         raise InvalidParameterError(
             f"The 'yi' and 'vi' arguments of {func}() must have the same length "
             f"(got {len(y)} and {len(v)})."
         )
+    uses_n = predictor not in ("sei", "vi")
+    n_all = _array(ni, "ni", func, allow_nan=True) if uses_n and ni is not None else None
+    if n_all is not None and len(n_all) != len(y):
+        raise InvalidParameterError(
+            f"The 'ni' argument of {func}() must have the same length as 'yi' "
+            f"(got {len(n_all)} and {len(y)})."
+        )
+    keep = ~(np.isnan(y) | np.isnan(v))
+    if n_all is not None:
+        keep &= ~np.isnan(n_all)
+    if not keep.all():  # as metafor's na.omit (and pool(), egger_test())
+        warnings.warn(
+            f"{func}(): {int((~keep).sum())} of {len(y)} studies dropped because a value is "
+            "missing (NaN).",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+        y, v = y[keep], v[keep]
+        n_all = None if n_all is None else n_all[keep]
     if np.any(v <= 0):
         i = int(np.flatnonzero(v <= 0)[0])
-        raise InvalidParameterError(
+        raise ValidationError(
             f"The 'vi' argument of {func}() must be positive; position {i} is {v[i]!r}."
         )
     if predictor in ("sei", "vi"):
@@ -205,15 +232,11 @@ def regression_test(
             raise InvalidParameterError(
                 f"The 'ni' argument of {func}() is needed for predictor {predictor!r}."
             )
-        n = _array(ni, "ni", func)
-        if len(n) != len(y):
-            raise InvalidParameterError(
-                f"The 'ni' argument of {func}() must have the same length as 'yi' "
-                f"(got {len(n)} and {len(y)})."
-            )
+        n = n_all
+        assert n is not None  # checked above
         if np.any(n <= 0):
             i = int(np.flatnonzero(n <= 0)[0])
-            raise InvalidParameterError(
+            raise ValidationError(
                 f"The 'ni' argument of {func}() must be positive; position {i} is {n[i]!r}."
             )
         x = {"ni": n, "ninv": 1 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1 / np.sqrt(n)}[predictor]
@@ -248,7 +271,6 @@ def regression_test(
         )
     slope_se = math.sqrt(sigma2 / sxx)
     int_se = math.sqrt(sigma2 * (1.0 / float(np.sum(w)) + xbar**2 / sxx))
-    from evidence import _distributions as dist
 
     t = slope / slope_se
     p = float(min(1.0, 2 * dist.t_sf(abs(t), df)))
@@ -294,7 +316,7 @@ def harbord_test(ai, bi, ci, di, *, level: float = 0.95) -> SmallStudyResult:
     if not len(a) == len(b) == len(c) == len(d):
         raise InvalidParameterError(f"The count arguments of {func}() must have equal lengths.")
     if np.any(np.concatenate([a, b, c, d]) < 0):
-        raise InvalidParameterError(f"The counts given to {func}() must not be negative.")
+        raise ValidationError(f"The counts given to {func}() must not be negative.")
     n1, n2, m1, m0 = a + b, c + d, a + c, b + d
     total = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):

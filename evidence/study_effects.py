@@ -15,15 +15,16 @@ from evidence._distributions import norm_ppf, t_isf
 from evidence._validate import check_bool, check_frame
 from evidence.effects import (
     TO_OPTIONS,
-    _check_values,
-    _complete_table,
-    _mean_core,
-    _proportion_core,
-    _rows_text,
-    _table_core,
+    check_cell_values,
+    complete_table,
     effects_from_ci,
+    mean_core,
+    proportion_core,
+    rows_text,
+    table_core,
 )
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.proportions import single_arm_columns
 from evidence.schema import DATA_TYPES, MEASURES, indication_key
 
 __all__ = ["study_effects", "NOTE_NO_RESULT"]
@@ -32,12 +33,15 @@ NOTE_NO_RESULT = "no numeric result reported"
 _ADD = 0.5  # metafor's defaults: add=1/2, to="only0", drop00=FALSE
 
 #: data_type -> measures that can be computed from it (first = default when measure is empty).
-_ALLOWED: dict[str, tuple[str, ...]] = {
+MEASURES_BY_DATA_TYPE: dict[str, tuple[str, ...]] = {
     "counts": ("RR", "OR", "RD"),
     "continuous": ("MD", "SMD", "ROM"),
     "single_arm": ("PLO", "PR"),
     "estimate": MEASURES,
 }
+# Old private name, kept only until grading/pipeline.py imports MEASURES_BY_DATA_TYPE from
+# evidence.internal (issue 17; the pipeline split is in another branch). Delete at merge.
+_ALLOWED = MEASURES_BY_DATA_TYPE
 #: data_type -> (argument, sheet column) pairs it needs.
 _INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "counts": (("ai", "events_int"), ("n1i", "n_int"), ("ci", "events_ctrl"), ("n2i", "n_ctrl")),
@@ -89,7 +93,7 @@ def _column(frame: pd.DataFrame, name: str, pos: np.ndarray) -> np.ndarray:
     if bad.any():
         raise ValidationError(
             f"study_effects(): column {name!r} must be numeric; non-numeric values in "
-            f"row(s) {_rows_text(_labels(frame, pos), bad)}."
+            f"row(s) {rows_text(_labels(frame, pos), bad)}."
         )
     return num.to_numpy(dtype=float, na_value=np.nan)
 
@@ -139,7 +143,7 @@ def _normalised(studies: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]
         raise ValidationError(
             f"study_effects(): column 'data_type' must be one of {list(DATA_TYPES)}; got "
             f"{sorted(set(dtype[unknown]))} in row(s) "
-            f"{_rows_text(_labels(studies, rows), np.ones(len(rows)))}."
+            f"{rows_text(_labels(studies, rows), np.ones(len(rows)))}."
         )
     if "measure" in studies.columns:
         m_codes, m_reps = distinct(studies["measure"])
@@ -303,7 +307,6 @@ def study_effects(
     if direction is not None:
         out["outcome_direction"] = direction
     # single_arm rows: observed proportion with a Wilson 95% CI, for display (issue 18)
-    from evidence.proportions import single_arm_columns
 
     for name, col in single_arm_columns(studies).items():
         out[name] = col.to_numpy()
@@ -335,9 +338,12 @@ def _group_effects(
         notes.set(pos, NOTE_NO_RESULT if dt == "none" else "data_type missing")
         return 0
     if ms == "":
-        notes.set(pos, f"measure missing (one of {', '.join(_ALLOWED[dt])} for data_type {dt!r})")
+        notes.set(
+            pos,
+            f"measure missing (one of {', '.join(MEASURES_BY_DATA_TYPE[dt])} for data_type {dt!r})",
+        )
         return 0
-    if ms not in _ALLOWED[dt]:
+    if ms not in MEASURES_BY_DATA_TYPE[dt]:
         notes.set(pos, f"measure {ms!r} does not apply to data_type {dt!r}")
         return 0
     labels = _row_labels(studies, pos)
@@ -352,11 +358,11 @@ def _group_effects(
     if dt == "continuous":
         converted = _complete_arms(studies, pos, values, convert_medians)
     fam = {"counts": "table", "continuous": "mean"}.get(dt, "proportion")
-    _check_values(values, names, labels, fam, "study_effects()")
+    check_cell_values(values, names, labels, fam, "study_effects()")
     if dt == "counts":
-        a, b, c, d = _complete_table(values, names, labels, "study_effects()")
+        a, b, c, d = complete_table(values, names, labels, "study_effects()")
         zc = zero_cell or {"add": _ADD, "to": "only0", "drop00": False}
-        comp = _table_core(
+        comp = table_core(
             ms, a, b, c, d, add=zc["add"], to=zc["to"], drop00=zc["drop00"], vtype="LS"
         )
         fix = f"{_count_fix(zc)} all cells " + {
@@ -366,14 +372,14 @@ def _group_effects(
         double0 = comp.corrected & (((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
         dropped = comp.dropped00
     elif dt == "continuous":
-        comp = _mean_core(
+        comp = mean_core(
             ms, values["m1i"], values["sd1i"], values["n1i"],
             values["m2i"], values["sd2i"], values["n2i"], vtype="LS", correct=False,
         )  # fmt: skip
         fix, double0 = "", np.zeros(len(pos), dtype=bool)
         dropped = double0
     else:
-        comp = _proportion_core(ms, values["xi"], values["ni"], add=_ADD, to="only0", vtype="LS")
+        comp = proportion_core(ms, values["xi"], values["ni"], add=_ADD, to="only0", vtype="LS")
         fix = "0.5 added to events and non-events (zero cell)"
         double0 = np.zeros(len(pos), dtype=bool)
         dropped = double0
@@ -499,7 +505,7 @@ def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:
             if (arr <= 0).any():
                 raise ValidationError(
                     f"{where}: column {name!r} must be > 0 for ratio measure {measure!r} (given "
-                    f"on the natural scale) in row(s) {_rows_text(labels, arr <= 0)}."
+                    f"on the natural scale) in row(s) {rows_text(labels, arr <= 0)}."
                 )
     if measure == "PLO":
         for name, arr in (("estimate", est), ("ci_low", lo), ("ci_high", hi)):
@@ -507,20 +513,20 @@ def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:
             if bad.any():
                 raise ValidationError(
                     f"{where}: column {name!r} must be a proportion in (0, 1) for measure 'PLO' "
-                    f"in row(s) {_rows_text(labels, bad)}."
+                    f"in row(s) {rows_text(labels, bad)}."
                 )
     if (lo > hi).any():
         raise ValidationError(
-            f"{where}: column 'ci_low' is above 'ci_high' in row(s) {_rows_text(labels, lo > hi)}."
+            f"{where}: column 'ci_low' is above 'ci_high' in row(s) {rows_text(labels, lo > hi)}."
         )
     if ((lev <= 0) | (lev >= 1)).any():
         raise ValidationError(
             f"{where}: column 'ci_level' must be a fraction in (0, 1), e.g. 0.95, in row(s) "
-            f"{_rows_text(labels, (lev <= 0) | (lev >= 1))}."
+            f"{rows_text(labels, (lev <= 0) | (lev >= 1))}."
         )
     if (se <= 0).any():
         raise ValidationError(
-            f"{where}: column 'se' must be > 0 in row(s) {_rows_text(labels, se <= 0)}."
+            f"{where}: column 'se' must be > 0 in row(s) {rows_text(labels, se <= 0)}."
         )
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from grading.certainty import grade, informative_statement
 from grading.claims import audit_claims
-from grading.cli import main as cli_main
 from grading.gap import gap_summary
 from grading.harms import harms_summary
 from grading.integrate import integrate_streams
-from grading.manifest import build_manifest, read_manifest, write_manifest
 from grading.overall import overall_certainty
 from grading.overrides import read_overrides
 from grading.pipeline import RunResult, TextProgress, run_review
@@ -26,6 +24,7 @@ from grading.rob import (
     overall_judgement,
     parse_rob_domains,
     read_robvis,
+    rob_problems,
     write_robvis,
 )
 from grading.scheme import Scheme, load_scheme
@@ -37,14 +36,11 @@ from grading.tables import (
     to_markdown,
 )
 
+#: The documented public API (docs/api.md; tests/test_api.py checks the two agree).
 __all__: list[str] = [
     "write_report",
-    "write_manifest",
     "run_review",
     "render_report",
-    "read_manifest",
-    "cli_main",
-    "build_manifest",
     "TextProgress",
     "RunResult",
     "GENERIC",
@@ -69,6 +65,7 @@ __all__: list[str] = [
     "overall_judgement",
     "parse_rob_domains",
     "read_robvis",
+    "rob_problems",
     "summary_of_findings",
     "to_html",
     "to_latex",

@@ -34,10 +34,18 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from evidence import ClusteredPoolResult, PoolResult
-from evidence._codes import combine, group_positions
+from evidence import ClusteredPoolResult, PoolResult, pool, pool_clustered
 from evidence.errors import EvidenceError, ValidationError
+from evidence.internal import combine, group_positions
+from grading import two_by_two as tbt
 from grading.scheme import Scheme
+from grading.two_by_two import (
+    TWO_BY_TWO_SOURCE,
+    inverse_variance_method,
+    is_two_by_two,
+    method_label,
+)
+from grading.zero_cells import DOUBLE_ZERO_MEASURES, DOUBLE_ZERO_SOURCE, double_zero_reasons
 
 __all__ = ["Body", "select_body", "body_keys"]
 
@@ -57,7 +65,7 @@ class Body:
     row_ids : list or None
         Study id of each selected row (several rows may share one study).
     tier : int
-        Design tier (code into :data:`_TIERS`).
+        Design tier (code into :data:`TIERS`).
     aggregate : bool
         The estimate is one aggregate (meta-analysis) record.
     k, n_records : int
@@ -138,18 +146,19 @@ _TIER_RANK = {
     "uncontrolled": 1,
     "in_vitro": 0,
 }
-_TIER_LABEL = {
+TIER_LABEL = {
     "randomised": "randomised",
     "non_randomised": "non-randomised",
     "aggregate_other": "aggregate record, design not randomised/unknown",
     "uncontrolled": "uncontrolled (case series/reports, single-arm)",
     "in_vitro": "in vitro",
 }
-_TIERS: tuple[str, ...] = tuple(_TIER_RANK)  # a record's tier is a code into this
-_TIER_RANKS = np.array([_TIER_RANK[t] for t in _TIERS])
+TIERS: tuple[str, ...] = tuple(_TIER_RANK)  # a record's tier is a code into this
+_TIER_RANKS = np.array([_TIER_RANK[t] for t in TIERS])
 
 
-def _missing(v) -> bool:
+def is_missing(v) -> bool:
+    """True for an empty cell: None, NA, NaN, blank text or the text "nan", "<NA>", "None"."""
     if v is None or v is pd.NA:
         return True
     if isinstance(v, float) and math.isnan(v):
@@ -158,7 +167,7 @@ def _missing(v) -> bool:
 
 
 def _bool(v) -> bool | None:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -184,8 +193,8 @@ def _records_text(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
 
 
-def _tier(r: Mapping) -> str:
-    """The design tier of one record (see :class:`_Records`)."""
+def tier_of(r: Mapping) -> str:
+    """The design tier of one record (see :class:`Records`)."""
     stream, model = r.get("stream"), r.get("model")
     rand, ctrl = _bool(r.get("randomised")), _bool(r.get("controlled"))
     if stream == "in_vitro":
@@ -244,7 +253,7 @@ def _mode_code(codes: np.ndarray) -> int:
     return int(top[0])
 
 
-class _Records:
+class Records:
     """The records of the whole table, read the way the body rules read one record.
 
     The quantities every body needs are computed once for the table as compact columns
@@ -260,7 +269,7 @@ class _Records:
 
     Other cells are read at the positions a body asks for (its selected records).  Booleans
     are read with :func:`_bool`, numbers with :func:`_num` and text with ``str`` (missing per
-    :func:`_missing`), each distinct cell once.
+    :func:`is_missing`), each distinct cell once.
     """
 
     def __init__(self, eff: pd.DataFrame, rob: pd.Categorical) -> None:
@@ -349,18 +358,18 @@ class _Records:
             return np.full(self.n, -1, dtype=np.int32), []
         codes, cells = self.factorized(name)
         if series.dtype == object and any(
-            not isinstance(v, str) and not _missing(v) for v in cells
+            not isinstance(v, str) and not is_missing(v) for v in cells
         ):
             # factorize merges equal cells of other types (1, 1.0, True) of other texts
             codes, cells = np.arange(self.n), series.tolist()
-        texts = np.array([None if _missing(v) else str(v) for v in cells], dtype=object)
+        texts = np.array([None if is_missing(v) else str(v) for v in cells], dtype=object)
         text_codes, labels = pd.factorize(texts)
         return text_codes.astype(np.int32)[codes], labels.tolist()
 
     # -- whole-table columns
 
     def _design(self) -> None:
-        """``tier`` (codes into :data:`_TIERS`), ``is_meta``, ``is_counts`` and
+        """``tier`` (codes into :data:`TIERS`), ``is_meta``, ``is_counts`` and
         ``unreported_registered``, judged once per distinct design cells."""
         names = [
             c
@@ -372,7 +381,7 @@ class _Records:
         tiers, meta, counts, none = [], [], [], []
         for i in range(len(first)):
             r = {c: cells[c][i] for c in names}
-            tiers.append(_TIERS.index(_tier(r)))
+            tiers.append(TIERS.index(tier_of(r)))
             meta.append(bool(r.get("model") == "meta_analysis"))
             counts.append(bool(r.get("data_type") == "counts"))
             none.append(bool(r.get("data_type") == "none"))
@@ -388,7 +397,7 @@ class _Records:
             c, uniques = pd.factorize(
                 _values(self.column("registry_id"))[rows], use_na_sentinel=False
             )
-            missing = np.array([_missing(v) for v in uniques.tolist()], dtype=bool)
+            missing = np.array([is_missing(v) for v in uniques.tolist()], dtype=bool)
             self.unreported_registered[rows[missing[c]]] = False
 
     def _measures(self) -> tuple[np.ndarray, list[str]]:
@@ -405,7 +414,6 @@ class _Records:
     def _double_zero(self) -> np.ndarray:
         """Records of a risk or odds ratio without events in either arm (or with every
         participant having the event in both): not estimable (:mod:`grading.zero_cells`)."""
-        from grading.zero_cells import DOUBLE_ZERO_MEASURES, double_zero_reasons
 
         labels = np.array([*self.measure_labels, None], dtype=object)
         ratio = np.isin(
@@ -462,7 +470,7 @@ def _sum(values: np.ndarray) -> float:
     return float(sum(values.tolist()))
 
 
-def _aggregate(rec: _Records, agg: np.ndarray, n_records: int) -> dict:
+def _aggregate(rec: Records, agg: np.ndarray, n_records: int) -> dict:
     """The aggregate record with the most studies (then the latest; first on ties)."""
     k = rec.floats("k_studies", agg)
     year = rec.floats("year", agg)
@@ -492,7 +500,7 @@ def _aggregate(rec: _Records, agg: np.ndarray, n_records: int) -> dict:
 
 
 def _primary(
-    rec: _Records, num: np.ndarray, n_records: int, double_zero: np.ndarray | None = None
+    rec: Records, num: np.ndarray, n_records: int, double_zero: np.ndarray | None = None
 ) -> dict:
     """The records of the best design tier with results and their most common measure; every
     row of them (a study with several comparisons contributes each, pooled with cluster-robust
@@ -515,7 +523,7 @@ def _primary(
     )
     left = n_records - len(sel) - len(dz)
     basis = (
-        f"{_TIER_LABEL[_TIERS[tier]]} studies with results, measure "
+        f"{TIER_LABEL[TIERS[tier]]} studies with results, measure "
         f"{rec.measure_labels[m] if m >= 0 else None}: {_records_text(len(sel))} from "
         f"{n_studies} stud{'y' if n_studies == 1 else 'ies'} pooled"
         + (f"; {_double_zero_text(rec, dz)}" if len(dz) else "")
@@ -537,8 +545,7 @@ def _primary(
     }
 
 
-def _double_zero_text(rec: _Records, dz: np.ndarray) -> str:
-    from grading.zero_cells import DOUBLE_ZERO_SOURCE
+def _double_zero_text(rec: Records, dz: np.ndarray) -> str:
 
     studies = list(dict.fromkeys(str(i) for i in rec.cells("study_id", dz)))
     return (
@@ -549,7 +556,7 @@ def _double_zero_text(rec: _Records, dz: np.ndarray) -> str:
 
 
 def _pooled(
-    rec: _Records, sel: np.ndarray, scheme: Scheme, z: float, row_ids: list | None = None
+    rec: Records, sel: np.ndarray, scheme: Scheme, z: float, row_ids: list | None = None
 ) -> dict:
     """Estimate, interval and heterogeneity of the selected records.
 
@@ -588,12 +595,10 @@ def _pooled(
     return res
 
 
-def _pool_two_by_two(rec: _Records, sel: np.ndarray, scheme: Scheme, n_studies: int) -> dict:
+def _pool_two_by_two(rec: Records, sel: np.ndarray, scheme: Scheme, n_studies: int) -> dict:
     """The Mantel-Haenszel / Peto result of the selected rows (scheme ``pool_method`` "MH" or
     "PETO"; :mod:`grading.two_by_two`), or ``{"method_note": why not}`` when the body is
     pooled by inverse variance instead."""
-    from grading import two_by_two as tbt
-
     method = str(scheme.pool_method).strip().upper()
     code = rec.measure[sel[0]]
     measure = rec.measure_labels[code] if code >= 0 else None
@@ -632,13 +637,11 @@ def _pool_two_by_two(rec: _Records, sel: np.ndarray, scheme: Scheme, n_studies: 
     return {"method_note": why}
 
 
-def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | None) -> dict:
+def _pool_rows(rec: Records, sel: np.ndarray, scheme: Scheme, row_ids: list | None) -> dict:
     """Pool several rows: by Mantel-Haenszel / Peto when the scheme asks for it and the rows
     are 2x2 tables (:mod:`grading.two_by_two`); else :func:`evidence.pool_clustered` when some
     study has several rows (and there are at least two studies), else :func:`evidence.pool`
     (inverse variance; the fixed-effect model when MH / Peto was asked for)."""
-    from evidence import pool
-    from grading.two_by_two import inverse_variance_method, is_two_by_two
 
     res: dict = {"clustered": False}
     pr: PoolResult | ClusteredPoolResult
@@ -653,8 +656,6 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if row_ids is not None and 2 <= n_clusters < len(sel):
-            from evidence import pool_clustered
-
             frame = pd.DataFrame(
                 {"yi": rec.yi[sel], "vi": rec.vi[sel], "study": [str(i) for i in row_ids]}
             )
@@ -689,7 +690,7 @@ def _pool_rows(rec: _Records, sel: np.ndarray, scheme: Scheme, row_ids: list | N
     return res
 
 
-def _totals(rec: _Records, sel: np.ndarray, tier_rows: np.ndarray) -> dict:
+def _totals(rec: Records, sel: np.ndarray, tier_rows: np.ndarray) -> dict:
     """Participants behind the estimate, events and per-arm sums of the selected records."""
     out: dict = {}
     ns = rec.participants(tier_rows)
@@ -718,11 +719,11 @@ def _totals(rec: _Records, sel: np.ndarray, tier_rows: np.ndarray) -> dict:
     return out
 
 
-def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
+def make_body(rec: Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     """Choose the records of the body at rows ``pos`` that carry the estimate and pool them.
 
     The returned ``sel`` and ``tier_rows`` are row positions, ``tier`` a code into
-    :data:`_TIERS`.
+    :data:`TIERS`.
     """
     n_records = len(pos)
     numeric = pos[rec.numeric[pos]]
@@ -736,8 +737,6 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     elif len(num):
         out = _primary(rec, num, n_records, numeric[dzero])
     elif dzero.any():
-        from grading.zero_cells import DOUBLE_ZERO_SOURCE
-
         out = {
             "sel": np.array([], dtype=np.intp),
             "tier": _first_max_tier(rec.tier[pos]),
@@ -785,8 +784,6 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
             "independent: no cluster adjustment possible)"
         )
     elif len(sel) > 1 and out["method"] in ("MH", "PETO"):
-        from grading.two_by_two import TWO_BY_TWO_SOURCE, method_label
-
         out["basis"] += (
             f" ({method_label(out['method'])} fixed effect from the 2x2 counts; "
             f"{TWO_BY_TWO_SOURCE})"
@@ -794,8 +791,6 @@ def _body(rec: _Records, pos: np.ndarray, scheme: Scheme, z: float) -> Body:
     elif len(sel) > 1 and out["method"] not in ("FE", "EE"):
         out["basis"] += f" ({out['method']} random effects)"
     if out.get("method_note"):
-        from grading.two_by_two import method_label
-
         asked = str(scheme.pool_method).strip().upper()
         out["basis"] += (
             f"; not pooled by {method_label(asked)}: {out['method_note']}; pooled by inverse "
@@ -816,7 +811,7 @@ def _key_codes(series: pd.Series) -> np.ndarray:
     return pd.factorize(np.asarray(texts, dtype=object))[0][codes]
 
 
-def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np.ndarray]]:
+def body_groups(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np.ndarray]]:
     """``((indication, outcome, stream), rows)`` per body in sorted key order, rows ascending;
     a key is the text of the body's first row (the body holds the cells of that text)."""
     n = len(key_columns[0])
@@ -831,7 +826,7 @@ def _bodies(key_columns: list[pd.Series]) -> list[tuple[tuple[str, str, str], np
     return sorted(bodies, key=lambda kp: kp[0])
 
 
-def _check_streams(stream: pd.Series, index: pd.Index) -> None:
+def check_streams(stream: pd.Series, index: pd.Index) -> None:
     """Every record is of the human, animal or in vitro stream (each distinct cell checked once)."""
     codes, uniques = pd.factorize(_values(stream), use_na_sentinel=False)
     bad = np.array(
@@ -845,7 +840,8 @@ def _check_streams(stream: pd.Series, index: pd.Index) -> None:
         )
 
 
-def _natural(measure: str | None, x: float) -> float:
+def natural_scale(measure: str | None, x: float) -> float:
+    """``x`` back on the natural scale of ``measure`` (exp for ratios, inverse logit for PLO)."""
     if measure in _RATIO and math.isfinite(x):
         return math.exp(x)
     if measure == "PLO" and math.isfinite(x):
@@ -853,5 +849,5 @@ def _natural(measure: str | None, x: float) -> float:
     return x
 
 
-select_body = _body
-body_keys = _bodies
+select_body = make_body
+body_keys = body_groups

@@ -27,17 +27,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from evidence._validate import check_frame
+from evidence import study_effects
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import check_frame, norm_ppf
+from evidence.schema import indication_key
 from grading.body import (
-    _TIER_LABEL,
-    _TIERS,
-    _bodies,
-    _body,
-    _check_streams,
-    _missing,
-    _natural,
-    _Records,
+    TIER_LABEL,
+    TIERS,
+    Records,
+    body_groups,
+    check_streams,
+    is_missing,
+    make_body,
+    natural_scale,
 )
 from grading.domains import (
     ALL_DOMAINS,
@@ -60,7 +62,8 @@ from grading.domains import (
     judge_translational,
     not_assessed,
 )
-from grading.overrides import normalise_overrides, unmatched_error
+from grading.overrides import matches, normalise_overrides, unmatched_error
+from grading.rob import check_rob_studies, judge_rob, rob_combinations
 from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS, Scheme, load_scheme
 from grading.statements import (
     STATEMENT_SOURCE,
@@ -169,7 +172,7 @@ def _override(domain: str, jd: Judgement, rows: list[dict]) -> tuple[Judgement, 
         if o["domain"] != domain:
             continue
         step = int(o["step"])
-        who = None if _missing(o.get("by")) else str(o["by"])
+        who = None if is_missing(o.get("by")) else str(o["by"])
         rule = f"{jd.step:+d} {jd.judgement}: {jd.reason}" if jd.assessed else jd.reason
         final = Judgement(
             step,
@@ -183,7 +186,7 @@ def _override(domain: str, jd: Judgement, rows: list[dict]) -> tuple[Judgement, 
     return final, who
 
 
-def _no_evidence_reason(rec: _Records, pos: np.ndarray) -> str:
+def _no_evidence_reason(rec: Records, pos: np.ndarray) -> str:
     """What exists for a body without a numeric result."""
     n = len(pos)
     n_reg = int(rec.unreported_registered[pos].sum())
@@ -192,7 +195,7 @@ def _no_evidence_reason(rec: _Records, pos: np.ndarray) -> str:
         parts.append(f"{n_reg} registered trial{'s' if n_reg > 1 else ''} without results")
     rest = n - n_reg
     if rest:
-        notes = [str(v) for v in rec.cells("effect_note", pos) if not _missing(v)]
+        notes = [str(v) for v in rec.cells("effect_note", pos) if not is_missing(v)]
         why = ""
         if notes:
             common = max(set(notes), key=notes.count)
@@ -209,11 +212,10 @@ class _Rob:
     each row to one of them."""
 
     def __init__(self, eff: pd.DataFrame) -> None:
-        from grading.rob import _check_studies, _combinations, _judge
 
-        _check_studies(eff, None, "rob_judgements")
-        codes, first = _combinations(eff)
-        judged = _judge(eff, None, first)
+        check_rob_studies(eff, None, "rob_judgements")
+        codes, first = rob_combinations(eff)
+        judged = judge_rob(eff, None, first)
         # built as rob_judgements() builds its frame, one row per combination
         small = pd.DataFrame(
             {
@@ -387,24 +389,20 @@ def grade(
     if "yi" in studies.columns and "vi" in studies.columns:
         eff = studies
     else:
-        from evidence import study_effects
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             eff = study_effects(studies)
-    from evidence import _distributions as dist
-    from evidence.schema import indication_key
 
     indication = indication_key(eff)
     if "study_id" not in eff.columns:
         eff = eff.assign(study_id=[f"row {i}" for i in range(len(eff))])
     rob = _Rob(eff)
-    _check_streams(eff["stream"], eff.index)
-    rec = _Records(eff, rob.categorical)
-    z = float(dist.norm_ppf(0.5 + scheme.level / 2))
+    check_streams(eff["stream"], eff.index)
+    rec = Records(eff, rob.categorical)
+    z = float(norm_ppf(0.5 + scheme.level / 2))
     out_rows = []
     used: set[int] = set()
-    for key, pos in _bodies([indication, eff["outcome"], eff["stream"]]):
+    for key, pos in body_groups([indication, eff["outcome"], eff["stream"]]):
         ind, outcome, stream = key
         mine = []
         for i, o in enumerate(ov_rows):
@@ -468,7 +466,6 @@ def status_summary(grades: pd.DataFrame) -> str:
 
 
 def _match_override(o: Mapping, key: tuple[str, str, str]) -> bool:
-    from grading.overrides import matches
 
     return matches(o, key)
 
@@ -476,7 +473,7 @@ def _match_override(o: Mapping, key: tuple[str, str, str]) -> bool:
 def _grade_body(
     key,
     pos,
-    rec: _Records,
+    rec: Records,
     eff: pd.DataFrame,
     scheme: Scheme,
     z: float,
@@ -487,8 +484,8 @@ def _grade_body(
     """One body, in GRADE's order: select -> judge -> override -> rate up -> score -> state."""
     ind, outcome, stream = key
     # 1. the body and its numbers
-    body = _body(rec, pos, scheme, z)
-    tier = _TIERS[body.tier]
+    body = make_body(rec, pos, scheme, z)
+    tier = TIERS[body.tier]
     sel = body.sel
     measure = body.measure
     estimable = bool(len(sel)) and math.isfinite(body.estimate)
@@ -501,7 +498,7 @@ def _grade_body(
     given = None
     importance = None
     if "importance" in eff.columns:
-        vals = [str(v).strip().lower() for v in rec.cells("importance", pos) if not _missing(v)]
+        vals = [str(v).strip().lower() for v in rec.cells("importance", pos) if not is_missing(v)]
         if vals:
             importance = max(set(vals), key=vals.count)
     if "threshold_low" in eff.columns and "threshold_high" in eff.columns:
@@ -537,7 +534,7 @@ def _grade_body(
         "outcome_kind": rec.mode("outcome_kind", pos),
         "intervention": intervention if intervention != "the intervention" else None,
         "comparator": comparator or None,
-        "design": _TIER_LABEL[tier] + (" (ROBINS-I)" if robins else ""),
+        "design": TIER_LABEL[tier] + (" (ROBINS-I)" if robins else ""),
         "k": body.k,
         "k_records": body.n_records,
         "n_participants": body.n_participants,
@@ -561,9 +558,9 @@ def _grade_body(
         "q_p": body.q_p,
         "method": body.method,
         "ci_method": body.ci_method,
-        "estimate_natural": _natural(measure, body.estimate),
-        "ci_low_natural": _natural(measure, body.ci_low),
-        "ci_high_natural": _natural(measure, body.ci_high),
+        "estimate_natural": natural_scale(measure, body.estimate),
+        "ci_low_natural": natural_scale(measure, body.ci_low),
+        "ci_high_natural": natural_scale(measure, body.ci_high),
         "estimable": estimable,
         "estimate_basis": body.basis,
         "study_ids": "; ".join(map(str, body.ids)),

@@ -26,8 +26,10 @@ import math
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame
+from evidence.schema import indication_key
+from grading.gap import indication_matches
 from grading.scheme import LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
 __all__ = ["audit_claims", "CLAIM_FLAGS"]
@@ -42,7 +44,6 @@ _CLAIM_COLS = ("claim_id", "indication", "claim")
 
 
 def _matches(a: str, b: str) -> bool:
-    from grading.gap import indication_matches
 
     return indication_matches(a, b)
 
@@ -106,8 +107,6 @@ def audit_claims(
     grades = grades[gcols]
     st = None
     if studies is not None:
-        from evidence.schema import indication_key
-
         keep = [
             c
             for c in ("study_id", "stream", "model", "outcome_kind", "events_int")

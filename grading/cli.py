@@ -14,13 +14,28 @@ pandas, matplotlib) and from evigap are collected and printed once, briefly, by 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+
+import pandas as pd
+
+import evidence
+from evidence.dictionary import data_dictionary, template_frame
+from evidence.errors import EvidenceError
+from evidence.export import terminal_text, write_csv
+from evidence.ingest import read_studies
+from grading.config import check_options, load_config
+from grading.outputs import check_out_dir
+from grading.pipeline import RejectedRowsError, TextProgress, bundled_inputs, run_review
+from grading.rob import rob_problems
 
 __all__ = ["main", "build_parser", "version_string", "DEFAULT_OUT_DIR"]
 
@@ -36,13 +51,12 @@ EXIT_INTERRUPTED = 130
 
 def version_string() -> str:
     """The installed evigap version (package metadata; checkout fallback)."""
+    # importlib.metadata costs ~10-30 ms: loaded only when the version is asked for
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("evigap")
     except PackageNotFoundError:
-        import evidence
-
         return str(getattr(evidence, "__version__", "0+unknown"))
 
 
@@ -175,7 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    from evidence.export import terminal_text
 
     text = " ".join(terminal_text(exc).split())
     return text or type(exc).__name__
@@ -183,7 +196,6 @@ def _one_line(exc: BaseException) -> str:
 
 def _say(stream, text: str) -> None:
     """Write data-bearing text to a terminal stream, escape sequences removed."""
-    from evidence.export import terminal_text
 
     stream.write(terminal_text(text))
 
@@ -248,7 +260,6 @@ class _LogToWarnings:
     """A ``logging`` handler feeding library log warnings into the :class:`_WarningLog`."""
 
     def __init__(self, log: _WarningLog) -> None:
-        import logging
 
         class Handler(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
@@ -276,7 +287,6 @@ class _LogToWarnings:
 def _run_settings(args: argparse.Namespace) -> tuple[dict, dict, dict, Path | None]:
     """(input paths, options, read options, config path) from the config file and the
     command line (the command line wins)."""
-    from grading.config import load_config
 
     paths: dict = {}
     options: dict = {}
@@ -312,9 +322,6 @@ def _run_settings(args: argparse.Namespace) -> tuple[dict, dict, dict, Path | No
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from grading.config import check_options
-    from grading.outputs import check_out_dir
-    from grading.pipeline import RejectedRowsError, TextProgress, bundled_inputs, run_review
 
     paths, options, read_options, config_path = _run_settings(args)
     given = any(paths.get(k) for k in ("studies", "bib", "regulatory", "claims"))
@@ -375,9 +382,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evidence.export import write_csv
-    from evidence.ingest import read_studies
-    from grading.rob import rob_problems
 
     ingest = read_studies(args.csv, bib=args.bib, checks=(rob_problems,))
     rejected = ingest.rejected
@@ -387,8 +391,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"{args.csv}: {ingest.n_in} rows in, {len(ingest.studies)} accepted, {n_rej} rejected.\n",
     )
     if n_rej:
-        import pandas as pd
-
         with pd.option_context(
             "display.max_rows",
             None,
@@ -399,8 +401,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             "display.max_colwidth",
             80,
         ):
-            from evidence.export import terminal_text
-
             shown = rejected.astype("string").fillna("").map(terminal_text)
             print()
             print(shown.to_string(index=False))
@@ -414,8 +414,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    from evidence.dictionary import data_dictionary, template_frame
-    from evidence.export import write_csv
 
     sheet = Path(args.out)
     if sheet.suffix.lower() != ".csv":
@@ -434,8 +432,6 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 def _on_sigterm_raise_interrupt():
     """SIGTERM ends the command like Ctrl-C (clean-up runs); returns the previous handler."""
-    import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -447,7 +443,6 @@ def _on_sigterm_raise_interrupt():
 
 
 def _restore_sigterm(previous) -> None:
-    import signal
 
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
@@ -469,7 +464,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
 
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from evidence.errors import EvidenceError
 
     log = _WarningLog()
     args.warning_log = log

@@ -12,11 +12,16 @@ Scale conventions: ratio measures (RR, OR, HR, ROM) and PLO are on the log scale
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from evidence import trim_and_fill
+from evidence.errors import EvidenceError
+from evidence.internal import norm_ppf, norm_sf
+from evidence.small_study import small_study_test
 from grading.scheme import Scheme
 
 __all__ = [
@@ -389,9 +394,7 @@ def judge_inconsistency(
     n_pos, n_neg = int((y > 0).sum()), int((y < 0).sum())
     sig_pos = sig_neg = 0
     if vi is not None and comparative:
-        from evidence import _distributions as dist
-
-        z = float(dist.norm_ppf(0.5 + level / 2))
+        z = float(norm_ppf(0.5 + level / 2))
         se = np.sqrt(np.asarray(vi, dtype=float))
         sig_pos = int((y - z * se > 0).sum())
         sig_neg = int((y + z * se < 0).sum())
@@ -793,8 +796,6 @@ def judge_publication_bias(
             "small-study effects" + extra,
             src,
         )
-    from evidence.errors import EvidenceError
-    from evidence.small_study import small_study_test
 
     src = (
         f"{src}; Peters JL et al. JAMA 2006;295:676-680; Harbord RM et al. Stat Med "
@@ -815,10 +816,6 @@ def judge_publication_bias(
         )
     # a suggestion: does the pattern change the conclusion?
     try:
-        import warnings
-
-        from evidence import trim_and_fill
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tf = trim_and_fill(np.asarray(yi, float), np.asarray(vi, float))
@@ -953,9 +950,8 @@ def judge_dose_response(
     slope = np.sum(w * (d - dbar) * y) / sxx
     se = math.sqrt(1.0 / sxx)
     z = slope / se
-    from evidence import _distributions as dist
 
-    p = float(2 * dist.norm_sf(abs(z)))
+    p = float(2 * norm_sf(abs(z)))
     txt = f"slope {slope:.4g} per dose unit (z = {z:.2f}, p = {p:.3f}, {levels} dose levels)"
     if p < scheme.dose_response_alpha and np.sign(slope) == np.sign(pooled_estimate) != 0:
         return Judgement(1, f"{txt}: larger doses give larger effects", src, "present")

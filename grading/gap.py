@@ -23,15 +23,18 @@ Common scale
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from evidence._codes import combine, distinct, text_codes
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame, combine, distinct, text_codes
+from evidence.proportions import single_arm_columns
+from evidence.schema import indication_key
 from grading.common_scale import CHINN, CHINN_SOURCE, pooled_sd, to_common_smd
+from grading.harms import REVIEW_WIDE, harms_summary
 from grading.labels import indication_label, model_label, phase_label
 from grading.scheme import BIO_2021_LOA, LEVEL_SCORE, LEVELS, Scheme, load_scheme
 
@@ -163,7 +166,6 @@ def indication_matches(a: str, b: str) -> bool:
     Equal (case, '_' vs ' ' ignored), either is an 'all indications' label, or one contains
     the other as whole words ('stroke' matches 'acute ischaemic stroke', 'all' not 'allergy').
     """
-    import re
 
     x = " ".join(str(a).lower().replace("_", " ").split())
     y = " ".join(str(b).lower().replace("_", " ").split())
@@ -175,7 +177,8 @@ def indication_matches(a: str, b: str) -> bool:
     return re.search(r"\b" + re.escape(short) + r"\b", long_) is not None
 
 
-def _is_global(label: str) -> bool:
+def is_global(label: str) -> bool:
+    """True when ``label`` means every indication ("all", "all indications", "*", ...)."""
     return " ".join(str(label).lower().replace("_", " ").split()) in ALL_INDICATIONS
 
 
@@ -391,8 +394,6 @@ def _single_arm_text(studies: pd.DataFrame):
     if not {"events_int", "n_int", "data_type"} <= set(studies.columns):
         return lambda body: ""
     if "proportion" not in studies.columns:
-        from evidence.proportions import single_arm_columns
-
         studies = studies.assign(**single_arm_columns(studies))
     arr = {c: studies[c].to_numpy() for c in cols}
 
@@ -538,7 +539,6 @@ def gap_summary(
         ``attrs['regulatory_review_wide']`` lists the review-wide regulatory entries and
         ``attrs['harms_review_wide']`` the harms summary over the whole review (a dict).
     """
-    from grading.harms import REVIEW_WIDE, harms_summary
 
     scheme = load_scheme(scheme)
     check_frame(studies, "studies", "gap_summary", what="the study sheet as a DataFrame")
@@ -557,7 +557,6 @@ def gap_summary(
         for col in ("indication", "jurisdiction", "status"):
             if col not in regulatory.columns:
                 raise ValidationError(f"gap_summary() needs column {col!r} in 'regulatory'.")
-    from evidence.schema import indication_key
 
     gcols = [
         "indication",
@@ -961,7 +960,7 @@ class _Regulatory:
                 "citation_key": None if self.cites is None else self.cites[i],
             }
             for i, label in enumerate(self.labels)
-            if _is_global(label)
+            if is_global(label)
         ]
 
     def status(self, ind: str) -> tuple[str | None, str | None]:
@@ -969,11 +968,11 @@ class _Regulatory:
 
         For the 'all indications' row itself the review-wide entries are its own.
         """
-        own = _is_global(ind)
+        own = is_global(ind)
         hits = [
             i
             for i, label in enumerate(self.labels)
-            if _is_global(label) == own and (own or indication_matches(label, ind))
+            if is_global(label) == own and (own or indication_matches(label, ind))
         ]
         if not hits:
             return None, None
@@ -995,7 +994,7 @@ def _prior(scheme: Scheme, ind: str, hp_res: str | None, therapeutic: bool) -> d
             "prior_source": reason,
         }
 
-    if _is_global(ind):
+    if is_global(ind):
         return none("not applicable", "no prior: review-wide records, not one programme")
     if not therapeutic:
         return none(

@@ -22,8 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame
+from evidence.schema import indication_key
 from grading.labels import indication_label, model_label
 
 __all__ = ["harms_summary", "REVIEW_WIDE"]
@@ -147,7 +148,6 @@ def harms_summary(studies: pd.DataFrame, *, review_wide: bool = True) -> pd.Data
     for col in ("indication", "stream", "model", "outcome_kind"):
         if col not in studies.columns:
             raise ValidationError(f"harms_summary() needs column {col!r} in 'studies'.")
-    from evidence.schema import indication_key
 
     keys = indication_key(studies)
     human = (studies["stream"] == "human").fillna(False).to_numpy(dtype=bool)

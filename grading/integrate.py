@@ -29,8 +29,8 @@ import math
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame
 from grading.scheme import LEVEL_SCORE
 
 __all__ = ["integrate_streams", "INTEGRATED_JUDGEMENTS", "INTEGRATION_SOURCE"]

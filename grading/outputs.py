@@ -38,7 +38,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, OutputLock falls back to an exclusive lock file
+    fcntl = None  # type: ignore[assignment]
+
+import ctypes
+import glob
+import sys
+import tempfile
+
 from evidence.errors import ValidationError
+from grading.manifest import sha256_file
 
 __all__ = [
     "INCOMPLETE_MARKER",
@@ -165,7 +176,6 @@ def check_out_dir(out: Any, inputs: Iterable[Any] = ()) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    from grading.manifest import sha256_file
 
     return sha256_file(path)
 
@@ -235,9 +245,7 @@ class _Lock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): an exclusive lock file
+        if fcntl is None:  # no flock (Windows): an exclusive lock file
             self._acquire_exclusive_file()
             return
         for _ in range(50):
@@ -309,8 +317,6 @@ class _Lock:
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically exchange two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False if the
     system or file system cannot."""
-    import ctypes
-    import sys
 
     if not sys.platform.startswith("linux"):
         return False
@@ -392,7 +398,6 @@ class OutputFolder:
         self._lock.acquire()
         try:
             self._check_existing()
-            import glob
 
             for left in sorted(parent.glob(f"{glob.escape(self.out.name)}.incomplete-*")):
                 if left.is_dir() and (left / INCOMPLETE_MARKER).is_file():
@@ -400,7 +405,6 @@ class OutputFolder:
                         f"An interrupted run left '{left}' (marked {INCOMPLETE_MARKER}); "
                         "evigap does not delete it. Delete it when you no longer need it."
                     )
-            import tempfile
 
             self.stage = Path(
                 tempfile.mkdtemp(prefix=f"{self.out.name}.incomplete-{os.getpid()}-", dir=parent)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame
 from grading.scheme import LEVEL_SCORE, LEVEL_SYMBOLS, LEVELS
 
 __all__ = ["overall_certainty", "OVERALL_SOURCE"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import ValidationError
+from evidence.internal import check_frame
+from evidence.schema import indication_key
+from grading.body import tier_of
 
 __all__ = ["POOLED_COLUMNS", "pooled_table", "body_forests"]
 
@@ -74,8 +76,6 @@ def body_forests(
     one set of numbers").  Bodies whose estimate is one aggregate record, or that are not
     estimable, have no forest here.
     """
-    from evidence.schema import indication_key
-    from grading.body import _tier
 
     check_frame(studies, "studies", "body_forests", what="a DataFrame")
     check_frame(grades, "grades", "body_forests", what="a DataFrame")
@@ -101,7 +101,7 @@ def body_forests(
         pos = groups.get((str(g["indication"]), str(g["outcome"]), str(g["stream"])))
         if pos is None:
             continue
-        tier = _tier(first.to_dict())
+        tier = tier_of(first.to_dict())
         body = studies.iloc[pos]
         measure = body["measure"].astype("string") if "measure" in body.columns else None
         keep = []
@@ -112,7 +112,7 @@ def body_forests(
                 str(r.get("model")) != "meta_analysis"
                 and measure is not None
                 and str(r.get("measure")) == str(g["measure"])
-                and _tier(r.to_dict()) == tier
+                and tier_of(r.to_dict()) == tier
             ):
                 keep.append(j)
         out.append((g, studies.iloc[sorted(keep)]))

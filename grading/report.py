@@ -19,12 +19,20 @@ import html
 import io
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
+
+import pandas as pd
+
+from evidence.schema import indication_key
+from grading.gap import VERDICT_RULES
+from grading.labels import indication_label
+from grading.tables import fmt_pct
 
 __all__ = [
     "DETERMINISTIC_RC",
@@ -55,6 +63,7 @@ _DPI = 110
 
 def figure_png(figure, *, dpi: int = _DPI) -> bytes:
     """Render a matplotlib Figure to PNG bytes without the ``Software`` metadata chunk."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     import matplotlib
 
     buffer = io.BytesIO()
@@ -65,6 +74,7 @@ def figure_png(figure, *, dpi: int = _DPI) -> bytes:
 
 def save_figure(figure, path: str | os.PathLike, *, dpi: int = _DPI) -> Path:
     """Save a Figure reproducibly (PNG, SVG or PDF by suffix): no dates, fixed SVG ids."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     import matplotlib
 
     p = Path(path)
@@ -180,6 +190,7 @@ def compact_png(
     Deterministic (same input, same bytes).  Returns the input when Pillow cannot read it.
     """
     try:
+        # PIL comes with matplotlib (heavy): imported only when a figure is drawn
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
         return png
@@ -345,7 +356,6 @@ def _profile_block(rows) -> str:
 
 
 def _label(key: Any) -> str:
-    from grading.labels import indication_label
 
     return indication_label(key)
 
@@ -397,7 +407,6 @@ def _gap_block(gap, anchors: Mapping[str, str] | None = None) -> str:
                 "approval base rate": prior,
             }
         )
-    import pandas as pd
 
     note = (
         '<p class="muted">Verdict: the first rule that holds in the table below.  Effects '
@@ -443,8 +452,6 @@ def _opening(
     if line:
         out.append(f'<p class="lead"><b>{_e(line)}</b></p>')
     if gap is not None and "verdict" in gap.columns:
-        from grading.gap import VERDICT_RULES
-
         out.append("<h2>Translation verdict per indication</h2>")
         out.append('<table class="verdicts"><tbody>')
         for verdict, _rule in VERDICT_RULES:
@@ -487,7 +494,6 @@ def _bottom_line(gap) -> str:
     """One sentence with numbers: animal promise, human delivery, harm signals."""
     if gap is None or not {"preclinical_smd", "human_smd", "verdict"} <= set(gap.columns):
         return ""
-    import pandas as pd
 
     pre = pd.to_numeric(gap["preclinical_smd"], errors="coerce")
     hum = pd.to_numeric(gap["human_smd"], errors="coerce")
@@ -563,7 +569,6 @@ def _certainty_basis(grades) -> str:
     down (human bodies)."""
     if grades is None or len(grades) == 0 or "estimate" not in grades.columns:
         return "No graded outcomes."
-    import pandas as pd
 
     est = pd.to_numeric(grades["estimate"], errors="coerce")
     has = est.notna()
@@ -637,7 +642,6 @@ def _sof_block(rows, footnotes: Mapping[str, str]) -> str:
     """Summary-of-findings rows of one indication, each footnote listed once under them."""
     if rows is None or len(rows) == 0:
         return '<p class="muted">No outcome with a result to summarise (see the records below).</p>'
-    import re
 
     shown = rows.drop(columns=[c for c in ("Indication", "Footnotes") if c in rows.columns])
     if "Importance" in shown.columns and (shown["Importance"] == "not rated").all():
@@ -658,7 +662,6 @@ def _sof_block(rows, footnotes: Mapping[str, str]) -> str:
 def _studies_for(evidence_table, indication: str):
     if evidence_table is None or len(evidence_table) == 0:
         return None
-    from evidence.schema import indication_key
 
     rows = evidence_table[(indication_key(evidence_table) == indication).fillna(False).to_numpy()]
     if {"yi", "vi", "measure"} <= set(rows.columns):
@@ -682,7 +685,6 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
     """``'0 of 28: 0% (95% CI 0% to 12%, Wilson score)'`` for a single-arm row: the observed
     proportion with the interval of :func:`evidence.study_effects` (no continuity correction,
     which stays inside pooling); empty when the row has none."""
-    from grading.tables import _pct
 
     try:
         p, lo, hi = (
@@ -698,7 +700,7 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
     if method.endswith("%"):
         method, _, level = method.rpartition(" ")
     return (
-        f"{x:.0f} of {n:.0f}: {_pct(p)} ({level} CI {_pct(lo)} to {_pct(hi)}, "
+        f"{x:.0f} of {n:.0f}: {fmt_pct(p)} ({level} CI {fmt_pct(lo)} to {fmt_pct(hi)}, "
         f"{method or 'Wilson score'})"
     )
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evidence._codes import combine
-from evidence._validate import check_frame, check_mapping, check_path
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.export import write_csv
+from evidence.internal import check_frame, check_mapping, check_path, combine
 
 __all__ = [
     "RobTool",
@@ -576,7 +576,8 @@ class _Judged:
     basis: str
 
 
-def _check_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
+def check_rob_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
+    """``studies`` is a DataFrame with ``study_id`` and the risk-of-bias columns ``func`` needs."""
     check_frame(studies, "studies", func, what="a DataFrame")
     if "study_id" not in studies.columns:
         raise ValidationError(f"{func}() needs a 'study_id' column in 'studies'.")
@@ -584,7 +585,7 @@ def _check_studies(studies: pd.DataFrame, tool: str | None, func: str) -> None:
         get_tool(tool, func)
 
 
-def _combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def rob_combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the number of its combination of :data:`_JUDGED_CELLS`, and the first row of
     each combination; combinations are numbered in order of first appearance."""
     codes = [
@@ -595,7 +596,7 @@ def _combinations(studies: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return combine(codes or [np.zeros(len(studies), dtype=np.int64)])
 
 
-def _judge(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_Judged]:
+def judge_rob(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list[_Judged]:
     """The judgement of each of ``rows`` (errors name the row)."""
     cells = {
         name: studies[name].take(rows).astype(object).tolist()
@@ -646,7 +647,7 @@ def rob_problems(studies: pd.DataFrame) -> pd.DataFrame:
         (``rob_tool`` or ``rob_domains``), ``value`` (the cell) and ``reason``.
     """
     check_frame(studies, "studies", "rob_problems", what="a DataFrame")
-    codes, first = _combinations(studies)
+    codes, first = rob_combinations(studies)
     cells = {
         name: studies[name].take(first).astype(object).tolist()
         for name in _JUDGED_CELLS
@@ -709,9 +710,9 @@ def _matches(value, series: pd.Series | None, n: int) -> np.ndarray:
 def rob_classes(studies: pd.DataFrame, *, tool: str | None = None) -> pd.Categorical:
     """``assess_rob(studies, tool=tool)["overall_class"]`` (``low``/``unclear``/``high`` per
     row) without building the per-row table."""
-    _check_studies(studies, tool, "rob_classes")
-    codes, first = _combinations(studies)
-    judged = _judge(studies, tool, first)
+    check_rob_studies(studies, tool, "rob_classes")
+    codes, first = rob_combinations(studies)
+    judged = judge_rob(studies, tool, first)
     cls = np.array([_CLASSES.index(j.cls) for j in judged], dtype=np.int8)
     return pd.Categorical.from_codes(cls[codes], categories=list(_CLASSES))
 
@@ -724,9 +725,9 @@ def rob_judgements(studies: pd.DataFrame, *, tool: str | None = None) -> pd.Data
     Unlike :func:`rob_classes`, a row without any risk-of-bias assessment is ``not assessed``,
     never ``unclear``: missing data is not a judgement.
     """
-    _check_studies(studies, tool, "rob_judgements")
-    codes, first = _combinations(studies)
-    judged = _judge(studies, tool, first)
+    check_rob_studies(studies, tool, "rob_judgements")
+    codes, first = rob_combinations(studies)
+    judged = judge_rob(studies, tool, first)
     tools = np.array([j.tool.name for j in judged], dtype=object)[codes]
     finals = np.array([j.final for j in judged], dtype=object)[codes]
     classes = np.array(
@@ -762,14 +763,14 @@ def assess_rob(studies: pd.DataFrame, *, tool: str | None = None, overrides=None
         (low/unclear/high), ``overall_basis`` (why: rule / sheet / override / none),
         ``override_by``.
     """
-    _check_studies(studies, tool, "assess_rob")
+    check_rob_studies(studies, tool, "assess_rob")
     ov = _overrides_frame(overrides)
     n = len(studies)
     # Tool, domains and overall depend only on the _JUDGED_CELLS: judge each distinct
     # combination once (in order of first appearance, so the first bad row is still the one
     # named in an error) and spread the results over the rows.
-    codes, first = _combinations(studies)
-    judged = _judge(studies, tool, first)
+    codes, first = rob_combinations(studies)
+    judged = judge_rob(studies, tool, first)
     domain_ids: list[str] = list(dict.fromkeys(d for j in judged for d in j.domains))
     domain_ids.sort(key=lambda d: int(d[1:]) if d[1:].isdigit() else 999)
     finals = _per_row([j.final for j in judged], codes)
@@ -913,10 +914,5 @@ def write_robvis(frame: pd.DataFrame, path: str | Path, *, tool: str | RobTool =
     w = frame["weight"] if "weight" in frame.columns else pd.Series(1.0, index=frame.index)
     out["Weight"] = pd.to_numeric(w, errors="coerce").fillna(1.0).to_numpy()
     p = Path(path)
-    try:
-        from evidence.export import write_csv
-    except ImportError:  # export module not written yet
-        out.to_csv(p, index=False, lineterminator="\n")
-    else:
-        write_csv(out, p)
+    write_csv(out, p)
     return p

@@ -26,10 +26,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from evidence._validate import check_choice, check_number, check_text
+from evidence.internal import check_choice, check_number, check_text
 from evidence.schema import STREAMS
-from grading.domains import NONCOMPARATIVE_MEASURES, Thresholds, effect_size_class
-from grading.scheme import LEVELS
+from grading.domains import (
+    NONCOMPARATIVE_MEASURES,
+    Thresholds,
+    default_thresholds,
+    effect_size_class,
+)
+from grading.scheme import LEVELS, Scheme
 
 __all__ = [
     "informative_statement",
@@ -204,9 +209,6 @@ def informative_statement(
             prefix,
         )
     if thresholds is None:
-        from grading.domains import default_thresholds
-        from grading.scheme import Scheme
-
         thresholds = default_thresholds(measure, Scheme())
     cls = effect_size_class(estimate, thresholds)
     verbs = _VERBS[level]

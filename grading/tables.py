@@ -21,9 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from evidence._validate import check_bool, check_frame, check_text
-from evidence.errors import ValidationError
+from evidence.errors import InvalidParameterError, ValidationError
+from evidence.export import write_csv
+from evidence.internal import check_bool, check_frame, check_text
+from evidence.proportions import single_arm_columns
 from grading.domains import ALL_DOMAINS, DOMAIN_LABELS, STEP_WORDS, UP_DOMAINS
+from grading.overrides import normalise_overrides
 from grading.scheme import LEVEL_SYMBOLS
 
 __all__ = [
@@ -265,7 +268,7 @@ def _importance(r) -> str:
     return imp if isinstance(imp, str) and imp else "not rated"
 
 
-def _pct(x: float) -> str:
+def fmt_pct(x: float) -> str:
     """A proportion as a percentage: whole percent from 10%, one decimal below."""
     v = 100 * x
     t = f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")
@@ -280,8 +283,8 @@ def _proportion_text(prop: dict) -> str:
     if method.endswith("%"):
         method, _, level = method.rpartition(" ")
     return (
-        f"{_pct(prop['proportion'])} ({level} CI {_pct(prop['ci_low'])} to "
-        f"{_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)"
+        f"{fmt_pct(prop['proportion'])} ({level} CI {fmt_pct(prop['ci_low'])} to "
+        f"{fmt_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)"
     )
 
 
@@ -296,8 +299,6 @@ def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, di
     if "estimate_rows" not in grades.columns:
         return {}
     if "proportion" not in studies.columns:
-        from evidence.proportions import single_arm_columns
-
         studies = studies.assign(**single_arm_columns(studies))
     cols = {
         c: studies[c].to_numpy()
@@ -611,13 +612,10 @@ def summary_of_findings(
     check_bool(include_no_evidence, "include_no_evidence", "summary_of_findings")
     if baseline_risk is not None and not isinstance(baseline_risk, dict):
         if not _fin(baseline_risk) or not 0 < float(baseline_risk) < 1:
-            from evidence.errors import InvalidParameterError
-
             raise InvalidParameterError(
                 "The 'baseline_risk' argument of summary_of_findings() must be a probability "
                 f"between 0 and 1 (exclusive) or a dict of them. Got {baseline_risk!r}."
             )
-    from grading.overrides import normalise_overrides
 
     ov = normalise_overrides(overrides, what="'overrides' argument of summary_of_findings()")
     risk_rows = [o for o in ov.to_dict("records") if o["kind"] == "baseline_risk"]
@@ -876,6 +874,5 @@ def to_latex(frame: pd.DataFrame, *, footnotes: bool = True) -> str:
 
 def to_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as CSV with :func:`evidence.export.write_csv` (formula-safe, deterministic)."""
-    from evidence.export import write_csv
 
     return write_csv(frame, path)

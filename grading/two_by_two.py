@@ -29,6 +29,9 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from evidence import pool
 
 __all__ = [
     "TWO_BY_TWO_METHODS",
@@ -129,9 +132,6 @@ def pool_counts(
     """:func:`evidence.pool` with ``method="MH"``/``"PETO"`` on the four count arrays
     (warnings silenced: a NaN estimate, when every table has a zero in the same arm, is the
     caller's to explain).  Returns the :class:`evidence.MHResult`."""
-    import pandas as pd
-
-    from evidence import pool
 
     frame = pd.DataFrame(
         {

@@ -31,13 +31,9 @@ from evidence.errors import (
 
 # Another helper owns these; they are hardened separately.
 EXCLUDED = {
-    "cli_main",
     "run_review",
     "render_report",
     "write_report",
-    "build_manifest",
-    "read_manifest",
-    "write_manifest",
     "TextProgress",
     "RunResult",
 }
@@ -658,6 +654,17 @@ def test_dataset_and_export_arguments(call, arg, got):
     _raises(call, InvalidParameterError, f"'{arg}'", re.escape(got))
 
 
+@pytest.mark.parametrize("config", [[1, 2], None], ids=["list", "None"])
+def test_sheet_options_rejects_a_config_that_is_not_a_path_or_mapping(config):
+    _raises(
+        lambda: evidence.sheet_options(config),
+        InvalidParameterError,
+        "'config'",
+        r"sheet_options\(\)",
+        f"Got {type(config).__name__}",
+    )
+
+
 # ------------------------------------------------------------------------------ grading
 GRADES_FUNCS = {
     "integrate_streams": grading.integrate_streams,
@@ -666,7 +673,7 @@ GRADES_FUNCS = {
 }
 
 
-@pytest.mark.parametrize("name", ["grade", "assess_rob", *GRADES_FUNCS])
+@pytest.mark.parametrize("name", ["grade", "assess_rob", "rob_problems", *GRADES_FUNCS])
 @pytest.mark.parametrize("data", BAD_DATA)
 def test_grading_functions_reject_non_frames(name, data):
     func = getattr(grading, name)
@@ -1309,7 +1316,7 @@ TABLE = BCG.assign(n1i=BCG["tpos"] + BCG["tneg"], n2i=BCG["cpos"] + BCG["cneg"])
         ),
         (
             lambda: evidence.influence(Y, np.r_[V[:4], -0.1, V[5:]]),
-            InvalidParameterError,
+            ValidationError,
             [r"'vi'", r"influence\(\)", r"-0\.1"],
         ),
         (lambda: evidence.influence(Y[:2], V[:2]), ValidationError, [r"influence\(\)", "k = 2"]),

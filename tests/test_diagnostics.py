@@ -140,7 +140,7 @@ def test_bad_input():
         evidence.cumulative(frame, yi="effect", order=None)
     with pytest.raises(ValidationError, match="at least 3 studies"):
         evidence.influence([0.1, 0.2], [0.1, 0.1])
-    with pytest.raises(InvalidParameterError, match="'vi' argument of influence"):
+    with pytest.raises(ValidationError, match="'vi' argument of influence"):
         evidence.influence([0.1, 0.2, 0.3], [0.1, 0.0, 0.1])
     with pytest.raises(InvalidParameterError, match="'labels' argument of baujat_data"):
         evidence.baujat_data([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], labels=["a"])

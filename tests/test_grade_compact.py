@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from grading.body import _Records
+from grading.body import Records
 from grading.certainty import _Rob
 from grading.rob import rob_judgements
 
@@ -65,7 +65,7 @@ def test_rob_codes_give_the_values_of_rob_judgements():
 
 def test_nullable_numbers_are_read_at_the_rows_asked_for():
     sheet = _sheet()
-    rec = _Records(sheet, _Rob(sheet).categorical)
+    rec = Records(sheet, _Rob(sheet).categorical)
     rows = np.array([4, 1, 0, 2])
     np.testing.assert_array_equal(rec.floats("n_int", rows), [np.nan, np.nan, 10.0, 12.5])
     np.testing.assert_array_equal(rec.floats("n_ctrl", rows), [6.0, 8.0, 9.0, np.nan])

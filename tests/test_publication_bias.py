@@ -10,7 +10,7 @@ import pytest
 from reference_loader import as_array, load_fixture
 
 import evidence
-from evidence.errors import InvalidParameterError, StatisticalWarning
+from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 
 FX = load_fixture("diagnostics")
 RANK = ["bcg", "bcg_normal", "hackshaw1998", "li2007", "molloy2014", "normand1999"]
@@ -76,9 +76,9 @@ def test_bad_input():
         evidence.fail_safe_n(y, v, target=0.1)
     with pytest.raises(InvalidParameterError, match=r"fail_safe_n\(\) needs the 'vi' argument"):
         evidence.fail_safe_n(y, type="Rosenberg")
-    with pytest.raises(InvalidParameterError, match="at least 3 studies"):
+    with pytest.raises(ValidationError, match="at least 3 studies"):
         evidence.ranktest(y[:2], v[:2])
-    with pytest.raises(InvalidParameterError, match="'vi' argument of ranktest"):
+    with pytest.raises(ValidationError, match="'vi' argument of ranktest"):
         evidence.ranktest(y, -v)
     with pytest.raises(InvalidParameterError, match="same length"):
         evidence.ranktest(y, v[:2])

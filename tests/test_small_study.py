@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from reference_loader import as_array, load_fixture
 
-from evidence.errors import InvalidParameterError
+from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 from evidence.small_study import (
     harbord_test,
     peters_test,
@@ -95,10 +95,13 @@ def test_measure_choice():
 
 
 def test_bad_input_raises_clear_errors():
-    with pytest.raises(InvalidParameterError, match="'vi'.*positive"):
+    with pytest.raises(ValidationError, match="'vi'.*positive"):
         regression_test([1, 2, 3], [0.1, 0, 0.2])
-    with pytest.raises(InvalidParameterError, match="'yi'.*finite"):
-        regression_test([1, np.nan, 3], [0.1, 0.1, 0.2])
+    with pytest.raises(ValidationError, match="'yi'.*finite"):
+        regression_test([1, np.inf, 3], [0.1, 0.1, 0.2])
+    with pytest.warns(StatisticalWarning, match="1 of 4 studies dropped"):
+        res = regression_test([1, np.nan, 3, 2], [0.1, 0.1, 0.2, 0.3])
+    assert res.k == 3
     with pytest.raises(InvalidParameterError, match="'ni'.*needed"):
         regression_test([1, 2, 3], [0.1, 0.1, 0.2], predictor="ninv")
     with pytest.raises(InvalidParameterError, match="predictor"):

@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 
 from evidence.errors import InvalidParameterError
+from evidence.internal import norm_ppf, norm_sf
+from evidence.pooling import pool as fit
+from grading.labels import indication_label
 from grading.plots import _style
+from grading.statements import model_word
 from grading.zero_cells import (  # noqa: F401  (re-exported for the figures)
     DOUBLE_ZERO_MEASURES,
     DOUBLE_ZERO_SOURCE,
@@ -269,7 +273,6 @@ def indication_text(data: pd.DataFrame) -> str | None:
     ``indication_label`` key in words (:func:`grading.labels.indication_label`, the label the
     report uses: ``"covid19_ards"`` -> ``"COVID-19 ARDS"``); None when neither is a single
     value."""
-    from grading.labels import indication_label
 
     for col in ("indication", "indication_label"):
         if col in data.columns:
@@ -284,7 +287,6 @@ def stream_words(data: pd.DataFrame, stream: str) -> str:
     studies'; an animal stream of non-animal organisms only (model ``other_organism``:
     plants, microbes) is 'non-animal organisms', animals and others together 'animal and
     other organisms' (the statements' wording, :func:`grading.statements.model_prefix`)."""
-    from grading.statements import model_word
 
     if stream == "animal" and "model" in data.columns:
         word = model_word("animal", data["model"].tolist())
@@ -323,16 +325,15 @@ class _Single:
     """Pooled 'result' of one study (RevMan shows it without heterogeneity)."""
 
     def __init__(self, yi, vi, level):
-        from evidence import _distributions as dist
 
-        z = dist.norm_ppf(0.5 + level / 2)
+        z = norm_ppf(0.5 + level / 2)
         self.k = 1
         self.estimate = float(yi)
         self.se = float(np.sqrt(vi))
         self.ci_low = self.estimate - z * self.se
         self.ci_high = self.estimate + z * self.se
         self.stat = self.estimate / self.se
-        self.p_value = float(2 * dist.norm_sf(abs(self.stat)))
+        self.p_value = float(2 * norm_sf(abs(self.stat)))
         self.tau2 = self.i2 = self.q = self.q_p = self.pi_low = self.pi_high = np.nan
         self.q_df = 0
         self.ci_method = "z"
@@ -345,7 +346,6 @@ def pool(yi, vi, method, ci_method, level):
     """The pooled result of ``yi``/``vi`` (``evidence.pool``); one study: its own estimate."""
     if len(yi) == 1:
         return _Single(yi[0], vi[0], level)
-    from evidence.pooling import pool as fit
 
     return fit(yi, vi, method=method, ci_method=ci_method, level=level)
 
@@ -412,6 +412,7 @@ def x_axis(
     (``lows``/``highs``, analysis scale) extend it by at most ``margin`` x the core's spread,
     so one wide CI does not squash the figure (it ends in an arrow).
     """
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.ticker import MaxNLocator
 
     if xlim is not None:
@@ -543,6 +544,7 @@ def draw_diamond(
     lw: float = 0.6,
 ):
     """A diamond (vertices left, top, right, bottom; the top vertex is the estimate)."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.patches import Polygon
 
     return ax.add_patch(

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evidence.errors import InvalidParameterError
+from evidence.internal import check_bool, check_choice, check_int, check_path
+from evidence.schema import MEASURES, RATIO_MEASURES
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_agg import RendererAgg
@@ -84,7 +86,6 @@ MEASURE_LABELS: dict[str, str] = {
 
 def is_ratio(measure: str | None) -> bool:
     """Whether ``measure`` is stored on the log scale and shown back-transformed."""
-    from evidence.schema import RATIO_MEASURES
 
     return measure is not None and str(measure).upper() in RATIO_MEASURES
 
@@ -123,6 +124,7 @@ def wrap(text: object, width: int, *, max_lines: int | None = None) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _line_width(line: str, fontsize: float, weight: str, family: str) -> float:
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
@@ -141,6 +143,7 @@ _RENDERER: RendererAgg | None = None
 
 def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="normal") -> float:
     """Width in inches of the widest of ``texts`` (multi-line texts: widest line)."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     import matplotlib as mpl
 
     # cache key: widths depend on the font and on how glyphs are hinted (evigap run draws
@@ -253,6 +256,7 @@ def fmt_tick(v: float) -> str:
 
 
 def new_figure(width: float, height: float):
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=(width, height))
@@ -260,6 +264,7 @@ def new_figure(width: float, height: float):
 
 def offset_transform(ax, x_axes: float, dx_in: float, dy_in: float = 0.0, *, y="data"):
     """x in axes fraction plus ``dx_in`` inches; y in data coordinates (or axes fraction)."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.transforms import Affine2D, ScaledTranslation, blended_transform_factory
 
     ytrans = ax.transData if y == "data" else ax.transAxes
@@ -270,6 +275,7 @@ def offset_transform(ax, x_axes: float, dx_in: float, dy_in: float = 0.0, *, y="
 
 def data_x_offset_transform(ax, dy_in: float):
     """x in data coordinates; y at the axes bottom plus ``dy_in`` inches."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
     base = blended_transform_factory(ax.transData, ax.transAxes)
@@ -279,6 +285,7 @@ def data_x_offset_transform(ax, dy_in: float):
 def check_ax(ax, caller: str):
     if ax is None:
         return None
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.axes import Axes
 
     if not isinstance(ax, Axes):
@@ -293,8 +300,6 @@ def check_measure(measure, caller: str) -> str | None:
     """``None`` or one of the schema's effect measures (canonical upper case)."""
     if measure is None:
         return None
-    from evidence._validate import check_choice
-    from evidence.schema import MEASURES
 
     return check_choice(measure, "measure", caller, MEASURES)
 
@@ -318,6 +323,7 @@ def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path
     Path
         The path written.
     """
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -328,7 +334,6 @@ def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path
             "The 'fig' argument of save_figure() must be a matplotlib Figure or Axes. "
             f"Got {type(fig).__name__}."
         )
-    from evidence._validate import check_bool, check_int, check_path
 
     path = check_path(path, "path", "save_figure")
     dpi = check_int(dpi, "dpi", "save_figure", minimum=1)

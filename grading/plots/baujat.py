@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from evidence.diagnostics import baujat_data
 from grading.plots import _style
 
 __all__ = ["baujat_plot"]
@@ -32,7 +33,6 @@ def baujat_plot(yi, vi, *, method: str = "REML", ci_method: str = "z", labels=No
     matplotlib Axes
         Points: PathCollection gid ``"baujat_points"`` (offsets are the x, y above).
     """
-    from evidence.diagnostics import baujat_data
 
     func = "baujat_plot"
     _style.check_ax(ax, func)

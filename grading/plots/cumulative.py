@@ -65,6 +65,7 @@ def cumulative_forest(cumul: pd.DataFrame, *, measure: str | None = None, ax=Non
                 1 - 1.0 / (0.9 + _style.ROW_HEIGHT * max(n, 3)),
             ]
         )
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.collections import LineCollection
 
     ys = np.arange(n)[::-1].astype(float)

@@ -8,16 +8,42 @@ lights on the right; heterogeneity and tests under the axis.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from evidence._validate import numeric_column
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence import pool_clustered
+from evidence.errors import (
+    EvidenceError,
+    InvalidParameterError,
+    StatisticalWarning,
+    ValidationError,
+)
+from evidence.internal import (
+    CI_ALIASES,
+    METHOD_ALIASES,
+    check_bool,
+    check_choice,
+    check_frame,
+    check_int,
+    check_level,
+    chi2_sf,
+    norm_ppf,
+    numeric_column,
+)
+from evidence.mantel_haenszel import MHResult
+from evidence.moderators import subgroup_analysis
+from evidence.pooling import CI_METHODS, METHODS, PoolResult
+from evidence.proportions import proportion_ci
+from grading import two_by_two as tbt
 from grading.plots import _forest_core as core
 from grading.plots import _style
+from grading.plots.rob import check_palette, judgement_style, split_rob
+from grading.two_by_two import inverse_variance_method, is_two_by_two, method_label
 
 __all__ = ["forest_pages", "forest_plot"]
 
@@ -122,9 +148,8 @@ def _rob_table(data, rob, labels_col) -> tuple[list[str], list[list]]:
             "The 'rob' argument of forest_plot() must be None, True (use the sheet's rob_domains/"
             f"rob_overall columns) or a robvis-style DataFrame. Got {type(rob).__name__}."
         )
-    from grading.plots.rob import _split_rob
 
-    frame, domains, _ = _split_rob(rob, "forest_plot")
+    frame, domains, _ = split_rob(rob, "forest_plot")
     lookup = {str(s): r for s, (_, r) in zip(frame["Study"], frame.iterrows(), strict=True)}
     out = []
     for lab in data[labels_col].astype(str):
@@ -212,9 +237,6 @@ def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: s
     n_clusters = len(pd.unique(ids))
     if res is None or n_clusters >= len(ids) or n_clusters < 2:
         return res
-    import warnings
-
-    from evidence import pool_clustered
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -245,7 +267,6 @@ def _proportion_display(
     ``proportion*`` columns (95% only), else the row's own interval back-transformed (PLO:
     inverse logit; PR: its Wald interval, cut to [0, 1]).
     """
-    from evidence.proportions import proportion_ci
 
     n_rows = len(data)
     out: list = [None] * n_rows
@@ -343,8 +364,6 @@ def _two_by_two_pool(
     ``(None, reason)`` when :func:`grading.grade` would pool them by inverse variance
     (:mod:`grading.two_by_two`, the one rule for both).  One row: ``(None, None)`` (a single
     study is its own result)."""
-    from evidence.errors import EvidenceError
-    from grading import two_by_two as tbt
 
     n_rows = int(mask.sum())
     if n_rows < 2:
@@ -374,14 +393,13 @@ def _subgroup_test_from(results: list) -> str:
     """RevMan's test for subgroup differences from the subgroup estimates and their standard
     errors (inverse-variance fixed-effect Q across subgroups; used for Mantel-Haenszel / Peto
     subtotals)."""
-    from evidence import _distributions as dist
 
     est = np.array([float(r.estimate) for r in results])
     w = 1 / np.array([float(r.se) for r in results]) ** 2
     mu = float((w * est).sum() / w.sum())
     q = float((w * (est - mu) ** 2).sum())
     df = len(results) - 1
-    p = float(dist.chi2_sf(q, df))
+    p = float(chi2_sf(q, df))
     i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
     return (
         f"Test for subgroup differences: Q = {_style.fmt_num(q, 2)}, df = {df} "
@@ -416,12 +434,6 @@ def _build(
     func,
     cluster=None,
 ) -> _Forest:
-    from evidence import _distributions as dist
-    from evidence._validate import check_bool, check_choice, check_frame, check_int, check_level
-    from evidence.mantel_haenszel import MHResult
-    from evidence.pooling import _CI_ALIASES, _METHOD_ALIASES, CI_METHODS, METHODS, PoolResult
-    from grading.plots.rob import _check_palette
-    from grading.two_by_two import inverse_variance_method, is_two_by_two
 
     check_frame(data, "data", func, columns=[yi, vi, labels])
     measure = _style.check_measure(measure, func)
@@ -432,11 +444,11 @@ def _build(
         "method",
         func,
         METHODS,
-        _METHOD_ALIASES,
+        METHOD_ALIASES,
     )
-    ci_method = check_choice(ci_method, "ci_method", func, CI_METHODS, _CI_ALIASES)
+    ci_method = check_choice(ci_method, "ci_method", func, CI_METHODS, CI_ALIASES)
     level = check_level(level, func)
-    palette = _check_palette(palette, func)
+    palette = check_palette(palette, func)
     digits = check_int(digits, "digits", func, minimum=0)
     label_width = check_int(label_width, "label_width", func, minimum=4)
     overall = check_bool(overall, "overall", func)
@@ -497,7 +509,7 @@ def _build(
     if measure == "PLO":
         tx = _ilogit
     F.tx = tx
-    F.z = z = dist.norm_ppf(0.5 + level / 2)
+    F.z = z = norm_ppf(0.5 + level / 2)
     F.pct = pct = f"{100 * level:g}%"
 
     y_all = numeric_column(data, yi, "yi", func, error=ValidationError)
@@ -713,8 +725,6 @@ def _build(
     direction = core.outcome_direction(data)
     model = core.model_text(res_all, method, ci_method)
     if isinstance(res_all, MHResult) and int(res_all.k) > 1:
-        from grading.two_by_two import method_label
-
         F.ci_how = _TWO_BY_TWO_HEAD[res_all.method]
         section = "10.4.1" if res_all.method == "MH" else "10.4.2"
         footer.append(
@@ -725,8 +735,6 @@ def _build(
     elif res_all is None or int(res_all.k) > 1:
         footer.append(f"{model[0].upper()}{model[1:]}, inverse-variance weights.")
     if not_two_by_two:
-        from grading.two_by_two import method_label
-
         footer.append(
             f"Not pooled by {method_label(str(two_by_two))}: {not_two_by_two}; "
             f"inverse-variance {model} instead."
@@ -831,10 +839,6 @@ def _build(
 
 def _subgroup_test_text(data, y, v, g, method, ci_method, level) -> str:
     """RevMan's test for subgroup differences, from :func:`evidence.subgroup_analysis`."""
-    import warnings
-
-    from evidence.errors import StatisticalWarning
-    from evidence.moderators import subgroup_analysis
 
     frame = pd.DataFrame({"_yi": y, "_vi": v, "_g": g})
     with warnings.catch_warnings():
@@ -852,6 +856,7 @@ def _subgroup_test_text(data, y, v, g, method, ci_method, level) -> str:
 
 def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     """Draw ``rows`` (all of F.rows or one page of them) on the common layout of ``F``."""
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.lines import Line2D
     from matplotlib.transforms import ScaledTranslation
 
@@ -1086,8 +1091,6 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
                         gid="ci_arrow",
                     )
         if r.rob:
-            from grading.plots.rob import judgement_style
-
             for j, val in enumerate(r.rob):
                 if val is None or (isinstance(val, float) and np.isnan(val)):
                     continue
@@ -1380,7 +1383,6 @@ def forest_plot(
     if page is None:
         return _draw(F, F.rows, F.footer, F.title, ax)
     pages = _pages(F, rows_per_page, func)
-    from evidence._validate import check_int
 
     page = check_int(page, "page", func, minimum=1)
     if page > len(pages):
@@ -1392,7 +1394,6 @@ def forest_plot(
 
 
 def _pages(F: _Forest, rows_per_page, func) -> list[list]:
-    from evidence._validate import check_int
 
     rows_per_page = check_int(rows_per_page, "rows_per_page", func, minimum=5)
     return core.paginate(F.rows, rows_per_page)
@@ -1441,7 +1442,6 @@ def forest_pages(data: pd.DataFrame, *, rows_per_page: int = 50, **kwargs) -> li
                 f"{func}() draws one figure per page; do not pass {bad!r} (use forest_plot("
                 f"..., page=) to draw one page on your own Axes)."
             )
-    import inspect
 
     defaults = {
         name: p.default

@@ -8,8 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from evidence._validate import numeric_column
+from evidence.bias import funnel_data
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import check_level, check_yi_vi, norm_isf, numeric_column
 from grading.plots import _style
 
 __all__ = ["funnel_plot"]
@@ -122,9 +123,6 @@ def funnel_plot(
         Polygon per level with gid ``"funnel_contour_<level>"`` (e.g. ``funnel_contour_0.95``)
         replaces the region.
     """
-    from evidence._validate import check_level
-    from evidence.bias import funnel_data
-    from evidence.moderators import _check_yi_vi
 
     func = "funnel_plot"
     _style.check_ax(ax, func)
@@ -132,7 +130,7 @@ def funnel_plot(
     level = check_level(level, func)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # funnel_data() below warns about dropped rows once
-        _check_yi_vi(yi, vi, func)
+        check_yi_vi(yi, vi, func)
     if labels is not None:
         if isinstance(labels, str) or not hasattr(labels, "__len__") or len(labels) != len(yi):
             n = len(labels) if hasattr(labels, "__len__") and not isinstance(labels, str) else 1
@@ -154,13 +152,13 @@ def funnel_plot(
     if ax is None:
         fig = _style.new_figure(5.4, 4.4)
         ax = fig.add_axes([0.13, 0.12, 0.83, 0.8])
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.patches import Polygon
 
     se_max = float(max(region["sei"].max(), np.sqrt(fv).max() if len(fv) else 0))
     se_top = se_max * 1.05 if se_max > 0 else 1.0
-    from evidence import _distributions as dist
 
-    crit = float(dist.norm_isf((1 - level) / 2))
+    crit = float(norm_isf((1 - level) / 2))
 
     def _band(mid: float, z: float) -> list[tuple[float, float]]:
         if ratio:  # straight edges on a log axis need the curve sampled
@@ -184,7 +182,7 @@ def funnel_plot(
         shades = _CONTOUR_SHADES[: len(levels)]
         back = _CONTOUR_SHADES[len(levels)]
         for lev, shade in zip(levels[::-1], shades[::-1], strict=True):  # widest band first
-            z = float(dist.norm_isf((1 - lev) / 2))
+            z = float(norm_isf((1 - lev) / 2))
             extent += [cc - z * se_top, cc + z * se_top]
             ax.add_patch(
                 Polygon(
@@ -197,6 +195,7 @@ def funnel_plot(
                 )
             )
         ax.set_facecolor(back)
+        # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
         from matplotlib.patches import Patch
 
         bounds = [1.0] + [1 - lev for lev in levels]

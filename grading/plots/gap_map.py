@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import check_choice, check_frame
 from evidence.schema import ANIMAL_MODELS, indication_key
+from grading.labels import indication_label
 from grading.plots import _style
 
 __all__ = ["GAP_COLUMNS", "MA_COLUMNS", "gap_map"]
@@ -182,7 +183,6 @@ def gap_map(
         "human MA"; see ``MA_COLUMNS``), each under its stream's header.  The legend lists
         every certainty level.
     """
-    from evidence._validate import check_choice
 
     _style.check_ax(ax, "gap_map")
     check_frame(studies, "studies", "gap_map", what="a DataFrame")
@@ -244,7 +244,6 @@ def gap_map(
         ma_stream.setdefault((str(i), c), str(st))
 
     n, m = len(counts), len(colnames)
-    from grading.labels import indication_label
 
     labels = [_style.wrap(indication_label(i), label_width, max_lines=2) for i in counts.index]
     fs_small = _style.FONT_SIZE - 0.5
@@ -291,6 +290,7 @@ def gap_map(
         height = 0.75 + n * cell_h + legend_h
         fig = _style.new_figure(width, height)
         ax = fig.add_axes([left / width, legend_h / height, axes_w / width, n * cell_h / height])
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
 

@@ -17,9 +17,11 @@ import math
 
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import check_frame
 from evidence.schema import indication_key
+from grading.gap import indication_matches, is_global
+from grading.labels import indication_label
 from grading.plots import _style
 
 __all__ = ["LADDER_RUNGS", "translational_ladder", "human_rungs_apply"]
@@ -162,6 +164,7 @@ def translational_ladder(
     for col in ("indication", "stream", "model"):
         if col not in studies.columns:
             raise ValidationError(f"translational_ladder() needs column {col!r} in 'studies'.")
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.lines import Line2D
 
     keys = indication_key(studies)
@@ -170,7 +173,6 @@ def translational_ladder(
         raise ValidationError(
             "translational_ladder() needs at least one record with an indication."
         )
-    from grading.labels import indication_label
 
     has_result = (
         (studies["data_type"] != "none").fillna(False)
@@ -255,8 +257,6 @@ def translational_ladder(
             if stream == "regulatory":
                 ok = False
                 if regulatory is not None and {"indication", "status"} <= set(regulatory.columns):
-                    from grading.gap import _is_global, indication_matches
-
                     for lab, st in zip(
                         regulatory["indication"].astype(str),
                         regulatory["status"].astype(str),
@@ -266,7 +266,7 @@ def translational_ladder(
                         if (
                             "approved" in s
                             and "not approved" not in s
-                            and not _is_global(lab)
+                            and not is_global(lab)
                             and indication_matches(lab, ind)
                         ):
                             ok = True

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evidence._validate import check_frame
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import check_frame
 from grading.plots import _style
 
 __all__ = ["ROB_PALETTES", "rob_traffic_light", "rob_summary"]
@@ -112,7 +112,8 @@ def judgement_style(value, palette: str = "cochrane") -> tuple[str, str, str, in
     return ROB_PALETTES[palette][level], symbol, label, rank
 
 
-def _check_palette(palette, caller):
+def check_palette(palette, caller):
+    """The name of one of :data:`ROB_PALETTES` (``"colorblind"`` accepted) for ``caller()``."""
     if isinstance(palette, str) and palette.lower() in ("colorblind",):
         palette = "colourblind"
     if palette not in ROB_PALETTES:
@@ -123,7 +124,7 @@ def _check_palette(palette, caller):
     return palette
 
 
-def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
+def split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
     """(frame, domain columns incl. Overall, weights)."""
     check_frame(
         rob,
@@ -166,6 +167,7 @@ def _split_rob(rob, caller) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
 def _legend(
     ax, used: dict[str, tuple[str, str, int]], *, ncol=None, anchor_in=0.0, title=None, marker="o"
 ):
+    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     from matplotlib.lines import Line2D
 
     items = sorted(used.items(), key=lambda kv: kv[1][2])
@@ -228,9 +230,9 @@ def rob_traffic_light(
         facecolours row-major: study by study, domain by domain), the judgement symbol
         inside, study labels as y tick labels, domains as x tick labels on top, a legend.
     """
-    palette = _check_palette(palette, "rob_traffic_light")
+    palette = check_palette(palette, "rob_traffic_light")
     _style.check_ax(ax, "rob_traffic_light")
-    frame, domains, _ = _split_rob(rob, "rob_traffic_light")
+    frame, domains, _ = split_rob(rob, "rob_traffic_light")
     n, m = len(frame), len(domains)
     labels = [_style.truncate(s, label_width) for s in frame["Study"]]
     caption = []
@@ -349,9 +351,9 @@ def rob_summary(
         last and bold); each segment is a ``Rectangle`` with gid ``"rob_bar:<domain>:<label>"``
         and width equal to the share (0-1).
     """
-    palette = _check_palette(palette, "rob_summary")
+    palette = check_palette(palette, "rob_summary")
     _style.check_ax(ax, "rob_summary")
-    frame, domains, w = _split_rob(rob, "rob_summary")
+    frame, domains, w = split_rob(rob, "rob_summary")
     if weighted and w is None:
         raise ValidationError("rob_summary(weighted=True) needs a 'Weight' column in 'rob'.")
     weights = w.to_numpy(float) if weighted and w is not None else np.ones(len(frame))

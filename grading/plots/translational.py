@@ -6,7 +6,20 @@ import numpy as np
 import pandas as pd
 
 from evidence.errors import InvalidParameterError, ValidationError
+from evidence.internal import (
+    METHOD_ALIASES,
+    check_bool,
+    check_choice,
+    check_frame,
+    check_int,
+    check_level,
+    check_text,
+    norm_ppf,
+)
+from evidence.pooling import METHODS
 from evidence.schema import ANIMAL_MODELS, HUMAN_MODELS, RATIO_MEASURES, STREAMS, indication_key
+from evidence.study_effects import study_effects
+from grading.labels import indication_label
 from grading.plots import _forest_core as core
 from grading.plots import _style
 
@@ -188,21 +201,12 @@ def translational_forest(
         are published meta-analyses is labelled "<Stream>: published meta-analyses only (not
         pooled again)".
     """
-    from evidence._validate import (
-        check_bool,
-        check_choice,
-        check_frame,
-        check_int,
-        check_level,
-        check_text,
-    )
-    from evidence.pooling import _METHOD_ALIASES, METHODS
 
     func = "translational_forest"
     _style.check_ax(ax, func)
     check_text(indication, "indication", func)
     check_text(outcome, "outcome", func, optional=True)
-    method = check_choice(method, "method", func, METHODS, _METHOD_ALIASES)
+    method = check_choice(method, "method", func, METHODS, METHOD_ALIASES)
     level = check_level(level, func)
     show_missing = check_bool(show_missing, "show_missing", func)
     digits = check_int(digits, "digits", func, minimum=0)
@@ -225,8 +229,6 @@ def translational_forest(
             f"Missing: {sorted(need - set(studies.columns))}."
         )
     if "yi" not in studies.columns or "vi" not in studies.columns:
-        from evidence.study_effects import study_effects
-
         studies = study_effects(studies)
     key = indication_key(studies).astype(str)
     # only the columns drawn: the per-stream and per-model selections below then copy little
@@ -270,9 +272,8 @@ def translational_forest(
         sel.loc[double0[keep].to_numpy(), "effect_note"] = "no events in either arm"
     ratio = scale == "log_ratio"
     tx = np.exp if ratio else (lambda a: a)
-    from evidence import _distributions as dist
 
-    z = dist.norm_ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     pct = f"{100 * level:g}%"
 
     if isinstance(grades, pd.DataFrame) and "indication" in grades.columns:
@@ -422,7 +423,6 @@ def translational_forest(
     )
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
-    from grading.labels import indication_label
 
     human = core.indication_text(sel) or indication_label(indication)
     title = human + (f": {outcome}" if outcome is not None else "")

@@ -194,8 +194,33 @@ def numeric_column(
     func: str,
     error: type[EvidenceError] = InvalidParameterError,
 ) -> np.ndarray:
-    """Column ``col`` as floats; names the first row holding something that is not a number."""
+    """Column ``col`` of ``data`` as floats: the one parser of a numeric data column.
+
+    Numbers, NaN/None and blank text (read as NaN) are accepted.  A column name that occurs
+    more than once is a :class:`ValidationError`; a column of booleans, a boolean cell or a
+    text that is not a number is ``error``, naming the column and the first bad row.
+    """
     raw = data[col]
+    if isinstance(raw, pd.DataFrame):
+        raise ValidationError(
+            f"The '{arg}' argument of {func}() names column {col!r}, a duplicated column name "
+            "of data; each column it uses must appear once."
+        )
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raise error(
+            f"The '{arg}' argument of {func}() names column {col!r}, which holds booleans "
+            f"(True/False), not numbers."
+        )
+    if pd.api.types.is_numeric_dtype(raw.dtype):  # nothing to parse: no per-value checks
+        return raw.to_numpy(dtype=float, na_value=np.nan)
+    if raw.dtype == object:
+        flags = raw.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
+        if flags.any():
+            row = raw.index[int(np.flatnonzero(flags)[0])]
+            raise error(
+                f"The '{arg}' argument of {func}() names column {col!r}, which must be "
+                f"numeric; row {row!r} has a boolean ({raw[row]!r})."
+            )
     parsed = pd.to_numeric(raw, errors="coerce")
     bad = parsed.isna() & raw.notna() & ~raw.map(_is_blank).astype(bool)
     if bad.any():
@@ -204,4 +229,4 @@ def numeric_column(
             f"The '{arg}' argument of {func}() names column {col!r}, which must be numeric; "
             f"row {row!r} has {raw[row]!r} ({int(bad.sum())} non-numeric value(s) in all)."
         )
-    return parsed.to_numpy(dtype=float)
+    return parsed.to_numpy(dtype=float, na_value=np.nan)

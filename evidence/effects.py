@@ -21,29 +21,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evidence._validate import numeric_column
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.measures import EFFECT_MEASURES as _EFFECT_MEASURES
+from evidence.measures import MEASURE_INFO, MEASURES, RATIO_MEASURES
 
 __all__ = ["effect_sizes", "effects_from_ci", "EFFECT_MEASURES", "hedges_correction"]
 
-TABLE_MEASURES: tuple[str, ...] = ("RR", "OR", "RD", "PETO")
-MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM", "SMDH")
-PROPORTION_MEASURES: tuple[str, ...] = ("PLO", "PR", "PLN", "PAS", "PFT")
-CORRELATION_MEASURES: tuple[str, ...] = ("COR", "ZCOR")
-RATE_MEASURES: tuple[str, ...] = ("IRR", "IRD")
-#: Measures :func:`effect_sizes` computes.
-EFFECT_MEASURES: tuple[str, ...] = (
-    TABLE_MEASURES
-    + MEAN_MEASURES
-    + PROPORTION_MEASURES
-    + CORRELATION_MEASURES
-    + RATE_MEASURES
-    + ("GEN",)
-)
+
+def _of_family(family: str) -> tuple[str, ...]:
+    return tuple(n for n, m in MEASURE_INFO.items() if m.family == family)
+
+
+TABLE_MEASURES: tuple[str, ...] = _of_family("table")
+MEAN_MEASURES: tuple[str, ...] = _of_family("mean")
+PROPORTION_MEASURES: tuple[str, ...] = _of_family("proportion")
+CORRELATION_MEASURES: tuple[str, ...] = _of_family("correlation")
+RATE_MEASURES: tuple[str, ...] = _of_family("rate")
+#: Measures :func:`effect_sizes` computes (:data:`evidence.measures.EFFECT_MEASURES`).
+EFFECT_MEASURES: tuple[str, ...] = _EFFECT_MEASURES
 #: Measures whose ``add`` defaults to 0 (metafor: the variance-stabilising transformations).
 _ADD_ZERO: tuple[str, ...] = ("PAS", "PFT")
 #: Measures :func:`effects_from_ci` accepts and how the estimate is transformed.
-LOG_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM")
-CI_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM", "RD", "MD", "SMD", "PLO", "PR", "GEN")
+LOG_MEASURES: tuple[str, ...] = RATIO_MEASURES
+CI_MEASURES: tuple[str, ...] = (*RATIO_MEASURES, *(m for m in MEASURES if m not in RATIO_MEASURES))
 
 TO_OPTIONS: tuple[str, ...] = ("only0", "all", "if0all", "none")
 _VTYPES: dict[str, tuple[str, ...]] = {
@@ -410,24 +411,6 @@ def _check_options(fn: str, measure, add, to, drop00, vtype, correct) -> tuple[s
     return _family(measure), float(add)
 
 
-def input_column(data: pd.DataFrame, arg: str, col: str, fn: str) -> np.ndarray:
-    """Sheet column ``col`` (argument ``arg`` of ``fn()``) as floats; errors name both."""
-    raw = data[col]
-    if isinstance(raw, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The '{arg}' argument of {fn}() names column {col!r}, which occurs more than "
-            "once in data."
-        )
-    num = pd.to_numeric(raw, errors="coerce")
-    bad = num.isna().to_numpy() & raw.notna().to_numpy()
-    if bad.any():
-        raise ValidationError(
-            f"{fn}(): column {col!r} (argument '{arg}') must be numeric; non-numeric values in "
-            f"row(s) {rows_text(data.index, bad)}."
-        )
-    return num.to_numpy(dtype=float, na_value=np.nan)
-
-
 def _correction_message(comp: _Computed, add: float, to: str, family: str, k: int) -> str | None:
     n = int(comp.corrected.sum())
     if n == 0:
@@ -608,7 +591,7 @@ def effect_sizes(
                 f"The '{arg}' argument of {fn}() names column {col!r}, which is not in data. "
                 f"Columns: {cols}."
             )
-        values[arg] = input_column(data, arg, col, fn)
+        values[arg] = numeric_column(data, col, arg, fn, error=ValidationError)
         names[arg] = f"column {col!r} (argument '{arg}')"
 
     labels = data.index

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evidence.errors import InvalidParameterError
+from evidence.missing import is_null
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,13 +75,7 @@ def _column_text(series: pd.Series) -> list[str]:
         return [_float_text(v) for v in values.tolist()]
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return ["" if pd.isna(v) else v.isoformat() for v in series.tolist()]
-    return [_cell(None if _is_missing(v) else v) for v in series.astype(object).tolist()]
-
-
-def _is_missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
+    return [_cell(None if is_null(v) else v) for v in series.astype(object).tolist()]
 
 
 def write_csv(frame: pd.DataFrame, path) -> Path:

@@ -34,11 +34,10 @@ import numpy as np
 import pandas as pd
 
 from evidence._display import fmt_cell
-from evidence._validate import check_bool, check_frame, check_level
+from evidence._validate import check_bool, check_frame, check_level, numeric_column
 from evidence.effects import (
     check_cell_values,
     complete_table,
-    input_column,
     rate_core,
     rows_text,
     table_core,
@@ -317,7 +316,7 @@ def _read(
                 f"The '{arg}' argument of {func}() names column {col!r}, which is not in data. "
                 f"Columns: {[str(c) for c in data.columns][:20]}."
             )
-        values[arg] = input_column(data, arg, col, func)
+        values[arg] = numeric_column(data, col, arg, func, error=ValidationError)
         names[arg] = f"column {col!r} (argument '{arg}')"
     family = "rate" if rate else "table"
     check_cell_values(values, names, data.index, family, f"{func}()")

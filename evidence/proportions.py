@@ -17,7 +17,6 @@ metafor 3.8-1 ``rma()`` + ``predict()`` for the pooled values (``tests/reference
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from html import escape
@@ -29,6 +28,7 @@ import pandas as pd
 from evidence._validate import check_choice, check_level
 from evidence.effects import effect_sizes
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.measures import ilogit, ipft
 from evidence.pooling import pool
 
 __all__ = [
@@ -192,26 +192,9 @@ def single_arm_columns(
 
 
 # --------------------------------------------------------------------------- pooling
-def _ilogit(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
-
-
-def _pft(p: float, n: float) -> float:
-    x = p * n
-    return 0.5 * (math.asin(math.sqrt(x / (n + 1))) + math.asin(math.sqrt((x + 1) / (n + 1))))
-
-
 def _ipft_hm(z: np.ndarray, ni: np.ndarray) -> np.ndarray:
     """metafor ``transf.ipft.hm``: inverse Freeman-Tukey with the harmonic mean of ``ni``."""
-    nhm = float(1 / np.nanmean(1 / ni))
-    z = np.asarray(z, dtype=float)
-    with np.errstate(all="ignore"):
-        s = np.sin(2 * z)
-        out = 0.5 * (1 - np.sign(np.cos(2 * z)) * np.sqrt(1 - (s + (s - 1 / s) / nhm) ** 2))
-    out = np.where(np.isnan(out), np.nan, out)
-    out = np.where(z > _pft(1.0, nhm), 1.0, out)
-    return np.where(z < _pft(0.0, nhm), 0.0, out)
+    return ipft(z, float(1 / np.nanmean(1 / ni)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -332,7 +315,7 @@ def pool_proportions(
     )
     vals = np.array([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high])
     if measure == "PLO":
-        back = _ilogit(vals)
+        back = ilogit(vals)
     else:
         n = pd.to_numeric(data[ni], errors="coerce").to_numpy(dtype=float)
         back = _ipft_hm(vals, n)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evidence._codes import combine
+from evidence.measures import DATA_TYPE_MEASURES
 from evidence.problems import CompactText, Problems, SomeCells, cells, fmt_value
 from evidence.schema import MODEL_STREAM, RATIO_MEASURES, REQUIRED_COLUMNS
 
@@ -149,10 +150,10 @@ def vocabulary_reason(column: str, vocabulary: tuple[str, ...]):
 #: value and the allowed ``measure`` values (``None``: any measure).  Continuous arms are
 #: checked by their own rule (a mean with its SD, SE or CI, or a median with its quartiles).
 DATA_TYPE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
-    "counts": (("events_int", "n_int", "events_ctrl", "n_ctrl"), ("RR", "OR", "RD")),
-    "continuous": (("n_int", "n_ctrl"), ("MD", "SMD", "ROM")),
+    "counts": (("events_int", "n_int", "events_ctrl", "n_ctrl"), DATA_TYPE_MEASURES["counts"]),
+    "continuous": (("n_int", "n_ctrl"), DATA_TYPE_MEASURES["continuous"]),
     "estimate": (("estimate", "measure"), None),
-    "single_arm": (("events_int", "n_int"), ("PLO", "PR")),
+    "single_arm": (("events_int", "n_int"), DATA_TYPE_MEASURES["single_arm"]),
     "none": ((), None),
 }
 

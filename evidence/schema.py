@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evidence import measures as _measures
+
 __all__ = [
     "Column",
     "COLUMNS",
@@ -81,10 +83,11 @@ MODELS: tuple[str, ...] = tuple(MODEL_STREAM)
 #: none        - no numeric result reported (e.g. a registered trial without results)
 DATA_TYPES: tuple[str, ...] = ("counts", "continuous", "estimate", "single_arm", "none")
 
-#: Effect measures.  Ratio measures are given on their natural scale in the
-#: sheet and stored on the log scale once effect sizes are computed.
-MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "RD", "MD", "SMD", "ROM", "PLO", "PR", "GEN")
-RATIO_MEASURES: tuple[str, ...] = ("RR", "OR", "HR", "ROM")
+#: Effect measures (:mod:`evidence.measures` is their home: scales, back-transforms).  Ratio
+#: measures are given on their natural scale in the sheet and stored on the log scale once
+#: effect sizes are computed.
+MEASURES: tuple[str, ...] = _measures.MEASURES
+RATIO_MEASURES: tuple[str, ...] = _measures.RATIO_MEASURES
 
 OUTCOME_DIRECTIONS: tuple[str, ...] = ("higher_is_better", "higher_is_worse")
 OUTCOME_KINDS: tuple[str, ...] = ("benefit", "harm")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,9 @@ from evidence.effects import (
     table_core,
 )
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
+from evidence.measures import DATA_TYPE_MEASURES, RATIO_MEASURES
 from evidence.proportions import single_arm_columns
-from evidence.schema import DATA_TYPES, MEASURES, indication_key
+from evidence.schema import DATA_TYPES, indication_key
 
 __all__ = ["study_effects", "NOTE_NO_RESULT"]
 
@@ -33,14 +34,9 @@ NOTE_NO_RESULT = "no numeric result reported"
 _ADD = 0.5  # metafor's defaults: add=1/2, to="only0", drop00=FALSE
 
 #: data_type -> measures that can be computed from it (first = default when measure is empty).
-MEASURES_BY_DATA_TYPE: dict[str, tuple[str, ...]] = {
-    "counts": ("RR", "OR", "RD"),
-    "continuous": ("MD", "SMD", "ROM"),
-    "single_arm": ("PLO", "PR"),
-    "estimate": MEASURES,
-}
+MEASURES_BY_DATA_TYPE: Mapping[str, tuple[str, ...]] = DATA_TYPE_MEASURES
 # Old private name, kept only until grading/pipeline.py imports MEASURES_BY_DATA_TYPE from
-# evidence.internal (issue 17; the pipeline split is in another branch). Delete at merge.
+# evidence.internal. Delete at merge.
 _ALLOWED = MEASURES_BY_DATA_TYPE
 #: data_type -> (argument, sheet column) pairs it needs.
 _INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -500,7 +496,7 @@ def _estimate_effects(
 def _check_estimate_rows(measure, est, lo, hi, lev, se, labels) -> None:
     """Row-named checks for 'estimate' rows (effects_from_ci only knows positions)."""
     where = "study_effects()"
-    if measure in ("RR", "OR", "HR", "ROM"):
+    if measure in RATIO_MEASURES:
         for name, arr in (("estimate", est), ("ci_low", lo), ("ci_high", hi)):
             if (arr <= 0).any():
                 raise ValidationError(

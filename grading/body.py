@@ -37,6 +37,8 @@ import pandas as pd
 from evidence import ClusteredPoolResult, PoolResult, pool, pool_clustered
 from evidence.errors import EvidenceError, ValidationError
 from evidence.internal import combine, group_positions
+from evidence.measures import default_measure
+from evidence.missing import is_blank
 from grading import two_by_two as tbt
 from grading.scheme import Scheme
 from grading.two_by_two import (
@@ -136,8 +138,6 @@ class Body:
         return cls(**values)
 
 
-_RATIO = ("RR", "OR", "HR", "ROM")
-_DEFAULT_MEASURE = {"counts": "RR", "continuous": "MD", "single_arm": "PLO"}
 _UNCONTROLLED_MODELS = ("case_series", "case_report", "adverse_event_report")
 _TIER_RANK = {
     "randomised": 3,
@@ -157,17 +157,8 @@ TIERS: tuple[str, ...] = tuple(_TIER_RANK)  # a record's tier is a code into thi
 _TIER_RANKS = np.array([_TIER_RANK[t] for t in TIERS])
 
 
-def is_missing(v) -> bool:
-    """True for an empty cell: None, NA, NaN, blank text or the text "nan", "<NA>", "None"."""
-    if v is None or v is pd.NA:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>", "none")
-
-
 def _bool(v) -> bool | None:
-    if is_missing(v):
+    if is_blank(v):
         return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -269,7 +260,7 @@ class Records:
 
     Other cells are read at the positions a body asks for (its selected records).  Booleans
     are read with :func:`_bool`, numbers with :func:`_num` and text with ``str`` (missing per
-    :func:`is_missing`), each distinct cell once.
+    :func:`evidence.missing.is_blank`), each distinct cell once.
     """
 
     def __init__(self, eff: pd.DataFrame, rob: pd.Categorical) -> None:
@@ -358,11 +349,11 @@ class Records:
             return np.full(self.n, -1, dtype=np.int32), []
         codes, cells = self.factorized(name)
         if series.dtype == object and any(
-            not isinstance(v, str) and not is_missing(v) for v in cells
+            not isinstance(v, str) and not is_blank(v) for v in cells
         ):
             # factorize merges equal cells of other types (1, 1.0, True) of other texts
             codes, cells = np.arange(self.n), series.tolist()
-        texts = np.array([None if is_missing(v) else str(v) for v in cells], dtype=object)
+        texts = np.array([None if is_blank(v) else str(v) for v in cells], dtype=object)
         text_codes, labels = pd.factorize(texts)
         return text_codes.astype(np.int32)[codes], labels.tolist()
 
@@ -397,14 +388,14 @@ class Records:
             c, uniques = pd.factorize(
                 _values(self.column("registry_id"))[rows], use_na_sentinel=False
             )
-            missing = np.array([is_missing(v) for v in uniques.tolist()], dtype=bool)
+            missing = np.array([is_blank(v) for v in uniques.tolist()], dtype=bool)
             self.unreported_registered[rows[missing[c]]] = False
 
     def _measures(self) -> tuple[np.ndarray, list[str]]:
         """Codes of each record's measure (-1: none) and the measures."""
         text, labels = self.text_codes("measure")
         dt_codes, data_types = self.factorized("data_type")
-        default = [_DEFAULT_MEASURE.get(d) for d in data_types]
+        default = [default_measure(d) for d in data_types]
         all_labels = np.array([*labels, *default], dtype=object)
         codes = np.where(text >= 0, text, len(labels) + dt_codes)
         # the same text is the same measure, whether given or the default
@@ -838,15 +829,6 @@ def check_streams(stream: pd.Series, index: pd.Index) -> None:
             f"grade(): column 'stream' row {index[i]!r} has {stream.iloc[i]!r}; "
             "expected one of ['in_vitro', 'animal', 'human']."
         )
-
-
-def natural_scale(measure: str | None, x: float) -> float:
-    """``x`` back on the natural scale of ``measure`` (exp for ratios, inverse logit for PLO)."""
-    if measure in _RATIO and math.isfinite(x):
-        return math.exp(x)
-    if measure == "PLO" and math.isfinite(x):
-        return 1.0 / (1.0 + math.exp(-x))
-    return x
 
 
 select_body = make_body

@@ -30,6 +30,8 @@ import pandas as pd
 from evidence import study_effects
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.internal import check_frame, norm_ppf
+from evidence.measures import to_natural
+from evidence.missing import is_blank
 from evidence.schema import indication_key
 from grading.body import (
     TIER_LABEL,
@@ -37,9 +39,7 @@ from grading.body import (
     Records,
     body_groups,
     check_streams,
-    is_missing,
     make_body,
-    natural_scale,
 )
 from grading.domains import (
     ALL_DOMAINS,
@@ -172,7 +172,7 @@ def _override(domain: str, jd: Judgement, rows: list[dict]) -> tuple[Judgement, 
         if o["domain"] != domain:
             continue
         step = int(o["step"])
-        who = None if is_missing(o.get("by")) else str(o["by"])
+        who = None if is_blank(o.get("by")) else str(o["by"])
         rule = f"{jd.step:+d} {jd.judgement}: {jd.reason}" if jd.assessed else jd.reason
         final = Judgement(
             step,
@@ -195,7 +195,7 @@ def _no_evidence_reason(rec: Records, pos: np.ndarray) -> str:
         parts.append(f"{n_reg} registered trial{'s' if n_reg > 1 else ''} without results")
     rest = n - n_reg
     if rest:
-        notes = [str(v) for v in rec.cells("effect_note", pos) if not is_missing(v)]
+        notes = [str(v) for v in rec.cells("effect_note", pos) if not is_blank(v)]
         why = ""
         if notes:
             common = max(set(notes), key=notes.count)
@@ -498,7 +498,7 @@ def _grade_body(
     given = None
     importance = None
     if "importance" in eff.columns:
-        vals = [str(v).strip().lower() for v in rec.cells("importance", pos) if not is_missing(v)]
+        vals = [str(v).strip().lower() for v in rec.cells("importance", pos) if not is_blank(v)]
         if vals:
             importance = max(set(vals), key=vals.count)
     if "threshold_low" in eff.columns and "threshold_high" in eff.columns:
@@ -558,9 +558,9 @@ def _grade_body(
         "q_p": body.q_p,
         "method": body.method,
         "ci_method": body.ci_method,
-        "estimate_natural": natural_scale(measure, body.estimate),
-        "ci_low_natural": natural_scale(measure, body.ci_low),
-        "ci_high_natural": natural_scale(measure, body.ci_high),
+        "estimate_natural": to_natural(measure, body.estimate),
+        "ci_low_natural": to_natural(measure, body.ci_low),
+        "ci_high_natural": to_natural(measure, body.ci_high),
         "estimable": estimable,
         "estimate_basis": body.basis,
         "study_ids": "; ".join(map(str, body.ids)),

@@ -26,6 +26,8 @@ from typing import TypeGuard
 import numpy as np
 import pandas as pd
 
+from evidence.measures import SINGLE_GROUP_MEASURES
+
 __all__ = [
     "CHINN",
     "CHINN_SOURCE",
@@ -50,7 +52,7 @@ RR_OR_SOURCE = (
 )
 MD_SMD_SOURCE = "SMD = MD / pooled SD (Cochrane Handbook v6.4 section 6.5.1.2)"
 
-_NO_COMPARATOR = ("PR", "PLO", "PAS", "PFT", "IR", "IRLN")
+_NO_COMPARATOR = SINGLE_GROUP_MEASURES
 
 
 def smd_to_log_or(smd: float) -> float:

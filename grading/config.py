@@ -56,7 +56,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evidence.effects import TO_OPTIONS
 from evidence.errors import EvidenceError, InvalidParameterError, ValidationError
+from evidence.ingest import read_studies
+from evidence.internal import CI_ALIASES, METHOD_ALIASES
+from evidence.mantel_haenszel import TWO_BY_TWO_METHODS
+from evidence.pooling import CI_METHODS, METHODS
+from evidence.readers import sheet_options
+from evidence.schema import MEASURES
+from evidence.study_effects import study_effects
+from grading import certainty
+from grading.tables import summary_of_findings
 
 __all__ = [
     "ConfigFile",
@@ -110,27 +120,22 @@ class UnsupportedOptionError(InvalidParameterError):
 def _methods() -> tuple[str, ...]:
     """tau² estimators of inverse-variance pooling, then the 2x2-count methods MH and PETO
     (grade() pools binary bodies with counts by them; :mod:`grading.two_by_two`)."""
-    from evidence.mantel_haenszel import TWO_BY_TWO_METHODS
-    from evidence.pooling import METHODS
 
     return (*METHODS, *TWO_BY_TWO_METHODS)
 
 
 def _ci_methods() -> tuple[str, ...]:
-    from evidence.pooling import CI_METHODS
 
     return tuple(CI_METHODS)
 
 
 def _measures() -> tuple[str, ...]:
-    from evidence.schema import MEASURES
 
     return tuple(MEASURES)
 
 
 def _questions() -> tuple[str, ...]:
     """Review questions grade() accepts; ``None`` (each stream for itself) is "within"."""
-    from grading import certainty
 
     accepted = getattr(certainty, "QUESTIONS", None)
     if accepted is None:  # grade() before it declared them: "human" or None
@@ -140,27 +145,23 @@ def _questions() -> tuple[str, ...]:
 
 def _zero_cell_keys() -> tuple[str, ...]:
     """Zero-cell settings study_effects() takes as keywords (none: metafor's defaults only)."""
-    from evidence.study_effects import study_effects
 
     params = inspect.signature(study_effects).parameters
     return tuple(k for k in ZERO_CELL_DEFAULTS if k in params)
 
 
 def _zero_cell_to() -> tuple[str, ...]:
-    from evidence.effects import TO_OPTIONS
 
     return tuple(TO_OPTIONS)
 
 
 def _baseline_risk_supported() -> bool:
-    from grading.tables import summary_of_findings
 
     return "baseline_risk" in inspect.signature(summary_of_findings).parameters
 
 
 def _read_keywords() -> tuple[str, ...]:
     """``[input]``/``[columns]`` keywords read_studies() accepts in this version."""
-    from evidence.ingest import read_studies
 
     params = inspect.signature(read_studies).parameters
     return tuple(k for k in ("columns", "na_values", "sheet", "defaults") if k in params)
@@ -251,7 +252,6 @@ class RunOptions:
     def grade_question(self) -> str | None:
         """The value for :func:`grading.certainty.grade`'s ``question`` ("within" is None
         for a grade() that spells it so)."""
-        from grading import certainty
 
         accepted = getattr(certainty, "QUESTIONS", ("human", None))
         if self.question == "within" and "within" not in accepted:
@@ -385,10 +385,8 @@ def check_options(
     UnsupportedOptionError
         Naming the option (as on the command line) and listing the supported values.
     """
-    from evidence import pooling
-
-    method_aliases = getattr(pooling, "_METHOD_ALIASES", {})
-    ci_aliases = getattr(pooling, "_CI_ALIASES", {})
+    method_aliases = METHOD_ALIASES
+    ci_aliases = CI_ALIASES
     if measure is not None:
         measure = _choice(measure, "measures", "--measure", _measures())
     if method is not None:
@@ -546,7 +544,6 @@ def load_config(path: str | os.PathLike) -> ConfigFile:
         read_options["columns"] = dict(table)
     if "sheet" in data or "defaults" in data:
         # the same tables evidence.readers.sheet_options() reads, checked there
-        from evidence.readers import sheet_options
 
         try:
             extra = sheet_options({k: data[k] for k in ("sheet", "defaults") if k in data})

@@ -21,6 +21,7 @@ import numpy as np
 from evidence import trim_and_fill
 from evidence.errors import EvidenceError
 from evidence.internal import norm_ppf, norm_sf
+from evidence.measures import SINGLE_GROUP_MEASURES, is_ratio, to_natural
 from evidence.small_study import small_study_test
 from grading.scheme import Scheme
 
@@ -31,6 +32,7 @@ __all__ = [
     "ALL_DOMAINS",
     "DOMAIN_LABELS",
     "BINARY_MEASURES",
+    "BINARY_RATIO_MEASURES",
     "NONCOMPARATIVE_MEASURES",
     "NOT_ASSESSED",
     "Thresholds",
@@ -75,9 +77,11 @@ DOMAIN_LABELS: dict[str, str] = {
 }
 STEP_WORDS = {0: "not serious", -1: "serious", -2: "very serious", -3: "extremely serious"}
 
+#: Measures of a binary (or time-to-event) outcome: events and risks apply.
 BINARY_MEASURES = ("RR", "OR", "HR", "RD")
-NONCOMPARATIVE_MEASURES = ("PLO", "PR")
-_RATIO = ("RR", "OR", "HR", "ROM")
+#: The ratio measures among them: GRADE's RR thresholds, OIS in events, large-effect rule.
+BINARY_RATIO_MEASURES = tuple(m for m in BINARY_MEASURES if is_ratio(m))
+NONCOMPARATIVE_MEASURES = SINGLE_GROUP_MEASURES
 
 
 NOT_ASSESSED = "not assessed"
@@ -129,15 +133,11 @@ def _f(x: float, digits: int = 2) -> str:
 
 def fmt_effect(measure: str, value: float) -> str:
     """A log-scale value on the natural scale for display (exp for ratio measures)."""
-    if measure in _RATIO:
-        return _f(math.exp(value))
-    if measure == "PLO":
-        return _f(1.0 / (1.0 + math.exp(-value)))
-    return _f(value)
+    return _f(to_natural(measure, value))
 
 
 def _null_label(measure: str) -> str:
-    return f"{measure}=1" if measure in _RATIO else f"{measure}=0"
+    return f"{measure}=1" if is_ratio(measure) else f"{measure}=0"
 
 
 def _ci_text(measure: str, lo: float, hi: float, level: float) -> str:
@@ -179,7 +179,7 @@ def default_thresholds(
     for measures without a default MID (MD: set one per outcome)."""
     if given is not None and all(v is not None and math.isfinite(v) for v in given):
         lo, hi = given
-        if measure in _RATIO:
+        if is_ratio(measure):
             if not 0 < lo < 1 < hi:
                 return None
             return Thresholds(
@@ -194,7 +194,7 @@ def default_thresholds(
             f"{measure} {lo:g} / {hi:g} (given for this outcome)",
             "thresholds set for this outcome (sheet or overrides file)",
         )
-    if measure in ("RR", "OR", "HR"):
+    if measure in BINARY_RATIO_MEASURES:
         b, h = scheme.imprecision_rr_benefit, scheme.imprecision_rr_harm
         if measure == "OR" and math.isfinite(control_risk) and 0 < control_risk < 1:
             ob, oh = rr_to_or(b, control_risk), rr_to_or(h, control_risk)
@@ -699,7 +699,7 @@ def judge_imprecision(
         src_ois = f"{src_ois}; {scheme.source('ois_severe_fraction')}"
         if ois_step == -3:
             src_ois = f"{src_ois}; {scheme.source('ois_extreme_fraction')}"
-    elif measure in ("RR", "OR", "HR"):
+    elif measure in BINARY_RATIO_MEASURES:
         ratio = math.exp(ci_high - ci_low)
         name = "ci_ratio_or" if measure == "OR" else "ci_ratio_rr"
         cut = getattr(scheme, name)
@@ -729,7 +729,7 @@ def judge_imprecision(
     src = src_ci if not src_ois else f"{src_ci}; {src_ois}"
     partial = (
         "event counts not recorded (OIS judged from the CI ratio)"
-        if ois is None and measure in ("RR", "OR", "HR")
+        if ois is None and measure in BINARY_RATIO_MEASURES
         else "event counts not recorded (reconstructed from the CI)"
         if events_estimated
         else ""
@@ -890,7 +890,7 @@ def judge_large_effect(
     numeric rule, 0.
     """
     src = f"{scheme.source('large_effect_rr')}; {scheme.source('very_large_effect_rr')}"
-    if measure not in ("RR", "OR", "HR") or not math.isfinite(estimate):
+    if measure not in BINARY_RATIO_MEASURES or not math.isfinite(estimate):
         return not_assessed(f"no GRADE numeric rule for measure {measure or 'none'}", src)
     ratio = math.exp(estimate)
     lo, hi = math.exp(ci_low), math.exp(ci_high)

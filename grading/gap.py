@@ -31,6 +31,7 @@ import pandas as pd
 
 from evidence.errors import ValidationError
 from evidence.internal import check_frame, combine, distinct, text_codes
+from evidence.measures import SINGLE_GROUP_MEASURES
 from evidence.proportions import single_arm_columns
 from evidence.schema import indication_key
 from grading.common_scale import CHINN, CHINN_SOURCE, pooled_sd, to_common_smd
@@ -65,7 +66,7 @@ _PHASE_TO_LOA = {
     "phase_3": "phase_3",
 }
 _LEVEL_RANK = {"clinical": 0, "functional": 1, "surrogate": 2, "mechanistic": 3}
-_SINGLE_GROUP = ("PR", "PLO", "PAS", "PFT", "IR", "IRLN")
+_SINGLE_GROUP = SINGLE_GROUP_MEASURES
 BIO_SOURCE = (
     "BIO, Informa Pharma Intelligence, QLS. Clinical Development Success Rates "
     "2011-2020 (February 2021), Figure 5b"

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from evidence.errors import InvalidParameterError
+from evidence.missing import is_blank
 from grading.domains import ALL_DOMAINS, UP_DOMAINS
 
 __all__ = ["OVERRIDE_COLUMNS", "IMPORTANCE_LEVELS", "read_overrides", "normalise_overrides"]
@@ -78,14 +79,6 @@ _WORDS_UP = {
     "would reduce effect": 1,
     "would suggest spurious effect": 1,
 }
-
-
-def _missing(v) -> bool:
-    if v is None or v is pd.NA:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>", "none")
 
 
 def read_overrides(path: str | Path) -> pd.DataFrame:
@@ -164,10 +157,10 @@ def normalise_overrides(
         line = i + first_line if first_line is not None else i
         where = f"line {line}" if first_line is not None else f"row {line}"
         label = f"The {what}, {where}"
-        if _missing(r["indication"]):
+        if is_blank(r["indication"]):
             raise InvalidParameterError(f"{label}, column 'indication': missing (required).")
-        domain = None if _missing(r["domain"]) else str(r["domain"]).strip()
-        importance = None if _missing(r["importance"]) else str(r["importance"]).strip().lower()
+        domain = None if is_blank(r["domain"]) else str(r["domain"]).strip()
+        importance = None if is_blank(r["importance"]) else str(r["importance"]).strip().lower()
         if domain is None and importance is not None:
             domain = "importance"
         if domain is None:
@@ -184,7 +177,7 @@ def normalise_overrides(
                     f"Got {r['importance']!r}."
                 )
         elif domain == "thresholds":
-            if _missing(r["reason"]):
+            if is_blank(r["reason"]):
                 raise InvalidParameterError(
                     f"{label}, column 'reason': missing (every override must say why)."
                 )
@@ -201,7 +194,7 @@ def normalise_overrides(
                     f"threshold_low < threshold_high. Got {low!r} and {high!r}."
                 )
         elif domain == "baseline_risk":
-            if _missing(r["reason"]):
+            if is_blank(r["reason"]):
                 raise InvalidParameterError(
                     f"{label}, column 'reason': missing (say where the baseline risk comes from)."
                 )
@@ -215,7 +208,7 @@ def normalise_overrides(
                     f"(exclusive). Got {r['baseline_risk']!r}."
                 )
         elif domain in ALL_DOMAINS:
-            if _missing(r["reason"]):
+            if is_blank(r["reason"]):
                 raise InvalidParameterError(
                     f"{label}, column 'reason': missing (every override must say why)."
                 )
@@ -245,7 +238,7 @@ def normalise_overrides(
     frame["line"] = lines
     for col in ("outcome", "stream", "by", "reason"):
         frame[col] = pd.Series(
-            [None if _missing(v) else str(v) for v in frame[col]], index=frame.index, dtype=object
+            [None if is_blank(v) else str(v) for v in frame[col]], index=frame.index, dtype=object
         )
     frame["indication"] = [str(v) for v in frame["indication"]]
     return frame
@@ -283,16 +276,16 @@ def matches(row: Mapping, key: tuple[str, str, str]) -> bool:
     ind, out, stream = key
     if str(row["indication"]) != ind:
         return False
-    if not _missing(row.get("outcome")) and str(row["outcome"]) != out:
+    if not is_blank(row.get("outcome")) and str(row["outcome"]) != out:
         return False
-    return _missing(row.get("stream")) or str(row["stream"]) == stream
+    return is_blank(row.get("stream")) or str(row["stream"]) == stream
 
 
 def unmatched_error(row: Mapping) -> InvalidParameterError:
     where = f"line {row['line']}" if isinstance(row.get("line"), int) else "row"
     return InvalidParameterError(
         f"Override ({where}: indication {row['indication']!r}, outcome "
-        f"{None if _missing(row.get('outcome')) else row['outcome']!r}, stream "
-        f"{None if _missing(row.get('stream')) else row['stream']!r}, domain "
+        f"{None if is_blank(row.get('outcome')) else row['outcome']!r}, stream "
+        f"{None if is_blank(row.get('stream')) else row['stream']!r}, domain "
         f"{row['domain']!r}) matches no body of evidence."
     )

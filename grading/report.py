@@ -25,63 +25,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
+    pass
 
 import pandas as pd
 
+from evidence.measures import to_natural
+from evidence.missing import is_null
 from evidence.schema import indication_key
 from grading.gap import VERDICT_RULES
 from grading.labels import indication_label
+from grading.plots.saving import DETERMINISTIC_RC, FIGURE_METADATA, save_figure
+from grading.scheme import LEVELS
 from grading.tables import fmt_pct
 
 __all__ = [
     "DETERMINISTIC_RC",
+    "REPORT_DPI",
     "figure_png",
     "save_figure",
     "render_report",
     "write_report",
 ]
 
-#: rcParams that make matplotlib output reproducible byte for byte.
-DETERMINISTIC_RC: dict[RcKeyType, Any] = {
-    "svg.hashsalt": "evigap",
-    "svg.fonttype": "path",
-    "pdf.fonttype": 42,
-    # unhinted glyphs do not depend on the FreeType hinter's version, and drawing text without
-    # the hinter takes about a fifth less time (the main job: 12.5 s -> 10.5 s, benchmarks/)
-    "text.hinting": "no_hinting",
-}
-
-_METADATA = {
-    "png": {"Software": None},
-    "svg": {"Date": None, "Creator": None},
-    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-}
-
-_DPI = 110
+#: Resolution (dots per inch) of the PNGs :func:`figure_png` renders: the figures ``evigap
+#: run`` writes to ``figures/`` and embeds in the report.  Files saved with
+#: :func:`grading.plots.save_figure` default to ``SAVE_DPI`` (200).
+REPORT_DPI = 130
 
 
-def figure_png(figure, *, dpi: int = _DPI) -> bytes:
-    """Render a matplotlib Figure to PNG bytes without the ``Software`` metadata chunk."""
+def figure_png(figure, *, dpi: int = REPORT_DPI) -> bytes:
+    """Render a matplotlib Figure to PNG bytes reproducibly (:data:`DETERMINISTIC_RC`, no
+    ``Software`` metadata chunk)."""
     # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
     import matplotlib
 
     buffer = io.BytesIO()
     with matplotlib.rc_context(DETERMINISTIC_RC):
-        figure.savefig(buffer, format="png", dpi=dpi, metadata=_METADATA["png"])
+        figure.savefig(buffer, format="png", dpi=dpi, metadata=FIGURE_METADATA["png"])
     return buffer.getvalue()
-
-
-def save_figure(figure, path: str | os.PathLike, *, dpi: int = _DPI) -> Path:
-    """Save a Figure reproducibly (PNG, SVG or PDF by suffix): no dates, fixed SVG ids."""
-    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
-    import matplotlib
-
-    p = Path(path)
-    fmt = p.suffix.lstrip(".").lower() or "png"
-    with matplotlib.rc_context(DETERMINISTIC_RC):
-        figure.savefig(p, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
-    return p
 
 
 # --------------------------------------------------------------------------- formatting
@@ -89,20 +70,9 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = _DPI) -> Path:
 _e = html.escape
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if type(value).__name__ in {"NAType", "NaTType"}:
-        return True
-    try:
-        return isinstance(value, float) and math.isnan(value)
-    except TypeError:
-        return False
-
-
 def _fmt(value: Any, digits: int = 3) -> str:
     """Display text of one cell (rounding happens only here)."""
-    if _is_missing(value):
+    if is_null(value):
         return ""
     if hasattr(value, "item") and callable(value.item):
         try:
@@ -225,7 +195,7 @@ def _domains(grades) -> list[str]:
 
 
 def _step(value: Any) -> str:
-    if _is_missing(value):
+    if is_null(value):
         return ""
     try:
         n = int(value)
@@ -347,7 +317,7 @@ def _profile_block(rows) -> str:
     notes_col = next((c for c in shown.columns if str(c).lower() == "footnotes"), None)
     parts = [_table(shown.drop(columns=[notes_col]) if notes_col else shown)]
     if notes_col:
-        texts = [t for t in shown[notes_col].tolist() if not _is_missing(t) and str(t).strip()]
+        texts = [t for t in shown[notes_col].tolist() if not is_null(t) and str(t).strip()]
         if texts:
             parts.append('<div class="footnotes">')
             parts.extend(f"<p>{_e(str(t))}</p>" for t in texts)
@@ -586,11 +556,7 @@ def _certainty_basis(grades) -> str:
         if len(sub) == 0:
             continue
         vc = sub[col].value_counts()
-        levels = ", ".join(
-            f"{int(vc[lv])} {lv}"
-            for lv in ("high", "moderate", "low", "very low")
-            if lv in vc.index
-        )
+        levels = ", ".join(f"{int(vc[lv])} {lv}" for lv in reversed(LEVELS) if lv in vc.index)
         label = stream.replace("_", " ") + (" (within its stream)" if stream != "human" else "")
         prov = ""
         if "evidence_status" in sub.columns:
@@ -706,7 +672,8 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
 
 
 def _effect_text(measure: Any, yi: Any, vi: Any) -> str:
-    """``'0.41 [0.13, 1.26]'``: ratio measures back-transformed, normal-theory 95% CI."""
+    """``'RR 0.41 [0.13, 1.26]'``: normal-theory 95% CI on the analysis scale, shown on the
+    natural scale (:func:`evidence.measures.to_natural`: ratios exp, PLO inverse logit)."""
     try:
         y, v = float(yi), float(vi)
     except (TypeError, ValueError):
@@ -715,8 +682,7 @@ def _effect_text(measure: Any, yi: Any, vi: Any) -> str:
         return ""
     half = 1.959963984540054 * math.sqrt(v)
     low, high = y - half, y + half
-    if str(measure) in ("RR", "OR", "HR", "ROM"):  # stored on the log scale
-        y, low, high = math.exp(y), math.exp(low), math.exp(high)
+    y, low, high = (to_natural(measure, x) for x in (y, low, high))
     return f"{measure} {y:.2f} [{low:.2f}, {high:.2f}]"
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.export import write_csv
 from evidence.internal import check_frame, check_mapping, check_path, combine
+from evidence.missing import is_blank
 
 __all__ = [
     "RobTool",
@@ -508,18 +509,9 @@ def overall_judgement(tool: str | RobTool, domains: Mapping[str, str]) -> str:
     return t.rule(d)
 
 
-def _is_missing(v) -> bool:
-    return (
-        v is None
-        or (isinstance(v, float) and math.isnan(v))
-        or (v is pd.NA)
-        or (isinstance(v, str) and v.strip().lower() in ("", "nan", "<na>"))
-    )
-
-
 def _tool_for_row(row: Mapping, default: str | None) -> RobTool:
     name = row.get("rob_tool")
-    if _is_missing(name):
+    if is_blank(name):
         if default is not None:
             return get_tool(default)
         stream = row.get("stream")
@@ -551,7 +543,7 @@ def _overrides_frame(overrides) -> pd.DataFrame:
         if col not in frame.columns:
             frame[col] = None
     for i, r in frame.iterrows():
-        if _is_missing(r["reason"]):
+        if is_blank(r["reason"]):
             raise InvalidParameterError(
                 f"Risk-of-bias override {i} (study {r['study_id']!r}) has no 'reason'; every "
                 "override must say why."
@@ -618,7 +610,7 @@ def judge_rob(studies: pd.DataFrame, tool: str | None, rows: np.ndarray) -> list
             ) from None
         by_rule = t.rule(doms) if doms else None
         sheet = r.get("rob_overall")
-        sheet = None if _is_missing(sheet) else _norm(sheet)
+        sheet = None if is_blank(sheet) else _norm(sheet)
         if sheet is not None:
             final = sheet
             basis = "sheet rob_overall (reviewer)"
@@ -683,7 +675,7 @@ def rob_problems(studies: pd.DataFrame) -> pd.DataFrame:
     pick = which[codes[rows]]
 
     def column_of(part: int) -> pd.arrays.StringArray:
-        texts = [None if _is_missing(f[part]) else str(f[part]) for f in found]
+        texts = [None if is_blank(f[part]) else str(f[part]) for f in found]
         return pd.array(np.array(texts, dtype=object)[pick] if found else [], dtype="string")
 
     return pd.DataFrame(
@@ -780,11 +772,11 @@ def assess_rob(studies: pd.DataFrame, *, tool: str | None = None, overrides=None
     # later overrides win, as a row takes its last matching override
     for _, h in ov.iterrows():
         hit = _matches(h["study_id"], studies["study_id"], n)
-        if not _is_missing(h["outcome"]):
+        if not is_blank(h["outcome"]):
             hit &= _matches(h["outcome"], studies.get("outcome"), n)
         final = _norm(h["overall"])
         finals[hit], classes[hit] = final, judgement_class(final)
-        override_by[hit] = None if _is_missing(h["by"]) else str(h["by"])
+        override_by[hit] = None if is_blank(h["by"]) else str(h["by"])
         bases[hit] = f"override: {h['reason']}"
 
     def col(name: str) -> list:
@@ -861,7 +853,7 @@ def read_robvis(path: str | Path, *, tool: str | RobTool = "generic") -> pd.Data
     for c in [*dcols, "Overall"]:
         vals: list[str | None] = []
         for i, v in enumerate(raw[c]):
-            if _is_missing(v):
+            if is_blank(v):
                 vals.append(None)
                 continue
             try:
@@ -901,7 +893,7 @@ def write_robvis(frame: pd.DataFrame, path: str | Path, *, tool: str | RobTool =
     labels = dict(t.robvis_labels or {})
 
     def lab(v):
-        if _is_missing(v):
+        if is_blank(v):
             return "No information" if "no_information" in labels else ""
         j = t.normalise(v)
         return labels.get(j, j.replace("_", " ").capitalize())

@@ -1,9 +1,13 @@
 """The grading scheme: every threshold and default of the grading engine, each with its source.
 
-A :class:`Scheme` is a frozen value object.  The defaults below are the ones evigap ships;
-each field's citation is in :data:`DEFAULT_SOURCES` (and travels with the scheme in
-``Scheme.sources``, so a report can quote it next to every rule).  Load a modified scheme
-from TOML with :func:`load_scheme`; write one with :meth:`Scheme.to_toml`.
+A :class:`Scheme` is a frozen value object.  Each setting is declared once, as a field of
+:class:`Scheme` with its default, the values it allows and the publication behind it
+(a :class:`Setting`, in :data:`SETTINGS`); every scheme is checked against these declarations
+when it is made or loaded, and the table of settings in ``docs/grading.md`` is
+:func:`settings_table` (a test keeps them equal).  The citations travel with the scheme in
+``Scheme.sources`` (defaults: :data:`DEFAULT_SOURCES`), so a report can quote one next to every
+rule.  Load a modified scheme from TOML with :func:`load_scheme`; write one with
+:meth:`Scheme.to_toml`.
 
 Every source names a primary publication (GRADE series paper, Core GRADE, Cochrane Handbook
 chapter, Hooijmans 2018, Sterne 2011, ...); values that are evigap's own conventions say so.
@@ -22,16 +26,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+from html import escape
+
+import pandas as pd
+
 from evidence.errors import InvalidParameterError
+from evidence.mantel_haenszel import TWO_BY_TWO_METHODS
+from evidence.pooling import CI_METHODS, METHODS
 
 __all__ = [
     "LEVELS",
     "LEVEL_SCORE",
     "LEVEL_SYMBOLS",
     "DEFAULT_SOURCES",
+    "SETTINGS",
+    "Setting",
     "Scheme",
     "load_scheme",
-    "default_scheme",
+    "settings_table",
 ]
 
 #: Certainty levels, lowest first (GRADE 3, Balshem 2011).
@@ -106,124 +118,6 @@ _BIO = (
     "2011-2020 (2021), Figure 5b"
 )
 
-DEFAULT_SOURCES: dict[str, str] = {
-    "start_randomised_human": f"{_BALSHEM}: randomised trials start high; {_CORE1}",
-    "start_non_randomised_human": (
-        f"{_BALSHEM}: observational studies start low (when not assessed with ROBINS-I); {_CORE1}"
-    ),
-    "start_uncontrolled_human": f"{_BALSHEM}: case series and case reports; {_HB14}",
-    "start_robins_i": (
-        f"{_G18}: a body of non-randomised studies assessed with ROBINS-I starts high, its "
-        "risk of bias is then rated with ROBINS-I levels"
-    ),
-    "start_randomised_animal": (
-        f"{_HOOIJMANS}: animal studies start high (randomised or not, controlled experiments); "
-        f"{_OHAT}"
-    ),
-    "start_non_randomised_animal": (
-        f"{_HOOIJMANS}: controlled animal experiments start high; lack of randomisation is "
-        "judged under risk of bias"
-    ),
-    "start_uncontrolled_animal": f"{_OHAT}: no comparison group -> moderate initial confidence",
-    "start_in_vitro": (
-        f"evigap default (configurable): {_OHAT} treats in vitro data as mechanistic "
-        "evidence; no GRADE starting level exists"
-    ),
-    "start_meta_analysis_other": (
-        f"{_BALSHEM}: an aggregate record not flagged randomised is rated as non-randomised "
-        "evidence"
-    ),
-    "rob_share_threshold": (
-        f"{_G4}; {_HB14}: rate down when the proportion of information from studies at high "
-        "risk of bias is sufficient to affect the interpretation (most information low or "
-        "unclear: usually not rated down); the share is evigap's operationalisation"
-    ),
-    "rob_very_serious_share": (
-        f"{_G4}: 'very serious' for crucial limitations in most of the evidence; the share "
-        "is evigap's operationalisation"
-    ),
-    "robins_moderate_step": f"{_G18}: ROBINS-I 'moderate' -> rate down one level",
-    "robins_serious_step": f"{_G18}: ROBINS-I 'serious' -> rate down two levels",
-    "robins_critical_step": f"{_G18}: ROBINS-I 'critical' -> rate down three levels",
-    "i2_moderate": (
-        f"{_G7}: I2 thresholds are a guide (Cochrane Handbook I2 bands: 30-60% moderate); "
-        "rated down only with further criteria"
-    ),
-    "i2_considerable": f"{_G7}; Cochrane Handbook I2 band 75-100% 'considerable'",
-    "heterogeneity_p": f"{_G7}: a low p of the Q test (evigap uses 0.10)",
-    "use_prediction_interval": (
-        f"{_G7} rates down when point estimates vary widely and confidence intervals show "
-        "minimal overlap; a prediction interval crossing the null is an optional evigap "
-        "operationalisation, off by default (GRADE 7 does not use it)"
-    ),
-    "imprecision_rr_benefit": (
-        f"{_G6}: RR under 0.75 as a rough guide to appreciable benefit; {_G34}: default "
-        "thresholds of the minimally contextualised approach"
-    ),
-    "imprecision_rr_harm": f"{_G6}: RR over 1.25 as a rough guide to appreciable harm; {_G34}",
-    "imprecision_smd_mid": (
-        "Cohen J. Statistical Power Analysis for the Behavioral Sciences, 2nd ed. 1988 "
-        f"(SMD 0.2 = small effect), used as the MID for SMDs; {_G34}"
-    ),
-    "ois_events": (
-        f"{_G6}: OIS for binary outcomes of a few hundred events (evigap default 300); {_CORE2}"
-    ),
-    "ois_participants_total": f"{_CORE2}: 400 participants per group (800 total) for continuous "
-    "outcomes",
-    "ois_severe_fraction": f"{_CORE2}; {_G34}: far from the OIS -> consider two levels",
-    "ois_extreme_fraction": (
-        f"{_G34}: when the CI appreciably crosses the thresholds consider rating down two or "
-        "three levels; far below the OIS, three ('extremely serious'); the fraction is "
-        "evigap's operationalisation"
-    ),
-    "ci_ratio_rr": f"{_G34}: upper/lower CI ratio > 3 for RR -> OIS far from met",
-    "ci_ratio_or": f"{_G34}: upper/lower CI ratio > 2.5 for OR -> OIS far from met",
-    "imprecision_not_estimable": (
-        "evigap convention for a body with a measure but no interval: 'extremely serious' "
-        f"(three levels, {_CORE1})"
-    ),
-    "large_effect_rr": f"{_G9}: RR > 2 or < 0.5 -> rate up one level",
-    "very_large_effect_rr": f"{_G9}: RR > 5 or < 0.2 -> rate up two levels",
-    "dose_response_alpha": (
-        f"{_G9}: dose-response gradient; the test (weighted regression slope on 'dose') is evigap's"
-    ),
-    "dose_response_min_levels": f"{_G9}; evigap convention: at least this many dose levels",
-    "enable_plausible_confounding": (
-        f"{_CORE1}: rating up for plausible confounding is rarely applicable and was dropped; "
-        "off by default"
-    ),
-    "egger_min_k": f"{_STERNE}: tests for funnel plot asymmetry only with at least 10 studies; "
-    f"{_G5}",
-    "egger_alpha": f"{_STERNE}: asymmetry judged at p < 0.10",
-    "translational_animal": (
-        f"{_G8}: animal studies are indirect evidence for human questions; {_HOOIJMANS}; "
-        "evigap default two levels, configurable"
-    ),
-    "translational_in_vitro": (
-        f"{_G8}; evigap default: at least the animal step (cell culture is mechanistic "
-        "evidence), configurable"
-    ),
-    "uprate_non_randomised_only": (
-        f"{_G9}; {_CORE1}: rating up applies to non-randomised studies without a reason for "
-        f"rating down; {_G18}: ROBINS-I bodies may still be rated up"
-    ),
-    "pool_method": "evigap default pooling: REML random effects (see evidence.pool)",
-    "ci_method": "evigap default: Wald-type (z) confidence intervals",
-    "level": f"{_G6}: the 95% confidence interval",
-    "human_certainty_threshold": (
-        "evigap convention for claims audits: a claim needs human evidence at or above this level"
-    ),
-    "loa_from_phase": (
-        f"{_BIO}, all indications: LOA from phase I 7.9%, II 15.1%, III 52.4%, NDA/BLA 90.6%; "
-        "preclinical 5%: Ineichen BV et al. PLoS Biol 2024;22:e3002667"
-    ),
-    "loa_by_area": f"{_BIO} by disease area; no dermatology or musculoskeletal area exists",
-    "indication_area": (
-        f"ASSUMPTION (evigap, user-overridable): indication keyword -> {_BIO} disease area; "
-        "other indications use 'All indications'"
-    ),
-}
-
 
 def _frozen(d: Mapping) -> Mapping:
     return MappingProxyType(
@@ -231,13 +125,180 @@ def _frozen(d: Mapping) -> Mapping:
     )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The declaration of one scheme setting: its ``default``, the values it allows and the
+    publication behind it (``source``).
+
+    ``kind`` is one of ``"level"`` (a certainty level of :data:`LEVELS`), ``"step"`` (an
+    integer step from -3 to 0), ``"number"`` (between ``low`` and ``high``; ``low_open`` /
+    ``high_open`` exclude the bound), ``"integer"`` (at least ``low``), ``"flag"`` (true or
+    false), ``"choice"`` (one of ``choices``, case-insensitive), ``"probabilities"`` (a table
+    name -> probability), ``"probability_tables"`` (a table of such tables) or
+    ``"text_table"`` (a table name -> text).  ``why`` is added to the error message.
+    """
+
+    kind: str
+    default: Any = None
+    source: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    why: str = ""
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words (the docs table and the error messages use it)."""
+        if self.kind == "level":
+            return f"one of {list(LEVELS)}"
+        if self.kind == "step":
+            return "an integer step from -3 to 0"
+        if self.kind == "flag":
+            return "true or false"
+        if self.kind == "choice":
+            return f"one of {list(self.choices)}"
+        if self.kind == "integer":
+            return f"an integer of at least {self.low:g}"
+        if self.kind == "probabilities":
+            return "a table of probabilities (0 to 1)"
+        if self.kind == "probability_tables":
+            return "a table of tables of probabilities (0 to 1)"
+        if self.kind == "text_table":
+            return "a table of texts"
+        if self.high is None:
+            return f"a number {'>' if self.low_open else '>='} {self.low:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"a number in {left}{self.low:g}, {self.high:g}{right}"
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` in its stored form (numbers as float, choices in their canonical spelling,
+        tables read-only); a value outside :attr:`allowed` raises
+        :class:`~evidence.errors.InvalidParameterError` naming the setting."""
+        ok, out = self._accept(value)
+        if not ok:
+            why = f" ({self.why})" if self.why else ""
+            raise InvalidParameterError(
+                f"The '{name}' setting of Scheme must be {self.allowed}{why}. Got {value!r}."
+            )
+        return out
+
+    def _accept(self, value: Any) -> tuple[bool, Any]:
+        kind = self.kind
+        if kind == "level":
+            return value in LEVELS, value
+        if kind == "step":
+            ok = isinstance(value, int) and not isinstance(value, bool) and -3 <= value <= 0
+            return ok, value
+        if kind == "flag":
+            return isinstance(value, bool), value
+        if kind == "choice":
+            for choice in self.choices:
+                if isinstance(value, str) and value.strip().lower() == choice.lower():
+                    return True, choice
+            return False, value
+        if kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            return ok and value >= (self.low or 0), value
+        if kind == "number":
+            if not _is_number(value):
+                return False, value
+            x = float(value)
+            above = self.low is None or (x > self.low if self.low_open else x >= self.low)
+            below = self.high is None or (x < self.high if self.high_open else x <= self.high)
+            return above and below, x
+        if not isinstance(value, Mapping):
+            return False, value
+        if kind == "text_table":
+            return all(isinstance(v, str) for v in value.values()), _frozen(dict(value))
+        tables = value.values() if kind == "probability_tables" else [value]
+        for table in tables:
+            if not isinstance(table, Mapping):
+                return False, value
+            if not all(_is_number(v) and 0 <= v <= 1 for v in table.values()):
+                return False, value
+        return True, _frozen(dict(value))
+
+
+_LEVEL = Setting("level")
+_STEP = Setting("step")
+_FLAG = Setting("flag")
+_FRACTION = Setting("number", low=0, high=1, low_open=True, high_open=True)
+_PROBABILITIES = Setting("probabilities")
+_PROBABILITY_TABLES = Setting("probability_tables")
+_TEXT_TABLE = Setting("text_table")
+
+
+def _number(
+    low: float, high: float | None, *, low_open: bool = False, high_open: bool = False
+) -> Setting:
+    return Setting("number", low=low, high=high, low_open=low_open, high_open=high_open)
+
+
+def _integer(low: int, why: str = "") -> Setting:
+    return Setting("integer", low=low, why=why)
+
+
+def _choice(choices: tuple[str, ...]) -> Setting:
+    return Setting("choice", choices=tuple(choices))
+
+
+def _setting(default: Any, allowed: Setting, source: str) -> Any:
+    """A field of :class:`Scheme`: its default, what it allows and its source, declared once."""
+    if isinstance(default, Mapping):
+        frozen = _frozen(default)
+        spec = replace(allowed, default=frozen, source=source)
+        return field(default_factory=lambda: frozen, metadata={"setting": spec})
+    spec = replace(allowed, default=default, source=source)
+    return field(default=default, metadata={"setting": spec})
+
+
+#: Relations between settings, checked after each setting on its own: (the settings, the
+#: condition, what it says).
+_RELATIONS: tuple[tuple[tuple[str, ...], Any, str], ...] = (
+    (
+        ("i2_moderate", "i2_considerable"),
+        lambda s: s.i2_moderate <= s.i2_considerable,
+        "i2_moderate <= i2_considerable",
+    ),
+    (
+        ("rob_share_threshold", "rob_very_serious_share"),
+        lambda s: s.rob_share_threshold < s.rob_very_serious_share,
+        "rob_share_threshold < rob_very_serious_share",
+    ),
+    (
+        ("robins_moderate_step", "robins_serious_step", "robins_critical_step"),
+        lambda s: s.robins_moderate_step >= s.robins_serious_step >= s.robins_critical_step,
+        "ROBINS-I steps must not rate a worse level up: robins_moderate_step >= "
+        "robins_serious_step >= robins_critical_step",
+    ),
+    (
+        ("ois_extreme_fraction", "ois_severe_fraction"),
+        lambda s: s.ois_extreme_fraction < s.ois_severe_fraction,
+        "ois_extreme_fraction < ois_severe_fraction",
+    ),
+    (
+        ("large_effect_rr", "very_large_effect_rr"),
+        lambda s: s.large_effect_rr <= s.very_large_effect_rr,
+        "large_effect_rr <= very_large_effect_rr",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Scheme:
     """Every threshold and default the grading engine uses.
 
     Starting levels are certainty labels from :data:`LEVELS`; steps are negative integers for
-    down-ratings.  ``sources`` maps each field to its citation (defaults in
-    :data:`DEFAULT_SOURCES`); :meth:`source` returns one.
+    down-ratings.  Each field is declared once with its default, allowed values and source
+    (:data:`SETTINGS`); ``sources`` maps each field to its citation (defaults in
+    :data:`DEFAULT_SOURCES`); :meth:`source` returns one.  A value outside what a setting
+    allows raises :class:`~evidence.errors.InvalidParameterError` naming the setting.
 
     Examples
     --------
@@ -249,198 +310,299 @@ class Scheme:
     """
 
     # starting levels
-    start_randomised_human: str = "high"
-    start_non_randomised_human: str = "low"
-    start_uncontrolled_human: str = "very low"
-    start_randomised_animal: str = "high"
-    start_non_randomised_animal: str = "high"
-    start_uncontrolled_animal: str = "moderate"
-    start_in_vitro: str = "low"
-    start_meta_analysis_other: str = "low"
-    start_robins_i: str = "high"
+    start_randomised_human: str = _setting(
+        "high",
+        _LEVEL,
+        f"{_BALSHEM}: randomised trials start high; {_CORE1}",
+    )
+    start_non_randomised_human: str = _setting(
+        "low",
+        _LEVEL,
+        f"{_BALSHEM}: observational studies start low (when not assessed with ROBINS-I); {_CORE1}",
+    )
+    start_uncontrolled_human: str = _setting(
+        "very low",
+        _LEVEL,
+        f"{_BALSHEM}: case series and case reports; {_HB14}",
+    )
+    start_randomised_animal: str = _setting(
+        "high",
+        _LEVEL,
+        f"{_HOOIJMANS}: animal studies start high (randomised or not, controlled experiments); "
+        f"{_OHAT}",
+    )
+    start_non_randomised_animal: str = _setting(
+        "high",
+        _LEVEL,
+        f"{_HOOIJMANS}: controlled animal experiments start high; lack of randomisation is "
+        "judged under risk of bias",
+    )
+    start_uncontrolled_animal: str = _setting(
+        "moderate",
+        _LEVEL,
+        f"{_OHAT}: no comparison group -> moderate initial confidence",
+    )
+    start_in_vitro: str = _setting(
+        "low",
+        _LEVEL,
+        f"evigap default (configurable): {_OHAT} treats in vitro data as mechanistic "
+        "evidence; no GRADE starting level exists",
+    )
+    start_meta_analysis_other: str = _setting(
+        "low",
+        _LEVEL,
+        f"{_BALSHEM}: an aggregate record not flagged randomised is rated as non-randomised "
+        "evidence",
+    )
+    start_robins_i: str = _setting(
+        "high",
+        _LEVEL,
+        f"{_G18}: a body of non-randomised studies assessed with ROBINS-I starts high, its "
+        "risk of bias is then rated with ROBINS-I levels",
+    )
     # risk of bias
-    rob_share_threshold: float = 0.5
-    rob_very_serious_share: float = 0.8
-    robins_moderate_step: int = -1
-    robins_serious_step: int = -2
-    robins_critical_step: int = -3
+    rob_share_threshold: float = _setting(
+        0.5,
+        _FRACTION,
+        f"{_G4}; {_HB14}: rate down when the proportion of information from studies at high "
+        "risk of bias is sufficient to affect the interpretation (most information low or "
+        "unclear: usually not rated down); the share is evigap's operationalisation",
+    )
+    rob_very_serious_share: float = _setting(
+        0.8,
+        _FRACTION,
+        f"{_G4}: 'very serious' for crucial limitations in most of the evidence; the share "
+        "is evigap's operationalisation",
+    )
+    robins_moderate_step: int = _setting(
+        -1,
+        _STEP,
+        f"{_G18}: ROBINS-I 'moderate' -> rate down one level",
+    )
+    robins_serious_step: int = _setting(
+        -2,
+        _STEP,
+        f"{_G18}: ROBINS-I 'serious' -> rate down two levels",
+    )
+    robins_critical_step: int = _setting(
+        -3,
+        _STEP,
+        f"{_G18}: ROBINS-I 'critical' -> rate down three levels",
+    )
     # inconsistency
-    i2_moderate: float = 40.0
-    i2_considerable: float = 75.0
-    heterogeneity_p: float = 0.10
-    use_prediction_interval: bool = False
+    i2_moderate: float = _setting(
+        40.0,
+        _number(0, 100),
+        f"{_G7}: I2 thresholds are a guide (Cochrane Handbook I2 bands: 30-60% moderate); "
+        "rated down only with further criteria",
+    )
+    i2_considerable: float = _setting(
+        75.0,
+        _number(0, 100),
+        f"{_G7}; Cochrane Handbook I2 band 75-100% 'considerable'",
+    )
+    heterogeneity_p: float = _setting(
+        0.10,
+        _FRACTION,
+        f"{_G7}: a low p of the Q test (evigap uses 0.10)",
+    )
+    use_prediction_interval: bool = _setting(
+        False,
+        _FLAG,
+        f"{_G7} rates down when point estimates vary widely and confidence intervals show "
+        "minimal overlap; a prediction interval crossing the null is an optional evigap "
+        "operationalisation, off by default (GRADE 7 does not use it)",
+    )
     # imprecision
-    imprecision_rr_benefit: float = 0.75
-    imprecision_rr_harm: float = 1.25
-    imprecision_smd_mid: float = 0.2
-    ois_events: int = 300
-    ois_participants_total: int = 800
-    ois_severe_fraction: float = 0.30
-    ois_extreme_fraction: float = 0.05
-    ci_ratio_rr: float = 3.0
-    ci_ratio_or: float = 2.5
-    imprecision_not_estimable: int = -3
+    imprecision_rr_benefit: float = _setting(
+        0.75,
+        _number(0, 1, low_open=True, high_open=True),
+        f"{_G6}: RR under 0.75 as a rough guide to appreciable benefit; {_G34}: default "
+        "thresholds of the minimally contextualised approach",
+    )
+    imprecision_rr_harm: float = _setting(
+        1.25,
+        _number(1, None, low_open=True),
+        f"{_G6}: RR over 1.25 as a rough guide to appreciable harm; {_G34}",
+    )
+    imprecision_smd_mid: float = _setting(
+        0.2,
+        _number(0, 5, low_open=True, high_open=True),
+        "Cohen J. Statistical Power Analysis for the Behavioral Sciences, 2nd ed. 1988 "
+        f"(SMD 0.2 = small effect), used as the MID for SMDs; {_G34}",
+    )
+    ois_events: int = _setting(
+        300,
+        _integer(1),
+        f"{_G6}: OIS for binary outcomes of a few hundred events (evigap default 300); {_CORE2}",
+    )
+    ois_participants_total: int = _setting(
+        800,
+        _integer(1),
+        f"{_CORE2}: 400 participants per group (800 total) for continuous outcomes",
+    )
+    ois_severe_fraction: float = _setting(
+        0.30,
+        _FRACTION,
+        f"{_CORE2}; {_G34}: far from the OIS -> consider two levels",
+    )
+    ois_extreme_fraction: float = _setting(
+        0.05,
+        _FRACTION,
+        f"{_G34}: when the CI appreciably crosses the thresholds consider rating down two or "
+        "three levels; far below the OIS, three ('extremely serious'); the fraction is "
+        "evigap's operationalisation",
+    )
+    ci_ratio_rr: float = _setting(
+        3.0,
+        _number(1, None, low_open=True),
+        f"{_G34}: upper/lower CI ratio > 3 for RR -> OIS far from met",
+    )
+    ci_ratio_or: float = _setting(
+        2.5,
+        _number(1, None, low_open=True),
+        f"{_G34}: upper/lower CI ratio > 2.5 for OR -> OIS far from met",
+    )
+    imprecision_not_estimable: int = _setting(
+        -3,
+        _STEP,
+        "evigap convention for a body with a measure but no interval: 'extremely serious' "
+        f"(three levels, {_CORE1})",
+    )
     # up-rating
-    large_effect_rr: float = 2.0
-    very_large_effect_rr: float = 5.0
-    dose_response_alpha: float = 0.05
-    dose_response_min_levels: int = 3
-    enable_plausible_confounding: bool = False
-    uprate_non_randomised_only: bool = True
+    large_effect_rr: float = _setting(
+        2.0,
+        _number(1, None, low_open=True),
+        f"{_G9}: RR > 2 or < 0.5 -> rate up one level",
+    )
+    very_large_effect_rr: float = _setting(
+        5.0,
+        _number(1, None, low_open=True),
+        f"{_G9}: RR > 5 or < 0.2 -> rate up two levels",
+    )
+    dose_response_alpha: float = _setting(
+        0.05,
+        _FRACTION,
+        f"{_G9}: dose-response gradient; the test (weighted regression slope on 'dose') is "
+        "evigap's",
+    )
+    dose_response_min_levels: int = _setting(
+        3,
+        _integer(2, "a gradient needs at least two dose levels"),
+        f"{_G9}; evigap convention: at least this many dose levels",
+    )
+    enable_plausible_confounding: bool = _setting(
+        False,
+        _FLAG,
+        f"{_CORE1}: rating up for plausible confounding is rarely applicable and was dropped; "
+        "off by default",
+    )
+    uprate_non_randomised_only: bool = _setting(
+        True,
+        _FLAG,
+        f"{_G9}; {_CORE1}: rating up applies to non-randomised studies without a reason for "
+        f"rating down; {_G18}: ROBINS-I bodies may still be rated up",
+    )
     # publication bias
-    egger_min_k: int = 10
-    egger_alpha: float = 0.10
+    egger_min_k: int = _setting(
+        10,
+        _integer(
+            3, "a regression test for small-study effects needs 3 studies; Sterne 2011 advises 10"
+        ),
+        f"{_STERNE}: tests for funnel plot asymmetry only with at least 10 studies; {_G5}",
+    )
+    egger_alpha: float = _setting(
+        0.10,
+        _FRACTION,
+        f"{_STERNE}: asymmetry judged at p < 0.10",
+    )
     # translational indirectness
-    translational_animal: int = -2
-    translational_in_vitro: int = -3
+    translational_animal: int = _setting(
+        -2,
+        _STEP,
+        f"{_G8}: animal studies are indirect evidence for human questions; {_HOOIJMANS}; "
+        "evigap default two levels, configurable",
+    )
+    translational_in_vitro: int = _setting(
+        -3,
+        _STEP,
+        f"{_G8}; evigap default: at least the animal step (cell culture is mechanistic "
+        "evidence), configurable",
+    )
     # pooling
-    pool_method: str = "REML"
-    ci_method: str = "z"
-    level: float = 0.95
+    pool_method: str = _setting(
+        "REML",
+        _choice((*METHODS, *TWO_BY_TWO_METHODS)),
+        "evigap default pooling: REML random effects (see evidence.pool); MH / PETO pool "
+        "binary bodies from their 2x2 counts (grading.two_by_two)",
+    )
+    ci_method: str = _setting(
+        "z",
+        _choice(CI_METHODS),
+        "evigap default: Wald-type (z) confidence intervals",
+    )
+    level: float = _setting(
+        0.95,
+        _FRACTION,
+        f"{_G6}: the 95% confidence interval",
+    )
     # claims and gap
-    human_certainty_threshold: str = "moderate"
-    loa_from_phase: Mapping[str, float] = field(
-        default_factory=lambda: _frozen(
-            {
-                "preclinical": 0.05,
-                "phase_1": 0.079,
-                "phase_2": 0.151,
-                "phase_3": 0.524,
-                "nda_bla": 0.906,
-            }
-        )
+    human_certainty_threshold: str = _setting(
+        "moderate",
+        _LEVEL,
+        "evigap convention for claims audits: a claim needs human evidence at or above this level",
     )
-    loa_by_area: Mapping[str, Mapping[str, float]] = field(
-        default_factory=lambda: _frozen(BIO_2021_LOA)
+    loa_from_phase: Mapping[str, float] = _setting(
+        {
+            "preclinical": 0.05,
+            "phase_1": 0.079,
+            "phase_2": 0.151,
+            "phase_3": 0.524,
+            "nda_bla": 0.906,
+        },
+        _PROBABILITIES,
+        f"{_BIO}, all indications: LOA from phase I 7.9%, II 15.1%, III 52.4%, NDA/BLA 90.6%; "
+        "preclinical 5%: Ineichen BV et al. PLoS Biol 2024;22:e3002667",
     )
-    indication_area: Mapping[str, str] = field(
-        default_factory=lambda: _frozen(DEFAULT_INDICATION_AREA)
+    loa_by_area: Mapping[str, Mapping[str, float]] = _setting(
+        BIO_2021_LOA,
+        _PROBABILITY_TABLES,
+        f"{_BIO} by disease area; no dermatology or musculoskeletal area exists",
+    )
+    indication_area: Mapping[str, str] = _setting(
+        DEFAULT_INDICATION_AREA,
+        _TEXT_TABLE,
+        f"ASSUMPTION (evigap, user-overridable): indication keyword -> {_BIO} disease area; "
+        "other indications use 'All indications'",
     )
     sources: Mapping[str, str] = field(default_factory=lambda: _frozen(DEFAULT_SOURCES))
 
     def __post_init__(self) -> None:
-        for name in (
-            "start_randomised_human",
-            "start_non_randomised_human",
-            "start_uncontrolled_human",
-            "start_randomised_animal",
-            "start_non_randomised_animal",
-            "start_uncontrolled_animal",
-            "start_in_vitro",
-            "start_meta_analysis_other",
-            "start_robins_i",
-            "human_certainty_threshold",
+        for f in fields(self):
+            spec = f.metadata.get("setting")
+            if spec is not None:
+                object.__setattr__(self, f.name, spec.check(f.name, getattr(self, f.name)))
+        for names, holds, text in _RELATIONS:
+            if not holds(self):
+                values = ", ".join(f"{n} = {getattr(self, n)!r}" for n in names)
+                raise InvalidParameterError(
+                    f"The {', '.join(repr(n) for n in names)} settings of Scheme must satisfy "
+                    f"{text}. Got {values}."
+                )
+        sources = self.sources
+        if not isinstance(sources, Mapping) or not all(
+            isinstance(v, str) for v in sources.values()
         ):
-            val = getattr(self, name)
-            if val not in LEVELS:
-                raise InvalidParameterError(
-                    f"The '{name}' setting of Scheme must be one of {list(LEVELS)}. Got {val!r}."
-                )
-        for name in (
-            "translational_animal",
-            "translational_in_vitro",
-            "imprecision_not_estimable",
-            "robins_moderate_step",
-            "robins_serious_step",
-            "robins_critical_step",
-        ):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int) or not -3 <= val <= 0:
-                raise InvalidParameterError(
-                    f"The '{name}' setting of Scheme must be an integer step from -3 to 0. "
-                    f"Got {val!r}."
-                )
-        for name in (
-            "rob_share_threshold",
-            "rob_very_serious_share",
-            "heterogeneity_p",
-            "ois_severe_fraction",
-            "ois_extreme_fraction",
-            "dose_response_alpha",
-            "egger_alpha",
-            "level",
-        ):
-            val = getattr(self, name)
-            if not isinstance(val, (int, float)) or not 0 < val < 1:
-                raise InvalidParameterError(
-                    f"The '{name}' setting of Scheme must be a number between 0 and 1. Got {val!r}."
-                )
-        if not 0 <= self.i2_moderate <= self.i2_considerable <= 100:
             raise InvalidParameterError(
-                "The 'i2_moderate' and 'i2_considerable' settings of Scheme must satisfy "
-                f"0 <= i2_moderate <= i2_considerable <= 100. Got {self.i2_moderate!r} and "
-                f"{self.i2_considerable!r}."
+                f"The 'sources' table of Scheme must map setting names to texts. Got {sources!r}."
             )
-        if not 0 < self.imprecision_rr_benefit < 1 < self.imprecision_rr_harm:
-            raise InvalidParameterError(
-                "The 'imprecision_rr_benefit' and 'imprecision_rr_harm' settings of Scheme must "
-                f"satisfy 0 < benefit < 1 < harm. Got {self.imprecision_rr_benefit!r} and "
-                f"{self.imprecision_rr_harm!r}."
-            )
-        if not 1 < self.large_effect_rr <= self.very_large_effect_rr:
-            raise InvalidParameterError(
-                "The 'large_effect_rr' and 'very_large_effect_rr' settings of Scheme must satisfy "
-                f"1 < large <= very large. Got {self.large_effect_rr!r} and "
-                f"{self.very_large_effect_rr!r}."
-            )
-        if not self.ois_extreme_fraction < self.ois_severe_fraction:
-            raise InvalidParameterError(
-                "The 'ois_extreme_fraction' setting of Scheme must be below "
-                f"'ois_severe_fraction'. Got {self.ois_extreme_fraction!r} and "
-                f"{self.ois_severe_fraction!r}."
-            )
-        if not self.rob_share_threshold < self.rob_very_serious_share:
-            raise InvalidParameterError(
-                "The 'rob_share_threshold' and 'rob_very_serious_share' settings of Scheme must "
-                f"satisfy rob_share_threshold < rob_very_serious_share. Got "
-                f"{self.rob_share_threshold!r} and {self.rob_very_serious_share!r}."
-            )
-        if not (self.robins_moderate_step >= self.robins_serious_step >= self.robins_critical_step):
-            raise InvalidParameterError(
-                "The ROBINS-I steps of Scheme must not rate a worse level up: "
-                "robins_moderate_step >= robins_serious_step >= robins_critical_step."
-            )
-        smd = self.imprecision_smd_mid
-        if isinstance(smd, bool) or not isinstance(smd, (int, float)) or not 0 < smd < 5:
-            raise InvalidParameterError(
-                f"The 'imprecision_smd_mid' setting of Scheme must be a number in (0, 5). "
-                f"Got {smd!r}."
-            )
-        em = self.egger_min_k
-        if isinstance(em, bool) or not isinstance(em, int) or em < 3:
-            raise InvalidParameterError(
-                "The 'egger_min_k' setting of Scheme must be an integer of at least 3 (a "
-                "regression test for small-study effects needs 3 studies; Sterne 2011 advises "
-                f"10). Got {em!r}."
-            )
-        for name in ("ois_events", "ois_participants_total"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise InvalidParameterError(
-                    f"The '{name}' setting of Scheme must be a positive integer. Got {val!r}."
-                )
-        for name in ("ci_ratio_rr", "ci_ratio_or"):
-            if not getattr(self, name) > 1:
-                raise InvalidParameterError(
-                    f"The '{name}' setting of Scheme must be greater than 1. "
-                    f"Got {getattr(self, name)!r}."
-                )
-        for key, val in self.loa_from_phase.items():
-            if not 0 <= float(val) <= 1:
-                raise InvalidParameterError(
-                    f"The 'loa_from_phase.{key}' setting of Scheme must be a probability. "
-                    f"Got {val!r}."
-                )
-        unknown = set(self.sources) - {f.name for f in fields(self)}
+        unknown = set(sources) - set(SETTINGS)
         if unknown:
             raise InvalidParameterError(
                 f"The 'sources' table of Scheme names unknown setting {sorted(unknown)[0]!r}."
             )
-        # freeze mappings given by the caller
-        for name in ("loa_from_phase", "loa_by_area", "indication_area", "sources"):
-            val = getattr(self, name)
-            if not isinstance(val, MappingProxyType):
-                object.__setattr__(self, name, _frozen(dict(val)))
+        if not isinstance(sources, MappingProxyType):
+            object.__setattr__(self, "sources", _frozen(dict(sources)))
 
     # ------------------------------------------------------------------ helpers
     def __hash__(self) -> int:  # mappings are read-only proxies: hash the TOML text
@@ -453,9 +615,6 @@ class Scheme:
                 f"The 'name' argument of Scheme.source() must be a Scheme setting. Got {name!r}."
             )
         return self.sources.get(name, DEFAULT_SOURCES.get(name, "evigap default"))
-
-    def start_score(self, level: str) -> int:
-        return LEVEL_SCORE[level]
 
     def area_for(self, indication: str) -> tuple[str, bool]:
         """BIO disease area for an indication and whether it came from the assumption table."""
@@ -488,7 +647,6 @@ class Scheme:
         Table settings are flattened with dotted names (``loa_from_phase.phase_1``,
         ``loa_by_area.Oncology.phase_1``); ``sources`` itself is the ``source`` column.
         """
-        import pandas as pd
 
         defaults = dict(_flatten_settings(Scheme()))
         rows = []
@@ -521,7 +679,6 @@ class Scheme:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         n_changed = int(self.to_frame()["changed"].sum())
         return (
@@ -569,38 +726,51 @@ class Scheme:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scheme:
-        names = {f.name: f for f in fields(cls)}
+        """A scheme from a mapping of setting names to values (as read from TOML); settings
+        not given keep their defaults, unknown names and bad values raise."""
         kwargs: dict[str, Any] = {}
         for key, val in data.items():
-            if key not in names:
-                raise InvalidParameterError(
-                    f"Unknown scheme setting {key!r}. Known settings: {sorted(names)}."
-                )
-            default = getattr(cls(), key)
-            if isinstance(default, Mapping):
+            if key == "sources":
                 if not isinstance(val, Mapping):
                     raise InvalidParameterError(
-                        f"The scheme setting {key!r} must be a table. Got {val!r}."
+                        f"The scheme setting 'sources' must be a table. Got {val!r}."
                     )
-                if key == "sources":
-                    merged = dict(DEFAULT_SOURCES)
-                    merged.update(val)
-                    val = merged
-                kwargs[key] = val
-                continue
-            if isinstance(default, bool) and not isinstance(val, bool):
+                val = {**DEFAULT_SOURCES, **val}
+            elif key not in SETTINGS:
                 raise InvalidParameterError(
-                    f"The scheme setting {key!r} must be true or false. Got {val!r}."
-                )
-            if isinstance(default, float) and isinstance(val, int) and not isinstance(val, bool):
-                val = float(val)
-            if type(default) is not type(val):
-                raise InvalidParameterError(
-                    f"The scheme setting {key!r} must be of type {type(default).__name__}. "
-                    f"Got {val!r}."
+                    f"Unknown scheme setting {key!r}. Known settings: {sorted(SETTINGS)}."
                 )
             kwargs[key] = val
         return cls(**kwargs)
+
+
+#: Each setting's declaration (default, allowed values, source), in the order of :class:`Scheme`.
+SETTINGS: MappingProxyType[str, Setting] = MappingProxyType(
+    {f.name: f.metadata["setting"] for f in fields(Scheme) if "setting" in f.metadata}
+)
+#: Each setting's citation (the default ``Scheme.sources``).
+DEFAULT_SOURCES: dict[str, str] = {name: spec.source for name, spec in SETTINGS.items()}
+
+
+def settings_table() -> str:
+    """The Markdown table of every scheme setting (``setting | default | allowed | source``)
+    that ``docs/grading.md`` shows; ``tests/test_scheme.py`` checks the two are equal."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    def default_text(value: Any) -> str:
+        if isinstance(value, Mapping):
+            return f"table of {len(value)}"
+        return _toml_value(value)
+
+    lines = ["| setting | default | allowed | source |", "|---|---|---|---|"]
+    for name, spec in SETTINGS.items():
+        lines.append(
+            f"| `{name}` | `{default_text(spec.default)}` | {cell(spec.allowed)} | "
+            f"{cell(spec.source)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _toml_key(key: str) -> str:
@@ -635,11 +805,6 @@ def _toml_value(val: Any) -> str:
             return repr(val)
         return "nan" if math.isnan(val) else ("inf" if val > 0 else "-inf")
     return '"' + str(val).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def default_scheme() -> Scheme:
-    """The scheme evigap ships (same as ``Scheme()``)."""
-    return Scheme()
 
 
 def load_scheme(path_or_text: str | Path | Scheme | Mapping | None = None) -> Scheme:

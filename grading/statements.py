@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 
 from evidence.internal import check_choice, check_number, check_text
+from evidence.measures import MEASURE_INFO
 from evidence.schema import STREAMS
 from grading.domains import (
     NONCOMPARATIVE_MEASURES,
@@ -56,7 +57,7 @@ _VERBS = {
     ),
     "low": ("may result in little to no difference in", "may reduce", "may increase"),
 }
-_CONTINUOUS = ("MD", "SMD", "SMDH", "ROM")
+_CONTINUOUS = tuple(n for n, m in MEASURE_INFO.items() if m.family == "mean")
 _PREFIX = {"animal": "In animal models, ", "in_vitro": "In cell culture, "}
 #: Model tags of organisms that are not animals (evidence.schema puts them in the animal
 #: stream, evigap's non-human in vivo stream).

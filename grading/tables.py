@@ -24,8 +24,16 @@ import pandas as pd
 from evidence.errors import InvalidParameterError, ValidationError
 from evidence.export import write_csv
 from evidence.internal import check_bool, check_frame, check_text
+from evidence.measures import is_ratio, to_natural
 from evidence.proportions import single_arm_columns
-from grading.domains import ALL_DOMAINS, DOMAIN_LABELS, STEP_WORDS, UP_DOMAINS
+from grading.domains import (
+    ALL_DOMAINS,
+    BINARY_MEASURES,
+    BINARY_RATIO_MEASURES,
+    DOMAIN_LABELS,
+    STEP_WORDS,
+    UP_DOMAINS,
+)
 from grading.overrides import normalise_overrides
 from grading.scheme import LEVEL_SYMBOLS
 
@@ -73,7 +81,6 @@ SUMMARY_OF_FINDINGS_COLUMNS: tuple[str, ...] = (
     "What happens",
     "Footnotes",
 )
-_RATIO = ("RR", "OR", "HR", "ROM")
 _UP_WORDS = {
     "large_effect": {1: "strong association", 2: "very strong association"},
     "dose_response": {1: "dose response gradient"},
@@ -107,21 +114,13 @@ def _fin(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _nat(measure, x):
-    if measure in _RATIO:
-        return math.exp(x)
-    if measure == "PLO":
-        return 1 / (1 + math.exp(-x))
-    return x
-
-
 def _relative(r) -> str:
     m = r["measure"]
-    if m not in _RATIO or not _fin(r["estimate"]):
+    if not is_ratio(m) or not _fin(r["estimate"]):
         return "—"
     return (
-        f"{m} {_nat(m, r['estimate']):.2f} ({_nat(m, r['ci_low']):.2f} to "
-        f"{_nat(m, r['ci_high']):.2f})"
+        f"{m} {to_natural(m, r['estimate']):.2f} ({to_natural(m, r['ci_low']):.2f} to "
+        f"{to_natural(m, r['ci_high']):.2f})"
     )
 
 
@@ -156,10 +155,10 @@ def _absolute(r) -> str:
 
         return f"{m} {w(est)} ({w(r['ci_low'])} to {w(r['ci_high'])})"
     if m in ("PLO", "PR"):  # a Wald interval can cross 0 or 1: shown within [0, 1]
-        lo, hi = (min(1.0, max(0.0, _nat(m, r[c]))) for c in ("ci_low", "ci_high"))
+        lo, hi = (min(1.0, max(0.0, to_natural(m, r[c]))) for c in ("ci_low", "ci_high"))
         how = "logit scale, back-transformed" if m == "PLO" else "Wald"
         what = "pooled proportion" if _fin(r.get("k")) and r["k"] > 1 else "proportion"
-        return f"{what} {_nat(m, est):.2f} ({lo:.2f} to {hi:.2f}, {how}), no comparator"
+        return f"{what} {to_natural(m, est):.2f} ({lo:.2f} to {hi:.2f}, {how}), no comparator"
     return "—"
 
 
@@ -678,7 +677,7 @@ def summary_of_findings(
                 rn.append(f"{notes.add(text)}. {text}")
         cert = _certainty_note(r, notes, rn) + _provisional_note(r, notes, rn)
         human = r["stream"] == "human"
-        if m in ("RR", "OR", "HR", "RD") and human:
+        if m in BINARY_MEASURES and human:
             cr, origin = _baseline(baseline_risk, r, risk_rows)
             if _fin(cr):
                 vals = [
@@ -710,7 +709,7 @@ def summary_of_findings(
         else:
             assumed = "not applicable" if not human else "not reported"
             diff = _absolute(r) if not human else "not estimable: no control risk"
-            if m in ("RR", "OR", "HR"):
+            if m in BINARY_RATIO_MEASURES:
                 diff = f"not applicable ({r['stream'].replace('_', ' ')} outcome)"
         level = r.get("certainty") if isinstance(r.get("certainty"), str) else None
         rows.append(

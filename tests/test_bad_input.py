@@ -442,7 +442,7 @@ def test_effect_sizes_rejects_non_frames(data):
             "RR",
             {},
             ValidationError,
-            ["'tpos'", "numeric", r"row\(s\) 3"],
+            ["'tpos'", "numeric", "row 3"],
         ),
         (BCG.assign(tpos=-BCG["tpos"]), "RR", {}, ValidationError, ["'tpos'", "negative"]),
         (BCG, "RR", {"add": "x"}, InvalidParameterError, [r"'add'", "'x'"]),

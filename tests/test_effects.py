@@ -277,7 +277,7 @@ def test_bad_values_name_column_and_row():
         evidence.effect_sizes(data, "RR", ai="tpos", bi="tneg", n1i="n1", ci="cpos", di="cneg")
     data = _bcg().astype({"tpos": object})
     data.loc[3, "tpos"] = "four"
-    with pytest.raises(ValidationError, match=r"column 'tpos' .* must be numeric.* row\(s\) 3"):
+    with pytest.raises(ValidationError, match=r"column 'tpos', which must be numeric; row 3 has"):
         evidence.effect_sizes(data, "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg")
 
 

@@ -18,7 +18,6 @@ review and on two sheets built from metadat fixtures of ``tests/reference/`` (wr
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from evidence.measures import to_natural  # noqa: E402
 from grading import grade  # noqa: E402
 from grading.pipeline import bundled_inputs, run_review  # noqa: E402
 from grading.plots import forest_plot  # noqa: E402
@@ -37,17 +37,12 @@ from grading.plots._forest_core import not_estimable_reasons  # noqa: E402
 from grading.pooled import body_forests  # noqa: E402
 
 REF = Path(__file__).parent / "reference"
-RATIO = ("RR", "OR", "HR", "ROM")
 
 
 def _diamond(ax) -> tuple[float, float, float]:
     (p,) = [p for p in ax.patches if p.get_gid() == "diamond_total"]
     v = p.get_xy()
     return v[0][0], v[1][0], v[2][0]
-
-
-def _natural(measure: str, x: float) -> float:
-    return math.exp(x) if measure in RATIO else x
 
 
 def _check_one_body(result) -> int:
@@ -88,9 +83,9 @@ def _check_one_body(result) -> int:
         left, centre, right = _diamond(ax)
         plt.close(ax.figure)
         for est in (g["estimate"], pooled_row["estimate_pooled"]):
-            assert centre == pytest.approx(_natural(m, est), rel=1e-9)
-        assert left == pytest.approx(_natural(m, g["ci_low"]), rel=1e-9)
-        assert right == pytest.approx(_natural(m, g["ci_high"]), rel=1e-9)
+            assert centre == pytest.approx(to_natural(m, est), rel=1e-9)
+        assert left == pytest.approx(to_natural(m, g["ci_low"]), rel=1e-9)
+        assert right == pytest.approx(to_natural(m, g["ci_high"]), rel=1e-9)
         checked += 1
     return checked
 

@@ -137,3 +137,85 @@ def test_area_lookup_flags_assumptions():
     assert s.area_for("COVID-19 ARDS") == ("Infectious disease", True)
     assert s.area_for("acne scars") == ("All indications", False)
     assert LEVELS == ("very low", "low", "moderate", "high")
+
+
+# ---------------------------------------------------------------- declared once (issue 17)
+
+
+def test_docs_table_is_the_declared_settings():
+    """docs/grading.md shows settings_table() between its markers, unchanged."""
+    from pathlib import Path
+
+    from grading.scheme import settings_table
+
+    text = (Path(__file__).parents[1] / "docs" / "grading.md").read_text(encoding="utf-8")
+    start, end = "<!-- scheme-settings:start -->\n", "<!-- scheme-settings:end -->"
+    shown = text[text.index(start) + len(start) : text.index(end)]
+    assert shown == settings_table()
+
+
+def test_every_field_is_declared_with_its_source_and_default():
+    from dataclasses import fields
+
+    from grading.scheme import DEFAULT_SOURCES, SETTINGS
+
+    names = [f.name for f in fields(Scheme) if f.name != "sources"]
+    assert list(SETTINGS) == names
+    assert DEFAULT_SOURCES == {n: SETTINGS[n].source for n in names}
+    s = Scheme()
+    for name, spec in SETTINGS.items():
+        assert spec.source.strip(), name
+        assert getattr(s, name) == spec.default, name
+    assert SETTINGS["egger_min_k"].default == 10 and SETTINGS["ois_events"].default == 300
+    assert SETTINGS["i2_considerable"].allowed == "a number in [0, 100]"
+    assert SETTINGS["imprecision_rr_harm"].allowed == "a number > 1"
+    assert SETTINGS["heterogeneity_p"].allowed == "a number in (0, 1)"
+
+
+_BAD = {
+    "level": ["medium", 3],
+    "step": [1, -4, -1.0, True],
+    "flag": [1, "yes"],
+    "choice": ["REMLX", 3],
+    "integer": [0, 2.5, True, "ten"],
+    "number": [-1e9, 1e9, "0.5", True, float("nan")],
+    "probabilities": [{"phase_1": 1.5}, "x"],
+    "probability_tables": [{"Oncology": {"phase_1": -0.1}}, {"Oncology": 0.5}],
+    "text_table": [{"knee": 3}, "knee"],
+}
+
+
+def _bad_cases():
+    from grading.scheme import SETTINGS
+
+    for name, spec in SETTINGS.items():
+        for value in _BAD[spec.kind]:
+            if spec.kind == "number" and value == 1e9 and spec.high is None:
+                continue  # no upper bound
+            yield name, value
+
+
+@pytest.mark.parametrize(("name", "value"), list(_bad_cases()))
+def test_each_setting_refuses_a_value_outside_its_declaration(name, value):
+    """Every setting is validated from its one declaration, in Scheme() and in load_scheme()."""
+    with pytest.raises(InvalidParameterError, match=f"'{name}' setting of Scheme must be"):
+        Scheme(**{name: value})
+    with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+        load_scheme({name: value})
+
+
+def test_values_are_stored_in_their_declared_form():
+    s = load_scheme('pool_method = "dl"\nci_method = "HKSJ"\nimprecision_smd_mid = 1\n')
+    assert (s.pool_method, s.ci_method) == ("DL", "hksj")
+    assert s.imprecision_smd_mid == 1.0 and isinstance(s.imprecision_smd_mid, float)
+    with pytest.raises(InvalidParameterError, match="'pool_method'.*'FE', 'DL', 'REML'"):
+        load_scheme('pool_method = "bayes"')
+    with pytest.raises(InvalidParameterError, match="'dose_response_min_levels'.*at least 2"):
+        load_scheme("dose_response_min_levels = 1")
+
+
+def test_relations_between_settings_name_both():
+    with pytest.raises(InvalidParameterError, match="'large_effect_rr', 'very_large_effect_rr'"):
+        Scheme(large_effect_rr=6.0)
+    with pytest.raises(InvalidParameterError, match="ois_extreme_fraction = 0.5"):
+        Scheme(ois_extreme_fraction=0.5)

@@ -8,7 +8,6 @@ matplotlib is imported only when a figure is drawn.
 
 from __future__ import annotations
 
-from grading.plots._style import save_figure
 from grading.plots.baujat import baujat_plot
 from grading.plots.cumulative import cumulative_forest
 from grading.plots.forest import forest_pages, forest_plot
@@ -16,6 +15,7 @@ from grading.plots.funnel import funnel_plot
 from grading.plots.gap_map import GAP_COLUMNS, gap_map
 from grading.plots.ladder import LADDER_RUNGS, translational_ladder
 from grading.plots.rob import ROB_PALETTES, rob_summary, rob_traffic_light
+from grading.plots.saving import save_figure
 from grading.plots.translational import translational_forest
 
 __all__ = [

@@ -18,6 +18,7 @@ import pandas as pd
 
 from evidence.errors import InvalidParameterError
 from evidence.internal import norm_ppf, norm_sf
+from evidence.measures import SINGLE_GROUP_MEASURES
 from evidence.pooling import pool as fit
 from grading.labels import indication_label
 from grading.plots import _style
@@ -258,7 +259,7 @@ def auto_favours(data: pd.DataFrame, measure: str | None) -> tuple[str, str] | N
     (or with rows of both directions) the labels only say which side is higher.  Single-arm
     measures (PR, PLO) have no control: None.
     """
-    if measure is not None and str(measure).upper() in ("PR", "PLO", "PRAW", "PLN", "PAS"):
+    if measure is not None and str(measure).upper() in SINGLE_GROUP_MEASURES:
         return None
     direction = outcome_direction(data)
     if direction == "higher_is_worse":

@@ -10,14 +10,16 @@ import functools
 import math
 import textwrap
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evidence.errors import InvalidParameterError
-from evidence.internal import check_bool, check_choice, check_int, check_path
-from evidence.schema import MEASURES, RATIO_MEASURES
+from evidence.internal import check_choice
+from evidence.measures import MEASURE_INFO, RATIO_MEASURES
+from evidence.schema import MEASURES
+from grading.plots.saving import save_figure
+from grading.scheme import LEVEL_SYMBOLS, LEVELS
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_agg import RendererAgg
@@ -47,7 +49,7 @@ STREAM_COLOURS: dict[str, str] = {
 STREAM_LABELS: dict[str, str] = {"in_vitro": "In vitro", "animal": "Animal", "human": "Human"}
 
 #: GRADE certainty colours (sequential, darker = more certain; readable in grey scale).
-CERTAINTY_ORDER: tuple[str, ...] = ("high", "moderate", "low", "very low")
+CERTAINTY_ORDER: tuple[str, ...] = tuple(reversed(LEVELS))
 CERTAINTY_COLOURS: dict[str, str] = {
     "high": "#1b7837",
     "moderate": "#7fbf7b",
@@ -61,32 +63,16 @@ CERTAINTY_TEXT_COLOURS: dict[str, str] = {
     "low": "#b35806",
     "very low": "#b2182b",
 }
-CERTAINTY_SYMBOLS: dict[str, str] = {
-    "high": "⊕⊕⊕⊕",
-    "moderate": "⊕⊕⊕◯",
-    "low": "⊕⊕◯◯",
-    "very low": "⊕◯◯◯",
-}
+CERTAINTY_SYMBOLS: dict[str, str] = LEVEL_SYMBOLS
 NOT_GRADED_COLOUR = "#e6e6e6"
 EMPTY_COLOUR = "#ffffff"
 
-MEASURE_LABELS: dict[str, str] = {
-    "RR": "Risk Ratio",
-    "OR": "Odds Ratio",
-    "HR": "Hazard Ratio",
-    "ROM": "Ratio of Means",
-    "RD": "Risk Difference",
-    "MD": "Mean Difference",
-    "SMD": "Std. Mean Difference",
-    "PLO": "Log Odds",
-    "PR": "Proportion",
-    "GEN": "Effect",
-}
+MEASURE_LABELS: dict[str, str] = {n: m.label for n, m in MEASURE_INFO.items()}
 
 
 def is_ratio(measure: str | None) -> bool:
-    """Whether ``measure`` is stored on the log scale and shown back-transformed."""
-
+    """Whether ``measure`` is a ratio measure of the sheet: stored on the log scale, drawn on
+    a log axis and shown back-transformed."""
     return measure is not None and str(measure).upper() in RATIO_MEASURES
 
 
@@ -147,7 +133,7 @@ def text_width(texts: Iterable[object], fontsize: float = FONT_SIZE, *, weight="
     import matplotlib as mpl
 
     # cache key: widths depend on the font and on how glyphs are hinted (evigap run draws
-    # unhinted, grading.report.DETERMINISTIC_RC), so a width measured under other settings
+    # unhinted, DETERMINISTIC_RC below), so a width measured under other settings
     # is never reused
     rc = mpl.rcParams
     hinting = (rc["text.hinting"], rc["text.hinting_factor"], rc["text.kerning_factor"])
@@ -302,58 +288,3 @@ def check_measure(measure, caller: str) -> str | None:
         return None
 
     return check_choice(measure, "measure", caller, MEASURES)
-
-
-def save_figure(fig, path, *, dpi: int = 200, transparent: bool = False) -> Path:
-    """Save a figure (or the figure of an Axes) as PNG, SVG or PDF, chosen by the suffix.
-
-    Parameters
-    ----------
-    fig : matplotlib Figure or Axes
-        What to save; an Axes saves its whole figure.
-    path : str or Path
-        Target file; the suffix (``.png``, ``.svg`` or ``.pdf``) picks the format.
-    dpi : int, default 200
-        Resolution of PNG output.
-    transparent : bool, default False
-        Transparent background.
-
-    Returns
-    -------
-    Path
-        The path written.
-    """
-    # matplotlib is heavy (~0.4 s): imported only when a figure is drawn
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-    if isinstance(fig, Axes):
-        fig = fig.figure
-    if not isinstance(fig, Figure):
-        raise InvalidParameterError(
-            "The 'fig' argument of save_figure() must be a matplotlib Figure or Axes. "
-            f"Got {type(fig).__name__}."
-        )
-
-    path = check_path(path, "path", "save_figure")
-    dpi = check_int(dpi, "dpi", "save_figure", minimum=1)
-    transparent = check_bool(transparent, "transparent", "save_figure")
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg", "pdf"):
-        raise InvalidParameterError(
-            "The 'path' argument of save_figure() must end in one of ['.png', '.svg', '.pdf']. "
-            f"Got {str(path)!r}."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
-    fig.savefig(
-        path,
-        format=fmt,
-        dpi=dpi,
-        bbox_inches="tight",
-        pad_inches=0.08,
-        transparent=transparent,
-        facecolor="none" if transparent else "white",
-        metadata=metadata,
-    )
-    return path

@@ -8,6 +8,7 @@ lights on the right; heterogeneity and tests under the axis.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from evidence.internal import (
     numeric_column,
 )
 from evidence.mantel_haenszel import MHResult
+from evidence.measures import MEASURES, SINGLE_GROUP_MEASURES, ilogit, to_natural
 from evidence.moderators import subgroup_analysis
 from evidence.pooling import CI_METHODS, METHODS, PoolResult
 from evidence.proportions import proportion_ci
@@ -250,11 +252,8 @@ def _cluster_pool(res, y: np.ndarray, v: np.ndarray, ids: np.ndarray, cluster: s
     return _ClusteredResult(res, rob, cluster)
 
 
-_PROPORTIONS = ("PR", "PLO")
-
-
-def _ilogit(v):
-    return 1.0 / (1.0 + np.exp(-np.asarray(v, dtype=float)))
+#: The sheet's single-group measures (PLO, PR): drawn as proportions.
+_PROPORTIONS = tuple(m for m in MEASURES if m in SINGLE_GROUP_MEASURES)
 
 
 def _proportion_display(
@@ -319,7 +318,7 @@ def _proportion_display(
         se = float(np.sqrt(v[i]))
         lo, hi = y[i] - z * se, y[i] + z * se
         if measure == "PLO":
-            out[i] = (float(_ilogit(y[i])), float(_ilogit(lo)), float(_ilogit(hi)))
+            out[i] = (ilogit(float(y[i])), ilogit(float(lo)), ilogit(float(hi)))
             names.add("Wald on the logit scale, back-transformed")
         else:
             out[i] = (float(y[i]), max(float(lo), 0.0), min(float(hi), 1.0))
@@ -502,12 +501,11 @@ def _build(
     F = _Forest()
     F.measure, F.subgroup, F.palette, F.plot_width = measure, subgroup, palette, plot_width
     F.ratio = ratio = _style.is_ratio(measure)
-    tx = np.exp if ratio else (lambda v: v)
-    # single-arm proportions are shown as proportions: studies observed with a Wilson CI,
-    # the pooled logit back-transformed (metafor transf.ilogit; evidence.pool_proportions)
+    # the natural scale (evidence.measures): ratios exp; single-arm proportions are shown as
+    # proportions, studies observed with a Wilson CI, the pooled logit back-transformed
+    # (metafor transf.ilogit; evidence.pool_proportions)
+    tx = functools.partial(to_natural, measure)
     F.prop = prop = measure in _PROPORTIONS
-    if measure == "PLO":
-        tx = _ilogit
     F.tx = tx
     F.z = z = norm_ppf(0.5 + level / 2)
     F.pct = pct = f"{100 * level:g}%"
@@ -863,7 +861,7 @@ def _draw(F: _Forest, rows: list, footer: list[str], title: str | None, ax):
     fs = _style.FONT_SIZE
     gap = _style.COL_GAP
     ratio, z, measure = F.ratio, F.z, F.measure
-    tx = F.tx if F.tx is not None else (np.exp if ratio else (lambda v: v))
+    tx = F.tx if F.tx is not None else functools.partial(to_natural, measure)
     mlabel = "Proportion" if F.prop else _style.measure_label(measure)
     every = F.rows  # widths from every row: all pages share the columns
     label_head = "Study or subgroup" if F.subgroup is not None else "Study"

@@ -22,7 +22,6 @@ __all__ = [
     "as_vector",
     "check_bool",
     "check_choice",
-    "check_columns",
     "check_frame",
     "check_int",
     "check_level",
@@ -144,18 +143,6 @@ def check_frame(
             f"column it uses must appear once (rename or drop the copies, e.g. after pd.concat)."
         )
     return data
-
-
-def check_columns(
-    data: pd.DataFrame, columns: Iterable[str], arg: str, func: str, hint: str = ""
-) -> None:
-    """Every name in ``columns`` must be a column of ``data``."""
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise ValidationError(
-            f"The '{arg}' argument of {func}() needs column(s) {missing}{hint}. "
-            f"Got columns {list(map(str, data.columns))}."
-        )
 
 
 def as_vector(

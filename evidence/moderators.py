@@ -348,22 +348,6 @@ def fit_mods(
     )
 
 
-def _fit_intercept(
-    y: np.ndarray, v: np.ndarray, *, method: str, ci_method: str, level: float, func: str
-) -> _Fit:
-    return fit_mods(
-        y,
-        v,
-        np.ones((y.size, 1)),
-        names=("intrcpt",),
-        method=method,
-        ci_method=ci_method,
-        level=level,
-        func=func,
-        btt=[0],
-    )
-
-
 # --------------------------------------------------------------------------- display helpers
 class Display:
     """``summary()`` and ``_repr_html_`` from ``to_frame()`` and ``_title()``."""

@@ -527,9 +527,6 @@ class PoolResult:
         h2, q, q_df, q_p, pi_low, pi_high, method, ci_method, level``."""
         return pd.DataFrame([{name: getattr(self, name) for name in SCALAR_FIELDS}])
 
-    def _test_label(self) -> str:
-        return "z" if self.ci_method == "z" else f"t({self.q_df})"
-
     def summary(self, digits: int = 4) -> str:
         """Printable metafor-like block (the only place where numbers are rounded)."""
         d = digits

@@ -346,7 +346,6 @@ _RIS_TYPES = {
     "GOVDOC": "techreport",
     "THES": "phdthesis",
 }
-_RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)$")
 
 
 def _ris_records(content: str) -> Iterator[tuple[int, str]]:

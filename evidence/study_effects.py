@@ -35,9 +35,6 @@ _ADD = 0.5  # metafor's defaults: add=1/2, to="only0", drop00=FALSE
 
 #: data_type -> measures that can be computed from it (first = default when measure is empty).
 MEASURES_BY_DATA_TYPE: Mapping[str, tuple[str, ...]] = DATA_TYPE_MEASURES
-# Old private name, kept only until grading/pipeline.py imports MEASURES_BY_DATA_TYPE from
-# evidence.internal. Delete at merge.
-_ALLOWED = MEASURES_BY_DATA_TYPE
 #: data_type -> (argument, sheet column) pairs it needs.
 _INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "counts": (("ai", "events_int"), ("n1i", "n_int"), ("ci", "events_ctrl"), ("n2i", "n_ctrl")),

@@ -581,7 +581,7 @@ def _pooled(
     elif len(sel) > 1:
         try:
             res.update(_pool_rows(rec, sel, scheme, row_ids))
-        except EvidenceError as exc:  # one body never stops a run (issue 16)
+        except EvidenceError as exc:  # one body never stops a run
             res["pool_error"] = f"the {len(sel)} results could not be pooled: {exc}"
     return res
 

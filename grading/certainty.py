@@ -206,7 +206,7 @@ def _no_evidence_reason(rec: Records, pos: np.ndarray) -> str:
 
 class _Rob:
     """:func:`grading.rob.rob_judgements` of the study table, kept as each row's code into its
-    distinct judgements: the same values, without a column of texts per row (issue 16: a
+    distinct judgements: the same values, without a column of texts per row (memory of a
     million-row sheet).  ``tool``, ``judgement`` and ``judgement_class`` hold the values of
     the distinct combinations (as the columns of ``rob_judgements`` give them); ``codes`` maps
     each row to one of them."""

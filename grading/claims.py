@@ -125,7 +125,7 @@ def audit_claims(
         reasons: list[str] = []
         flags = dict.fromkeys(CLAIM_FLAGS, False)
         ben = g[g["outcome_kind"].fillna("benefit") != "harm"]
-        ben = ben[ben["certainty"].notna()]  # issue 11 contract: "no evidence" bodies unrated
+        ben = ben[ben["certainty"].notna()]  # "no evidence" bodies have no certainty
         hum = ben[ben["stream"] == "human"]
         hum_est = hum[hum["estimate"].map(lambda x: isinstance(x, float) and math.isfinite(x))]
         pre = ben[ben["stream"] != "human"]

@@ -34,7 +34,7 @@ from evidence.internal import check_frame, combine, distinct, text_codes
 from evidence.measures import SINGLE_GROUP_MEASURES
 from evidence.proportions import single_arm_columns
 from evidence.schema import indication_key
-from grading.common_scale import CHINN, CHINN_SOURCE, pooled_sd, to_common_smd
+from grading.common_scale import CHINN, pooled_sd, to_common_smd
 from grading.harms import REVIEW_WIDE, harms_summary
 from grading.labels import indication_label, model_label, phase_label
 from grading.scheme import BIO_2021_LOA, LEVEL_SCORE, LEVELS, Scheme, load_scheme
@@ -47,7 +47,6 @@ __all__ = [
     "VERDICT_RULES",
     "GAP_COLUMNS",
     "CHINN",
-    "CHINN_SOURCE",
 ]
 
 PHASE_ORDER: tuple[str, ...] = (
@@ -233,7 +232,7 @@ def _is(value: object, text: str) -> bool:
 
 
 def _has_result(r: dict) -> bool:
-    """A body with a pooled estimate that is not marked 'no evidence' (contract of issue 11)."""
+    """A body with a pooled estimate that is not marked 'no evidence' (``evidence_status``)."""
     if _is(r.get("evidence_status"), "no evidence"):
         return False
     est = r.get("estimate")
@@ -383,7 +382,7 @@ def _comparison(r: dict) -> str:
 
 def _single_arm_text(studies: pd.DataFrame):
     """A function body -> '7 of 22: 32% (95% CI 16% to 53%, Wilson score)' for a one-row
-    single-arm body (the observed proportion, no continuity correction; issue 18), else ''."""
+    single-arm body (the observed proportion, no continuity correction), else ''."""
     cols = (
         "proportion",
         "proportion_ci_low",
@@ -426,7 +425,7 @@ def _single_arm_text(studies: pd.DataFrame):
 
 def _cert(body: dict, where: str = "") -> str:
     """'moderate certainty', with '(provisional)' when some applicable domain was not
-    assessed (issue 11: the level comes from the assessed domains only).  A preclinical body
+    assessed (the level then comes from the assessed domains only).  A preclinical body
     (``where`` = 'in animals') also gives its certainty for humans when that differs:
     'high certainty in animals, low for humans'."""
     text = f"{body['certainty']} certainty"
@@ -470,7 +469,7 @@ def gap_summary(
         uses ``outcome_kind``, ``outcome_direction``, ``outcome_level``, the SD and event columns
         when present).
     grades : DataFrame
-        Output of :func:`grading.grade` for the same studies.  ``evidence_status`` (issue 11) is
+        Output of :func:`grading.grade` for the same studies.  ``evidence_status`` is
         used when present: a 'no evidence' body never counts as a result.
     regulatory : DataFrame, optional
         ``indication, jurisdiction, status, date, detail, citation_key`` (``data/regulatory.csv``).

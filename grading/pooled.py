@@ -1,6 +1,6 @@
 """The pooled table of a run: one row per graded body, the numbers :func:`grading.grade` rates.
 
-Issue 11 ("one body, one set of numbers"): ``pooled.csv`` is taken from the graded bodies, so
+One body, one set of numbers: ``pooled.csv`` is taken from the graded bodies, so
 the estimate a report prints beside a certainty rating is the estimate that was rated -- the
 same rows (every row of the design tier and measure that carries the estimate, several rows of
 one study pooled with a cluster-robust standard error) and the same method.
@@ -72,8 +72,8 @@ def body_forests(
     double-zero study of a risk or odds ratio), which the forest lists as not estimable.
     Drawn with :func:`grading.plots.forest_plot` (``measure=`` the body's measure,
     ``method``/``ci_method``/``level`` of the scheme, ``cluster="study_id"``), the forest's
-    diamond is the grade's estimate and the estimate in ``pooled.csv`` (issue 11, "one body,
-    one set of numbers").  Bodies whose estimate is one aggregate record, or that are not
+    diamond is the grade's estimate and the estimate in ``pooled.csv`` (one body, one set of
+    numbers).  Bodies whose estimate is one aggregate record, or that are not
     estimable, have no forest here.
     """
 

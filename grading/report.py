@@ -226,7 +226,7 @@ def _reasons(grades_rows) -> str:
         certainty = _fmt(row.get("certainty"))
         symbols = _fmt(row.get("certainty_symbols"))
         status = _fmt(row.get("evidence_status"))
-        if status == "no evidence":  # issue 11: no level for a body without a result
+        if status == "no evidence":  # no level for a body without a result
             certainty = "no evidence: " + (
                 _fmt(row.get("no_evidence_reason")) or "no result to rate"
             )
@@ -636,7 +636,7 @@ def _studies_for(evidence_table, indication: str):
             for m, y, v in zip(rows["measure"], rows["yi"], rows["vi"], strict=True)
         ]
         props = [""] * len(rows)
-        if "proportion" in rows.columns:  # single-arm rows: what was observed (issue 18)
+        if "proportion" in rows.columns:  # single-arm rows: what was observed
             props = [_proportion_text(r) for r in rows.to_dict("records")]
         shown = [bool(p) for p in props]
         rows = rows.assign(

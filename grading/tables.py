@@ -207,7 +207,7 @@ def _not_assessed(r, d: str) -> bool:
 
 def _domain_cell(r, d: str, notes: _Notes, row_notes: list[str], *, explain: bool = True) -> str:
     """The cell of one domain: its GRADE word, with a footnote when it was rated, overridden
-    or not assessed (issue 11: a not-assessed domain never reads as a judgement)."""
+    or not assessed (a not-assessed domain never reads as a judgement)."""
     step = int(r[d])
     word = _judgement(r, d)
     overridden = r.get(f"{d}_override_by") is not None and not (
@@ -244,7 +244,7 @@ def _provisional_note(r, notes: _Notes, row_notes: list[str]) -> str:
 
 
 def _certainty_note(r, notes: _Notes, row_notes: list[str]) -> str:
-    if r.get("evidence_status") == "no evidence":  # issue 11 contract: no certainty to show
+    if r.get("evidence_status") == "no evidence":  # no certainty to show
         return f"No evidence ({r.get('no_evidence_reason') or 'no result to rate'})"
     steps = [f"{DOMAIN_LABELS[d].lower()} {int(r[d]):+d}" for d in ALL_DOMAINS if int(r[d]) != 0]
     text = (

@@ -5,7 +5,7 @@ leaves a risk ratio or an odds ratio undefined; the Cochrane Handbook (section 1
 such studies out of a meta-analysis of RR or OR as "not estimable", even when a zero-cell
 correction produced numbers for it.  One rule, used by :func:`grading.grade` (the body that is
 graded and pooled into ``pooled.csv``) and by the forest plots (the rows drawn as not
-estimable), so that the three show the same estimate (issue 11, "one body, one set of numbers").
+estimable), so that the three show the same estimate (one body, one set of numbers).
 """
 
 from __future__ import annotations

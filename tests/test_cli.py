@@ -253,7 +253,7 @@ def _gap_rows(**cols):
 
 
 def test_widest_gap_names_the_verdict_and_the_numbers():
-    from grading.pipeline import _widest_gap
+    from grading.run_result import _widest_gap
 
     # both streams on the common scale: the smallest attenuation
     assert _widest_gap(_gap_rows()) == (

@@ -973,3 +973,24 @@ def test_arrow_allocator_is_restored_after_reading(tmp_path):
     with pytest.raises(ValidationError):
         read_studies(tmp_path / "missing.csv")
     assert pa.default_memory_pool().backend_name == before  # also when reading fails
+
+
+def test_reading_changes_no_process_wide_arrow_setting(tmp_path, monkeypatch):
+    import pyarrow as pa  # a test dependency
+
+    decay_calls: list[int] = []  # jemalloc's decay is process-wide and cannot be read back
+    monkeypatch.setattr(pa, "jemalloc_set_decay_ms", decay_calls.append)
+    during: list[str] = []
+
+    def record_pool(studies: pd.DataFrame) -> pd.DataFrame:
+        during.append(pa.default_memory_pool().backend_name)
+        return pd.DataFrame(columns=["row", "column", "value", "reason"])
+
+    before = pa.default_memory_pool().backend_name
+    path = write_sheet(tmp_path / "s.csv", [ANIMAL_COUNTS, CONTINUOUS])
+    assert read_studies(path, checks=(record_pool,)).n_accepted == 2
+    assert decay_calls == []
+    assert pa.default_memory_pool().backend_name == before
+    # the read itself allocates from jemalloc where pyarrow has it (scoped to the call)
+    expected = "jemalloc" if "jemalloc" in pa.supported_memory_backends() else before
+    assert during == [expected]

@@ -151,7 +151,7 @@ def test_failure_during_figures_keeps_previous_results(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("crash while drawing")
 
-    monkeypatch.setattr(pipeline, "_draw_figures", boom)
+    monkeypatch.setattr(pipeline, "draw_figures", boom)
     code, _, stderr = run_main(
         "run", "--studies", str(sheet), "--out", "results", "-q", "--measure", "OR", cwd=tmp_path
     )
@@ -183,6 +183,32 @@ def test_ctrl_c_keeps_previous_results(tmp_path, monkeypatch):
     assert "previous results (if any) are unchanged" in stderr
     assert _files(out) == before
     assert _siblings(out, {"studies.csv"}) == []
+
+
+def test_figure_workers_get_the_run_from_the_pool_initializer(tmp_path, monkeypatch):
+    """The parent process keeps no figure state in a module variable: the pool's workers
+    receive it as the initializer's argument (and drawing in this process takes it as an
+    argument), so runs in one process cannot see each other's tables."""
+    import warnings
+
+    import grading.figures as figures
+    from grading.pipeline import run_review
+
+    seen = {}
+    fork_pool = figures._fork_pool
+
+    def spy(jobs, state):
+        seen["module_state"] = list(figures._WORKER_STATE)
+        seen["state"] = state
+        return fork_pool(jobs, state)
+
+    monkeypatch.setattr(figures, "_fork_pool", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_review(_sheet(tmp_path), jobs=2, report=False)
+    assert seen["module_state"] == [] and figures._WORKER_STATE == []
+    assert seen["state"].indications == tuple(result.indications)
+    assert seen["state"].table is result.evidence_table
 
 
 def _spawn(sheet: Path, cwd: Path, *extra: str) -> subprocess.Popen:

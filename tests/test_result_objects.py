@@ -33,6 +33,9 @@ RESULTS = {
     "ClusteredPoolResult": lambda: evidence.pool_clustered(ES, cluster="alloc"),
     "IngestResult": lambda: evidence.read_studies(evidence.bundled_path("exosome_studies.csv")),
     "Scheme": lambda: grading.load_scheme({"ois_events": 400}),
+    "RunResult": lambda: grading.run_review(
+        evidence.bundled_path("exosome_studies.csv"), figures=False, report=False
+    ),
 }
 
 

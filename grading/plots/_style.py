@@ -163,16 +163,6 @@ def plain_all(texts: Iterable[object]) -> list[str]:
     return [plain(t) for t in texts]
 
 
-def human_label(text: object) -> str:
-    """A snake_case key as words (``"covid19_ards"`` -> ``"Covid19 ards"``, ``"stroke"`` ->
-    ``"Stroke"``); text with spaces is returned as is."""
-    s = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text).strip()
-    if s and " " not in s and ("_" in s or s.islower()):
-        s = s.replace("_", " ")
-        s = s[0].upper() + s[1:]
-    return s
-
-
 # ---------------------------------------------------------------------------
 # numbers
 # ---------------------------------------------------------------------------

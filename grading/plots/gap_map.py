@@ -119,7 +119,7 @@ def _regulatory_text(regulatory: pd.DataFrame | None, width: int) -> dict[str, s
 
 def _provisional_note(grades) -> str:
     """' Certainty provisional in 55 of 55 rated bodies (risk of bias not assessed in 55).'
-    (issue 11: a provisional certainty comes from the assessed domains only)."""
+    (a provisional certainty comes from the assessed domains only)."""
     if grades is None or "evidence_status" not in grades.columns:
         return ""
     status = grades["evidence_status"].astype(str)

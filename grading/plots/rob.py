@@ -9,8 +9,6 @@ written as in robvis ("Low", "Some concerns", "High", "Serious", "Critical",
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
@@ -44,15 +42,6 @@ ROB_PALETTES: dict[str, dict[str, str]] = {
         "not_applicable": "#cccccc",
     },
 }
-
-
-@dataclass(frozen=True)
-class _Judgement:
-    key: str  # normalised judgement
-    level: str  # palette key
-    symbol: str
-    label: str
-    rank: int  # legend order: least to most severe, then no information
 
 
 # judgement -> (palette level, symbol, legend label, order)

@@ -33,9 +33,16 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
+from evidence.pooling import (
+    CI_ALIASES,
+    METHOD_ALIASES,
+    as_float_array,
+    numeric_data_column,
+    pool,
+    pool_groups,
+)
 from evidence.pooling import CI_METHODS as POOL_CI_METHODS
 from evidence.pooling import METHODS as POOL_METHODS
-from evidence.pooling import as_float_array, numeric_data_column, pool, pool_groups
 from evidence.robust import cr2
 
 __all__ = [
@@ -50,11 +57,9 @@ __all__ = [
 #: tau2 estimators of the moderator-capable fitter: those of :func:`evidence.pooling.pool` plus
 #: "EB" (empirical Bayes) and "HS" (Hunter-Schmidt).  "EE" and "CE" are aliases of "FE".
 METHODS: tuple[str, ...] = ("FE", "DL", "REML", "PM", "HE", "SJ", "ML", "EB", "HS")
-_METHOD_ALIASES = {"EE": "FE", "CE": "FE"}
 #: Inference for the coefficients: normal ("z"), t with k - p df ("t"), Knapp-Hartung ("hksj",
 #: metafor test="knha") or Knapp-Hartung with s2w floored at 1 ("hksj_adhoc", test="adhoc").
 CI_METHODS: tuple[str, ...] = ("z", "t", "hksj", "hksj_adhoc")
-_CI_ALIASES = {"knha": "hksj", "kh": "hksj", "adhoc": "hksj_adhoc"}
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -73,19 +78,19 @@ _check_level = check_level
 
 def normalise_ci_method(ci_method: object, func: str) -> str:
     """Check ``ci_method`` against :data:`CI_METHODS` (metafor aliases accepted)."""
-    return _check_choice(ci_method, CI_METHODS, "ci_method", func, _CI_ALIASES)
+    return _check_choice(ci_method, CI_METHODS, "ci_method", func, CI_ALIASES)
 
 
 def normalise_method(method: object, func: str) -> str:
     """Check ``method`` against :data:`METHODS` (metafor aliases accepted)."""
-    return _check_choice(method, METHODS, "method", func, _METHOD_ALIASES)
+    return _check_choice(method, METHODS, "method", func, METHOD_ALIASES)
 
 
 def pool_options(method: object, ci_method: object, func: str) -> tuple[str, str]:
     """Check 'method'/'ci_method' against the vocabulary of pool() (with metafor aliases)."""
 
-    m = _check_choice(method, POOL_METHODS, "method", func, _METHOD_ALIASES)
-    c = _check_choice(ci_method, POOL_CI_METHODS, "ci_method", func, _CI_ALIASES)
+    m = _check_choice(method, POOL_METHODS, "method", func, METHOD_ALIASES)
+    c = _check_choice(ci_method, POOL_CI_METHODS, "ci_method", func, CI_ALIASES)
     return m, c
 
 

@@ -227,3 +227,119 @@ def test_unsorted_or_missing_keys_use_the_general_path():
     with pytest.warns(StatisticalWarning, match="Only one study in 1 group"):
         out = pool_groups(with_nan, "g")
     assert len(out) == 2  # the missing key is its own group
+
+
+# ---- the vectorised engine's own paths (blocks, padding, Newton stops, likelihood check) -----
+def _random_groups(seed: int, n_groups: int, k_low: int, k_high: int):
+    rng = np.random.default_rng(seed)
+    k = rng.integers(k_low, k_high, n_groups)
+    gid = np.repeat(np.arange(n_groups), k)
+    v = rng.uniform(0.005, 1.0, gid.size)
+    tau = rng.choice([0.0, 0.01, 0.1, 1.0], n_groups)[gid]
+    y = rng.normal(0.3, np.sqrt(v + tau))
+    return gid, y, v, k
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "PM"])
+def test_small_ragged_blocks_equal_one_block_and_pool(method, monkeypatch):
+    """Groups of very different sizes, taken in order of k into padded blocks (many blocks
+    here), give the results of one block and of pool() per group, in the input order."""
+    gid, y, v, k = _random_groups(8, 120, 1, 60)
+    data = pd.DataFrame({"g": gid, "yi": y, "vi": v})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        whole = pool_groups(data, "g", method=method, ci_method="hksj")
+        monkeypatch.setattr(evidence.pooling, "_BLOCK_CELLS", 50)
+        blocks = pool_groups(data, "g", method=method, ci_method="hksj")
+        for g in range(0, 120, 7):
+            one = pool(y[gid == g], v[gid == g], method=method, ci_method="hksj")
+            for field in NUMERIC:
+                a, b = float(blocks.loc[g, field]), float(getattr(one, field))
+                assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(
+                    b, rel=1e-10, abs=1e-14
+                ), (g, field, a, b)
+    pd.testing.assert_frame_equal(whole, blocks, check_exact=False, rtol=1e-12, atol=1e-15)
+    assert list(blocks["k"]) == list(k)
+
+
+def test_segments_layout_pads_with_zero_weight():
+    from evidence import _tau2
+
+    seg = _tau2.Segments.from_sorted(np.arange(6.0), np.full(6, 0.5), np.array([1, 3, 2]))
+    assert seg.y.shape == (3, 3) and seg.padded
+    assert seg.y[:, 1].tolist() == [1.0, 2.0, 3.0] and np.isinf(seg.v[1:, 0]).all()
+    assert seg.flat(seg.y).tolist() == list(np.arange(6.0))
+    ybar, ss, vsum = seg.moments
+    assert ybar.tolist() == [0.0, 2.0, 4.5] and ss.tolist() == [0.0, 2.0, 0.5]
+    assert vsum.tolist() == [0.5, 1.5, 1.0]
+    sub = seg.subset(np.array([2, 0]))
+    assert sub.y.shape == (2, 2) and sub.y.flags["C_CONTIGUOUS"] and sub.k.tolist() == [2, 1]
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_likelihood_roots_and_local_maximum_check_many_groups(reml):
+    """Every interior root is a root to ~1e-12 of tau2 (the quadratic-convergence stop does
+    not stop early), and the log-free bound of the ll(tau2) >= ll(0) check never disagrees
+    with the exact log-likelihoods."""
+    from evidence import _tau2
+
+    gid, y, v, k = _random_groups(9, 3000, 2, 30)
+    seg = _tau2.Segments.from_sorted(y, v, k)
+    tau2, conv, stuck = _tau2.tau2_likelihood(seg, reml)
+    assert conv.all()
+    pos = tau2 > 0
+    assert pos.sum() > 1000
+    yppy, trp, trpp, yp3y = _tau2._score_parts(seg, tau2, reml)
+    slope = np.abs(-2 * yp3y + trpp)
+    assert np.all(np.abs(yppy - trp)[pos] / slope[pos] <= 1e-12 * tau2[pos])
+    ll = _tau2._loglik(seg, tau2, reml)
+    ll0 = _tau2._loglik(seg, np.zeros(len(k)), reml)
+    assert np.all(ll0[pos] - ll[pos] <= 1e-13)  # no positive estimate below ll(0)
+    assert np.all(tau2[stuck] == 0)
+    # the trapezoid bound behind the log-free check: sum log(1 + t/v) <= t/2 (sw0 + sw_t)
+    t = np.repeat(tau2, k)
+    exact = np.bincount(gid, np.log1p(t / v))
+    bound = 0.5 * tau2 * (np.bincount(gid, 1 / v) + np.bincount(gid, 1 / (v + t)))
+    assert np.all(exact <= bound * (1 + 1e-12))
+
+
+def test_walk_down_finds_the_first_sign_change_like_a_point_by_point_walk():
+    from evidence import _tau2
+
+    gid, y, v, k = _random_groups(10, 400, 2, 25)
+    seg = _tau2.Segments.from_sorted(y, v, k)
+    start = np.maximum(_tau2.tau2_he(seg), 1e-3)
+    factors = (0.9, 0.7, 0.5, 0.3, 0.15, 0.05, 0.01, 1e-3, 1e-5, 0.0)
+    active = seg.k > 1
+    found, lo, hi = _tau2._walk_down(seg, True, active, start, factors)
+    for g in np.flatnonzero(active)[:150]:
+        one = seg.subset(np.array([g]))
+        prev, hit = start[g], None
+        for c in factors:
+            if _tau2._score_only(one, np.array([start[g] * c]), True)[0] > 0:
+                hit = (start[g] * c, prev)
+                break
+            prev = start[g] * c
+        assert found[g] == (hit is not None)
+        if hit is not None:
+            assert (lo[g], hi[g]) == hit
+
+
+def test_qprofile_bounds_solve_q_equations_many_groups():
+    """Both Q-profile bounds of every group solve their Q equation to 1e-12 (or are 0 where
+    Q(0) is already below the target)."""
+    from scipy import stats
+
+    from evidence import _tau2
+
+    gid, y, v, k = _random_groups(12, 2000, 2, 30)
+    seg = _tau2.Segments.from_sorted(y, v, k)
+    tau2, _, _ = _tau2.tau2_likelihood(seg, True)
+    lo, hi, conv = _tau2.qprofile_ci(seg, 0.95, start=tau2)
+    assert conv.all()
+    df = k - 1
+    for bound, target in ((lo, stats.chi2.isf(0.025, df)), (hi, stats.chi2.ppf(0.025, df))):
+        q = _tau2.generalised_q(seg, bound)
+        inner = bound > 0
+        assert np.allclose(q[inner], target[inner], rtol=1e-12, atol=0)
+        assert np.all(_tau2.generalised_q(seg, np.zeros(len(k)))[~inner] <= target[~inner])

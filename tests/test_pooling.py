@@ -364,6 +364,7 @@ def test_fe_with_knapp_hartung_warns():
 def test_ee_alias_and_case_insensitive_names():
     y, v = dataset("bcg_rr")
     assert pool(y, v, method="EE").method == "FE"
+    assert pool(y, v, method="CE").method == "FE"  # metafor's common-effect spelling
     assert pool(y, v, method="reml", ci_method="knha").ci_method == "hksj"
 
 
@@ -373,7 +374,7 @@ def test_bad_method_message_names_argument():
         pool([0.1, 0.2], [0.1, 0.1], method="RMEL")
     assert str(exc.value) == (
         "The 'method' argument of pool() must be one of "
-        "['FE', 'DL', 'REML', 'PM', 'HE', 'SJ', 'ML', 'EE']. Got 'RMEL'."
+        "['FE', 'DL', 'REML', 'PM', 'HE', 'SJ', 'ML', 'EE', 'CE']. Got 'RMEL'."
     )
 
 

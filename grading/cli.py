@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="effect measure for rows computed from arm data (e.g. RR, OR, RD, MD, SMD, ROM)",
     )
     run.add_argument(
-        "--method", metavar="M", help="pooling method / tau2 estimator (e.g. REML, DL, FE)"
+        "--method",
+        metavar="M",
+        help="pooling method / tau2 estimator (e.g. REML, DL, FE); MH or PETO pool binary "
+        "bodies from their 2x2 counts",
     )
     run.add_argument(
         "--ci-method",

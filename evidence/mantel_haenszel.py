@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evidence._display import fmt_cell
+from evidence._display import fields_html
 from evidence._validate import check_bool, check_frame, check_level, numeric_column
 from evidence.effects import (
     check_cell_values,
@@ -244,16 +244,8 @@ class MHResult:
         )
 
     def _repr_html_(self) -> str:
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(n)}</th>"
-            f"<td>{escape(fmt_cell(getattr(self, n)))}</td></tr>"
-            for n in MH_FIELDS
-        )
-        return (
-            f"<div><strong>MHResult</strong> ({escape(self.method)}, "
-            f"{escape(self.measure)})<table>{rows}</table></div>"
-        )
+        note = f" ({escape(self.method)}, {escape(self.measure)})"
+        return fields_html(self, MH_FIELDS, "MHResult", note=note)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -657,6 +649,11 @@ def mantel_haenszel(
         func,
         data,
         measure=measure,
+        add=add,
+        to=to,
+        drop00=drop00,
+        correct=correct,
+        level=level,
         ai=ai,
         bi=bi,
         ci=ci,
@@ -667,37 +664,15 @@ def mantel_haenszel(
         t1i=t1i,
         x2i=x2i,
         t2i=t2i,
-        add=add,
-        to=to,
-        drop00=drop00,
-        correct=correct,
-        level=level,
     )
     return _core("MH", *prep, data.index, func)
 
 
 def _prepare_mh(
-    func: str,
-    data,
-    *,
-    measure,
-    ai,
-    bi,
-    ci,
-    di,
-    n1i,
-    n2i,
-    x1i,
-    t1i,
-    x2i,
-    t2i,
-    add,
-    to,
-    drop00,
-    correct,
-    level,
+    func: str, data, *, measure, add, to, drop00, correct, level, **cols: str | None
 ) -> _Prep:
-    """Checked options and count arrays of :func:`mantel_haenszel` (the arguments of _core)."""
+    """Checked options and count arrays of :func:`mantel_haenszel` (the arguments of _core);
+    ``cols`` are its count-column arguments (:data:`_TABLE_ARGS`, :data:`_PERSON_ARGS`)."""
     if not isinstance(measure, str) or measure.upper() not in MH_MEASURES:
         raise InvalidParameterError(
             f"The 'measure' argument of {func}() must be one of {list(MH_MEASURES)}. "
@@ -707,22 +682,7 @@ def _prepare_mh(
     add_, to_, d00, level = _options(func, add, to, drop00, level)
     correct = check_bool(correct, "correct", func)
     rate = measure in ("IRR", "IRD")
-    cols = _columns(
-        data,
-        rate,
-        ai=ai,
-        bi=bi,
-        ci=ci,
-        di=di,
-        n1i=n1i,
-        n2i=n2i,
-        x1i=x1i,
-        t1i=t1i,
-        x2i=x2i,
-        t2i=t2i,
-        func=func,
-    )
-    arrays = _read(data, func, cols, rate)
+    arrays = _read(data, func, _columns(data, rate, func=func, **cols), rate)
     return measure, arrays, add_, to_, d00, correct, level
 
 
@@ -794,28 +754,19 @@ def _prepare_peto(
 ) -> _Prep:
     """Checked options and count arrays of :func:`peto` (the arguments of _core)."""
     add_, to_, d00, level = _options(func, add, to, drop00, level)
-    cols = _columns(
-        data,
-        False,
-        ai=ai,
-        bi=bi,
-        ci=ci,
-        di=di,
-        n1i=n1i,
-        n2i=n2i,
-        x1i=None,
-        t1i=None,
-        x2i=None,
-        t2i=None,
-        func=func,
-    )
+    cols = _columns(data, False, func=func, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i)
     arrays = _read(data, func, cols, False)
     return "OR", arrays, add_, to_, d00, False, level
 
 
-def _columns(data, rate: bool, *, func: str, **given) -> dict[str, str | None]:
-    table = {k: given[k] for k in ("ai", "bi", "ci", "di", "n1i", "n2i")}
-    person = {k: given[k] for k in ("x1i", "t1i", "x2i", "t2i")}
+#: Count-column arguments of 2x2 tables and of person-time data.
+_TABLE_ARGS = ("ai", "bi", "ci", "di", "n1i", "n2i")
+_PERSON_ARGS = ("x1i", "t1i", "x2i", "t2i")
+
+
+def _columns(data, rate: bool, *, func: str, **given: str | None) -> dict[str, str | None]:
+    table = {k: given.get(k) for k in _TABLE_ARGS}
+    person = {k: given.get(k) for k in _PERSON_ARGS}
     if rate:
         extra = [k for k, v in table.items() if v is not None]
         if extra:
@@ -843,23 +794,7 @@ def _columns(data, rate: bool, *, func: str, **given) -> dict[str, str | None]:
     return table
 
 
-_COUNT_ARGS = (
-    "measure",
-    "ai",
-    "bi",
-    "ci",
-    "di",
-    "n1i",
-    "n2i",
-    "x1i",
-    "t1i",
-    "x2i",
-    "t2i",
-    "add",
-    "to",
-    "drop00",
-    "correct",
-)
+_COUNT_ARGS = ("measure", *_TABLE_ARGS, *_PERSON_ARGS, "add", "to", "drop00", "correct")
 
 
 def _prepare_options(
@@ -893,10 +828,7 @@ def _prepare_options(
     if method == "PETO":
         defaults = {"add": 0.5, "to": "only0", "drop00": True, "level": level}
         return _prepare_peto(func, data, **{**defaults, **options})
-    cols = {
-        k: options.get(k)
-        for k in ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "t1i", "x2i", "t2i")
-    }
+    cols = {k: options.get(k) for k in (*_TABLE_ARGS, *_PERSON_ARGS)}
     return _prepare_mh(
         func,
         data,

@@ -27,7 +27,7 @@ from pandas.api.types import is_numeric_dtype
 
 from evidence import _tau2
 from evidence._codes import stable_order
-from evidence._display import fmt_cell
+from evidence._display import fields_html
 from evidence._validate import (
     as_vector,
     check_choice,
@@ -602,16 +602,8 @@ class PoolResult:
         )
 
     def _repr_html_(self) -> str:
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(name)}</th>"
-            f"<td>{escape(fmt_cell(getattr(self, name)))}</td></tr>"
-            for name in SCALAR_FIELDS
-        )
-        return (
-            f"<div><strong>PoolResult</strong> ({escape(self.method)}, "
-            f"{escape(self.ci_method)})<table>{rows}</table></div>"
-        )
+        note = f" ({escape(self.method)}, {escape(self.ci_method)})"
+        return fields_html(self, SCALAR_FIELDS, "PoolResult", note=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1005,23 +997,8 @@ def numeric_data_column(
     data: pd.DataFrame, col: str, arg: str, func: str = "pool_groups"
 ) -> np.ndarray:
     """Column ``col`` as floats: numbers only (a text or boolean cell is a ValidationError
-    naming the column and the row)."""
-    raw = data[col]
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        raise ValidationError(
-            f"The '{arg}' argument of {func}() names column {col!r}, which holds booleans "
-            f"(True/False), not numbers."
-        )
-    if is_numeric_dtype(raw.dtype):  # nothing to parse: skip the per-value checks
-        return raw.to_numpy(dtype=float)
-    if raw.dtype == object:
-        flags = raw.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
-        if flags.any():
-            row = raw.index[int(np.flatnonzero(flags)[0])]
-            raise ValidationError(
-                f"The '{arg}' argument of {func}() names column {col!r}, which must be "
-                f"numeric; row {row!r} has a boolean ({raw[row]!r})."
-            )
+    naming the column and the row); :func:`evidence._validate.numeric_column` with
+    ``error=ValidationError``."""
     return numeric_column(data, col, arg, func, error=ValidationError)
 
 

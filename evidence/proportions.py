@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evidence._display import fields_html
 from evidence._validate import check_choice, check_level
 from evidence.effects import effect_sizes
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
@@ -250,13 +250,7 @@ class PooledProportion:
         )
 
     def _repr_html_(self) -> str:
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(f)}</th>"
-            f"<td>{escape(str(getattr(self, f)))}</td></tr>"
-            for f in self._FIELDS
-        )
-        return f"<div><strong>PooledProportion</strong><table>{rows}</table></div>"
+        return fields_html(self, self._FIELDS, "PooledProportion", cell=str)
 
 
 def pool_proportions(

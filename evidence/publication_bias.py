@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evidence._display import fields_html
 from evidence._validate import as_vector, check_bool, check_choice
 from evidence.errors import InvalidParameterError, StatisticalWarning, ValidationError
 
@@ -67,13 +67,7 @@ def _result_methods(cls):
         return pd.DataFrame([{f: getattr(self, f) for f in self._FIELDS}])
 
     def _repr_html_(self) -> str:
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(f)}</th>"
-            f"<td>{escape(str(getattr(self, f)))}</td></tr>"
-            for f in self._FIELDS
-        )
-        return f"<div><strong>{cls.__name__}</strong><table>{rows}</table></div>"
+        return fields_html(self, self._FIELDS, cls.__name__, cell=str)
 
     cls.to_frame = to_frame
     cls._repr_html_ = _repr_html_

@@ -32,7 +32,7 @@ from evidence.dictionary import data_dictionary, template_frame
 from evidence.errors import EvidenceError
 from evidence.export import terminal_text, write_csv
 from evidence.ingest import read_studies
-from grading.config import check_options, load_config
+from grading.config import OPTION_KEYS, PATH_KEYS, check_options, load_config
 from grading.outputs import check_out_dir
 from grading.pipeline import RejectedRowsError, TextProgress, bundled_inputs, run_review
 from grading.rob import rob_problems
@@ -301,21 +301,13 @@ def _run_settings(args: argparse.Namespace) -> tuple[dict, dict, dict, Path | No
         paths = {k: str(v) for k, v in config.paths.items()}
         options = dict(config.options)
         read_options = dict(config.read_options)
-    for key in ("studies", "bib", "regulatory", "claims", "scheme", "overrides", "out"):
+    for key in PATH_KEYS:
         value = getattr(args, key)
         if value is not None:
             paths[key] = value
-    for key in (
-        "measure",
-        "method",
-        "ci_method",
-        "zero_cell",
-        "by",
-        "subgroup",
-        "question",
-        "baseline_risk",
-        "strict",
-    ):
+    for key in OPTION_KEYS:
+        if key == "figures":  # the command line has --no-figures, below
+            continue
         value = getattr(args, key)
         if value is not None:
             options[key] = value

@@ -38,6 +38,7 @@ from grading.common_scale import CHINN, pooled_sd, to_common_smd
 from grading.harms import REVIEW_WIDE, harms_summary
 from grading.labels import indication_label, model_label, phase_label
 from grading.scheme import BIO_2021_LOA, LEVEL_SCORE, LEVELS, Scheme, load_scheme
+from grading.tables import SINGLE_ARM_COLUMNS, proportion_ci_text
 
 __all__ = [
     "gap_summary",
@@ -383,14 +384,7 @@ def _comparison(r: dict) -> str:
 def _single_arm_text(studies: pd.DataFrame):
     """A function body -> '7 of 22: 32% (95% CI 16% to 53%, Wilson score)' for a one-row
     single-arm body (the observed proportion, no continuity correction), else ''."""
-    cols = (
-        "proportion",
-        "proportion_ci_low",
-        "proportion_ci_high",
-        "proportion_ci_method",
-        "events_int",
-        "n_int",
-    )
+    cols = SINGLE_ARM_COLUMNS
     if not {"events_int", "n_int", "data_type"} <= set(studies.columns):
         return lambda body: ""
     if "proportion" not in studies.columns:
@@ -406,19 +400,8 @@ def _single_arm_text(studies: pd.DataFrame):
         p, lo, hi = (float(arr[c][j]) for c in cols[:3])
         if not all(math.isfinite(v) for v in (p, lo, hi)):
             return ""
-        method = str(arr["proportion_ci_method"][j] or "").strip()
-        level = "95%"
-        if method.endswith("%"):
-            method, _, level = method.rpartition(" ")
-
-        def pct(x: float) -> str:
-            v = 100 * x
-            return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + "%"
-
-        return (
-            f"{float(arr['events_int'][j]):.0f} of {float(arr['n_int'][j]):.0f}: "
-            f"{pct(p)} ({level} CI {pct(lo)} to {pct(hi)}, {method or 'Wilson score'})"
-        )
+        counts = f"{float(arr['events_int'][j]):.0f} of {float(arr['n_int'][j]):.0f}: "
+        return counts + proportion_ci_text(p, lo, hi, arr["proportion_ci_method"][j])
 
     return text
 

@@ -36,7 +36,7 @@ from grading.gap import VERDICT_RULES
 from grading.labels import indication_label
 from grading.plots.saving import DETERMINISTIC_RC, FIGURE_METADATA, save_figure
 from grading.scheme import LEVELS
-from grading.tables import fmt_pct
+from grading.tables import proportion_ci_text
 
 __all__ = [
     "DETERMINISTIC_RC",
@@ -661,14 +661,7 @@ def _proportion_text(r: Mapping[str, Any]) -> str:
         return ""
     if any(math.isnan(v) for v in (p, lo, hi, x, n)):
         return ""
-    method = str(r.get("proportion_ci_method") or "").strip()
-    level = "95%"
-    if method.endswith("%"):
-        method, _, level = method.rpartition(" ")
-    return (
-        f"{x:.0f} of {n:.0f}: {fmt_pct(p)} ({level} CI {fmt_pct(lo)} to {fmt_pct(hi)}, "
-        f"{method or 'Wilson score'})"
-    )
+    return f"{x:.0f} of {n:.0f}: " + proportion_ci_text(p, lo, hi, r.get("proportion_ci_method"))
 
 
 def _effect_text(measure: Any, yi: Any, vi: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -274,16 +275,41 @@ def fmt_pct(x: float) -> str:
     return f"{t}%"
 
 
-def _proportion_text(prop: dict) -> str:
-    """'0% (95% CI 0% to 12%, Wilson score; no comparator)': the observed proportion of a
-    single-arm body with its interval and the method named (no continuity correction)."""
-    method = str(prop.get("method") or "").strip()
+#: The study-table columns of a single-arm body's observed proportion
+#: (:func:`evidence.study_effects`): proportion, its interval and method, events and n.
+SINGLE_ARM_COLUMNS: tuple[str, ...] = (
+    "proportion",
+    "proportion_ci_low",
+    "proportion_ci_high",
+    "proportion_ci_method",
+    "events_int",
+    "n_int",
+)
+
+
+def proportion_ci_text(p: float, lo: float, hi: float, method: Any, *, note: str = "") -> str:
+    """``'32% (95% CI 16% to 53%, Wilson score)'``: an observed proportion with its interval
+    and method (``proportion_ci_method``, e.g. ``'Clopper-Pearson 90%'``: a trailing level
+    replaces the 95%; empty: Wilson score); ``note`` goes before the closing parenthesis."""
+    method = str(method or "").strip()
     level = "95%"
     if method.endswith("%"):
         method, _, level = method.rpartition(" ")
     return (
-        f"{fmt_pct(prop['proportion'])} ({level} CI {fmt_pct(prop['ci_low'])} to "
-        f"{fmt_pct(prop['ci_high'])}, {method or 'Wilson score'}; no comparator)"
+        f"{fmt_pct(p)} ({level} CI {fmt_pct(lo)} to {fmt_pct(hi)}, "
+        f"{method or 'Wilson score'}{note})"
+    )
+
+
+def _proportion_text(prop: dict) -> str:
+    """'0% (95% CI 0% to 12%, Wilson score; no comparator)': the observed proportion of a
+    single-arm body with its interval and the method named (no continuity correction)."""
+    return proportion_ci_text(
+        prop["proportion"],
+        prop["ci_low"],
+        prop["ci_high"],
+        prop.get("method"),
+        note="; no comparator",
     )
 
 
@@ -299,19 +325,8 @@ def _single_arm_lookup(studies, grades: pd.DataFrame, func: str) -> dict[int, di
         return {}
     if "proportion" not in studies.columns:
         studies = studies.assign(**single_arm_columns(studies))
-    cols = {
-        c: studies[c].to_numpy()
-        for c in (
-            "proportion",
-            "proportion_ci_low",
-            "proportion_ci_high",
-            "proportion_ci_method",
-            "events_int",
-            "n_int",
-        )
-        if c in studies.columns
-    }
-    if len(cols) < 6:
+    cols = {c: studies[c].to_numpy() for c in SINGLE_ARM_COLUMNS if c in studies.columns}
+    if len(cols) < len(SINGLE_ARM_COLUMNS):
         return {}
     out: dict[int, dict] = {}
     for i, (m, rows) in enumerate(zip(grades["measure"], grades["estimate_rows"], strict=True)):

@@ -10,11 +10,12 @@ import functools
 import math
 import textwrap
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from evidence.errors import InvalidParameterError
+from evidence.errors import InvalidParameterError, ValidationError
 from evidence.internal import check_choice
 from evidence.measures import MEASURE_INFO, RATIO_MEASURES
 from evidence.schema import MEASURES
@@ -270,6 +271,24 @@ def check_ax(ax, caller: str):
             f"Got {type(ax).__name__}."
         )
     return ax
+
+
+def check_columns(frame: pd.DataFrame, need: set[str], arg: str, caller: str) -> None:
+    """ValidationError naming the columns of ``need`` that the ``arg`` frame lacks."""
+    if not need <= set(frame.columns):
+        raise ValidationError(
+            f"The '{arg}' frame of {caller}() needs columns {sorted(need)}. "
+            f"Missing: {sorted(need - set(frame.columns))}."
+        )
+
+
+def check_grades(grades: Any, caller: str) -> None:
+    """InvalidParameterError unless ``grades`` is a DataFrame (from grade()) or None."""
+    if grades is not None and not isinstance(grades, pd.DataFrame):
+        raise InvalidParameterError(
+            f"The 'grades' argument of {caller}() must be a grade() DataFrame or None. "
+            f"Got {type(grades).__name__}."
+        )
 
 
 def check_measure(measure, caller: str) -> str | None:

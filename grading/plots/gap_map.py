@@ -54,17 +54,8 @@ def _best_certainty(grades: pd.DataFrame | None, which: str) -> dict[tuple[str, 
     """
     if grades is None:
         return {}
-    if not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'grades' argument of gap_map() must be a grade() DataFrame or None. "
-            f"Got {type(grades).__name__}."
-        )
-    need = {"indication", "stream", "certainty"}
-    if not need <= set(grades.columns):
-        raise ValidationError(
-            f"The 'grades' frame of gap_map() needs columns {sorted(need)}. "
-            f"Missing: {sorted(need - set(grades.columns))}."
-        )
+    _style.check_grades(grades, "gap_map")
+    _style.check_columns(grades, {"indication", "stream", "certainty"}, "grades", "gap_map")
     stream_col = grades["stream"].astype(str)
     cert_col = grades["certainty"]
     if which == "within_stream":
@@ -187,12 +178,7 @@ def gap_map(
     _style.check_ax(ax, "gap_map")
     check_frame(studies, "studies", "gap_map", what="a DataFrame")
     certainty = check_choice(certainty, "certainty", "gap_map", _CERTAINTY_CHOICES)
-    need = {"indication", "stream", "model"}
-    if not need <= set(studies.columns):
-        raise ValidationError(
-            f"The 'studies' frame of gap_map() needs columns {sorted(need)}. "
-            f"Missing: {sorted(need - set(studies.columns))}."
-        )
+    _style.check_columns(studies, {"indication", "stream", "model"}, "studies", "gap_map")
     ind = indication_key(studies).fillna("(no indication)")
     model = studies["model"].astype("string").str.strip().str.lower()
     stream_of = studies["stream"].astype("string").str.strip().str.lower()

@@ -217,17 +217,8 @@ def translational_forest(
             f"Got {scale!r}."
         )
     check_frame(studies, "studies", func, what="a DataFrame")
-    if grades is not None and not isinstance(grades, pd.DataFrame):
-        raise InvalidParameterError(
-            f"The 'grades' argument of {func}() must be a grade() DataFrame or None. "
-            f"Got {type(grades).__name__}."
-        )
-    need = {"indication", "stream", "model"}
-    if not need <= set(studies.columns):
-        raise ValidationError(
-            f"The 'studies' frame of translational_forest() needs columns {sorted(need)}. "
-            f"Missing: {sorted(need - set(studies.columns))}."
-        )
+    _style.check_grades(grades, func)
+    _style.check_columns(studies, {"indication", "stream", "model"}, "studies", func)
     if "yi" not in studies.columns or "vi" not in studies.columns:
         studies = study_effects(studies)
     key = indication_key(studies).astype(str)

@@ -137,11 +137,31 @@ def write_csv(frame: pd.DataFrame, path) -> Path:
 #: cells formatted at a time: bounds the memory of the formatted text and of Arrow's
 #: intermediates (~40 MB in all for the 1M-row, 51-column evidence table)
 _CHUNK_CELLS = 500_000
+#: CSV bytes formatted at a time, roughly: a few rows can hold long cells (the 600 graded
+#: bodies of a million-row sheet list 13 MB of study ids and row numbers), and formatting
+#: them at once cost ~50 MB of intermediates.  The first chunk has at most
+#: :data:`_FIRST_CHUNK_ROWS` rows; each next one as many rows as the bytes per row seen so
+#: far fit in this budget (at most :data:`_CHUNK_CELLS` cells).
+_CHUNK_BYTES = 1 << 20
+_FIRST_CHUNK_ROWS = 64
 
 
 def _chunk_rows(frame: pd.DataFrame) -> int:
-    """How many rows of the frame to format at a time."""
+    """At most how many rows of the frame to format at a time."""
     return max(1, _CHUNK_CELLS // frame.shape[1])
+
+
+def _write_chunks(frame: pd.DataFrame, write_part: Callable[[int, int], int]) -> None:
+    """Call ``write_part(start, stop)`` (which returns the bytes it wrote) over consecutive
+    row ranges covering the frame, sized to :data:`_CHUNK_BYTES` and :data:`_CHUNK_CELLS`."""
+    limit = _chunk_rows(frame)
+    rows = min(limit, _FIRST_CHUNK_ROWS)
+    done, written = 0, 0
+    while done < len(frame):
+        stop = min(done + rows, len(frame))
+        written += write_part(done, stop)
+        done = stop
+        rows = max(1, min(limit, _CHUNK_BYTES * done // max(written, 1)))
 
 
 def _has_arrow() -> bool:
@@ -157,9 +177,10 @@ def _has_arrow() -> bool:
 
 
 def _write_python(frame: pd.DataFrame, handle: BinaryIO) -> None:
-    rows = _chunk_rows(frame)
-    for start in range(0, len(frame), rows):
-        handle.write(_python_lines(frame.iloc[start : start + rows]))
+    def write_part(start: int, stop: int) -> int:
+        return handle.write(_python_lines(frame.iloc[start:stop]))
+
+    _write_chunks(frame, write_part)
 
 
 def _python_lines(part: pd.DataFrame) -> bytes:
@@ -200,14 +221,16 @@ def _write_arrow(frame: pd.DataFrame, handle: BinaryIO) -> None:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="none", batch_size=4096)
     columns = [_column_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
     names = [str(i) for i in range(len(columns))]
-    rows = _chunk_rows(frame)
-    for start in range(0, len(frame), rows):
-        cells = [column(start, min(start + rows, len(frame))) for column in columns]
+
+    def write_part(start: int, stop: int) -> int:
+        cells = [column(start, stop) for column in columns]
         if len(cells) == 1:
             cells = [_no_blank_lines(cells[0])]
         sink = pa.BufferOutputStream()
         pa_csv.write_csv(pa.Table.from_arrays(cells, names=names), sink, options)
-        handle.write(_revealed(sink.getvalue()))
+        return handle.write(_revealed(sink.getvalue()))
+
+    _write_chunks(frame, write_part)
 
 
 def _revealed(written: pa.Buffer) -> pa.Buffer | bytes:

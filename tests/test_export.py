@@ -189,6 +189,39 @@ def test_chunked_writing_matches_one_pass(tmp_path, monkeypatch):
     assert write_csv(frame, tmp_path / "b.csv").read_bytes() == whole == _reference_csv(frame)
 
 
+def test_chunks_are_sized_by_bytes_for_rows_with_long_cells(tmp_path, monkeypatch):
+    import sys
+
+    import evidence.export as export
+
+    # 40 rows of ~2 kB each (long lists of ids, quoted because of the commas), a 5 kB budget
+    ids = [",".join(f"S{j:05d}" for j in range(i, i + 300)) for i in range(40)]
+    frame = pd.DataFrame({"k": range(40), "ids": ids, "x": np.linspace(0, 1, 40)})
+    whole = write_csv(frame, tmp_path / "a.csv").read_bytes()
+    monkeypatch.setattr(export, "_CHUNK_BYTES", 5_000)
+    monkeypatch.setattr(export, "_FIRST_CHUNK_ROWS", 4)
+    ranges: list[tuple[int, int]] = []
+    chunks = export._write_chunks
+
+    def spy(part, write_part):
+        def recorded(start: int, stop: int) -> int:
+            ranges.append((start, stop))
+            return write_part(start, stop)
+
+        chunks(part, recorded)
+
+    monkeypatch.setattr(export, "_write_chunks", spy)
+    assert write_csv(frame, tmp_path / "b.csv").read_bytes() == whole == _reference_csv(frame)
+    # contiguous ranges covering every row; the first has 4 rows, the next 2 (5 kB / 2.1 kB)
+    assert [r[0] for r in ranges[1:]] == [r[1] for r in ranges[:-1]]
+    assert ranges[0] == (0, 4) and ranges[-1][1] == 40
+    assert {stop - start for start, stop in ranges[1:-1]} == {2}
+    ranges.clear()
+    monkeypatch.setitem(sys.modules, "pyarrow.compute", None)  # the Python writer
+    assert write_csv(frame, tmp_path / "c.csv").read_bytes() == whole
+    assert ranges[0] == (0, 4) and {b - a for a, b in ranges[1:-1]} == {2}
+
+
 def test_python_join_without_pyarrow_gives_same_bytes(tmp_path, monkeypatch):
     import sys
 

@@ -32,7 +32,6 @@ from grading.plots.saving import DETERMINISTIC_RC
 from grading.pooled import body_forests
 from grading.report import figure_png
 from grading.rob import assess_rob, get_tool
-from grading.two_by_two import inverse_variance_method
 
 __all__ = ["draw_figures", "FIGURE_DPI", "FOREST_PAGE_ROWS"]
 
@@ -167,7 +166,7 @@ def _indication_figures(state: _FigureState, index: int) -> tuple[list[Drawn], l
             indication=indication,
             grades=state.grades,
             scale=_translational_scale(rows) or "SMD",
-            method=inverse_variance_method(options["method"]),  # MH / Peto: FE
+            method=options["method"],  # MH / Peto: streams of 2x2 tables as graded
             level=options["level"],
         )
         # one forest per graded body (indication x outcome x stream): the rows grade() pooled

@@ -319,3 +319,110 @@ def test_mh_run_draws_the_forest(tmp_path):
 
     notes = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["notes"]
     assert not [n for n in notes if "Forest plot" in str(n)]
+
+
+def _graded(tmp_path, measure, method):
+    from grading import grade
+    from grading.scheme import load_scheme
+
+    rows = _effects(tmp_path, measure)
+    scheme = load_scheme(None).replace(pool_method=method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grades = grade(rows, scheme=scheme)
+    return rows, grades[grades["outcome"] == "tuberculosis"].iloc[0]
+
+
+def _human_diamond(ax):
+    (diamond,) = [p for p in ax.patches if p.get_gid() == "diamond_stream:human"]
+    (lo, _), (est, _), (hi, _), _ = diamond.get_xy()[:4]
+    return [math.log(est), math.log(lo), math.log(hi)]
+
+
+@pytest.mark.parametrize(
+    ("method", "measure", "case"),
+    [("MH", "RR", "bcg_mh_RR"), ("MH", "OR", "bcg_mh_OR"), ("PETO", "OR", "bcg_peto")],
+)
+def test_translational_forest_diamond_is_the_graded_mh_estimate(tmp_path, method, measure, case):
+    # one body, one interval: the translational forest of an MH / Peto run pools the human
+    # stream as grade() does (metafor rma.mh / rma.peto), not by inverse variance
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from grading.plots import translational_forest
+
+    rows, g = _graded(tmp_path, measure, method)
+    assert g["method"] == method
+    ax = translational_forest(
+        rows, indication="tuberculosis prevention", scale="log_ratio", method=method
+    )
+    exp = FX["cases"][case]["expected"]
+    drawn = _human_diamond(ax)
+    np.testing.assert_allclose(drawn, [g["estimate"], g["ci_low"], g["ci_high"]], rtol=1e-9)
+    np.testing.assert_allclose(drawn, [exp["beta"], exp["ci.lb"], exp["ci.ub"]], rtol=1e-9)
+    name = "Mantel-Haenszel" if method == "MH" else "Peto"
+    footer = " ".join(_texts(ax, "footer"))
+    assert f"pooled by {name} (2x2 counts, fixed effect), 95% CI" in footer
+    assert "inverse variance" not in footer
+    assert "(common-effect)" in " ".join(_texts(ax))
+
+
+def test_translational_forest_falls_back_to_inverse_variance_as_grade_does(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from evidence import pool
+    from grading.plots import translational_forest
+
+    # Peto pools odds ratios only: the risk ratios are pooled by inverse variance (FE)
+    rows, g = _graded(tmp_path, "RR", "PETO")
+    assert g["method"] == "FE"
+    ax = translational_forest(
+        rows, indication="tuberculosis prevention", scale="log_ratio", method="PETO"
+    )
+    fe = pool(rows["yi"].to_numpy(), rows["vi"].to_numpy(), method="FE")
+    np.testing.assert_allclose(
+        _human_diamond(ax), [g["estimate"], g["ci_low"], g["ci_high"]], rtol=1e-9
+    )
+    assert g["estimate"] == pytest.approx(fe.estimate, rel=1e-12)
+    footer = " ".join(_texts(ax, "footer"))
+    assert "pooled by inverse variance (FE), 95% CI" in footer
+    assert (
+        "Not pooled by Peto (Human): Peto pools OR from 2x2 counts, not RR; inverse "
+        "variance (FE) instead." in footer
+    )
+    # several rows of one study: MH would count shared participants twice
+    dup = pd.concat([rows, rows.iloc[:1]], ignore_index=True)
+    ax = translational_forest(
+        dup, indication="tuberculosis prevention", scale="log_ratio", method="MH"
+    )
+    fe = pool(dup["yi"].to_numpy(), dup["vi"].to_numpy(), method="FE")
+    assert _human_diamond(ax)[0] == pytest.approx(fe.estimate, rel=1e-9)
+    footer = " ".join(_texts(ax, "footer"))
+    assert "Not pooled by Mantel-Haenszel (Human): several rows per study (14 rows from" in footer
+    # the default (REML) is untouched: inverse variance, random effects
+    ax = translational_forest(rows, indication="tuberculosis prevention", scale="log_ratio")
+    reml = pool(rows["yi"].to_numpy(), rows["vi"].to_numpy(), method="REML")
+    assert _human_diamond(ax)[0] == pytest.approx(reml.estimate, rel=1e-9)
+    assert "pooled by inverse variance (REML), 95% CI" in " ".join(_texts(ax, "footer"))
+
+
+def test_mh_run_translational_forest_shows_the_graded_interval(tmp_path, monkeypatch):
+    # the run's translational forest and grades.csv give the body one interval
+    from grading import plots
+
+    drawn: list[list[float]] = []
+    draw = plots.translational_forest
+
+    def spy(*args, **kwargs):
+        ax = draw(*args, **kwargs)
+        drawn.append(_human_diamond(ax))
+        return ax
+
+    monkeypatch.setattr(plots, "translational_forest", spy)
+    _sheet(tmp_path / "s.csv", "OR")
+    out = _run(tmp_path, "--method", "MH")
+    g = pd.read_csv(out / "grades.csv").set_index("outcome").loc["tuberculosis"]
+    assert g["method"] == "MH"
+    assert len(drawn) == 1
+    np.testing.assert_allclose(drawn[0], [g["estimate"], g["ci_low"], g["ci_high"]], rtol=1e-9)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from evidence.errors import InvalidParameterError, ValidationError
+from evidence.errors import EvidenceError, InvalidParameterError, ValidationError
 from evidence.internal import (
     METHOD_ALIASES,
     check_bool,
@@ -19,6 +21,7 @@ from evidence.internal import (
 from evidence.pooling import METHODS
 from evidence.schema import ANIMAL_MODELS, HUMAN_MODELS, RATIO_MEASURES, STREAMS, indication_key
 from evidence.study_effects import study_effects
+from grading import two_by_two as tbt
 from grading.labels import indication_label
 from grading.plots import _forest_core as core
 from grading.plots import _style
@@ -67,6 +70,8 @@ _DRAWN_COLUMNS = (
     "yi",
     "vi",
     "effect_note",
+    "data_type",
+    *tbt.COUNT_COLUMNS,
 )
 _CERT_LINE = 0.15  # inches between the two certainty lines of a preclinical stream
 _INDENT = 0.12  # inches: study labels are indented under their model
@@ -143,6 +148,35 @@ def _stream_certainty(
     return [(f"{sym} {cert}{which}", cert)]
 
 
+def _two_by_two_pool(rows: pd.DataFrame, method: str, level: float) -> tuple[Any, str | None]:
+    """The Mantel-Haenszel / Peto result of one stream's pooled ``rows`` (their 2x2 counts),
+    or ``(None, reason)`` when :func:`grading.grade` would pool them by inverse variance: the
+    one rule of :mod:`grading.two_by_two`, as in :func:`grading.plots.forest_plot`."""
+    measures = rows["measure"].dropna().astype(str).str.upper().unique()
+    measure = str(measures[0]) if len(measures) == 1 else None
+    have = all(c in rows.columns for c in tbt.COUNT_COLUMNS)
+    counts = [
+        pd.to_numeric(rows[c], errors="coerce").to_numpy(float)
+        for c in (tbt.COUNT_COLUMNS if have else ())
+    ]
+    complete = have and all(bool(np.isfinite(c).all()) for c in counts)
+    if complete and "data_type" in rows.columns:
+        complete = bool((rows["data_type"].astype("string") == "counts").all())
+    n_studies = rows["study_id"].nunique() if "study_id" in rows.columns else len(rows)
+    why = tbt.fallback_reason(
+        method, measure, counts=complete, n_rows=len(rows), n_studies=n_studies
+    )
+    if why is not None:
+        return None, why
+    try:
+        res = tbt.pool_counts(method, str(measure), *counts, level=level)
+    except EvidenceError as exc:
+        return None, f"{tbt.method_label(method)} could not pool the counts: {exc}"
+    if not np.isfinite(res.estimate):
+        return None, tbt.undefined_reason(method, str(measure))
+    return res, None
+
+
 def translational_forest(
     studies: pd.DataFrame,
     *,
@@ -184,7 +218,10 @@ def translational_forest(
     method, level
         Pooling of each stream (``evidence.pool``); published meta-analysis records are shown
         but not pooled again, and a stream whose estimates span several outcomes is not pooled
-        (give ``outcome``).
+        (give ``outcome``).  ``"MH"`` / ``"PETO"``: a stream whose rows are 2x2 tables is
+        pooled by Mantel-Haenszel / Peto by the rule :func:`grading.grade` uses
+        (:mod:`grading.two_by_two`), so its diamond is the graded estimate; other streams by
+        inverse variance (fixed effect), with the reason in the footnote.
     show_missing : bool, default True
         List records without a numeric result (``yi`` missing) with the reason.
     label_width, plot_width, digits
@@ -206,7 +243,11 @@ def translational_forest(
     _style.check_ax(ax, func)
     check_text(indication, "indication", func)
     check_text(outcome, "outcome", func, optional=True)
-    method = check_choice(method, "method", func, METHODS, METHOD_ALIASES)
+    # MH / Peto: streams of 2x2 tables from their counts; the others by inverse variance (FE)
+    two_by_two = method.strip().upper() if tbt.is_two_by_two(method) else None
+    method = check_choice(
+        tbt.inverse_variance_method(method), "method", func, METHODS, METHOD_ALIASES
+    )
     level = check_level(level, func)
     show_missing = check_bool(show_missing, "show_missing", func)
     digits = check_int(digits, "digits", func, minimum=0)
@@ -275,6 +316,9 @@ def translational_forest(
     many_outcomes = "outcome" in sel.columns and sel["outcome"].nunique() > 1
     mixed_outcomes = False
     rows: list[core.Row] = []
+    by_counts: list[str] = []  # streams pooled by MH / Peto
+    by_iv: list[str] = []  # streams of several studies pooled by inverse variance
+    not_counts: dict[str, list[str]] = {}  # why MH / Peto could not pool: [streams]
     for stream in STREAMS:
         s = sel[sel["stream"].astype(str) == stream]
         if s.empty:
@@ -340,9 +384,17 @@ def translational_forest(
             )
             mixed_outcomes = True
         elif len(pooled):
-            res = core.pool(
-                pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z", level
-            )
+            res: Any = None
+            if two_by_two is not None and len(pooled) > 1:
+                res, why = _two_by_two_pool(pooled, two_by_two, level)
+                if why is not None:
+                    not_counts.setdefault(why, []).append(slabel)
+            if len(pooled) > 1:
+                (by_iv if res is None else by_counts).append(slabel)
+            if res is None:
+                res = core.pool(
+                    pooled["_y"].to_numpy(float), pooled["_v"].to_numpy(float), method, "z", level
+                )
             rows.append(
                 core.Row(
                     "diamond",
@@ -408,10 +460,20 @@ def translational_forest(
         foot.append(f"{n_other} record(s) of this indication on another scale are not shown.")
     if mixed_outcomes:
         foot.append("Streams with several outcomes are not pooled; pass outcome= to pool one.")
+    pooled_by = f"inverse variance ({method})"
+    if by_counts:
+        counts_by = f"{tbt.method_label(str(two_by_two))} (2x2 counts, fixed effect)"
+        pooled_by = f"{pooled_by}, by {counts_by}: {', '.join(by_counts)}" if by_iv else counts_by
     foot.append(
-        f"Filled diamonds: each stream's primary studies pooled by inverse variance "
-        f"({method}), {pct} CI; open diamonds: published meta-analyses (not pooled again)."
+        f"Filled diamonds: each stream's primary studies pooled by {pooled_by}, {pct} CI; "
+        "open diamonds: published meta-analyses (not pooled again)."
     )
+    for why, streams in not_counts.items():
+        text = (
+            f"Not pooled by {tbt.method_label(str(two_by_two))} ({', '.join(streams)}): "
+            f"{why}; inverse variance ({method}) instead."
+        )
+        foot.extend(_style.wrap(text, 110).split("\n"))
     if ratio:
         foot.append("Ratio measures (RR, OR, HR, ROM) share the log scale.")
 

@@ -196,10 +196,14 @@ def _maximise(
             new = np.maximum(theta + step, 0.0)
             ll_new, g_new, F_new = _eval(b, new, reml)
             h += 1
-        done = np.all(np.abs(new - theta) <= 1e-14 * (np.abs(theta) + scale))
-        theta, ll, g, F = new, ll_new, g_new, F_new
-        if done:
+        rel = np.abs(new - theta) / (np.abs(theta) + scale)
+        if np.all(rel <= 1e-14):
+            return new, ll_new
+        # at the maximum to rounding: the likelihood no longer rises and the step is at the
+        # level of floating-point noise (the score only flips sign), so keep the better point
+        if ll_new <= ll and np.all(rel <= 1e-10):
             return theta, ll
+        theta, ll, g, F = new, ll_new, g_new, F_new
     raise ConvergenceError(
         f"pool_multilevel(): Fisher scoring for the variance components did not converge in "
         f"{_MAXITER} iterations."

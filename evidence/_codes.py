@@ -9,12 +9,10 @@ evaluated with the column's own pandas semantics on a few values and broadcast b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct", "per_value", "text_codes", "combine", "stable_order", "group_positions"]
+__all__ = ["distinct", "text_codes", "combine", "stable_order", "group_positions"]
 
 
 def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -34,12 +32,6 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
         return np.arange(len(values)), values.reset_index(drop=True)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     return codes, pd.Series(uniques)
-
-
-def per_value(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """``fn(values)`` as a NumPy array, computed on the distinct values only."""
-    codes, reps = distinct(values)
-    return np.asarray(fn(reps))[codes]
 
 
 def stable_order(group: np.ndarray, n_groups: int) -> np.ndarray:

@@ -19,7 +19,6 @@ from evidence._codes import (
     combine,
     distinct,
     group_positions,
-    per_value,
     stable_order,
     text_codes,
 )
@@ -47,7 +46,6 @@ from evidence._validate import (
 )
 from evidence.moderators import check_yi_vi
 from evidence.pooling import CI_ALIASES, METHOD_ALIASES
-from evidence.study_effects import MEASURES_BY_DATA_TYPE
 
 __all__ = [
     # argument checks (evidence._validate)
@@ -67,7 +65,6 @@ __all__ = [
     "combine",
     "distinct",
     "group_positions",
-    "per_value",
     "stable_order",
     "text_codes",
     # distribution tails and quantiles (evidence._distributions)
@@ -80,6 +77,5 @@ __all__ = [
     "t_sf",
     # vocabularies
     "CI_ALIASES",
-    "MEASURES_BY_DATA_TYPE",
     "METHOD_ALIASES",
 ]

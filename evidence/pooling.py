@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -41,10 +41,7 @@ from evidence.errors import (
     StatisticalWarning,
     ValidationError,
 )
-from evidence.mantel_haenszel import mh_pool_groups, pool_two_by_two
-
-if TYPE_CHECKING:
-    from evidence.mantel_haenszel import MHResult
+from evidence.mantel_haenszel import MHResult, mh_pool_groups, pool_two_by_two
 
 __all__ = ["METHODS", "CI_METHODS", "PoolResult", "pool", "pool_groups"]
 

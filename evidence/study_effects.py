@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,6 @@ __all__ = ["study_effects", "NOTE_NO_RESULT"]
 NOTE_NO_RESULT = "no numeric result reported"
 _ADD = 0.5  # metafor's defaults: add=1/2, to="only0", drop00=FALSE
 
-#: data_type -> measures that can be computed from it (first = default when measure is empty).
-MEASURES_BY_DATA_TYPE: Mapping[str, tuple[str, ...]] = DATA_TYPE_MEASURES
 #: data_type -> (argument, sheet column) pairs it needs.
 _INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "counts": (("ai", "events_int"), ("n1i", "n_int"), ("ci", "events_ctrl"), ("n2i", "n_ctrl")),
@@ -333,10 +331,10 @@ def _group_effects(
     if ms == "":
         notes.set(
             pos,
-            f"measure missing (one of {', '.join(MEASURES_BY_DATA_TYPE[dt])} for data_type {dt!r})",
+            f"measure missing (one of {', '.join(DATA_TYPE_MEASURES[dt])} for data_type {dt!r})",
         )
         return 0
-    if ms not in MEASURES_BY_DATA_TYPE[dt]:
+    if ms not in DATA_TYPE_MEASURES[dt]:
         notes.set(pos, f"measure {ms!r} does not apply to data_type {dt!r}")
         return 0
     labels = _row_labels(studies, pos)

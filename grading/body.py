@@ -49,7 +49,7 @@ from grading.two_by_two import (
 )
 from grading.zero_cells import DOUBLE_ZERO_MEASURES, DOUBLE_ZERO_SOURCE, double_zero_reasons
 
-__all__ = ["Body", "select_body", "body_keys"]
+__all__ = ["Body", "make_body", "body_groups"]
 
 
 @dataclass(frozen=True)
@@ -829,7 +829,3 @@ def check_streams(stream: pd.Series, index: pd.Index) -> None:
             f"grade(): column 'stream' row {index[i]!r} has {stream.iloc[i]!r}; "
             "expected one of ['in_vitro', 'animal', 'human']."
         )
-
-
-select_body = make_body
-body_keys = body_groups

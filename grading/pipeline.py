@@ -30,9 +30,10 @@ from evidence.errors import (
 )
 from evidence.export import terminal_text, write_csv
 from evidence.ingest import read_studies
+from evidence.measures import DATA_TYPE_MEASURES
 from evidence.moderators import subgroup_analysis
 from evidence.schema import indication_key
-from evidence.study_effects import MEASURES_BY_DATA_TYPE, study_effects
+from evidence.study_effects import study_effects
 from grading.certainty import grade
 from grading.claims import audit_claims
 from grading.config import check_options
@@ -263,7 +264,7 @@ def _apply_sheet_options(studies: pd.DataFrame, opts: Any) -> tuple[pd.DataFrame
         data_type = sheet["data_type"].astype("string")
         arm_types = [
             dt
-            for dt, allowed in MEASURES_BY_DATA_TYPE.items()
+            for dt, allowed in DATA_TYPE_MEASURES.items()
             if dt != "estimate" and opts.measure in allowed
         ]
         target = data_type.isin(arm_types).fillna(False).to_numpy()

@@ -571,11 +571,11 @@ def qprofile_ci(
 
     The lower bound solves Q(tau2) = chi2_{k-1, 1-alpha/2} and the upper bound
     Q(tau2) = chi2_{k-1, alpha/2}; a bound is 0 when Q(0) is already below its target.
-    Both bounds are solved in one pass (a group appears once per bound it needs).
+    Each bound is solved on ``seg`` itself, without copying its studies (groups whose bound is
+    0 drop out when the solver compacts the block).
     ``start`` (e.g. the tau2 estimate) is the starting value; ``q_start`` and ``dq_start`` are Q and
     sum w^2 r^2 (= -Q') there when the caller has them. Groups with k = 1 get NaN.
     """
-    n = len(seg.k)
     active = seg.k > 1
     df = np.maximum(seg.k - 1, 1).astype(float)
     alpha = 1.0 - level
@@ -584,50 +584,35 @@ def qprofile_ci(
     if q0 is None:  # Cochran's Q (the caller may have it already)
         q0 = seg.fixed[2]
     ss = seg.moments[1]
-    # a bound is 0 where Q(0) is already at or below its target: only the other bounds are
-    # solved, lower and upper side by side in one block
-    need_l = active & (q0 > crit_u)
-    need_u = active & (q0 > crit_l)
-    cols = np.concatenate([np.flatnonzero(need_l), np.flatnonzero(need_u)])
-    nl = int(np.count_nonzero(need_l))
-    target = np.concatenate([crit_u[need_l], crit_l[need_u]])
-    x0 = lo = hi_cap = None
+    t = q_t = dq_t = None
     if start is not None:
-        # The first Newton step of both bounds from ``start`` needs Q and Q' there once per
-        # group (f = 1/c - 1/Q differs between the bounds only in c): take it here, and
-        # start the safeguarded iteration from it with the bracket it implies.
         t = np.where(np.isfinite(start) & (start >= 0), start, 0.0)
         if q_start is None or dq_start is None:
             _, _, q_start, dq_start = _q_sums(seg, t)
-        t2, q2, dq2 = t[cols], q_start[cols], dq_start[cols]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            f = 1.0 / target - 1.0 / q2
-            d = -dq2 / (q2 * q2)
-            x1 = t2 - f / d
-        ok = np.isfinite(x1) & np.isfinite(f) & (d < 0) & (q2 > 0)
-        above = ok & (f > 0)  # Q(t) > c: the root lies above t
-        lo = np.where(above, t2, 0.0)
-        hi_cap = np.where(ok & ~above, t2, np.inf)
-        x0 = np.where(ok, np.maximum(x1, 0.0), t2)
-    both = seg.subset(cols, into="qp_")
-    roots, conv = _q_target_root(
-        both,
-        target,
-        np.ones(cols.size, dtype=bool),
-        x0=x0,
-        q0=q0[cols],
-        ss=ss[cols],
-        lo=lo,
-        hi_cap=hi_cap,
-    )
-    lo_b = np.where(active, 0.0, np.nan)
-    hi_b = lo_b.copy()
-    lo_b[cols[:nl]] = roots[:nl]
-    hi_b[cols[nl:]] = roots[nl:]
-    ok_all = np.ones(n, dtype=bool)
-    ok_all[cols[:nl]] &= conv[:nl]
-    ok_all[cols[nl:]] &= conv[nl:]
-    return lo_b, hi_b, ok_all
+        q_t, dq_t = q_start, dq_start
+    # each bound is solved on the block itself (no copy of its studies): a bound is 0 where
+    # Q(0) is already at or below its target, and those groups are not evaluated once the
+    # solver has compacted the block
+    bounds = []
+    for target in (crit_u, crit_l):  # lower bound: Q = upper quantile; upper bound: lower
+        need = active & (q0 > target)
+        x0 = lo = hi_cap = None
+        if t is not None:
+            # the first Newton step from ``start`` (Q and Q' there are known): start the
+            # safeguarded iteration from it, with the bracket it implies
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                f = 1.0 / target - 1.0 / q_t
+                d = -dq_t / (q_t * q_t)
+                x1 = t - f / d
+            ok = np.isfinite(x1) & np.isfinite(f) & (d < 0) & (q_t > 0)
+            above = ok & (f > 0)  # Q(t) > c: the root lies above t
+            lo = np.where(above, t, 0.0)
+            hi_cap = np.where(ok & ~above, t, np.inf)
+            x0 = np.where(ok, np.maximum(x1, 0.0), t)
+        root, conv = _q_target_root(seg, target, need, x0=x0, q0=q0, ss=ss, lo=lo, hi_cap=hi_cap)
+        bounds.append((np.where(need, root, np.where(active, 0.0, np.nan)), conv | ~need))
+    (lo_b, conv_l), (hi_b, conv_u) = bounds
+    return lo_b, hi_b, conv_l & conv_u
 
 
 def _chi2_bounds(df: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -78,7 +78,7 @@ SCALAR_FIELDS: tuple[str, ...] = (
 )
 #: Cells (studies x groups, padding included) per block in :func:`pool_groups` (see
 #: :func:`_fit_batches`).
-_BLOCK_CELLS = 1 << 16
+_BLOCK_CELLS = 1 << 17
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def _safe_transform(y: np.ndarray, v: np.ndarray, func: str) -> tuple[float, flo
     and I^2 = 0).
     """
     lim = 2.0**_SAFE_EXP
-    ay_max = float(np.abs(y).max(initial=0.0))
+    ay_max = max(float(y.max(initial=0.0)), -float(y.min(initial=0.0)))  # no |y| temporary
     vmin, vmax = (float(v.min()), float(v.max())) if v.size else (1.0, 1.0)
     if ay_max <= lim and 1.0 / lim <= vmin and vmax <= lim:
         return 0.0, 1.0
@@ -857,15 +857,18 @@ def pool_groups(
     v = numeric_data_column(data, vi, "vi")
     keep = check_effect_values(y, v, func, data.index, yname=yi, vname=vi)
 
-    presorted = _presorted_codes(data, by_list)
-    if presorted is not None:  # one numeric key, already sorted: no hashing, no sort
-        codes, n_groups = presorted
-        order = np.arange(len(codes))
+    presorted = _presorted_sizes(data, by_list)
+    order: np.ndarray | None  # None: the rows are already grouped (one sorted numeric key)
+    if presorted is not None:  # no hashing, no sort, no per-row code or order array
+        rows_per_group = presorted
+        n_groups = len(rows_per_group)
+        order = None
+        first = np.cumsum(rows_per_group) - rows_per_group
     else:
         codes, n_groups = _group_codes(data, by_list)
         order = stable_order(codes, n_groups)
-    rows_per_group = np.bincount(codes, minlength=n_groups)
-    first = order[np.cumsum(rows_per_group) - rows_per_group]
+        rows_per_group = np.bincount(codes, minlength=n_groups)
+        first = order[np.cumsum(rows_per_group) - rows_per_group]
     keys = {b: data[b].take(first).reset_index(drop=True) for b in dict.fromkeys(by_list)}
 
     n_drop = int(len(y) - keep.sum())
@@ -877,16 +880,21 @@ def pool_groups(
             stacklevel=2,
         )
     all_rows = bool(keep.all())
-    if not all_rows:
+    if all_rows:
+        k_all = rows_per_group
+    else:
+        if order is None:
+            order = np.arange(len(y))
+            codes = np.repeat(np.arange(n_groups), rows_per_group)
         order = order[keep[order]]  # the usable rows, grouped, in their original order per group
-    k_all = rows_per_group if all_rows else np.bincount(codes[keep], minlength=n_groups)
+        k_all = np.bincount(codes[keep], minlength=n_groups)
     present = k_all > 0
     out = {name: np.full(n_groups, np.nan) for name in SCALAR_FIELDS[:-3]}
     out["k"] = k_all.astype(np.int64)
     out["q_df"] = np.maximum(k_all - 1, 0).astype(np.int64)
     out["method"] = np.full(n_groups, method, dtype=object)
     if present.any():
-        ys, vs = (y, v) if presorted is not None and all_rows else (y[order], v[order])
+        ys, vs = (y, v) if order is None else (y[order], v[order])
         m, c = _safe_transform(ys, vs, func)
         if c != 1.0 or m != 0.0:
             ys, vs = (ys - m) / c, vs / (c * c)
@@ -921,13 +929,13 @@ def pool_groups(
 def _constant_text(text: str, n: int) -> Any:
     """A column of ``n`` copies of ``text``, with the dtype pandas infers for text, without
     inferring it n times."""
-    return pd.Series(np.array([text], dtype=object)).take(np.zeros(n, dtype=np.intp)).array
+    return pd.Series(np.array([text], dtype=object)).array.take(np.zeros(n, dtype=np.intp))
 
 
-def _presorted_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int] | None:
-    """Group numbers when the table is already sorted by a single numeric key (common for long
-    tables written group by group); the same numbering as :func:`_group_codes`. None otherwise.
-    """
+def _presorted_sizes(data: pd.DataFrame, by: list[str]) -> np.ndarray | None:
+    """Rows per group when the table is already sorted by a single numeric key (common for
+    long tables written group by group), in the numbering of :func:`_group_codes`; None
+    otherwise."""
     if len(by) != 1 or len(data) == 0:
         return None
     col = data[by[0]]
@@ -944,9 +952,8 @@ def _presorted_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int
         return None
     if not bool(np.all(a[1:] >= a[:-1])):
         return None
-    codes = np.zeros(len(a), dtype=np.int64)
-    np.cumsum(a[1:] != a[:-1], out=codes[1:])
-    return codes, int(codes[-1]) + 1
+    ends = np.flatnonzero(a[1:] != a[:-1]) + 1  # the first row of every group but the first
+    return np.diff(ends, prepend=0, append=len(a))
 
 
 def _group_codes(data: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int]:

@@ -209,9 +209,9 @@ def test_presorted_numeric_key_gives_the_same_frame(keys, monkeypatch):
     data = pd.DataFrame(
         {"g": keys, "yi": rng.normal(size=keys.size), "vi": rng.uniform(0.01, 0.1, keys.size)}
     )
-    assert pooling._presorted_codes(data, ["g"]) is not None
+    assert pooling._presorted_sizes(data, ["g"]) is not None
     fast = pool_groups(data, "g")
-    monkeypatch.setattr(pooling, "_presorted_codes", lambda *args: None)
+    monkeypatch.setattr(pooling, "_presorted_sizes", lambda *args: None)
     general = pool_groups(data, "g")
     pd.testing.assert_frame_equal(fast, general, check_exact=True)
     assert len(fast) == data.groupby("g").ngroups
@@ -221,9 +221,9 @@ def test_unsorted_or_missing_keys_use_the_general_path():
     import evidence.pooling as pooling
 
     unsorted = pd.DataFrame({"g": [2, 1, 2], "yi": [0.1, 0.2, 0.3], "vi": 0.1})
-    assert pooling._presorted_codes(unsorted, ["g"]) is None
+    assert pooling._presorted_sizes(unsorted, ["g"]) is None
     with_nan = pd.DataFrame({"g": [1.0, 1.0, np.nan], "yi": [0.1, 0.2, 0.3], "vi": 0.1})
-    assert pooling._presorted_codes(with_nan, ["g"]) is None
+    assert pooling._presorted_sizes(with_nan, ["g"]) is None
     with pytest.warns(StatisticalWarning, match="Only one study in 1 group"):
         out = pool_groups(with_nan, "g")
     assert len(out) == 2  # the missing key is its own group

@@ -584,12 +584,12 @@ def qprofile_ci(
     if q0 is None:  # Cochran's Q (the caller may have it already)
         q0 = seg.fixed[2]
     ss = seg.moments[1]
-    t = q_t = dq_t = None
+    at_start = None  # (tau2, Q, -Q') at ``start``
     if start is not None:
         t = np.where(np.isfinite(start) & (start >= 0), start, 0.0)
         if q_start is None or dq_start is None:
             _, _, q_start, dq_start = _q_sums(seg, t)
-        q_t, dq_t = q_start, dq_start
+        at_start = (t, q_start, dq_start)
     # each bound is solved on the block itself (no copy of its studies): a bound is 0 where
     # Q(0) is already at or below its target, and those groups are not evaluated once the
     # solver has compacted the block
@@ -597,7 +597,8 @@ def qprofile_ci(
     for target in (crit_u, crit_l):  # lower bound: Q = upper quantile; upper bound: lower
         need = active & (q0 > target)
         x0 = lo = hi_cap = None
-        if t is not None:
+        if at_start is not None:
+            t, q_t, dq_t = at_start
             # the first Newton step from ``start`` (Q and Q' there are known): start the
             # safeguarded iteration from it, with the bracket it implies
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -281,12 +281,11 @@ def _bracketed_newton(fun, seg, x, lo, hi, active, maxiter=None):
         return x, conv
     # per-column state; finished columns are frozen (and still evaluated until at most half
     # the columns are left, when the block is compacted: cheaper than compacting every step)
-    buffers = ("newton_a_", "newton_b_")
+    # (a compacted block is always taken from ``seg``, so one pair of scratch arrays serves)
     if 2 * groups.size > len(x):
         sub, groups, live = seg, np.arange(len(x)), active.copy()
     else:
-        sub, live = seg.subset(groups, into=buffers[0]), np.ones(groups.size, dtype=bool)
-        buffers = buffers[::-1]
+        sub, live = seg.subset(groups, into="newton_"), np.ones(groups.size, dtype=bool)
     xs, los, his = x[groups], lo[groups], hi[groups]
     dx_old = his - los  # the last step
     dx_older = dx_old.copy()  # the step before last
@@ -321,8 +320,7 @@ def _bracketed_newton(fun, seg, x, lo, hi, active, maxiter=None):
                 conv[groups[fin]] = True
                 keep = np.flatnonzero(live)
                 groups = groups[keep]
-                sub = sub.subset(keep, into=buffers[0])
-                buffers = buffers[::-1]
+                sub = seg.subset(groups, into="newton_")
                 xs, los, his, dx_old, dx_older, newton_old = (
                     a[keep] for a in (xs, los, his, dx_old, dx_older, newton_old)
                 )
@@ -450,7 +448,8 @@ def _walk_down(seg, reml, active, start, factors):
         return found, lo, hi
     c = np.asarray(factors, dtype=float)
     pts = c[:, None] * start[idx]  # (points, groups)
-    sub = seg.subset(np.tile(idx, c.size), into="walk_")
+    # (the Newton iteration that follows reuses these scratch arrays)
+    sub = seg.subset(np.tile(idx, c.size), into="newton_")
     f = _score_only(sub, pts.ravel(), reml).reshape(pts.shape)
     hit = f > 0
     first = np.argmax(hit, axis=0)

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from reference_loader import as_array, load_fixture
 from test_pooling import DATASETS, FIX, METHODS, R_TESTS, assert_matches_r, dataset
 
 import evidence.pooling
@@ -343,3 +344,53 @@ def test_qprofile_bounds_solve_q_equations_many_groups():
         inner = bound > 0
         assert np.allclose(q[inner], target[inner], rtol=1e-12, atol=0)
         assert np.all(_tau2.generalised_q(seg, np.zeros(len(k)))[~inner] <= target[~inner])
+
+
+MANY = load_fixture("pool_groups_many")
+MANY_FIELDS = {  # metafor name -> pool_groups column
+    "beta": "estimate",
+    "se": "se",
+    "pval": "p_value",
+    "ci.lb": "ci_low",
+    "ci.ub": "ci_high",
+    "tau2": "tau2",
+    "tau2.lb": "tau2_ci_low",
+    "tau2.ub": "tau2_ci_high",
+    "I2": "i2",
+    "H2": "h2",
+    "QE": "q",
+    "QEp": "q_p",
+    "pi.lb": "pi_low",
+    "pi.ub": "pi_high",
+}
+
+
+def _mccurdy(order: str) -> pd.DataFrame:
+    data = pd.DataFrame({name: as_array(MANY["data"][name]) for name in ("article", "yi", "vi")})
+    data["article"] = data["article"].astype(np.int64)
+    if order == "shuffled":  # the general path (hashing, stable order) instead of presorted
+        data = data.sample(frac=1.0, random_state=3)
+    return data
+
+
+@pytest.mark.parametrize("order", ["as_published", "shuffled"])
+@pytest.mark.parametrize("block_cells", [1 << 17, 64])
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_many_groups_of_a_real_dataset_match_metafor(test, block_cells, order, monkeypatch):
+    """dat.mccurdy2020 pooled per article (126 articles of 2 to 48 effect sizes), REML with the
+    Q-profile CI and the prediction interval, equals metafor's rma() article by article; in
+    one block or in many small blocks (the solvers' compaction and padding on real data)."""
+    assert MANY["metafor_version"] == "3.8.1" and MANY["dataset"] == "dat.mccurdy2020"
+    case = MANY["cases"][test]
+    assert case["call"].startswith(f'rma(yi, vi, method="REML", test="{test}"')
+    monkeypatch.setattr(evidence.pooling, "_BLOCK_CELLS", block_cells)
+    data = _mccurdy(order)
+    out = pool_groups(data, "article", method="REML", ci_method=R_TESTS[test])
+    assert out["k"].sum() == len(data) == 1653  # every row used
+    assert len(out) == 126 and out["article"].is_monotonic_increasing
+    fitted = out.set_index("article").loc[as_array(case["article"]).astype(np.int64)]
+    assert len(fitted) == 126 and fitted["k"].min() == 2  # every article has k >= 2
+    np.testing.assert_array_equal(fitted["k"], as_array(case["k"]))
+    for r_name, col in MANY_FIELDS.items():
+        want, have = as_array(case[r_name]), fitted[col].to_numpy(dtype=float)
+        np.testing.assert_allclose(have, want, rtol=1e-6, atol=1e-12, err_msg=f"{test} {r_name}")

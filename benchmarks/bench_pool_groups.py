@@ -79,11 +79,14 @@ class Timing(NamedTuple):
     cpu: float
 
 
-def best_of(fn, repeat: int) -> tuple[Timing, object]:
-    """Best wall time and best CPU time (each the minimum over ``repeat`` calls)."""
+def best_of(fn, repeat: int, before=None) -> tuple[Timing, object]:
+    """Best wall time and best CPU time (each the minimum over ``repeat`` calls); ``before``
+    (untimed) runs before each call."""
     wall = cpu = np.inf
     out = None
     for _ in range(repeat):
+        if before is not None:
+            before()
         w0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         cpu = min(cpu, time.process_time() - c0)
@@ -383,22 +386,15 @@ def dl_units(fit, dl_pass, repeat: int, libc) -> dict[str, tuple[Timing, Timing]
     if libc is None:
         return {"as they come": (best_of(fit, repeat)[0], best_of(dl_pass, repeat)[0])}
 
-    def cold(fn):
-        # (the trim itself is outside the timing)
-        wall = cpu = np.inf
-        for _ in range(repeat):
-            libc.malloc_trim(0)
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            cpu = min(cpu, time.process_time() - c0)
-            wall = min(wall, time.perf_counter() - w0)
-        return Timing(wall, cpu)
+    def trim() -> None:
+        libc.malloc_trim(0)
 
-    out = {"cold": (cold(fit), cold(dl_pass))}
+    out = {"cold": (best_of(fit, repeat, trim)[0], best_of(dl_pass, repeat, trim)[0])}
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
     libc.mallopt(m_mmap_threshold, 32 << 20)  # heap, not mmap, for blocks up to 32 MiB
     libc.mallopt(m_trim_threshold, 1 << 30)  # and keep freed heap memory
-    fit(), dl_pass()  # warm-up: fault the memory in once
+    fit()  # warm-up: fault the memory in once
+    dl_pass()
     out["warm"] = (best_of(fit, repeat)[0], best_of(dl_pass, repeat)[0])
     return out
 

@@ -203,19 +203,36 @@ def test_bad_data_errors():
         np.r_[np.zeros(100), -0.0 * np.ones(50), np.ones(50)],  # -0.0 == 0.0: one group
     ],
 )
-def test_presorted_numeric_key_gives_the_same_frame(keys, monkeypatch):
+@pytest.mark.parametrize("missing", [False, True])
+def test_presorted_numeric_key_gives_the_same_frame(keys, missing, monkeypatch):
     import evidence.pooling as pooling
 
     rng = np.random.default_rng(4)
     data = pd.DataFrame(
         {"g": keys, "yi": rng.normal(size=keys.size), "vi": rng.uniform(0.01, 0.1, keys.size)}
     )
+    if missing:  # rows dropped: every row of the last group and a few elsewhere
+        data.loc[data["g"] == data["g"].iloc[-1], "yi"] = np.nan
+        data.loc[[1, 7], "vi"] = np.nan
     assert pooling._presorted_sizes(data, ["g"]) is not None
-    fast = pool_groups(data, "g")
+
+    def run() -> tuple[pd.DataFrame, list[str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = pool_groups(data, "g")
+        return out, sorted(str(w.message) for w in caught)
+
+    fast, fast_warnings = run()
     monkeypatch.setattr(pooling, "_presorted_sizes", lambda *args: None)
-    general = pool_groups(data, "g")
+    general, general_warnings = run()
     pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast_warnings == general_warnings
     assert len(fast) == data.groupby("g").ngroups
+    usable = data["yi"].notna() & data["vi"].notna()
+    assert fast["k"].sum() == usable.sum()  # rows in = rows used + rows dropped with a warning
+    if missing:
+        assert fast["k"].iloc[-1] == 0 and math.isnan(fast["estimate"].iloc[-1])
+        assert any("rows dropped" in w for w in fast_warnings)
 
 
 def test_unsorted_or_missing_keys_use_the_general_path():

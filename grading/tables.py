@@ -101,6 +101,7 @@ _NEEDED = (
     "starting_level",
     "certainty",
     "design",
+    "statement_question",
 )
 
 
@@ -508,33 +509,6 @@ def _diff_text(d: float) -> str:
     return f"{n} {'fewer' if d < 0 else 'more'}"
 
 
-def _plain(r, cert: str | None, measure: str) -> str:
-    """GRADE informative statement (Santesso N et al. J Clin Epidemiol 2020;119:126-135)."""
-    outcome = r["outcome"]
-    if cert is None:
-        return "No result to rate."
-    if cert == "very low":
-        return f"The evidence is very uncertain about the effect on {outcome}."
-    lo, hi = r["ci_low"], r["ci_high"]
-    null = 0.0
-    if _fin(lo) and _fin(hi) and lo <= null <= hi:
-        verb = "result in little to no difference in"
-    else:
-        verb = "increase" if r["estimate"] > null else "reduce"
-    mod = {"high": "", "moderate": "probably ", "low": "may "}[cert]
-    return (
-        f"The intervention {mod}{verb} {outcome}"
-        + (
-            " (in the animal models)"
-            if r["stream"] == "animal"
-            else " (in vitro)"
-            if r["stream"] == "in_vitro"
-            else ""
-        )
-        + "."
-    )
-
-
 def _cohen(smd: float) -> str:
     a = abs(smd)
     size = (
@@ -615,8 +589,11 @@ def summary_of_findings(
             its Wald or back-transformed logit interval, named); otherwise the reason it is
             not estimable.
         ``What happens``
-            The plain-language statement for the certainty (high: 'reduces', moderate:
-            'probably reduces', low: 'may reduce', very low: 'The evidence is very uncertain').
+            The body's GRADE 26 informative statement for the review's question at the
+            certainty shown (``statement_question`` from :func:`grade`: high 'reduces',
+            moderate 'likely reduces', low 'may reduce', very low 'the evidence is very
+            uncertain'; "little to no difference" when the point estimate is trivial; animal
+            and in vitro bodies say what they mean for the human question).
         ``Footnotes``
             The row's footnotes ('a. ...').
 
@@ -726,7 +703,6 @@ def summary_of_findings(
             diff = _absolute(r) if not human else "not estimable: no control risk"
             if m in BINARY_RATIO_MEASURES:
                 diff = f"not applicable ({r['stream'].replace('_', ' ')} outcome)"
-        level = r.get("certainty") if isinstance(r.get("certainty"), str) else None
         rows.append(
             {
                 "Indication": r["indication"],
@@ -738,7 +714,7 @@ def summary_of_findings(
                 "Relative effect (95% CI)": _relative(r),
                 "Risk with comparator": assumed,
                 "Risk difference with intervention (95% CI)": diff,
-                "What happens": _plain(r, level, m),
+                "What happens": r["statement_question"],
                 "Footnotes": " ".join(rn),
             }
         )

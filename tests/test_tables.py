@@ -220,7 +220,13 @@ def test_sof_plain_language_and_no_evidence_rows():
     sof = summary_of_findings(g)
     for _, r in sof.iterrows():
         if "Very low" in r["Certainty of the evidence (GRADE)"]:
-            assert r["What happens"].startswith("The evidence is very uncertain")
+            assert "the evidence is very uncertain" in r["What happens"].lower()
+    # the statement is grade()'s GRADE 26 statement for the question, row for row
+    keys = ["indication", "outcome", "stream"]
+    want = g.set_index(keys)["statement_question"]
+    for _, r in sof.iterrows():
+        key = (r["Indication"], r["Outcome"], r["Stream"].replace(" ", "_"))
+        assert r["What happens"] == want.loc[key]
     g2 = g.copy()
     g2["evidence_status"] = "rated"
     g2.loc[g2["stream"] == "animal", "evidence_status"] = "no evidence"
